@@ -1,0 +1,135 @@
+//! The command line: `firewatch serve | console | check-config`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::chat::console;
+use crate::clock::SystemClock;
+use crate::config::Settings;
+use crate::notify::Template;
+use crate::{error_chain, startup};
+
+/// firewatch — ChatOps incident response for services on Kubernetes.
+///
+/// Slash commands (/incident-assess, /incident-update, /incident-resolve, …) open and run
+/// incidents through the team's runbook: severity, paging, timed updates and a timeline.
+#[derive(Debug, Parser)]
+#[command(name = "firewatch", version)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "FIREWATCH_CONFIG",
+        default_value = "bot.toml",
+        value_name = "FILE"
+    )]
+    config: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve Slack and Discord over HTTP (needs a chat platform; none is built in yet).
+    Serve,
+    /// Talk to firewatch from the terminal: one command per line on stdin, replies on stdout.
+    ///
+    /// Interactive with a prompt on a terminal; when stdin is piped it handles every line and
+    /// exits at the end, e.g. printf '/incident-assess checkout down\n' | firewatch console
+    Console {
+        /// The user the commands come from (default: $USER).
+        #[arg(long = "as", value_name = "USER")]
+        user: Option<String>,
+        /// The channel the commands are typed in.
+        #[arg(long, value_name = "NAME", default_value = "console")]
+        channel: String,
+    },
+    /// Check the configuration and render every template with sample data, then exit.
+    CheckConfig,
+}
+
+/// Runs the command line; the binary's `main`.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let settings = Settings::load(&cli.config).map_err(|e| error_chain(&e))?;
+    let quiet = matches!(cli.command, Command::Console { .. });
+    init_logging(if quiet { "warn" } else { &settings.log.level })?;
+    match cli.command {
+        Command::CheckConfig => {
+            let checked = startup::check(&settings).map_err(|e| error_chain(&e))?;
+            drop(checked);
+            println!(
+                "{}: ok — {} service(s), {} classification rule(s), {} role(s), {} template(s) rendered with sample data ({})",
+                cli.config.display(),
+                settings.services.len(),
+                settings.classify.len(),
+                settings.roles.len(),
+                Template::ALL.len(),
+                settings.messages.dir.as_ref().map_or_else(
+                    || "built in".to_owned(),
+                    |d| format!("from {}", d.display())
+                ),
+            );
+            Ok(())
+        }
+        Command::Serve => {
+            startup::check(&settings).map_err(|e| error_chain(&e))?;
+            Err(
+                "no chat platform enabled: this version of firewatch has no Slack or Discord \
+                 adapter yet. Use `firewatch console` to run incidents from the terminal."
+                    .into(),
+            )
+        }
+        Command::Console { user, channel } => {
+            let app = startup::build(settings, Arc::new(SystemClock))
+                .await
+                .map_err(|e| error_chain(&e))?;
+            let user = user
+                .or_else(|| std::env::var("USER").ok())
+                .filter(|u| !u.trim().is_empty())
+                .unwrap_or_else(|| "operator".into());
+            let options = console::Options {
+                user,
+                channel: channel.trim_start_matches('#').to_owned(),
+                interactive: std::io::stdin().is_terminal(),
+                colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            };
+            let input = tokio::io::BufReader::new(tokio::io::stdin());
+            console::run(&app.engine, input, &mut std::io::stdout(), options)
+                .await
+                .map_err(|e| format!("console: {e}"))
+        }
+    }
+}
+
+fn init_logging(default: &str) -> Result<(), String> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(value) if !value.is_empty() => EnvFilter::try_new(&value)
+            .map_err(|e| format!("RUST_LOG: invalid filter '{value}': {e}"))?,
+        _ => EnvFilter::try_new(default)
+            .map_err(|e| format!("log.level: invalid filter '{default}': {e}"))?,
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    Ok(())
+}

@@ -1,0 +1,290 @@
+//! The slash-command grammar: text in, a typed [`Invocation`] out.
+//!
+//! `/incident-assess …` and the umbrella form `/incident assess …` parse alike; the leading `/` is
+//! optional. A bad command or argument yields a [`ParseError`] naming the bad token, with the
+//! command's usage line. Nothing here knows about incidents in the store or about chat platforms.
+
+mod args;
+pub mod lexer;
+pub mod spec;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+pub use spec::CommandName;
+
+use crate::incident::{IncidentId, Severity, Status};
+
+/// The longest command text accepted, in characters.
+pub const MAX_INPUT_CHARS: usize = 8_000;
+/// The longest free-text argument accepted (description, progress, note…), in characters.
+pub const MAX_TEXT_CHARS: usize = 3_000;
+
+/// A parsed command and the incident it names, if it names one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// `#ID` given explicitly; otherwise the channel's incident is meant.
+    pub incident: Option<IncidentId>,
+    /// The command.
+    pub command: Command,
+}
+
+/// A command with typed arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `/incident-assess <description> [--sev P0..P3] [--service NAME]`
+    Assess {
+        /// What users see (the impact).
+        description: String,
+        /// `--sev`: overrides classification.
+        severity: Option<Severity>,
+        /// `--service`: a catalog service other than the default.
+        service: Option<String>,
+    },
+    /// `/incident-update [--status S] [--eta TEXT] <progress>`
+    Update {
+        /// `--status`: an active status to move to.
+        status: Option<Status>,
+        /// `--eta`: expected time to resolution.
+        eta: Option<String>,
+        /// What happened since the last update.
+        progress: String,
+    },
+    /// `/incident-severity P0..P3 [reason]`
+    Severity {
+        /// The new severity.
+        severity: Severity,
+        /// Why.
+        reason: Option<String>,
+    },
+    /// `/incident-note <text>`
+    Note {
+        /// The note.
+        text: String,
+    },
+    /// `/incident-ack`
+    Ack,
+    /// `/incident-resolve <root cause> | <resolution>`
+    Resolve {
+        /// What caused it.
+        root_cause: String,
+        /// What fixed it.
+        resolution: String,
+    },
+    /// `/incident-status [#ID]`
+    Status,
+    /// `/incident-help [COMMAND]`
+    Help {
+        /// The command to explain; all of them when absent.
+        topic: Option<CommandName>,
+    },
+    /// `/incident-rollback [REVISION]`
+    Rollback {
+        /// The Helm revision to return to; the previous one when absent.
+        revision: Option<u32>,
+    },
+    /// `/incident-scale REPLICAS [DEPLOYMENT]`
+    Scale {
+        /// The replica count wanted.
+        replicas: u32,
+        /// The Deployment; the service's own when absent.
+        deployment: Option<String>,
+    },
+    /// `/incident-action NAME`
+    Action {
+        /// The runbook action's name in the config.
+        name: String,
+    },
+    /// `/incident-approve [REQ]`
+    Approve {
+        /// The request; the channel's only pending one when absent.
+        request: Option<RequestId>,
+    },
+    /// `/incident-deny [REQ] [reason]`
+    Deny {
+        /// The request; the channel's only pending one when absent.
+        request: Option<RequestId>,
+        /// Why.
+        reason: Option<String>,
+    },
+    /// `/incident-diagnose app|perf|security|infra`
+    Diagnose {
+        /// The area to look at.
+        area: Area,
+    },
+    /// `/incident-verify [--smoke-only]`
+    Verify {
+        /// Run only the smoke-test jobs, not the HTTP checks.
+        smoke_only: bool,
+    },
+    /// `/incident-report`
+    Report,
+    /// `/incident-followup <text> | done N`
+    Followup(Followup),
+}
+
+impl Command {
+    /// Which command this is.
+    pub fn name(&self) -> CommandName {
+        match self {
+            Command::Assess { .. } => CommandName::Assess,
+            Command::Update { .. } => CommandName::Update,
+            Command::Severity { .. } => CommandName::Severity,
+            Command::Note { .. } => CommandName::Note,
+            Command::Ack => CommandName::Ack,
+            Command::Resolve { .. } => CommandName::Resolve,
+            Command::Status => CommandName::Status,
+            Command::Help { .. } => CommandName::Help,
+            Command::Rollback { .. } => CommandName::Rollback,
+            Command::Scale { .. } => CommandName::Scale,
+            Command::Action { .. } => CommandName::Action,
+            Command::Approve { .. } => CommandName::Approve,
+            Command::Deny { .. } => CommandName::Deny,
+            Command::Diagnose { .. } => CommandName::Diagnose,
+            Command::Verify { .. } => CommandName::Verify,
+            Command::Report => CommandName::Report,
+            Command::Followup(_) => CommandName::Followup,
+        }
+    }
+}
+
+/// An approval request's number, typed as `R12` or `12`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestId(pub i64);
+
+impl RequestId {
+    /// Parses `R12`, `r12` or `12`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let digits = text.strip_prefix(['R', 'r']).unwrap_or(text);
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse().ok())
+            .flatten()
+            .filter(|n| *n > 0)
+            .map(Self)
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "R{}", self.0)
+    }
+}
+
+/// The areas `/incident-diagnose` looks at (the runbook's root-cause categories).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Area {
+    /// Application: error logs, recent deploys.
+    App,
+    /// Performance: latency, CPU, memory, profiles.
+    Perf,
+    /// Security: 401/403 counts, network policies.
+    Security,
+    /// Infrastructure: nodes, events, capacity.
+    Infra,
+}
+
+impl Area {
+    /// Parses an area name or a common long form.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_lowercase().as_str() {
+            "app" | "application" => Some(Area::App),
+            "perf" | "performance" => Some(Area::Perf),
+            "security" | "sec" => Some(Area::Security),
+            "infra" | "infrastructure" => Some(Area::Infra),
+            _ => None,
+        }
+    }
+}
+
+/// `/incident-followup` forms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Followup {
+    /// Add an action item.
+    Add(String),
+    /// Tick action item N.
+    Done(u32),
+}
+
+/// Why command text could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// What is wrong, naming the bad token.
+    pub problem: String,
+    /// The usage line of the command, when the command itself was recognised.
+    pub usage: Option<&'static str>,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.problem)?;
+        match self.usage {
+            Some(usage) => write!(f, "\nUsage: {usage}"),
+            None => f.write_str("\nType /incident-help for the list of commands."),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Parses one command.
+///
+/// # Errors
+/// [`ParseError`] naming the bad token, with the command's usage line when it is known.
+pub fn parse(input: &str) -> Result<Invocation, ParseError> {
+    let length = input.chars().count();
+    if length > MAX_INPUT_CHARS {
+        return Err(ParseError {
+            problem: format!(
+                "the command is {length} characters long; the limit is {MAX_INPUT_CHARS}"
+            ),
+            usage: None,
+        });
+    }
+    let tokens = lexer::lex(input.trim()).map_err(|e| ParseError {
+        problem: e.to_string(),
+        usage: None,
+    })?;
+    let mut words = tokens.into_iter();
+    let first = words.next().ok_or_else(|| ParseError {
+        problem: "empty command".into(),
+        usage: None,
+    })?;
+    let head = first.text.strip_prefix('/').unwrap_or(&first.text);
+    let name = if head.eq_ignore_ascii_case("incident") {
+        match words.next() {
+            None => CommandName::Help,
+            Some(sub) => lookup(&sub.text, &format!("/incident {}", sub.text))?,
+        }
+    } else if let Some(word) = head
+        .get(..9)
+        .filter(|p| p.eq_ignore_ascii_case("incident-"))
+        .map(|_| &head[9..])
+    {
+        lookup(word, &first.text)?
+    } else {
+        return Err(ParseError {
+            problem: format!(
+                "unknown command '{}': commands start with /incident- (like /incident-status)",
+                first.text
+            ),
+            usage: None,
+        });
+    };
+    args::parse(name, words.collect())
+}
+
+fn lookup(word: &str, shown: &str) -> Result<CommandName, ParseError> {
+    CommandName::ALL
+        .into_iter()
+        .find(|c| c.word().eq_ignore_ascii_case(word))
+        .ok_or_else(|| {
+            let hint = CommandName::closest(word)
+                .map(|c| format!(" — did you mean {c}?"))
+                .unwrap_or_default();
+            ParseError {
+                problem: format!("unknown command '{shown}'{hint}"),
+                usage: None,
+            }
+        })
+}

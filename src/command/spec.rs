@@ -1,0 +1,212 @@
+//! The list of commands: names, usage lines and one-line summaries. Help and error messages are
+//! generated from this table, so they cannot drift from the parser.
+
+use std::fmt;
+
+/// Every command firewatch knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommandName {
+    /// Open an incident.
+    Assess,
+    /// Post a status update.
+    Update,
+    /// Change the severity.
+    Severity,
+    /// Add a note.
+    Note,
+    /// Acknowledge.
+    Ack,
+    /// Resolve.
+    Resolve,
+    /// Show an incident or the open ones.
+    Status,
+    /// Show help.
+    Help,
+    /// Helm rollback.
+    Rollback,
+    /// Scale a Deployment.
+    Scale,
+    /// Run a runbook action.
+    Action,
+    /// Approve a pending change.
+    Approve,
+    /// Deny a pending change.
+    Deny,
+    /// Gather diagnostics.
+    Diagnose,
+    /// Verify the fix.
+    Verify,
+    /// Write the post-incident report.
+    Report,
+    /// Add or tick follow-up actions.
+    Followup,
+}
+
+impl CommandName {
+    /// Every command, in the order help lists them.
+    pub const ALL: [CommandName; 17] = [
+        CommandName::Assess,
+        CommandName::Ack,
+        CommandName::Update,
+        CommandName::Severity,
+        CommandName::Note,
+        CommandName::Status,
+        CommandName::Rollback,
+        CommandName::Scale,
+        CommandName::Action,
+        CommandName::Approve,
+        CommandName::Deny,
+        CommandName::Diagnose,
+        CommandName::Verify,
+        CommandName::Resolve,
+        CommandName::Report,
+        CommandName::Followup,
+        CommandName::Help,
+    ];
+
+    /// The subcommand word: `assess`, `update`, …
+    pub fn word(self) -> &'static str {
+        match self {
+            CommandName::Assess => "assess",
+            CommandName::Update => "update",
+            CommandName::Severity => "severity",
+            CommandName::Note => "note",
+            CommandName::Ack => "ack",
+            CommandName::Resolve => "resolve",
+            CommandName::Status => "status",
+            CommandName::Help => "help",
+            CommandName::Rollback => "rollback",
+            CommandName::Scale => "scale",
+            CommandName::Action => "action",
+            CommandName::Approve => "approve",
+            CommandName::Deny => "deny",
+            CommandName::Diagnose => "diagnose",
+            CommandName::Verify => "verify",
+            CommandName::Report => "report",
+            CommandName::Followup => "followup",
+        }
+    }
+
+    /// The usage line, in the slash-command form.
+    pub fn usage(self) -> &'static str {
+        match self {
+            CommandName::Assess => "/incident-assess <description> [--sev P0..P3] [--service NAME]",
+            CommandName::Update => {
+                "/incident-update [#ID] [--status investigating|mitigating|monitoring] [--eta TEXT] <progress>"
+            }
+            CommandName::Severity => "/incident-severity [#ID] P0..P3 [reason]",
+            CommandName::Note => "/incident-note [#ID] <text>",
+            CommandName::Ack => "/incident-ack [#ID]",
+            CommandName::Resolve => "/incident-resolve [#ID] <root cause> | <resolution>",
+            CommandName::Status => "/incident-status [#ID]",
+            CommandName::Help => "/incident-help [COMMAND]",
+            CommandName::Rollback => "/incident-rollback [#ID] [REVISION]",
+            CommandName::Scale => "/incident-scale [#ID] REPLICAS [DEPLOYMENT]",
+            CommandName::Action => "/incident-action [#ID] NAME",
+            CommandName::Approve => "/incident-approve [REQ]",
+            CommandName::Deny => "/incident-deny [REQ] [reason]",
+            CommandName::Diagnose => "/incident-diagnose [#ID] app|perf|security|infra",
+            CommandName::Verify => "/incident-verify [#ID] [--smoke-only]",
+            CommandName::Report => "/incident-report [#ID]",
+            CommandName::Followup => "/incident-followup [#ID] <text> | done N",
+        }
+    }
+
+    /// What the command does, in one line.
+    pub fn summary(self) -> &'static str {
+        match self {
+            CommandName::Assess => "open an incident: classify it, page the roles, post the alert",
+            CommandName::Update => "post a status update; --status moves the incident",
+            CommandName::Severity => "raise or lower the severity (pages the new roles)",
+            CommandName::Note => "add a note to the timeline",
+            CommandName::Ack => "acknowledge the incident and take command",
+            CommandName::Resolve => "resolve: root cause and resolution, separated by |",
+            CommandName::Status => "show this channel's incident, #ID, or all open incidents",
+            CommandName::Help => "list the commands, or explain one",
+            CommandName::Rollback => "roll the service's Helm release back",
+            CommandName::Scale => "scale the service's Deployment",
+            CommandName::Action => "run a runbook action from the config",
+            CommandName::Approve => "approve a pending production change",
+            CommandName::Deny => "deny a pending production change",
+            CommandName::Diagnose => "gather diagnostics for one area",
+            CommandName::Verify => "check health endpoints, rollout and smoke tests",
+            CommandName::Report => "write the post-incident report and close the incident",
+            CommandName::Followup => "add an action item, or tick one off",
+        }
+    }
+
+    /// Whether the command acts on one incident (and so accepts `#ID`).
+    pub fn takes_incident(self) -> bool {
+        !matches!(
+            self,
+            CommandName::Assess | CommandName::Help | CommandName::Approve | CommandName::Deny
+        )
+    }
+
+    /// Finds a command by its word, accepting `assess`, `incident-assess` and `/incident-assess`.
+    pub fn lookup(text: &str) -> Option<Self> {
+        let text = text.strip_prefix('/').unwrap_or(text);
+        let word = text.strip_prefix("incident-").unwrap_or(text);
+        Self::ALL
+            .into_iter()
+            .find(|c| c.word().eq_ignore_ascii_case(word))
+    }
+
+    /// The command whose word is closest to `word`, if any is close enough to be a typo.
+    pub fn closest(word: &str) -> Option<Self> {
+        let word = word.to_lowercase();
+        Self::ALL
+            .into_iter()
+            .map(|c| (edit_distance(&word, c.word()), c))
+            .filter(|(d, c)| *d <= 2 && *d < c.word().len())
+            .min_by_key(|(d, _)| *d)
+            .map(|(_, c)| c)
+    }
+}
+
+impl fmt::Display for CommandName {
+    /// The slash form: `/incident-assess`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "/incident-{}", self.word())
+    }
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(above + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_usage_line_starts_with_the_command() {
+        for c in CommandName::ALL {
+            assert!(c.usage().starts_with(&c.to_string()), "{c}");
+            assert_eq!(CommandName::lookup(&c.to_string()), Some(c));
+            assert_eq!(CommandName::lookup(c.word()), Some(c));
+        }
+    }
+
+    #[test]
+    fn typos_find_the_closest_command() {
+        assert_eq!(CommandName::closest("asses"), Some(CommandName::Assess));
+        assert_eq!(CommandName::closest("stauts"), Some(CommandName::Status));
+        assert_eq!(CommandName::closest("xyzzy"), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}

@@ -1,0 +1,416 @@
+use super::*;
+
+fn ok(input: &str) -> Invocation {
+    parse(input).unwrap_or_else(|e| panic!("{input:?} should parse: {e}"))
+}
+
+fn err(input: &str) -> ParseError {
+    match parse(input) {
+        Ok(inv) => panic!("{input:?} should fail, parsed as {inv:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn assess_takes_a_description_and_options_anywhere() {
+    let inv = ok("/incident-assess API returning 500s since the last deploy");
+    assert_eq!(
+        inv.command,
+        Command::Assess {
+            description: "API returning 500s since the last deploy".into(),
+            severity: None,
+            service: None
+        }
+    );
+    let inv = ok("/incident-assess --sev p0 checkout down --service=payments");
+    assert_eq!(
+        inv.command,
+        Command::Assess {
+            description: "checkout down".into(),
+            severity: Some(Severity::P0),
+            service: Some("payments".into())
+        }
+    );
+    assert_eq!(inv.incident, None);
+}
+
+#[test]
+fn the_umbrella_form_and_a_missing_slash_parse_alike() {
+    let a = ok("/incident-note rollback started");
+    assert_eq!(ok("/incident note rollback started"), a);
+    assert_eq!(ok("incident-note rollback started"), a);
+    assert_eq!(ok("/INCIDENT NOTE rollback started"), a);
+    assert_eq!(ok("/incident").command, Command::Help { topic: None });
+}
+
+#[test]
+fn quoted_arguments_keep_their_spaces_and_hide_options() {
+    let inv = ok(r#"/incident-update --eta "30 min" --status mitigating "scaling  up" now"#);
+    assert_eq!(
+        inv.command,
+        Command::Update {
+            status: Some(Status::Mitigating),
+            eta: Some("30 min".into()),
+            progress: "scaling  up now".into()
+        }
+    );
+    let inv = ok(r#"/incident-note "--sev is not an option here""#);
+    assert_eq!(
+        inv.command,
+        Command::Note {
+            text: "--sev is not an option here".into()
+        }
+    );
+    let inv = ok("/incident-note -- --force was used");
+    assert_eq!(
+        inv.command,
+        Command::Note {
+            text: "--force was used".into()
+        }
+    );
+}
+
+#[test]
+fn a_leading_hash_id_names_the_incident() {
+    let inv = ok("/incident-update #12 --status monitoring error rate back to normal");
+    assert_eq!(inv.incident, IncidentId::new(12));
+    let inv = ok("/incident-status #3");
+    assert_eq!(
+        (inv.incident, inv.command),
+        (IncidentId::new(3), Command::Status)
+    );
+    let inv = ok("/incident-note see #4 for the same symptom");
+    assert_eq!(inv.incident, None, "only a leading #ID counts");
+    let inv = ok("/incident-note #general was paged");
+    assert_eq!(inv.incident, None, "#word is text");
+    assert_eq!(
+        err("/incident-note #0 hi").problem,
+        "'#0' is not an incident number (write it like #12)"
+    );
+    assert_eq!(
+        err("/incident-status #abc").problem,
+        "'#abc' is not an incident number (write it like #12)"
+    );
+}
+
+#[test]
+fn every_simple_command_parses() {
+    let cases = [
+        ("/incident-ack", Command::Ack),
+        ("/incident-status", Command::Status),
+        ("/incident-help", Command::Help { topic: None }),
+        (
+            "/incident-help scale",
+            Command::Help {
+                topic: Some(CommandName::Scale),
+            },
+        ),
+        (
+            "/incident-help /incident-scale",
+            Command::Help {
+                topic: Some(CommandName::Scale),
+            },
+        ),
+        ("/incident-rollback", Command::Rollback { revision: None }),
+        (
+            "/incident-rollback 41",
+            Command::Rollback { revision: Some(41) },
+        ),
+        (
+            "/incident-scale 5",
+            Command::Scale {
+                replicas: 5,
+                deployment: None,
+            },
+        ),
+        (
+            "/incident-scale 0 freightliner-worker",
+            Command::Scale {
+                replicas: 0,
+                deployment: Some("freightliner-worker".into()),
+            },
+        ),
+        (
+            "/incident-action circuit-breaker",
+            Command::Action {
+                name: "circuit-breaker".into(),
+            },
+        ),
+        ("/incident-approve", Command::Approve { request: None }),
+        (
+            "/incident-approve R7",
+            Command::Approve {
+                request: Some(RequestId(7)),
+            },
+        ),
+        (
+            "/incident-deny 7 too risky now",
+            Command::Deny {
+                request: Some(RequestId(7)),
+                reason: Some("too risky now".into()),
+            },
+        ),
+        (
+            "/incident-deny not yet",
+            Command::Deny {
+                request: None,
+                reason: Some("not yet".into()),
+            },
+        ),
+        (
+            "/incident-diagnose performance",
+            Command::Diagnose { area: Area::Perf },
+        ),
+        ("/incident-verify", Command::Verify { smoke_only: false }),
+        (
+            "/incident-verify --smoke-only",
+            Command::Verify { smoke_only: true },
+        ),
+        ("/incident-report", Command::Report),
+        (
+            "/incident-followup add alert on 5xx rate",
+            Command::Followup(Followup::Add("add alert on 5xx rate".into())),
+        ),
+        (
+            "/incident-followup done 2",
+            Command::Followup(Followup::Done(2)),
+        ),
+        (
+            "/incident-severity P0 all regions affected",
+            Command::Severity {
+                severity: Severity::P0,
+                reason: Some("all regions affected".into()),
+            },
+        ),
+        (
+            "/incident-severity p3",
+            Command::Severity {
+                severity: Severity::P3,
+                reason: None,
+            },
+        ),
+    ];
+    for (input, command) in cases {
+        assert_eq!(ok(input).command, command, "{input}");
+    }
+}
+
+#[test]
+fn resolve_splits_root_cause_from_resolution_at_the_first_unquoted_pipe() {
+    let inv = ok(r#"/incident-resolve bad "a|b" flag | rolled back to 41 | verified"#);
+    assert_eq!(
+        inv.command,
+        Command::Resolve {
+            root_cause: "bad a|b flag".into(),
+            resolution: "rolled back to 41 | verified".into()
+        }
+    );
+    assert_eq!(
+        ok("/incident-resolve x|y").command,
+        Command::Resolve {
+            root_cause: "x".into(),
+            resolution: "y".into()
+        }
+    );
+    assert_eq!(
+        err("/incident-resolve bad config").problem,
+        "missing '|' between the root cause and the resolution"
+    );
+    assert_eq!(
+        err("/incident-resolve | rolled back").problem,
+        "missing <root cause> before '|'"
+    );
+    assert_eq!(
+        err("/incident-resolve bad config |").problem,
+        "missing <resolution> after '|'"
+    );
+}
+
+#[test]
+fn bad_arguments_name_the_token_and_show_the_usage() {
+    let cases = [
+        (
+            "/incident-assess --sev P5 down",
+            "'P5' is not a severity (P0, P1, P2 or P3)",
+        ),
+        ("/incident-assess --sevv P1 down", "unknown option '--sevv'"),
+        (
+            "/incident-assess down --sev",
+            "option '--sev' needs a value",
+        ),
+        (
+            "/incident-assess --sev P1 --sev P2 down",
+            "option '--sev' is given twice",
+        ),
+        ("/incident-assess", "missing <description>"),
+        ("/incident-assess --sev P1", "missing <description>"),
+        (
+            "/incident-update --status resolved done",
+            "'resolved' cannot be set with --status; use /incident-resolve <root cause> | <resolution>",
+        ),
+        (
+            "/incident-update --status fixing it",
+            "'fixing' is not a status (investigating, mitigating, monitoring)",
+        ),
+        ("/incident-update", "missing <progress>"),
+        ("/incident-severity", "missing severity (P0, P1, P2 or P3)"),
+        (
+            "/incident-severity high",
+            "'high' is not a severity (P0, P1, P2 or P3)",
+        ),
+        ("/incident-ack now", "unexpected argument 'now'"),
+        (
+            "/incident-status everything",
+            "unexpected argument 'everything'",
+        ),
+        (
+            "/incident-scale many",
+            "'many' is not a replica count (a whole number, 0 or more)",
+        ),
+        (
+            "/incident-scale -1",
+            "'-1' is not a replica count (a whole number, 0 or more)",
+        ),
+        (
+            "/incident-scale 3 Freightliner",
+            "'Freightliner' is not a Deployment name (lowercase letters, digits and '-', at most 63)",
+        ),
+        ("/incident-rollback 0", "'0' is not a revision number"),
+        (
+            "/incident-rollback latest",
+            "'latest' is not a revision number",
+        ),
+        (
+            "/incident-approve seven",
+            "'seven' is not a request number (write it like R12)",
+        ),
+        (
+            "/incident-diagnose network",
+            "'network' is not an area (app, perf, security or infra)",
+        ),
+        (
+            "/incident-verify --smoke-only=yes",
+            "option '--smoke-only' takes no value",
+        ),
+        ("/incident-action rm -rf", "unexpected argument '-rf'"),
+        (
+            "/incident-action 'a b'",
+            "'a b' is not an action name (letters, digits, '-', '_', '.')",
+        ),
+        (
+            "/incident-followup done x",
+            "'x' is not an action item number",
+        ),
+        ("/incident-help frobnicate", "unknown command 'frobnicate'"),
+    ];
+    for (input, problem) in cases {
+        let e = err(input);
+        assert_eq!(e.problem, problem, "{input}");
+        let usage = e.usage.unwrap_or_else(|| panic!("{input}: no usage line"));
+        let name = parse(input.split_whitespace().next().unwrap())
+            .map(|i| i.command.name())
+            .ok();
+        if let Some(name) = name {
+            assert_eq!(usage, name.usage(), "{input}");
+        }
+        assert!(e.to_string().contains("\nUsage: /incident-"), "{e}");
+    }
+}
+
+#[test]
+fn unknown_commands_suggest_the_closest_one() {
+    assert_eq!(
+        err("/incident-asess db down").problem,
+        "unknown command '/incident-asess' — did you mean /incident-assess?"
+    );
+    assert_eq!(
+        err("/incident stauts").problem,
+        "unknown command '/incident stauts' — did you mean /incident-status?"
+    );
+    assert_eq!(
+        err("/incident-xyzzy").problem,
+        "unknown command '/incident-xyzzy'"
+    );
+    let e = err("/deploy now");
+    assert_eq!(
+        e.problem,
+        "unknown command '/deploy': commands start with /incident- (like /incident-status)"
+    );
+    assert!(
+        e.to_string()
+            .ends_with("Type /incident-help for the list of commands.")
+    );
+}
+
+#[test]
+fn garbage_is_refused_plainly() {
+    assert_eq!(err("").problem, "empty command");
+    assert_eq!(err("   \t ").problem, "empty command");
+    assert_eq!(
+        err("|||").problem,
+        "unknown command '|': commands start with /incident- (like /incident-status)"
+    );
+    assert_eq!(
+        err("\u{0}\u{1}").problem,
+        "the command contains the control character U+0000"
+    );
+    assert!(
+        err("/incident-note \"unclosed")
+            .problem
+            .starts_with("unbalanced quote")
+    );
+    assert!(err("!!!").problem.starts_with("unknown command '!!!'"));
+}
+
+#[test]
+fn unicode_text_is_kept_intact() {
+    let inv = ok("/incident-assess 決済APIが落ちている 🚨 — Zahlungen schlagen fehl");
+    assert_eq!(
+        inv.command,
+        Command::Assess {
+            description: "決済APIが落ちている 🚨 — Zahlungen schlagen fehl".into(),
+            severity: None,
+            service: None
+        }
+    );
+    let inv = ok("/incident-note l’équipe a redémarré les pods");
+    assert_eq!(
+        inv.command,
+        Command::Note {
+            text: "l’équipe a redémarré les pods".into()
+        }
+    );
+}
+
+#[test]
+fn very_long_input_is_refused_with_its_length() {
+    let text = "é".repeat(MAX_TEXT_CHARS + 1);
+    let e = err(&format!("/incident-note {text}"));
+    assert_eq!(
+        e.problem,
+        format!(
+            "<text> is {} characters long; the limit is {MAX_TEXT_CHARS}",
+            MAX_TEXT_CHARS + 1
+        )
+    );
+    let e = err(&format!("/incident-note {}", "x ".repeat(MAX_INPUT_CHARS)));
+    assert!(e.problem.starts_with("the command is "), "{}", e.problem);
+    let at_limit = "y".repeat(MAX_TEXT_CHARS);
+    assert_eq!(
+        ok(&format!("/incident-note {at_limit}")).command,
+        Command::Note { text: at_limit }
+    );
+}
+
+#[test]
+fn apostrophes_do_not_open_quotes() {
+    let inv = ok("/incident-update it's the cache, we're flushing it");
+    assert_eq!(
+        inv.command,
+        Command::Update {
+            status: None,
+            eta: None,
+            progress: "it's the cache, we're flushing it".into()
+        }
+    );
+}

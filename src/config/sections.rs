@@ -1,0 +1,313 @@
+//! The sections of `bot.toml`, with the runbook's defaults. `bot.toml.example` documents each key.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::Secret;
+use crate::incident::Severity;
+use crate::incident::severity::Level;
+use crate::interval::Interval;
+
+/// `[store]`: where incidents are kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// `sqlite://PATH` or a plain file path; the file is created if missing.
+    pub url: String,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://firewatch.db".into(),
+        }
+    }
+}
+
+/// `[messages]`: the message templates.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessageSettings {
+    /// A folder holding every `*.hbs` template; unset uses the copies built into the binary.
+    pub dir: Option<PathBuf>,
+}
+
+/// `[incidents]`: defaults for new incidents.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IncidentSettings {
+    /// The service an incident affects when `--service` is not given; the first one when unset.
+    pub default_service: Option<String>,
+    /// The severity when no classification rule matches.
+    pub default_severity: Severity,
+}
+
+impl Default for IncidentSettings {
+    fn default() -> Self {
+        Self {
+            default_service: None,
+            default_severity: Severity::P2,
+        }
+    }
+}
+
+/// `[[services]]`: one entry of the service catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSettings {
+    /// The name used in `--service` and messages.
+    pub name: String,
+    /// Kubernetes namespace.
+    pub namespace: String,
+    /// Deployment name; defaults to the service name.
+    #[serde(default)]
+    pub deployment: Option<String>,
+    /// Helm release name; defaults to the service name.
+    #[serde(default)]
+    pub helm_release: Option<String>,
+    /// URLs `/incident-verify` probes.
+    #[serde(default)]
+    pub health_urls: Vec<String>,
+    /// Roles that own the service; paged with the severity's roles.
+    #[serde(default)]
+    pub owners: Vec<String>,
+}
+
+/// `[severity]`: the four levels.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SeverityTable {
+    /// P0, Critical.
+    pub p0: Level,
+    /// P1, High.
+    pub p1: Level,
+    /// P2, Medium.
+    pub p2: Level,
+    /// P3, Low.
+    pub p3: Level,
+}
+
+impl Default for SeverityTable {
+    fn default() -> Self {
+        Self {
+            p0: Level::runbook_default(Severity::P0),
+            p1: Level::runbook_default(Severity::P1),
+            p2: Level::runbook_default(Severity::P2),
+            p3: Level::runbook_default(Severity::P3),
+        }
+    }
+}
+
+impl SeverityTable {
+    /// The levels, P0 first.
+    pub fn levels(&self) -> [Level; 4] {
+        [
+            self.p0.clone(),
+            self.p1.clone(),
+            self.p2.clone(),
+            self.p3.clone(),
+        ]
+    }
+}
+
+/// `[roles.NAME]`: who a role is on each platform.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoleSettings {
+    /// What the role does, for help texts.
+    pub description: String,
+    /// Slack user ids (`U…`) and user-group ids (`S…`) to mention.
+    pub slack: Vec<String>,
+    /// Discord user ids to mention.
+    pub discord_users: Vec<String>,
+    /// Discord role ids to mention.
+    pub discord_roles: Vec<String>,
+}
+
+/// The roles of the runbook, with empty platform mappings.
+pub fn runbook_roles() -> BTreeMap<String, RoleSettings> {
+    [
+        (
+            "devops-troubleshooter",
+            "first responder for production incidents",
+        ),
+        ("performance-engineer", "latency, capacity and load"),
+        ("security-auditor", "breaches, access and data exposure"),
+        ("golang-pro", "the service's code"),
+        ("cloud-architect", "infrastructure and cloud resources"),
+        ("deployment-engineer", "releases, Helm and rollbacks"),
+        ("test-automator", "smoke and load tests"),
+        ("api-documenter", "API docs and status-page wording"),
+    ]
+    .into_iter()
+    .map(|(name, description)| {
+        (
+            name.to_owned(),
+            RoleSettings {
+                description: description.into(),
+                ..RoleSettings::default()
+            },
+        )
+    })
+    .collect()
+}
+
+/// `[server]`: the HTTP server of `firewatch serve`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub listen: String,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8080".into(),
+        }
+    }
+}
+
+/// `[slack]`: read and checked now; used once the Slack adapter is built.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackSettings {
+    /// Web API base URL.
+    pub api_url: String,
+    /// Bot token (`xoxb-…`); set it with `FIREWATCH__SLACK__BOT_TOKEN`.
+    pub bot_token: Option<Secret>,
+    /// Signing secret; set it with `FIREWATCH__SLACK__SIGNING_SECRET`.
+    pub signing_secret: Option<Secret>,
+    /// App-level token (`xapp-…`) for Socket Mode.
+    pub app_token: Option<Secret>,
+    /// Channel that receives every alert.
+    pub alerts_channel: Option<String>,
+    /// Open a dedicated channel per incident.
+    pub create_incident_channels: bool,
+}
+
+impl Default for SlackSettings {
+    fn default() -> Self {
+        Self {
+            api_url: "https://slack.com/api/".into(),
+            bot_token: None,
+            signing_secret: None,
+            app_token: None,
+            alerts_channel: None,
+            create_incident_channels: false,
+        }
+    }
+}
+
+/// How the Discord adapter receives commands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscordMode {
+    /// Interactions over HTTP (`POST /discord/interactions`).
+    #[default]
+    Http,
+    /// The gateway websocket, for teams without a public URL.
+    Gateway,
+}
+
+impl<'de> Deserialize<'de> for DiscordMode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match String::deserialize(deserializer)?.as_str() {
+            "http" => Ok(DiscordMode::Http),
+            "gateway" => Ok(DiscordMode::Gateway),
+            other => Err(serde::de::Error::custom(format!(
+                "'{other}' is not a mode (http or gateway)"
+            ))),
+        }
+    }
+}
+
+/// `[discord]`: read and checked now; used once the Discord adapter is built.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscordSettings {
+    /// REST base URL.
+    pub api_url: String,
+    /// Application id.
+    pub application_id: Option<String>,
+    /// The application's Ed25519 public key (hex).
+    pub public_key: Option<String>,
+    /// Bot token; set it with `FIREWATCH__DISCORD__BOT_TOKEN`.
+    pub bot_token: Option<Secret>,
+    /// Channel that mirrors every status message.
+    pub status_channel_id: Option<String>,
+    /// `http` or `gateway`.
+    pub mode: DiscordMode,
+}
+
+impl Default for DiscordSettings {
+    fn default() -> Self {
+        Self {
+            api_url: "https://discord.com".into(),
+            application_id: None,
+            public_key: None,
+            bot_token: None,
+            status_channel_id: None,
+            mode: DiscordMode::Http,
+        }
+    }
+}
+
+/// `[kubernetes]`: read and checked now; used once cluster operations are built.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubernetesSettings {
+    /// kubeconfig path; `KUBECONFIG` or in-cluster config when unset.
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context; the current one when unset.
+    pub context: Option<String>,
+    /// Timeout of every API call.
+    pub timeout: Interval,
+}
+
+impl Default for KubernetesSettings {
+    fn default() -> Self {
+        Self {
+            kubeconfig: None,
+            context: None,
+            timeout: Interval::from_secs(10),
+        }
+    }
+}
+
+/// `[helm]`: read and checked now; used once rollbacks are built.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HelmSettings {
+    /// The helm CLI.
+    pub binary: PathBuf,
+    /// `--timeout` for `helm rollback --wait`.
+    pub timeout: Interval,
+}
+
+impl Default for HelmSettings {
+    fn default() -> Self {
+        Self {
+            binary: "helm".into(),
+            timeout: Interval::from_secs(300),
+        }
+    }
+}
+
+/// `[log]`: diagnostics on stderr.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// A `tracing` filter (`info`, `firewatch=debug`); `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+        }
+    }
+}

@@ -1,0 +1,215 @@
+use std::io::Write;
+
+use super::*;
+use crate::incident::Severity;
+
+const MINIMAL: &str = r#"
+[[services]]
+name = "freightliner"
+namespace = "freightliner-production"
+"#;
+
+fn file(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("temp file");
+    f.write_all(text.as_bytes()).expect("write");
+    f
+}
+
+fn load(text: &str) -> Result<Settings> {
+    load_env(text, &[])
+}
+
+fn load_env(text: &str, env: &[(&str, &str)]) -> Result<Settings> {
+    let f = file(text);
+    let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+    Settings::load_with_env(f.path(), env)
+}
+
+fn invalid(text: &str) -> (String, String) {
+    match load(text) {
+        Err(Error::Invalid { key, message, .. }) => (key, message),
+        other => panic!("expected an invalid key, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_minimal_file_gets_the_runbook_defaults() {
+    let s = load(MINIMAL).expect("loads");
+    assert_eq!(s.severity.p0.respond_within.to_string(), "5m");
+    assert_eq!(
+        s.severity.p1.roles,
+        ["devops-troubleshooter", "performance-engineer"]
+    );
+    assert_eq!(s.classify.len(), 4);
+    assert_eq!(s.roles.len(), 8);
+    assert_eq!(
+        s.default_service().map(|s| s.name.as_str()),
+        Some("freightliner")
+    );
+    assert_eq!(s.incidents.default_severity, Severity::P2);
+}
+
+#[test]
+fn the_example_config_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bot.toml.example");
+    let s = Settings::load_with_env(&path, []).expect("bot.toml.example loads");
+    assert_eq!(s.services[0].name, "freightliner");
+}
+
+#[test]
+fn a_partial_severity_keeps_the_other_defaults() {
+    let s = load(&format!(
+        "{MINIMAL}\n[severity.p1]\nupdate_every = \"20m\"\n"
+    ))
+    .unwrap();
+    assert_eq!(s.severity.p1.update_every.to_string(), "20m");
+    assert_eq!(s.severity.p1.respond_within.to_string(), "1h");
+    assert_eq!(s.severity.p1.label, "High");
+}
+
+#[test]
+fn classify_rules_in_the_file_replace_the_defaults() {
+    let s = load(&format!(
+        "{MINIMAL}\n[[classify]]\nseverity = \"P0\"\npattern = \"payments\"\n"
+    ))
+    .unwrap();
+    assert_eq!(s.classify.len(), 1);
+}
+
+#[test]
+fn roles_in_the_file_merge_with_the_runbook_roles() {
+    let s = load(&format!(
+        "{MINIMAL}\n[roles.dba]\nslack = [\"S0DBA\"]\n[roles.golang-pro]\nslack = [\"U1\"]\n"
+    ))
+    .unwrap();
+    assert_eq!(s.roles.len(), 9);
+    assert_eq!(s.roles["golang-pro"].slack, ["U1"]);
+    assert_eq!(s.roles["golang-pro"].description, "the service's code");
+}
+
+#[test]
+fn environment_variables_override_the_file() {
+    let s = load_env(
+        MINIMAL,
+        &[
+            ("FIREWATCH__STORE__URL", "sqlite:///tmp/x.db"),
+            ("FIREWATCH__SEVERITY__P0__UPDATE_EVERY", "10m"),
+            ("FIREWATCH__SLACK__BOT_TOKEN", "xoxb-123"),
+            ("FIREWATCH__SLACK__CREATE_INCIDENT_CHANNELS", "true"),
+            ("FIREWATCH_CONFIG", "ignored.toml"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.store.url, "sqlite:///tmp/x.db");
+    assert_eq!(s.severity.p0.update_every.to_string(), "10m");
+    assert_eq!(
+        s.slack.bot_token.as_ref().map(Secret::expose),
+        Some("xoxb-123")
+    );
+    assert!(s.slack.create_incident_channels);
+    assert!(
+        !format!("{s:?}").contains("xoxb-123"),
+        "secrets stay out of Debug"
+    );
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    assert_eq!(
+        invalid(&format!("{MINIMAL}\n[store]\nurll = \"x\"\n")),
+        ("store.urll".into(), "unknown key (expected url)".into())
+    );
+    let (key, message) = invalid(&format!("verbose = true\n{MINIMAL}"));
+    assert_eq!(key, "verbose");
+    assert!(
+        message.starts_with("unknown key (expected one of store,"),
+        "{message}"
+    );
+    let (key, _) = invalid(&format!("{MINIMAL}\n[severity.P0]\nlabel = \"x\"\n"));
+    assert_eq!(key, "severity.P0");
+    let env = load_env(MINIMAL, &[("FIREWATCH__STORE__PATH", "x")]);
+    assert!(matches!(env, Err(Error::Invalid { key, .. }) if key == "store.path"));
+}
+
+#[test]
+fn bad_values_are_named_with_their_key() {
+    let (key, message) = invalid(&format!(
+        "{MINIMAL}\n[severity.p1]\nupdate_every = \"fast\"\n"
+    ));
+    assert_eq!(key, "severity.p1.update_every");
+    assert!(
+        message.contains("'fast' is not a length of time"),
+        "{message}"
+    );
+
+    let (key, message) = invalid(&format!(
+        "{MINIMAL}\n[incidents]\ndefault_severity = \"P9\"\n"
+    ));
+    assert_eq!(key, "incidents.default_severity");
+    assert!(message.contains("'P9' is not a severity"), "{message}");
+
+    let (key, _) = invalid(&format!(
+        "{MINIMAL}\n[slack]\ncreate_incident_channels = \"maybe\"\n"
+    ));
+    assert_eq!(key, "slack.create_incident_channels");
+
+    let (key, message) = invalid(&format!(
+        "{MINIMAL}\n[discord]\nmode = \"carrier-pigeon\"\n"
+    ));
+    assert_eq!(key, "discord.mode");
+    assert_eq!(message, "'carrier-pigeon' is not a mode (http or gateway)");
+
+    let (key, message) = invalid(&format!("{MINIMAL}\n[[classify]]\nseverity = \"P1\"\n"));
+    assert_eq!(
+        (key.as_str(), message.as_str()),
+        ("classify[0].pattern", "missing")
+    );
+}
+
+#[test]
+fn references_between_keys_are_checked() {
+    assert_eq!(
+        invalid("[store]\nurl = \"sqlite://x.db\"\n"),
+        (
+            "services".into(),
+            "at least one [[services]] entry is needed".into()
+        )
+    );
+    let (key, message) = invalid(&format!(
+        "{MINIMAL}\n[severity.p2]\nroles = [\"dev-ops\"]\n"
+    ));
+    assert_eq!(key, "severity.p2.roles");
+    assert!(
+        message.starts_with("unknown role 'dev-ops' (known: api-documenter,"),
+        "{message}"
+    );
+    let (key, message) = invalid(&format!(
+        "{MINIMAL}\n[incidents]\ndefault_service = \"nope\"\n"
+    ));
+    assert_eq!(key, "incidents.default_service");
+    assert_eq!(
+        message,
+        "'nope' is not in [[services]] (known: freightliner)"
+    );
+    let (key, _) = invalid(&format!("{MINIMAL}{MINIMAL}"));
+    assert_eq!(key, "services[1].name");
+    let (key, _) = invalid(&format!("{MINIMAL}\n[store]\nurl = \"postgres://db/x\"\n"));
+    assert_eq!(key, "store.url");
+    let (key, _) = invalid(&format!(
+        "{MINIMAL}\n[severity.p0]\nupdate_every = \"30s\"\n"
+    ));
+    assert_eq!(key, "severity.p0.update_every");
+}
+
+#[test]
+fn a_missing_file_or_broken_toml_says_so() {
+    let missing = Settings::load_with_env(Path::new("/nonexistent/bot.toml"), []);
+    assert_eq!(
+        missing.unwrap_err().to_string(),
+        "config file /nonexistent/bot.toml not found (copy bot.toml.example to start)"
+    );
+    assert!(matches!(load("[store\nurl="), Err(Error::Read { .. })));
+}

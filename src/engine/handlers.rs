@@ -1,0 +1,206 @@
+//! Commands that change an incident: assess, ack, update, severity, note, resolve.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{
+    Caller, Engine, Error, Reply, Result, allowed_now, error_reference, refuse, to_channel,
+};
+use crate::command::CommandName;
+use crate::incident::lifecycle::{self, Event, Refusal, Report};
+use crate::incident::{Incident, IncidentId, Severity};
+use crate::message::{ButtonStyle, Message};
+use crate::notify::{Template, context};
+use crate::store::Updated;
+
+impl Engine {
+    /// `/incident-assess`: classify, open, page, alert.
+    #[tracing::instrument(skip(self, caller, description), fields(user = %caller.actor.id))]
+    pub(super) async fn assess(
+        &self,
+        caller: &Caller,
+        description: String,
+        severity: Option<Severity>,
+        service: Option<&str>,
+    ) -> Result<Vec<Reply>> {
+        let service = self
+            .catalog
+            .pick(service)
+            .map_err(|e| refuse("Unknown service", e))?;
+        let classification = self.policy.classify(&description, severity);
+        let mut paged = self.policy.level(classification.severity).roles.clone();
+        for owner in &service.owners {
+            if !paged.contains(owner) {
+                paged.push(owner.clone());
+            }
+        }
+        let now = self.clock.now();
+        let report = Report {
+            summary: description,
+            service: service.name.clone(),
+            classification,
+            channel: caller.channel.clone(),
+            paged: paged.clone(),
+        };
+        let draft = lifecycle::open(report, &caller.actor, now, &self.policy);
+        let incident = self.store.open_incident(&draft).await?;
+        tracing::info!(incident = %incident.id, severity = %incident.severity, "incident opened");
+        let data = context::detected(&incident, &self.policy, &paged, now);
+        let mut message = self
+            .render(Template::Detected, &data, &incident)
+            .with_button(
+                "Acknowledge",
+                format!("/incident-ack {}", incident.id),
+                ButtonStyle::Primary,
+            );
+        message.paged_roles = paged;
+        Ok(vec![to_channel(&caller.channel, message)])
+    }
+
+    /// Ack, update, severity, note, resolve: run the state machine on the stored incident,
+    /// commit, announce.
+    ///
+    /// # Guarantees
+    /// The change is committed before the announcement is returned, and it was decided on the
+    /// incident as stored at that moment (concurrent commands on one incident serialise).
+    pub(super) async fn transition(
+        &self,
+        caller: &Caller,
+        explicit: Option<IncidentId>,
+        name: CommandName,
+        event: Event,
+    ) -> Result<Vec<Reply>> {
+        let target = self.target(caller, explicit).await?;
+        let now = self.clock.now();
+        let decide = |incident: &Incident| {
+            lifecycle::apply(incident, event.clone(), &caller.actor, now, &self.policy)
+        };
+        match self
+            .store
+            .update(target.id, &caller.actor, now, &decide)
+            .await?
+        {
+            Updated::Changed { before, after } => {
+                tracing::info!(incident = %after.id, command = %name, "incident changed");
+                let message = self.announce(&before, &after, &event, caller, now);
+                Ok(vec![to_channel(&after.channel, message)])
+            }
+            Updated::Refused { refusal: r, .. } => Err(refusal(name, r)),
+        }
+    }
+
+    /// The channel message for an accepted change.
+    fn announce(
+        &self,
+        before: &Incident,
+        after: &Incident,
+        event: &Event,
+        caller: &Caller,
+        now: DateTime<Utc>,
+    ) -> Message {
+        let policy = &self.policy;
+        let by = &caller.actor;
+        match event {
+            Event::Acknowledge => self.render(
+                Template::Acknowledged,
+                &context::acknowledged(after, policy, now),
+                after,
+            ),
+            Event::PostUpdate { eta, progress, .. } => {
+                let moved = (before.status != after.status).then_some(before.status);
+                let data = context::update(after, policy, progress, eta.as_deref(), moved, by, now);
+                self.render(Template::Update, &data, after)
+            }
+            Event::ChangeSeverity { reason, .. } => {
+                let newly_paged = self.newly_paged(before, after);
+                let data = context::severity_change(
+                    after,
+                    policy,
+                    before.severity,
+                    reason.as_deref(),
+                    &newly_paged,
+                    by,
+                    now,
+                );
+                let mut message = self.render(Template::Severity, &data, after);
+                message.paged_roles = newly_paged;
+                message
+            }
+            Event::AddNote { text } => self.render(
+                Template::Note,
+                &context::note(after, policy, by, text),
+                after,
+            ),
+            Event::Resolve { .. } => self.render(
+                Template::Resolved,
+                &context::resolved(after, policy, now),
+                after,
+            ),
+            Event::Close { report } => Message::notice(
+                format!("📁 INCIDENT {} CLOSED", after.id),
+                &format!("Report: {report}"),
+            )
+            .about(after.id),
+        }
+    }
+
+    /// Roles the new severity pages that were not paged before (when raised).
+    fn newly_paged(&self, before: &Incident, after: &Incident) -> Vec<String> {
+        if after.severity >= before.severity {
+            return Vec::new();
+        }
+        let old = &self.policy.level(before.severity).roles;
+        let owners = self
+            .catalog
+            .get(&after.service)
+            .map(|s| s.owners.clone())
+            .unwrap_or_default();
+        self.policy
+            .level(after.severity)
+            .roles
+            .iter()
+            .filter(|r| !old.contains(r) && !owners.contains(r))
+            .cloned()
+            .collect()
+    }
+
+    /// Renders a message about a committed change. Never fails: the change is saved, so a broken
+    /// template must not make it look as if it were not.
+    pub(super) fn render(
+        &self,
+        template: Template,
+        data: &impl Serialize,
+        incident: &Incident,
+    ) -> Message {
+        match self.templates.render(template, data) {
+            Ok(message) => message
+                .with_colour(&self.policy.level(incident.severity).colour)
+                .about(incident.id),
+            Err(e) => {
+                let reference = error_reference();
+                tracing::error!(error = %e, reference = %reference, "template failed after commit");
+                Message::notice(
+                    format!("{} was updated", incident.id),
+                    &format!(
+                        "The change is saved, but the {} message could not be rendered \
+                         (reference {reference}). /incident-status {} shows the incident.",
+                        template.name(),
+                        incident.id
+                    ),
+                )
+                .about(incident.id)
+            }
+        }
+    }
+}
+
+fn refusal(name: CommandName, refusal: Refusal) -> Error {
+    match refusal {
+        Refusal::WrongState { id, status, .. } => refuse(
+            format!("{name} is not possible now"),
+            allowed_now(id, status),
+        ),
+        Refusal::AlreadyAcknowledged { .. } => refuse("Already acknowledged", refusal.to_string()),
+        Refusal::SameSeverity { .. } => refuse("Nothing to change", refusal.to_string()),
+    }
+}

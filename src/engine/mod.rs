@@ -1,0 +1,331 @@
+//! Runs one command: find the incident, check the state, commit the change, decide the messages.
+//!
+//! The engine sees neutral [`Invocation`]s and returns neutral [`Reply`]s; it never touches a chat
+//! platform's types. It depends on the [`Store`] and [`Clock`] traits, so it runs the same under
+//! Slack, Discord, the terminal and tests.
+//!
+//! # Guarantees
+//! A state change is committed to the store before any reply about it is returned.
+
+mod handlers;
+mod help;
+mod read;
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use crate::catalog::Catalog;
+use crate::clock::Clock;
+use crate::command::{self, CommandName, Invocation};
+use crate::error_chain;
+use crate::incident::lifecycle::{self, Event, Step};
+use crate::incident::severity::Policy;
+use crate::incident::{Actor, ChannelRef, Incident, IncidentId, Status};
+use crate::message::Message;
+use crate::notify::{self, Templates};
+use crate::store::{self, Store};
+
+/// Who sent a command, and from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The person.
+    pub actor: Actor,
+    /// The channel the command was typed in.
+    pub channel: ChannelRef,
+}
+
+/// Who sees a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// Everyone in a channel.
+    Channel(ChannelRef),
+    /// Only the caller (Slack ephemeral message, Discord ephemeral response).
+    Caller,
+}
+
+/// A message and who sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// Who sees it.
+    pub audience: Audience,
+    /// What it says.
+    pub message: Message,
+}
+
+/// Why a command did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The caller's mistake, or a refusal: shown to them as it is. Nothing was changed.
+    #[error("{headline}: {detail}")]
+    User {
+        /// One line: what went wrong.
+        headline: String,
+        /// What to do about it.
+        detail: String,
+    },
+    /// Our failure in the store.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    /// Our failure in a template.
+    #[error(transparent)]
+    Render(#[from] notify::Error),
+}
+
+/// Result of engine operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn refuse(headline: impl Into<String>, detail: impl Into<String>) -> Error {
+    Error::User {
+        headline: headline.into(),
+        detail: detail.into(),
+    }
+}
+
+/// Commands that are parsed but not yet built.
+const NOT_YET_BUILT: [CommandName; 9] = [
+    CommandName::Rollback,
+    CommandName::Scale,
+    CommandName::Action,
+    CommandName::Approve,
+    CommandName::Deny,
+    CommandName::Diagnose,
+    CommandName::Verify,
+    CommandName::Report,
+    CommandName::Followup,
+];
+
+/// The incident engine.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    policy: Arc<Policy>,
+    catalog: Arc<Catalog>,
+    templates: Arc<Templates>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Engine {
+    /// An engine over these parts.
+    pub fn new(
+        store: Arc<dyn Store>,
+        policy: Arc<Policy>,
+        catalog: Arc<Catalog>,
+        templates: Arc<Templates>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            policy,
+            catalog,
+            templates,
+            clock,
+        }
+    }
+
+    /// Parses and runs one command text. Never fails: every problem becomes a reply to the caller.
+    #[tracing::instrument(skip(self, caller, text), fields(user = %caller.actor.id, channel = %caller.channel.id))]
+    pub async fn handle(&self, caller: &Caller, text: &str) -> Vec<Reply> {
+        match command::parse(text) {
+            Ok(invocation) => self.run(caller, invocation).await,
+            Err(e) => vec![private(Message::notice(
+                "⚠️ Could not read that command",
+                &e.to_string(),
+            ))],
+        }
+    }
+
+    /// Runs a parsed command. Never fails: every problem becomes a reply to the caller.
+    pub async fn run(&self, caller: &Caller, invocation: Invocation) -> Vec<Reply> {
+        let name = invocation.command.name();
+        match self.dispatch(caller, invocation).await {
+            Ok(replies) => replies,
+            Err(Error::User { headline, detail }) => {
+                vec![private(Message::notice(format!("⚠️ {headline}"), &detail))]
+            }
+            Err(internal) => {
+                let reference = error_reference();
+                tracing::error!(
+                    error = %error_chain(&internal),
+                    reference = %reference,
+                    command = %name,
+                    "command failed"
+                );
+                vec![private(Message::notice(
+                    "⚠️ Sorry, firewatch failed to handle that",
+                    &format!(
+                        "This is our failure, not yours (reference {reference}). \
+                         Nothing was changed; try again, or check /incident-status."
+                    ),
+                ))]
+            }
+        }
+    }
+
+    async fn dispatch(&self, caller: &Caller, invocation: Invocation) -> Result<Vec<Reply>> {
+        use crate::command::Command;
+        let Invocation { incident, command } = invocation;
+        let name = command.name();
+        match command {
+            Command::Help { topic } => Ok(vec![private(help::help(topic))]),
+            Command::Assess {
+                description,
+                severity,
+                service,
+            } => {
+                self.assess(caller, description, severity, service.as_deref())
+                    .await
+            }
+            Command::Status => self.status(caller, incident).await,
+            Command::Ack => {
+                self.transition(caller, incident, name, Event::Acknowledge)
+                    .await
+            }
+            Command::Update {
+                status,
+                eta,
+                progress,
+            } => {
+                let event = Event::PostUpdate {
+                    status,
+                    progress,
+                    eta,
+                };
+                self.transition(caller, incident, name, event).await
+            }
+            Command::Severity { severity, reason } => {
+                let event = Event::ChangeSeverity {
+                    to: severity,
+                    reason,
+                };
+                self.transition(caller, incident, name, event).await
+            }
+            Command::Note { text } => {
+                let event = Event::AddNote { text };
+                self.transition(caller, incident, name, event).await
+            }
+            Command::Resolve {
+                root_cause,
+                resolution,
+            } => {
+                let event = Event::Resolve {
+                    root_cause,
+                    resolution,
+                };
+                self.transition(caller, incident, name, event).await
+            }
+            _ if NOT_YET_BUILT.contains(&name) => {
+                if name.takes_incident() {
+                    let target = self.target(caller, incident).await?;
+                    self.check_allowed(&target, name)?;
+                }
+                Err(refuse(
+                    format!("{name} is not available yet"),
+                    "This version of firewatch reads the command but cannot run it yet. \
+                     Type /incident-help for what works now.",
+                ))
+            }
+            _ => Err(refuse(
+                format!("{name} is not available yet"),
+                "Type /incident-help for what works now.",
+            )),
+        }
+    }
+
+    /// The incident a command is about: `#ID` when given, otherwise the channel's.
+    async fn target(&self, caller: &Caller, explicit: Option<IncidentId>) -> Result<Incident> {
+        if let Some(id) = explicit {
+            return self.store.incident(id).await?.ok_or_else(|| {
+                refuse(
+                    format!("There is no incident {id}"),
+                    "/incident-status lists the open incidents.",
+                )
+            });
+        }
+        match read::choose(self.store.incidents_in(&caller.channel).await?) {
+            read::Choice::One(incident) => Ok(*incident),
+            read::Choice::Nothing => Err(refuse(
+                "No incident is open in this channel",
+                "Name one with #ID (/incident-status lists them), or open one with /incident-assess <description>.",
+            )),
+            read::Choice::Several(candidates) => {
+                let listed: Vec<String> = candidates
+                    .iter()
+                    .map(|i| format!("{} ({} {})", i.id, i.severity, i.status))
+                    .collect();
+                Err(refuse(
+                    "Several incidents are open in this channel",
+                    format!(
+                        "Add #ID after the command to say which: {}.",
+                        listed.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Refuses `name` when the incident's state does not allow it, listing what is allowed.
+    fn check_allowed(&self, incident: &Incident, name: CommandName) -> Result<()> {
+        let Some(step) = step_of(name) else {
+            return Ok(());
+        };
+        if lifecycle::allows(incident.status, step) {
+            return Ok(());
+        }
+        Err(refuse(
+            format!("{name} is not possible now"),
+            allowed_now(incident.id, incident.status),
+        ))
+    }
+}
+
+/// What can be done to an incident in `status`, for refusal messages.
+fn allowed_now(id: IncidentId, status: Status) -> String {
+    let allowed: Vec<String> = CommandName::ALL
+        .into_iter()
+        .filter(|c| !NOT_YET_BUILT.contains(c))
+        .filter(|c| step_of(*c).is_some_and(|step| lifecycle::allows(status, step)))
+        .map(|c| c.to_string())
+        .collect();
+    format!("{id} is {status}. Allowed now: {}.", allowed.join(", "))
+}
+
+/// The lifecycle step a command is; `None` for commands not about one incident.
+fn step_of(name: CommandName) -> Option<Step> {
+    Some(match name {
+        CommandName::Ack => Step::Acknowledge,
+        CommandName::Update => Step::Update,
+        CommandName::Severity => Step::ChangeSeverity,
+        CommandName::Note => Step::Note,
+        CommandName::Resolve => Step::Resolve,
+        CommandName::Status => Step::Read,
+        CommandName::Rollback | CommandName::Scale | CommandName::Action => Step::Mitigate,
+        CommandName::Diagnose | CommandName::Verify => Step::Investigate,
+        CommandName::Report => Step::Close,
+        CommandName::Followup => Step::FollowUp,
+        CommandName::Assess | CommandName::Help | CommandName::Approve | CommandName::Deny => {
+            return None;
+        }
+    })
+}
+
+fn private(message: Message) -> Reply {
+    Reply {
+        audience: Audience::Caller,
+        message,
+    }
+}
+
+fn to_channel(channel: &ChannelRef, message: Message) -> Reply {
+    Reply {
+        audience: Audience::Channel(channel.clone()),
+        message,
+    }
+}
+
+/// A short random reference that ties an apology to its log line.
+fn error_reference() -> String {
+    format!(
+        "{:08x}",
+        RandomState::new().hash_one(std::time::SystemTime::now()) as u32
+    )
+}

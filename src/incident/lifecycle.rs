@@ -1,0 +1,304 @@
+//! The incident state machine, as pure functions: `(incident, event) -> (incident', entries)`.
+//!
+//! Nothing here performs I/O; the engine commits what [`apply`] returns and only then tells the
+//! channel. Time comes in as an argument.
+
+use chrono::{DateTime, Utc};
+
+use super::severity::{Classification, Policy};
+use super::{
+    Actor, ChannelRef, Draft, Incident, IncidentId, Severity, Stamp, Status, TimelineEvent,
+};
+
+/// A kind of step someone can take on an incident; each command maps to one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// Take the incident (`/incident-ack`).
+    Acknowledge,
+    /// Post a status update, possibly moving the status.
+    Update,
+    /// Raise or lower the severity.
+    ChangeSeverity,
+    /// Add a note for the record.
+    Note,
+    /// Declare it over for users.
+    Resolve,
+    /// Mitigate: rollback, scale, runbook actions.
+    Mitigate,
+    /// Look closer: diagnose, verify.
+    Investigate,
+    /// Write the report, which closes the incident.
+    Close,
+    /// Add or tick follow-up actions.
+    FollowUp,
+    /// Read the incident.
+    Read,
+}
+
+/// Whether `step` is possible for an incident in `status`.
+pub fn allows(status: Status, step: Step) -> bool {
+    match step {
+        Step::Acknowledge
+        | Step::Update
+        | Step::ChangeSeverity
+        | Step::Resolve
+        | Step::Mitigate
+        | Step::Investigate => status.is_active(),
+        Step::Note => status.is_active() || status == Status::Resolved,
+        Step::Close => status == Status::Resolved,
+        Step::FollowUp | Step::Read => true,
+    }
+}
+
+/// Something a responder does to an incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// `/incident-ack`.
+    Acknowledge,
+    /// `/incident-update`.
+    PostUpdate {
+        /// The status to move to, if any (an active status).
+        status: Option<Status>,
+        /// What happened since the last update.
+        progress: String,
+        /// Expected time to resolution, as written.
+        eta: Option<String>,
+    },
+    /// `/incident-severity`.
+    ChangeSeverity {
+        /// The new severity.
+        to: Severity,
+        /// Why, as given.
+        reason: Option<String>,
+    },
+    /// `/incident-note`.
+    AddNote {
+        /// The note.
+        text: String,
+    },
+    /// `/incident-resolve`.
+    Resolve {
+        /// What caused it.
+        root_cause: String,
+        /// What fixed it.
+        resolution: String,
+    },
+    /// The report was written.
+    Close {
+        /// Where.
+        report: String,
+    },
+}
+
+impl Event {
+    /// The step this event is.
+    pub fn step(&self) -> Step {
+        match self {
+            Event::Acknowledge => Step::Acknowledge,
+            Event::PostUpdate { .. } => Step::Update,
+            Event::ChangeSeverity { .. } => Step::ChangeSeverity,
+            Event::AddNote { .. } => Step::Note,
+            Event::Resolve { .. } => Step::Resolve,
+            Event::Close { .. } => Step::Close,
+        }
+    }
+}
+
+/// Why an event was refused. Nothing changes when one is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The step is not possible in the incident's status.
+    #[error("{id} is {status}")]
+    WrongState {
+        /// The incident.
+        id: IncidentId,
+        /// Its status.
+        status: Status,
+        /// What was tried.
+        step: Step,
+    },
+    /// Someone already acknowledged it.
+    #[error("{id} was already acknowledged by {} at {}", .by.by, .by.at.format("%H:%M UTC"))]
+    AlreadyAcknowledged {
+        /// The incident.
+        id: IncidentId,
+        /// The first acknowledgement.
+        by: Stamp,
+    },
+    /// The severity asked for is the current one.
+    #[error("{id} is already {severity}")]
+    SameSeverity {
+        /// The incident.
+        id: IncidentId,
+        /// Its severity.
+        severity: Severity,
+    },
+}
+
+/// The result of an accepted event: the incident after it, and what to append to its timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The incident after the event (same `version`; the store bumps it on commit).
+    pub incident: Incident,
+    /// New timeline entries, in order.
+    pub entries: Vec<TimelineEvent>,
+}
+
+/// What an incident is opened with.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The reported impact.
+    pub summary: String,
+    /// The affected service.
+    pub service: String,
+    /// Its severity and why.
+    pub classification: Classification,
+    /// Where it was reported.
+    pub channel: ChannelRef,
+    /// The roles paged: the severity's, plus the service's owners.
+    pub paged: Vec<String>,
+}
+
+/// Opens an incident: `Investigating`, first update and acknowledgement due by the severity's
+/// cadence and response target.
+pub fn open(report: Report, by: &Actor, now: DateTime<Utc>, policy: &Policy) -> Draft {
+    let severity = report.classification.severity;
+    let level = policy.level(severity);
+    let reason = report.classification.to_string();
+    Draft {
+        entries: vec![TimelineEvent::Detected {
+            summary: report.summary.clone(),
+            service: report.service.clone(),
+            severity,
+            reason: reason.clone(),
+            paged: report.paged,
+        }],
+        summary: report.summary,
+        service: report.service,
+        severity,
+        severity_reason: reason,
+        channel: report.channel,
+        opened: Stamp {
+            by: by.clone(),
+            at: now,
+        },
+        next_update_due: now + level.update_every.as_delta(),
+        ack_due: now + level.respond_within.as_delta(),
+    }
+}
+
+/// Applies `event`, done by `by` at `now`, to `incident`.
+///
+/// # Errors
+/// A [`Refusal`] when the event is not possible now; the incident is then unchanged.
+///
+/// # Guarantees
+/// Any accepted responder action on an unacknowledged active incident also acknowledges it
+/// (recorded as an implicit acknowledgement): whoever acts first is the commander.
+pub fn apply(
+    incident: &Incident,
+    event: Event,
+    by: &Actor,
+    now: DateTime<Utc>,
+    policy: &Policy,
+) -> Result<Outcome, Refusal> {
+    if !allows(incident.status, event.step()) {
+        return Err(Refusal::WrongState {
+            id: incident.id,
+            status: incident.status,
+            step: event.step(),
+        });
+    }
+    let mut next = incident.clone();
+    let mut entries = Vec::new();
+    let stamp = Stamp {
+        by: by.clone(),
+        at: now,
+    };
+    let explicit_ack = event == Event::Acknowledge;
+    if let (Some(first), true) = (&incident.acknowledged, explicit_ack) {
+        return Err(Refusal::AlreadyAcknowledged {
+            id: incident.id,
+            by: first.clone(),
+        });
+    }
+    if incident.acknowledged.is_none() && incident.status.is_active() {
+        next.acknowledged = Some(stamp.clone());
+        next.ack_due = None;
+        entries.push(TimelineEvent::Acknowledged {
+            implicit: !explicit_ack,
+        });
+    }
+    match event {
+        Event::Acknowledge => {}
+        Event::PostUpdate {
+            status,
+            progress,
+            eta,
+        } => {
+            if let Some(to) = status.filter(|to| *to != incident.status) {
+                next.status = to;
+                entries.push(TimelineEvent::StatusChanged {
+                    from: incident.status,
+                    to,
+                });
+            }
+            entries.push(TimelineEvent::Updated { progress, eta });
+            promise_update(&mut next, now, policy);
+        }
+        Event::ChangeSeverity { to, reason } => {
+            if to == incident.severity {
+                return Err(Refusal::SameSeverity {
+                    id: incident.id,
+                    severity: to,
+                });
+            }
+            next.severity = to;
+            next.severity_reason = match &reason {
+                Some(reason) => format!("changed by {by}: {reason}"),
+                None => format!("changed by {by}"),
+            };
+            entries.push(TimelineEvent::SeverityChanged {
+                from: incident.severity,
+                to,
+                reason,
+            });
+            promise_update(&mut next, now, policy);
+        }
+        Event::AddNote { text } => entries.push(TimelineEvent::Note { text }),
+        Event::Resolve {
+            root_cause,
+            resolution,
+        } => {
+            next.status = Status::Resolved;
+            next.resolved = Some(stamp);
+            next.root_cause = Some(root_cause.clone());
+            next.resolution = Some(resolution.clone());
+            next.next_update_due = None;
+            next.ack_due = None;
+            entries.push(TimelineEvent::Resolved {
+                root_cause,
+                resolution,
+            });
+        }
+        Event::Close { report } => {
+            next.status = Status::Closed;
+            next.closed_at = Some(now);
+            entries.push(TimelineEvent::Closed { report });
+        }
+    }
+    Ok(Outcome {
+        incident: next,
+        entries,
+    })
+}
+
+/// Records that the channel heard from the team now, and promises the next update by the
+/// (possibly new) severity's cadence.
+fn promise_update(incident: &mut Incident, now: DateTime<Utc>, policy: &Policy) {
+    incident.last_update_at = now;
+    incident.next_update_due = Some(now + policy.level(incident.severity).update_every.as_delta());
+}
+
+#[cfg(test)]
+mod tests;

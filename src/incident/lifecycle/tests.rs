@@ -1,0 +1,340 @@
+use chrono::{TimeDelta, TimeZone};
+
+use super::*;
+use crate::incident::Platform;
+use crate::incident::severity::{Level, Rule};
+
+fn policy() -> Policy {
+    Policy::new(
+        Severity::ALL.map(Level::runbook_default),
+        &Rule::runbook_defaults(),
+        Severity::P2,
+    )
+    .expect("defaults compile")
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap()
+}
+
+fn person(name: &str) -> Actor {
+    Actor {
+        platform: Platform::Console,
+        id: name.into(),
+        name: name.into(),
+    }
+}
+
+fn incident(status: Status, acknowledged: bool) -> Incident {
+    let draft = open(
+        Report {
+            summary: "API returning 500s".into(),
+            service: "freightliner".into(),
+            classification: policy().classify("API returning 500s", None),
+            channel: ChannelRef {
+                platform: Platform::Console,
+                id: "ops".into(),
+            },
+            paged: policy().level(Severity::P1).roles.clone(),
+        },
+        &person("reporter"),
+        t0(),
+        &policy(),
+    );
+    Incident {
+        id: IncidentId::new(7).unwrap(),
+        summary: draft.summary,
+        service: draft.service,
+        severity: draft.severity,
+        severity_reason: draft.severity_reason,
+        status,
+        channel: draft.channel,
+        opened: draft.opened,
+        acknowledged: acknowledged.then(|| Stamp {
+            by: person("alice"),
+            at: t0() + TimeDelta::minutes(2),
+        }),
+        resolved: None,
+        root_cause: None,
+        resolution: None,
+        closed_at: None,
+        last_update_at: t0(),
+        next_update_due: Some(draft.next_update_due),
+        ack_due: (!acknowledged).then_some(draft.ack_due),
+        version: 3,
+    }
+}
+
+fn every_event() -> Vec<Event> {
+    vec![
+        Event::Acknowledge,
+        Event::PostUpdate {
+            status: None,
+            progress: "looking at logs".into(),
+            eta: None,
+        },
+        Event::PostUpdate {
+            status: Some(Status::Mitigating),
+            progress: "rolling back".into(),
+            eta: Some("20m".into()),
+        },
+        Event::ChangeSeverity {
+            to: Severity::P0,
+            reason: Some("all regions".into()),
+        },
+        Event::AddNote {
+            text: "pods restarting".into(),
+        },
+        Event::Resolve {
+            root_cause: "bad config".into(),
+            resolution: "rolled back".into(),
+        },
+        Event::Close {
+            report: "docs/incidents/incident-20261129.md".into(),
+        },
+    ]
+}
+
+fn later() -> DateTime<Utc> {
+    t0() + TimeDelta::minutes(10)
+}
+
+#[test]
+fn opening_starts_investigating_with_due_times_from_the_severity() {
+    let draft = open(
+        Report {
+            summary: "checkout is down".into(),
+            service: "freightliner".into(),
+            classification: policy().classify("checkout is down", None),
+            channel: ChannelRef {
+                platform: Platform::Console,
+                id: "ops".into(),
+            },
+            paged: policy().level(Severity::P0).roles.clone(),
+        },
+        &person("reporter"),
+        t0(),
+        &policy(),
+    );
+    assert_eq!(draft.severity, Severity::P0);
+    assert_eq!(draft.severity_reason, "matched 'down'");
+    assert_eq!(draft.next_update_due, t0() + TimeDelta::minutes(15));
+    assert_eq!(draft.ack_due, t0() + TimeDelta::minutes(5));
+    assert!(matches!(
+        &draft.entries[..],
+        [TimelineEvent::Detected { severity: Severity::P0, paged, .. }] if paged.len() == 3
+    ));
+}
+
+#[test]
+fn every_event_in_every_status_is_accepted_exactly_when_the_table_allows_it() {
+    let expected_legal = |status: Status, event: &Event| match event {
+        Event::AddNote { .. } => matches!(
+            status,
+            Status::Investigating | Status::Mitigating | Status::Monitoring | Status::Resolved
+        ),
+        Event::Close { .. } => status == Status::Resolved,
+        _ => status.is_active(),
+    };
+    for status in Status::ALL {
+        for event in every_event() {
+            let before = incident(status, false);
+            let result = apply(&before, event.clone(), &person("bob"), later(), &policy());
+            if expected_legal(status, &event) {
+                let outcome = result.unwrap_or_else(|r| panic!("{event:?} in {status}: {r}"));
+                assert!(
+                    !outcome.entries.is_empty(),
+                    "{event:?} in {status} records nothing"
+                );
+                assert_eq!(
+                    outcome.incident.version, before.version,
+                    "version is the store's"
+                );
+            } else {
+                assert_eq!(
+                    result,
+                    Err(Refusal::WrongState {
+                        id: before.id,
+                        status,
+                        step: event.step()
+                    }),
+                    "{event:?} in {status}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn explicit_acknowledgement_makes_the_commander_and_cancels_the_ack_deadline() {
+    let before = incident(Status::Investigating, false);
+    let out = apply(
+        &before,
+        Event::Acknowledge,
+        &person("bob"),
+        later(),
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(out.incident.commander(), Some(&person("bob")));
+    assert_eq!(out.incident.ack_due, None);
+    assert_eq!(
+        out.incident.next_update_due, before.next_update_due,
+        "ack is no update"
+    );
+    assert_eq!(
+        out.entries,
+        vec![TimelineEvent::Acknowledged { implicit: false }]
+    );
+}
+
+#[test]
+fn a_second_acknowledgement_is_refused_naming_the_first() {
+    let before = incident(Status::Mitigating, true);
+    let refusal = apply(
+        &before,
+        Event::Acknowledge,
+        &person("bob"),
+        later(),
+        &policy(),
+    )
+    .expect_err("already acknowledged");
+    assert_eq!(
+        refusal.to_string(),
+        "#7 was already acknowledged by alice at 03:02 UTC"
+    );
+}
+
+#[test]
+fn the_first_responder_action_acknowledges_implicitly() {
+    let before = incident(Status::Investigating, false);
+    let note = Event::AddNote {
+        text: "looking".into(),
+    };
+    let out = apply(&before, note, &person("carol"), later(), &policy()).unwrap();
+    assert_eq!(out.incident.commander(), Some(&person("carol")));
+    assert_eq!(
+        out.entries[0],
+        TimelineEvent::Acknowledged { implicit: true }
+    );
+
+    let acked = incident(Status::Investigating, true);
+    let note = Event::AddNote {
+        text: "more".into(),
+    };
+    let out = apply(&acked, note, &person("carol"), later(), &policy()).unwrap();
+    assert_eq!(
+        out.incident.commander(),
+        Some(&person("alice")),
+        "commander stays"
+    );
+    assert_eq!(out.entries.len(), 1);
+}
+
+#[test]
+fn a_note_on_a_resolved_incident_does_not_acknowledge_it() {
+    let before = incident(Status::Resolved, false);
+    let note = Event::AddNote {
+        text: "later finding".into(),
+    };
+    let out = apply(&before, note, &person("dan"), later(), &policy()).unwrap();
+    assert_eq!(out.incident.acknowledged, None);
+    assert_eq!(
+        out.entries,
+        vec![TimelineEvent::Note {
+            text: "later finding".into()
+        }]
+    );
+}
+
+#[test]
+fn an_update_moves_the_status_either_way_and_promises_the_next_update() {
+    let before = incident(Status::Monitoring, true);
+    let update = Event::PostUpdate {
+        status: Some(Status::Investigating),
+        progress: "errors are back".into(),
+        eta: None,
+    };
+    let out = apply(&before, update, &person("bob"), later(), &policy()).unwrap();
+    assert_eq!(out.incident.status, Status::Investigating);
+    assert_eq!(out.incident.last_update_at, later());
+    assert_eq!(
+        out.incident.next_update_due,
+        Some(later() + TimeDelta::minutes(30)),
+        "P1 cadence"
+    );
+    assert_eq!(
+        out.entries[0],
+        TimelineEvent::StatusChanged {
+            from: Status::Monitoring,
+            to: Status::Investigating
+        }
+    );
+
+    let same = Event::PostUpdate {
+        status: Some(Status::Monitoring),
+        progress: "still fine".into(),
+        eta: None,
+    };
+    let out = apply(&before, same, &person("bob"), later(), &policy()).unwrap();
+    assert_eq!(
+        out.entries.len(),
+        1,
+        "no status entry when the status stays"
+    );
+}
+
+#[test]
+fn a_severity_change_moves_the_update_cadence_and_refuses_no_ops() {
+    let before = incident(Status::Investigating, true);
+    let raise = Event::ChangeSeverity {
+        to: Severity::P0,
+        reason: Some("all regions".into()),
+    };
+    let out = apply(&before, raise, &person("bob"), later(), &policy()).unwrap();
+    assert_eq!(out.incident.severity, Severity::P0);
+    assert_eq!(out.incident.severity_reason, "changed by bob: all regions");
+    assert_eq!(
+        out.incident.next_update_due,
+        Some(later() + TimeDelta::minutes(15))
+    );
+
+    let same = Event::ChangeSeverity {
+        to: Severity::P1,
+        reason: None,
+    };
+    let refusal = apply(&before, same, &person("bob"), later(), &policy()).unwrap_err();
+    assert_eq!(refusal.to_string(), "#7 is already P1");
+}
+
+#[test]
+fn resolving_stops_every_timer_and_keeps_the_cause() {
+    let before = incident(Status::Mitigating, false);
+    let resolve = Event::Resolve {
+        root_cause: "bad config".into(),
+        resolution: "rolled back".into(),
+    };
+    let out = apply(&before, resolve, &person("bob"), later(), &policy()).unwrap();
+    assert_eq!(out.incident.status, Status::Resolved);
+    assert_eq!(out.incident.next_update_due, None);
+    assert_eq!(out.incident.ack_due, None);
+    assert_eq!(out.incident.root_cause.as_deref(), Some("bad config"));
+    assert_eq!(out.incident.resolved.as_ref().map(|s| s.at), Some(later()));
+    assert_eq!(out.entries.len(), 2, "implicit ack, then resolved");
+}
+
+#[test]
+fn closing_needs_a_resolved_incident() {
+    let resolved = incident(Status::Resolved, true);
+    let close = Event::Close {
+        report: "r.md".into(),
+    };
+    let out = apply(&resolved, close.clone(), &person("bob"), later(), &policy()).unwrap();
+    assert_eq!(out.incident.status, Status::Closed);
+    assert_eq!(out.incident.closed_at, Some(later()));
+    let closed = out.incident;
+    for event in every_event() {
+        let result = apply(&closed, event.clone(), &person("bob"), later(), &policy());
+        assert!(result.is_err(), "{event:?} on a closed incident");
+    }
+}

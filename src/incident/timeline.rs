@@ -1,0 +1,134 @@
+//! The incident's append-only history: every transition, update and note, with who and when.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Actor, Severity, Status};
+
+/// Something that happened to an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TimelineEvent {
+    /// The incident was opened and classified.
+    Detected {
+        /// The reported impact.
+        summary: String,
+        /// The affected service.
+        service: String,
+        /// The classified severity.
+        severity: Severity,
+        /// Why that severity.
+        reason: String,
+        /// The roles paged.
+        paged: Vec<String>,
+    },
+    /// Someone took the incident; the first to do so is the commander.
+    Acknowledged {
+        /// True when the acknowledgement came from another responder action, not `/incident-ack`.
+        implicit: bool,
+    },
+    /// The status moved.
+    StatusChanged {
+        /// Before.
+        from: Status,
+        /// After.
+        to: Status,
+    },
+    /// A status update was posted to the channel.
+    Updated {
+        /// What the team did or found.
+        progress: String,
+        /// The expected time to resolution, as written.
+        eta: Option<String>,
+    },
+    /// The severity moved.
+    SeverityChanged {
+        /// Before.
+        from: Severity,
+        /// After.
+        to: Severity,
+        /// Why, as given.
+        reason: Option<String>,
+    },
+    /// A free-text note for the record.
+    Note {
+        /// The note.
+        text: String,
+    },
+    /// The incident was resolved.
+    Resolved {
+        /// What caused it.
+        root_cause: String,
+        /// What fixed it.
+        resolution: String,
+    },
+    /// The post-incident report closed the incident.
+    Closed {
+        /// Where the report was written.
+        report: String,
+    },
+}
+
+impl TimelineEvent {
+    /// The stored kind name (`detected`, `status_changed`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TimelineEvent::Detected { .. } => "detected",
+            TimelineEvent::Acknowledged { .. } => "acknowledged",
+            TimelineEvent::StatusChanged { .. } => "status_changed",
+            TimelineEvent::Updated { .. } => "updated",
+            TimelineEvent::SeverityChanged { .. } => "severity_changed",
+            TimelineEvent::Note { .. } => "note",
+            TimelineEvent::Resolved { .. } => "resolved",
+            TimelineEvent::Closed { .. } => "closed",
+        }
+    }
+
+    /// One line for people, as `/incident-status` lists it.
+    pub fn describe(&self) -> String {
+        match self {
+            TimelineEvent::Detected {
+                severity,
+                reason,
+                summary,
+                ..
+            } => format!("detected as {severity} ({reason}): {summary}"),
+            TimelineEvent::Acknowledged { implicit: false } => "acknowledged".into(),
+            TimelineEvent::Acknowledged { implicit: true } => {
+                "acknowledged (by taking action)".into()
+            }
+            TimelineEvent::StatusChanged { from, to } => format!("status {from} → {to}"),
+            TimelineEvent::Updated {
+                progress,
+                eta: Some(eta),
+            } => format!("update: {progress} (ETA {eta})"),
+            TimelineEvent::Updated {
+                progress,
+                eta: None,
+            } => format!("update: {progress}"),
+            TimelineEvent::SeverityChanged { from, to, reason } => match reason {
+                Some(reason) => format!("severity {from} → {to}: {reason}"),
+                None => format!("severity {from} → {to}"),
+            },
+            TimelineEvent::Note { text } => format!("note: {text}"),
+            TimelineEvent::Resolved {
+                root_cause,
+                resolution,
+            } => format!("resolved. Root cause: {root_cause}. Resolution: {resolution}"),
+            TimelineEvent::Closed { report } => format!("closed; report at {report}"),
+        }
+    }
+}
+
+/// A stored timeline entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineEntry {
+    /// Position in the whole store's timeline (increasing).
+    pub seq: i64,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Who did it.
+    pub actor: Actor,
+    /// What happened.
+    pub event: TimelineEvent,
+}

@@ -1,0 +1,8 @@
+//! The `firewatch` binary: parse the command line and hand over to the library.
+
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    firewatch::cli::main().await
+}

@@ -1,0 +1,210 @@
+//! Platform-neutral messages: what the bot says, before a chat adapter turns it into Block Kit,
+//! a Discord embed or terminal text.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::incident::IncidentId;
+
+/// A message to post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The first line, with its emoji: `🚨 INCIDENT DETECTED - P1`.
+    pub headline: String,
+    /// The body, in order.
+    pub blocks: Vec<Block>,
+    /// `#RRGGBB` for attachments and embeds (the severity's colour), if any.
+    pub colour: Option<String>,
+    /// The incident the message is about, for context lines and threading.
+    pub incident: Option<IncidentId>,
+    /// Roles the message pages; adapters add the platform mentions.
+    pub paged_roles: Vec<String>,
+    /// Interactive parts.
+    pub buttons: Vec<Button>,
+}
+
+/// A part of a message body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Block {
+    /// A `Label: value` line, shown as a field where the platform has fields.
+    Field {
+        /// `Service`, `Status`, …
+        label: String,
+        /// The value.
+        value: String,
+    },
+    /// A line of text (empty for a paragraph break).
+    Text(String),
+}
+
+/// A button that runs a command when pressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    /// What it says.
+    pub label: String,
+    /// The command it runs, as if typed by whoever pressed it: `/incident-ack #3`.
+    pub command: String,
+    /// How it looks.
+    pub style: ButtonStyle,
+}
+
+/// Button emphasis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ButtonStyle {
+    /// Plain.
+    Default,
+    /// The expected action.
+    Primary,
+    /// A destructive or refusing action.
+    Danger,
+}
+
+static FIELD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^([A-Z][A-Za-z0-9 /()'-]{0,39}):\s+(\S.*)$").expect("the field pattern compiles")
+});
+
+impl Message {
+    /// Reads a rendered template: the first non-empty line is the headline; `Label: value` lines
+    /// become fields, other lines text. Runs of blank lines shrink to one; none lead or trail.
+    pub fn from_rendered(text: &str) -> Self {
+        let mut lines = text
+            .lines()
+            .map(str::trim_end)
+            .skip_while(|l| l.trim().is_empty());
+        let headline = lines.next().unwrap_or_default().trim().to_owned();
+        let mut blocks: Vec<Block> = Vec::new();
+        for line in lines {
+            if line.trim().is_empty() {
+                let after_break = match blocks.last() {
+                    None => true,
+                    Some(Block::Text(t)) => t.is_empty(),
+                    Some(Block::Field { .. }) => false,
+                };
+                if !after_break {
+                    blocks.push(Block::Text(String::new()));
+                }
+                continue;
+            }
+            blocks.push(match FIELD.captures(line) {
+                Some(c) => Block::Field {
+                    label: c[1].to_owned(),
+                    value: c[2].to_owned(),
+                },
+                None => Block::Text(line.to_owned()),
+            });
+        }
+        if matches!(blocks.last(), Some(Block::Text(t)) if t.is_empty()) {
+            blocks.pop();
+        }
+        Self {
+            headline,
+            blocks,
+            colour: None,
+            incident: None,
+            paged_roles: Vec::new(),
+            buttons: Vec::new(),
+        }
+    }
+
+    /// A short message that is not from a template: refusals, errors, help.
+    pub fn notice(headline: impl Into<String>, body: &str) -> Self {
+        let mut message = Self::from_rendered(body);
+        let first = std::mem::replace(&mut message.headline, headline.into());
+        if !first.is_empty() {
+            message.blocks.insert(0, Block::Text(first));
+        }
+        message
+    }
+
+    /// Sets the colour.
+    pub fn with_colour(mut self, colour: &str) -> Self {
+        self.colour = Some(colour.to_owned());
+        self
+    }
+
+    /// Sets the incident.
+    pub fn about(mut self, id: IncidentId) -> Self {
+        self.incident = Some(id);
+        self
+    }
+
+    /// Adds a button.
+    pub fn with_button(mut self, label: &str, command: String, style: ButtonStyle) -> Self {
+        self.buttons.push(Button {
+            label: label.into(),
+            command,
+            style,
+        });
+        self
+    }
+
+    /// The message as plain text lines: headline, then the body.
+    pub fn plain_text(&self) -> String {
+        let mut out = self.headline.clone();
+        for block in &self.blocks {
+            out.push('\n');
+            match block {
+                Block::Field { label, value } => {
+                    out.push_str(label);
+                    out.push_str(": ");
+                    out.push_str(value);
+                }
+                Block::Text(text) => out.push_str(text),
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rendered_template_splits_into_headline_fields_and_text() {
+        let m = Message::from_rendered(
+            "\n\n🚨 INCIDENT DETECTED - P1\nService: freightliner\nStatus: Investigating\n\n\n\
+             Some words: not a field because lowercase?\nnext: lowercase label is text\nTimeline:\n\n",
+        );
+        assert_eq!(m.headline, "🚨 INCIDENT DETECTED - P1");
+        assert_eq!(
+            m.blocks,
+            vec![
+                Block::Field {
+                    label: "Service".into(),
+                    value: "freightliner".into()
+                },
+                Block::Field {
+                    label: "Status".into(),
+                    value: "Investigating".into()
+                },
+                Block::Text(String::new()),
+                Block::Field {
+                    label: "Some words".into(),
+                    value: "not a field because lowercase?".into()
+                },
+                Block::Text("next: lowercase label is text".into()),
+                Block::Text("Timeline:".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn plain_text_keeps_the_rendered_lines() {
+        let text = "📊 INCIDENT UPDATE\nService: a\n\n03:05 alice: note";
+        assert_eq!(Message::from_rendered(text).plain_text(), text);
+    }
+
+    #[test]
+    fn a_notice_keeps_its_body_below_the_headline() {
+        let m = Message::notice(
+            "⚠️ Not possible now",
+            "#3 is Resolved.\nAllowed now: /incident-note",
+        );
+        assert_eq!(
+            m.plain_text(),
+            "⚠️ Not possible now\n#3 is Resolved.\nAllowed now: /incident-note"
+        );
+    }
+}

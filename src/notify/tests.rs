@@ -1,0 +1,173 @@
+use super::*;
+use crate::incident::Severity;
+use crate::incident::severity::{Level, Rule};
+use crate::message::Block;
+
+fn policy() -> Policy {
+    Policy::new(
+        Severity::ALL.map(Level::runbook_default),
+        &Rule::runbook_defaults(),
+        Severity::P2,
+    )
+    .expect("defaults compile")
+}
+
+fn dir_with(overrides: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for t in Template::ALL {
+        let text = overrides
+            .iter()
+            .find(|(name, _)| *name == t.name())
+            .map_or(t.builtin(), |(_, text)| text);
+        std::fs::write(dir.path().join(format!("{}.hbs", t.name())), text).expect("write");
+    }
+    dir
+}
+
+#[test]
+fn the_builtin_templates_pass_the_check() {
+    Templates::builtin()
+        .unwrap()
+        .check(&policy())
+        .expect("built-in templates are valid");
+}
+
+#[test]
+fn the_messages_folder_matches_the_builtin_copies() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("messages");
+    Templates::from_dir(&dir)
+        .unwrap()
+        .check(&policy())
+        .expect("messages/ is valid");
+}
+
+#[test]
+fn the_runbook_templates_render_their_emoji_headlines_and_fields() {
+    let templates = Templates::builtin().unwrap();
+    let samples = samples::all(&policy());
+    let render = |t: Template| {
+        let (_, data) = samples.iter().find(|(s, _)| *s == t).expect("sample");
+        templates.render(t, data).expect("renders")
+    };
+    let detected = render(Template::Detected);
+    assert_eq!(detected.headline, "🚨 INCIDENT DETECTED - P1");
+    let labels = |m: &Message| -> Vec<String> {
+        m.blocks
+            .iter()
+            .filter_map(|b| match b {
+                Block::Field { label, .. } => Some(label.clone()),
+                Block::Text(_) => None,
+            })
+            .collect()
+    };
+    for label in ["Service", "Status", "Impact", "Started", "Next Update"] {
+        assert!(
+            labels(&detected).contains(&label.to_owned()),
+            "detected lacks {label}"
+        );
+    }
+    let update = render(Template::Update);
+    assert_eq!(update.headline, "📊 INCIDENT UPDATE");
+    for label in ["Service", "Status", "Progress", "ETA", "Next Update"] {
+        assert!(
+            labels(&update).contains(&label.to_owned()),
+            "update lacks {label}"
+        );
+    }
+    let resolved = render(Template::Resolved);
+    assert_eq!(resolved.headline, "✅ INCIDENT RESOLVED");
+    for label in [
+        "Service",
+        "Duration",
+        "Root Cause",
+        "Resolution",
+        "Post-Mortem",
+    ] {
+        assert!(
+            labels(&resolved).contains(&label.to_owned()),
+            "resolved lacks {label}"
+        );
+    }
+    assert!(
+        resolved.plain_text().contains("Duration: 47m"),
+        "{}",
+        resolved.plain_text()
+    );
+}
+
+#[test]
+fn a_misspelt_variable_fails_the_check_naming_the_file() {
+    let dir = dir_with(&[("update", "📊 INCIDENT UPDATE\nProgress: {{progres}}\n")]);
+    let err = Templates::from_dir(dir.path())
+        .unwrap()
+        .check(&policy())
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("update.hbs failed to render"), "{text}");
+    assert!(text.contains("progres"), "{text}");
+}
+
+#[test]
+fn a_misspelt_condition_fails_the_check_too() {
+    let dir = dir_with(&[("note", "📝 NOTE\n{{#if textt}}{{text}}{{/if}}\n")]);
+    let err = Templates::from_dir(dir.path())
+        .unwrap()
+        .check(&policy())
+        .unwrap_err();
+    assert!(err.to_string().contains("textt"), "{err}");
+}
+
+#[test]
+fn a_misspelt_variable_inside_a_rarely_taken_branch_fails_the_check() {
+    let status = Template::Status
+        .builtin()
+        .replace("{{earlier}} earlier", "{{earlyer}} earlier");
+    let dir = dir_with(&[("status", &status)]);
+    let err = Templates::from_dir(dir.path())
+        .unwrap()
+        .check(&policy())
+        .unwrap_err();
+    assert!(err.to_string().contains("earlyer"), "{err}");
+}
+
+#[test]
+fn a_syntax_error_names_the_file() {
+    let dir = dir_with(&[("resolved", "✅ {{#if by}}unclosed\n")]);
+    let err = Templates::from_dir(dir.path()).unwrap_err();
+    assert!(matches!(err, Error::Syntax { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("resolved.hbs has a syntax error"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let dir = dir_with(&[]);
+    std::fs::remove_file(dir.path().join("severity.hbs")).unwrap();
+    let err = Templates::from_dir(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("severity.hbs"), "{err}");
+}
+
+#[test]
+fn a_template_that_renders_nothing_is_refused() {
+    let dir = dir_with(&[("acknowledged", "{{#if by}}{{/if}}\n")]);
+    let err = Templates::from_dir(dir.path())
+        .unwrap()
+        .check(&policy())
+        .unwrap_err();
+    assert!(err.to_string().contains("renders to nothing"), "{err}");
+}
+
+#[test]
+fn text_is_not_html_escaped() {
+    let dir = dir_with(&[("note", "📝 {{text}}\n")]);
+    let t = Templates::from_dir(dir.path()).unwrap();
+    let m = t
+        .render(
+            Template::Note,
+            &serde_json::json!({"text": "a < b & \"c\""}),
+        )
+        .unwrap();
+    assert_eq!(m.headline, "📝 a < b & \"c\"");
+}

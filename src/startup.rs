@@ -1,0 +1,82 @@
+//! Builds the whole application from settings: policy, templates, store, engine. Commands of the
+//! CLI and the tests start firewatch through here, exactly as production does.
+
+use std::sync::Arc;
+
+use crate::catalog::Catalog;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::engine::Engine;
+use crate::incident::severity::{Policy, PolicyError};
+use crate::notify::{self, Templates};
+use crate::store::{self, SqliteStore, Store};
+
+/// Why firewatch could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The severity policy is invalid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// A template is missing, broken, or refers to data it does not get.
+    #[error(transparent)]
+    Templates(#[from] notify::Error),
+    /// The store could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+/// A running firewatch: the engine and what it is built from.
+pub struct App {
+    /// The engine every channel talks to.
+    pub engine: Arc<Engine>,
+    /// The store, for adapters that need dedupe and for tests.
+    pub store: Arc<dyn Store>,
+    /// The settings it was built from.
+    pub settings: Settings,
+}
+
+/// What `check-config` found.
+#[derive(Debug)]
+pub struct Checked {
+    /// The severity policy.
+    pub policy: Policy,
+    /// The templates, each rendered with sample data.
+    pub templates: Templates,
+}
+
+/// Checks everything that can be checked without opening the store: the severity policy and
+/// every template rendered with sample data.
+///
+/// # Errors
+/// The first problem found.
+pub fn check(settings: &Settings) -> Result<Checked, Error> {
+    let policy = Policy::new(
+        settings.severity.levels(),
+        &settings.classify,
+        settings.incidents.default_severity,
+    )?;
+    let templates = Templates::load(settings.messages.dir.as_deref())?;
+    templates.check(&policy)?;
+    Ok(Checked { policy, templates })
+}
+
+/// Builds the application: checks the settings, opens and migrates the store.
+///
+/// # Errors
+/// [`Error`] naming what could not be set up.
+pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Error> {
+    let Checked { policy, templates } = check(&settings)?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&settings.store.url).await?);
+    let engine = Engine::new(
+        Arc::clone(&store),
+        Arc::new(policy),
+        Arc::new(Catalog::new(&settings)),
+        Arc::new(templates),
+        clock,
+    );
+    Ok(App {
+        engine: Arc::new(engine),
+        store,
+        settings,
+    })
+}

@@ -1,0 +1,109 @@
+//! Where incidents live: the [`Store`] trait and its SQLite implementation.
+//!
+//! # Guarantees
+//! - A change is durable when [`Store::update`] returns: the engine only tells the channel after.
+//! - Changes to one incident are serialised: [`Store::update`] runs the state machine on the
+//!   incident as it is inside the writing transaction, so two commands never both act on the
+//!   same old state, in one process or several.
+//! - The timeline is append-only (the database refuses updates and deletes).
+//!
+//! Owns persistence only: no policy, no messages, no chat.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::incident::lifecycle::{Outcome, Refusal};
+use crate::incident::{Actor, ChannelRef, Draft, Incident, IncidentId, TimelineEntry};
+
+pub use sqlite::SqliteStore;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The incident does not exist.
+    #[error("incident {0} does not exist")]
+    NotFound(IncidentId),
+    /// The store could not be opened.
+    #[error("cannot open the store at {url}")]
+    Open {
+        /// The configured URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("cannot migrate the store")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("store query failed")]
+    Query(#[from] sqlx::Error),
+    /// A stored value is not what firewatch writes.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+/// Result of store operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The state-machine step to run on an incident inside the store's transaction: given the
+/// incident as stored, the change to make, or why not.
+pub type Decide<'a> =
+    &'a (dyn Fn(&Incident) -> std::result::Result<Outcome, Refusal> + Send + Sync);
+
+/// What [`Store::update`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Updated {
+    /// The change is committed.
+    Changed {
+        /// The incident before.
+        before: Box<Incident>,
+        /// The incident after, with its new version.
+        after: Box<Incident>,
+    },
+    /// The state machine refused; nothing was written.
+    Refused {
+        /// The incident as stored.
+        incident: Box<Incident>,
+        /// Why.
+        refusal: Refusal,
+    },
+}
+
+/// Persistence for incidents, their timelines and timers.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Opens an incident: stores it, its first timeline entries and its timers, atomically.
+    async fn open_incident(&self, draft: &Draft) -> Result<Incident>;
+
+    /// One incident.
+    async fn incident(&self, id: IncidentId) -> Result<Option<Incident>>;
+
+    /// The incidents bound to `channel` that are not closed, newest first.
+    async fn incidents_in(&self, channel: &ChannelRef) -> Result<Vec<Incident>>;
+
+    /// Every active incident (investigating, mitigating, monitoring), most severe then newest first.
+    async fn active_incidents(&self) -> Result<Vec<Incident>>;
+
+    /// An incident's whole timeline, oldest first.
+    async fn timeline(&self, id: IncidentId) -> Result<Vec<TimelineEntry>>;
+
+    /// Changes one incident atomically: reads it inside a writing transaction, asks `decide`
+    /// what to do, and commits the new fields, its timers and the new timeline entries (by
+    /// `actor`, at `at`) — or writes nothing when `decide` refuses.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when there is no such incident; store failures.
+    async fn update(
+        &self,
+        id: IncidentId,
+        actor: &Actor,
+        at: DateTime<Utc>,
+        decide: Decide<'_>,
+    ) -> Result<Updated>;
+
+    /// Records a platform request id; `true` the first time it is seen, `false` after.
+    async fn first_sighting(&self, request_key: &str, at: DateTime<Utc>) -> Result<bool>;
+}

@@ -1,0 +1,214 @@
+//! The real `firewatch` binary, run as a user would.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use crate::helpers::{assert_has, repo};
+
+fn firewatch(args: &[&str], store: &Path, stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_firewatch"))
+        .args(args)
+        .current_dir(repo())
+        .env(
+            "FIREWATCH__STORE__URL",
+            format!("sqlite://{}", store.display()),
+        )
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("firewatch starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("firewatch finishes")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn piped_commands_run_an_incident_and_a_second_run_finds_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fw.db");
+    let script = "/incident-assess API returning 500s since the last deploy\n\
+                  /incident-update --status monitoring error rate back to normal\n\
+                  /incident-note watching for 30 minutes\n\
+                  /incident-resolve bad flag | rolled back\n";
+    let first = firewatch(
+        &[
+            "console",
+            "--config",
+            "bot.toml.example",
+            "--as",
+            "alice",
+            "--channel",
+            "ops",
+        ],
+        &db,
+        script,
+    );
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let out = text(&first.stdout);
+    assert_has(
+        &out,
+        &[
+            "🚨 INCIDENT DETECTED - P1",
+            "📊 INCIDENT UPDATE",
+            "Status: Monitoring (was Investigating)",
+            "📝 NOTE on #1",
+            "✅ INCIDENT RESOLVED",
+        ],
+    );
+    assert!(!out.contains("firewatch>"), "no prompt when piped");
+    assert!(
+        text(&first.stderr).is_empty(),
+        "nothing on stderr: {}",
+        text(&first.stderr)
+    );
+
+    let second = firewatch(
+        &["console", "-c", "bot.toml.example", "--channel", "ops"],
+        &db,
+        "/incident-status\n",
+    );
+    assert!(second.status.success());
+    assert_has(
+        &text(&second.stdout),
+        &[
+            "ℹ️ INCIDENT #1 - P1 High - Resolved",
+            "detected as P1 (matched '500s')",
+            "status Investigating → Monitoring",
+            "note: watching for 30 minutes",
+            "resolved. Root cause: bad flag. Resolution: rolled back",
+        ],
+    );
+}
+
+#[test]
+fn check_config_accepts_the_example_and_names_what_is_wrong_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let ok = firewatch(&["check-config", "--config", "bot.toml.example"], &db, "");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert_has(
+        &text(&ok.stdout),
+        &[
+            "bot.toml.example: ok",
+            "8 template(s) rendered with sample data",
+        ],
+    );
+    assert!(!db.exists(), "check-config does not create the store");
+
+    let messages = dir.path().join("messages");
+    std::fs::create_dir(&messages).unwrap();
+    for entry in std::fs::read_dir(repo().join("messages")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, messages.join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        messages.join("resolved.hbs"),
+        "✅ INCIDENT RESOLVED\nRoot Cause: {{root_cause}}\nDuration: {{duraton}}\n",
+    )
+    .unwrap();
+    let config = dir.path().join("bot.toml");
+    let example = std::fs::read_to_string(repo().join("bot.toml.example")).unwrap();
+    std::fs::write(
+        &config,
+        example.replace(
+            "dir = \"messages\"",
+            &format!("dir = \"{}\"", messages.display()),
+        ),
+    )
+    .unwrap();
+    let bad = firewatch(
+        &["check-config", "--config", config.to_str().unwrap()],
+        &db,
+        "",
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert_has(
+        &text(&bad.stderr),
+        &[
+            "error: template ",
+            "resolved.hbs failed to render",
+            "duraton",
+        ],
+    );
+
+    std::fs::write(&config, format!("{example}\n[store.extra]\nx = 1\n")).unwrap();
+    let unknown = firewatch(
+        &["check-config", "--config", config.to_str().unwrap()],
+        &db,
+        "",
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    assert_has(
+        &text(&unknown.stderr),
+        &["bot.toml: store.extra: unknown key (expected url)"],
+    );
+
+    let missing = firewatch(
+        &["check-config", "--config", "/nonexistent/bot.toml"],
+        &db,
+        "",
+    );
+    assert_has(
+        &text(&missing.stderr),
+        &["error: config file /nonexistent/bot.toml not found"],
+    );
+}
+
+#[test]
+fn an_unopenable_store_stops_the_console_with_a_clear_message() {
+    let out = firewatch(
+        &["console", "-c", "bot.toml.example"],
+        Path::new("/nonexistent-dir/fw.db"),
+        "/incident-status\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_has(
+        &text(&out.stderr),
+        &["error: cannot open the store at sqlite:///nonexistent-dir/fw.db: "],
+    );
+}
+
+#[test]
+fn serve_says_no_chat_platform_is_enabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = firewatch(
+        &["serve", "-c", "bot.toml.example"],
+        &dir.path().join("fw.db"),
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_has(&text(&out.stderr), &["no chat platform enabled"]);
+}
+
+#[test]
+fn every_command_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fw.db");
+    for args in [
+        &["--help"][..],
+        &["console", "--help"],
+        &["serve", "--help"],
+        &["check-config", "--help"],
+    ] {
+        let out = firewatch(args, &db, "");
+        assert!(out.status.success(), "{args:?}");
+        assert_has(&text(&out.stdout), &["Usage: firewatch"]);
+    }
+    let top = firewatch(&["--help"], &db, "");
+    assert_has(
+        &text(&top.stdout),
+        &["console", "check-config", "serve", "--config <FILE>"],
+    );
+}

@@ -1,0 +1,352 @@
+use crate::helpers::{TestApp, assert_has};
+
+#[tokio::test]
+async fn a_whole_incident_prints_the_three_runbook_messages_with_times_and_durations() {
+    let t = TestApp::spawn().await;
+
+    let alert = t
+        .say("/incident-assess API returning 500s since the last deploy")
+        .await;
+    assert_has(
+        &alert,
+        &[
+            "🚨 INCIDENT DETECTED - P1\n",
+            "Incident: #1\n",
+            "Severity: P1 High (matched '500s')\n",
+            "Service: freightliner\n",
+            "Status: Investigating\n",
+            "Impact: API returning 500s since the last deploy\n",
+            "Started: 2026-11-29 03:00 UTC\n",
+            "Next Update: 03:30 UTC (in 30m)\n",
+            "Paging: @devops-troubleshooter, @performance-engineer, @golang-pro\n",
+            "acknowledge by 04:00 UTC",
+            "▸ Acknowledge: /incident-ack #1",
+        ],
+    );
+
+    t.advance_minutes(4);
+    let ack = t.console("bob", "ops", "/incident-ack").await;
+    assert_has(
+        &ack,
+        &[
+            "👀 INCIDENT ACKNOWLEDGED",
+            "Commander: bob",
+            "Time to acknowledge: 4m",
+        ],
+    );
+
+    t.advance_minutes(10);
+    let update = t
+        .say(r#"/incident-update --status mitigating --eta "20m" rolling back to revision 41"#)
+        .await;
+    assert_has(
+        &update,
+        &[
+            "📊 INCIDENT UPDATE\n",
+            "Status: Mitigating (was Investigating)\n",
+            "Progress: rolling back to revision 41\n",
+            "ETA: 20m\n",
+            "Next Update: 03:44 UTC (in 30m)\n",
+            "Posted by: alice\n",
+        ],
+    );
+
+    t.advance_minutes(3);
+    assert_has(
+        &t.say("/incident-note error rate falling").await,
+        &["📝 NOTE on #1 by alice", "error rate falling"],
+    );
+
+    t.advance_minutes(30);
+    let resolved = t
+        .say("/incident-resolve config flag enabled a broken path | rolled back to 41")
+        .await;
+    assert_has(
+        &resolved,
+        &[
+            "✅ INCIDENT RESOLVED\n",
+            "Service: freightliner\n",
+            "Duration: 47m\n",
+            "Root Cause: config flag enabled a broken path\n",
+            "Resolution: rolled back to 41\n",
+            "Post-Mortem: ",
+            "Time to acknowledge: 4m\n",
+        ],
+    );
+
+    let status = t.say("/incident-status").await;
+    assert_has(
+        &status,
+        &[
+            "ℹ️ INCIDENT #1 - P1 High - Resolved",
+            "Commander: bob",
+            "03:00  detected as P1 (matched '500s'): API returning 500s since the last deploy — alice",
+            "03:04  acknowledged — bob",
+            "03:14  status Investigating → Mitigating — alice",
+            "03:14  update: rolling back to revision 41 (ETA 20m) — alice",
+            "03:17  note: error rate falling — alice",
+            "03:47  resolved. Root cause: config flag enabled a broken path. Resolution: rolled back to 41 — alice",
+        ],
+    );
+    assert!(
+        !status.contains("Next Update"),
+        "a resolved incident promises no update:\n{status}"
+    );
+
+    let t = t.restart().await;
+    let after_restart = t.console("carol", "elsewhere", "/incident-status #1").await;
+    let timeline_of = |text: &str| {
+        text.split_once("Timeline:")
+            .map(|(_, rest)| rest.to_owned())
+    };
+    assert_eq!(
+        timeline_of(&after_restart),
+        timeline_of(&status),
+        "nothing lost on restart"
+    );
+}
+
+#[tokio::test]
+async fn a_severity_change_pages_the_new_roles_and_moves_the_next_update() {
+    let t = TestApp::spawn().await;
+    t.say("/incident-assess export button broken for some users")
+        .await;
+    t.advance_minutes(20);
+    let raised = t
+        .say("/incident-severity P0 payments are failing too")
+        .await;
+    assert_has(
+        &raised,
+        &[
+            "🔺 SEVERITY RAISED - P2 → P0",
+            "Reason: payments are failing too",
+            "Paging: @security-auditor, @performance-engineer",
+            "Next Update: 03:35 UTC (in 15m)",
+        ],
+    );
+    t.advance_minutes(5);
+    let lowered = t.say("/incident-severity P3").await;
+    assert_has(
+        &lowered,
+        &[
+            "🔻 SEVERITY LOWERED - P0 → P3",
+            "Reason: none given",
+            "Next Update: 2026-11-30 03:25 UTC (in 1d 0h)",
+        ],
+    );
+    assert!(
+        !lowered.contains("Paging:"),
+        "lowering pages nobody:\n{lowered}"
+    );
+    let same = t.say("/incident-severity p3").await;
+    assert_has(&same, &["⚠️ Nothing to change", "#1 is already P3"]);
+}
+
+#[tokio::test]
+async fn an_illegal_command_for_the_state_is_refused_and_changes_nothing() {
+    let t = TestApp::spawn().await;
+    t.say("/incident-assess checkout down").await;
+    t.say("/incident-resolve db failover | failed back").await;
+    let entries = t.timeline(1).await.len();
+    let version = t.version(1).await;
+
+    for (command, shown) in [
+        (
+            "/incident-update still watching",
+            "/incident-update is not possible now",
+        ),
+        ("/incident-ack", "/incident-ack is not possible now"),
+        (
+            "/incident-severity P1",
+            "/incident-severity is not possible now",
+        ),
+        (
+            "/incident-resolve x | y",
+            "/incident-resolve is not possible now",
+        ),
+        (
+            "/incident-rollback",
+            "/incident-rollback is not possible now",
+        ),
+    ] {
+        let out = t.say(command).await;
+        assert_has(
+            &out,
+            &[
+                shown,
+                "#1 is Resolved. Allowed now: /incident-note, /incident-status.",
+            ],
+        );
+    }
+    assert_eq!(
+        t.timeline(1).await.len(),
+        entries,
+        "no timeline entry added"
+    );
+    assert_eq!(t.version(1).await, version, "incident unchanged");
+
+    let note = t
+        .say("/incident-note the failover script had a stale host list")
+        .await;
+    assert_has(&note, &["📝 NOTE on #1"]);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_message_and_changes_nothing() {
+    let t = TestApp::spawn().await;
+    t.say("/incident-assess search is slow").await;
+    let entries = t.timeline(1).await.len();
+    for (command, shown) in [
+        (
+            "/incident-update --status fixed all good",
+            "'fixed' is not a status",
+        ),
+        (
+            "/incident-assess --sev P7 db down",
+            "'P7' is not a severity",
+        ),
+        (
+            "/incident-assess db down --service nope",
+            "unknown service 'nope' (known: freightliner)",
+        ),
+        ("/incident-note \"unbalanced", "unbalanced quote"),
+        (
+            "/incident-resolve no pipe here",
+            "missing '|' between the root cause and the resolution",
+        ),
+        ("/incident-udpate hi", "did you mean /incident-update?"),
+        ("/incident-status #99", "There is no incident #99"),
+        ("/incident-note #99 hello", "There is no incident #99"),
+        ("hello bot", "commands start with /incident-"),
+    ] {
+        let out = t.say(command).await;
+        assert_has(&out, &["⚠️", shown]);
+    }
+    assert_eq!(t.timeline(1).await.len(), entries);
+    assert_eq!(
+        t.app.store.active_incidents().await.unwrap().len(),
+        1,
+        "no incident opened by bad input"
+    );
+}
+
+#[tokio::test]
+async fn commands_act_on_the_channels_incident_or_on_a_named_one() {
+    let t = TestApp::spawn().await;
+    t.console("alice", "ops", "/incident-assess checkout down")
+        .await;
+
+    let elsewhere = t.console("bob", "random", "/incident-ack").await;
+    assert_has(
+        &elsewhere,
+        &[
+            "⚠️ No incident is open in this channel",
+            "Name one with #ID",
+        ],
+    );
+
+    let named = t.console("bob", "random", "/incident-ack #1").await;
+    assert_has(
+        &named,
+        &[
+            "[posted in #ops]",
+            "👀 INCIDENT ACKNOWLEDGED",
+            "Commander: bob",
+        ],
+    );
+
+    t.console("alice", "ops", "/incident-assess search slow")
+        .await;
+    let ambiguous = t.console("alice", "ops", "/incident-note which one?").await;
+    assert_has(
+        &ambiguous,
+        &[
+            "Several incidents are open in this channel",
+            "#2 (P1 Investigating), #1 (P0 Investigating)",
+        ],
+    );
+    let listed = t.console("alice", "ops", "/incident-status").await;
+    assert_has(
+        &listed,
+        &[
+            "ℹ️ OPEN INCIDENTS: 2",
+            "#2 P1 Investigating - freightliner - search slow",
+        ],
+    );
+
+    t.console("alice", "ops", "/incident-resolve #1 db | failover")
+        .await;
+    let chosen = t
+        .console("alice", "ops", "/incident-note only one is active now")
+        .await;
+    assert_has(&chosen, &["📝 NOTE on #2"]);
+}
+
+#[tokio::test]
+async fn status_without_a_channel_incident_lists_every_open_one() {
+    let t = TestApp::spawn().await;
+    let empty = t.console("alice", "lobby", "/incident-status").await;
+    assert_has(&empty, &["ℹ️ OPEN INCIDENTS: 0", "No incident is open."]);
+    t.console("alice", "ops", "/incident-assess typo in docs")
+        .await;
+    t.console("alice", "payments", "/incident-assess payments unavailable")
+        .await;
+    t.advance_minutes(20);
+    let list = t.console("alice", "lobby", "/incident-status").await;
+    assert_has(
+        &list,
+        &[
+            "ℹ️ OPEN INCIDENTS: 2",
+            "#2 P0 Investigating - freightliner - payments unavailable (open 20m, next update 03:15 UTC (overdue by 5m))",
+            "#1 P3 Investigating - freightliner - typo in docs",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn the_console_switches_user_and_channel_and_skips_comments() {
+    let t = TestApp::spawn().await;
+    let out = t
+        .console(
+            "alice",
+            "ops",
+            "// a scripted drill\n\n/incident-assess queue latency high\n:as bob\n/incident-ack\n:channel #other\n/incident-status\n:quit\n/incident-note never read\n",
+        )
+        .await;
+    assert_has(
+        &out,
+        &[
+            "🚨 INCIDENT DETECTED - P1",
+            "Commander: bob",
+            "ℹ️ OPEN INCIDENTS: 1",
+        ],
+    );
+    assert!(
+        !out.contains("never read"),
+        "input after :quit is ignored:\n{out}"
+    );
+    assert_eq!(t.timeline(1).await.len(), 2, "detected + acknowledged");
+}
+
+#[tokio::test]
+async fn help_lists_every_command_and_explains_one() {
+    let t = TestApp::spawn().await;
+    let all = t.say("/incident-help").await;
+    for name in firewatch::command::CommandName::ALL {
+        assert_has(&all, &[name.usage()]);
+    }
+    assert_has(
+        &all,
+        &[
+            "/incident-rollback [#ID] [REVISION] — roll the service's Helm release back (not available yet)",
+        ],
+    );
+    let one = t.say("/incident help resolve").await;
+    assert_has(
+        &one,
+        &[
+            "ℹ️ /incident-resolve",
+            "Usage: /incident-resolve [#ID] <root cause> | <resolution>",
+        ],
+    );
+}

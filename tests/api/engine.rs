@@ -1,0 +1,133 @@
+use std::sync::Arc;
+
+use firewatch::catalog::Catalog;
+use firewatch::engine::{Audience, Caller, Engine};
+use firewatch::incident::severity::Policy;
+use firewatch::incident::{Actor, ChannelRef, Platform};
+use firewatch::notify::Templates;
+
+use crate::helpers::{TestApp, assert_has, repo};
+
+fn caller(user: &str) -> Caller {
+    Caller {
+        actor: Actor {
+            platform: Platform::Console,
+            id: user.into(),
+            name: user.into(),
+        },
+        channel: ChannelRef {
+            platform: Platform::Console,
+            id: "ops".into(),
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_commands_on_one_incident_all_land_exactly_once() {
+    let t = TestApp::spawn().await;
+    t.say("/incident-assess checkout down").await;
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let engine = Arc::clone(&t.app.engine);
+            tokio::spawn(async move {
+                let who = caller(&format!("responder{i}"));
+                engine
+                    .handle(&who, &format!("/incident-note finding {i}"))
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        let replies = task.await.expect("task finishes");
+        assert_eq!(replies.len(), 1);
+        assert!(
+            replies[0].message.headline.starts_with("📝 NOTE on #1"),
+            "{:?}",
+            replies[0].message
+        );
+    }
+    let timeline = t.timeline(1).await;
+    for i in 0..20 {
+        let text = format!("note: finding {i}");
+        let count = timeline
+            .iter()
+            .filter(|e| e.event.describe() == text)
+            .count();
+        assert_eq!(count, 1, "{text} recorded once");
+    }
+    let acks = timeline
+        .iter()
+        .filter(|e| e.event.describe().starts_with("acknowledged"))
+        .count();
+    assert_eq!(acks, 1, "only the first responder acknowledged");
+    assert_eq!(t.version(1).await, 20, "one version per note");
+}
+
+#[tokio::test]
+async fn replies_about_changes_go_to_the_incident_channel_and_refusals_to_the_caller_only() {
+    let t = TestApp::spawn().await;
+    let opened = t
+        .app
+        .engine
+        .handle(&caller("alice"), "/incident-assess db down")
+        .await;
+    assert!(matches!(&opened[0].audience, Audience::Channel(c) if c.id == "ops"));
+    assert_eq!(
+        opened[0].message.colour.as_deref(),
+        Some("#D92D20"),
+        "P0 colour"
+    );
+    assert_eq!(
+        opened[0].message.paged_roles.len(),
+        4,
+        "three P0 roles and the owner"
+    );
+    let refused = t
+        .app
+        .engine
+        .handle(&caller("alice"), "/incident-severity P0")
+        .await;
+    assert_eq!(refused[0].audience, Audience::Caller);
+}
+
+#[tokio::test]
+async fn a_template_that_fails_after_the_commit_still_reports_the_saved_change() {
+    let t = TestApp::spawn().await;
+    t.say("/incident-assess db down").await;
+    let broken = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(repo().join("messages")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("{{progress}}", "{{progres}}");
+        std::fs::write(broken.path().join(path.file_name().unwrap()), text).unwrap();
+    }
+    let settings = &t.app.settings;
+    let policy = Policy::new(
+        settings.severity.levels(),
+        &settings.classify,
+        settings.incidents.default_severity,
+    )
+    .unwrap();
+    let engine = Engine::new(
+        Arc::clone(&t.app.store),
+        Arc::new(policy),
+        Arc::new(Catalog::new(settings)),
+        Arc::new(Templates::from_dir(broken.path()).unwrap()),
+        t.clock.clone(),
+    );
+    let replies = engine
+        .handle(&caller("alice"), "/incident-update restarting pods")
+        .await;
+    let text = replies[0].message.plain_text();
+    assert_has(
+        &text,
+        &[
+            "#1 was updated",
+            "The change is saved",
+            "/incident-status #1",
+        ],
+    );
+    let last = t.timeline(1).await.pop().unwrap();
+    assert_eq!(last.event.describe(), "update: restarting pods");
+}

@@ -1,0 +1,128 @@
+//! Starts firewatch exactly as the CLI does (through `startup::build`), on a temporary store and a
+//! clock the test moves by hand, and talks to it through the terminal channel.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{TimeDelta, TimeZone, Utc};
+use firewatch::chat::console;
+use firewatch::clock::ManualClock;
+use firewatch::config::Settings;
+use firewatch::incident::{IncidentId, TimelineEntry};
+use firewatch::startup::{self, App};
+use tempfile::TempDir;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `bot.toml.example` with the store moved to `dir` and templates read from the repository.
+pub fn write_config(dir: &Path) -> PathBuf {
+    let example = std::fs::read_to_string(repo().join("bot.toml.example")).expect("example config");
+    let text = example
+        .replace(
+            "url = \"sqlite://firewatch.db\"",
+            &format!("url = \"sqlite://{}\"", dir.join("firewatch.db").display()),
+        )
+        .replace(
+            "dir = \"messages\"",
+            &format!("dir = \"{}\"", repo().join("messages").display()),
+        );
+    assert_ne!(
+        text, example,
+        "the example's store and messages lines moved"
+    );
+    let path = dir.join("bot.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// A firewatch on a temporary store, at 2026-11-29 03:00 UTC until moved.
+pub struct TestApp {
+    pub app: App,
+    pub clock: Arc<ManualClock>,
+    pub dir: TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        // Logs appear with a failing test's output (and are captured otherwise).
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("firewatch=info")
+            .with_test_writer()
+            .try_init();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let start = Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap();
+        Self::start(dir, Arc::new(ManualClock::new(start))).await
+    }
+
+    async fn start(dir: TempDir, clock: Arc<ManualClock>) -> Self {
+        let settings =
+            Settings::load_with_env(&write_config(dir.path()), []).expect("settings load");
+        let app = startup::build(settings, clock.clone())
+            .await
+            .expect("app starts");
+        Self { app, clock, dir }
+    }
+
+    /// Stops this firewatch and starts a new one on the same store and clock.
+    pub async fn restart(self) -> Self {
+        let Self { app, clock, dir } = self;
+        drop(app);
+        Self::start(dir, clock).await
+    }
+
+    pub fn advance_minutes(&self, minutes: i64) {
+        self.clock.advance(TimeDelta::minutes(minutes));
+    }
+
+    /// Types `lines` into the console as `user` in `channel`; returns everything printed.
+    pub async fn console(&self, user: &str, channel: &str, lines: &str) -> String {
+        let mut out = Vec::new();
+        let options = console::Options {
+            user: user.into(),
+            channel: channel.into(),
+            interactive: false,
+            colour: false,
+        };
+        console::run(&self.app.engine, lines.as_bytes(), &mut out, options)
+            .await
+            .expect("console runs");
+        String::from_utf8(out).expect("utf-8 output")
+    }
+
+    /// One command as alice in #ops.
+    pub async fn say(&self, line: &str) -> String {
+        self.console("alice", "ops", line).await
+    }
+
+    pub async fn timeline(&self, id: i64) -> Vec<TimelineEntry> {
+        self.app
+            .store
+            .timeline(IncidentId::new(id).expect("positive id"))
+            .await
+            .expect("timeline loads")
+    }
+
+    pub async fn version(&self, id: i64) -> i64 {
+        self.app
+            .store
+            .incident(IncidentId::new(id).expect("positive id"))
+            .await
+            .expect("incident loads")
+            .expect("incident exists")
+            .version
+    }
+}
+
+/// Asserts that `haystack` contains every one of `needles`, showing the whole output otherwise.
+#[track_caller]
+pub fn assert_has(haystack: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(
+            haystack.contains(needle),
+            "missing {needle:?} in:\n{haystack}"
+        );
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests: one binary, so the crate is linked once.
+
+mod binary;
+mod console;
+mod engine;
+mod helpers;
+mod store;

@@ -1,0 +1,159 @@
+use chrono::{TimeZone, Utc};
+use firewatch::incident::Incident;
+use firewatch::incident::IncidentId;
+use firewatch::incident::lifecycle::Refusal;
+use firewatch::store::{Error, SqliteStore, Updated};
+
+use crate::helpers::TestApp;
+
+async fn reminders(store: &SqliteStore, id: i64) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT kind, due_at FROM reminders WHERE incident_id = ? ORDER BY kind")
+        .bind(id)
+        .fetch_all(store.pool())
+        .await
+        .expect("reminders load")
+}
+
+async fn sqlite(t: &TestApp) -> SqliteStore {
+    SqliteStore::connect(&t.app.settings.store.url)
+        .await
+        .expect("second handle on the same file")
+}
+
+#[tokio::test]
+async fn a_refused_update_writes_nothing_and_a_missing_incident_is_named() {
+    let t = TestApp::spawn().await;
+    t.say("/incident-assess db down").await;
+    let id = IncidentId::new(1).unwrap();
+    let before = t.app.store.incident(id).await.unwrap().unwrap();
+    let actor = before.opened.by.clone();
+    let refuse = |i: &Incident| {
+        Err(Refusal::SameSeverity {
+            id: i.id,
+            severity: i.severity,
+        })
+    };
+    let result = t
+        .app
+        .store
+        .update(id, &actor, Utc::now(), &refuse)
+        .await
+        .unwrap();
+    assert!(matches!(result, Updated::Refused { .. }), "{result:?}");
+    assert_eq!(t.app.store.incident(id).await.unwrap().unwrap(), before);
+    assert_eq!(t.timeline(1).await.len(), 1);
+
+    let missing = IncidentId::new(99).unwrap();
+    let result = t
+        .app
+        .store
+        .update(missing, &actor, Utc::now(), &refuse)
+        .await;
+    assert!(
+        matches!(result, Err(Error::NotFound(i)) if i == missing),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_timeline_cannot_be_rewritten() {
+    let t = TestApp::spawn().await;
+    t.say("/incident-assess db down").await;
+    let store = sqlite(&t).await;
+    for sql in ["UPDATE timeline SET detail = '{}'", "DELETE FROM timeline"] {
+        let err = sqlx::query(sql).execute(store.pool()).await.expect_err(sql);
+        assert!(
+            err.to_string().contains("the timeline is append-only"),
+            "{err}"
+        );
+    }
+    assert_eq!(t.timeline(1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn timers_follow_the_incident_until_it_is_resolved() {
+    let t = TestApp::spawn().await;
+    let store = sqlite(&t).await;
+    t.say("/incident-assess checkout down").await;
+    let at = |h, m| {
+        Utc.with_ymd_and_hms(2026, 11, 29, h, m, 0)
+            .unwrap()
+            .timestamp_millis()
+    };
+    assert_eq!(
+        reminders(&store, 1).await,
+        vec![("ack".into(), at(3, 5)), ("update".into(), at(3, 15))]
+    );
+    t.advance_minutes(2);
+    t.say("/incident-update looking at the load balancer").await;
+    assert_eq!(
+        reminders(&store, 1).await,
+        vec![("update".into(), at(3, 17))],
+        "ack timer gone"
+    );
+    t.say("/incident-resolve lb misconfig | reverted").await;
+    assert!(reminders(&store, 1).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_request_id_is_seen_once() {
+    let t = TestApp::spawn().await;
+    let now = Utc::now();
+    assert!(
+        t.app
+            .store
+            .first_sighting("slack:trigger:123.456", now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !t.app
+            .store
+            .first_sighting("slack:trigger:123.456", now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        t.app
+            .store
+            .first_sighting("slack:trigger:123.457", now)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_be_opened_says_where() {
+    let err = SqliteStore::connect("sqlite:///nonexistent-dir/firewatch.db")
+        .await
+        .unwrap_err();
+    let text = firewatch::error_chain(&err);
+    assert!(
+        text.starts_with("cannot open the store at sqlite:///nonexistent-dir/firewatch.db: "),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_schema_is_migrated_once_and_passes_an_integrity_check() {
+    let t = TestApp::spawn().await;
+    t.say("/incident-assess db down").await;
+    let t = t.restart().await;
+    let store = sqlite(&t).await;
+    let (check,): (String,) = sqlx::query_as("PRAGMA integrity_check")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(check, "ok");
+    let (fk,): (i64,) = sqlx::query_as("SELECT count(*) FROM pragma_foreign_key_check")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(fk, 0);
+    let (migrations,): (i64,) = sqlx::query_as("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(migrations, 1);
+    assert_eq!(t.timeline(1).await.len(), 1);
+}
