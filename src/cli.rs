@@ -113,9 +113,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
             };
             let input = tokio::io::BufReader::new(tokio::io::stdin());
-            console::run(&app.engine, input, &mut std::io::stdout(), options)
-                .await
-                .map_err(|e| format!("console: {e}"))
+            let result = console::run(&app.engine, input, &mut std::io::stdout(), options).await;
+            app.store.close().await;
+            result.map_err(|e| format!("console: {e}"))
         }
     }
 }

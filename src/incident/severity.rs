@@ -279,6 +279,16 @@ impl Policy {
         })
     }
 
+    /// The runbook's policy: default levels and rules, P2 when nothing matches.
+    pub fn runbook() -> Self {
+        Self::new(
+            Severity::ALL.map(Level::runbook_default),
+            &Rule::runbook_defaults(),
+            Severity::P2,
+        )
+        .expect("the runbook defaults compile (checked by the tests)")
+    }
+
     /// What `severity` promises.
     pub fn level(&self, severity: Severity) -> &Level {
         &self.levels[severity.index()]
@@ -318,12 +328,7 @@ mod tests {
     use super::*;
 
     fn runbook_policy() -> Policy {
-        Policy::new(
-            Severity::ALL.map(Level::runbook_default),
-            &Rule::runbook_defaults(),
-            Severity::P2,
-        )
-        .expect("the runbook defaults compile")
+        Policy::runbook()
     }
 
     #[test]

@@ -1,15 +1,8 @@
 use super::*;
-use crate::incident::Severity;
-use crate::incident::severity::{Level, Rule};
 use crate::message::Block;
 
 fn policy() -> Policy {
-    Policy::new(
-        Severity::ALL.map(Level::runbook_default),
-        &Rule::runbook_defaults(),
-        Severity::P2,
-    )
-    .expect("defaults compile")
+    Policy::runbook()
 }
 
 fn dir_with(overrides: &[(&str, &str)]) -> tempfile::TempDir {

@@ -106,4 +106,7 @@ pub trait Store: Send + Sync {
 
     /// Records a platform request id; `true` the first time it is seen, `false` after.
     async fn first_sighting(&self, request_key: &str, at: DateTime<Utc>) -> Result<bool>;
+
+    /// Waits for in-flight work and closes connections (SQLite checkpoints its journal).
+    async fn close(&self);
 }

@@ -385,4 +385,8 @@ impl Store for SqliteStore {
         .await?;
         Ok(inserted.rows_affected() == 1)
     }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
 }

@@ -72,6 +72,9 @@ where
             output.flush()?;
         }
         let Some(line) = lines.next_line().await? else {
+            if options.interactive {
+                writeln!(output)?;
+            }
             break;
         };
         let line = line.trim();

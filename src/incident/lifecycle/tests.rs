@@ -2,15 +2,9 @@ use chrono::{TimeDelta, TimeZone};
 
 use super::*;
 use crate::incident::Platform;
-use crate::incident::severity::{Level, Rule};
 
 fn policy() -> Policy {
-    Policy::new(
-        Severity::ALL.map(Level::runbook_default),
-        &Rule::runbook_defaults(),
-        Severity::P2,
-    )
-    .expect("defaults compile")
+    Policy::runbook()
 }
 
 fn t0() -> DateTime<Utc> {
