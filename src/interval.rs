@@ -12,6 +12,10 @@ pub struct Interval(u64);
 
 const UNITS: [(char, u64); 4] = [('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)];
 
+/// The longest interval accepted: ten years. Anything longer is a typo, and keeping every
+/// interval this short means adding one to a date can never overflow.
+pub const MAX_SECS: u64 = 3_650 * 86_400;
+
 impl Interval {
     /// An interval of `seconds` seconds.
     pub const fn from_secs(seconds: u64) -> Self {
@@ -25,24 +29,27 @@ impl Interval {
 
     /// The interval as a chrono delta.
     pub fn as_delta(self) -> TimeDelta {
-        TimeDelta::seconds(i64::try_from(self.0).unwrap_or(i64::MAX / 1_000))
+        TimeDelta::try_seconds(i64::try_from(self.0).unwrap_or(i64::MAX))
+            .expect("intervals are at most MAX_SECS long")
     }
 }
 
 /// Why a text is not an [`Interval`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("'{text}' is not a length of time (write it like 90s, 15m, 1h30m or 2d)")]
-pub struct ParseIntervalError {
-    text: String,
+pub enum ParseIntervalError {
+    /// Not in the `1h30m` form.
+    #[error("'{0}' is not a length of time (write it like 90s, 15m, 1h30m or 2d)")]
+    Form(String),
+    /// Longer than [`MAX_SECS`].
+    #[error("'{0}' is longer than ten years")]
+    TooLong(String),
 }
 
 impl FromStr for Interval {
     type Err = ParseIntervalError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let fail = || ParseIntervalError {
-            text: text.to_owned(),
-        };
+        let fail = || ParseIntervalError::Form(text.to_owned());
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return Err(fail());
@@ -64,6 +71,9 @@ impl FromStr for Interval {
         }
         if !digits.is_empty() {
             return Err(fail());
+        }
+        if total > MAX_SECS {
+            return Err(ParseIntervalError::TooLong(text.to_owned()));
         }
         Ok(Self(total))
     }
@@ -103,16 +113,8 @@ impl<'de> Deserialize<'de> for Interval {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Interval, E> {
                 v.parse().map_err(E::custom)
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Interval, E> {
-                Ok(Interval(v))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Interval, E> {
-                u64::try_from(v)
-                    .map(Interval)
-                    .map_err(|_| E::custom("a length of time cannot be negative"))
-            }
         }
-        deserializer.deserialize_any(Visitor)
+        deserializer.deserialize_str(Visitor)
     }
 }
 
@@ -151,10 +153,18 @@ mod tests {
             "-5m",
             "99999999999999999999d",
             "5 m",
+            "3651d",
+            "99999999999999s",
         ] {
             let err = text.parse::<Interval>().expect_err(text);
             assert!(err.to_string().contains(&format!("'{text}'")), "{err}");
         }
+        assert_eq!(
+            "3651d".parse::<Interval>().unwrap_err().to_string(),
+            "'3651d' is longer than ten years"
+        );
+        let longest: Interval = "3650d".parse().unwrap();
+        assert_eq!(longest.as_delta(), TimeDelta::days(3_650));
     }
 
     #[test]

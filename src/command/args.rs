@@ -118,14 +118,18 @@ fn split_options(name: CommandName, tokens: Vec<Token>) -> Result<Args, ParseErr
     let specs = options_of(name);
     let mut tokens = tokens.into_iter();
     let mut options_done = false;
-    while let Some(token) = tokens.next() {
-        let is_option = !options_done && !token.quoted && token.text.starts_with("--");
-        if !is_option {
-            args.positionals.push(token);
+    while let Some(mut token) = tokens.next() {
+        let unquoted = !token.quoted && !token.pipe;
+        if !options_done && unquoted && token.text == "--" {
+            options_done = true;
             continue;
         }
-        if token.text == "--" {
-            options_done = true;
+        // A command without options takes `--words` as text; after `--` everything is text,
+        // even a leading `#12`.
+        let is_option = !options_done && unquoted && !specs.is_empty() && is_flag(&token.text);
+        if !is_option {
+            token.quoted |= options_done;
+            args.positionals.push(token);
             continue;
         }
         let (flag, inline) = match token.text.split_once('=') {
@@ -139,14 +143,20 @@ fn split_options(name: CommandName, tokens: Vec<Token>) -> Result<Args, ParseErr
                 s.name.eq_ignore_ascii_case(key)
                     || s.alias.is_some_and(|a| a.eq_ignore_ascii_case(key))
             })
-            .ok_or_else(|| args.fail(format!("unknown option '{flag}'")))?;
+            .ok_or_else(|| {
+                args.fail(format!(
+                    "unknown option '{flag}' (to write it as text, quote it or put -- before it)"
+                ))
+            })?;
         if args.option(spec.name).is_some() {
             return Err(args.fail(format!("option '--{}' is given twice", spec.name)));
         }
         let value = match (spec.takes_value, inline) {
             (true, Some(v)) => v,
             (true, None) => match tokens.next() {
-                Some(next) if !next.pipe => next.text,
+                Some(next) if !next.pipe && (next.quoted || !next.text.starts_with("--")) => {
+                    next.text
+                }
                 _ => return Err(args.fail(format!("option '{flag}' needs a value"))),
             },
             (false, None) => String::new(),
@@ -155,6 +165,11 @@ fn split_options(name: CommandName, tokens: Vec<Token>) -> Result<Args, ParseErr
         args.options.push((spec.name, value));
     }
     Ok(args)
+}
+
+/// `--name` or `--name=value` (not `--` alone).
+fn is_flag(text: &str) -> bool {
+    text.len() > 2 && text.starts_with("--")
 }
 
 /// Takes a leading `#ID` for commands about one incident.

@@ -6,13 +6,16 @@
 //! - Single quotes (`'`, `‘ ’`) group words only when they wrap a whole word
 //!   (`'two words'`); anywhere else they are apostrophes (`isn't`).
 //! - An unquoted `|` is a word of its own (it separates root cause from resolution).
+//! - Line breaks inside quotes become spaces: one command is one line of text, so user text can
+//!   never start a line of a message of its own (and pose as one of its fields).
 
 /// One word of a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     /// The word with quotes removed.
     pub text: String,
-    /// Whether any part of it was quoted (a quoted `--x` is text, not an option).
+    /// Whether it began with a quote: a quoted `"--x"` or `"#12"` is text, while `--eta="30 min"`
+    /// is still an option.
     pub quoted: bool,
     /// Whether this is the unquoted `|` separator.
     pub pipe: bool,
@@ -72,7 +75,7 @@ pub fn lex(input: &str) -> Result<Vec<Token>, LexError> {
             && let Some(end) = closing_single_quote(&chars, i)
         {
             tokens.push(Token {
-                text: chars[i + 1..end].iter().collect(),
+                text: chars[i + 1..end].iter().map(|c| flatten(*c)).collect(),
                 quoted: true,
                 pipe: false,
             });
@@ -86,8 +89,8 @@ pub fn lex(input: &str) -> Result<Vec<Token>, LexError> {
         };
         while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '|' {
             if is_double_quote(chars[i]) {
+                token.quoted |= token.text.is_empty();
                 i = read_double_quoted(&chars, i, &mut token.text)?;
-                token.quoted = true;
             } else {
                 token.text.push(chars[i]);
                 i += 1;
@@ -96,6 +99,16 @@ pub fn lex(input: &str) -> Result<Vec<Token>, LexError> {
         tokens.push(token);
     }
     Ok(tokens)
+}
+
+/// Quoted whitespace other than spaces and tabs (line breaks, form feeds, line separators)
+/// becomes a space.
+fn flatten(c: char) -> char {
+    if c.is_whitespace() && c != '\t' {
+        ' '
+    } else {
+        c
+    }
 }
 
 /// For a single quote at `start` (the start of a word): the index of the quote that closes it,
@@ -124,7 +137,7 @@ fn read_double_quoted(chars: &[char], start: usize, out: &mut String) -> Result<
             }
             c if is_double_quote(c) => return Ok(i + 1),
             c => {
-                out.push(c);
+                out.push(flatten(c));
                 i += 1;
             }
         }
@@ -173,6 +186,25 @@ mod tests {
         assert_eq!(words("'tis broken"), ["'tis", "broken"]);
         assert_eq!(words("the users' sessions"), ["the", "users'", "sessions"]);
         assert_eq!(words("‘smart’ quotes"), ["smart", "quotes"]);
+    }
+
+    #[test]
+    fn only_a_leading_quote_makes_a_token_quoted() {
+        let tokens = lex(r#""--sev" --eta="30 min" x"y""#).unwrap();
+        let flags: Vec<_> = tokens.iter().map(|t| (t.text.as_str(), t.quoted)).collect();
+        assert_eq!(
+            flags,
+            [("--sev", true), ("--eta=30 min", false), ("xy", false)]
+        );
+    }
+
+    #[test]
+    fn quoted_line_breaks_become_spaces() {
+        assert_eq!(
+            words("\"slow\nStatus: Resolved\" 'a\r\nb'"),
+            ["slow Status: Resolved", "a  b"]
+        );
+        assert_eq!(words("\"tab\tkept\u{2028}sep\""), ["tab\tkept sep"]);
     }
 
     #[test]

@@ -233,7 +233,18 @@ fn bad_arguments_name_the_token_and_show_the_usage() {
             "/incident-assess --sev P5 down",
             "'P5' is not a severity (P0, P1, P2 or P3)",
         ),
-        ("/incident-assess --sevv P1 down", "unknown option '--sevv'"),
+        (
+            "/incident-assess --sevv P1 down",
+            "unknown option '--sevv' (to write it as text, quote it or put -- before it)",
+        ),
+        (
+            "/incident-update --eta --status mitigating rolling",
+            "option '--eta' needs a value",
+        ),
+        (
+            "/incident-update --eta -- x",
+            "option '--eta' needs a value",
+        ),
         (
             "/incident-assess down --sev",
             "option '--sev' needs a value",
@@ -293,6 +304,7 @@ fn bad_arguments_name_the_token_and_show_the_usage() {
             "option '--smoke-only' takes no value",
         ),
         ("/incident-action rm -rf", "unexpected argument '-rf'"),
+        ("/incident-ack --now", "unexpected argument '--now'"),
         (
             "/incident-action 'a b'",
             "'a b' is not an action name (letters, digits, '-', '_', '.')",
@@ -412,5 +424,76 @@ fn apostrophes_do_not_open_quotes() {
             eta: None,
             progress: "it's the cache, we're flushing it".into()
         }
+    );
+}
+
+#[test]
+fn an_option_may_carry_a_quoted_value_after_the_equals_sign() {
+    let inv = ok(r#"/incident-assess --sev="P0" --service=“freightliner” checkout is slow"#);
+    assert_eq!(
+        inv.command,
+        Command::Assess {
+            description: "checkout is slow".into(),
+            severity: Some(Severity::P0),
+            service: Some("freightliner".into())
+        }
+    );
+    let inv = ok(r#"/incident-update --eta="20m" still rolling"#);
+    assert_eq!(
+        inv.command,
+        Command::Update {
+            status: None,
+            eta: Some("20m".into()),
+            progress: "still rolling".into()
+        }
+    );
+    let inv = ok(r#"/incident-update --eta "--soon--" waiting"#);
+    assert!(matches!(inv.command, Command::Update { eta: Some(e), .. } if e == "--soon--"));
+}
+
+#[test]
+fn commands_without_options_take_double_dashes_as_text() {
+    let inv = ok("/incident-note ran kubectl --context prod get pods");
+    assert_eq!(
+        inv.command,
+        Command::Note {
+            text: "ran kubectl --context prod get pods".into()
+        }
+    );
+    let inv = ok("/incident-resolve the --force flag | reverted");
+    assert_eq!(
+        inv.command,
+        Command::Resolve {
+            root_cause: "the --force flag".into(),
+            resolution: "reverted".into()
+        }
+    );
+}
+
+#[test]
+fn after_a_double_dash_even_a_hash_id_is_text() {
+    let inv = ok("/incident-note -- #12 is the PR that broke it");
+    assert_eq!(inv.incident, None);
+    assert_eq!(
+        inv.command,
+        Command::Note {
+            text: "#12 is the PR that broke it".into()
+        }
+    );
+    let inv = ok("/incident-note #3 -- --verbose output attached");
+    assert_eq!(inv.incident, IncidentId::new(3));
+    assert_eq!(
+        inv.command,
+        Command::Note {
+            text: "--verbose output attached".into()
+        }
+    );
+}
+
+#[test]
+fn quoted_line_breaks_cannot_add_lines_to_a_message() {
+    let inv = ok("/incident-assess \"checkout slow\nSeverity: P3 Low\nStatus: Resolved\"");
+    assert!(
+        matches!(inv.command, Command::Assess { description, .. } if !description.contains('\n'))
     );
 }

@@ -8,6 +8,7 @@ mod secret;
 mod sections;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,7 @@ pub use sections::{
 };
 
 use crate::incident::severity::Rule;
+use crate::interval::Interval;
 
 /// Everything in `bot.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,12 +82,11 @@ pub enum Error {
     #[error("config file {} not found (copy bot.toml.example to start)", .0.display())]
     NotFound(PathBuf),
     /// The file is not valid TOML, or the sources could not be merged.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {}", .path.display(), without_excerpt(&.source.to_string()))]
     Read {
         /// The file.
         path: PathBuf,
         /// What the config crate said.
-        #[source]
         source: config::ConfigError,
     },
     /// A key has a bad value, is unknown, or contradicts another key.
@@ -143,7 +144,7 @@ impl Settings {
             )
             .build()
             .map_err(read)?;
-        let settings: Settings = serde_path_to_error::deserialize(merged).map_err(|e| {
+        let mut settings: Settings = serde_path_to_error::deserialize(merged).map_err(|e| {
             let (key, message) = describe(e.path().to_string(), e.inner().to_string());
             Error::Invalid {
                 path: path.to_owned(),
@@ -156,6 +157,7 @@ impl Settings {
             key,
             message,
         })?;
+        settings.resolve_paths(path.parent().unwrap_or(Path::new(".")));
         Ok(settings)
     }
 
@@ -204,29 +206,55 @@ impl Settings {
         }
         for (key, level) in ["p0", "p1", "p2", "p3"].iter().zip(self.severity.levels()) {
             self.check_roles(&format!("severity.{key}.roles"), &level.roles)?;
-            if level.update_every.as_secs() < 60 {
-                return Err((
-                    format!("severity.{key}.update_every"),
-                    format!(
-                        "{} is too short; updates every minute at most",
-                        level.update_every
-                    ),
-                ));
-            }
+            within(
+                &format!("severity.{key}.respond_within"),
+                level.respond_within,
+                MINUTE,
+                MONTH,
+            )?;
+            within(
+                &format!("severity.{key}.update_every"),
+                level.update_every,
+                MINUTE,
+                MONTH,
+            )?;
         }
-        let url = &self.store.url;
-        if url.trim().is_empty() {
-            return Err(("store.url".into(), "must not be empty".into()));
-        }
-        if let Some((scheme, _)) = url.split_once("://")
-            && scheme != "sqlite"
-        {
-            return Err((
-                "store.url".into(),
-                format!("'{scheme}://' is not supported; use sqlite://PATH or a file path"),
-            ));
-        }
+        within("kubernetes.timeout", self.kubernetes.timeout, SECOND, HOUR)?;
+        within("helm.timeout", self.helm.timeout, SECOND, HOUR)?;
+        crate::store::sqlite::database_path(&self.store.url)
+            .map_err(|reason| ("store.url".to_owned(), reason))?;
+        self.server.listen.parse::<SocketAddr>().map_err(|_| {
+            (
+                "server.listen".to_owned(),
+                format!(
+                    "'{}' is not an address (write it like 0.0.0.0:8080)",
+                    self.server.listen
+                ),
+            )
+        })?;
         Ok(())
+    }
+
+    /// Makes relative paths relative to the config file's folder, not the working directory.
+    fn resolve_paths(&mut self, base: &Path) {
+        let resolve = |p: &Path| {
+            if p.is_relative() {
+                base.join(p)
+            } else {
+                p.to_owned()
+            }
+        };
+        if let Some(dir) = &self.messages.dir {
+            self.messages.dir = Some(resolve(dir));
+        }
+        if let Some(kubeconfig) = &self.kubernetes.kubeconfig {
+            self.kubernetes.kubeconfig = Some(resolve(kubeconfig));
+        }
+        if let Ok(path) = crate::store::sqlite::database_path(&self.store.url)
+            && path.is_relative()
+        {
+            self.store.url = format!("sqlite://{}", resolve(path).display());
+        }
     }
 
     fn check_roles(
@@ -247,6 +275,27 @@ impl Settings {
     }
 }
 
+const SECOND: Interval = Interval::from_secs(1);
+const MINUTE: Interval = Interval::from_secs(60);
+const HOUR: Interval = Interval::from_secs(3_600);
+const MONTH: Interval = Interval::from_secs(30 * 86_400);
+
+/// Refuses `value` outside `min..=max`, naming `key`.
+fn within(
+    key: &str,
+    value: Interval,
+    min: Interval,
+    max: Interval,
+) -> std::result::Result<(), (String, String)> {
+    if value < min || value > max {
+        return Err((
+            key.to_owned(),
+            format!("{value} is out of range ({min} to {max})"),
+        ));
+    }
+    Ok(())
+}
+
 fn join(names: &BTreeSet<&str>) -> String {
     names.iter().copied().collect::<Vec<_>>().join(", ")
 }
@@ -257,6 +306,59 @@ fn is_service_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A list of strings, also accepted as one comma-separated string (as environment variables
+/// give it): `"a, b"` is `["a", "b"]`.
+///
+/// # Errors
+/// When the value is neither a list of strings nor a string.
+pub fn string_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Vec<String>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of names, or a comma-separated string")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Vec<String>, E> {
+            Ok(v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect())
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> std::result::Result<Vec<String>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element::<String>()? {
+                out.push(item);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_any(Visitor)
+}
+
+/// A TOML parse error without the quoted source lines: the line at fault may hold a secret.
+/// `TOML parse error at line 3, column 13\n  |\n3 | token = "…\n  |  ^\ninvalid string` becomes
+/// `TOML parse error at line 3, column 13: invalid string`.
+fn without_excerpt(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty()
+                && !l.starts_with('|')
+                && !l
+                    .split_once(" |")
+                    .is_some_and(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
+        })
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// Turns serde's path and the config crate's message into a key and a plain message.

@@ -213,3 +213,110 @@ fn a_missing_file_or_broken_toml_says_so() {
     );
     assert!(matches!(load("[store\nurl="), Err(Error::Read { .. })));
 }
+
+#[test]
+fn lists_can_come_from_the_environment_as_comma_separated_text() {
+    let s = load_env(
+        MINIMAL,
+        &[(
+            "FIREWATCH__SEVERITY__P0__ROLES",
+            "golang-pro, api-documenter",
+        )],
+    )
+    .unwrap();
+    assert_eq!(s.severity.p0.roles, ["golang-pro", "api-documenter"]);
+}
+
+#[test]
+fn lengths_of_time_must_be_written_with_a_unit_and_stay_in_range() {
+    let (key, message) = invalid(&format!("{MINIMAL}\n[severity.p0]\nrespond_within = 300\n"));
+    assert_eq!(key, "severity.p0.respond_within");
+    assert!(
+        message.contains("'300' is not a length of time"),
+        "{message}"
+    );
+    let err = load_env(
+        MINIMAL,
+        &[("FIREWATCH__SEVERITY__P0__RESPOND_WITHIN", "99999999999999s")],
+    );
+    assert!(matches!(err, Err(Error::Invalid { key, message, .. })
+        if key == "severity.p0.respond_within" && message.contains("longer than ten years")));
+    let (key, message) = invalid(&format!(
+        "{MINIMAL}\n[severity.p3]\nupdate_every = \"60d\"\n"
+    ));
+    assert_eq!(
+        (key.as_str(), message.as_str()),
+        (
+            "severity.p3.update_every",
+            "60d is out of range (1m to 30d)"
+        )
+    );
+    let (key, _) = invalid(&format!(
+        "{MINIMAL}\n[severity.p0]\nrespond_within = \"0s\"\n"
+    ));
+    assert_eq!(key, "severity.p0.respond_within");
+    let (key, _) = invalid(&format!("{MINIMAL}\n[kubernetes]\ntimeout = \"2h\"\n"));
+    assert_eq!(key, "kubernetes.timeout");
+}
+
+#[test]
+fn the_listen_address_and_the_store_url_are_checked() {
+    let (key, message) = invalid(&format!(
+        "{MINIMAL}\n[server]\nlisten = \"not an address\"\n"
+    ));
+    assert_eq!(
+        (key.as_str(), message.as_str()),
+        (
+            "server.listen",
+            "'not an address' is not an address (write it like 0.0.0.0:8080)"
+        )
+    );
+    for (url, reason) in [
+        (
+            "sqlite::memory:",
+            "an in-memory database loses every incident at exit",
+        ),
+        ("sqlite://fw.db?mode=rwc", "URL parameters"),
+        ("sqlite://", "no database file is given"),
+        ("mysql://db/x", "'mysql://' is not supported"),
+    ] {
+        let (key, message) = invalid(&format!("{MINIMAL}\n[store]\nurl = \"{url}\"\n"));
+        assert_eq!(key, "store.url");
+        assert!(message.starts_with(reason), "{url}: {message}");
+    }
+}
+
+#[test]
+fn relative_paths_are_relative_to_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bot.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "{MINIMAL}\n[store]\nurl = \"sqlite:data/fw.db\"\n[messages]\ndir = \"templates\"\n"
+        ),
+    )
+    .unwrap();
+    let s = Settings::load_with_env(&path, []).unwrap();
+    assert_eq!(
+        s.store.url,
+        format!("sqlite://{}", dir.path().join("data/fw.db").display())
+    );
+    assert_eq!(s.messages.dir, Some(dir.path().join("templates")));
+    let absolute = load(&format!(
+        "{MINIMAL}\n[store]\nurl = \"sqlite:///var/lib/fw.db\"\n"
+    ))
+    .unwrap();
+    assert_eq!(absolute.store.url, "sqlite:///var/lib/fw.db");
+}
+
+#[test]
+fn a_toml_error_does_not_quote_the_line_it_is_on() {
+    let err = load(&format!(
+        "{MINIMAL}\n[slack]\nbot_token = \"xoxb-secret-value\n"
+    ))
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("line 7"), "{text}");
+    assert!(!text.contains("xoxb-secret-value"), "{text}");
+}

@@ -7,24 +7,25 @@ use crate::notify::{Template, context};
 
 /// Which of a channel's incidents a command without `#ID` means.
 pub(super) enum Choice {
-    /// Exactly one fits: the only active one, or the only one at all.
+    /// The only active one; with none active, the most recently opened resolved one.
     One(Box<Incident>),
     /// None is bound to the channel.
     Nothing,
-    /// Several fit; the caller must say which.
+    /// Several are active; the caller must say which.
     Several(Vec<Incident>),
 }
 
 /// Picks from the channel's not-closed incidents (newest first).
-pub(super) fn choose(mut candidates: Vec<Incident>) -> Choice {
-    let active: Vec<usize> = (0..candidates.len())
-        .filter(|&i| candidates[i].status.is_active())
-        .collect();
-    match (active.as_slice(), candidates.len()) {
-        ([one], _) => Choice::One(Box::new(candidates.swap_remove(*one))),
-        ([], 1) => Choice::One(Box::new(candidates.swap_remove(0))),
-        ([], 0) => Choice::Nothing,
-        _ => Choice::Several(candidates),
+pub(super) fn choose(candidates: Vec<Incident>) -> Choice {
+    let (mut active, resolved): (Vec<Incident>, Vec<Incident>) =
+        candidates.into_iter().partition(|i| i.status.is_active());
+    match active.len() {
+        1 => Choice::One(Box::new(active.remove(0))),
+        0 => resolved
+            .into_iter()
+            .next()
+            .map_or(Choice::Nothing, |i| Choice::One(Box::new(i))),
+        _ => Choice::Several(active),
     }
 }
 

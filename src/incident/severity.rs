@@ -83,7 +83,9 @@ pub struct Level {
     pub respond_within: Interval,
     /// How often the channel must hear an update while the incident is active.
     pub update_every: Interval,
-    /// Roles paged when an incident has (or is raised to) this severity.
+    /// Roles paged when an incident has (or is raised to) this severity. In the environment,
+    /// a comma-separated list.
+    #[serde(deserialize_with = "crate::config::string_list")]
     pub roles: Vec<String>,
     /// Colour for chat attachments and embeds, `#RRGGBB`.
     pub colour: String,

@@ -86,7 +86,7 @@ impl Template {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A template file is missing or unreadable.
-    #[error("cannot read template {}: {source}", .path.display())]
+    #[error("cannot read template {} (messages.dir): {source}", .path.display())]
     Read {
         /// The file.
         path: PathBuf,

@@ -25,6 +25,14 @@ pub enum Error {
     /// The incident does not exist.
     #[error("incident {0} does not exist")]
     NotFound(IncidentId),
+    /// The store URL does not name a usable database.
+    #[error("store.url '{url}': {reason}")]
+    Location {
+        /// The configured URL.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The store could not be opened.
     #[error("cannot open the store at {url}")]
     Open {

@@ -1,6 +1,7 @@
 //! The SQLite store: one file, WAL journal, `synchronous = FULL` so a committed change survives
 //! a crash or power loss. Times are stored as Unix milliseconds.
 
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -44,7 +45,10 @@ impl SqliteStore {
     /// [`Error::Open`] when the file cannot be opened or created, [`Error::Migrate`] when the
     /// schema cannot be brought up to date.
     pub async fn connect(url: &str) -> Result<Self> {
-        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        let path = database_path(url).map_err(|reason| Error::Location {
+            url: url.to_owned(),
+            reason,
+        })?;
         let open_error = |source| Error::Open {
             url: url.to_owned(),
             source,
@@ -70,6 +74,34 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// The database file a store URL names: `sqlite://PATH`, `sqlite:PATH` or a plain `PATH`.
+///
+/// # Errors
+/// Why the URL is not a durable SQLite file: another scheme, URL parameters, or an in-memory
+/// database (which would lose every incident at exit).
+pub fn database_path(url: &str) -> std::result::Result<&Path, String> {
+    let url = url.trim();
+    let path = match url.split_once("://") {
+        Some(("sqlite", path)) => path,
+        Some((scheme, _)) => {
+            return Err(format!(
+                "'{scheme}://' is not supported; use sqlite://PATH or a file path"
+            ));
+        }
+        None => url.strip_prefix("sqlite:").unwrap_or(url),
+    };
+    if path.is_empty() {
+        return Err("no database file is given; use sqlite://PATH or a file path".into());
+    }
+    if path.contains('?') {
+        return Err("URL parameters ('?…') are not supported; give only the file path".into());
+    }
+    if path.starts_with(":memory:") {
+        return Err("an in-memory database loses every incident at exit; give a file path".into());
+    }
+    Ok(Path::new(path))
 }
 
 fn millis(t: DateTime<Utc>) -> i64 {
@@ -254,7 +286,27 @@ impl Store for SqliteStore {
         )
         .await?;
         tx.commit().await?;
-        self.incident(id).await?.ok_or(Error::NotFound(id))
+        // Built from what was written rather than read back: once committed, the incident
+        // exists, and a failed read must not make it look as if it did not.
+        Ok(Incident {
+            id,
+            summary: draft.summary.clone(),
+            service: draft.service.clone(),
+            severity: draft.severity,
+            severity_reason: draft.severity_reason.clone(),
+            status: Status::Investigating,
+            channel: draft.channel.clone(),
+            opened: draft.opened.clone(),
+            acknowledged: None,
+            resolved: None,
+            root_cause: None,
+            resolution: None,
+            closed_at: None,
+            last_update_at: opened.at,
+            next_update_due: Some(draft.next_update_due),
+            ack_due: Some(draft.ack_due),
+            version: 0,
+        })
     }
 
     async fn incident(&self, id: IncidentId) -> Result<Option<Incident>> {

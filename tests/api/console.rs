@@ -350,3 +350,50 @@ async fn help_lists_every_command_and_explains_one() {
         ],
     );
 }
+
+#[tokio::test]
+async fn resolved_incidents_do_not_crowd_out_the_channel() {
+    let t = TestApp::spawn().await;
+    t.say("/incident-assess db down").await;
+    t.say("/incident-resolve disk full | grew the volume").await;
+    t.advance_minutes(60);
+    t.say("/incident-assess search slow").await;
+    t.say("/incident-resolve bad index | rebuilt it").await;
+    t.console("alice", "other", "/incident-assess queue backlog growing")
+        .await;
+
+    let status = t.say("/incident-status").await;
+    assert_has(&status, &["ℹ️ INCIDENT #2 - P1 High - Resolved"]);
+    let note = t
+        .say("/incident-note the index rebuild took 12 minutes")
+        .await;
+    assert_has(&note, &["📝 NOTE on #2"]);
+    let elsewhere = t.console("alice", "lobby", "/incident-status").await;
+    assert_has(&elsewhere, &["ℹ️ OPEN INCIDENTS: 1", "#3 P2 Investigating"]);
+}
+
+#[tokio::test]
+async fn a_line_that_is_not_utf8_is_skipped_and_the_rest_still_runs() {
+    let t = TestApp::spawn().await;
+    let mut input = b"/incident-assess caf\xe9 down\n".to_vec();
+    input.extend_from_slice(b"/incident-assess checkout down\n");
+    let mut out = Vec::new();
+    let options = firewatch::chat::console::Options {
+        user: "alice".into(),
+        channel: "ops".into(),
+        interactive: false,
+        colour: false,
+    };
+    firewatch::chat::console::run(&t.app.engine, input.as_slice(), &mut out, options)
+        .await
+        .expect("console keeps going");
+    let out = String::from_utf8(out).unwrap();
+    assert_has(
+        &out,
+        &[
+            "⚠️ That line is not valid UTF-8 text; it was skipped.",
+            "🚨 INCIDENT DETECTED - P0",
+            "Incident: #1",
+        ],
+    );
+}

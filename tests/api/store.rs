@@ -157,3 +157,46 @@ async fn the_schema_is_migrated_once_and_passes_an_integrity_check() {
     assert_eq!(migrations, 1);
     assert_eq!(t.timeline(1).await.len(), 1);
 }
+
+#[tokio::test]
+async fn an_opened_incident_is_exactly_what_a_later_read_returns() {
+    use firewatch::clock::Clock;
+    use firewatch::incident::lifecycle::{self, Report};
+    use firewatch::incident::severity::Policy;
+    use firewatch::incident::{Actor, ChannelRef, Platform};
+
+    let t = TestApp::spawn().await;
+    let policy = Policy::runbook();
+    let reporter = Actor {
+        platform: Platform::Slack,
+        id: "U1".into(),
+        name: "alice".into(),
+    };
+    let report = Report {
+        summary: "checkout is down".into(),
+        service: "freightliner".into(),
+        classification: policy.classify("checkout is down", None),
+        channel: ChannelRef {
+            platform: Platform::Slack,
+            id: "C1".into(),
+        },
+        paged: vec!["devops-troubleshooter".into()],
+    };
+    let draft = lifecycle::open(report, &reporter, t.clock.now(), &policy);
+    let opened = t.app.store.open_incident(&draft).await.unwrap();
+    let read = t.app.store.incident(opened.id).await.unwrap().unwrap();
+    assert_eq!(opened, read);
+    assert_eq!(read.version, 0);
+    assert_eq!(
+        read.next_update_due,
+        Some(read.opened.at + chrono::TimeDelta::minutes(15))
+    );
+    assert_eq!(
+        read.ack_due,
+        Some(read.opened.at + chrono::TimeDelta::minutes(5))
+    );
+    let entries = t.app.store.timeline(opened.id).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].event, draft.entries[0]);
+    assert_eq!(entries[0].actor, reporter);
+}

@@ -65,17 +65,26 @@ where
             "firewatch console — you are {user} in #{channel}. {CONSOLE_HELP}"
         )?;
     }
-    let mut lines = input.lines();
+    let mut input = input;
+    let mut bytes = Vec::new();
     loop {
         if options.interactive {
             write!(output, "{user}@#{channel}> ")?;
             output.flush()?;
         }
-        let Some(line) = lines.next_line().await? else {
+        bytes.clear();
+        if input.read_until(b'\n', &mut bytes).await? == 0 {
             if options.interactive {
                 writeln!(output)?;
             }
             break;
+        }
+        let Ok(line) = std::str::from_utf8(&bytes) else {
+            writeln!(
+                output,
+                "⚠️ That line is not valid UTF-8 text; it was skipped.\n"
+            )?;
+            continue;
         };
         let line = line.trim();
         if line.is_empty() || line.starts_with("//") {
