@@ -74,8 +74,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     init_logging(if quiet { "warn" } else { &settings.log.level })?;
     match cli.command {
         Command::CheckConfig => {
-            let checked = startup::check(&settings).map_err(|e| error_chain(&e))?;
-            drop(checked);
+            startup::check(&settings).map_err(|e| error_chain(&e))?;
             println!(
                 "{}: ok — {} service(s), {} classification rule(s), {} role(s), {} template(s) rendered with sample data ({})",
                 cli.config.display(),

@@ -5,6 +5,7 @@
 //! command's usage line. Nothing here knows about incidents in the store or about chat platforms.
 
 mod args;
+mod build;
 pub mod lexer;
 pub mod spec;
 #[cfg(test)]

@@ -146,8 +146,6 @@ pub enum Platform {
     Slack,
     /// Discord.
     Discord,
-    /// firewatch itself: timers, evidence gathering.
-    System,
 }
 
 impl Platform {
@@ -157,19 +155,18 @@ impl Platform {
             Platform::Console => "console",
             Platform::Slack => "slack",
             Platform::Discord => "discord",
-            Platform::System => "system",
         }
     }
 
     /// Parses a stored platform name.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Console, Self::Slack, Self::Discord, Self::System]
+        [Self::Console, Self::Slack, Self::Discord]
             .into_iter()
             .find(|p| p.as_str() == text)
     }
 }
 
-/// Someone who did something: a person on a platform, or firewatch itself.
+/// Someone who did something: a person on a platform.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Actor {
     /// The platform the id belongs to.
@@ -178,17 +175,6 @@ pub struct Actor {
     pub id: String,
     /// The name to show.
     pub name: String,
-}
-
-impl Actor {
-    /// firewatch itself, for entries no person caused.
-    pub fn firewatch() -> Self {
-        Self {
-            platform: Platform::System,
-            id: "firewatch".into(),
-            name: "firewatch".into(),
-        }
-    }
 }
 
 impl fmt::Display for Actor {

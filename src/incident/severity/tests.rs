@@ -1,0 +1,129 @@
+use super::*;
+
+fn runbook_policy() -> Policy {
+    Policy::runbook()
+}
+
+#[test]
+fn severity_parses_case_insensitively_and_names_bad_text() {
+    assert_eq!(Severity::parse("p1"), Ok(Severity::P1));
+    assert_eq!(Severity::parse("P3"), Ok(Severity::P3));
+    for bad in ["P4", "1", "high", "", "P0!"] {
+        let err = Severity::parse(bad).expect_err(bad);
+        assert!(err.contains(&format!("'{bad}'")), "{err}");
+    }
+}
+
+#[test]
+fn p0_is_the_most_severe() {
+    assert!(Severity::P0 < Severity::P1 && Severity::P2 < Severity::P3);
+}
+
+#[test]
+fn classification_picks_the_most_severe_matching_rule() {
+    let policy = runbook_policy();
+    let cases = [
+        (
+            "Checkout is unavailable for everyone",
+            Severity::P0,
+            "unavailable",
+        ),
+        (
+            "API returning 500s since the last deploy",
+            Severity::P1,
+            "500s",
+        ),
+        ("search is slow and checkout is down", Severity::P0, "down"),
+        ("Latency spike on EU cluster", Severity::P1, "Latency"),
+        (
+            "export button broken, workaround exists",
+            Severity::P2,
+            "broken",
+        ),
+        ("typo on the pricing page", Severity::P3, "typo"),
+        ("customer DATA LOSS reported", Severity::P0, "DATA LOSS"),
+    ];
+    for (text, severity, matched) in cases {
+        let c = policy.classify(text, None);
+        assert_eq!(c.severity, severity, "{text}");
+        assert_eq!(c.reason, Reason::Matched(matched.into()), "{text}");
+        assert_eq!(c.to_string(), format!("matched '{matched}'"));
+    }
+}
+
+#[test]
+fn words_that_only_contain_a_keyword_do_not_match() {
+    let policy = runbook_policy();
+    for text in [
+        "slowdown of the download page",
+        "shutdown of a downstream cron",
+    ] {
+        assert_ne!(policy.classify(text, None).severity, Severity::P0, "{text}");
+    }
+}
+
+#[test]
+fn no_match_falls_back_to_the_default_and_says_so() {
+    let c = runbook_policy().classify("something odd with the cafeteria menu", None);
+    assert_eq!(
+        (c.severity, c.reason.clone()),
+        (Severity::P2, Reason::Default)
+    );
+    assert_eq!(c.to_string(), "no rule matched; default P2");
+}
+
+#[test]
+fn sev_overrides_the_rules_and_the_reason_shows_both() {
+    let c = runbook_policy().classify("checkout is down", Some(Severity::P2));
+    assert_eq!(c.severity, Severity::P2);
+    assert_eq!(
+        c.to_string(),
+        "set with --sev; rules said P0: matched 'down'"
+    );
+    let agree = runbook_policy().classify("checkout is down", Some(Severity::P0));
+    assert_eq!(
+        agree.to_string(),
+        "set with --sev; rules agree: matched 'down'"
+    );
+}
+
+#[test]
+fn configured_rules_replace_the_defaults() {
+    let rules = [Rule {
+        severity: Severity::P0,
+        pattern: "(?i)payments".into(),
+    }];
+    let policy = Policy::new(
+        Severity::ALL.map(Level::runbook_default),
+        &rules,
+        Severity::P3,
+    )
+    .expect("valid");
+    assert_eq!(
+        policy.classify("Payments failing", None).severity,
+        Severity::P0
+    );
+    assert_eq!(policy.classify("site down", None).severity, Severity::P3);
+}
+
+#[test]
+fn a_bad_pattern_or_colour_names_its_key() {
+    let levels = Severity::ALL.map(Level::runbook_default);
+    let rules = [
+        Rule {
+            severity: Severity::P1,
+            pattern: "ok".into(),
+        },
+        Rule {
+            severity: Severity::P1,
+            pattern: "(unclosed".into(),
+        },
+    ];
+    let err = Policy::new(levels.clone(), &rules, Severity::P2).expect_err("bad regex");
+    assert!(err.to_string().starts_with("classify[1].pattern"), "{err}");
+
+    let mut levels = levels;
+    levels[3].colour = "grey".into();
+    let err = Policy::new(levels, &[], Severity::P2).expect_err("bad colour");
+    assert!(err.to_string().starts_with("severity.p3.colour"), "{err}");
+}
