@@ -114,7 +114,12 @@ async fn run(cli: Cli) -> Result<(), String> {
             let input = tokio::io::BufReader::new(tokio::io::stdin());
             let result = console::run(&app.engine, input, &mut std::io::stdout(), options).await;
             app.store.close().await;
-            result.map_err(|e| format!("console: {e}"))
+            match result {
+                // The reader went away (`firewatch console | head`): every handled command is
+                // committed already, so this is a normal end.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.map_err(|e| format!("console: {e}")),
+            }
         }
     }
 }
