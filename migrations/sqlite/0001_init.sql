@@ -24,7 +24,6 @@ CREATE TABLE incidents (
     root_cause           TEXT,
     resolution           TEXT,
     closed_at            INTEGER,
-    last_update_at       INTEGER NOT NULL,
     version              INTEGER NOT NULL DEFAULT 0
 );
 

@@ -3,11 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{
-    Caller, Engine, Error, Reply, Result, allowed_now, error_reference, refuse, to_channel,
-};
+use super::{Caller, Engine, Reply, Result, error_reference, refusal, refuse, to_channel};
 use crate::command::CommandName;
-use crate::incident::lifecycle::{self, Event, Refusal, Report};
+use crate::incident::lifecycle::{self, Event, Report};
 use crate::incident::{Incident, IncidentId, Severity};
 use crate::message::{ButtonStyle, Message};
 use crate::notify::{Template, context};
@@ -85,7 +83,7 @@ impl Engine {
                 let message = self.announce(&before, &after, &event, caller, now);
                 Ok(vec![to_channel(&after.channel, message)])
             }
-            Updated::Refused { refusal: r, .. } => Err(refusal(name, r)),
+            Updated::Refused(r) => Err(refusal(name, r)),
         }
     }
 
@@ -191,16 +189,5 @@ impl Engine {
                 .about(incident.id)
             }
         }
-    }
-}
-
-fn refusal(name: CommandName, refusal: Refusal) -> Error {
-    match refusal {
-        Refusal::WrongState { id, status, .. } => refuse(
-            format!("{name} is not possible now"),
-            allowed_now(id, status),
-        ),
-        Refusal::AlreadyAcknowledged { .. } => refuse("Already acknowledged", refusal.to_string()),
-        Refusal::SameSeverity { .. } => refuse("Nothing to change", refusal.to_string()),
     }
 }

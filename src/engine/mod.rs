@@ -19,7 +19,7 @@ use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::command::{self, CommandName, Invocation};
 use crate::error_chain;
-use crate::incident::lifecycle::{self, Event, Step};
+use crate::incident::lifecycle::{self, Event, Refusal, Step};
 use crate::incident::severity::Policy;
 use crate::incident::{Actor, ChannelRef, Incident, IncidentId, Status};
 use crate::message::Message;
@@ -213,7 +213,8 @@ impl Engine {
                 };
                 self.transition(caller, incident, name, event).await
             }
-            _ if NOT_YET_BUILT.contains(&name) => {
+            // What is left is NOT_YET_BUILT: answer as the incident's state allows.
+            _ => {
                 if name.takes_incident() {
                     let target = self.target(caller, incident).await?;
                     self.check_allowed(&target, name)?;
@@ -224,10 +225,6 @@ impl Engine {
                      Type /incident-help for what works now.",
                 ))
             }
-            _ => Err(refuse(
-                format!("{name} is not available yet"),
-                "Type /incident-help for what works now.",
-            )),
         }
     }
 
@@ -265,16 +262,29 @@ impl Engine {
 
     /// Refuses `name` when the incident's state does not allow it, listing what is allowed.
     fn check_allowed(&self, incident: &Incident, name: CommandName) -> Result<()> {
-        let Some(step) = step_of(name) else {
-            return Ok(());
-        };
-        if lifecycle::allows(incident.status, step) {
-            return Ok(());
+        match step_of(name) {
+            Some(step) if !lifecycle::allows(incident.status, step) => Err(refusal(
+                name,
+                Refusal::WrongState {
+                    id: incident.id,
+                    status: incident.status,
+                    step,
+                },
+            )),
+            _ => Ok(()),
         }
-        Err(refuse(
+    }
+}
+
+/// A state-machine refusal of `name`, as the caller reads it.
+fn refusal(name: CommandName, refusal: Refusal) -> Error {
+    match refusal {
+        Refusal::WrongState { id, status, .. } => refuse(
             format!("{name} is not possible now"),
-            allowed_now(incident.id, incident.status),
-        ))
+            allowed_now(id, status),
+        ),
+        Refusal::AlreadyAcknowledged { .. } => refuse("Already acknowledged", refusal.to_string()),
+        Refusal::SameSeverity { .. } => refuse("Nothing to change", refusal.to_string()),
     }
 }
 

@@ -293,10 +293,8 @@ pub fn apply(
     })
 }
 
-/// Records that the channel heard from the team now, and promises the next update by the
-/// (possibly new) severity's cadence.
+/// Promises the next update one cadence of the (possibly new) severity from now.
 fn promise_update(incident: &mut Incident, now: DateTime<Utc>, policy: &Policy) {
-    incident.last_update_at = now;
     incident.next_update_due = Some(now + policy.level(incident.severity).update_every.as_delta());
 }
 

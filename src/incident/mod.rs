@@ -230,8 +230,6 @@ pub struct Incident {
     pub resolution: Option<String>,
     /// When the report closed it.
     pub closed_at: Option<DateTime<Utc>>,
-    /// When the channel last heard an update (detection counts as the first).
-    pub last_update_at: DateTime<Utc>,
     /// When the next update is promised; `None` once resolved.
     pub next_update_due: Option<DateTime<Utc>>,
     /// When acknowledgement is due by the severity's response target; `None` once acknowledged.

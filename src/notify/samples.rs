@@ -43,7 +43,6 @@ fn sample_incident(opened: DateTime<Utc>) -> Incident {
         root_cause: None,
         resolution: None,
         closed_at: None,
-        last_update_at: opened + TimeDelta::minutes(10),
         next_update_due: Some(opened + TimeDelta::minutes(40)),
         ack_due: None,
         version: 4,

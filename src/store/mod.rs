@@ -71,13 +71,8 @@ pub enum Updated {
         /// The incident after, with its new version.
         after: Box<Incident>,
     },
-    /// The state machine refused; nothing was written.
-    Refused {
-        /// The incident as stored.
-        incident: Box<Incident>,
-        /// Why.
-        refusal: Refusal,
-    },
+    /// The state machine refused (and said why); nothing was written.
+    Refused(Refusal),
 }
 
 /// Persistence for incidents, their timelines and timers.

@@ -111,8 +111,8 @@ impl Store for SqliteStore {
         let opened = &draft.opened;
         let row = sqlx::query(
             "INSERT INTO incidents (summary, service, severity, severity_reason, status, platform, channel_id, \
-             opened_by_platform, opened_by_id, opened_by_name, opened_at, last_update_at) \
-             VALUES (?, ?, ?, ?, 'investigating', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             opened_by_platform, opened_by_id, opened_by_name, opened_at) \
+             VALUES (?, ?, ?, ?, 'investigating', ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&draft.summary)
         .bind(&draft.service)
@@ -123,7 +123,6 @@ impl Store for SqliteStore {
         .bind(opened.by.platform.as_str())
         .bind(&opened.by.id)
         .bind(&opened.by.name)
-        .bind(millis(opened.at))
         .bind(millis(opened.at))
         .fetch_one(&mut *tx)
         .await?;
@@ -156,7 +155,6 @@ impl Store for SqliteStore {
             root_cause: None,
             resolution: None,
             closed_at: None,
-            last_update_at: opened.at,
             next_update_due: Some(draft.next_update_due),
             ack_due: Some(draft.ack_due),
             version: 0,
@@ -228,10 +226,7 @@ impl Store for SqliteStore {
             Ok(outcome) => outcome,
             Err(refusal) => {
                 tx.rollback().await?;
-                return Ok(Updated::Refused {
-                    incident: Box::new(before),
-                    refusal,
-                });
+                return Ok(Updated::Refused(refusal));
             }
         };
         let next = &outcome.incident;
@@ -241,7 +236,7 @@ impl Store for SqliteStore {
             "UPDATE incidents SET severity = ?, severity_reason = ?, status = ?, \
              acknowledged_by_platform = ?, acknowledged_by_id = ?, acknowledged_by_name = ?, acknowledged_at = ?, \
              resolved_by_platform = ?, resolved_by_id = ?, resolved_by_name = ?, resolved_at = ?, \
-             root_cause = ?, resolution = ?, closed_at = ?, last_update_at = ?, version = version + 1 \
+             root_cause = ?, resolution = ?, closed_at = ?, version = version + 1 \
              WHERE id = ?",
         )
         .bind(next.severity.as_str())
@@ -258,7 +253,6 @@ impl Store for SqliteStore {
         .bind(&next.root_cause)
         .bind(&next.resolution)
         .bind(next.closed_at.map(millis))
-        .bind(millis(next.last_update_at))
         .bind(id.get())
         .execute(&mut *tx)
         .await?;

@@ -39,7 +39,7 @@ async fn a_refused_update_writes_nothing_and_a_missing_incident_is_named() {
         .update(id, &actor, Utc::now(), &refuse)
         .await
         .unwrap();
-    assert!(matches!(result, Updated::Refused { .. }), "{result:?}");
+    assert!(matches!(result, Updated::Refused(_)), "{result:?}");
     assert_eq!(t.app.store.incident(id).await.unwrap().unwrap(), before);
     assert_eq!(t.timeline(1).await.len(), 1);
 

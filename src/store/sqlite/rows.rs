@@ -64,7 +64,6 @@ pub(super) fn incident(row: &SqliteRow) -> Result<Incident> {
         root_cause: row.try_get("root_cause")?,
         resolution: row.try_get("resolution")?,
         closed_at: optional_time("closed_at")?,
-        last_update_at: time(row.try_get("last_update_at")?)?,
         next_update_due: optional_time("next_update_due")?,
         ack_due: optional_time("ack_due")?,
         version: row.try_get("version")?,
