@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use crate::catalog::Catalog;
+use crate::chat::Router;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::engine::Engine;
+use crate::engine::{Engine, Parts};
 use crate::incident::severity::{Policy, PolicyError};
 use crate::notify::{self, Templates};
 use crate::store::{self, SqliteStore, Store};
@@ -31,6 +32,8 @@ pub struct App {
     pub engine: Arc<Engine>,
     /// The store, for adapters that need dedupe and for tests.
     pub store: Arc<dyn Store>,
+    /// Where messages to channels go, by platform.
+    pub outbox: Arc<Router>,
     /// The settings it was built from.
     pub settings: Settings,
 }
@@ -65,18 +68,21 @@ pub fn check(settings: &Settings) -> Result<Checked, Error> {
 /// # Errors
 /// [`Error`] naming what could not be set up.
 pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Error> {
+    let outbox = Arc::new(Router::new());
     let Checked { policy, templates } = check(&settings)?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&settings.store.url).await?);
-    let engine = Engine::new(
-        Arc::clone(&store),
-        Arc::new(policy),
-        Arc::new(Catalog::new(&settings)),
-        Arc::new(templates),
+    let engine = Engine::new(Parts {
+        store: Arc::clone(&store),
+        policy: Arc::new(policy),
+        catalog: Arc::new(Catalog::new(&settings)),
+        templates: Arc::new(templates),
         clock,
-    );
+        outbox: outbox.clone(),
+    });
     Ok(App {
         engine: Arc::new(engine),
         store,
+        outbox,
         settings,
     })
 }

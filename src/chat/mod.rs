@@ -1,4 +1,8 @@
 //! Chat adapters: each turns a platform's input into engine calls and renders the engine's
-//! neutral replies for the platform. Adapters never touch the store, the cluster or templates.
+//! neutral replies for the platform. Adapters never touch the cluster or templates; they use the
+//! store only for their request inbox (dedupe and replay).
 
 pub mod console;
+pub mod outbox;
+
+pub use outbox::{Outbox, Router};

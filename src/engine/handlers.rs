@@ -41,7 +41,10 @@ impl Engine {
             paged: paged.clone(),
         };
         let draft = lifecycle::open(report, &caller.actor, now, &self.policy);
-        let incident = self.store.open_incident(&draft).await?;
+        let incident = self
+            .store
+            .open_incident(&draft, caller.request.as_deref())
+            .await?;
         tracing::info!(incident = %incident.id, severity = %incident.severity, "incident opened");
         let data = context::detected(&incident, &self.policy, &paged, now);
         let mut message = self
@@ -75,7 +78,13 @@ impl Engine {
         };
         match self
             .store
-            .update(target.id, &caller.actor, now, &decide)
+            .update(
+                target.id,
+                &caller.actor,
+                now,
+                caller.request.as_deref(),
+                &decide,
+            )
             .await?
         {
             Updated::Changed { before, after } => {

@@ -16,6 +16,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use crate::catalog::Catalog;
+use crate::chat::Outbox;
 use crate::clock::Clock;
 use crate::command::{self, CommandName, Invocation};
 use crate::error_chain;
@@ -33,6 +34,10 @@ pub struct Caller {
     pub actor: Actor,
     /// The channel the command was typed in.
     pub channel: ChannelRef,
+    /// The platform's id for this delivery (stored in the inbox before it was acknowledged),
+    /// marked done with the command's effect so a redelivery or replay has none. `None` where
+    /// the platform does not redeliver (the terminal).
+    pub request: Option<String>,
 }
 
 /// Who sees a reply.
@@ -95,6 +100,23 @@ const NOT_YET_BUILT: [CommandName; 9] = [
     CommandName::Followup,
 ];
 
+/// What an engine is built from.
+#[derive(Clone)]
+pub struct Parts {
+    /// Where incidents live.
+    pub store: Arc<dyn Store>,
+    /// Severity levels and classification.
+    pub policy: Arc<Policy>,
+    /// The services incidents can be about.
+    pub catalog: Arc<Catalog>,
+    /// The message templates.
+    pub templates: Arc<Templates>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// Where messages the engine posts on its own go (late evidence, reminders).
+    pub outbox: Arc<dyn Outbox>,
+}
+
 /// The incident engine.
 pub struct Engine {
     store: Arc<dyn Store>,
@@ -102,23 +124,31 @@ pub struct Engine {
     catalog: Arc<Catalog>,
     templates: Arc<Templates>,
     clock: Arc<dyn Clock>,
+    #[allow(
+        dead_code,
+        reason = "posts on its own once timers and late evidence exist"
+    )]
+    outbox: Arc<dyn Outbox>,
 }
 
 impl Engine {
     /// An engine over these parts.
-    pub fn new(
-        store: Arc<dyn Store>,
-        policy: Arc<Policy>,
-        catalog: Arc<Catalog>,
-        templates: Arc<Templates>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(parts: Parts) -> Self {
+        let Parts {
+            store,
+            policy,
+            catalog,
+            templates,
+            clock,
+            outbox,
+        } = parts;
         Self {
             store,
             policy,
             catalog,
             templates,
             clock,
+            outbox,
         }
     }
 
@@ -139,6 +169,10 @@ impl Engine {
         let name = invocation.command.name();
         match self.dispatch(caller, invocation).await {
             Ok(replies) => replies,
+            Err(Error::Store(store::Error::Replayed(key))) => {
+                tracing::info!(request = %key, command = %name, "already handled; no effect");
+                Vec::new()
+            }
             Err(Error::User { headline, detail }) => {
                 vec![private(Message::notice(format!("⚠️ {headline}"), &detail))]
             }

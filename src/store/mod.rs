@@ -51,6 +51,10 @@ pub enum Error {
     /// A stored value is not what firewatch writes.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// The request's effect was committed before (a redelivery, or a replay after a restart);
+    /// nothing was written this time.
+    #[error("request {0} was already handled")]
+    Replayed(String),
 }
 
 /// Result of store operations.
@@ -75,11 +79,26 @@ pub enum Updated {
     Refused(Refusal),
 }
 
+/// A chat request accepted before it was acknowledged, kept until its effect is committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    /// The platform's request id, namespaced by the adapter (`slack:trigger:…`).
+    pub key: String,
+    /// What the adapter needs to run it again (its own JSON).
+    pub payload: String,
+    /// When it arrived.
+    pub received: DateTime<Utc>,
+}
+
 /// Persistence for incidents, their timelines and timers.
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Opens an incident: stores it, its first timeline entries and its timers, atomically.
-    async fn open_incident(&self, draft: &Draft) -> Result<Incident>;
+    /// `request` (the chat request that asked for it) is marked done in the same transaction.
+    ///
+    /// # Errors
+    /// [`Error::Replayed`] when `request` is already done: nothing is written.
+    async fn open_incident(&self, draft: &Draft, request: Option<&str>) -> Result<Incident>;
 
     /// One incident.
     async fn incident(&self, id: IncidentId) -> Result<Option<Incident>>;
@@ -95,20 +114,35 @@ pub trait Store: Send + Sync {
 
     /// Changes one incident atomically: reads it inside a writing transaction, asks `decide`
     /// what to do, and commits the new fields, its timers and the new timeline entries (by
-    /// `actor`, at `at`) — or writes nothing when `decide` refuses.
+    /// `actor`, at `at`) — or writes nothing when `decide` refuses. `request` (the chat request
+    /// that asked for it) is marked done in the same transaction as the change.
     ///
     /// # Errors
-    /// [`Error::NotFound`] when there is no such incident; store failures.
+    /// [`Error::NotFound`] when there is no such incident, [`Error::Replayed`] when `request` is
+    /// already done (nothing is written); store failures.
     async fn update(
         &self,
         id: IncidentId,
         actor: &Actor,
         at: DateTime<Utc>,
+        request: Option<&str>,
         decide: Decide<'_>,
     ) -> Result<Updated>;
 
-    /// Records a platform request id; `true` the first time it is seen, `false` after.
-    async fn first_sighting(&self, request_key: &str, at: DateTime<Utc>) -> Result<bool>;
+    /// Stores a chat request before it is acknowledged: `true` the first time its key is seen,
+    /// `false` for a redelivery (which must have no effect).
+    async fn accept_request(&self, request: &Inbound) -> Result<bool>;
+
+    /// Marks a request done (for requests whose answer changed nothing). Idempotent.
+    async fn complete_request(&self, key: &str, at: DateTime<Utc>) -> Result<()>;
+
+    /// Requests accepted but not done whose key starts with `prefix`, oldest first: what a
+    /// restart must run again.
+    async fn pending_requests(&self, prefix: &str) -> Result<Vec<Inbound>>;
+
+    /// Forgets done requests received before `before`; returns how many. Platforms stop
+    /// redelivering after minutes, so keys older than that can never come back.
+    async fn prune_requests(&self, before: DateTime<Utc>) -> Result<u64>;
 
     /// Waits for in-flight work and closes connections (SQLite checkpoints its journal).
     async fn close(&self);

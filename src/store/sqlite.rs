@@ -12,11 +12,12 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+mod inbox;
 mod rows;
 
 use rows::{append, entry, incident, millis, stamp_parts, sync_timers};
 
-use super::{Decide, Error, Result, Store, Updated};
+use super::{Decide, Error, Inbound, Result, Store, Updated};
 use crate::incident::{Actor, ChannelRef, Draft, Incident, IncidentId, Status, TimelineEntry};
 
 /// The incident columns plus its pending timers; append a `WHERE`/`ORDER BY` clause.
@@ -106,9 +107,10 @@ pub fn database_path(url: &str) -> std::result::Result<&Path, String> {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn open_incident(&self, draft: &Draft) -> Result<Incident> {
-        let mut tx = self.pool.begin().await?;
+    async fn open_incident(&self, draft: &Draft, request: Option<&str>) -> Result<Incident> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let opened = &draft.opened;
+        inbox::mark_done(&mut tx, request, opened.at).await?;
         let row = sqlx::query(
             "INSERT INTO incidents (summary, service, severity, severity_reason, status, platform, channel_id, \
              opened_by_platform, opened_by_id, opened_by_name, opened_at) \
@@ -210,10 +212,12 @@ impl Store for SqliteStore {
         id: IncidentId,
         actor: &Actor,
         at: DateTime<Utc>,
+        request: Option<&str>,
         decide: Decide<'_>,
     ) -> Result<Updated> {
         // IMMEDIATE takes the write lock first, so the read below is the state the write replaces.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        inbox::mark_done(&mut tx, request, at).await?;
         let before = sqlx::query(select_incidents!("WHERE i.id = ?"))
             .bind(id.get())
             .fetch_optional(&mut *tx)
@@ -275,15 +279,20 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn first_sighting(&self, request_key: &str, at: DateTime<Utc>) -> Result<bool> {
-        let inserted = sqlx::query(
-            "INSERT INTO processed_requests (request_key, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(request_key)
-        .bind(millis(at))
-        .execute(&self.pool)
-        .await?;
-        Ok(inserted.rows_affected() == 1)
+    async fn accept_request(&self, request: &Inbound) -> Result<bool> {
+        inbox::accept(&self.pool, request).await
+    }
+
+    async fn complete_request(&self, key: &str, at: DateTime<Utc>) -> Result<()> {
+        inbox::complete(&self.pool, key, at).await
+    }
+
+    async fn pending_requests(&self, prefix: &str) -> Result<Vec<Inbound>> {
+        inbox::pending(&self.pool, prefix).await
+    }
+
+    async fn prune_requests(&self, before: DateTime<Utc>) -> Result<u64> {
+        inbox::prune(&self.pool, before).await
     }
 
     async fn close(&self) {

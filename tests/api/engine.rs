@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use firewatch::catalog::Catalog;
-use firewatch::engine::{Audience, Caller, Engine};
+use firewatch::engine::{Audience, Caller, Engine, Parts};
 use firewatch::incident::severity::Policy;
 use firewatch::incident::{Actor, ChannelRef, Platform};
 use firewatch::notify::Templates;
@@ -19,6 +19,7 @@ fn caller(user: &str) -> Caller {
             platform: Platform::Console,
             id: "ops".into(),
         },
+        request: None,
     }
 }
 
@@ -109,13 +110,14 @@ async fn a_template_that_fails_after_the_commit_still_reports_the_saved_change()
         settings.incidents.default_severity,
     )
     .unwrap();
-    let engine = Engine::new(
-        Arc::clone(&t.app.store),
-        Arc::new(policy),
-        Arc::new(Catalog::new(settings)),
-        Arc::new(Templates::from_dir(broken.path()).unwrap()),
-        t.clock.clone(),
-    );
+    let engine = Engine::new(Parts {
+        store: Arc::clone(&t.app.store),
+        policy: Arc::new(policy),
+        catalog: Arc::new(Catalog::new(settings)),
+        templates: Arc::new(Templates::from_dir(broken.path()).unwrap()),
+        clock: t.clock.clone(),
+        outbox: t.app.outbox.clone(),
+    });
     let replies = engine
         .handle(&caller("alice"), "/incident-update restarting pods")
         .await;
@@ -130,4 +132,35 @@ async fn a_template_that_fails_after_the_commit_still_reports_the_saved_change()
     );
     let last = t.timeline(1).await.pop().unwrap();
     assert_eq!(last.event.describe(), "update: restarting pods");
+}
+
+#[tokio::test]
+async fn a_request_delivered_again_after_its_effect_has_no_effect() {
+    let t = TestApp::spawn().await;
+    let mut first = caller("alice");
+    first.request = Some("slack:trigger:1".into());
+    let opened = t
+        .app
+        .engine
+        .handle(&first, "/incident-assess db down")
+        .await;
+    assert_eq!(opened.len(), 1);
+    let again = t
+        .app
+        .engine
+        .handle(&first, "/incident-assess db down")
+        .await;
+    assert!(again.is_empty(), "{again:?}");
+    first.request = Some("slack:trigger:2".into());
+    t.app.engine.handle(&first, "/incident-note one").await;
+    let replayed = t.app.engine.handle(&first, "/incident-note one").await;
+    assert!(replayed.is_empty(), "{replayed:?}");
+    assert_eq!(t.app.store.active_incidents().await.unwrap().len(), 1);
+    let notes: Vec<_> = t
+        .timeline(1)
+        .await
+        .into_iter()
+        .filter(|e| e.event.describe().starts_with("note"))
+        .collect();
+    assert_eq!(notes.len(), 1);
 }

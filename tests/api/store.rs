@@ -2,7 +2,7 @@ use chrono::{TimeZone, Utc};
 use firewatch::incident::Incident;
 use firewatch::incident::IncidentId;
 use firewatch::incident::lifecycle::Refusal;
-use firewatch::store::{Error, SqliteStore, Updated};
+use firewatch::store::{Error, Inbound, SqliteStore, Updated};
 
 use crate::helpers::TestApp;
 
@@ -36,7 +36,7 @@ async fn a_refused_update_writes_nothing_and_a_missing_incident_is_named() {
     let result = t
         .app
         .store
-        .update(id, &actor, Utc::now(), &refuse)
+        .update(id, &actor, Utc::now(), None, &refuse)
         .await
         .unwrap();
     assert!(matches!(result, Updated::Refused(_)), "{result:?}");
@@ -47,7 +47,7 @@ async fn a_refused_update_writes_nothing_and_a_missing_incident_is_named() {
     let result = t
         .app
         .store
-        .update(missing, &actor, Utc::now(), &refuse)
+        .update(missing, &actor, Utc::now(), None, &refuse)
         .await;
     assert!(
         matches!(result, Err(Error::NotFound(i)) if i == missing),
@@ -95,30 +95,92 @@ async fn timers_follow_the_incident_until_it_is_resolved() {
     assert!(reminders(&store, 1).await.is_empty());
 }
 
+fn inbound(key: &str, minute: i64) -> Inbound {
+    Inbound {
+        key: key.into(),
+        payload: format!("{{\"key\":\"{key}\"}}"),
+        received: chrono::DateTime::UNIX_EPOCH + chrono::TimeDelta::minutes(minute),
+    }
+}
+
 #[tokio::test]
-async fn a_request_id_is_seen_once() {
+async fn a_request_is_accepted_once_and_pending_until_done() {
     let t = TestApp::spawn().await;
-    let now = Utc::now();
+    let store = &t.app.store;
+    let a = inbound("slack:trigger:1", 1);
+    let b = inbound("slack:trigger:2", 2);
+    assert!(store.accept_request(&a).await.unwrap());
+    assert!(!store.accept_request(&a).await.unwrap());
+    assert!(store.accept_request(&b).await.unwrap());
     assert!(
-        t.app
-            .store
-            .first_sighting("slack:trigger:123.456", now)
+        store
+            .accept_request(&inbound("discord:1", 3))
             .await
             .unwrap()
     );
-    assert!(
-        !t.app
-            .store
-            .first_sighting("slack:trigger:123.456", now)
-            .await
-            .unwrap()
+    assert_eq!(
+        store.pending_requests("slack:").await.unwrap(),
+        vec![a.clone(), b.clone()]
     );
-    assert!(
-        t.app
-            .store
-            .first_sighting("slack:trigger:123.457", now)
-            .await
-            .unwrap()
+    store.complete_request(&a.key, b.received).await.unwrap();
+    assert_eq!(
+        store.pending_requests("slack:").await.unwrap(),
+        vec![b.clone()]
+    );
+    // Done requests are forgotten after the redelivery window; pending ones are kept.
+    let later = chrono::DateTime::UNIX_EPOCH + chrono::TimeDelta::minutes(60);
+    assert_eq!(store.prune_requests(later).await.unwrap(), 1);
+    assert_eq!(store.pending_requests("slack:").await.unwrap(), vec![b]);
+    assert_eq!(store.pending_requests("discord:").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_change_marks_its_request_done_in_the_same_transaction() {
+    let t = TestApp::spawn().await;
+    t.say("/incident-assess db down").await;
+    let store = &t.app.store;
+    let request = inbound("slack:trigger:9", 1);
+    store.accept_request(&request).await.unwrap();
+    let note = |_: &firewatch::incident::Incident| {
+        Err(firewatch::incident::lifecycle::Refusal::SameSeverity {
+            id: IncidentId::new(1).unwrap(),
+            severity: firewatch::incident::Severity::P1,
+        })
+    };
+    let actor = firewatch::incident::Actor {
+        platform: firewatch::incident::Platform::Slack,
+        id: "U1".into(),
+        name: "alice".into(),
+    };
+    let id = IncidentId::new(1).unwrap();
+    // A refusal writes nothing, so the request stays pending.
+    let refused = store
+        .update(id, &actor, Utc::now(), Some(&request.key), &note)
+        .await
+        .unwrap();
+    assert!(matches!(refused, firewatch::store::Updated::Refused(_)));
+    assert_eq!(store.pending_requests("slack:").await.unwrap().len(), 1);
+    t.say("/incident-ack").await;
+    let before = store.incident(id).await.unwrap().unwrap();
+    let same = |i: &firewatch::incident::Incident| {
+        Ok(firewatch::incident::lifecycle::Outcome {
+            incident: i.clone(),
+            entries: Vec::new(),
+        })
+    };
+    store
+        .update(id, &actor, Utc::now(), Some(&request.key), &same)
+        .await
+        .unwrap();
+    assert!(store.pending_requests("slack:").await.unwrap().is_empty());
+    let replay = store
+        .update(id, &actor, Utc::now(), Some(&request.key), &same)
+        .await
+        .unwrap_err();
+    assert!(matches!(replay, firewatch::store::Error::Replayed(ref k) if k == "slack:trigger:9"));
+    assert_eq!(
+        store.incident(id).await.unwrap().unwrap().version,
+        before.version + 1
     );
 }
 
@@ -154,7 +216,7 @@ async fn the_schema_is_migrated_once_and_passes_an_integrity_check() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(migrations, 1);
+    assert_eq!(migrations, 2);
     assert_eq!(t.timeline(1).await.len(), 1);
 }
 
@@ -183,7 +245,7 @@ async fn an_opened_incident_is_exactly_what_a_later_read_returns() {
         paged: vec!["devops-troubleshooter".into()],
     };
     let draft = lifecycle::open(report, &reporter, t.clock.now(), &policy);
-    let opened = t.app.store.open_incident(&draft).await.unwrap();
+    let opened = t.app.store.open_incident(&draft, None).await.unwrap();
     let read = t.app.store.incident(opened.id).await.unwrap().unwrap();
     assert_eq!(opened, read);
     assert_eq!(read.version, 0);

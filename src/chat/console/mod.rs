@@ -37,6 +37,7 @@ fn caller(user: &str, channel: &str) -> Caller {
             platform: Platform::Console,
             id: channel.to_owned(),
         },
+        request: None,
     }
 }
 

@@ -1,0 +1,119 @@
+//! Messages the bot posts into channels: answers to commands, and what it says on its own
+//! (reminders, escalations, late evidence, mirrors). One [`Outbox`] per platform; the
+//! [`Router`] picks the platform from the channel.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::incident::{ChannelRef, Platform};
+use crate::message::Message;
+
+/// Why a message was not delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No adapter for the channel's platform runs in this process.
+    #[error("no {0} channel is connected")]
+    NoRoute(Platform),
+    /// The platform refused or could not be reached (after bounded retries).
+    #[error("{platform} did not take the message: {reason}")]
+    Platform {
+        /// Where it was going.
+        platform: Platform,
+        /// What went wrong, without secrets.
+        reason: String,
+    },
+}
+
+/// Result of deliveries.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Posts messages into channels of one platform.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Posts `message` into `channel`, visible to everyone there.
+    ///
+    /// # Errors
+    /// [`Error`] when the platform did not take it.
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<()>;
+}
+
+/// An [`Outbox`] over every platform this process runs, chosen by the channel's platform.
+#[derive(Default, Clone)]
+pub struct Router {
+    routes: HashMap<Platform, Arc<dyn Outbox>>,
+}
+
+impl Router {
+    /// A router with no routes: every post fails with [`Error::NoRoute`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends `platform`'s channels to `outbox`.
+    pub fn route(&mut self, platform: Platform, outbox: Arc<dyn Outbox>) {
+        self.routes.insert(platform, outbox);
+    }
+
+    /// Whether channels of `platform` can be posted to.
+    pub fn reaches(&self, platform: Platform) -> bool {
+        self.routes.contains_key(&platform)
+    }
+}
+
+#[async_trait]
+impl Outbox for Router {
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<()> {
+        match self.routes.get(&channel.platform) {
+            Some(outbox) => outbox.post(channel, message).await,
+            None => Err(Error::NoRoute(channel.platform)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(ChannelRef, String)>>);
+
+    #[async_trait]
+    impl Outbox for Recorder {
+        async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<()> {
+            let mut posted = self.0.lock().expect("not poisoned");
+            posted.push((channel.clone(), message.headline.clone()));
+            Ok(())
+        }
+    }
+
+    fn channel(platform: Platform) -> ChannelRef {
+        ChannelRef {
+            platform,
+            id: "C1".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn posts_go_to_the_channels_platform_or_fail_plainly() {
+        let slack = Arc::new(Recorder::default());
+        let mut router = Router::new();
+        router.route(Platform::Slack, slack.clone());
+        let message = Message::notice("📊 hello", "");
+        router
+            .post(&channel(Platform::Slack), &message)
+            .await
+            .unwrap();
+        let err = router
+            .post(&channel(Platform::Discord), &message)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "no discord channel is connected");
+        assert!(router.reaches(Platform::Slack) && !router.reaches(Platform::Console));
+        let posted = slack.0.lock().unwrap();
+        assert_eq!(*posted, vec![(channel(Platform::Slack), "📊 hello".into())]);
+    }
+}
