@@ -1,4 +1,4 @@
-//! The command line: `firewatch serve | console | check-config`.
+//! The command line: `firewatch serve | console | check-config | slack-manifest`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -9,10 +9,11 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use crate::chat::console;
+use crate::chat::slack::manifest;
 use crate::clock::SystemClock;
 use crate::config::Settings;
 use crate::notify::Template;
-use crate::{error_chain, startup};
+use crate::{error_chain, serve, startup};
 
 /// firewatch — ChatOps incident response for services on Kubernetes.
 ///
@@ -38,8 +39,18 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve Slack and Discord over HTTP (needs a chat platform; none is built in yet).
+    /// Serve Slack: POST /slack/commands and /slack/interactions on server.listen (and Socket
+    /// Mode when slack.app_token is set). Stops on Ctrl-C or SIGTERM.
     Serve,
+    /// Print the Slack app manifest (YAML) for firewatch's public base URL.
+    SlackManifest {
+        /// The public base URL Slack will call, e.g. https://firewatch.example.com.
+        #[arg(value_name = "BASE_URL", required_unless_present = "socket_mode")]
+        base_url: Option<String>,
+        /// Declare Socket Mode instead of request URLs (no public URL needed).
+        #[arg(long)]
+        socket_mode: bool,
+    },
     /// Talk to firewatch from the terminal: one command per line on stdin, replies on stdout.
     ///
     /// Interactive with a prompt on a terminal; when stdin is piped it handles every line and
@@ -69,6 +80,16 @@ pub async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
+    // Needs no configuration.
+    if let Command::SlackManifest {
+        base_url,
+        socket_mode,
+    } = &cli.command
+    {
+        let yaml = manifest::manifest(base_url.as_deref(), *socket_mode)?;
+        print!("{yaml}");
+        return Ok(());
+    }
     let settings = Settings::load(&cli.config).map_err(|e| error_chain(&e))?;
     let quiet = matches!(cli.command, Command::Console { .. });
     init_logging(if quiet { "warn" } else { &settings.log.level })?;
@@ -90,13 +111,21 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Serve => {
-            startup::check(&settings).map_err(|e| error_chain(&e))?;
-            Err(
-                "no chat platform enabled: this version of firewatch has no Slack or Discord \
-                 adapter yet. Use `firewatch console` to run incidents from the terminal."
-                    .into(),
-            )
+            let listen = settings.server.listen.clone();
+            let app = startup::build(settings, Arc::new(SystemClock))
+                .await
+                .map_err(|e| error_chain(&e))?;
+            let running = serve::start(&app, &listen)
+                .await
+                .map_err(|e| error_chain(&e))?;
+            eprintln!("firewatch: serving on {}", running.addr);
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            let result = running.stop().await;
+            app.store.close().await;
+            result.map_err(|e| format!("server: {e}"))
         }
+        Command::SlackManifest { .. } => Ok(()),
         Command::Console { user, channel } => {
             let app = startup::build(settings, Arc::new(SystemClock))
                 .await
@@ -122,6 +151,25 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
         }
     }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return std::future::pending::<()>().await,
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
 }
 
 fn init_logging(default: &str) -> Result<(), String> {

@@ -16,6 +16,8 @@ pub mod incident;
 pub mod interval;
 pub mod message;
 pub mod notify;
+pub mod serve;
+pub mod server;
 pub mod startup;
 pub mod store;
 

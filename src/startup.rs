@@ -5,9 +5,12 @@ use std::sync::Arc;
 
 use crate::catalog::Catalog;
 use crate::chat::Router;
+use crate::chat::slack::api::{SlackApi, SlackOutbox};
+use crate::chat::slack::blocks::Mentions;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::engine::{Engine, Parts};
+use crate::incident::Platform;
 use crate::incident::severity::{Policy, PolicyError};
 use crate::notify::{self, Templates};
 use crate::store::{self, SqliteStore, Store};
@@ -24,6 +27,9 @@ pub enum Error {
     /// The store could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] store::Error),
+    /// The Slack Web API client could not be built.
+    #[error("slack: {0}")]
+    Slack(#[from] crate::chat::slack::api::Error),
 }
 
 /// A running firewatch: the engine and what it is built from.
@@ -34,6 +40,10 @@ pub struct App {
     pub store: Arc<dyn Store>,
     /// Where messages to channels go, by platform.
     pub outbox: Arc<Router>,
+    /// The Slack Web API, when `slack.bot_token` is set.
+    pub slack_api: Option<Arc<SlackApi>>,
+    /// The time, as the engine reads it.
+    pub clock: Arc<dyn Clock>,
     /// The settings it was built from.
     pub settings: Settings,
 }
@@ -68,7 +78,20 @@ pub fn check(settings: &Settings) -> Result<Checked, Error> {
 /// # Errors
 /// [`Error`] naming what could not be set up.
 pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Error> {
-    let outbox = Arc::new(Router::new());
+    let mut router = Router::new();
+    let slack_api = match &settings.slack.bot_token {
+        Some(token) => {
+            let api = Arc::new(SlackApi::new(&settings.slack.api_url, token)?);
+            let mentions = Arc::new(Mentions::new(&settings.roles));
+            router.route(
+                Platform::Slack,
+                Arc::new(SlackOutbox::new(Arc::clone(&api), mentions)),
+            );
+            Some(api)
+        }
+        None => None,
+    };
+    let outbox = Arc::new(router);
     let Checked { policy, templates } = check(&settings)?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&settings.store.url).await?);
     let engine = Engine::new(Parts {
@@ -76,13 +99,15 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
         policy: Arc::new(policy),
         catalog: Arc::new(Catalog::new(&settings)),
         templates: Arc::new(templates),
-        clock,
+        clock: Arc::clone(&clock),
         outbox: outbox.clone(),
     });
     Ok(App {
         engine: Arc::new(engine),
         store,
         outbox,
+        slack_api,
+        clock,
         settings,
     })
 }

@@ -4,5 +4,6 @@
 
 pub mod console;
 pub mod outbox;
+pub mod slack;
 
 pub use outbox::{Outbox, Router};

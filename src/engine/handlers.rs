@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use super::{Caller, Engine, Reply, Result, error_reference, refusal, refuse, to_channel};
 use crate::command::CommandName;
-use crate::incident::lifecycle::{self, Event, Report};
-use crate::incident::{Incident, IncidentId, Severity};
+use crate::incident::lifecycle::{self, Event, Outcome, Report};
+use crate::incident::{Actor, ChannelRef, Incident, IncidentId, Severity, TimelineEvent};
 use crate::message::{ButtonStyle, Message};
 use crate::notify::{Template, context};
 use crate::store::Updated;
@@ -198,5 +198,34 @@ impl Engine {
                 .about(incident.id)
             }
         }
+    }
+}
+
+impl Engine {
+    /// Binds an incident to another channel (its own Slack channel): later commands typed
+    /// there act on it, and its messages go there. Recorded on the timeline.
+    ///
+    /// # Errors
+    /// Store failures; [`crate::store::Error::NotFound`] for an unknown incident.
+    pub async fn bind_channel(
+        &self,
+        id: IncidentId,
+        channel: &ChannelRef,
+        actor: &Actor,
+    ) -> std::result::Result<(), crate::store::Error> {
+        let now = self.clock.now();
+        let decide = |incident: &Incident| {
+            Ok(Outcome {
+                incident: Incident {
+                    channel: channel.clone(),
+                    ..incident.clone()
+                },
+                entries: vec![TimelineEvent::ChannelBound {
+                    channel: channel.clone(),
+                }],
+            })
+        };
+        self.store.update(id, actor, now, None, &decide).await?;
+        Ok(())
     }
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Actor, Severity, Status};
+use super::{Actor, ChannelRef, Severity, Status};
 
 /// Something that happened to an incident.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +62,11 @@ pub enum TimelineEvent {
         /// What fixed it.
         resolution: String,
     },
+    /// The incident moved to its own channel (Slack incident channels).
+    ChannelBound {
+        /// The channel it is bound to now.
+        channel: ChannelRef,
+    },
     /// The post-incident report closed the incident.
     Closed {
         /// Where the report was written.
@@ -80,6 +85,7 @@ impl TimelineEvent {
             TimelineEvent::SeverityChanged { .. } => "severity_changed",
             TimelineEvent::Note { .. } => "note",
             TimelineEvent::Resolved { .. } => "resolved",
+            TimelineEvent::ChannelBound { .. } => "channel_bound",
             TimelineEvent::Closed { .. } => "closed",
         }
     }
@@ -115,6 +121,9 @@ impl TimelineEvent {
                 root_cause,
                 resolution,
             } => format!("resolved. Root cause: {root_cause}. Resolution: {resolution}"),
+            TimelineEvent::ChannelBound { channel } => {
+                format!("moved to its own channel ({})", channel.id)
+            }
             TimelineEvent::Closed { report } => format!("closed; report at {report}"),
         }
     }

@@ -240,8 +240,8 @@ impl Store for SqliteStore {
             "UPDATE incidents SET severity = ?, severity_reason = ?, status = ?, \
              acknowledged_by_platform = ?, acknowledged_by_id = ?, acknowledged_by_name = ?, acknowledged_at = ?, \
              resolved_by_platform = ?, resolved_by_id = ?, resolved_by_name = ?, resolved_at = ?, \
-             root_cause = ?, resolution = ?, closed_at = ?, version = version + 1 \
-             WHERE id = ?",
+             root_cause = ?, resolution = ?, closed_at = ?, platform = ?, channel_id = ?, \
+             version = version + 1 WHERE id = ?",
         )
         .bind(next.severity.as_str())
         .bind(&next.severity_reason)
@@ -257,6 +257,8 @@ impl Store for SqliteStore {
         .bind(&next.root_cause)
         .bind(&next.resolution)
         .bind(next.closed_at.map(millis))
+        .bind(next.channel.platform.as_str())
+        .bind(&next.channel.id)
         .bind(id.get())
         .execute(&mut *tx)
         .await?;

@@ -181,7 +181,7 @@ fn an_unopenable_store_stops_the_console_with_a_clear_message() {
 }
 
 #[test]
-fn serve_says_no_chat_platform_is_enabled() {
+fn serve_without_slack_tokens_says_what_to_set() {
     let dir = tempfile::tempdir().unwrap();
     let out = firewatch(
         &["serve", "-c", "bot.toml.example"],
@@ -189,7 +189,33 @@ fn serve_says_no_chat_platform_is_enabled() {
         "",
     );
     assert_eq!(out.status.code(), Some(1));
-    assert_has(&text(&out.stderr), &["no chat platform enabled"]);
+    assert_has(
+        &text(&out.stderr),
+        &[
+            "no chat platform is configured",
+            "FIREWATCH__SLACK__BOT_TOKEN",
+        ],
+    );
+}
+
+#[test]
+fn slack_manifest_prints_yaml_for_the_base_url_and_refuses_plain_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fw.db");
+    let out = firewatch(&["slack-manifest", "https://fw.example.com"], &db, "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_has(
+        &text(&out.stdout),
+        &[
+            "- command: /incident-assess",
+            "url: \"https://fw.example.com/slack/commands\"",
+            "request_url: \"https://fw.example.com/slack/interactions\"",
+            "- commands # ",
+        ],
+    );
+    let http = firewatch(&["slack-manifest", "http://fw.example.com"], &db, "");
+    assert_eq!(http.status.code(), Some(1));
+    assert_has(&text(&http.stderr), &["not an https:// URL"]);
 }
 
 #[test]
@@ -201,6 +227,7 @@ fn every_command_has_help() {
         &["console", "--help"],
         &["serve", "--help"],
         &["check-config", "--help"],
+        &["slack-manifest", "--help"],
     ] {
         let out = firewatch(args, &db, "");
         assert!(out.status.success(), "{args:?}");

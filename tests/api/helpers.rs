@@ -43,6 +43,7 @@ pub struct TestApp {
     pub app: App,
     pub clock: Arc<ManualClock>,
     pub dir: TempDir,
+    env: Vec<(String, String)>,
 }
 
 impl TestApp {
@@ -57,20 +58,45 @@ impl TestApp {
         Self::start(dir, Arc::new(ManualClock::new(start))).await
     }
 
+    /// A firewatch whose settings also take these `FIREWATCH__…` overrides.
+    pub async fn spawn_with(env: Vec<(String, String)>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let start = Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap();
+        Self::start_with(dir, Arc::new(ManualClock::new(start)), env).await
+    }
+
     async fn start(dir: TempDir, clock: Arc<ManualClock>) -> Self {
+        Self::start_with(dir, clock, Vec::new()).await
+    }
+
+    async fn start_with(dir: TempDir, clock: Arc<ManualClock>, env: Vec<(String, String)>) -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("firewatch=info")
+            .with_test_writer()
+            .try_init();
         let settings =
-            Settings::load_with_env(&write_config(dir.path()), []).expect("settings load");
+            Settings::load_with_env(&write_config(dir.path()), env.clone()).expect("settings load");
         let app = startup::build(settings, clock.clone())
             .await
             .expect("app starts");
-        Self { app, clock, dir }
+        Self {
+            app,
+            clock,
+            dir,
+            env,
+        }
     }
 
     /// Stops this firewatch and starts a new one on the same store and clock.
     pub async fn restart(self) -> Self {
-        let Self { app, clock, dir } = self;
+        let Self {
+            app,
+            clock,
+            dir,
+            env,
+        } = self;
         drop(app);
-        Self::start(dir, clock).await
+        Self::start_with(dir, clock, env).await
     }
 
     pub fn advance_minutes(&self, minutes: i64) {

@@ -3,5 +3,7 @@
 mod binary;
 mod console;
 mod engine;
+mod fake_slack;
 mod helpers;
+mod slack;
 mod store;

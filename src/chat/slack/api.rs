@@ -1,0 +1,186 @@
+//! The Slack Web API, as firewatch uses it: post into channels, answer through `response_url`,
+//! post ephemeral messages, create and join incident channels. 429 answers are retried after
+//! Slack's `Retry-After`, a bounded number of times.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hyper_rustls::HttpsConnectorBuilder;
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+
+use super::blocks;
+use crate::chat::outbox::{self, Outbox};
+use crate::config::Secret;
+use crate::incident::{ChannelRef, Platform};
+use crate::message::Message;
+
+/// Why a Web API call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The HTTPS client could not be built.
+    #[error("cannot load the system's CA certificates: {0}")]
+    Certificates(#[source] std::io::Error),
+    /// Slack answered with an error code (`not_in_channel`, `channel_not_found`, …).
+    #[error("slack answered {0}")]
+    Api(String),
+    /// Still rate limited after the retries.
+    #[error("slack kept answering 429 (rate limited) after {0} retries")]
+    RateLimited(usize),
+    /// Slack could not be reached or answered something unreadable.
+    #[error("slack could not be reached: {0}")]
+    Transport(String),
+}
+
+/// How often a 429 is retried, and the longest wait honoured.
+const RETRIES: usize = 3;
+const LONGEST_WAIT: Duration = Duration::from_secs(30);
+
+type Connector = SlackClientHyperHttpsConnector;
+
+/// A Web API client with the bot token.
+pub struct SlackApi {
+    client: Arc<SlackClient<Connector>>,
+    token: SlackApiToken,
+}
+
+impl SlackApi {
+    /// A client for the Web API at `api_url` (`https://slack.com/api/`, or `http://…` for a
+    /// local fake) with the bot token.
+    ///
+    /// # Errors
+    /// [`Error::Certificates`] when the system's CA certificates cannot be loaded.
+    pub fn new(api_url: &str, token: &Secret) -> Result<Self, Error> {
+        let https = HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .map_err(Error::Certificates)?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let connector = SlackClientHyperConnector::with_connector(https)
+            .with_slack_api_url(api_url.trim_end_matches('/'));
+        Ok(Self {
+            client: Arc::new(SlackClient::new(connector)),
+            token: SlackApiToken::new(token.expose().into()),
+        })
+    }
+
+    /// The underlying client (Socket Mode runs on it).
+    pub fn client(&self) -> Arc<SlackClient<Connector>> {
+        Arc::clone(&self.client)
+    }
+
+    /// Posts into a channel; returns the message's `ts`.
+    pub async fn post(&self, channel: &str, content: SlackMessageContent) -> Result<String, Error> {
+        let request = SlackApiChatPostMessageRequest::new(channel.into(), content);
+        let session = self.client.open_session(&self.token);
+        let posted = retrying(|| session.chat_post_message(&request)).await?;
+        Ok(posted.ts.0)
+    }
+
+    /// Posts a message only `user` sees in `channel`.
+    pub async fn post_ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        content: SlackMessageContent,
+    ) -> Result<(), Error> {
+        let request = SlackApiChatPostEphemeralRequest::new(channel.into(), user.into(), content);
+        let session = self.client.open_session(&self.token);
+        retrying(|| session.chat_post_ephemeral(&request)).await?;
+        Ok(())
+    }
+
+    /// Answers through a command's `response_url`: only the caller sees it.
+    pub async fn respond(
+        &self,
+        response_url: &str,
+        content: SlackMessageContent,
+    ) -> Result<(), Error> {
+        let url = response_url
+            .parse()
+            .map_err(|e| Error::Transport(format!("response_url is not a URL: {e}")))?;
+        let request = SlackApiPostWebhookMessageRequest::new(content);
+        retrying(|| self.client.post_webhook_message(&url, &request)).await?;
+        Ok(())
+    }
+
+    /// Creates a public channel; returns its id.
+    pub async fn create_channel(&self, name: &str) -> Result<String, Error> {
+        let request = SlackApiConversationsCreateRequest::new(name.into());
+        let session = self.client.open_session(&self.token);
+        let created = retrying(|| session.conversations_create(&request)).await?;
+        Ok(created.channel.id.0)
+    }
+
+    /// Invites users into a channel.
+    pub async fn invite(&self, channel: &str, users: &[String]) -> Result<(), Error> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let request = SlackApiConversationsInviteRequest::new(
+            channel.into(),
+            users.iter().map(|u| u.as_str().into()).collect(),
+        );
+        let session = self.client.open_session(&self.token);
+        retrying(|| session.conversations_invite(&request)).await?;
+        Ok(())
+    }
+}
+
+/// Runs a call, sleeping through 429s as Slack asks (bounded).
+async fn retrying<T, F, Fut>(call: F) -> Result<T, Error>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ClientResult<T>>,
+{
+    let mut retries = 0;
+    loop {
+        match call().await {
+            Ok(value) => return Ok(value),
+            Err(SlackClientError::RateLimitError(limit)) if retries < RETRIES => {
+                retries += 1;
+                let wait = limit.retry_after.unwrap_or(Duration::from_secs(1));
+                tracing::warn!(
+                    wait_s = wait.as_secs(),
+                    retries,
+                    "slack rate limited us; waiting"
+                );
+                tokio::time::sleep(wait.min(LONGEST_WAIT)).await;
+            }
+            Err(SlackClientError::RateLimitError(_)) => return Err(Error::RateLimited(retries)),
+            Err(SlackClientError::ApiError(e)) => return Err(Error::Api(e.code)),
+            Err(other) => return Err(Error::Transport(other.to_string())),
+        }
+    }
+}
+
+/// Posts into Slack channels for the [`crate::chat::Router`].
+pub struct SlackOutbox {
+    api: Arc<SlackApi>,
+    mentions: Arc<blocks::Mentions>,
+}
+
+impl SlackOutbox {
+    /// An outbox over `api`, mentioning paged roles as `mentions` says.
+    pub fn new(api: Arc<SlackApi>, mentions: Arc<blocks::Mentions>) -> Self {
+        Self { api, mentions }
+    }
+}
+
+#[async_trait]
+impl Outbox for SlackOutbox {
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> outbox::Result<()> {
+        let content = blocks::render(message, &self.mentions);
+        self.api
+            .post(&channel.id, content)
+            .await
+            .map(drop)
+            .map_err(|e| outbox::Error::Platform {
+                platform: Platform::Slack,
+                reason: e.to_string(),
+            })
+    }
+}

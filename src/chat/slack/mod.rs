@@ -1,0 +1,300 @@
+//! The Slack adapter: signed slash commands and button presses in, Block Kit messages out.
+//!
+//! A request's way: [`verify`] the signature → read it ([`payload`]) → store it in the request
+//! inbox (dedupe on `trigger_id`) → answer Slack at once → run it on the engine in a task →
+//! post the replies with the Web API ([`api`]) → mark it done. Replies meant for the caller
+//! alone go back through the command's `response_url`, so only they see them.
+//!
+//! # Guarantees
+//! - A forged, stale or unsigned request changes nothing and posts nothing.
+//! - A request delivered twice (Slack retries, double clicks) has one effect: the inbox key is
+//!   marked done in the same transaction as the effect, and a redelivery is dropped.
+//! - A request acknowledged to Slack is not lost by a crash: it sits in the inbox until done,
+//!   and [`Slack::replay`] runs it again at start-up.
+
+pub mod api;
+pub mod blocks;
+pub mod channels;
+pub mod manifest;
+pub mod payload;
+pub mod socket;
+pub mod verify;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use self::api::SlackApi;
+use self::blocks::Mentions;
+use self::payload::{ButtonPress, SlashCommand};
+use crate::chat::{Outbox, Router};
+use crate::clock::Clock;
+use crate::command::{self, Command};
+use crate::engine::{Audience, Caller, Engine, Reply};
+use crate::error_chain;
+use crate::incident::{Actor, ChannelRef, Platform};
+use crate::message::Message;
+use crate::store::{self, Inbound, Store};
+
+/// Prefix of every Slack key in the request inbox.
+const KEY_PREFIX: &str = "slack:";
+
+/// One request from Slack, as stored in the inbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Delivery {
+    /// A slash command.
+    Command(SlashCommand),
+    /// A press of one of firewatch's buttons.
+    Button(ButtonPress),
+}
+
+impl Delivery {
+    /// The inbox key: one per Slack invocation.
+    pub fn key(&self) -> String {
+        match self {
+            Delivery::Command(c) => format!("{KEY_PREFIX}command:{}", c.trigger_id),
+            Delivery::Button(b) => format!("{KEY_PREFIX}button:{}", b.trigger_id),
+        }
+    }
+
+    /// The command line the engine runs.
+    pub fn line(&self) -> String {
+        match self {
+            Delivery::Command(c) => c.line(),
+            Delivery::Button(b) => b.command.clone(),
+        }
+    }
+
+    fn user(&self) -> (&str, Option<&str>) {
+        match self {
+            Delivery::Command(c) => (&c.user_id, c.user_name.as_deref()),
+            Delivery::Button(b) => (&b.user_id, b.user_name.as_deref()),
+        }
+    }
+
+    fn channel_id(&self) -> &str {
+        match self {
+            Delivery::Command(c) => &c.channel_id,
+            Delivery::Button(b) => &b.channel_id,
+        }
+    }
+
+    fn response_url(&self) -> Option<&str> {
+        match self {
+            Delivery::Command(c) => Some(&c.response_url),
+            Delivery::Button(b) => b.response_url.as_deref(),
+        }
+    }
+
+    fn caller(&self) -> Caller {
+        let (id, name) = self.user();
+        Caller {
+            actor: Actor {
+                platform: Platform::Slack,
+                id: id.to_owned(),
+                name: name.unwrap_or(id).to_owned(),
+            },
+            channel: ChannelRef {
+                platform: Platform::Slack,
+                id: self.channel_id().to_owned(),
+            },
+            request: Some(self.key()),
+        }
+    }
+}
+
+/// What the adapter is configured with besides the engine.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Every alert is also posted here.
+    pub alerts_channel: Option<String>,
+    /// Open `#inc-YYYYMMDD-<slug>` per incident and bind the incident to it.
+    pub create_incident_channels: bool,
+}
+
+/// The Slack adapter, shared by the HTTP routes and Socket Mode.
+pub struct Slack {
+    engine: Arc<Engine>,
+    store: Arc<dyn Store>,
+    api: Arc<SlackApi>,
+    router: Arc<Router>,
+    mentions: Arc<Mentions>,
+    clock: Arc<dyn Clock>,
+    options: Options,
+}
+
+impl Slack {
+    /// An adapter over the engine and the Web API client.
+    pub fn new(
+        app: &crate::startup::App,
+        api: Arc<SlackApi>,
+        mentions: Arc<Mentions>,
+        options: Options,
+    ) -> Self {
+        Self {
+            engine: Arc::clone(&app.engine),
+            store: Arc::clone(&app.store),
+            api,
+            router: Arc::clone(&app.outbox),
+            mentions,
+            clock: Arc::clone(&app.clock),
+            options,
+        }
+    }
+
+    /// Stores a delivery in the inbox before Slack is answered: `true` when it is new and must
+    /// be run, `false` for a redelivery.
+    ///
+    /// # Errors
+    /// The store could not record it (answer the caller that nothing was done).
+    pub async fn accept(&self, delivery: &Delivery) -> Result<bool, store::Error> {
+        let payload = serde_json::to_string(delivery).expect("a delivery serialises to JSON");
+        let inbound = Inbound {
+            key: delivery.key(),
+            payload,
+            received: self.clock.now(),
+        };
+        self.store.accept_request(&inbound).await
+    }
+
+    /// Runs an accepted delivery: the engine, then every reply, then marks it done.
+    #[tracing::instrument(skip_all, fields(request = %delivery.key()))]
+    pub async fn run(&self, delivery: Delivery) {
+        let caller = delivery.caller();
+        let line = delivery.line();
+        let replies = self.engine.handle(&caller, &line).await;
+        let replies = if self.options.create_incident_channels && is_assess(&line) {
+            channels::open_for_incident(self, &caller, replies).await
+        } else {
+            replies
+        };
+        for reply in replies {
+            self.deliver(&delivery, &caller, reply, is_assess(&line))
+                .await;
+        }
+        if let Err(e) = self
+            .store
+            .complete_request(&delivery.key(), self.clock.now())
+            .await
+        {
+            tracing::warn!(error = %error_chain(&e), "could not mark the request done");
+        }
+    }
+
+    /// What was accepted before a restart but never done. Read it before taking new requests,
+    /// so a request that arrives meanwhile is run by its own handler only.
+    ///
+    /// # Errors
+    /// The inbox could not be read.
+    pub async fn pending(&self) -> Result<Vec<Inbound>, store::Error> {
+        self.store.pending_requests(KEY_PREFIX).await
+    }
+
+    /// Runs `pending` (from [`Slack::pending`]) again, oldest first; returns how many ran.
+    pub async fn replay(&self, pending: Vec<Inbound>) -> usize {
+        let mut replayed = 0;
+        for inbound in pending {
+            match serde_json::from_str::<Delivery>(&inbound.payload) {
+                Ok(delivery) => {
+                    tracing::info!(request = %inbound.key, "running a request accepted before the restart");
+                    self.run(delivery).await;
+                    replayed += 1;
+                }
+                Err(e) => {
+                    tracing::error!(request = %inbound.key, error = %e, "unreadable stored request; dropped");
+                    let _ = self
+                        .store
+                        .complete_request(&inbound.key, self.clock.now())
+                        .await;
+                }
+            }
+        }
+        replayed
+    }
+
+    async fn deliver(&self, delivery: &Delivery, caller: &Caller, reply: Reply, alert: bool) {
+        let Reply { audience, message } = reply;
+        let channel = match audience {
+            Audience::Caller => return self.tell_caller(delivery, &message).await,
+            Audience::Channel(channel) => channel,
+        };
+        let posted = if channel.platform == Platform::Slack {
+            self.api
+                .post(&channel.id, blocks::render(&message, &self.mentions))
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        } else {
+            self.router
+                .post(&channel, &message)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        if let Err(reason) = posted {
+            tracing::warn!(channel = %channel.id, %reason, "could not post into the channel");
+            let note = Message::notice(
+                format!("⚠️ firewatch could not post this in the channel ({reason})"),
+                "The change itself is saved. Invite the bot to the channel (/invite @firewatch) so the team sees the next messages.",
+            );
+            self.tell_caller(delivery, &message).await;
+            self.tell_caller(delivery, &note).await;
+        } else if channel != caller.channel && channel.platform == Platform::Slack {
+            let pointer = blocks::with_channel_link(
+                &format!("{} — posted in", message.headline),
+                &channel.id,
+            );
+            self.answer(delivery, pointer).await;
+        }
+        let is_alert = alert && message.incident.is_some() && !message.paged_roles.is_empty();
+        if is_alert
+            && let Some(alerts) = &self.options.alerts_channel
+            && *alerts != channel.id
+        {
+            let copy = blocks::render(&message, &self.mentions);
+            if let Err(e) = self.api.post(alerts, copy).await {
+                tracing::warn!(channel = %alerts, error = %e, "could not post the alert into the alerts channel");
+            }
+        }
+    }
+
+    /// Shows a message to the caller only: `response_url`, else an ephemeral post.
+    async fn tell_caller(&self, delivery: &Delivery, message: &Message) {
+        self.answer(delivery, blocks::render(message, &Mentions::default()))
+            .await;
+    }
+
+    async fn answer(
+        &self,
+        delivery: &Delivery,
+        content: slack_morphism::prelude::SlackMessageContent,
+    ) {
+        let sent = match delivery.response_url() {
+            Some(url) => self.api.respond(url, content).await,
+            None => {
+                let (user, _) = delivery.user();
+                self.api
+                    .post_ephemeral(delivery.channel_id(), user, content)
+                    .await
+            }
+        };
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "could not answer the caller");
+        }
+    }
+}
+
+fn is_assess(line: &str) -> bool {
+    matches!(command::parse(line), Ok(inv) if matches!(inv.command, Command::Assess { .. }))
+}
+
+/// Slack's request signature for `body` at `timestamp` with `secret`: `v0=<hex hmac>`. Used by
+/// tests and the load generator to sign like Slack does.
+pub fn sign(secret: &str, timestamp: i64, body: &str) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes keys of any size");
+    mac.update(format!("v0:{timestamp}:").as_bytes());
+    mac.update(body.as_bytes());
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}

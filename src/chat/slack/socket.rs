@@ -1,0 +1,129 @@
+//! Socket Mode (`slack.app_token` set): the same commands and buttons over Slack's websocket,
+//! for teams without a public URL. Deliveries take the same way as over HTTP: inbox, quick
+//! acknowledgement, engine in a task.
+
+use std::sync::Arc;
+
+use slack_morphism::prelude::*;
+
+use super::payload::{ACTION_PREFIX, ButtonPress, SlashCommand};
+use super::{Delivery, Slack};
+use crate::config::Secret;
+use crate::error_chain;
+
+/// A running Socket Mode connection.
+pub struct SocketMode {
+    listener: SlackClientSocketModeListener<SlackClientHyperHttpsConnector>,
+}
+
+impl SocketMode {
+    /// Connects with the app-level token (`xapp-…`) and starts receiving.
+    ///
+    /// # Errors
+    /// Slack refused the token or could not be reached.
+    pub async fn start(slack: Arc<Slack>, app_token: &Secret) -> Result<Self, String> {
+        let client = slack.api.client();
+        let environment = Arc::new(
+            SlackClientEventsListenerEnvironment::new(client)
+                .with_error_handler(on_error)
+                .with_user_state(Arc::clone(&slack)),
+        );
+        let callbacks = SlackSocketModeListenerCallbacks::new()
+            .with_command_events(on_command)
+            .with_interaction_events(on_interaction);
+        let listener = SlackClientSocketModeListener::new(
+            &SlackClientSocketModeConfig::new(),
+            environment,
+            callbacks,
+        );
+        listener
+            .listen_for(&SlackApiToken::new(app_token.expose().into()))
+            .await
+            .map_err(|e| format!("socket mode: {e}"))?;
+        listener.start().await;
+        tracing::info!("slack socket mode connected");
+        Ok(Self { listener })
+    }
+
+    /// Closes the connection.
+    pub async fn shutdown(&self) {
+        self.listener.shutdown().await;
+    }
+}
+
+fn on_error(
+    error: Box<dyn std::error::Error + Send + Sync>,
+    _client: Arc<SlackHyperClient>,
+    _state: SlackClientEventsUserState,
+) -> axum::http::StatusCode {
+    tracing::warn!(error = %error, "slack socket mode error");
+    axum::http::StatusCode::OK
+}
+
+async fn adapter(state: &SlackClientEventsUserState) -> Option<Arc<Slack>> {
+    state.read().await.get_user_state::<Arc<Slack>>().cloned()
+}
+
+/// Accepts a delivery and runs it in a task; the websocket acknowledgement follows at once.
+async fn dispatch(slack: Arc<Slack>, delivery: Delivery) {
+    match slack.accept(&delivery).await {
+        Ok(true) => {
+            tokio::spawn(async move { slack.run(delivery).await });
+        }
+        Ok(false) => tracing::info!(request = %delivery.key(), "redelivered; ignored"),
+        Err(e) => {
+            tracing::error!(error = %error_chain(&e), "could not store a socket mode request")
+        }
+    }
+}
+
+async fn on_command(
+    event: SlackCommandEvent,
+    _client: Arc<SlackHyperClient>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackCommandEventResponse> {
+    if let Some(slack) = adapter(&state).await {
+        let command = SlashCommand {
+            team_id: event.team_id.0,
+            channel_id: event.channel_id.0,
+            user_id: event.user_id.0,
+            user_name: None,
+            command: event.command.0,
+            text: event.text.unwrap_or_default(),
+            response_url: event.response_url.0.to_string(),
+            trigger_id: event.trigger_id.0,
+        };
+        dispatch(slack, Delivery::Command(command)).await;
+    }
+    Ok(SlackCommandEventResponse::new(SlackMessageContent::new()))
+}
+
+async fn on_interaction(
+    event: SlackInteractionEvent,
+    _client: Arc<SlackHyperClient>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    let SlackInteractionEvent::BlockActions(actions) = event else {
+        return Ok(());
+    };
+    let press = (|| {
+        let user = actions.user?;
+        let channel = actions.channel?;
+        let action = actions
+            .actions?
+            .into_iter()
+            .find(|a| a.action_id.0.starts_with(ACTION_PREFIX))?;
+        Some(ButtonPress {
+            user_id: user.id.0,
+            user_name: user.username.or(user.name),
+            channel_id: channel.id.0,
+            command: action.value?,
+            response_url: actions.response_url.map(|u| u.0.to_string()),
+            trigger_id: actions.trigger_id.0,
+        })
+    })();
+    if let (Some(press), Some(slack)) = (press, adapter(&state).await) {
+        dispatch(slack, Delivery::Button(press)).await;
+    }
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! The HTTP server of `firewatch serve`: `POST /slack/commands`, `POST /slack/interactions`
+//! and `GET /healthz`. Handlers answer within milliseconds: they verify, store the request in
+//! the inbox and hand it to a task; nothing here waits for the engine, the cluster or Slack.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+
+use crate::chat::slack::payload::{self, SlashCommand};
+use crate::chat::slack::verify::Verifier;
+use crate::chat::slack::{Delivery, Slack};
+use crate::error_chain;
+
+/// How long shutdown waits for commands in flight.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    slack: Option<SlackEndpoint>,
+    tasks: TaskTracker,
+}
+
+#[derive(Clone)]
+struct SlackEndpoint {
+    adapter: Arc<Slack>,
+    verifier: Arc<Verifier>,
+}
+
+impl AppState {
+    /// State with the Slack endpoints when `slack` is given (otherwise they answer 404).
+    pub fn new(slack: Option<(Arc<Slack>, Verifier)>, tasks: TaskTracker) -> Self {
+        Self {
+            slack: slack.map(|(adapter, verifier)| SlackEndpoint {
+                adapter,
+                verifier: Arc::new(verifier),
+            }),
+            tasks,
+        }
+    }
+}
+
+/// The routes, for tests with `oneshot` and for [`serve`].
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/slack/commands", post(slack_command))
+        .route("/slack/interactions", post(slack_interaction))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes, then waits (bounded) for commands in flight.
+///
+/// # Errors
+/// The listener failed.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let tasks = state.tasks.clone();
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tasks.close();
+    if tokio::time::timeout(DRAIN, tasks.wait()).await.is_err() {
+        tracing::warn!(
+            in_flight = tasks.len(),
+            "commands still running at shutdown; they stay in the inbox and run again at the next start"
+        );
+    }
+    Ok(())
+}
+
+/// Why a request was not taken.
+enum Refused {
+    NotConfigured,
+    Unsigned(String),
+    Unreadable(String),
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::NotConfigured => {
+                (StatusCode::NOT_FOUND, "slack is not configured").into_response()
+            }
+            Refused::Unsigned(reason) => {
+                tracing::warn!(%reason, "rejected a slack request without a valid signature");
+                (StatusCode::UNAUTHORIZED, "invalid request signature").into_response()
+            }
+            Refused::Unreadable(reason) => {
+                tracing::warn!(%reason, "rejected a signed but unreadable slack request");
+                (StatusCode::BAD_REQUEST, reason).into_response()
+            }
+        }
+    }
+}
+
+fn verified<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<&'a SlackEndpoint, Refused> {
+    let endpoint = state.slack.as_ref().ok_or(Refused::NotConfigured)?;
+    endpoint
+        .verifier
+        .check(headers, body)
+        .map_err(|r| Refused::Unsigned(r.to_string()))?;
+    Ok(endpoint)
+}
+
+async fn slack_command(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Refused> {
+    let endpoint = verified(&state, &headers, &body)?;
+    let command = SlashCommand::from_form(&body).map_err(|e| Refused::Unreadable(e.to_string()))?;
+    Ok(take(&state, endpoint, Delivery::Command(command)).await)
+}
+
+async fn slack_interaction(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Refused> {
+    let endpoint = verified(&state, &headers, &body)?;
+    match payload::button_press(&body).map_err(|e| Refused::Unreadable(e.to_string()))? {
+        Some(press) => Ok(take(&state, endpoint, Delivery::Button(press)).await),
+        None => Ok(StatusCode::OK.into_response()),
+    }
+}
+
+/// Stores the delivery and starts it; the answer to Slack does not wait for it.
+async fn take(state: &AppState, endpoint: &SlackEndpoint, delivery: Delivery) -> Response {
+    match endpoint.adapter.accept(&delivery).await {
+        Ok(true) => {
+            let adapter = Arc::clone(&endpoint.adapter);
+            state
+                .tasks
+                .spawn(async move { adapter.run(delivery).await });
+            StatusCode::OK.into_response()
+        }
+        Ok(false) => {
+            tracing::info!(request = %delivery.key(), "redelivered request ignored");
+            StatusCode::OK.into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %error_chain(&e), "could not store a slack request");
+            Json(serde_json::json!({
+                "response_type": "ephemeral",
+                "text": "⚠️ firewatch could not record that (its store is unavailable). \
+                         Nothing was changed; try again in a moment.",
+            }))
+            .into_response()
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! A fake Slack Web API on 127.0.0.1: records every request (method, auth, body) and answers
+//! like Slack does, with switches for 429s and channel errors.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+/// One request the fake received.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// `chat.postMessage`, `conversations.create`, … or `response_url`.
+    pub method: String,
+    /// The `Authorization` header.
+    pub auth: Option<String>,
+    /// The body as JSON.
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct Inner {
+    calls: Mutex<Vec<Call>>,
+    rate_limited: Mutex<usize>,
+    not_in: Mutex<Vec<String>>,
+    arrived: Notify,
+}
+
+/// The running fake.
+#[derive(Clone)]
+pub struct FakeSlack {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    inner: Arc<Inner>,
+}
+
+impl FakeSlack {
+    pub async fn start() -> Self {
+        let inner = Arc::new(Inner::default());
+        let app = Router::new()
+            .route("/api/{method}", post(api))
+            .route("/respond/{id}", post(respond))
+            .with_state(Arc::clone(&inner));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { url, inner }
+    }
+
+    /// The `response_url` to put in a slash command.
+    pub fn response_url(&self, id: &str) -> String {
+        format!("{}/respond/{id}", self.url)
+    }
+
+    /// The next `n` calls answer 429 with `Retry-After: 1`.
+    pub fn rate_limit_next(&self, n: usize) {
+        *self.inner.rate_limited.lock().unwrap() = n;
+    }
+
+    /// Posts into `channel` fail with `not_in_channel`.
+    pub fn refuse_channel(&self, channel: &str) {
+        self.inner.not_in.lock().unwrap().push(channel.into());
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.inner.calls.lock().unwrap().clone()
+    }
+
+    pub fn calls_to(&self, method: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method)
+            .collect()
+    }
+
+    /// Waits (up to 10 s, without polling in a loop of sleeps) until `done` holds for the calls.
+    pub async fn wait_for(&self, what: &str, done: impl Fn(&[Call]) -> bool) -> Vec<Call> {
+        let waiting = async {
+            loop {
+                let notified = self.inner.arrived.notified();
+                let calls = self.calls();
+                if done(&calls) {
+                    return calls;
+                }
+                notified.await;
+            }
+        };
+        match tokio::time::timeout(Duration::from_secs(10), waiting).await {
+            Ok(calls) => calls,
+            Err(_) => panic!("timed out waiting for {what}; calls: {:#?}", self.calls()),
+        }
+    }
+
+    /// Waits for `n` calls of `method` and returns them.
+    pub async fn wait_calls(&self, method: &str, n: usize) -> Vec<Call> {
+        self.wait_for(&format!("{n} × {method}"), |calls| {
+            calls.iter().filter(|c| c.method == method).count() >= n
+        })
+        .await
+        .into_iter()
+        .filter(|c| c.method == method)
+        .collect()
+    }
+}
+
+fn record(inner: &Inner, method: &str, headers: &HeaderMap, body: &Bytes) {
+    let body = serde_json::from_slice(body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
+    inner.calls.lock().unwrap().push(Call {
+        method: method.to_owned(),
+        auth: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body,
+    });
+    inner.arrived.notify_waiters();
+}
+
+fn limited(inner: &Inner) -> Option<Response> {
+    let mut left = inner.rate_limited.lock().unwrap();
+    if *left == 0 {
+        return None;
+    }
+    *left -= 1;
+    Some(
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            Json(json!({"ok": false, "error": "ratelimited"})),
+        )
+            .into_response(),
+    )
+}
+
+async fn api(
+    State(inner): State<Arc<Inner>>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&inner, &method, &headers, &body);
+    if let Some(answer) = limited(&inner) {
+        return answer;
+    }
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let channel = request["channel"].as_str().unwrap_or_default().to_owned();
+    if inner.not_in.lock().unwrap().contains(&channel) {
+        return Json(json!({"ok": false, "error": "not_in_channel"})).into_response();
+    }
+    let answer = match method.as_str() {
+        "chat.postMessage" => json!({
+            "ok": true, "channel": channel, "ts": "1764385200.000100",
+            "message": {"ts": "1764385200.000100", "text": request["text"], "type": "message"}
+        }),
+        "chat.postEphemeral" => json!({"ok": true, "message_ts": "1764385200.000200"}),
+        "conversations.create" => json!({
+            "ok": true,
+            "channel": {"id": "CINC0001", "created": 1764385200, "name": request["name"], "is_channel": true}
+        }),
+        "conversations.invite" => json!({
+            "ok": true,
+            "channel": {"id": channel, "created": 1764385200, "is_channel": true}
+        }),
+        _ => json!({"ok": false, "error": "unknown_method"}),
+    };
+    Json(answer).into_response()
+}
+
+async fn respond(
+    State(inner): State<Arc<Inner>>,
+    Path(_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&inner, "response_url", &headers, &body);
+    (StatusCode::OK, "ok").into_response()
+}

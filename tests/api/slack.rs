@@ -1,0 +1,480 @@
+//! `firewatch serve` with Slack: signed requests in, Web API calls out, against a fake Slack.
+
+use std::net::SocketAddr;
+
+use firewatch::chat::slack::sign;
+use firewatch::serve::{self, Running};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::fake_slack::FakeSlack;
+use crate::helpers::{TestApp, assert_has, repo};
+
+const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+struct Served {
+    t: TestApp,
+    fake: FakeSlack,
+    running: Running,
+}
+
+fn slack_env(fake: &FakeSlack, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env = vec![
+        (
+            "FIREWATCH__SLACK__API_URL".to_owned(),
+            format!("{}/api", fake.url),
+        ),
+        (
+            "FIREWATCH__SLACK__BOT_TOKEN".to_owned(),
+            "xoxb-test-token".to_owned(),
+        ),
+        (
+            "FIREWATCH__SLACK__SIGNING_SECRET".to_owned(),
+            SECRET.to_owned(),
+        ),
+    ];
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    env
+}
+
+impl Served {
+    async fn start(extra: &[(&str, &str)]) -> Self {
+        let fake = FakeSlack::start().await;
+        let t = TestApp::spawn_with(slack_env(&fake, extra)).await;
+        let running = serve::start(&t.app, "127.0.0.1:0")
+            .await
+            .expect("serve starts");
+        Self { t, fake, running }
+    }
+
+    async fn restart(self) -> Self {
+        let Self { t, fake, running } = self;
+        running.stop().await.unwrap();
+        let t = t.restart().await;
+        let running = serve::start(&t.app, "127.0.0.1:0")
+            .await
+            .expect("serve starts");
+        Self { t, fake, running }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.running.addr
+    }
+
+    /// A slash command as Slack sends it, signed now.
+    async fn command(&self, user: &str, channel: &str, line: &str, trigger: &str) -> (u16, String) {
+        let body = command_body(&self.fake, user, channel, line, trigger);
+        let ts = chrono::Utc::now().timestamp();
+        let signature = sign(SECRET, ts, &body);
+        post(self.addr(), "/slack/commands", &signature, ts, &body).await
+    }
+
+    async fn incidents(&self) -> i64 {
+        let store = firewatch::store::SqliteStore::connect(&self.t.app.settings.store.url)
+            .await
+            .unwrap();
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM incidents")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        n
+    }
+
+    async fn inbox(&self) -> i64 {
+        let store = firewatch::store::SqliteStore::connect(&self.t.app.settings.store.url)
+            .await
+            .unwrap();
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM processed_requests")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        n
+    }
+}
+
+fn command_body(fake: &FakeSlack, user: &str, channel: &str, line: &str, trigger: &str) -> String {
+    let (command, text) = line.split_once(' ').unwrap_or((line, ""));
+    serde_urlencoded::to_string([
+        ("token", "gIkuvaNzQIHg97ATvDxqgjtO"),
+        ("team_id", "T0001"),
+        ("team_domain", "example"),
+        ("channel_id", channel),
+        ("channel_name", "incidents"),
+        ("user_id", &format!("U{}", user.to_uppercase())),
+        ("user_name", user),
+        ("command", command),
+        ("text", text),
+        ("api_app_id", "A123456"),
+        ("response_url", &fake.response_url(trigger)),
+        ("trigger_id", trigger),
+    ])
+    .unwrap()
+}
+
+/// POSTs a form body with Slack's signing headers; returns the status and body.
+async fn post(addr: SocketAddr, path: &str, signature: &str, ts: i64, body: &str) -> (u16, String) {
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         X-Slack-Signature: {signature}\r\nX-Slack-Request-Timestamp: {ts}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    raw(addr, &request).await
+}
+
+async fn raw(addr: SocketAddr, request: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn text_of(call: &crate::fake_slack::Call) -> String {
+    call.body.to_string()
+}
+
+#[tokio::test]
+async fn assess_is_acknowledged_at_once_then_the_alert_is_posted() {
+    let s = Served::start(&[]).await;
+    let (status, body) = s
+        .command(
+            "alice",
+            "C0INC",
+            "/incident-assess API returning 500s since the last deploy",
+            "1.1.a",
+        )
+        .await;
+    assert_eq!((status, body.as_str()), (200, ""));
+    let posts = s.fake.wait_calls("chat.postMessage", 1).await;
+    assert_eq!(posts[0].auth.as_deref(), Some("Bearer xoxb-test-token"));
+    assert_eq!(posts[0].body["channel"], "C0INC");
+    assert_has(
+        &text_of(&posts[0]),
+        &[
+            "🚨 INCIDENT DETECTED",
+            "firewatch:0",
+            "/incident-ack #1",
+            "Incident #1 · firewatch",
+        ],
+    );
+    assert_eq!(s.incidents().await, 1);
+    let opened = &s.t.timeline(1).await[0];
+    assert_eq!(opened.actor.name, "alice");
+    assert_eq!(opened.actor.id, "UALICE");
+    s.running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_alert_is_block_kit_matching_the_golden_file() {
+    let s = Served::start(&[]).await;
+    s.command(
+        "alice",
+        "C0INC",
+        "/incident-assess checkout is down for all users",
+        "2.1.a",
+    )
+    .await;
+    let post = s.fake.wait_calls("chat.postMessage", 1).await.remove(0);
+    let golden = repo().join("tests/api/golden/slack-alert.json");
+    let actual = serde_json::to_string_pretty(&post.body).unwrap() + "\n";
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &actual).unwrap();
+    }
+    let expected =
+        std::fs::read_to_string(&golden).expect("golden file (UPDATE_GOLDEN=1 writes it)");
+    assert_eq!(
+        actual, expected,
+        "run with UPDATE_GOLDEN=1 to accept the new rendering"
+    );
+}
+
+#[tokio::test]
+async fn forged_stale_and_unsigned_requests_get_401_and_change_nothing() {
+    let s = Served::start(&[]).await;
+    let body = command_body(
+        &s.fake,
+        "mallory",
+        "C0INC",
+        "/incident-assess fake outage",
+        "3.1.a",
+    );
+    let now = chrono::Utc::now().timestamp();
+    let forged = sign("not-the-secret", now, &body);
+    assert_eq!(
+        post(s.addr(), "/slack/commands", &forged, now, &body)
+            .await
+            .0,
+        401
+    );
+    let stale = sign(SECRET, now - 6 * 60, &body);
+    assert_eq!(
+        post(s.addr(), "/slack/commands", &stale, now - 6 * 60, &body)
+            .await
+            .0,
+        401
+    );
+    let tampered = body.replace("fake+outage", "real+outage");
+    let signed = sign(SECRET, now, &body);
+    assert_eq!(
+        post(s.addr(), "/slack/interactions", &signed, now, &tampered)
+            .await
+            .0,
+        401
+    );
+    let unsigned = format!(
+        "POST /slack/commands HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    assert_eq!(raw(s.addr(), &unsigned).await.0, 401);
+    // Nothing reached the inbox, so nothing can run or post.
+    assert_eq!(s.inbox().await, 0);
+    assert_eq!(s.incidents().await, 0);
+    // A real command afterwards is posted, and it is the only post.
+    s.command("alice", "C0INC", "/incident-status", "3.2.a")
+        .await;
+    s.fake.wait_calls("response_url", 1).await;
+    assert!(s.fake.calls_to("chat.postMessage").is_empty());
+}
+
+#[tokio::test]
+async fn a_replayed_trigger_id_opens_one_incident() {
+    let s = Served::start(&[]).await;
+    let body = command_body(
+        &s.fake,
+        "alice",
+        "C0INC",
+        "/incident-assess db down",
+        "4.1.a",
+    );
+    let now = chrono::Utc::now().timestamp();
+    let signature = sign(SECRET, now, &body);
+    let first = post(s.addr(), "/slack/commands", &signature, now, &body);
+    let second = post(s.addr(), "/slack/commands", &signature, now, &body);
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!((first.0, second.0), (200, 200));
+    s.fake.wait_calls("chat.postMessage", 1).await;
+    // A later command's reply arrives after anything the duplicate could have posted.
+    s.command("alice", "C0INC", "/incident-note later", "4.2.a")
+        .await;
+    s.fake.wait_calls("chat.postMessage", 2).await;
+    assert_eq!(s.incidents().await, 1);
+    let alerts = s
+        .fake
+        .calls_to("chat.postMessage")
+        .iter()
+        .filter(|c| text_of(c).contains("INCIDENT DETECTED"))
+        .count();
+    assert_eq!(alerts, 1);
+}
+
+#[tokio::test]
+async fn mistakes_come_back_only_to_the_caller() {
+    let s = Served::start(&[]).await;
+    s.command("alice", "C0INC", "/incident-severity P9", "5.1.a")
+        .await;
+    let answers = s.fake.wait_calls("response_url", 1).await;
+    assert_has(&text_of(&answers[0]), &["⚠️"]);
+    assert!(
+        answers[0]
+            .body
+            .get("response_type")
+            .is_none_or(|t| t == "ephemeral")
+    );
+    assert!(s.fake.calls_to("chat.postMessage").is_empty());
+}
+
+#[tokio::test]
+async fn a_button_press_runs_its_command_as_the_presser() {
+    let s = Served::start(&[]).await;
+    s.command("alice", "C0INC", "/incident-assess db down", "6.1.a")
+        .await;
+    s.fake.wait_calls("chat.postMessage", 1).await;
+    let payload = serde_json::json!({
+        "type": "block_actions",
+        "user": {"id": "UBOB", "username": "bob", "name": "bob", "team_id": "T0001"},
+        "api_app_id": "A123456",
+        "container": {"type": "message", "message_ts": "1764385200.000100", "channel_id": "C0INC"},
+        "trigger_id": "6.2.a",
+        "team": {"id": "T0001", "domain": "example"},
+        "channel": {"id": "C0INC", "name": "incidents"},
+        "response_url": s.fake.response_url("6.2.a"),
+        "actions": [{"action_id": "firewatch:0", "block_id": "b", "value": "/incident-ack #1",
+                     "type": "button", "action_ts": "1764385201.1",
+                     "text": {"type": "plain_text", "text": "Acknowledge"}}]
+    });
+    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let signature = sign(SECRET, now, &body);
+    assert_eq!(
+        post(s.addr(), "/slack/interactions", &signature, now, &body)
+            .await
+            .0,
+        200
+    );
+    // Delivered twice (a retry): one acknowledgement.
+    assert_eq!(
+        post(s.addr(), "/slack/interactions", &signature, now, &body)
+            .await
+            .0,
+        200
+    );
+    let posts = s.fake.wait_calls("chat.postMessage", 2).await;
+    assert_has(&text_of(&posts[1]), &["bob"]);
+    let acks =
+        s.t.timeline(1)
+            .await
+            .into_iter()
+            .filter(|e| e.event.describe() == "acknowledged")
+            .count();
+    assert_eq!(acks, 1);
+}
+
+#[tokio::test]
+async fn a_rate_limited_post_is_retried_after_retry_after() {
+    let s = Served::start(&[]).await;
+    s.fake.rate_limit_next(1);
+    s.command("alice", "C0INC", "/incident-assess db down", "7.1.a")
+        .await;
+    let posts = s.fake.wait_calls("chat.postMessage", 2).await;
+    assert_eq!(
+        posts[0].body, posts[1].body,
+        "the same message is sent again"
+    );
+}
+
+#[tokio::test]
+async fn a_channel_the_bot_is_not_in_gets_the_message_to_the_caller_with_a_hint() {
+    let s = Served::start(&[]).await;
+    s.fake.refuse_channel("C0PRIV");
+    s.command("alice", "C0PRIV", "/incident-assess db down", "8.1.a")
+        .await;
+    let answers = s.fake.wait_calls("response_url", 2).await;
+    assert_has(&text_of(&answers[0]), &["INCIDENT DETECTED"]);
+    assert_has(
+        &text_of(&answers[1]),
+        &[
+            "could not post this in the channel",
+            "not_in_channel",
+            "/invite",
+        ],
+    );
+    assert_eq!(s.incidents().await, 1, "the incident itself is saved");
+}
+
+#[tokio::test]
+async fn a_request_acknowledged_before_a_crash_runs_once_after_the_restart() {
+    let s = Served::start(&[]).await;
+    // As if the process died right after storing the request and answering Slack.
+    let delivery: firewatch::chat::slack::Delivery = serde_json::from_value(serde_json::json!({
+        "kind": "command",
+        "team_id": "T0001", "channel_id": "C0INC", "user_id": "UALICE", "user_name": "alice",
+        "command": "/incident-assess", "text": "payments failing",
+        "response_url": s.fake.response_url("9.1.a"), "trigger_id": "9.1.a"
+    }))
+    .unwrap();
+    s.t.app
+        .store
+        .accept_request(&firewatch::store::Inbound {
+            key: delivery.key(),
+            payload: serde_json::to_string(&delivery).unwrap(),
+            received: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    let s = s.restart().await;
+    s.fake.wait_calls("chat.postMessage", 1).await;
+    assert_eq!(s.incidents().await, 1);
+    let s = s.restart().await;
+    s.command("alice", "C0INC", "/incident-note after", "9.2.a")
+        .await;
+    s.fake.wait_calls("chat.postMessage", 2).await;
+    assert_eq!(s.incidents().await, 1, "the replay ran once");
+}
+
+#[tokio::test]
+async fn serve_and_the_terminal_write_the_same_timeline() {
+    let script = [
+        "/incident-assess checkout down --sev P1",
+        "/incident-ack",
+        "/incident-update --status mitigating rolled back",
+        "/incident-note error rate falling",
+        "/incident-resolve bad config | reverted",
+    ];
+    let s = Served::start(&[]).await;
+    for (i, line) in script.iter().enumerate() {
+        s.command("alice", "C0INC", line, &format!("10.{i}.a"))
+            .await;
+        s.fake.wait_calls("chat.postMessage", i + 1).await;
+    }
+    let terminal = TestApp::spawn().await;
+    terminal.say(&script.join("\n")).await;
+    let describe =
+        |entries: Vec<firewatch::incident::TimelineEntry>| -> Vec<(String, String, String)> {
+            entries
+                .into_iter()
+                .map(|e| (e.event.describe(), e.actor.name, e.at.to_rfc3339()))
+                .collect()
+        };
+    assert_eq!(
+        describe(s.t.timeline(1).await),
+        describe(terminal.timeline(1).await)
+    );
+}
+
+#[tokio::test]
+async fn incident_channels_are_created_joined_and_bound_and_alerts_go_to_the_alerts_channel() {
+    let s = Served::start(&[
+        ("FIREWATCH__SLACK__CREATE_INCIDENT_CHANNELS", "true"),
+        ("FIREWATCH__SLACK__ALERTS_CHANNEL", "C0ALERTS"),
+    ])
+    .await;
+    s.command(
+        "alice",
+        "C0OPS",
+        "/incident-assess API returning 500s",
+        "11.1.a",
+    )
+    .await;
+    let posts = s.fake.wait_calls("chat.postMessage", 3).await;
+    let create = s.fake.calls_to("conversations.create");
+    assert_eq!(create[0].body["name"], "inc-20261129-api-returning-500s");
+    let invite = s.fake.calls_to("conversations.invite");
+    assert_eq!(invite[0].body["channel"], "CINC0001");
+    let invited: Vec<Value> = invite[0].body["users"].as_array().unwrap().clone();
+    assert!(invited.contains(&Value::from("UALICE")), "{invited:?}");
+    let by_channel = |id: &str| posts.iter().filter(|p| p.body["channel"] == id).count();
+    assert_eq!(
+        (
+            by_channel("CINC0001"),
+            by_channel("C0ALERTS"),
+            by_channel("C0OPS")
+        ),
+        (1, 1, 1)
+    );
+    assert_has(
+        &text_of(posts.iter().find(|p| p.body["channel"] == "C0OPS").unwrap()),
+        &["<#CINC0001>"],
+    );
+    // Commands typed in the new channel act on the incident.
+    s.command("bob", "CINC0001", "/incident-ack", "11.2.a")
+        .await;
+    s.fake.wait_calls("chat.postMessage", 4).await;
+    let timeline: Vec<String> =
+        s.t.timeline(1)
+            .await
+            .into_iter()
+            .map(|e| e.event.describe())
+            .collect();
+    assert_eq!(timeline[1], "moved to its own channel (CINC0001)");
+    assert_eq!(timeline[2], "acknowledged");
+}
