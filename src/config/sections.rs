@@ -170,7 +170,7 @@ impl Default for ServerSettings {
     }
 }
 
-/// `[slack]`: read and checked now; used once the Slack adapter is built.
+/// `[slack]`: the Slack app firewatch answers as (`firewatch serve`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SlackSettings {
