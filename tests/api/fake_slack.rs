@@ -26,6 +26,8 @@ pub struct Call {
 
 #[derive(Default)]
 struct Inner {
+    ws_url: Mutex<String>,
+    sockets: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<String>>>,
     calls: Mutex<Vec<Call>>,
     rate_limited: Mutex<usize>,
     not_in: Mutex<Vec<String>>,
@@ -50,7 +52,20 @@ impl FakeSlack {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        *inner.ws_url.lock().unwrap() = format!("ws://{}/link", ws.local_addr().unwrap());
+        tokio::spawn(sockets(ws, Arc::clone(&inner)));
         Self { url, inner }
+    }
+
+    /// Sends a Socket Mode envelope on the first open connection (waiting for one).
+    pub async fn send_envelope(&self, envelope: Value) {
+        self.wait_for("a socket mode connection", |_| {
+            !self.inner.sockets.lock().unwrap().is_empty()
+        })
+        .await;
+        let first = self.inner.sockets.lock().unwrap()[0].clone();
+        first.send(envelope.to_string()).unwrap();
     }
 
     /// The `response_url` to put in a slash command.
@@ -164,6 +179,7 @@ async fn api(
             "ok": true,
             "channel": {"id": "CINC0001", "created": 1764385200, "name": request["name"], "is_channel": true}
         }),
+        "apps.connections.open" => json!({"ok": true, "url": *inner.ws_url.lock().unwrap()}),
         "conversations.invite" => json!({
             "ok": true,
             "channel": {"id": channel, "created": 1764385200, "is_channel": true}
@@ -181,4 +197,49 @@ async fn respond(
 ) -> Response {
     record(&inner, "response_url", &headers, &body);
     (StatusCode::OK, "ok").into_response()
+}
+
+/// Accepts Socket Mode websockets: says hello, records every frame the client sends as a
+/// `socket` call, and sends what [`FakeSlack::send_envelope`] queues.
+async fn sockets(listener: tokio::net::TcpListener, inner: Arc<Inner>) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    while let Ok((stream, _)) = listener.accept().await {
+        let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+            continue;
+        };
+        let (mut sink, mut stream) = ws.split();
+        let hello = json!({
+            "type": "hello", "num_connections": 1,
+            "debug_info": {"host": "fake", "approximate_connection_time": 18060},
+            "connection_info": {"app_id": "A123456"}
+        });
+        if sink.send(Message::text(hello.to_string())).await.is_err() {
+            continue;
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        inner.sockets.lock().unwrap().push(tx);
+        inner.arrived.notify_waiters();
+        tokio::spawn(async move {
+            while let Some(text) = rx.recv().await {
+                if sink.send(Message::text(text)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let inner = Arc::clone(&inner);
+        tokio::spawn(async move {
+            while let Some(Ok(frame)) = stream.next().await {
+                if let Message::Text(text) = frame {
+                    let body = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
+                    inner.calls.lock().unwrap().push(Call {
+                        method: "socket".into(),
+                        auth: None,
+                        body,
+                    });
+                    inner.arrived.notify_waiters();
+                }
+            }
+        });
+    }
 }

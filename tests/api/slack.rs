@@ -478,3 +478,63 @@ async fn incident_channels_are_created_joined_and_bound_and_alerts_go_to_the_ale
     assert_eq!(timeline[1], "moved to its own channel (CINC0001)");
     assert_eq!(timeline[2], "acknowledged");
 }
+
+#[tokio::test]
+async fn socket_mode_takes_the_same_commands_without_a_public_url() {
+    let fake = FakeSlack::start().await;
+    let env = vec![
+        (
+            "FIREWATCH__SLACK__API_URL".to_owned(),
+            format!("{}/api", fake.url),
+        ),
+        (
+            "FIREWATCH__SLACK__BOT_TOKEN".to_owned(),
+            "xoxb-test-token".to_owned(),
+        ),
+        (
+            "FIREWATCH__SLACK__APP_TOKEN".to_owned(),
+            "xapp-test-token".to_owned(),
+        ),
+    ];
+    let t = TestApp::spawn_with(env).await;
+    let running = serve::start(&t.app, "127.0.0.1:0")
+        .await
+        .expect("serve starts");
+    let open = fake.wait_calls("apps.connections.open", 1).await;
+    assert_eq!(open[0].auth.as_deref(), Some("Bearer xapp-test-token"));
+    let envelope = serde_json::json!({
+        "envelope_id": "57d6a792-4d35-4d0b-b6aa-3361493e1caf",
+        "type": "slash_commands",
+        "accepts_response_payload": true,
+        "payload": {
+            "token": "x", "team_id": "T0001", "team_domain": "example",
+            "channel_id": "C0INC", "channel_name": "incidents",
+            "user_id": "UALICE", "user_name": "alice",
+            "command": "/incident-assess", "text": "search is down",
+            "api_app_id": "A123456", "is_enterprise_install": "false",
+            "response_url": fake.response_url("12.1.a"), "trigger_id": "12.1.a"
+        }
+    });
+    fake.send_envelope(envelope.clone()).await;
+    let posts = fake.wait_calls("chat.postMessage", 1).await;
+    assert_has(&text_of(&posts[0]), &["🚨 INCIDENT DETECTED"]);
+    let acks = fake.wait_calls("socket", 1).await;
+    assert_eq!(
+        acks[0].body["envelope_id"],
+        "57d6a792-4d35-4d0b-b6aa-3361493e1caf"
+    );
+    // Slack redelivers an unacknowledged envelope: still one incident.
+    fake.send_envelope(envelope).await;
+    fake.wait_calls("socket", 2).await;
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM incidents")
+        .fetch_one(
+            firewatch::store::SqliteStore::connect(&t.app.settings.store.url)
+                .await
+                .unwrap()
+                .pool(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    running.stop().await.unwrap();
+}
