@@ -1,4 +1,5 @@
-//! The command line: `firewatch serve | console | check-config | slack-manifest`.
+//! The command line: `firewatch serve | console | check-config | slack-manifest |
+//! discord-register`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -9,6 +10,8 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use crate::chat::console;
+use crate::chat::discord::api::DiscordApi;
+use crate::chat::discord::commands;
 use crate::chat::slack::manifest;
 use crate::clock::SystemClock;
 use crate::config::Settings;
@@ -39,8 +42,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve Slack: POST /slack/commands and /slack/interactions on server.listen (and Socket
-    /// Mode when slack.app_token is set). Stops on Ctrl-C or SIGTERM.
+    /// Serve Slack and Discord: POST /slack/commands, /slack/interactions and
+    /// /discord/interactions on server.listen (Slack Socket Mode when slack.app_token is set, the
+    /// Discord gateway when discord.mode = "gateway"). Stops on Ctrl-C or SIGTERM.
     Serve,
     /// Print the Slack app manifest (YAML) for firewatch's public base URL.
     SlackManifest {
@@ -65,6 +69,15 @@ enum Command {
     },
     /// Check the configuration and render every template with sample data, then exit.
     CheckConfig,
+    /// Register the /incident command and its subcommands with Discord (bulk overwrite).
+    ///
+    /// Needs discord.application_id and discord.bot_token. Without --guild the command is
+    /// global; with it, only that server has it (handy for trying firewatch out).
+    DiscordRegister {
+        /// Register in this server (guild id) only.
+        #[arg(long, value_name = "ID")]
+        guild: Option<String>,
+    },
 }
 
 /// Runs the command line; the binary's `main`.
@@ -126,6 +139,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             result.map_err(|e| format!("server: {e}"))
         }
         Command::SlackManifest { .. } => Ok(()),
+        Command::DiscordRegister { guild } => register_discord(&settings, guild.as_deref()).await,
         Command::Console { user, channel } => {
             let app = startup::build(settings, Arc::new(SystemClock))
                 .await
@@ -151,6 +165,47 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
         }
     }
+}
+
+async fn register_discord(settings: &Settings, guild: Option<&str>) -> Result<(), String> {
+    let discord = &settings.discord;
+    let application = discord
+        .application_id
+        .as_deref()
+        .ok_or("discord.application_id is not set (the Developer Portal's Application ID)")?;
+    if discord.bot_token.is_none() {
+        return Err("discord.bot_token is not set: set FIREWATCH__DISCORD__BOT_TOKEN".into());
+    }
+    let api = DiscordApi::new(&discord.api_url, application, discord.bot_token.as_ref())
+        .map_err(|e| e.to_string())?;
+    let registered = api
+        .overwrite_commands(guild, &commands::definitions(commands::MAX_REPLICAS))
+        .await
+        .map_err(|e| format!("registering the commands failed: {e}"))?;
+    for command in registered.as_array().into_iter().flatten() {
+        let subcommands: Vec<&str> = command["options"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o["name"].as_str())
+            .collect();
+        println!(
+            "registered /{} (id {}) with {} subcommands: {}",
+            command["name"].as_str().unwrap_or("?"),
+            command["id"].as_str().unwrap_or("?"),
+            subcommands.len(),
+            subcommands.join(", ")
+        );
+    }
+    match guild {
+        Some(guild) => println!(
+            "scope: guild {guild} of application {application} (replaces its previous commands)"
+        ),
+        None => println!(
+            "scope: global, application {application} (replaces its previous global commands)"
+        ),
+    }
+    Ok(())
 }
 
 /// Ctrl-C or SIGTERM.

@@ -1,5 +1,6 @@
-//! `firewatch serve`: builds the chat adapters the settings enable, binds the HTTP server,
-//! runs again what the inbox holds from before a restart, and keeps the inbox pruned.
+//! `firewatch serve`: builds the chat adapters the settings enable (Slack over HTTP and/or
+//! Socket Mode, Discord over HTTP or the gateway), binds the HTTP server, runs again what the
+//! inbox holds from before a restart, and keeps the inbox pruned.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,16 +11,19 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 
+use crate::chat::discord::{self, Discord};
 use crate::chat::slack::blocks::Mentions;
 use crate::chat::slack::socket::SocketMode;
 use crate::chat::slack::verify::Verifier;
 use crate::chat::slack::{self, Slack};
+use crate::config::DiscordMode;
 use crate::error_chain;
 use crate::server::{self, AppState};
 use crate::startup::App;
+use crate::store::Inbound;
 
-/// How often done requests are pruned, and how long they are kept (Slack stops redelivering
-/// within minutes).
+/// How often done requests are pruned, and how long they are kept (Slack and Discord stop
+/// redelivering within minutes).
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 const KEEP_DONE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
@@ -30,12 +34,13 @@ pub enum Error {
     #[error(
         "no chat platform is configured: set slack.bot_token and slack.signing_secret \
          (FIREWATCH__SLACK__BOT_TOKEN, FIREWATCH__SLACK__SIGNING_SECRET), or slack.app_token for \
-         Socket Mode. `firewatch console` needs none of them"
+         Socket Mode; or discord.application_id with discord.public_key (or discord.bot_token in \
+         gateway mode). `firewatch console` needs none of them"
     )]
     NoPlatform,
-    /// Slack is half configured.
+    /// A platform is half configured.
     #[error("{0}")]
-    Slack(String),
+    Incomplete(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {
@@ -54,7 +59,7 @@ pub struct Running {
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
     socket: Option<SocketMode>,
-    housekeeping: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Running {
@@ -67,38 +72,32 @@ impl Running {
         if let Some(socket) = &self.socket {
             socket.shutdown().await;
         }
-        self.housekeeping.abort();
+        for task in &self.background {
+            task.abort();
+        }
         self.server.await.map_err(std::io::Error::other)?
     }
 }
 
-/// Starts serving `app` on `listen` (`127.0.0.1:0` picks a free port).
-///
-/// # Errors
-/// [`Error`] when no platform is configured, Slack is half configured, or the address is taken.
-pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
+fn slack_adapter(app: &App) -> Result<Option<Arc<Slack>>, Error> {
     let settings = &app.settings.slack;
-    let slack = match (
+    match (
         &app.slack_api,
         &settings.signing_secret,
         &settings.app_token,
     ) {
-        (None, None, None) => return Err(Error::NoPlatform),
-        (None, _, _) => {
-            return Err(Error::Slack(
-                "slack.bot_token is not set, so firewatch could not answer in Slack: set \
-                 FIREWATCH__SLACK__BOT_TOKEN"
-                    .into(),
-            ));
-        }
-        (Some(_), None, None) => {
-            return Err(Error::Slack(
-                "slack.signing_secret is not set, so Slack's requests cannot be verified: set \
-                 FIREWATCH__SLACK__SIGNING_SECRET (or slack.app_token for Socket Mode)"
-                    .into(),
-            ));
-        }
-        (Some(api), _, _) => Arc::new(Slack::new(
+        (None, None, None) => Ok(None),
+        (None, _, _) => Err(Error::Incomplete(
+            "slack.bot_token is not set, so firewatch could not answer in Slack: set \
+             FIREWATCH__SLACK__BOT_TOKEN"
+                .into(),
+        )),
+        (Some(_), None, None) => Err(Error::Incomplete(
+            "slack.signing_secret is not set, so Slack's requests cannot be verified: set \
+             FIREWATCH__SLACK__SIGNING_SECRET (or slack.app_token for Socket Mode)"
+                .into(),
+        )),
+        (Some(api), _, _) => Ok(Some(Arc::new(Slack::new(
             app,
             Arc::clone(api),
             Arc::new(Mentions::new(&app.settings.roles)),
@@ -106,14 +105,69 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
                 alerts_channel: settings.alerts_channel.clone(),
                 create_incident_channels: settings.create_incident_channels,
             },
-        )),
+        )))),
+    }
+}
+
+/// The Discord adapter and, over HTTP, the request verifier (none in gateway mode).
+type DiscordParts = (Arc<Discord>, Option<discord::verify::Verifier>);
+
+fn discord_adapter(app: &App) -> Result<Option<DiscordParts>, Error> {
+    let settings = &app.settings.discord;
+    let Some(api) = &app.discord_api else {
+        return match (&settings.public_key, &settings.bot_token) {
+            (None, None) => Ok(None),
+            _ => Err(Error::Incomplete(
+                "discord.application_id is not set: set it to the application id from the \
+                 Developer Portal"
+                    .into(),
+            )),
+        };
     };
-    let pending = slack.pending().await.map_err(|e| {
-        Error::Slack(format!(
-            "cannot read the request inbox: {}",
-            error_chain(&e)
-        ))
-    })?;
+    let adapter = Arc::new(Discord::new(app, Arc::clone(api)));
+    match settings.mode {
+        DiscordMode::Http => {
+            let key = settings.public_key.as_deref().ok_or_else(|| {
+                Error::Incomplete(
+                    "discord.public_key is not set, so Discord's requests cannot be verified"
+                        .into(),
+                )
+            })?;
+            let verifier = discord::verify::Verifier::new(key)
+                .map_err(|e| Error::Incomplete(e.to_string()))?;
+            Ok(Some((adapter, Some(verifier))))
+        }
+        DiscordMode::Gateway if settings.bot_token.is_none() => Err(Error::Incomplete(
+            "discord.mode = \"gateway\" needs discord.bot_token (FIREWATCH__DISCORD__BOT_TOKEN)"
+                .into(),
+        )),
+        DiscordMode::Gateway => Ok(Some((adapter, None))),
+    }
+}
+
+fn inbox_error(e: &crate::store::Error) -> Error {
+    Error::Incomplete(format!("cannot read the request inbox: {}", error_chain(e)))
+}
+
+/// Starts serving `app` on `listen` (`127.0.0.1:0` picks a free port).
+///
+/// # Errors
+/// [`Error`] when no platform is configured, one is half configured, or the address is taken.
+pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
+    let slack = slack_adapter(app)?;
+    let discord = discord_adapter(app)?;
+    if slack.is_none() && discord.is_none() {
+        return Err(Error::NoPlatform);
+    }
+    // Read before taking requests, so a new request is run by its own handler only.
+    let slack_pending: Vec<Inbound> = match &slack {
+        Some(s) => s.pending().await.map_err(|e| inbox_error(&e))?,
+        None => Vec::new(),
+    };
+    let discord_pending: Vec<Inbound> = match &discord {
+        Some((d, _)) => d.pending().await.map_err(|e| inbox_error(&e))?,
+        None => Vec::new(),
+    };
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| Error::Bind {
@@ -124,39 +178,69 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
         addr: listen.to_owned(),
         source,
     })?;
-    let socket = match &settings.app_token {
-        Some(token) => Some(
-            SocketMode::start(Arc::clone(&slack), token)
+    let socket = match (&slack, &app.settings.slack.app_token) {
+        (Some(slack), Some(token)) => Some(
+            SocketMode::start(Arc::clone(slack), token)
                 .await
-                .map_err(Error::Slack)?,
+                .map_err(Error::Incomplete)?,
         ),
-        None => None,
+        _ => None,
     };
     let tasks = TaskTracker::new();
-    let http = settings
-        .signing_secret
-        .as_ref()
-        .map(|secret| (Arc::clone(&slack), Verifier::new(secret)));
-    let state = AppState::new(http, tasks.clone());
+    let slack_http = match (&slack, &app.settings.slack.signing_secret) {
+        (Some(slack), Some(secret)) => Some((Arc::clone(slack), Verifier::new(secret))),
+        _ => None,
+    };
+    let mut state = AppState::new(slack_http, tasks.clone());
+    let mut background = vec![tokio::spawn(prune(app))];
+    if let Some((adapter, verifier)) = &discord {
+        match verifier {
+            Some(verifier) => state = state.with_discord(Arc::clone(adapter), verifier.clone()),
+            None => {
+                let adapter = Arc::clone(adapter);
+                let token = app.settings.discord.bot_token.clone();
+                let api_url = app.settings.discord.api_url.clone();
+                background.push(tokio::spawn(async move {
+                    let Some(token) = token else { return };
+                    if let Err(e) = discord::gateway::run(adapter, &token, &api_url).await {
+                        tracing::error!(error = %e, "the discord gateway stopped");
+                    }
+                }));
+            }
+        }
+    }
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(server::serve(listener, state, async move {
         let _ = stopped.await;
     }));
-    let replaying = Arc::clone(&slack);
-    tasks.spawn(async move {
-        let replayed = replaying.replay(pending).await;
-        if replayed > 0 {
-            tracing::info!(replayed, "ran requests accepted before the restart");
-        }
-    });
-    let housekeeping = tokio::spawn(prune(app));
+    if let Some(slack) = &slack {
+        let slack = Arc::clone(slack);
+        tasks.spawn(async move {
+            let replayed = slack.replay(slack_pending).await;
+            if replayed > 0 {
+                tracing::info!(replayed, "ran slack requests accepted before the restart");
+            }
+        });
+    }
+    if let Some((discord, _)) = &discord {
+        let discord = Arc::clone(discord);
+        tasks.spawn(async move {
+            let replayed = discord.replay(discord_pending).await;
+            if replayed > 0 {
+                tracing::info!(
+                    replayed,
+                    "ran discord interactions accepted before the restart"
+                );
+            }
+        });
+    }
     tracing::info!(%addr, "serving");
     Ok(Running {
         addr,
         stop,
         server,
         socket,
-        housekeeping,
+        background,
     })
 }
 

@@ -1,5 +1,5 @@
-//! The HTTP server of `firewatch serve`: `POST /slack/commands`, `POST /slack/interactions`
-//! and `GET /healthz`. Handlers answer within milliseconds: they verify, store the request in
+//! The HTTP server of `firewatch serve`: `POST /slack/commands`, `POST /slack/interactions`,
+//! `POST /discord/interactions` and `GET /healthz`. Handlers answer within milliseconds: they verify, store the request in
 //! the inbox and hand it to a task; nothing here waits for the engine, the cluster or Slack.
 
 use std::future::Future;
@@ -12,9 +12,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
+use crate::chat::discord::interaction::{self, Interaction};
+use crate::chat::discord::{self, Discord};
 use crate::chat::slack::payload::{self, SlashCommand};
 use crate::chat::slack::verify::Verifier;
 use crate::chat::slack::{Delivery, Slack};
@@ -27,7 +30,14 @@ const DRAIN: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct AppState {
     slack: Option<SlackEndpoint>,
+    discord: Option<DiscordEndpoint>,
     tasks: TaskTracker,
+}
+
+#[derive(Clone)]
+struct DiscordEndpoint {
+    adapter: Arc<Discord>,
+    verifier: Arc<discord::verify::Verifier>,
 }
 
 #[derive(Clone)]
@@ -44,8 +54,22 @@ impl AppState {
                 adapter,
                 verifier: Arc::new(verifier),
             }),
+            discord: None,
             tasks,
         }
+    }
+
+    /// Adds the Discord interactions endpoint.
+    pub fn with_discord(
+        mut self,
+        adapter: Arc<Discord>,
+        verifier: discord::verify::Verifier,
+    ) -> Self {
+        self.discord = Some(DiscordEndpoint {
+            adapter,
+            verifier: Arc::new(verifier),
+        });
+        self
     }
 }
 
@@ -55,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/slack/commands", post(slack_command))
         .route("/slack/interactions", post(slack_interaction))
+        .route("/discord/interactions", post(discord_interaction))
         .with_state(state)
 }
 
@@ -83,7 +108,7 @@ pub async fn serve(
 
 /// Why a request was not taken.
 enum Refused {
-    NotConfigured,
+    NotConfigured(&'static str),
     Unsigned(String),
     Unreadable(String),
 }
@@ -91,15 +116,17 @@ enum Refused {
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
         match self {
-            Refused::NotConfigured => {
-                (StatusCode::NOT_FOUND, "slack is not configured").into_response()
-            }
+            Refused::NotConfigured(platform) => (
+                StatusCode::NOT_FOUND,
+                format!("{platform} is not configured"),
+            )
+                .into_response(),
             Refused::Unsigned(reason) => {
-                tracing::warn!(%reason, "rejected a slack request without a valid signature");
+                tracing::warn!(%reason, "rejected a request without a valid signature");
                 (StatusCode::UNAUTHORIZED, "invalid request signature").into_response()
             }
             Refused::Unreadable(reason) => {
-                tracing::warn!(%reason, "rejected a signed but unreadable slack request");
+                tracing::warn!(%reason, "rejected a signed but unreadable request");
                 (StatusCode::BAD_REQUEST, reason).into_response()
             }
         }
@@ -111,7 +138,10 @@ fn verified<'a>(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<&'a SlackEndpoint, Refused> {
-    let endpoint = state.slack.as_ref().ok_or(Refused::NotConfigured)?;
+    let endpoint = state
+        .slack
+        .as_ref()
+        .ok_or(Refused::NotConfigured("slack"))?;
     endpoint
         .verifier
         .check(headers, body)
@@ -165,4 +195,49 @@ async fn take(state: &AppState, endpoint: &SlackEndpoint, delivery: Delivery) ->
             .into_response()
         }
     }
+}
+
+async fn discord_interaction(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Refused> {
+    let endpoint = state
+        .discord
+        .as_ref()
+        .ok_or(Refused::NotConfigured("discord"))?;
+    endpoint
+        .verifier
+        .check(&headers, &body, chrono::Utc::now().timestamp())
+        .map_err(|r| Refused::Unsigned(r.to_string()))?;
+    let call = match interaction::read(&body).map_err(|e| Refused::Unreadable(e.to_string()))? {
+        Interaction::Ping => return Ok(Json(json!({"type": 1})).into_response()),
+        Interaction::Other => {
+            return Err(Refused::Unreadable(
+                "firewatch does not handle this interaction".into(),
+            ));
+        }
+        Interaction::Call(call) => call,
+    };
+    let answer = discord::deferral(&call);
+    match endpoint.adapter.accept(&call).await {
+        Ok(true) => {
+            let adapter = Arc::clone(&endpoint.adapter);
+            state.tasks.spawn(async move { adapter.run(call).await });
+        }
+        Ok(false) => tracing::info!(interaction = %call.id, "redelivered interaction ignored"),
+        Err(e) => {
+            tracing::error!(error = %error_chain(&e), "could not store a discord interaction");
+            return Ok(Json(json!({
+                "type": 4,
+                "data": {
+                    "flags": 64,
+                    "content": "⚠️ firewatch could not record that (its store is unavailable). \
+                                Nothing was changed; try again in a moment.",
+                },
+            }))
+            .into_response());
+        }
+    }
+    Ok(Json(answer).into_response())
 }

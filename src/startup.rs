@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use crate::catalog::Catalog;
 use crate::chat::Router;
+use crate::chat::discord::api::DiscordApi;
+use crate::chat::discord::embed::Mentions as DiscordMentions;
+use crate::chat::discord::{DiscordOutbox, StatusMirror};
 use crate::chat::slack::api::{SlackApi, SlackOutbox};
 use crate::chat::slack::blocks::Mentions;
 use crate::clock::Clock;
@@ -30,6 +33,9 @@ pub enum Error {
     /// The Slack Web API client could not be built.
     #[error("slack: {0}")]
     Slack(#[from] crate::chat::slack::api::Error),
+    /// The Discord REST client could not be built.
+    #[error("discord: {0}")]
+    Discord(#[from] crate::chat::discord::api::Error),
 }
 
 /// A running firewatch: the engine and what it is built from.
@@ -42,6 +48,8 @@ pub struct App {
     pub outbox: Arc<Router>,
     /// The Slack Web API, when `slack.bot_token` is set.
     pub slack_api: Option<Arc<SlackApi>>,
+    /// The Discord REST API, when `discord.application_id` is set.
+    pub discord_api: Option<Arc<DiscordApi>>,
     /// The time, as the engine reads it.
     pub clock: Arc<dyn Clock>,
     /// The settings it was built from.
@@ -91,6 +99,32 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
         }
         None => None,
     };
+    let discord = &settings.discord;
+    let discord_api = match &discord.application_id {
+        Some(application) => {
+            let api = Arc::new(DiscordApi::new(
+                &discord.api_url,
+                application,
+                discord.bot_token.as_ref(),
+            )?);
+            if discord.bot_token.is_some() {
+                let mentions = Arc::new(DiscordMentions::new(&settings.roles));
+                router.route(
+                    Platform::Discord,
+                    Arc::new(DiscordOutbox::new(Arc::clone(&api), Arc::clone(&mentions))),
+                );
+                if let Some(status) = &discord.status_channel_id {
+                    router.add_mirror(Arc::new(StatusMirror::new(
+                        Arc::clone(&api),
+                        mentions,
+                        status,
+                    )));
+                }
+            }
+            Some(api)
+        }
+        None => None,
+    };
     let outbox = Arc::new(router);
     let Checked { policy, templates } = check(&settings)?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&settings.store.url).await?);
@@ -107,6 +141,7 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
         store,
         outbox,
         slack_api,
+        discord_api,
         clock,
         settings,
     })

@@ -3,6 +3,7 @@
 //! store only for their request inbox (dedupe and replay).
 
 pub mod console;
+pub mod discord;
 pub mod outbox;
 pub mod slack;
 

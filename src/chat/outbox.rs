@@ -37,12 +37,17 @@ pub trait Outbox: Send + Sync {
     /// # Errors
     /// [`Error`] when the platform did not take it.
     async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<()>;
+
+    /// Copies a message that was posted into `from` to wherever incident messages are mirrored
+    /// (the Discord status channel). Best effort: failures are logged, never returned.
+    async fn mirror(&self, _from: &ChannelRef, _message: &Message) {}
 }
 
 /// An [`Outbox`] over every platform this process runs, chosen by the channel's platform.
 #[derive(Default, Clone)]
 pub struct Router {
     routes: HashMap<Platform, Arc<dyn Outbox>>,
+    mirrors: Vec<Arc<dyn Outbox>>,
 }
 
 impl Router {
@@ -54,6 +59,11 @@ impl Router {
     /// Sends `platform`'s channels to `outbox`.
     pub fn route(&mut self, platform: Platform, outbox: Arc<dyn Outbox>) {
         self.routes.insert(platform, outbox);
+    }
+
+    /// Copies every mirrored message to `mirror` (its `post` gets the channel it came from).
+    pub fn add_mirror(&mut self, mirror: Arc<dyn Outbox>) {
+        self.mirrors.push(mirror);
     }
 
     /// Whether channels of `platform` can be posted to.
@@ -68,6 +78,14 @@ impl Outbox for Router {
         match self.routes.get(&channel.platform) {
             Some(outbox) => outbox.post(channel, message).await,
             None => Err(Error::NoRoute(channel.platform)),
+        }
+    }
+
+    async fn mirror(&self, from: &ChannelRef, message: &Message) {
+        for mirror in &self.mirrors {
+            if let Err(e) = mirror.post(from, message).await {
+                tracing::warn!(error = %e, "could not mirror an incident message");
+            }
         }
     }
 }
@@ -113,7 +131,15 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.to_string(), "no discord channel is connected");
         assert!(router.reaches(Platform::Slack) && !router.reaches(Platform::Console));
+        let mirror = Arc::new(Recorder::default());
+        router.add_mirror(mirror.clone());
+        router.mirror(&channel(Platform::Console), &message).await;
         let posted = slack.0.lock().unwrap();
         assert_eq!(*posted, vec![(channel(Platform::Slack), "📊 hello".into())]);
+        let mirrored = mirror.0.lock().unwrap();
+        assert_eq!(
+            *mirrored,
+            vec![(channel(Platform::Console), "📊 hello".into())]
+        );
     }
 }

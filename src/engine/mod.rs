@@ -168,7 +168,10 @@ impl Engine {
     pub async fn run(&self, caller: &Caller, invocation: Invocation) -> Vec<Reply> {
         let name = invocation.command.name();
         match self.dispatch(caller, invocation).await {
-            Ok(replies) => replies,
+            Ok(replies) => {
+                self.mirror(&replies);
+                replies
+            }
             Err(Error::Store(store::Error::Replayed(key))) => {
                 tracing::info!(request = %key, command = %name, "already handled; no effect");
                 Vec::new()
@@ -258,6 +261,20 @@ impl Engine {
                     "This version of firewatch reads the command but cannot run it yet. \
                      Type /incident-help for what works now.",
                 ))
+            }
+        }
+    }
+
+    /// Copies the channel messages about an incident to the mirrors (the Discord status
+    /// channel), in the background: the caller's answer never waits for them.
+    fn mirror(&self, replies: &[Reply]) {
+        for reply in replies {
+            if let Audience::Channel(channel) = &reply.audience
+                && reply.message.incident.is_some()
+            {
+                let outbox = Arc::clone(&self.outbox);
+                let (channel, message) = (channel.clone(), reply.message.clone());
+                tokio::spawn(async move { outbox.mirror(&channel, &message).await });
             }
         }
     }

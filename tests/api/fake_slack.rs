@@ -2,7 +2,6 @@
 //! like Slack does, with switches for 429s and channel errors.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -11,27 +10,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tokio::sync::Notify;
 
-/// One request the fake received.
-#[derive(Debug, Clone)]
-pub struct Call {
-    /// `chat.postMessage`, `conversations.create`, … or `response_url`.
-    pub method: String,
-    /// The `Authorization` header.
-    pub auth: Option<String>,
-    /// The body as JSON.
-    pub body: Value,
-}
+use crate::recorder::Recorder;
 
 #[derive(Default)]
 struct Inner {
     ws_url: Mutex<String>,
     sockets: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<String>>>,
-    calls: Mutex<Vec<Call>>,
+    recorder: Recorder,
     rate_limited: Mutex<usize>,
     not_in: Mutex<Vec<String>>,
-    arrived: Notify,
 }
 
 /// The running fake.
@@ -82,60 +70,22 @@ impl FakeSlack {
     pub fn refuse_channel(&self, channel: &str) {
         self.inner.not_in.lock().unwrap().push(channel.into());
     }
+}
 
-    pub fn calls(&self) -> Vec<Call> {
-        self.inner.calls.lock().unwrap().clone()
-    }
+impl std::ops::Deref for FakeSlack {
+    type Target = Recorder;
 
-    pub fn calls_to(&self, method: &str) -> Vec<Call> {
-        self.calls()
-            .into_iter()
-            .filter(|c| c.method == method)
-            .collect()
-    }
-
-    /// Waits (up to 10 s, without polling in a loop of sleeps) until `done` holds for the calls.
-    pub async fn wait_for(&self, what: &str, done: impl Fn(&[Call]) -> bool) -> Vec<Call> {
-        let waiting = async {
-            loop {
-                let notified = self.inner.arrived.notified();
-                let calls = self.calls();
-                if done(&calls) {
-                    return calls;
-                }
-                notified.await;
-            }
-        };
-        match tokio::time::timeout(Duration::from_secs(10), waiting).await {
-            Ok(calls) => calls,
-            Err(_) => panic!("timed out waiting for {what}; calls: {:#?}", self.calls()),
-        }
-    }
-
-    /// Waits for `n` calls of `method` and returns them.
-    pub async fn wait_calls(&self, method: &str, n: usize) -> Vec<Call> {
-        self.wait_for(&format!("{n} × {method}"), |calls| {
-            calls.iter().filter(|c| c.method == method).count() >= n
-        })
-        .await
-        .into_iter()
-        .filter(|c| c.method == method)
-        .collect()
+    fn deref(&self) -> &Recorder {
+        &self.inner.recorder
     }
 }
 
 fn record(inner: &Inner, method: &str, headers: &HeaderMap, body: &Bytes) {
-    let body = serde_json::from_slice(body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
-    inner.calls.lock().unwrap().push(Call {
-        method: method.to_owned(),
-        auth: headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        body,
-    });
-    inner.arrived.notify_waiters();
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    inner.recorder.record(method, auth, body);
 }
 
 fn limited(inner: &Inner) -> Option<Response> {
@@ -219,7 +169,7 @@ async fn sockets(listener: tokio::net::TcpListener, inner: Arc<Inner>) {
         }
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         inner.sockets.lock().unwrap().push(tx);
-        inner.arrived.notify_waiters();
+        inner.recorder.poke();
         tokio::spawn(async move {
             while let Some(text) = rx.recv().await {
                 if sink.send(Message::text(text)).await.is_err() {
@@ -231,13 +181,7 @@ async fn sockets(listener: tokio::net::TcpListener, inner: Arc<Inner>) {
         tokio::spawn(async move {
             while let Some(Ok(frame)) = stream.next().await {
                 if let Message::Text(text) = frame {
-                    let body = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
-                    inner.calls.lock().unwrap().push(Call {
-                        method: "socket".into(),
-                        auth: None,
-                        body,
-                    });
-                    inner.arrived.notify_waiters();
+                    inner.recorder.record("socket", None, text.as_bytes());
                 }
             }
         });

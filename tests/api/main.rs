@@ -2,8 +2,11 @@
 
 mod binary;
 mod console;
+mod discord;
 mod engine;
+mod fake_discord;
 mod fake_slack;
 mod helpers;
+mod recorder;
 mod slack;
 mod store;

@@ -139,7 +139,7 @@ async fn raw(addr: SocketAddr, request: &str) -> (u16, String) {
     (status, body)
 }
 
-fn text_of(call: &crate::fake_slack::Call) -> String {
+fn text_of(call: &crate::recorder::Call) -> String {
     call.body.to_string()
 }
 

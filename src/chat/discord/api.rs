@@ -1,0 +1,184 @@
+//! The Discord REST API, as firewatch uses it: interaction callbacks, edits and follow-ups (by
+//! interaction token), channel messages and command registration (by bot token). 429 answers
+//! are retried after Discord's `retry_after`, a bounded number of times.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::config::Secret;
+
+/// Why a REST call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Discord answered with an error.
+    #[error("discord answered {status}: {message}")]
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// Discord's message (never the token).
+        message: String,
+    },
+    /// Still rate limited after the retries.
+    #[error("discord kept answering 429 (rate limited) after {0} retries")]
+    RateLimited(usize),
+    /// Discord could not be reached.
+    #[error("discord could not be reached: {0}")]
+    Transport(String),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+const RETRIES: usize = 3;
+const LONGEST_WAIT: Duration = Duration::from_secs(30);
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A REST client for one application.
+pub struct DiscordApi {
+    http: reqwest::Client,
+    base: String,
+    token: Option<Secret>,
+    application_id: String,
+}
+
+impl DiscordApi {
+    /// A client for the API under `api_url` (`https://discord.com`, or `http://…` for a fake).
+    ///
+    /// # Errors
+    /// [`Error::Client`] when the TLS client cannot be built.
+    pub fn new(api_url: &str, application_id: &str, token: Option<&Secret>) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .user_agent("DiscordBot (https://github.com/firewatch, 0.1)")
+            .build()
+            .map_err(|e| Error::Client(e.to_string()))?;
+        Ok(Self {
+            http,
+            base: format!("{}/api/v10", api_url.trim_end_matches('/')),
+            token: token.cloned(),
+            application_id: application_id.to_owned(),
+        })
+    }
+
+    /// Answers an interaction received over the gateway (over HTTP the answer is the response).
+    pub async fn callback(&self, id: &str, token: &str, body: &Value) -> Result<(), Error> {
+        let path = format!("/interactions/{id}/{token}/callback");
+        self.call(Method::POST, &path, Some(body), false)
+            .await
+            .map(drop)
+    }
+
+    /// Replaces the deferred ("thinking…") response.
+    pub async fn edit_original(&self, token: &str, body: &Value) -> Result<(), Error> {
+        let path = format!(
+            "/webhooks/{}/{token}/messages/@original",
+            self.application_id
+        );
+        self.call(Method::PATCH, &path, Some(body), false)
+            .await
+            .map(drop)
+    }
+
+    /// Adds a follow-up message to an interaction.
+    pub async fn follow_up(&self, token: &str, body: &Value) -> Result<(), Error> {
+        let path = format!("/webhooks/{}/{token}", self.application_id);
+        self.call(Method::POST, &path, Some(body), false)
+            .await
+            .map(drop)
+    }
+
+    /// Posts into a channel as the bot.
+    pub async fn send(&self, channel_id: &str, body: &Value) -> Result<(), Error> {
+        let path = format!("/channels/{channel_id}/messages");
+        self.call(Method::POST, &path, Some(body), true)
+            .await
+            .map(drop)
+    }
+
+    /// Replaces every command of the application (globally, or in one guild); returns what
+    /// Discord now has.
+    pub async fn overwrite_commands(
+        &self,
+        guild: Option<&str>,
+        commands: &Value,
+    ) -> Result<Value, Error> {
+        let path = match guild {
+            Some(guild) => format!(
+                "/applications/{}/guilds/{guild}/commands",
+                self.application_id
+            ),
+            None => format!("/applications/{}/commands", self.application_id),
+        };
+        self.call(Method::PUT, &path, Some(commands), true).await
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        bot: bool,
+    ) -> Result<Value, Error> {
+        let url = format!("{}{path}", self.base);
+        let mut retries = 0;
+        loop {
+            let mut request = self.http.request(method.clone(), &url);
+            if bot {
+                let token = self.token.as_ref().ok_or_else(|| Error::Api {
+                    status: 401,
+                    message: "discord.bot_token is not set".into(),
+                })?;
+                request = request.header("authorization", format!("Bot {}", token.expose()));
+            }
+            if let Some(body) = body {
+                request = request
+                    .header("content-type", "application/json")
+                    .body(body.to_string());
+            }
+            // Errors are described without the URL: it can hold an interaction token.
+            let response = request
+                .send()
+                .await
+                .map_err(|e| Error::Transport(e.without_url().to_string()))?;
+            let status = response.status();
+            let header_wait = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<f64>().ok());
+            let text = response
+                .text()
+                .await
+                .map_err(|e| Error::Transport(e.without_url().to_string()))?;
+            let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                if retries == RETRIES {
+                    return Err(Error::RateLimited(retries));
+                }
+                retries += 1;
+                let seconds = json["retry_after"].as_f64().or(header_wait).unwrap_or(1.0);
+                let wait = Duration::from_secs_f64(seconds.clamp(0.0, LONGEST_WAIT.as_secs_f64()));
+                tracing::warn!(
+                    wait_ms = wait.as_millis() as u64,
+                    retries,
+                    "discord rate limited us; waiting"
+                );
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            if !status.is_success() {
+                let message = json["message"].as_str().map_or_else(
+                    || status.canonical_reason().unwrap_or("error").to_owned(),
+                    str::to_owned,
+                );
+                return Err(Error::Api {
+                    status: status.as_u16(),
+                    message,
+                });
+            }
+            return Ok(json);
+        }
+    }
+}

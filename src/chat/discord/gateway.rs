@@ -1,0 +1,76 @@
+//! Gateway mode (`discord.mode = "gateway"`): interactions arrive over serenity's websocket
+//! client instead of the HTTP endpoint, for teams without a public URL. No intents are needed
+//! for interactions, so none are requested. Each interaction then takes the same way as over
+//! HTTP: read, inbox, deferred answer (here through the REST callback), engine in a task.
+
+use std::sync::Arc;
+
+use serenity::all::{
+    ClientBuilder, Context, EventHandler, GatewayIntents, HttpBuilder, Interaction,
+};
+use serenity::async_trait;
+
+use super::Discord;
+use super::interaction::{self, Interaction as Read};
+use crate::config::Secret;
+use crate::error_chain;
+
+struct Handler {
+    discord: Arc<Discord>,
+}
+
+#[async_trait]
+impl EventHandler for Handler {
+    async fn interaction_create(&self, _ctx: Context, event: Interaction) {
+        let raw = match serde_json::to_vec(&event) {
+            Ok(raw) => raw,
+            Err(e) => return tracing::warn!(error = %e, "unreadable gateway interaction"),
+        };
+        let call = match interaction::read(&raw) {
+            Ok(Read::Call(call)) => call,
+            Ok(_) => return,
+            Err(e) => return tracing::warn!(error = %e, "unreadable gateway interaction"),
+        };
+        match self.discord.accept(&call).await {
+            Ok(true) => {
+                let deferral = super::deferral(&call);
+                if let Err(e) = self
+                    .discord
+                    .api()
+                    .callback(&call.id, &call.token, &deferral)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not defer the interaction");
+                }
+                let discord = Arc::clone(&self.discord);
+                tokio::spawn(async move { discord.run(call).await });
+            }
+            Ok(false) => tracing::info!(interaction = %call.id, "redelivered; ignored"),
+            Err(e) => {
+                tracing::error!(error = %error_chain(&e), "could not store a gateway interaction")
+            }
+        }
+    }
+}
+
+/// Connects to the gateway with the bot token and handles interactions until the process ends.
+///
+/// # Errors
+/// The client could not be built or the gateway refused the token.
+pub async fn run(discord: Arc<Discord>, token: &Secret, api_url: &str) -> Result<(), String> {
+    let mut http = HttpBuilder::new(token.expose());
+    if api_url.trim_end_matches('/') != "https://discord.com" {
+        // serenity's rate limiter ignores a proxy unless it is disabled (API-NOTES).
+        http = http
+            .proxy(api_url.trim_end_matches('/'))
+            .ratelimiter_disabled(true);
+    }
+    let mut client = ClientBuilder::new_with_http(http.build(), GatewayIntents::empty())
+        .event_handler(Handler { discord })
+        .await
+        .map_err(|e| format!("discord gateway: {e}"))?;
+    client
+        .start()
+        .await
+        .map_err(|e| format!("discord gateway: {e}"))
+}

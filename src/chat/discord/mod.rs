@@ -1,0 +1,264 @@
+//! The Discord adapter: `/incident <subcommand>` and button presses in (over HTTP or the
+//! gateway), embeds out, and the status-channel mirror of every incident message.
+//!
+//! An interaction's way: [`verify`] (HTTP only) → [`interaction::read`] → the request inbox
+//! (dedupe on the interaction id) → a deferred answer at once → the engine in a task → the
+//! result through the interaction's edit/follow-up endpoints ([`api`]) → marked done.
+//!
+//! # Guarantees
+//! As for Slack: a bad signature changes nothing; an interaction delivered twice has one effect;
+//! one acknowledged before a crash runs once after the restart (within its 15-minute token).
+
+pub mod api;
+pub mod commands;
+pub mod embed;
+pub mod gateway;
+pub mod interaction;
+pub mod verify;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use self::api::DiscordApi;
+use self::embed::Mentions;
+use self::interaction::Call;
+use crate::chat::Router;
+use crate::chat::outbox::{self, Outbox};
+use crate::clock::Clock;
+use crate::command::{self, Command};
+use crate::engine::{Audience, Caller, Engine, Reply};
+use crate::error_chain;
+use crate::incident::{Actor, ChannelRef, Platform};
+use crate::message::Message;
+use crate::store::{self, Inbound, Store};
+
+const KEY_PREFIX: &str = "discord:";
+const EPHEMERAL: u64 = 1 << 6;
+
+/// The inbox key of an interaction.
+pub fn key(call: &Call) -> String {
+    format!("{KEY_PREFIX}{}", call.id)
+}
+
+/// Whether the deferred answer is private: commands that only read (status, help).
+fn private(call: &Call) -> bool {
+    matches!(
+        command::parse(&call.line).map(|i| i.command),
+        Ok(Command::Status | Command::Help { .. }) | Err(_)
+    )
+}
+
+/// The immediate answer to an interaction: "thinking…" for commands (private for reads),
+/// a deferred update for buttons.
+pub fn deferral(call: &Call) -> Value {
+    if call.button {
+        json!({"type": 6})
+    } else if private(call) {
+        json!({"type": 5, "data": {"flags": EPHEMERAL}})
+    } else {
+        json!({"type": 5})
+    }
+}
+
+/// The Discord adapter, shared by the HTTP route and the gateway.
+pub struct Discord {
+    engine: Arc<Engine>,
+    store: Arc<dyn Store>,
+    api: Arc<DiscordApi>,
+    router: Arc<Router>,
+    mentions: Arc<Mentions>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Discord {
+    /// An adapter over the engine and the REST client.
+    pub fn new(app: &crate::startup::App, api: Arc<DiscordApi>) -> Self {
+        Self {
+            engine: Arc::clone(&app.engine),
+            store: Arc::clone(&app.store),
+            api,
+            router: Arc::clone(&app.outbox),
+            mentions: Arc::new(Mentions::new(&app.settings.roles)),
+            clock: Arc::clone(&app.clock),
+        }
+    }
+
+    /// The REST client (the gateway answers through it).
+    pub fn api(&self) -> &DiscordApi {
+        &self.api
+    }
+
+    /// Stores an interaction before it is answered: `true` when new.
+    ///
+    /// # Errors
+    /// The store could not record it.
+    pub async fn accept(&self, call: &Call) -> Result<bool, store::Error> {
+        let inbound = Inbound {
+            key: key(call),
+            payload: serde_json::to_string(call).expect("a call serialises to JSON"),
+            received: self.clock.now(),
+        };
+        self.store.accept_request(&inbound).await
+    }
+
+    /// Runs an accepted interaction and answers it; marks it done.
+    #[tracing::instrument(skip_all, fields(request = %key(&call)))]
+    pub async fn run(&self, call: Call) {
+        let caller = Caller {
+            actor: Actor {
+                platform: Platform::Discord,
+                id: call.user_id.clone(),
+                name: call.user_name.clone(),
+            },
+            channel: ChannelRef {
+                platform: Platform::Discord,
+                id: call.channel_id.clone(),
+            },
+            request: Some(key(&call)),
+        };
+        let replies = self.engine.handle(&caller, &call.line).await;
+        self.answer(&call, &caller, replies).await;
+        if let Err(e) = self
+            .store
+            .complete_request(&key(&call), self.clock.now())
+            .await
+        {
+            tracing::warn!(error = %error_chain(&e), "could not mark the interaction done");
+        }
+    }
+
+    /// What the inbox holds from before a restart (read before taking new interactions).
+    ///
+    /// # Errors
+    /// The inbox could not be read.
+    pub async fn pending(&self) -> Result<Vec<Inbound>, store::Error> {
+        self.store.pending_requests(KEY_PREFIX).await
+    }
+
+    /// Runs `pending` again, oldest first; returns how many ran.
+    pub async fn replay(&self, pending: Vec<Inbound>) -> usize {
+        let mut replayed = 0;
+        for inbound in pending {
+            match serde_json::from_str::<Call>(&inbound.payload) {
+                Ok(call) => {
+                    self.run(call).await;
+                    replayed += 1;
+                }
+                Err(e) => {
+                    tracing::error!(request = %inbound.key, error = %e, "unreadable stored interaction; dropped");
+                    let _ = self
+                        .store
+                        .complete_request(&inbound.key, self.clock.now())
+                        .await;
+                }
+            }
+        }
+        replayed
+    }
+
+    /// Delivers the replies: the first message for this channel replaces the deferred answer,
+    /// the rest follow up; caller-only ones are ephemeral; other channels go through the router.
+    async fn answer(&self, call: &Call, caller: &Caller, replies: Vec<Reply>) {
+        let mut original_pending = !call.button;
+        let private_defer = !call.button && private(call);
+        for Reply { audience, message } in replies {
+            let mut body = embed::render(&message, &self.mentions);
+            let sent = match audience {
+                Audience::Channel(channel) if channel != caller.channel => {
+                    match self.router.post(&channel, &message).await {
+                        Ok(()) => continue,
+                        Err(e) => {
+                            tracing::warn!(channel = %channel.id, error = %e, "could not post into the incident's channel");
+                            body["flags"] = json!(EPHEMERAL);
+                            self.api.follow_up(&call.token, &body).await
+                        }
+                    }
+                }
+                Audience::Channel(_) if original_pending && !private_defer => {
+                    original_pending = false;
+                    self.api.edit_original(&call.token, &body).await
+                }
+                Audience::Channel(_) => self.api.follow_up(&call.token, &body).await,
+                Audience::Caller if original_pending => {
+                    original_pending = false;
+                    self.api.edit_original(&call.token, &body).await
+                }
+                Audience::Caller => {
+                    body["flags"] = json!(EPHEMERAL);
+                    self.api.follow_up(&call.token, &body).await
+                }
+            };
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, "could not answer the interaction");
+            }
+        }
+        if original_pending {
+            let done = embed::render(&Message::notice("✅ Done", ""), &self.mentions);
+            if let Err(e) = self.api.edit_original(&call.token, &done).await {
+                tracing::warn!(error = %e, "could not close the deferred answer");
+            }
+        }
+    }
+}
+
+/// Posts into Discord channels as the bot, for the [`Router`].
+pub struct DiscordOutbox {
+    api: Arc<DiscordApi>,
+    mentions: Arc<Mentions>,
+}
+
+impl DiscordOutbox {
+    /// An outbox over `api`.
+    pub fn new(api: Arc<DiscordApi>, mentions: Arc<Mentions>) -> Self {
+        Self { api, mentions }
+    }
+}
+
+#[async_trait]
+impl Outbox for DiscordOutbox {
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> outbox::Result<()> {
+        self.api
+            .send(&channel.id, &embed::render(message, &self.mentions))
+            .await
+            .map_err(|e| outbox::Error::Platform {
+                platform: Platform::Discord,
+                reason: e.to_string(),
+            })
+    }
+}
+
+/// Mirrors every incident message, from any platform, into the status channel.
+pub struct StatusMirror {
+    outbox: DiscordOutbox,
+    channel: ChannelRef,
+}
+
+impl StatusMirror {
+    /// A mirror into `status_channel_id`.
+    pub fn new(api: Arc<DiscordApi>, mentions: Arc<Mentions>, status_channel_id: &str) -> Self {
+        Self {
+            outbox: DiscordOutbox::new(api, mentions),
+            channel: ChannelRef {
+                platform: Platform::Discord,
+                id: status_channel_id.to_owned(),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl Outbox for StatusMirror {
+    /// Posts `message` into the status channel, unless it is about no incident or was
+    /// posted there already.
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> outbox::Result<()> {
+        if message.incident.is_none() || *channel == self.channel {
+            return Ok(());
+        }
+        let mut copy = message.clone();
+        // Stakeholders follow along; the buttons belong to the responders' channel.
+        copy.buttons.clear();
+        self.outbox.post(&self.channel, &copy).await
+    }
+}

@@ -1,0 +1,385 @@
+//! `firewatch serve` with Discord: signed interactions in, REST calls out, against a fake
+//! Discord API; and the status-channel mirror of incidents from other platforms.
+
+use std::net::SocketAddr;
+
+use ed25519_dalek::{Signer, SigningKey};
+use firewatch::serve::{self, Running};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::fake_discord::FakeDiscord;
+use crate::helpers::{TestApp, assert_has};
+
+const APPLICATION: &str = "1180000000000000000";
+const STATUS_CHANNEL: &str = "1200000000000000000";
+const CHANNEL: &str = "1160000000000000000";
+
+fn key() -> SigningKey {
+    SigningKey::from_bytes(&[7; 32])
+}
+
+fn discord_env(fake: &FakeDiscord) -> Vec<(String, String)> {
+    [
+        ("FIREWATCH__DISCORD__API_URL", fake.url.clone()),
+        ("FIREWATCH__DISCORD__APPLICATION_ID", APPLICATION.into()),
+        (
+            "FIREWATCH__DISCORD__PUBLIC_KEY",
+            hex::encode(key().verifying_key().as_bytes()),
+        ),
+        ("FIREWATCH__DISCORD__BOT_TOKEN", "test-bot-token".into()),
+        (
+            "FIREWATCH__DISCORD__STATUS_CHANNEL_ID",
+            STATUS_CHANNEL.into(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+struct Served {
+    t: TestApp,
+    fake: FakeDiscord,
+    running: Running,
+}
+
+impl Served {
+    async fn start() -> Self {
+        let fake = FakeDiscord::start().await;
+        let t = TestApp::spawn_with(discord_env(&fake)).await;
+        let running = serve::start(&t.app, "127.0.0.1:0")
+            .await
+            .expect("serve starts");
+        Self { t, fake, running }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.running.addr
+    }
+
+    async fn interact(&self, body: &Value) -> (u16, String) {
+        let body = body.to_string();
+        let ts = chrono::Utc::now().timestamp().to_string();
+        let signature = sign(&ts, &body);
+        post(self.addr(), &signature, &ts, &body).await
+    }
+
+    async fn count(&self, sql: &'static str) -> i64 {
+        let store = firewatch::store::SqliteStore::connect(&self.t.app.settings.store.url)
+            .await
+            .unwrap();
+        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(store.pool()).await.unwrap();
+        n
+    }
+}
+
+fn sign(ts: &str, body: &str) -> String {
+    let signature = key().sign(format!("{ts}{body}").as_bytes());
+    hex::encode(signature.to_bytes())
+}
+
+async fn post(addr: SocketAddr, signature: &str, ts: &str, body: &str) -> (u16, String) {
+    let request = format!(
+        "POST /discord/interactions HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         X-Signature-Ed25519: {signature}\r\nX-Signature-Timestamp: {ts}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// An `/incident SUB` interaction from Discord's documentation shapes.
+fn command(id: &str, sub: &str, options: Value) -> Value {
+    json!({
+        "id": id, "application_id": APPLICATION, "type": 2, "token": format!("token-{id}"),
+        "version": 1, "guild_id": "1170000000000000000", "channel_id": CHANNEL,
+        "member": {"user": {"id": "1150000000000000000", "username": "alice", "global_name": null},
+                   "roles": [], "permissions": "2147483647", "joined_at": "2026-01-01T00:00:00.000000+00:00"},
+        "data": {"id": "1140000000000000000", "name": "incident", "type": 1,
+                 "options": [{"name": sub, "type": 1, "options": options}]},
+        "locale": "en-US", "app_permissions": "2147483647"
+    })
+}
+
+fn json_body(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn a_ping_gets_a_pong() {
+    let s = Served::start().await;
+    let (status, body) = s.interact(&json!({"id": "1", "application_id": APPLICATION, "type": 1, "token": "t", "version": 1})).await;
+    assert_eq!((status, json_body(&body)), (200, json!({"type": 1})));
+}
+
+#[tokio::test]
+async fn bad_missing_and_stale_signatures_get_401_and_store_nothing() {
+    let s = Served::start().await;
+    let body = command(
+        "1190000000000000001",
+        "assess",
+        json!([{"name": "description", "type": 3, "value": "db down"}]),
+    )
+    .to_string();
+    let now = chrono::Utc::now().timestamp().to_string();
+    let forged = hex::encode(
+        SigningKey::from_bytes(&[8; 32])
+            .sign(format!("{now}{body}").as_bytes())
+            .to_bytes(),
+    );
+    assert_eq!(post(s.addr(), &forged, &now, &body).await.0, 401);
+    let stale_ts = (chrono::Utc::now().timestamp() - 301).to_string();
+    assert_eq!(
+        post(s.addr(), &sign(&stale_ts, &body), &stale_ts, &body)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(post(s.addr(), "", &now, &body).await.0, 401);
+    let tampered = body.replace("db down", "db up");
+    assert_eq!(
+        post(s.addr(), &sign(&now, &body), &now, &tampered).await.0,
+        401
+    );
+    assert_eq!(s.count("SELECT count(*) FROM processed_requests").await, 0);
+    assert_eq!(s.count("SELECT count(*) FROM incidents").await, 0);
+    assert!(s.fake.calls().is_empty());
+}
+
+#[tokio::test]
+async fn assess_is_deferred_at_once_then_the_alert_replaces_the_deferral_and_is_mirrored() {
+    let s = Served::start().await;
+    let (status, body) = s
+        .interact(&command(
+            "1190000000000000002",
+            "assess",
+            json!([{"name": "description", "type": 3, "value": "API returning 500s"},
+                   {"name": "severity", "type": 3, "value": "P0"}]),
+        ))
+        .await;
+    assert_eq!((status, json_body(&body)), (200, json!({"type": 5})));
+    let edits = s
+        .fake
+        .wait_calls(
+            &format!("PATCH /webhooks/{APPLICATION}/{{token}}/messages/@original"),
+            1,
+        )
+        .await;
+    let embed = &edits[0].body["embeds"][0];
+    assert_has(&embed["title"].to_string(), &["🚨 INCIDENT DETECTED - P0"]);
+    assert_eq!(embed["footer"]["text"], "Incident #1 · firewatch");
+    assert_eq!(
+        edits[0].body["components"][0]["components"][0]["custom_id"],
+        "firewatch:/incident-ack #1"
+    );
+    // Stakeholders in the status channel get the same message as an embed, coloured P0 red.
+    let mirrored = s
+        .fake
+        .wait_calls(&format!("POST /channels/{STATUS_CHANNEL}/messages"), 1)
+        .await;
+    assert_eq!(mirrored[0].auth.as_deref(), Some("Bot test-bot-token"));
+    assert_eq!(mirrored[0].body["embeds"][0]["color"], 0xD92D20);
+    assert!(
+        mirrored[0].body.get("components").is_none(),
+        "no buttons in the mirror"
+    );
+    let opened = &s.t.timeline(1).await[0];
+    assert_eq!(
+        (opened.actor.name.as_str(), opened.actor.id.as_str()),
+        ("alice", "1150000000000000000")
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_interaction_id_has_one_effect() {
+    let s = Served::start().await;
+    let note = command(
+        "1190000000000000003",
+        "assess",
+        json!([{"name": "description", "type": 3, "value": "db down"}]),
+    );
+    let (a, b) = tokio::join!(s.interact(&note), s.interact(&note));
+    assert_eq!((a.0, b.0), (200, 200));
+    s.fake
+        .wait_calls(
+            &format!("PATCH /webhooks/{APPLICATION}/{{token}}/messages/@original"),
+            1,
+        )
+        .await;
+    // A later command's answer comes after anything the duplicate could have done.
+    s.interact(&command(
+        "1190000000000000004",
+        "note",
+        json!([{"name": "text", "type": 3, "value": "x"}]),
+    ))
+    .await;
+    s.fake
+        .wait_calls(
+            &format!("PATCH /webhooks/{APPLICATION}/{{token}}/messages/@original"),
+            2,
+        )
+        .await;
+    assert_eq!(s.count("SELECT count(*) FROM incidents").await, 1);
+}
+
+#[tokio::test]
+async fn reads_are_private_and_mistakes_are_answered_plainly() {
+    let s = Served::start().await;
+    let (_, body) = s
+        .interact(&command("1190000000000000005", "status", json!([])))
+        .await;
+    assert_eq!(json_body(&body), json!({"type": 5, "data": {"flags": 64}}));
+    s.interact(&command("1190000000000000006", "ack", json!([])))
+        .await;
+    let edits = s
+        .fake
+        .wait_calls(
+            &format!("PATCH /webhooks/{APPLICATION}/{{token}}/messages/@original"),
+            2,
+        )
+        .await;
+    let texts: Vec<String> = edits.iter().map(|e| e.body.to_string()).collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("No incident is open in this channel")),
+        "{texts:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_button_press_is_a_deferred_update_and_runs_as_the_presser() {
+    let s = Served::start().await;
+    s.interact(&command(
+        "1190000000000000007",
+        "assess",
+        json!([{"name": "description", "type": 3, "value": "db down"}]),
+    ))
+    .await;
+    s.fake
+        .wait_calls(
+            &format!("PATCH /webhooks/{APPLICATION}/{{token}}/messages/@original"),
+            1,
+        )
+        .await;
+    let press = json!({
+        "id": "1190000000000000008", "application_id": APPLICATION, "type": 3, "token": "token-press",
+        "version": 1, "channel_id": CHANNEL,
+        "member": {"user": {"id": "1150000000000000009", "username": "bob"}, "roles": [], "permissions": "0"},
+        "message": {"id": "1300000000000000001", "channel_id": CHANNEL},
+        "data": {"custom_id": "firewatch:/incident-ack #1", "component_type": 2}
+    });
+    let (status, body) = s.interact(&press).await;
+    assert_eq!((status, json_body(&body)), (200, json!({"type": 6})));
+    let follow_ups = s
+        .fake
+        .wait_calls(&format!("POST /webhooks/{APPLICATION}/{{token}}"), 1)
+        .await;
+    assert_has(&follow_ups[0].body.to_string(), &["bob"]);
+    let acked =
+        s.t.timeline(1)
+            .await
+            .into_iter()
+            .filter(|e| e.event.describe() == "acknowledged")
+            .count();
+    assert_eq!(acked, 1);
+}
+
+#[tokio::test]
+async fn a_rate_limited_call_is_retried_after_retry_after() {
+    let s = Served::start().await;
+    s.fake.rate_limit_next(1);
+    s.interact(&command(
+        "1190000000000000010",
+        "assess",
+        json!([{"name": "description", "type": 3, "value": "db down"}]),
+    ))
+    .await;
+    let edits = s
+        .fake
+        .wait_calls(
+            &format!("PATCH /webhooks/{APPLICATION}/{{token}}/messages/@original"),
+            2,
+        )
+        .await;
+    assert_eq!(edits[0].body, edits[1].body, "the same edit is sent again");
+}
+
+#[tokio::test]
+async fn an_incident_opened_in_the_terminal_is_mirrored_to_the_status_channel() {
+    let fake = FakeDiscord::start().await;
+    let t = TestApp::spawn_with(discord_env(&fake)).await;
+    t.say("/incident-assess checkout is down --sev P2").await;
+    let mirrored = fake
+        .wait_calls(&format!("POST /channels/{STATUS_CHANNEL}/messages"), 1)
+        .await;
+    let embed = &mirrored[0].body["embeds"][0];
+    assert_has(&embed["title"].to_string(), &["🚨 INCIDENT DETECTED - P2"]);
+    assert!(embed["color"].is_u64());
+    assert_eq!(mirrored[0].body["allowed_mentions"]["parse"], json!([]));
+    t.say("/incident-resolve typo | fixed").await;
+    let mirrored = fake
+        .wait_calls(&format!("POST /channels/{STATUS_CHANNEL}/messages"), 2)
+        .await;
+    assert_has(&mirrored[1].body.to_string(), &["✅"]);
+}
+
+#[test]
+fn discord_register_overwrites_the_commands_and_says_what_it_did() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let fake = runtime.block_on(FakeDiscord::start());
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_firewatch"));
+    command
+        .args([
+            "discord-register",
+            "--guild",
+            "1170000000000000000",
+            "-c",
+            "bot.toml.example",
+        ])
+        .current_dir(crate::helpers::repo())
+        .env(
+            "FIREWATCH__STORE__URL",
+            format!("sqlite://{}", dir.path().join("fw.db").display()),
+        )
+        .env_remove("RUST_LOG");
+    for (k, v) in discord_env(&fake) {
+        command.env(k, v);
+    }
+    let out = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_has(
+        &stdout,
+        &[
+            "registered /incident",
+            "17 subcommands",
+            "assess, ack, update",
+            "scope: guild 1170000000000000000",
+        ],
+    );
+    let put = fake.calls_to(&format!(
+        "PUT /applications/{APPLICATION}/guilds/1170000000000000000/commands"
+    ));
+    assert_eq!(put.len(), 1);
+    assert_eq!(put[0].auth.as_deref(), Some("Bot test-bot-token"));
+    assert!(
+        !stdout.contains("test-bot-token")
+            && !String::from_utf8_lossy(&out.stderr).contains("test-bot-token")
+    );
+}

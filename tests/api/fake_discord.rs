@@ -1,0 +1,134 @@
+//! A fake Discord REST API on 127.0.0.1: records every request as `METHOD /path` (with the
+//! interaction token shown as `{token}`) and answers with Discord's shapes; can answer 429.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::recorder::Recorder;
+
+#[derive(Default)]
+struct Inner {
+    recorder: Recorder,
+    rate_limited: Mutex<usize>,
+}
+
+/// The running fake.
+#[derive(Clone)]
+pub struct FakeDiscord {
+    /// `http://127.0.0.1:PORT`, the `discord.api_url`.
+    pub url: String,
+    inner: Arc<Inner>,
+}
+
+impl FakeDiscord {
+    pub async fn start() -> Self {
+        let inner = Arc::new(Inner::default());
+        let app = Router::new().fallback(any).with_state(Arc::clone(&inner));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { url, inner }
+    }
+
+    /// The next `n` calls answer 429 with `retry_after` 0.2 s.
+    pub fn rate_limit_next(&self, n: usize) {
+        *self.inner.rate_limited.lock().unwrap() = n;
+    }
+}
+
+impl std::ops::Deref for FakeDiscord {
+    type Target = Recorder;
+
+    fn deref(&self) -> &Recorder {
+        &self.inner.recorder
+    }
+}
+
+/// A message object as Discord returns it.
+fn message(channel: &str, body: &Value) -> Value {
+    json!({
+        "id": "1300000000000000001", "channel_id": channel, "type": 0,
+        "content": body["content"].as_str().unwrap_or(""),
+        "embeds": body["embeds"].clone(),
+        "author": {"id": "1180000000000000000", "username": "firewatch", "discriminator": "0", "bot": true},
+        "timestamp": "2026-11-29T03:00:00.000000+00:00", "edited_timestamp": null,
+        "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+        "attachments": [], "pinned": false
+    })
+}
+
+async fn any(
+    State(inner): State<Arc<Inner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().trim_start_matches("/api/v10");
+    let parts: Vec<&str> = path.split('/').collect();
+    // Tokens are secrets in real life; the recorded name shows where one was.
+    let shown: Vec<&str> = match parts.as_slice() {
+        ["", "webhooks", app, _token, rest @ ..] => {
+            [&["", "webhooks", *app, "{token}"][..], rest].concat()
+        }
+        ["", "interactions", id, _token, "callback"] => {
+            vec!["", "interactions", *id, "{token}", "callback"]
+        }
+        _ => parts.clone(),
+    };
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    inner
+        .recorder
+        .record(&format!("{method} {}", shown.join("/")), auth, &body);
+    {
+        let mut left = inner.rate_limited.lock().unwrap();
+        if *left > 0 {
+            *left -= 1;
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                axum::Json(json!({"message": "You are being rate limited.", "retry_after": 0.2, "global": false})),
+            )
+                .into_response();
+        }
+    }
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    match (method.as_str(), shown.as_slice()) {
+        ("POST", ["", "channels", channel, "messages"]) => {
+            axum::Json(message(channel, &request)).into_response()
+        }
+        ("POST" | "PATCH", ["", "webhooks", ..]) => {
+            axum::Json(message("1160000000000000000", &request)).into_response()
+        }
+        ("POST", ["", "interactions", ..]) => StatusCode::NO_CONTENT.into_response(),
+        ("PUT", ["", "applications", ..]) => {
+            let registered: Vec<Value> = request
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, c)| {
+                    let mut c = c.clone();
+                    c["id"] = json!(format!("14000000000000000{i:02}"));
+                    c["application_id"] = json!("1180000000000000000");
+                    c["version"] = json!("1");
+                    c
+                })
+                .collect();
+            axum::Json(Value::Array(registered)).into_response()
+        }
+        _ => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"message": "404: Not Found", "code": 0})),
+        )
+            .into_response(),
+    }
+}
