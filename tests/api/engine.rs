@@ -117,6 +117,7 @@ async fn a_template_that_fails_after_the_commit_still_reports_the_saved_change()
         templates: Arc::new(Templates::from_dir(broken.path()).unwrap()),
         clock: t.clock.clone(),
         outbox: t.app.outbox.clone(),
+        reports: settings.reports.dir.clone(),
     });
     let replies = engine
         .handle(&caller("alice"), "/incident-update restarting pods")

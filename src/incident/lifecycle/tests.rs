@@ -65,11 +65,13 @@ fn every_event() -> Vec<Event> {
             status: None,
             progress: "looking at logs".into(),
             eta: None,
+            users: None,
         },
         Event::PostUpdate {
             status: Some(Status::Mitigating),
             progress: "rolling back".into(),
             eta: Some("20m".into()),
+            users: None,
         },
         Event::ChangeSeverity {
             to: Severity::P0,
@@ -85,6 +87,8 @@ fn every_event() -> Vec<Event> {
         Event::Close {
             report: "docs/incidents/incident-20261129.md".into(),
         },
+        Event::FollowUp(FollowUp::Add("alert on the 5xx rate".into())),
+        Event::FollowUp(FollowUp::Done(1)),
     ]
 }
 
@@ -127,6 +131,7 @@ fn every_event_in_every_status_is_accepted_exactly_when_the_table_allows_it() {
             Status::Investigating | Status::Mitigating | Status::Monitoring | Status::Resolved
         ),
         Event::Close { .. } => status == Status::Resolved,
+        Event::FollowUp(_) => true,
         _ => status.is_active(),
     };
     for status in Status::ALL {
@@ -247,6 +252,7 @@ fn an_update_moves_the_status_either_way_and_promises_the_next_update() {
         status: Some(Status::Investigating),
         progress: "errors are back".into(),
         eta: None,
+        users: None,
     };
     let out = apply(&before, update, &person("bob"), later(), &policy()).unwrap();
     assert_eq!(out.incident.status, Status::Investigating);
@@ -267,6 +273,7 @@ fn an_update_moves_the_status_either_way_and_promises_the_next_update() {
         status: Some(Status::Monitoring),
         progress: "still fine".into(),
         eta: None,
+        users: None,
     };
     let out = apply(&before, same, &person("bob"), later(), &policy()).unwrap();
     assert_eq!(
