@@ -225,7 +225,10 @@ impl Settings {
                 MONTH,
             )?;
         }
-        self.check_roles("incidents.escalation_roles", &self.incidents.escalation_roles)?;
+        self.check_roles(
+            "incidents.escalation_roles",
+            &self.incidents.escalation_roles,
+        )?;
         within("scheduler.tick", self.scheduler.tick, SECOND, HOUR)?;
         within("kubernetes.timeout", self.kubernetes.timeout, SECOND, HOUR)?;
         within("helm.timeout", self.helm.timeout, SECOND, HOUR)?;

@@ -83,8 +83,7 @@ impl Engine {
                         _ => None,
                     })
                     .unwrap_or_default();
-                let data =
-                    context::escalation(incident, &self.policy, &fired.timer, &paged, now);
+                let data = context::escalation(incident, &self.policy, &fired.timer, &paged, now);
                 let mut message: Message = self
                     .render(Template::Escalation, &data, incident)
                     .with_button(
@@ -96,8 +95,7 @@ impl Engine {
                 message
             }
             TimerKind::Update => {
-                let data =
-                    context::reminder(incident, &self.policy, &fired.timer, fired.next, now);
+                let data = context::reminder(incident, &self.policy, &fired.timer, fired.next, now);
                 self.render(Template::Reminder, &data, incident)
             }
         };

@@ -144,9 +144,15 @@ pub fn derive(incident: &Incident, timeline: &[TimelineEntry]) -> Trail {
             TimelineEvent::SeverityChanged { from, to, reason } => {
                 push(
                     Some(Milestone::AssessmentComplete),
-                    format!("{}: severity {from} → {to}", Milestone::AssessmentComplete.label()),
+                    format!(
+                        "{}: severity {from} → {to}",
+                        Milestone::AssessmentComplete.label()
+                    ),
                 );
-                let why = reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+                let why = reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default();
                 push(None, format!("Severity {from} → {to}{why}"));
             }
             TimelineEvent::StatusChanged { to, .. } => {
@@ -183,7 +189,10 @@ pub fn derive(incident: &Incident, timeline: &[TimelineEntry]) -> Trail {
                         format!("{}: {root_cause}", Milestone::RootCauseIdentified.label()),
                     );
                 }
-                push(Some(Milestone::Resolved), Milestone::Resolved.label().into());
+                push(
+                    Some(Milestone::Resolved),
+                    Milestone::Resolved.label().into(),
+                );
             }
             TimelineEvent::ResponseTargetMissed { .. } => {
                 push(None, capitalise(&entry.event.describe()));
@@ -215,9 +224,15 @@ pub fn derive(incident: &Incident, timeline: &[TimelineEntry]) -> Trail {
             .map(|x| x.at - incident.opened.at)
     };
     trail.metrics = Metrics {
-        acknowledge: incident.acknowledged.as_ref().map(|a| a.at - incident.opened.at),
+        acknowledge: incident
+            .acknowledged
+            .as_ref()
+            .map(|a| a.at - incident.opened.at),
         mitigate: since_detection(Milestone::MitigationImplemented),
-        resolve: incident.resolved.as_ref().map(|r| r.at - incident.opened.at),
+        resolve: incident
+            .resolved
+            .as_ref()
+            .map(|r| r.at - incident.opened.at),
     };
     trail.moments.sort_by_key(|m| m.at);
     trail

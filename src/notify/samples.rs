@@ -200,7 +200,11 @@ pub(super) fn all(policy: &Policy) -> Vec<(Template, Value)> {
         ),
         (
             Template::Incidents,
-            value(context::incidents(&[open.clone(), fresh.clone()], policy, now)),
+            value(context::incidents(
+                &[open.clone(), fresh.clone()],
+                policy,
+                now,
+            )),
         ),
         (
             Template::Incidents,

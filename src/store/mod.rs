@@ -16,7 +16,9 @@ use chrono::{DateTime, Utc};
 
 use crate::incident::lifecycle::{Outcome, Refusal};
 use crate::incident::timers::{Firing, Timer};
-use crate::incident::{Actor, ChannelRef, Draft, Incident, IncidentId, TimelineEntry, TimelineEvent};
+use crate::incident::{
+    Actor, ChannelRef, Draft, Incident, IncidentId, TimelineEntry, TimelineEvent,
+};
 
 pub use sqlite::SqliteStore;
 

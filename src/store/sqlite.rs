@@ -12,7 +12,6 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-
 use rows::{append, entry, incident, millis, stamp_parts, sync_timers};
 
 use super::{Decide, Error, Fired, Inbound, OnDue, Result, Store, Updated};

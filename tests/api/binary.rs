@@ -102,7 +102,7 @@ fn check_config_accepts_the_example_and_names_what_is_wrong_otherwise() {
         &text(&ok.stdout),
         &[
             "bot.toml.example: ok",
-            "8 template(s) rendered with sample data",
+            "12 template(s) rendered with sample data",
         ],
     );
     assert!(!db.exists(), "check-config does not create the store");

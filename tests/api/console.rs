@@ -174,7 +174,7 @@ async fn an_illegal_command_for_the_state_is_refused_and_changes_nothing() {
             &out,
             &[
                 shown,
-                "#1 is Resolved. Allowed now: /incident-note, /incident-status.",
+                "#1 is Resolved. Allowed now: /incident-note, /incident-status, /incident-report, /incident-followup.",
             ],
         );
     }

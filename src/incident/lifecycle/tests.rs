@@ -334,6 +334,32 @@ fn closing_needs_a_resolved_incident() {
     let closed = out.incident;
     for event in every_event() {
         let result = apply(&closed, event.clone(), &person("bob"), later(), &policy());
-        assert!(result.is_err(), "{event:?} on a closed incident");
+        let follow_up = matches!(event, Event::FollowUp(_));
+        assert_eq!(
+            result.is_ok(),
+            follow_up,
+            "{event:?} on a closed incident: only follow-ups"
+        );
     }
+}
+
+#[test]
+fn follow_ups_are_recorded_in_every_status_and_count_as_acting() {
+    let fresh = incident(Status::Investigating, false);
+    let add = Event::FollowUp(FollowUp::Add("alert on 5xx".into()));
+    let out = apply(&fresh, add, &person("bob"), later(), &policy()).unwrap();
+    assert_eq!(
+        out.entries,
+        vec![
+            TimelineEvent::Acknowledged { implicit: true },
+            TimelineEvent::FollowupAdded {
+                text: "alert on 5xx".into()
+            }
+        ]
+    );
+    let closed = incident(Status::Closed, true);
+    let done = Event::FollowUp(FollowUp::Done(1));
+    let out = apply(&closed, done, &person("bob"), later(), &policy()).unwrap();
+    assert_eq!(out.entries, vec![TimelineEvent::FollowupDone { n: 1 }]);
+    assert_eq!(out.incident.status, Status::Closed);
 }

@@ -101,7 +101,8 @@ fn timer(row: &SqliteRow) -> Result<Timer> {
     let fired: i64 = row.try_get("fired")?;
     Ok(Timer {
         incident: IncidentId::new(id).ok_or_else(|| Error::Corrupt(format!("incident id {id}")))?,
-        kind: TimerKind::parse(&kind).ok_or_else(|| Error::Corrupt(format!("timer kind '{kind}'")))?,
+        kind: TimerKind::parse(&kind)
+            .ok_or_else(|| Error::Corrupt(format!("timer kind '{kind}'")))?,
         due: time(row.try_get("due_at")?)?,
         fire_at: time(row.try_get("fire_at")?)?,
         fired: u32::try_from(fired).unwrap_or(u32::MAX),
