@@ -211,9 +211,10 @@ pub fn derive(incident: &Incident, timeline: &[TimelineEntry]) -> Trail {
                     item.done = true;
                 }
             }
-            TimelineEvent::Acknowledged { .. }
-            | TimelineEvent::UpdateOverdue { .. }
-            | TimelineEvent::Closed { .. } => {}
+            TimelineEvent::Acknowledged { .. } => {
+                push(None, "Acknowledged; incident commander".into());
+            }
+            TimelineEvent::UpdateOverdue { .. } | TimelineEvent::Closed { .. } => {}
         }
     }
     let since_detection = |m: Milestone| {

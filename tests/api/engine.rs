@@ -8,7 +8,7 @@ use firewatch::notify::Templates;
 
 use crate::helpers::{TestApp, assert_has, repo};
 
-fn caller(user: &str) -> Caller {
+pub fn caller(user: &str) -> Caller {
     Caller {
         actor: Actor {
             platform: Platform::Console,

@@ -4,4 +4,6 @@ mod binary;
 mod console;
 mod engine;
 mod helpers;
+mod report;
 mod store;
+mod timers;
