@@ -34,6 +34,9 @@ mod inbox;
 mod rows;
 mod timers;
 
+/// The query every scheduler tick starts with (for `EXPLAIN QUERY PLAN` checks).
+pub use timers::DUE as DUE_TIMERS_QUERY;
+
 /// A store in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {

@@ -10,8 +10,9 @@ use crate::incident::IncidentId;
 use crate::incident::timers::{Timer, TimerKind};
 use crate::store::{Error, Fired, OnDue, Result};
 
-/// The due rows, oldest first: a range scan of `reminders_by_fire_at`.
-pub(crate) const DUE: &str = "SELECT incident_id, kind FROM reminders \
+/// The due rows, oldest first: a range scan of `reminders_by_fire_at`. Parameters: now (Unix
+/// milliseconds), the most rows to return.
+pub const DUE: &str = "SELECT incident_id, kind FROM reminders \
      WHERE fire_at IS NOT NULL AND fire_at <= ? ORDER BY fire_at LIMIT ?";
 
 pub(super) async fn fire_due(
