@@ -57,9 +57,10 @@ enum Command {
         #[arg(long, value_name = "NAME", default_value = "console")]
         channel: String,
     },
-    /// Write the post-incident report of a resolved incident and close it, as /incident-report
-    /// does, from the store alone (no chat platform needed). The report goes to reports.dir
-    /// and stdout.
+    /// Write the post-incident report of a resolved incident and close it.
+    ///
+    /// Does what /incident-report does, from the store alone (no chat platform needed): the
+    /// report goes to reports.dir and stdout. On a closed incident, writes its report again.
     Report {
         /// The incident: 12 or #12.
         #[arg(value_name = "ID", value_parser = IncidentId::parse)]

@@ -6,6 +6,8 @@
 //!   incident as it is inside the writing transaction, so two commands never both act on the
 //!   same old state, in one process or several.
 //! - The timeline is append-only (the database refuses updates and deletes).
+//! - A due timer fires once: [`Store::fire_due`] claims it, appends its timeline entry and sets
+//!   its next firing time in one transaction.
 //!
 //! Owns persistence only: no policy, no messages, no chat.
 
