@@ -1,4 +1,4 @@
-//! The command line: `firewatch serve | console | check-config | slack-manifest |
+//! The command line: `firewatch serve | console | report ID | check-config | slack-manifest |
 //! discord-register`.
 
 use std::io::IsTerminal;
@@ -9,13 +9,18 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use crate::chat::console;
+use crate::chat::Outbox;
+use crate::chat::console::{self, ConsoleOutbox};
 use crate::chat::discord::api::DiscordApi;
 use crate::chat::discord::commands;
 use crate::chat::slack::manifest;
 use crate::clock::SystemClock;
+use crate::command::{self, Invocation};
 use crate::config::Settings;
+use crate::engine::{Audience, Caller};
+use crate::incident::{Actor, ChannelRef, IncidentId, Platform};
 use crate::notify::Template;
+use crate::scheduler::Scheduler;
 use crate::{error_chain, serve, startup};
 
 /// firewatch — ChatOps incident response for services on Kubernetes.
@@ -67,6 +72,18 @@ enum Command {
         #[arg(long, value_name = "NAME", default_value = "console")]
         channel: String,
     },
+    /// Write the post-incident report of a resolved incident and close it.
+    ///
+    /// Does what /incident-report does, from the store alone (no chat platform needed): the
+    /// report goes to reports.dir and stdout. On a closed incident, writes its report again.
+    Report {
+        /// The incident: 12 or #12.
+        #[arg(value_name = "ID", value_parser = IncidentId::parse)]
+        id: IncidentId,
+        /// Who writes it (default: $USER).
+        #[arg(long = "as", value_name = "USER")]
+        user: Option<String>,
+    },
     /// Check the configuration and render every template with sample data, then exit.
     CheckConfig,
     /// Register the /incident command and its subcommands with Discord (bulk overwrite).
@@ -78,6 +95,12 @@ enum Command {
         #[arg(long, value_name = "ID")]
         guild: Option<String>,
     },
+}
+
+fn user_or_default(user: Option<String>) -> String {
+    user.or_else(|| std::env::var("USER").ok())
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "operator".into())
 }
 
 /// Runs the command line; the binary's `main`.
@@ -104,7 +127,10 @@ async fn run(cli: Cli) -> Result<(), String> {
         return Ok(());
     }
     let settings = Settings::load(&cli.config).map_err(|e| error_chain(&e))?;
-    let quiet = matches!(cli.command, Command::Console { .. });
+    let quiet = matches!(
+        cli.command,
+        Command::Console { .. } | Command::Report { .. }
+    );
     init_logging(if quiet { "warn" } else { &settings.log.level })?;
     match cli.command {
         Command::CheckConfig => {
@@ -131,23 +157,33 @@ async fn run(cli: Cli) -> Result<(), String> {
             let running = serve::start(&app, &listen)
                 .await
                 .map_err(|e| error_chain(&e))?;
+            let scheduler = Scheduler::spawn(
+                Arc::clone(&app.engine),
+                std::time::Duration::from_secs(app.settings.scheduler.tick.as_secs()),
+            );
             eprintln!("firewatch: serving on {}", running.addr);
             shutdown_signal().await;
             tracing::info!("shutting down");
             let result = running.stop().await;
+            scheduler.stop().await;
             app.store.close().await;
             result.map_err(|e| format!("server: {e}"))
         }
         Command::SlackManifest { .. } => Ok(()),
         Command::DiscordRegister { guild } => register_discord(&settings, guild.as_deref()).await,
+        Command::Report { id, user } => report(settings, id, user_or_default(user)).await,
         Command::Console { user, channel } => {
             let app = startup::build(settings, Arc::new(SystemClock))
                 .await
                 .map_err(|e| error_chain(&e))?;
-            let user = user
-                .or_else(|| std::env::var("USER").ok())
-                .filter(|u| !u.trim().is_empty())
-                .unwrap_or_else(|| "operator".into());
+            let user = user_or_default(user);
+            // Reminders and escalations print in the console while it runs.
+            let (outbox, posts) = ConsoleOutbox::new();
+            app.outbox.route(Platform::Console, Arc::new(outbox));
+            let scheduler = Scheduler::spawn(
+                Arc::clone(&app.engine),
+                std::time::Duration::from_secs(app.settings.scheduler.tick.as_secs()),
+            );
             let options = console::Options {
                 user,
                 channel: channel.trim_start_matches('#').to_owned(),
@@ -155,7 +191,15 @@ async fn run(cli: Cli) -> Result<(), String> {
                 colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
             };
             let input = tokio::io::BufReader::new(tokio::io::stdin());
-            let result = console::run(&app.engine, input, &mut std::io::stdout(), options).await;
+            let result = console::run_with_posts(
+                &app.engine,
+                input,
+                &mut std::io::stdout(),
+                options,
+                Some(posts),
+            )
+            .await;
+            scheduler.stop().await;
             app.store.close().await;
             match result {
                 // The reader went away (`firewatch console | head`): every handled command is
@@ -225,6 +269,49 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+/// `firewatch report ID`: the engine's `/incident-report` on the store, printed to stdout.
+async fn report(settings: Settings, id: IncidentId, user: String) -> Result<(), String> {
+    let app = startup::build(settings, Arc::new(SystemClock))
+        .await
+        .map_err(|e| error_chain(&e))?;
+    let caller = Caller {
+        actor: Actor {
+            platform: Platform::Console,
+            id: user.clone(),
+            name: user,
+        },
+        channel: ChannelRef {
+            platform: Platform::Console,
+            id: "command-line".into(),
+        },
+        request: None,
+    };
+    let invocation = Invocation {
+        incident: Some(id),
+        command: command::Command::Report,
+    };
+    let replies = app.engine.run(&caller, invocation).await;
+    let mut outcome = Ok(());
+    for reply in &replies {
+        match &reply.audience {
+            Audience::Channel(channel) => {
+                println!("{}", console::render(reply, channel, false));
+                // No chat platform runs in this process: the report is in the file and the
+                // channel hears about it when someone posts it.
+                if let Err(e) = app.outbox.post(channel, &reply.message).await {
+                    eprintln!("note: not posted to the incident's channel ({e})");
+                }
+            }
+            Audience::Caller => {
+                let text = reply.message.plain_text();
+                outcome = Err(text.replacen("⚠️ ", "", 1));
+            }
+        }
+    }
+    app.store.close().await;
+    outcome
 }
 
 fn init_logging(default: &str) -> Result<(), String> {

@@ -22,6 +22,18 @@ pub struct Message {
     pub paged_roles: Vec<String>,
     /// Interactive parts.
     pub buttons: Vec<Button>,
+    /// A document that goes with the message: uploaded as a file where the platform allows,
+    /// shown inline otherwise.
+    pub attachment: Option<Attachment>,
+}
+
+/// A file posted with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The file name: `incident-20261129.md`.
+    pub name: String,
+    /// The text.
+    pub content: String,
 }
 
 /// A part of a message body.
@@ -104,6 +116,7 @@ impl Message {
             incident: None,
             paged_roles: Vec::new(),
             buttons: Vec::new(),
+            attachment: None,
         }
     }
 
@@ -126,6 +139,12 @@ impl Message {
     /// Sets the incident.
     pub fn about(mut self, id: IncidentId) -> Self {
         self.incident = Some(id);
+        self
+    }
+
+    /// Attaches a document.
+    pub fn with_attachment(mut self, name: String, content: String) -> Self {
+        self.attachment = Some(Attachment { name, content });
         self
     }
 

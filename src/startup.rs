@@ -75,7 +75,8 @@ pub fn check(settings: &Settings) -> Result<Checked, Error> {
         settings.severity.levels(),
         &settings.classify,
         settings.incidents.default_severity,
-    )?;
+    )?
+    .with_escalation(settings.incidents.escalation_roles.clone());
     let templates = Templates::load(settings.messages.dir.as_deref())?;
     templates.check(&policy)?;
     Ok(Checked { policy, templates })
@@ -135,6 +136,7 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
         templates: Arc::new(templates),
         clock: Arc::clone(&clock),
         outbox: outbox.clone(),
+        reports: settings.reports.dir.clone(),
     });
     Ok(App {
         engine: Arc::new(engine),

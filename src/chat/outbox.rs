@@ -3,7 +3,7 @@
 //! [`Router`] picks the platform from the channel.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 
@@ -44,9 +44,10 @@ pub trait Outbox: Send + Sync {
 }
 
 /// An [`Outbox`] over every platform this process runs, chosen by the channel's platform.
-#[derive(Default, Clone)]
+/// Routes can be added while the engine runs (an adapter that starts later, the console).
+#[derive(Default)]
 pub struct Router {
-    routes: HashMap<Platform, Arc<dyn Outbox>>,
+    routes: RwLock<HashMap<Platform, Arc<dyn Outbox>>>,
     mirrors: Vec<Arc<dyn Outbox>>,
 }
 
@@ -56,9 +57,12 @@ impl Router {
         Self::default()
     }
 
-    /// Sends `platform`'s channels to `outbox`.
-    pub fn route(&mut self, platform: Platform, outbox: Arc<dyn Outbox>) {
-        self.routes.insert(platform, outbox);
+    /// Sends `platform`'s channels to `outbox` (replacing an earlier route).
+    pub fn route(&self, platform: Platform, outbox: Arc<dyn Outbox>) {
+        self.routes
+            .write()
+            .expect("router lock is never poisoned")
+            .insert(platform, outbox);
     }
 
     /// Copies every mirrored message to `mirror` (its `post` gets the channel it came from).
@@ -68,14 +72,22 @@ impl Router {
 
     /// Whether channels of `platform` can be posted to.
     pub fn reaches(&self, platform: Platform) -> bool {
-        self.routes.contains_key(&platform)
+        self.outbox_for(platform).is_some()
+    }
+
+    fn outbox_for(&self, platform: Platform) -> Option<Arc<dyn Outbox>> {
+        self.routes
+            .read()
+            .expect("router lock is never poisoned")
+            .get(&platform)
+            .cloned()
     }
 }
 
 #[async_trait]
 impl Outbox for Router {
     async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<()> {
-        match self.routes.get(&channel.platform) {
+        match self.outbox_for(channel.platform) {
             Some(outbox) => outbox.post(channel, message).await,
             None => Err(Error::NoRoute(channel.platform)),
         }

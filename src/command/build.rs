@@ -26,6 +26,10 @@ pub(super) fn build(args: &Args) -> Result<Command, ParseError> {
                 .option("eta")
                 .map(str::to_owned)
                 .filter(|e| !e.trim().is_empty()),
+            users: args
+                .option("users")
+                .map(str::to_owned)
+                .filter(|u| !u.trim().is_empty()),
             progress: args.text(pos, "<progress>")?,
         },
         CommandName::Severity => {

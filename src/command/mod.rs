@@ -43,12 +43,14 @@ pub enum Command {
         /// `--service`: a catalog service other than the default.
         service: Option<String>,
     },
-    /// `/incident-update [--status S] [--eta TEXT] <progress>`
+    /// `/incident-update [--status S] [--eta TEXT] [--users TEXT] <progress>`
     Update {
         /// `--status`: an active status to move to.
         status: Option<Status>,
         /// `--eta`: expected time to resolution.
         eta: Option<String>,
+        /// `--users`: how many users are affected, as written (for the report's Impact).
+        users: Option<String>,
         /// What happened since the last update.
         progress: String,
     },

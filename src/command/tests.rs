@@ -51,6 +51,7 @@ fn quoted_arguments_keep_their_spaces_and_hide_options() {
         Command::Update {
             status: Some(Status::Mitigating),
             eta: Some("30 min".into()),
+            users: None,
             progress: "scaling  up now".into()
         }
     );
@@ -422,6 +423,7 @@ fn apostrophes_do_not_open_quotes() {
         Command::Update {
             status: None,
             eta: None,
+            users: None,
             progress: "it's the cache, we're flushing it".into()
         }
     );
@@ -444,6 +446,7 @@ fn an_option_may_carry_a_quoted_value_after_the_equals_sign() {
         Command::Update {
             status: None,
             eta: Some("20m".into()),
+            users: None,
             progress: "still rolling".into()
         }
     );

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 pub use secret::Secret;
 pub use sections::{
     DiscordMode, DiscordSettings, HelmSettings, IncidentSettings, KubernetesSettings, LogSettings,
-    MessageSettings, RoleSettings, ServerSettings, ServiceSettings, SeverityTable, SlackSettings,
-    StoreSettings,
+    MessageSettings, ReportSettings, RoleSettings, SchedulerSettings, ServerSettings,
+    ServiceSettings, SeverityTable, SlackSettings, StoreSettings,
 };
 
 use crate::incident::severity::Rule;
@@ -33,6 +33,10 @@ pub struct Settings {
     pub messages: MessageSettings,
     /// `[incidents]`
     pub incidents: IncidentSettings,
+    /// `[scheduler]`
+    pub scheduler: SchedulerSettings,
+    /// `[reports]`
+    pub reports: ReportSettings,
     /// `[[services]]`
     pub services: Vec<ServiceSettings>,
     /// `[severity.p0]` … `[severity.p3]`
@@ -61,6 +65,8 @@ impl Default for Settings {
             store: StoreSettings::default(),
             messages: MessageSettings::default(),
             incidents: IncidentSettings::default(),
+            scheduler: SchedulerSettings::default(),
+            reports: ReportSettings::default(),
             services: Vec::new(),
             severity: SeverityTable::default(),
             classify: Rule::runbook_defaults(),
@@ -219,6 +225,11 @@ impl Settings {
                 MONTH,
             )?;
         }
+        self.check_roles(
+            "incidents.escalation_roles",
+            &self.incidents.escalation_roles,
+        )?;
+        within("scheduler.tick", self.scheduler.tick, SECOND, HOUR)?;
         within("kubernetes.timeout", self.kubernetes.timeout, SECOND, HOUR)?;
         within("helm.timeout", self.helm.timeout, SECOND, HOUR)?;
         crate::store::sqlite::database_path(&self.store.url)
@@ -247,6 +258,7 @@ impl Settings {
         if let Some(dir) = &self.messages.dir {
             self.messages.dir = Some(resolve(dir));
         }
+        self.reports.dir = resolve(&self.reports.dir);
         if let Some(kubeconfig) = &self.kubernetes.kubeconfig {
             self.kubernetes.kubeconfig = Some(resolve(kubeconfig));
         }

@@ -42,6 +42,11 @@ pub struct IncidentSettings {
     pub default_service: Option<String>,
     /// The severity when no classification rule matches.
     pub default_severity: Severity,
+    /// Roles paged, on top of the severity's roles and the service's owners, when nobody
+    /// acknowledges an incident within its response target. In the environment, a
+    /// comma-separated list.
+    #[serde(deserialize_with = "super::string_list")]
+    pub escalation_roles: Vec<String>,
 }
 
 impl Default for IncidentSettings {
@@ -49,6 +54,39 @@ impl Default for IncidentSettings {
         Self {
             default_service: None,
             default_severity: Severity::P2,
+            escalation_roles: vec!["cloud-architect".into()],
+        }
+    }
+}
+
+/// `[scheduler]`: the timers (response targets, update reminders).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerSettings {
+    /// How often due timers are looked for (1s to 1h).
+    pub tick: Interval,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        Self {
+            tick: Interval::from_secs(15),
+        }
+    }
+}
+
+/// `[reports]`: post-incident reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSettings {
+    /// The folder reports are written to (created if missing).
+    pub dir: PathBuf,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("docs/incidents"),
         }
     }
 }

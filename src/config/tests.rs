@@ -320,3 +320,35 @@ fn a_toml_error_does_not_quote_the_line_it_is_on() {
     assert!(text.contains("line 7"), "{text}");
     assert!(!text.contains("xoxb-secret-value"), "{text}");
 }
+
+#[test]
+fn timers_and_reports_have_runbook_defaults_and_are_checked() {
+    let s = load(MINIMAL).expect("loads");
+    assert_eq!(s.incidents.escalation_roles, ["cloud-architect"]);
+    assert_eq!(s.scheduler.tick.as_secs(), 15);
+    assert!(s.reports.dir.ends_with("docs/incidents") && s.reports.dir.is_absolute());
+    let s = load_env(
+        MINIMAL,
+        &[
+            (
+                "FIREWATCH__INCIDENTS__ESCALATION_ROLES",
+                "cloud-architect, deployment-engineer",
+            ),
+            ("FIREWATCH__SCHEDULER__TICK", "1m"),
+        ],
+    )
+    .expect("loads");
+    assert_eq!(
+        s.incidents.escalation_roles,
+        ["cloud-architect", "deployment-engineer"]
+    );
+    assert_eq!(s.scheduler.tick.as_secs(), 60);
+    let (key, message) = invalid(&format!(
+        "{MINIMAL}\n[incidents]\nescalation_roles = [\"boss\"]\n"
+    ));
+    assert_eq!(key, "incidents.escalation_roles");
+    assert!(message.starts_with("unknown role 'boss'"), "{message}");
+    let (key, message) = invalid(&format!("{MINIMAL}\n[scheduler]\ntick = \"0s\"\n"));
+    assert_eq!(key, "scheduler.tick");
+    assert!(message.contains("out of range (1s to 1h)"), "{message}");
+}

@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use super::{Caller, Engine, Reply, Result, error_reference, refusal, refuse, to_channel};
 use crate::command::CommandName;
-use crate::incident::lifecycle::{self, Event, Outcome, Report};
+use crate::incident::lifecycle::{self, Event, FollowUp, Outcome, Report};
+use crate::incident::trail::{self, Trail};
 use crate::incident::{Actor, ChannelRef, Incident, IncidentId, Severity, TimelineEvent};
 use crate::message::{ButtonStyle, Message};
 use crate::notify::{Template, context};
@@ -89,15 +90,27 @@ impl Engine {
         {
             Updated::Changed { before, after } => {
                 tracing::info!(incident = %after.id, command = %name, "incident changed");
-                let message = self.announce(&before, &after, &event, caller, now);
+                let message = self.announce(&before, &after, &event, caller, now).await;
                 Ok(vec![to_channel(&after.channel, message)])
             }
             Updated::Refused(r) => Err(refusal(name, r)),
         }
     }
 
+    /// The paper trail of a committed change, for its announcement. A failed read must not make
+    /// the saved change look failed: it is logged and the trail is empty.
+    async fn trail_after(&self, incident: &Incident) -> Trail {
+        match self.store.timeline(incident.id).await {
+            Ok(timeline) => trail::derive(incident, &timeline),
+            Err(e) => {
+                tracing::warn!(incident = %incident.id, error = %crate::error_chain(&e), "timeline unreadable after a change");
+                Trail::default()
+            }
+        }
+    }
+
     /// The channel message for an accepted change.
-    fn announce(
+    async fn announce(
         &self,
         before: &Incident,
         after: &Incident,
@@ -138,11 +151,41 @@ impl Engine {
                 &context::note(after, policy, by, text),
                 after,
             ),
-            Event::Resolve { .. } => self.render(
-                Template::Resolved,
-                &context::resolved(after, policy, now),
-                after,
-            ),
+            Event::Resolve { .. } => {
+                let metrics = self.trail_after(after).await.metrics;
+                self.render(
+                    Template::Resolved,
+                    &context::resolved(after, policy, &metrics, now),
+                    after,
+                )
+                .with_button(
+                    "Write the report",
+                    format!("/incident-report {}", after.id),
+                    ButtonStyle::Primary,
+                )
+            }
+            Event::FollowUp(FollowUp::Add(text)) => {
+                let trail = self.trail_after(after).await;
+                let n = trail
+                    .action_items
+                    .iter()
+                    .rev()
+                    .find(|i| &i.text == text)
+                    .map_or_else(|| "?".to_owned(), |i| i.n.to_string());
+                Message::notice(
+                    format!("📌 ACTION ITEM {n} on {}", after.id),
+                    &format!(
+                        "{text}\nAdded by {by}. /incident-followup {} done {n} ticks it off.",
+                        after.id
+                    ),
+                )
+                .about(after.id)
+            }
+            Event::FollowUp(FollowUp::Done(n)) => Message::notice(
+                format!("☑️ ACTION ITEM {n} on {} DONE", after.id),
+                &format!("Ticked off by {by}."),
+            )
+            .about(after.id),
             Event::Close { report } => Message::notice(
                 format!("📁 INCIDENT {} CLOSED", after.id),
                 &format!("Report: {report}"),

@@ -9,10 +9,13 @@
 
 mod handlers;
 mod help;
+mod paper;
 mod read;
+mod timers;
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::catalog::Catalog;
@@ -75,6 +78,15 @@ pub enum Error {
     /// Our failure in a template.
     #[error(transparent)]
     Render(#[from] notify::Error),
+    /// The report file could not be written.
+    #[error("cannot write the report to {}", .path.display())]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Result of engine operations.
@@ -88,7 +100,7 @@ fn refuse(headline: impl Into<String>, detail: impl Into<String>) -> Error {
 }
 
 /// Commands that are parsed but not yet built.
-const NOT_YET_BUILT: [CommandName; 9] = [
+const NOT_YET_BUILT: [CommandName; 7] = [
     CommandName::Rollback,
     CommandName::Scale,
     CommandName::Action,
@@ -96,8 +108,6 @@ const NOT_YET_BUILT: [CommandName; 9] = [
     CommandName::Deny,
     CommandName::Diagnose,
     CommandName::Verify,
-    CommandName::Report,
-    CommandName::Followup,
 ];
 
 /// What an engine is built from.
@@ -115,6 +125,8 @@ pub struct Parts {
     pub clock: Arc<dyn Clock>,
     /// Where messages the engine posts on its own go (late evidence, reminders).
     pub outbox: Arc<dyn Outbox>,
+    /// The folder post-incident reports are written to.
+    pub reports: PathBuf,
 }
 
 /// The incident engine.
@@ -124,11 +136,8 @@ pub struct Engine {
     catalog: Arc<Catalog>,
     templates: Arc<Templates>,
     clock: Arc<dyn Clock>,
-    #[allow(
-        dead_code,
-        reason = "posts on its own once timers and late evidence exist"
-    )]
     outbox: Arc<dyn Outbox>,
+    reports: PathBuf,
 }
 
 impl Engine {
@@ -141,6 +150,7 @@ impl Engine {
             templates,
             clock,
             outbox,
+            reports,
         } = parts;
         Self {
             store,
@@ -149,6 +159,7 @@ impl Engine {
             templates,
             clock,
             outbox,
+            reports,
         }
     }
 
@@ -220,12 +231,14 @@ impl Engine {
             Command::Update {
                 status,
                 eta,
+                users,
                 progress,
             } => {
                 let event = Event::PostUpdate {
                     status,
                     progress,
                     eta,
+                    users,
                 };
                 self.transition(caller, incident, name, event).await
             }
@@ -250,6 +263,8 @@ impl Engine {
                 };
                 self.transition(caller, incident, name, event).await
             }
+            Command::Report => self.report(caller, incident).await,
+            Command::Followup(followup) => self.followup(caller, incident, followup).await,
             // What is left is NOT_YET_BUILT: answer as the incident's state allows.
             _ => {
                 if name.takes_incident() {

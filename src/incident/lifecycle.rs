@@ -63,6 +63,8 @@ pub enum Event {
         progress: String,
         /// Expected time to resolution, as written.
         eta: Option<String>,
+        /// How many users are affected, as written.
+        users: Option<String>,
     },
     /// `/incident-severity`.
     ChangeSeverity {
@@ -88,6 +90,17 @@ pub enum Event {
         /// Where.
         report: String,
     },
+    /// `/incident-followup`: an action item added or done.
+    FollowUp(FollowUp),
+}
+
+/// A change to an incident's follow-up action items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FollowUp {
+    /// Add an item.
+    Add(String),
+    /// Tick item N (1-based, in the order added). The engine checks it exists and is open.
+    Done(u32),
 }
 
 impl Event {
@@ -100,6 +113,7 @@ impl Event {
             Event::AddNote { .. } => Step::Note,
             Event::Resolve { .. } => Step::Resolve,
             Event::Close { .. } => Step::Close,
+            Event::FollowUp(_) => Step::FollowUp,
         }
     }
 }
@@ -235,6 +249,7 @@ pub fn apply(
             status,
             progress,
             eta,
+            users,
         } => {
             if let Some(to) = status.filter(|to| *to != incident.status) {
                 next.status = to;
@@ -243,7 +258,11 @@ pub fn apply(
                     to,
                 });
             }
-            entries.push(TimelineEvent::Updated { progress, eta });
+            entries.push(TimelineEvent::Updated {
+                progress,
+                eta,
+                users,
+            });
             promise_update(&mut next, now, policy);
         }
         Event::ChangeSeverity { to, reason } => {
@@ -286,6 +305,8 @@ pub fn apply(
             next.closed_at = Some(now);
             entries.push(TimelineEvent::Closed { report });
         }
+        Event::FollowUp(FollowUp::Add(text)) => entries.push(TimelineEvent::FollowupAdded { text }),
+        Event::FollowUp(FollowUp::Done(n)) => entries.push(TimelineEvent::FollowupDone { n }),
     }
     Ok(Outcome {
         incident: next,

@@ -7,6 +7,8 @@
 pub mod lifecycle;
 pub mod severity;
 pub mod timeline;
+pub mod timers;
+pub mod trail;
 
 use std::fmt;
 

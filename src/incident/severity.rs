@@ -248,6 +248,7 @@ pub struct Policy {
     levels: [Level; 4],
     rules: Vec<(Severity, Regex)>,
     default: Severity,
+    escalation: Vec<String>,
 }
 
 impl Policy {
@@ -278,10 +279,23 @@ impl Policy {
             levels,
             rules,
             default,
+            escalation: Vec::new(),
         })
     }
 
-    /// The runbook's policy: default levels and rules, P2 when nothing matches.
+    /// The policy with `roles` paged when a response target is missed.
+    pub fn with_escalation(mut self, roles: Vec<String>) -> Self {
+        self.escalation = roles;
+        self
+    }
+
+    /// Roles paged, on top of the severity's and the service's, when a response target is missed.
+    pub fn escalation_roles(&self) -> &[String] {
+        &self.escalation
+    }
+
+    /// The runbook's policy: default levels and rules, P2 when nothing matches, escalation to
+    /// the cloud architect.
     pub fn runbook() -> Self {
         Self::new(
             Severity::ALL.map(Level::runbook_default),
@@ -289,6 +303,7 @@ impl Policy {
             Severity::P2,
         )
         .expect("the runbook defaults compile (checked by the tests)")
+        .with_escalation(vec!["cloud-architect".into()])
     }
 
     /// What `severity` promises.

@@ -40,6 +40,9 @@ pub enum TimelineEvent {
         progress: String,
         /// The expected time to resolution, as written.
         eta: Option<String>,
+        /// How many users are affected, as written (`--users`), if given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        users: Option<String>,
     },
     /// The severity moved.
     SeverityChanged {
@@ -72,6 +75,30 @@ pub enum TimelineEvent {
         /// Where the report was written.
         report: String,
     },
+    /// Nobody acknowledged within the severity's response target: firewatch escalated.
+    ResponseTargetMissed {
+        /// The target, as configured (`5m`).
+        target: String,
+        /// The roles paged again: the severity's, the service's owners and the escalation roles.
+        paged: Vec<String>,
+    },
+    /// The promised update did not come: firewatch reminded the channel.
+    UpdateOverdue {
+        /// When the update was due.
+        due: DateTime<Utc>,
+        /// The incident commander named in the reminder, if there is one.
+        commander: Option<String>,
+    },
+    /// A follow-up action item was added; items are numbered 1, 2, … in the order added.
+    FollowupAdded {
+        /// What is to be done.
+        text: String,
+    },
+    /// Follow-up action item `n` was done.
+    FollowupDone {
+        /// Its number.
+        n: u32,
+    },
 }
 
 impl TimelineEvent {
@@ -87,6 +114,10 @@ impl TimelineEvent {
             TimelineEvent::Resolved { .. } => "resolved",
             TimelineEvent::ChannelBound { .. } => "channel_bound",
             TimelineEvent::Closed { .. } => "closed",
+            TimelineEvent::ResponseTargetMissed { .. } => "response_target_missed",
+            TimelineEvent::UpdateOverdue { .. } => "update_overdue",
+            TimelineEvent::FollowupAdded { .. } => "followup_added",
+            TimelineEvent::FollowupDone { .. } => "followup_done",
         }
     }
 
@@ -106,12 +137,18 @@ impl TimelineEvent {
             TimelineEvent::StatusChanged { from, to } => format!("status {from} → {to}"),
             TimelineEvent::Updated {
                 progress,
-                eta: Some(eta),
-            } => format!("update: {progress} (ETA {eta})"),
-            TimelineEvent::Updated {
-                progress,
-                eta: None,
-            } => format!("update: {progress}"),
+                eta,
+                users,
+            } => {
+                let mut text = format!("update: {progress}");
+                if let Some(eta) = eta {
+                    text.push_str(&format!(" (ETA {eta})"));
+                }
+                if let Some(users) = users {
+                    text.push_str(&format!(" (users affected: {users})"));
+                }
+                text
+            }
             TimelineEvent::SeverityChanged { from, to, reason } => match reason {
                 Some(reason) => format!("severity {from} → {to}: {reason}"),
                 None => format!("severity {from} → {to}"),
@@ -125,6 +162,30 @@ impl TimelineEvent {
                 format!("moved to its own channel ({})", channel.id)
             }
             TimelineEvent::Closed { report } => format!("closed; report at {report}"),
+            TimelineEvent::ResponseTargetMissed { target, paged } => format!(
+                "not acknowledged within {target}: escalated to {}",
+                paged
+                    .iter()
+                    .map(|r| format!("@{r}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            TimelineEvent::UpdateOverdue {
+                due,
+                commander: Some(commander),
+            } => format!(
+                "update due at {} not posted; reminded {commander}",
+                due.format("%H:%M")
+            ),
+            TimelineEvent::UpdateOverdue {
+                due,
+                commander: None,
+            } => format!(
+                "update due at {} not posted; reminded the channel",
+                due.format("%H:%M")
+            ),
+            TimelineEvent::FollowupAdded { text } => format!("follow-up added: {text}"),
+            TimelineEvent::FollowupDone { n } => format!("follow-up {n} done"),
         }
     }
 }

@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::incident::severity::Policy;
+use crate::incident::timers::Timer;
+use crate::incident::trail::{self, ActionItem, Metrics, Trail};
 use crate::incident::{Actor, Incident, Severity, Status, TimelineEntry};
 use crate::interval::humanize;
 
@@ -120,22 +122,28 @@ pub struct Resolved {
     root_cause: String,
     resolution: String,
     post_mortem: String,
-    time_to_acknowledge: String,
+    #[serde(flatten)]
+    times: Times,
     by: String,
 }
 
-/// Data for the resolution of `incident` (already resolved).
-pub fn resolved(incident: &Incident, policy: &Policy, now: DateTime<Utc>) -> Resolved {
+/// Data for the resolution of `incident` (already resolved); `metrics` from its timeline.
+pub fn resolved(
+    incident: &Incident,
+    policy: &Policy,
+    metrics: &Metrics,
+    now: DateTime<Utc>,
+) -> Resolved {
     Resolved {
         header: header(incident, policy),
         duration: duration_until(incident, now),
         root_cause: incident.root_cause.clone().unwrap_or_default(),
         resolution: incident.resolution.clone().unwrap_or_default(),
         post_mortem: format!(
-            "due; the review starts from the timeline (/incident-status {})",
+            "due; /incident-report {} writes it from the timeline and closes the incident",
             incident.id
         ),
-        time_to_acknowledge: time_to_acknowledge(incident),
+        times: times(metrics),
         by: incident
             .resolved
             .as_ref()
@@ -243,6 +251,7 @@ pub struct StatusView {
     duration: String,
     earlier: usize,
     timeline: Vec<Line>,
+    action_items: Vec<Item>,
 }
 
 /// Data for one incident with the latest [`STATUS_TIMELINE_LEN`] entries of its timeline.
@@ -254,6 +263,7 @@ pub fn status(
 ) -> StatusView {
     let earlier = timeline.len().saturating_sub(STATUS_TIMELINE_LEN);
     let day = incident.opened.at.date_naive();
+    let action_items = items(&trail::derive(incident, timeline).action_items);
     StatusView {
         header: header(incident, policy),
         severity_reason: incident.severity_reason.clone(),
@@ -283,6 +293,7 @@ pub fn status(
                 what: e.event.describe(),
             })
             .collect(),
+        action_items,
     }
 }
 
@@ -349,6 +360,219 @@ fn paging(roles: &[String]) -> String {
         .map(|r| format!("@{r}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A follow-up action item in templates.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    n: u32,
+    text: String,
+    by: String,
+    done: bool,
+}
+
+fn items(list: &[ActionItem]) -> Vec<Item> {
+    list.iter()
+        .map(|i| Item {
+            n: i.n,
+            text: i.text.clone(),
+            by: i.by.clone(),
+            done: i.done,
+        })
+        .collect()
+}
+
+/// The team's response times, as templates show them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Times {
+    time_to_acknowledge: String,
+    time_to_mitigate: String,
+    time_to_resolve: String,
+}
+
+/// `12m`, or `not recorded` when the milestone was never reached.
+pub fn times(metrics: &Metrics) -> Times {
+    let show = |d: Option<chrono::TimeDelta>| d.map_or_else(|| "not recorded".into(), humanize);
+    Times {
+        time_to_acknowledge: show(metrics.acknowledge),
+        time_to_mitigate: show(metrics.mitigate),
+        time_to_resolve: show(metrics.resolve),
+    }
+}
+
+/// `reminder.hbs`
+#[derive(Debug, Clone, Serialize)]
+pub struct Reminder {
+    #[serde(flatten)]
+    header: Header,
+    commander: Option<String>,
+    due: String,
+    overdue: String,
+    cadence: String,
+    next_reminder: String,
+    reminder: u32,
+}
+
+/// Data for a reminder that the update promised by `timer` is overdue; `next` is when the next
+/// reminder comes if there is still no update.
+pub fn reminder(
+    incident: &Incident,
+    policy: &Policy,
+    timer: &Timer,
+    next: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Reminder {
+    Reminder {
+        header: header(incident, policy),
+        commander: incident.commander().map(ToString::to_string),
+        due: at_time(timer.due, now),
+        overdue: humanize(now - timer.due),
+        cadence: policy.level(incident.severity).update_every.to_string(),
+        next_reminder: next.map_or_else(|| "none".into(), |t| at_time(t, now)),
+        reminder: timer.fired + 1,
+    }
+}
+
+/// `escalation.hbs`
+#[derive(Debug, Clone, Serialize)]
+pub struct Escalation {
+    #[serde(flatten)]
+    header: Header,
+    started: String,
+    age: String,
+    respond_within: String,
+    due: String,
+    paging: String,
+}
+
+/// Data for the escalation of `incident`, not acknowledged by `timer.due`; pages `paged`.
+pub fn escalation(
+    incident: &Incident,
+    policy: &Policy,
+    timer: &Timer,
+    paged: &[String],
+    now: DateTime<Utc>,
+) -> Escalation {
+    Escalation {
+        header: header(incident, policy),
+        started: timestamp(incident.opened.at),
+        age: humanize(now - incident.opened.at),
+        respond_within: policy.level(incident.severity).respond_within.to_string(),
+        due: at_time(timer.due, now),
+        paging: paging(paged),
+    }
+}
+
+/// One line of the report's Timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct Moment {
+    time: String,
+    what: String,
+    who: String,
+    milestone: bool,
+}
+
+/// `report.md.hbs`
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    #[serde(flatten)]
+    header: Header,
+    date: String,
+    severity_reason: String,
+    started: String,
+    resolved: String,
+    opened_by: String,
+    commander: String,
+    resolved_by: String,
+    duration: String,
+    #[serde(flatten)]
+    times: Times,
+    timeline: Vec<Moment>,
+    users_affected: Option<String>,
+    services: String,
+    root_cause: String,
+    resolution: String,
+    prevention: Vec<String>,
+    action_items: Vec<Item>,
+    generated: String,
+}
+
+/// Data for the post-incident report of `incident` (resolved), from its `trail`.
+pub fn report(incident: &Incident, policy: &Policy, trail: &Trail, now: DateTime<Utc>) -> Report {
+    let day = incident.opened.at.date_naive();
+    Report {
+        header: header(incident, policy),
+        date: incident.opened.at.format("%Y-%m-%d").to_string(),
+        severity_reason: incident.severity_reason.clone(),
+        started: timestamp(incident.opened.at),
+        resolved: incident
+            .resolved
+            .as_ref()
+            .map_or_else(|| "not yet".into(), |r| timestamp(r.at)),
+        opened_by: incident.opened.by.to_string(),
+        commander: incident
+            .commander()
+            .map_or_else(|| "none (never acknowledged)".into(), ToString::to_string),
+        resolved_by: incident
+            .resolved
+            .as_ref()
+            .map_or_else(String::new, |r| r.by.to_string()),
+        duration: duration_until(incident, now),
+        times: times(&trail.metrics),
+        timeline: trail
+            .moments
+            .iter()
+            .map(|m| Moment {
+                time: if m.at.date_naive() == day {
+                    m.at.format("%H:%M").to_string()
+                } else {
+                    m.at.format("%b %d %H:%M").to_string()
+                },
+                what: m.what.clone(),
+                who: m.who.clone(),
+                milestone: m.milestone.is_some(),
+            })
+            .collect(),
+        users_affected: trail.users_affected.clone(),
+        services: incident.service.clone(),
+        root_cause: incident.root_cause.clone().unwrap_or_default(),
+        resolution: incident.resolution.clone().unwrap_or_default(),
+        prevention: trail.prevention.clone(),
+        action_items: items(&trail.action_items),
+        generated: timestamp(now),
+    }
+}
+
+/// `closed.hbs`
+#[derive(Debug, Clone, Serialize)]
+pub struct Closed {
+    #[serde(flatten)]
+    header: Header,
+    path: String,
+    rewritten: bool,
+    #[serde(flatten)]
+    times: Times,
+    open_items: usize,
+    action_items: usize,
+}
+
+/// Data for the channel message that carries the report written to `path`; `rewritten` when an
+/// existing report of a closed incident was written again.
+pub fn closed(
+    incident: &Incident,
+    policy: &Policy,
+    trail: &Trail,
+    path: &str,
+    rewritten: bool,
+) -> Closed {
+    Closed {
+        header: header(incident, policy),
+        path: path.into(),
+        rewritten,
+        times: times(&trail.metrics),
+        open_items: trail.action_items.iter().filter(|i| !i.done).count(),
+        action_items: trail.action_items.len(),
+    }
 }
 
 fn time_to_acknowledge(incident: &Incident) -> String {

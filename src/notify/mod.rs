@@ -38,11 +38,19 @@ pub enum Template {
     Status,
     /// ℹ️ the list of open incidents.
     Incidents,
+    /// ⏰ the promised update is overdue.
+    Reminder,
+    /// 🔥 nobody acknowledged within the response target.
+    Escalation,
+    /// 📄 the post-incident report file (Markdown).
+    Report,
+    /// 📄 the channel message that carries the report.
+    Closed,
 }
 
 impl Template {
     /// All templates.
-    pub const ALL: [Template; 8] = [
+    pub const ALL: [Template; 12] = [
         Template::Detected,
         Template::Update,
         Template::Resolved,
@@ -51,9 +59,13 @@ impl Template {
         Template::Note,
         Template::Status,
         Template::Incidents,
+        Template::Reminder,
+        Template::Escalation,
+        Template::Report,
+        Template::Closed,
     ];
 
-    /// The template's name (its file is `NAME.hbs`).
+    /// The template's name (its file is `NAME.hbs`; the report's is `report.md.hbs`).
     pub fn name(self) -> &'static str {
         match self {
             Template::Detected => "detected",
@@ -64,6 +76,10 @@ impl Template {
             Template::Note => "note",
             Template::Status => "status",
             Template::Incidents => "incidents",
+            Template::Reminder => "reminder",
+            Template::Escalation => "escalation",
+            Template::Report => "report.md",
+            Template::Closed => "closed",
         }
     }
 
@@ -78,6 +94,10 @@ impl Template {
             Template::Note => include_str!("../../messages/note.hbs"),
             Template::Status => include_str!("../../messages/status.hbs"),
             Template::Incidents => include_str!("../../messages/incidents.hbs"),
+            Template::Reminder => include_str!("../../messages/reminder.hbs"),
+            Template::Escalation => include_str!("../../messages/escalation.hbs"),
+            Template::Report => include_str!("../../messages/report.md.hbs"),
+            Template::Closed => include_str!("../../messages/closed.hbs"),
         }
     }
 }
@@ -197,12 +217,34 @@ impl Templates {
             })
     }
 
+    /// Renders `template` with `data` as text, for documents (the report) rather than messages.
+    ///
+    /// # Errors
+    /// [`Error::Render`] when the template refers to something `data` lacks.
+    pub fn render_text(&self, template: Template, data: &impl Serialize) -> Result<String, Error> {
+        self.registry
+            .render(template.name(), data)
+            .map_err(|e| Error::Render {
+                origin: self.origin_of(template),
+                reason: e.to_string(),
+            })
+    }
+
     /// Renders every template with sample data, as `check-config` and start-up do.
     ///
     /// # Errors
     /// The first template that fails.
     pub fn check(&self, policy: &Policy) -> Result<(), Error> {
         for (template, data) in samples::all(policy) {
+            if template == Template::Report {
+                if self.render_text(template, &data)?.trim().is_empty() {
+                    return Err(Error::Render {
+                        origin: self.origin_of(template),
+                        reason: "renders to nothing".into(),
+                    });
+                }
+                continue;
+            }
             let message = self.render(template, &data)?;
             if message.headline.is_empty() {
                 return Err(Error::Render {

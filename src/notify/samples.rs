@@ -6,6 +6,8 @@ use serde_json::Value;
 use super::Template;
 use super::context;
 use crate::incident::severity::Policy;
+use crate::incident::timers::{Timer, TimerKind};
+use crate::incident::trail;
 use crate::incident::{
     Actor, ChannelRef, Incident, IncidentId, Platform, Severity, Stamp, Status, TimelineEntry,
     TimelineEvent,
@@ -97,6 +99,17 @@ pub(super) fn all(policy: &Policy) -> Vec<(Template, Value)> {
         event,
     })
     .collect();
+    let report_timeline = report_timeline(&resolved, &timeline);
+    let full_trail = trail::derive(&resolved, &report_timeline);
+    let bare_trail = trail::derive(&resolved, &timeline[..1]);
+    let id = open.id;
+    let timer = |kind| Timer {
+        incident: id,
+        kind,
+        due: opened + TimeDelta::minutes(5),
+        fire_at: opened + TimeDelta::minutes(5),
+        fired: 0,
+    };
     let bob = person("bob");
     let mut raised = open.clone();
     raised.severity = Severity::P0;
@@ -133,7 +146,12 @@ pub(super) fn all(policy: &Policy) -> Vec<(Template, Value)> {
         ),
         (
             Template::Resolved,
-            value(context::resolved(&resolved, policy, now)),
+            value(context::resolved(
+                &resolved,
+                policy,
+                &trail::derive(&resolved, &report_timeline).metrics,
+                now,
+            )),
         ),
         (
             Template::Severity,
@@ -182,13 +200,120 @@ pub(super) fn all(policy: &Policy) -> Vec<(Template, Value)> {
         ),
         (
             Template::Incidents,
-            value(context::incidents(&[open, fresh], policy, now)),
+            value(context::incidents(
+                &[open.clone(), fresh.clone()],
+                policy,
+                now,
+            )),
         ),
         (
             Template::Incidents,
             value(context::incidents(&[], policy, now)),
         ),
+        (
+            Template::Status,
+            value(context::status(&resolved, policy, &report_timeline, now)),
+        ),
+        (
+            Template::Reminder,
+            value(context::reminder(
+                &open,
+                policy,
+                &timer(TimerKind::Update),
+                Some(now + TimeDelta::minutes(30)),
+                now,
+            )),
+        ),
+        (
+            Template::Reminder,
+            value(context::reminder(
+                &fresh,
+                policy,
+                &timer(TimerKind::Update),
+                None,
+                now,
+            )),
+        ),
+        (
+            Template::Escalation,
+            value(context::escalation(
+                &fresh,
+                policy,
+                &timer(TimerKind::Ack),
+                &roles,
+                now,
+            )),
+        ),
+        (
+            Template::Report,
+            value(context::report(&resolved, policy, &full_trail, now)),
+        ),
+        (
+            Template::Report,
+            value(context::report(&resolved, policy, &bare_trail, now)),
+        ),
+        (
+            Template::Closed,
+            value(context::closed(
+                &resolved,
+                policy,
+                &full_trail,
+                "docs/incidents/incident-20261129.md",
+                false,
+            )),
+        ),
+        (
+            Template::Closed,
+            value(context::closed(
+                &resolved,
+                policy,
+                &bare_trail,
+                "docs/incidents/incident-20261129.md",
+                true,
+            )),
+        ),
     ]
+}
+
+/// A timeline that reaches every milestone, with notes, users and action items (one done).
+fn report_timeline(resolved: &Incident, base: &[TimelineEntry]) -> Vec<TimelineEntry> {
+    let opened = resolved.opened.at;
+    let events = [
+        TimelineEvent::Updated {
+            progress: "errors since deploy 42".into(),
+            eta: None,
+            users: Some("about 2,000".into()),
+        },
+        TimelineEvent::StatusChanged {
+            from: Status::Investigating,
+            to: Status::Monitoring,
+        },
+        TimelineEvent::Note {
+            text: "prevention: canary the config flag".into(),
+        },
+        TimelineEvent::FollowupAdded {
+            text: "alert on the 5xx rate".into(),
+        },
+        TimelineEvent::FollowupDone { n: 1 },
+        TimelineEvent::FollowupAdded {
+            text: "test the flag in staging".into(),
+        },
+        TimelineEvent::Resolved {
+            root_cause: "bad flag".into(),
+            resolution: "rolled back".into(),
+        },
+    ];
+    let mut timeline = base.to_vec();
+    for (i, event) in events.into_iter().enumerate() {
+        let i = i64::try_from(i).unwrap_or_default();
+        timeline.push(TimelineEntry {
+            seq: 10 + i,
+            at: opened + TimeDelta::minutes(10 + i),
+            actor: person("bob"),
+            event,
+        });
+    }
+    timeline
 }
 
 /// A timeline longer than `/incident-status` shows, so the "earlier entries" line renders.

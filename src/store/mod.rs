@@ -6,6 +6,8 @@
 //!   incident as it is inside the writing transaction, so two commands never both act on the
 //!   same old state, in one process or several.
 //! - The timeline is append-only (the database refuses updates and deletes).
+//! - A due timer fires once: [`Store::fire_due`] claims it, appends its timeline entry and sets
+//!   its next firing time in one transaction.
 //!
 //! Owns persistence only: no policy, no messages, no chat.
 
@@ -15,7 +17,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::incident::lifecycle::{Outcome, Refusal};
-use crate::incident::{Actor, ChannelRef, Draft, Incident, IncidentId, TimelineEntry};
+use crate::incident::timers::{Firing, Timer};
+use crate::incident::{
+    Actor, ChannelRef, Draft, Incident, IncidentId, TimelineEntry, TimelineEvent,
+};
 
 pub use sqlite::SqliteStore;
 
@@ -79,6 +84,23 @@ pub enum Updated {
     Refused(Refusal),
 }
 
+/// What a due timer does, decided inside the store's claiming transaction from the incident as
+/// stored and the timer.
+pub type OnDue<'a> = &'a (dyn Fn(&Incident, &Timer) -> Firing + Send + Sync);
+
+/// A timer that fired: its effect is committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fired {
+    /// The incident, as it was when the timer fired.
+    pub incident: Incident,
+    /// The timer, as it was when claimed.
+    pub timer: Timer,
+    /// The timeline entries appended.
+    pub entries: Vec<TimelineEvent>,
+    /// When it fires again, if ever.
+    pub next: Option<DateTime<Utc>>,
+}
+
 /// A chat request accepted before it was acknowledged, kept until its effect is committed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inbound {
@@ -128,6 +150,24 @@ pub trait Store: Send + Sync {
         request: Option<&str>,
         decide: Decide<'_>,
     ) -> Result<Updated>;
+
+    /// Fires up to `limit` timers due at `now`, oldest first. Each one is claimed, decided by
+    /// `on_due`, recorded (timeline entries, next firing time) and committed in one transaction,
+    /// so a crash either fired and recorded a timer or did neither, and a timer fires once however
+    /// many processes tick. Returns the timers whose firing appended something.
+    ///
+    /// Finding nothing due costs one indexed query. (A Postgres implementation claims with
+    /// `SELECT … WHERE fire_at <= $1 ORDER BY fire_at LIMIT 1 FOR UPDATE SKIP LOCKED`, so several
+    /// replicas share the work.) A timer that cannot be fired is logged and skipped.
+    ///
+    /// # Errors
+    /// Store failures before any timer was claimed.
+    async fn fire_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        on_due: OnDue<'_>,
+    ) -> Result<Vec<Fired>>;
 
     /// Stores a chat request before it is acknowledged: `true` the first time its key is seen,
     /// `false` for a redelivery (which must have no effect).

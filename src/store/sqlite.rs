@@ -12,12 +12,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-mod inbox;
-mod rows;
-
 use rows::{append, entry, incident, millis, stamp_parts, sync_timers};
 
-use super::{Decide, Error, Inbound, Result, Store, Updated};
+use super::{Decide, Error, Fired, Inbound, OnDue, Result, Store, Updated};
 use crate::incident::{Actor, ChannelRef, Draft, Incident, IncidentId, Status, TimelineEntry};
 
 /// The incident columns plus its pending timers; append a `WHERE`/`ORDER BY` clause.
@@ -32,6 +29,13 @@ macro_rules! select_incidents {
         )
     };
 }
+
+mod inbox;
+mod rows;
+mod timers;
+
+/// The query every scheduler tick starts with (for `EXPLAIN QUERY PLAN` checks).
+pub use timers::DUE as DUE_TIMERS_QUERY;
 
 /// A store in one SQLite file.
 #[derive(Debug, Clone)]
@@ -279,6 +283,15 @@ impl Store for SqliteStore {
             before: Box::new(before),
             after: Box::new(after),
         })
+    }
+
+    async fn fire_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        on_due: OnDue<'_>,
+    ) -> Result<Vec<Fired>> {
+        timers::fire_due(&self.pool, now, limit, on_due).await
     }
 
     async fn accept_request(&self, request: &Inbound) -> Result<bool> {

@@ -14,6 +14,7 @@ fn firewatch(args: &[&str], store: &Path, stdin: &str) -> Output {
             "FIREWATCH__STORE__URL",
             format!("sqlite://{}", store.display()),
         )
+        .env("FIREWATCH__REPORTS__DIR", reports_dir(store))
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1")
         .stdin(Stdio::piped())
@@ -28,6 +29,11 @@ fn firewatch(args: &[&str], store: &Path, stdin: &str) -> Output {
         .write_all(stdin.as_bytes())
         .expect("write stdin");
     child.wait_with_output().expect("firewatch finishes")
+}
+
+/// Where reports of the store at `store` go: beside it, never into the repository.
+fn reports_dir(store: &Path) -> std::path::PathBuf {
+    store.with_file_name("reports")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -102,7 +108,7 @@ fn check_config_accepts_the_example_and_names_what_is_wrong_otherwise() {
         &text(&ok.stdout),
         &[
             "bot.toml.example: ok",
-            "8 template(s) rendered with sample data",
+            "12 template(s) rendered with sample data",
         ],
     );
     assert!(!db.exists(), "check-config does not create the store");
@@ -238,4 +244,72 @@ fn every_command_has_help() {
         &text(&top.stdout),
         &["console", "check-config", "serve", "--config <FILE>"],
     );
+}
+
+#[test]
+fn report_writes_a_resolved_incidents_report_from_the_store_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fw.db");
+    let script = "/incident-assess API returning 500s since the last deploy\n\
+                  /incident-followup add a 5xx alert\n\
+                  /incident-resolve bad flag | rolled back\n\
+                  /incident-assess checkout is down\n";
+    let run = firewatch(
+        &["console", "-c", "bot.toml.example", "--as", "alice"],
+        &db,
+        script,
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+
+    let report = firewatch(
+        &["report", "#1", "-c", "bot.toml.example", "--as", "bob"],
+        &db,
+        "",
+    );
+    assert!(report.status.success(), "{}", text(&report.stderr));
+    let file = std::fs::read_dir(reports_dir(&db))
+        .unwrap()
+        .next()
+        .expect("one report")
+        .unwrap()
+        .path();
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert_has(
+        &written,
+        &[
+            "# Post-Incident Report: #1 — API returning 500s since the last deploy",
+            "- [ ] add a 5xx alert (alice)",
+            "## Root Cause\n\nbad flag\n",
+        ],
+    );
+    let out = text(&report.stdout);
+    assert_has(
+        &out,
+        &[
+            "📄 POST-INCIDENT REPORT - #1",
+            "Status: Closed",
+            &format!("Report: {}", file.display()),
+        ],
+    );
+    assert!(out.contains(&written), "the report is printed");
+    assert_has(
+        &text(&report.stderr),
+        &["not posted to the incident's channel (no console channel is connected)"],
+    );
+
+    let open = firewatch(&["report", "2", "-c", "bot.toml.example"], &db, "");
+    assert!(!open.status.success());
+    assert_has(
+        &text(&open.stderr),
+        &[
+            "error: #2 cannot have its report yet",
+            "#2 is Investigating",
+        ],
+    );
+    let missing = firewatch(&["report", "7", "-c", "bot.toml.example"], &db, "");
+    assert!(!missing.status.success());
+    assert_has(&text(&missing.stderr), &["There is no incident #7"]);
+    let bad = firewatch(&["report", "x1", "-c", "bot.toml.example"], &db, "");
+    assert!(!bad.status.success());
+    assert_has(&text(&bad.stderr), &["'x1' is not an incident number"]);
 }

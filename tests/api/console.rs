@@ -174,7 +174,7 @@ async fn an_illegal_command_for_the_state_is_refused_and_changes_nothing() {
             &out,
             &[
                 shown,
-                "#1 is Resolved. Allowed now: /incident-note, /incident-status.",
+                "#1 is Resolved. Allowed now: /incident-note, /incident-status, /incident-report, /incident-followup.",
             ],
         );
     }
@@ -395,5 +395,60 @@ async fn a_line_that_is_not_utf8_is_skipped_and_the_rest_still_runs() {
             "🚨 INCIDENT DETECTED - P0",
             "Incident: #1",
         ],
+    );
+}
+
+#[tokio::test]
+async fn what_the_bot_posts_on_its_own_prints_between_commands() {
+    use std::sync::Arc;
+
+    use firewatch::chat::console::{self, ConsoleOutbox};
+    use firewatch::incident::{IncidentId, Platform};
+    use tokio::io::AsyncWriteExt;
+
+    let t = TestApp::spawn().await;
+    let (outbox, posts) = ConsoleOutbox::new();
+    t.app.outbox.route(Platform::Console, Arc::new(outbox));
+    let (mut typing, input) = tokio::io::duplex(4096);
+    let engine = Arc::clone(&t.app.engine);
+    let console = tokio::spawn(async move {
+        let mut out = Vec::new();
+        let options = console::Options {
+            user: "alice".into(),
+            channel: "ops".into(),
+            interactive: false,
+            colour: false,
+        };
+        console::run_with_posts(
+            &engine,
+            tokio::io::BufReader::new(input),
+            &mut out,
+            options,
+            Some(posts),
+        )
+        .await
+        .expect("console runs");
+        String::from_utf8(out).expect("utf-8")
+    });
+    typing
+        .write_all(b"/incident-assess checkout is down\n")
+        .await
+        .unwrap();
+    let id = IncidentId::new(1).unwrap();
+    while t.app.store.incident(id).await.unwrap().is_none() {
+        tokio::task::yield_now().await;
+    }
+    t.advance_minutes(5);
+    assert_eq!(t.tick().await, 1);
+    typing.write_all(b"/incident-ack\n").await.unwrap();
+    drop(typing);
+    let out = console.await.unwrap();
+    let escalation = out
+        .find("🔥 RESPONSE TARGET MISSED - #1 ESCALATED")
+        .unwrap_or_else(|| panic!("no escalation in:\n{out}"));
+    let ack = out.find("👀 INCIDENT ACKNOWLEDGED").expect("ack printed");
+    assert!(
+        out.find("🚨 INCIDENT DETECTED").unwrap() < escalation && escalation < ack,
+        "{out}"
     );
 }

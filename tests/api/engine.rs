@@ -8,7 +8,7 @@ use firewatch::notify::Templates;
 
 use crate::helpers::{TestApp, assert_has, repo};
 
-fn caller(user: &str) -> Caller {
+pub fn caller(user: &str) -> Caller {
     Caller {
         actor: Actor {
             platform: Platform::Console,
@@ -117,6 +117,7 @@ async fn a_template_that_fails_after_the_commit_still_reports_the_saved_change()
         templates: Arc::new(Templates::from_dir(broken.path()).unwrap()),
         clock: t.clock.clone(),
         outbox: t.app.outbox.clone(),
+        reports: settings.reports.dir.clone(),
     });
     let replies = engine
         .handle(&caller("alice"), "/incident-update restarting pods")

@@ -2,13 +2,17 @@
 //! clock the test moves by hand, and talks to it through the terminal channel.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use chrono::{TimeDelta, TimeZone, Utc};
 use firewatch::chat::console;
+use firewatch::chat::outbox::{self, Outbox};
 use firewatch::clock::ManualClock;
 use firewatch::config::Settings;
+use firewatch::incident::{ChannelRef, Platform};
 use firewatch::incident::{IncidentId, TimelineEntry};
+use firewatch::message::Message;
 use firewatch::startup::{self, App};
 use tempfile::TempDir;
 
@@ -139,6 +143,41 @@ impl TestApp {
             .expect("incident loads")
             .expect("incident exists")
             .version
+    }
+}
+
+/// An outbox that keeps what the bot posts on its own.
+#[derive(Default)]
+pub struct Recorder(Mutex<Vec<(ChannelRef, Message)>>);
+
+#[async_trait]
+impl Outbox for Recorder {
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> outbox::Result<()> {
+        let mut posted = self.0.lock().expect("not poisoned");
+        posted.push((channel.clone(), message.clone()));
+        Ok(())
+    }
+}
+
+impl Recorder {
+    /// Every message posted so far, as plain text, in order; forgets them.
+    pub fn take(&self) -> Vec<Message> {
+        let mut posted = self.0.lock().expect("not poisoned");
+        posted.drain(..).map(|(_, m)| m).collect()
+    }
+}
+
+impl TestApp {
+    /// Routes the console platform's posts to a new recorder.
+    pub fn record_posts(&self) -> Arc<Recorder> {
+        let recorder = Arc::new(Recorder::default());
+        self.app.outbox.route(Platform::Console, recorder.clone());
+        recorder
+    }
+
+    /// One scheduler tick at the current manual time; how many timers fired.
+    pub async fn tick(&self) -> usize {
+        firewatch::scheduler::tick(&self.app.engine).await
     }
 }
 

@@ -8,5 +8,7 @@ mod fake_discord;
 mod fake_slack;
 mod helpers;
 mod recorder;
+mod report;
 mod slack;
 mod store;
+mod timers;

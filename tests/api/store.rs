@@ -216,7 +216,7 @@ async fn the_schema_is_migrated_once_and_passes_an_integrity_check() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(migrations, 2);
+    assert_eq!(migrations, 3);
     assert_eq!(t.timeline(1).await.len(), 1);
 }
 
@@ -261,4 +261,56 @@ async fn an_opened_incident_is_exactly_what_a_later_read_returns() {
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].event, draft.entries[0]);
     assert_eq!(entries[0].actor, reporter);
+}
+
+#[tokio::test]
+async fn a_tick_is_one_range_scan_of_the_due_index() {
+    let t = TestApp::spawn().await;
+    let store = sqlite(&t).await;
+    // The query is a constant of the crate.
+    let explain = format!(
+        "EXPLAIN QUERY PLAN {}",
+        firewatch::store::sqlite::DUE_TIMERS_QUERY
+    );
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(explain))
+        .bind(0_i64)
+        .bind(256_i64)
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    let details: Vec<&str> = plan.iter().map(|(_, _, _, d)| d.as_str()).collect();
+    assert_eq!(
+        details,
+        ["SEARCH reminders USING INDEX reminders_by_fire_at (fire_at>? AND fire_at<?)"],
+        "no table scan, no sort"
+    );
+}
+
+#[tokio::test]
+async fn a_new_due_time_fires_anew_and_other_changes_keep_what_fired() {
+    let t = TestApp::spawn().await;
+    let store = sqlite(&t).await;
+    t.say("/incident-assess API returning 500s").await; // P1, update due 03:30
+    t.console("bob", "ops", "/incident-ack").await;
+    t.advance_minutes(30);
+    assert_eq!(t.tick().await, 1);
+    let fire_at = |store: SqliteStore| async move {
+        let row: (i64, Option<i64>, i64) = sqlx::query_as(
+            "SELECT due_at, fire_at, fired FROM reminders WHERE incident_id = 1 AND kind = 'update'",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        row
+    };
+    let start = Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap();
+    let ms = |minutes: i64| (start + chrono::TimeDelta::minutes(minutes)).timestamp_millis();
+    assert_eq!(fire_at(store.clone()).await, (ms(30), Some(ms(60)), 1));
+    // A note changes the incident but not the promise: the reminder does not come back early.
+    t.say("/incident-note still looking").await;
+    assert_eq!(fire_at(store.clone()).await, (ms(30), Some(ms(60)), 1));
+    assert_eq!(t.tick().await, 0);
+    // An update is a new promise.
+    t.say("/incident-update found it").await;
+    assert_eq!(fire_at(store.clone()).await, (ms(60), Some(ms(60)), 0));
 }

@@ -6,12 +6,60 @@ mod render;
 
 use std::io::Write;
 
+use async_trait::async_trait;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+use tokio::sync::mpsc;
 
 pub use render::render;
 
-use crate::engine::{Caller, Engine};
+use crate::chat::outbox::{self, Outbox};
+use crate::engine::{Audience, Caller, Engine, Reply};
 use crate::incident::{Actor, ChannelRef, Platform};
+use crate::message::Message;
+
+/// A message the bot posted on its own (a reminder, an escalation), on its way to the terminal.
+pub type Post = (ChannelRef, Message);
+
+/// The console's [`Outbox`]: what the bot posts on its own goes to the console loop, which
+/// prints it between commands.
+#[derive(Debug, Clone)]
+pub struct ConsoleOutbox {
+    posts: mpsc::UnboundedSender<Post>,
+}
+
+impl ConsoleOutbox {
+    /// An outbox and the receiving end to hand to [`run_with_posts`].
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<Post>) {
+        let (posts, receiver) = mpsc::unbounded_channel();
+        (Self { posts }, receiver)
+    }
+}
+
+#[async_trait]
+impl Outbox for ConsoleOutbox {
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> outbox::Result<()> {
+        self.posts
+            .send((channel.clone(), message.clone()))
+            .map_err(|_| outbox::Error::Platform {
+                platform: Platform::Console,
+                reason: "the console has stopped".into(),
+            })
+    }
+}
+
+/// The next post, or never when there is no post channel (or it closed).
+async fn next_post(posts: &mut Option<mpsc::UnboundedReceiver<Post>>) -> Option<Post> {
+    match posts {
+        Some(receiver) => match receiver.recv().await {
+            Some(post) => Some(post),
+            None => {
+                *posts = None;
+                std::future::pending().await
+            }
+        },
+        None => std::future::pending().await,
+    }
+}
 
 /// How the console runs.
 #[derive(Debug, Clone)]
@@ -58,6 +106,26 @@ where
     R: AsyncBufRead + Unpin,
     W: Write,
 {
+    run_with_posts(engine, input, output, options, None).await
+}
+
+/// [`run`], also printing what the bot posts on its own (from a [`ConsoleOutbox`]) as it comes,
+/// while waiting for the next line.
+///
+/// # Errors
+/// Only I/O errors on `input` or `output`; command problems are replies.
+pub async fn run_with_posts<R, W>(
+    engine: &Engine,
+    input: R,
+    output: &mut W,
+    options: Options,
+    posts: Option<mpsc::UnboundedReceiver<Post>>,
+) -> std::io::Result<()>
+where
+    R: AsyncBufRead + Unpin,
+    W: Write,
+{
+    let mut posts = posts;
     let mut user = options.user;
     let mut channel = options.channel;
     if options.interactive {
@@ -74,7 +142,27 @@ where
             output.flush()?;
         }
         bytes.clear();
-        if input.read_until(b'\n', &mut bytes).await? == 0 {
+        // `read_until` keeps what it read in `bytes` when a post interrupts it, so the line
+        // continues where it stopped.
+        let read = loop {
+            tokio::select! {
+                biased;
+                Some((to, message)) = next_post(&mut posts) => {
+                    let here = caller(&user, &channel).channel;
+                    let reply = Reply { audience: Audience::Channel(to), message };
+                    if options.interactive {
+                        writeln!(output)?;
+                    }
+                    writeln!(output, "{}", render(&reply, &here, options.colour))?;
+                    if options.interactive {
+                        write!(output, "{user}@#{channel}> ")?;
+                    }
+                    output.flush()?;
+                }
+                read = input.read_until(b'\n', &mut bytes) => break read?,
+            }
+        };
+        if read == 0 {
             if options.interactive {
                 writeln!(output)?;
             }

@@ -25,6 +25,15 @@ pub fn render(reply: &Reply, here: &ChannelRef, colour: bool) -> String {
         out.push_str(&format!("\n  ▸ {}: {}", button.label, button.command));
     }
     out.push('\n');
+    // The terminal cannot take a file: the document follows the message, framed.
+    if let Some(file) = &message.attachment {
+        out.push_str(&format!("📎 {} ─────\n", file.name));
+        out.push_str(&file.content);
+        if !file.content.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&format!("─────── end of {}\n", file.name));
+    }
     out
 }
 

@@ -65,11 +65,13 @@ fn every_event() -> Vec<Event> {
             status: None,
             progress: "looking at logs".into(),
             eta: None,
+            users: None,
         },
         Event::PostUpdate {
             status: Some(Status::Mitigating),
             progress: "rolling back".into(),
             eta: Some("20m".into()),
+            users: None,
         },
         Event::ChangeSeverity {
             to: Severity::P0,
@@ -85,6 +87,8 @@ fn every_event() -> Vec<Event> {
         Event::Close {
             report: "docs/incidents/incident-20261129.md".into(),
         },
+        Event::FollowUp(FollowUp::Add("alert on the 5xx rate".into())),
+        Event::FollowUp(FollowUp::Done(1)),
     ]
 }
 
@@ -127,6 +131,7 @@ fn every_event_in_every_status_is_accepted_exactly_when_the_table_allows_it() {
             Status::Investigating | Status::Mitigating | Status::Monitoring | Status::Resolved
         ),
         Event::Close { .. } => status == Status::Resolved,
+        Event::FollowUp(_) => true,
         _ => status.is_active(),
     };
     for status in Status::ALL {
@@ -247,6 +252,7 @@ fn an_update_moves_the_status_either_way_and_promises_the_next_update() {
         status: Some(Status::Investigating),
         progress: "errors are back".into(),
         eta: None,
+        users: None,
     };
     let out = apply(&before, update, &person("bob"), later(), &policy()).unwrap();
     assert_eq!(out.incident.status, Status::Investigating);
@@ -267,6 +273,7 @@ fn an_update_moves_the_status_either_way_and_promises_the_next_update() {
         status: Some(Status::Monitoring),
         progress: "still fine".into(),
         eta: None,
+        users: None,
     };
     let out = apply(&before, same, &person("bob"), later(), &policy()).unwrap();
     assert_eq!(
@@ -327,6 +334,192 @@ fn closing_needs_a_resolved_incident() {
     let closed = out.incident;
     for event in every_event() {
         let result = apply(&closed, event.clone(), &person("bob"), later(), &policy());
-        assert!(result.is_err(), "{event:?} on a closed incident");
+        let follow_up = matches!(event, Event::FollowUp(_));
+        assert_eq!(
+            result.is_ok(),
+            follow_up,
+            "{event:?} on a closed incident: only follow-ups"
+        );
+    }
+}
+
+#[test]
+fn follow_ups_are_recorded_in_every_status_and_count_as_acting() {
+    let fresh = incident(Status::Investigating, false);
+    let add = Event::FollowUp(FollowUp::Add("alert on 5xx".into()));
+    let out = apply(&fresh, add, &person("bob"), later(), &policy()).unwrap();
+    assert_eq!(
+        out.entries,
+        vec![
+            TimelineEvent::Acknowledged { implicit: true },
+            TimelineEvent::FollowupAdded {
+                text: "alert on 5xx".into()
+            }
+        ]
+    );
+    let closed = incident(Status::Closed, true);
+    let done = Event::FollowUp(FollowUp::Done(1));
+    let out = apply(&closed, done, &person("bob"), later(), &policy()).unwrap();
+    assert_eq!(out.entries, vec![TimelineEvent::FollowupDone { n: 1 }]);
+    assert_eq!(out.incident.status, Status::Closed);
+}
+
+// Timers and the paper trail are pure functions of the same incidents.
+
+mod timers_and_trail {
+    use super::*;
+    use crate::incident::timers::{Timer, TimerKind, on_due};
+    use crate::incident::trail::{Milestone, derive};
+    use crate::incident::{TimelineEntry, TimelineEvent};
+
+    fn timer(kind: TimerKind, fired: u32) -> Timer {
+        Timer {
+            incident: IncidentId::new(7).unwrap(),
+            kind,
+            due: t0() + TimeDelta::minutes(30),
+            fire_at: t0() + TimeDelta::minutes(30),
+            fired,
+        }
+    }
+
+    #[test]
+    fn a_response_target_escalates_only_an_active_unacknowledged_incident_and_never_again() {
+        let now = t0() + TimeDelta::hours(1);
+        let roles = vec!["cloud-architect".to_owned()];
+        let fresh = incident(Status::Investigating, false);
+        let fired = on_due(&fresh, &timer(TimerKind::Ack, 0), now, &policy(), &roles);
+        assert_eq!(fired.by.name, "firewatch");
+        assert_eq!(fired.next, None);
+        assert_eq!(
+            fired.entries,
+            vec![TimelineEvent::ResponseTargetMissed {
+                target: "1h".into(),
+                paged: roles.clone()
+            }]
+        );
+        for stale in [
+            incident(Status::Investigating, true),
+            incident(Status::Resolved, false),
+        ] {
+            let fired = on_due(&stale, &timer(TimerKind::Ack, 0), now, &policy(), &roles);
+            assert!(fired.entries.is_empty() && fired.next.is_none());
+        }
+    }
+
+    #[test]
+    fn an_update_reminder_names_the_commander_and_repeats_at_the_current_cadence() {
+        let now = t0() + TimeDelta::minutes(31);
+        let mut led = incident(Status::Mitigating, true);
+        let fired = on_due(&led, &timer(TimerKind::Update, 0), now, &policy(), &[]);
+        assert_eq!(
+            fired.entries,
+            vec![TimelineEvent::UpdateOverdue {
+                due: t0() + TimeDelta::minutes(30),
+                commander: Some("alice".into())
+            }]
+        );
+        assert_eq!(fired.next, Some(now + TimeDelta::minutes(30)), "P1 cadence");
+        led.severity = Severity::P0;
+        let fired = on_due(&led, &timer(TimerKind::Update, 1), now, &policy(), &[]);
+        assert_eq!(fired.next, Some(now + TimeDelta::minutes(15)), "P0 cadence");
+        let over = incident(Status::Closed, true);
+        let fired = on_due(&over, &timer(TimerKind::Update, 0), now, &policy(), &[]);
+        assert!(fired.entries.is_empty() && fired.next.is_none());
+    }
+
+    fn entry(minute: i64, who: &str, event: TimelineEvent) -> TimelineEntry {
+        TimelineEntry {
+            seq: minute,
+            at: t0() + TimeDelta::minutes(minute),
+            actor: person(who),
+            event,
+        }
+    }
+
+    #[test]
+    fn the_trail_finds_milestones_metrics_and_action_items_in_the_timeline() {
+        let mut resolved = incident(Status::Resolved, true);
+        resolved.resolved = Some(Stamp {
+            by: person("bob"),
+            at: t0() + TimeDelta::minutes(50),
+        });
+        let timeline = vec![
+            entry(
+                0,
+                "reporter",
+                TimelineEvent::Detected {
+                    summary: "API returning 500s".into(),
+                    service: "freightliner".into(),
+                    severity: Severity::P1,
+                    reason: "matched '500s'".into(),
+                    paged: vec![],
+                },
+            ),
+            entry(2, "alice", TimelineEvent::Acknowledged { implicit: false }),
+            entry(
+                5,
+                "alice",
+                TimelineEvent::FollowupAdded {
+                    text: "alert".into(),
+                },
+            ),
+            entry(6, "alice", TimelineEvent::FollowupDone { n: 9 }),
+            entry(
+                7,
+                "alice",
+                TimelineEvent::StatusChanged {
+                    from: Status::Investigating,
+                    to: Status::Monitoring,
+                },
+            ),
+            entry(
+                8,
+                "alice",
+                TimelineEvent::Updated {
+                    progress: "fixed".into(),
+                    eta: None,
+                    users: Some("all EU".into()),
+                },
+            ),
+            entry(
+                9,
+                "alice",
+                TimelineEvent::Note {
+                    text: "Prevention : canary".into(),
+                },
+            ),
+            entry(
+                50,
+                "bob",
+                TimelineEvent::Resolved {
+                    root_cause: "flag".into(),
+                    resolution: "rollback".into(),
+                },
+            ),
+        ];
+        let trail = derive(&resolved, &timeline);
+        let milestones: Vec<(Milestone, i64)> = trail
+            .moments
+            .iter()
+            .filter_map(|m| m.milestone.map(|k| (k, (m.at - t0()).num_minutes())))
+            .collect();
+        assert_eq!(
+            milestones,
+            [
+                (Milestone::Detected, 0),
+                (Milestone::MitigationImplemented, 7),
+                (Milestone::FixDeployed, 7),
+                (Milestone::AssessmentComplete, 8),
+                (Milestone::RootCauseIdentified, 50),
+                (Milestone::Resolved, 50),
+            ]
+        );
+        assert_eq!(trail.metrics.acknowledge, Some(TimeDelta::minutes(2)));
+        assert_eq!(trail.metrics.mitigate, Some(TimeDelta::minutes(7)));
+        assert_eq!(trail.metrics.resolve, Some(TimeDelta::minutes(50)));
+        assert_eq!(trail.users_affected.as_deref(), Some("all EU"));
+        assert_eq!(trail.prevention, ["canary"]);
+        assert_eq!(trail.action_items.len(), 1);
+        assert!(!trail.action_items[0].done, "done 9 names no item");
     }
 }

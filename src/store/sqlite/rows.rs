@@ -122,12 +122,17 @@ pub(super) async fn sync_timers(
     for (kind, due) in timers {
         match due {
             Some(due) => {
+                // A new due time fires anew; the same one (any other change to the incident) keeps
+                // whatever firing already happened.
                 sqlx::query(
-                    "INSERT INTO reminders (incident_id, kind, due_at) VALUES (?, ?, ?) \
-                     ON CONFLICT (incident_id, kind) DO UPDATE SET due_at = excluded.due_at",
+                    "INSERT INTO reminders (incident_id, kind, due_at, fire_at, fired) VALUES (?, ?, ?, ?, 0) \
+                     ON CONFLICT (incident_id, kind) DO UPDATE SET \
+                     due_at = excluded.due_at, fire_at = excluded.fire_at, fired = 0 \
+                     WHERE reminders.due_at <> excluded.due_at",
                 )
                 .bind(id.get())
                 .bind(kind)
+                .bind(millis(due))
                 .bind(millis(due))
                 .execute(&mut **tx)
                 .await?;

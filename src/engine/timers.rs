@@ -1,0 +1,113 @@
+//! Due timers: the store claims and records them; the engine tells the incident's channel.
+
+use chrono::{DateTime, Utc};
+
+use super::Engine;
+use crate::incident::timers::{self, Timer, TimerKind};
+use crate::incident::{Incident, TimelineEvent};
+use crate::message::{ButtonStyle, Message};
+use crate::notify::{Template, context};
+use crate::store::{self, Fired};
+
+/// How many timers one store call fires at most; a tick repeats until fewer are due.
+const BATCH: u32 = 256;
+
+impl Engine {
+    /// Fires every timer due now: missed response targets escalate, overdue updates are
+    /// reminded. Each firing is committed (with its timeline entry) before its message is
+    /// posted to the incident's channel through the outbox. A failed post is logged; the
+    /// timeline still records that the timer fired, and it does not fire again for it.
+    ///
+    /// # Errors
+    /// Store failures; what fired before them stays fired.
+    pub async fn run_due(&self) -> Result<Vec<Fired>, store::Error> {
+        let now = self.clock.now();
+        let on_due = |incident: &Incident, timer: &Timer| {
+            timers::on_due(
+                incident,
+                timer,
+                now,
+                &self.policy,
+                &self.escalation_paging(incident),
+            )
+        };
+        let mut all = Vec::new();
+        // Each round moves what it fired past `now` (or off the index), so this ends.
+        for _ in 0..1_000 {
+            let fired = self.store.fire_due(now, BATCH, &on_due).await?;
+            let full = fired.len() >= BATCH as usize;
+            for one in &fired {
+                self.deliver(one, now).await;
+            }
+            all.extend(fired);
+            if !full {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// Who a missed response target pages: the severity's roles, the service's owners and the
+    /// escalation roles.
+    fn escalation_paging(&self, incident: &Incident) -> Vec<String> {
+        let owners = self
+            .catalog
+            .get(&incident.service)
+            .map(|s| s.owners.clone())
+            .unwrap_or_default();
+        let mut roles: Vec<String> = Vec::new();
+        for role in self
+            .policy
+            .level(incident.severity)
+            .roles
+            .iter()
+            .chain(&owners)
+            .chain(self.policy.escalation_roles())
+        {
+            if !roles.contains(role) {
+                roles.push(role.clone());
+            }
+        }
+        roles
+    }
+
+    async fn deliver(&self, fired: &Fired, now: DateTime<Utc>) {
+        let incident = &fired.incident;
+        let message = match fired.timer.kind {
+            TimerKind::Ack => {
+                let paged = fired
+                    .entries
+                    .iter()
+                    .find_map(|e| match e {
+                        TimelineEvent::ResponseTargetMissed { paged, .. } => Some(paged.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                let data = context::escalation(incident, &self.policy, &fired.timer, &paged, now);
+                let mut message: Message = self
+                    .render(Template::Escalation, &data, incident)
+                    .with_button(
+                        "Acknowledge",
+                        format!("/incident-ack {}", incident.id),
+                        ButtonStyle::Primary,
+                    );
+                message.paged_roles = paged;
+                message
+            }
+            TimerKind::Update => {
+                let data = context::reminder(incident, &self.policy, &fired.timer, fired.next, now);
+                self.render(Template::Reminder, &data, incident)
+            }
+        };
+        tracing::info!(incident = %incident.id, timer = fired.timer.kind.as_str(), "timer fired");
+        if let Err(e) = self.outbox.post(&incident.channel, &message).await {
+            tracing::error!(
+                incident = %incident.id,
+                timer = fired.timer.kind.as_str(),
+                error = %e,
+                "the timer fired (its timeline entry is saved) but its message was not delivered"
+            );
+        }
+        self.outbox.mirror(&incident.channel, &message).await;
+    }
+}
