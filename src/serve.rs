@@ -79,7 +79,7 @@ impl Running {
     }
 }
 
-fn slack_adapter(app: &App) -> Result<Option<Arc<Slack>>, Error> {
+fn slack_adapter(app: &App, tasks: &TaskTracker) -> Result<Option<Arc<Slack>>, Error> {
     let settings = &app.settings.slack;
     match (
         &app.slack_api,
@@ -105,6 +105,7 @@ fn slack_adapter(app: &App) -> Result<Option<Arc<Slack>>, Error> {
                 alerts_channel: settings.alerts_channel.clone(),
                 create_incident_channels: settings.create_incident_channels,
             },
+            tasks.clone(),
         )))),
     }
 }
@@ -112,7 +113,7 @@ fn slack_adapter(app: &App) -> Result<Option<Arc<Slack>>, Error> {
 /// The Discord adapter and, over HTTP, the request verifier (none in gateway mode).
 type DiscordParts = (Arc<Discord>, Option<discord::verify::Verifier>);
 
-fn discord_adapter(app: &App) -> Result<Option<DiscordParts>, Error> {
+fn discord_adapter(app: &App, tasks: &TaskTracker) -> Result<Option<DiscordParts>, Error> {
     let settings = &app.settings.discord;
     let Some(api) = &app.discord_api else {
         return match (&settings.public_key, &settings.bot_token) {
@@ -124,7 +125,7 @@ fn discord_adapter(app: &App) -> Result<Option<DiscordParts>, Error> {
             )),
         };
     };
-    let adapter = Arc::new(Discord::new(app, Arc::clone(api)));
+    let adapter = Arc::new(Discord::new(app, Arc::clone(api), tasks.clone()));
     match settings.mode {
         DiscordMode::Http => {
             let key = settings.public_key.as_deref().ok_or_else(|| {
@@ -154,8 +155,9 @@ fn inbox_error(e: &crate::store::Error) -> Error {
 /// # Errors
 /// [`Error`] when no platform is configured, one is half configured, or the address is taken.
 pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
-    let slack = slack_adapter(app)?;
-    let discord = discord_adapter(app)?;
+    let tasks = TaskTracker::new();
+    let slack = slack_adapter(app, &tasks)?;
+    let discord = discord_adapter(app, &tasks)?;
     if slack.is_none() && discord.is_none() {
         return Err(Error::NoPlatform);
     }
@@ -186,7 +188,6 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
         ),
         _ => None,
     };
-    let tasks = TaskTracker::new();
     let slack_http = match (&slack, &app.settings.slack.signing_secret) {
         (Some(slack), Some(secret)) => Some((Arc::clone(slack), Verifier::new(secret))),
         _ => None,

@@ -156,7 +156,7 @@ async fn slack_command(
 ) -> Result<Response, Refused> {
     let endpoint = verified(&state, &headers, &body)?;
     let command = SlashCommand::from_form(&body).map_err(|e| Refused::Unreadable(e.to_string()))?;
-    Ok(take(&state, endpoint, Delivery::Command(command)).await)
+    Ok(take(endpoint, Delivery::Command(command)).await)
 }
 
 async fn slack_interaction(
@@ -166,19 +166,16 @@ async fn slack_interaction(
 ) -> Result<Response, Refused> {
     let endpoint = verified(&state, &headers, &body)?;
     match payload::button_press(&body).map_err(|e| Refused::Unreadable(e.to_string()))? {
-        Some(press) => Ok(take(&state, endpoint, Delivery::Button(press)).await),
+        Some(press) => Ok(take(endpoint, Delivery::Button(press)).await),
         None => Ok(StatusCode::OK.into_response()),
     }
 }
 
 /// Stores the delivery and starts it; the answer to Slack does not wait for it.
-async fn take(state: &AppState, endpoint: &SlackEndpoint, delivery: Delivery) -> Response {
+async fn take(endpoint: &SlackEndpoint, delivery: Delivery) -> Response {
     match endpoint.adapter.accept(&delivery).await {
         Ok(true) => {
-            let adapter = Arc::clone(&endpoint.adapter);
-            state
-                .tasks
-                .spawn(async move { adapter.run(delivery).await });
+            endpoint.adapter.spawn(delivery);
             StatusCode::OK.into_response()
         }
         Ok(false) => {
@@ -221,10 +218,7 @@ async fn discord_interaction(
     };
     let answer = discord::deferral(&call);
     match endpoint.adapter.accept(&call).await {
-        Ok(true) => {
-            let adapter = Arc::clone(&endpoint.adapter);
-            state.tasks.spawn(async move { adapter.run(call).await });
-        }
+        Ok(true) => endpoint.adapter.spawn(call),
         Ok(false) => tracing::info!(interaction = %call.id, "redelivered interaction ignored"),
         Err(e) => {
             tracing::error!(error = %error_chain(&e), "could not store a discord interaction");

@@ -5,6 +5,7 @@
 pub mod console;
 pub mod discord;
 pub mod outbox;
+pub mod replay;
 pub mod slack;
 
 pub use outbox::{Outbox, Router};

@@ -110,6 +110,10 @@ pub struct Inbound {
     pub payload: String,
     /// When it arrived.
     pub received: DateTime<Utc>,
+    /// Whether it was handled (its effect, if any, is committed) but its answer not delivered.
+    pub handled: bool,
+    /// How often it was replayed before.
+    pub attempts: u32,
 }
 
 /// Persistence for incidents, their timelines and timers.
@@ -173,14 +177,19 @@ pub trait Store: Send + Sync {
     /// `false` for a redelivery (which must have no effect).
     async fn accept_request(&self, request: &Inbound) -> Result<bool>;
 
-    /// Marks a request done (for requests whose answer changed nothing). Idempotent.
+    /// Marks a request handled once the engine has answered it (a request that changed
+    /// nothing has no transaction of its own to do it): a replay will not run it again.
+    /// Idempotent.
+    async fn handled_request(&self, key: &str, at: DateTime<Utc>) -> Result<()>;
+
+    /// Marks a request's answer delivered (and the request handled). Idempotent.
     async fn complete_request(&self, key: &str, at: DateTime<Utc>) -> Result<()>;
 
-    /// Requests accepted but not done whose key starts with `prefix`, oldest first: what a
-    /// restart must run again.
+    /// Requests accepted but not delivered whose key starts with `prefix`, oldest first, each
+    /// counted as one more attempt: what a restart must run again, or report as lost.
     async fn pending_requests(&self, prefix: &str) -> Result<Vec<Inbound>>;
 
-    /// Forgets done requests received before `before`; returns how many. Platforms stop
+    /// Forgets delivered requests received before `before`; returns how many. Platforms stop
     /// redelivering after minutes, so keys older than that can never come back.
     async fn prune_requests(&self, before: DateTime<Utc>) -> Result<u64>;
 

@@ -298,6 +298,10 @@ impl Store for SqliteStore {
         inbox::accept(&self.pool, request).await
     }
 
+    async fn handled_request(&self, key: &str, at: DateTime<Utc>) -> Result<()> {
+        inbox::handled(&self.pool, key, at).await
+    }
+
     async fn complete_request(&self, key: &str, at: DateTime<Utc>) -> Result<()> {
         inbox::complete(&self.pool, key, at).await
     }

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use firewatch::chat::slack::sign;
+use firewatch::clock::Clock;
 use firewatch::serve::{self, Running};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -387,7 +388,9 @@ async fn a_request_acknowledged_before_a_crash_runs_once_after_the_restart() {
         .accept_request(&firewatch::store::Inbound {
             key: delivery.key(),
             payload: serde_json::to_string(&delivery).unwrap(),
-            received: chrono::Utc::now(),
+            received: s.t.clock.now(),
+            handled: false,
+            attempts: 0,
         })
         .await
         .unwrap();
@@ -537,4 +540,84 @@ async fn socket_mode_takes_the_same_commands_without_a_public_url() {
         .unwrap();
     assert_eq!(n, 1);
     running.stop().await.unwrap();
+}
+
+/// Stores a slash command in the inbox as if Slack had been answered and firewatch then died.
+async fn accepted_before_a_crash(
+    s: &Served,
+    line: &str,
+    trigger: &str,
+    minutes_ago: i64,
+) -> String {
+    let body = command_body(&s.fake, "alice", "C0INC", line, trigger);
+    let command =
+        firewatch::chat::slack::payload::SlashCommand::from_form(body.as_bytes()).unwrap();
+    let delivery = firewatch::chat::slack::Delivery::Command(command);
+    s.t.app
+        .store
+        .accept_request(&firewatch::store::Inbound {
+            key: delivery.key(),
+            payload: serde_json::to_string(&delivery).unwrap(),
+            received: s.t.clock.now() - chrono::TimeDelta::minutes(minutes_ago),
+            handled: false,
+            attempts: 0,
+        })
+        .await
+        .unwrap();
+    delivery.key()
+}
+
+#[tokio::test]
+async fn an_answer_lost_in_a_crash_is_reported_and_the_command_is_not_run_again() {
+    let s = Served::start(&[]).await;
+    let key = accepted_before_a_crash(&s, "/incident-assess checkout down", "13.1.a", 1).await;
+    // The engine ran it (the incident exists) but firewatch died before posting.
+    let caller = firewatch::engine::Caller {
+        actor: firewatch::incident::Actor {
+            platform: firewatch::incident::Platform::Slack,
+            id: "UALICE".into(),
+            name: "alice".into(),
+        },
+        channel: firewatch::incident::ChannelRef {
+            platform: firewatch::incident::Platform::Slack,
+            id: "C0INC".into(),
+        },
+        request: Some(key.clone()),
+    };
+    s.t.app
+        .engine
+        .handle(&caller, "/incident-assess checkout down")
+        .await;
+    s.t.app
+        .store
+        .handled_request(&key, s.t.clock.now())
+        .await
+        .unwrap();
+    let s = s.restart().await;
+    let posts = s.fake.wait_calls("chat.postMessage", 1).await;
+    assert_has(
+        &text_of(&posts[0]),
+        &[
+            "♻️ firewatch restarted before it could post an answer",
+            "/incident-assess checkout down",
+        ],
+    );
+    assert_eq!(s.incidents().await, 1);
+    // Delivered now: the next restart says nothing more.
+    let s = s.restart().await;
+    s.command("alice", "C0INC", "/incident-note later", "13.2.a")
+        .await;
+    let posts = s.fake.wait_calls("chat.postMessage", 2).await;
+    assert_has(&text_of(&posts[1]), &["NOTE on #1"]);
+}
+
+#[tokio::test]
+async fn a_command_too_old_to_answer_is_not_run_and_its_author_is_told() {
+    let s = Served::start(&[]).await;
+    accepted_before_a_crash(&s, "/incident-assess checkout down", "14.1.a", 31).await;
+    let s = s.restart().await;
+    let told = s.fake.wait_calls("chat.postEphemeral", 1).await;
+    assert_eq!(told[0].body["user"], "UALICE");
+    assert_has(&text_of(&told[0]), &["did not run your command", "too old"]);
+    assert_eq!(s.incidents().await, 0);
 }

@@ -42,8 +42,7 @@ impl EventHandler for Handler {
                 {
                     tracing::warn!(error = %e, "could not defer the interaction");
                 }
-                let discord = Arc::clone(&self.discord);
-                tokio::spawn(async move { discord.run(call).await });
+                self.discord.spawn(call);
             }
             Ok(false) => tracing::info!(interaction = %call.id, "redelivered; ignored"),
             Err(e) => {

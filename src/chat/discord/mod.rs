@@ -20,12 +20,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
+use tokio_util::task::TaskTracker;
 
 use self::api::DiscordApi;
 use self::embed::Mentions;
 use self::interaction::Call;
 use crate::chat::Router;
 use crate::chat::outbox::{self, Outbox};
+use crate::chat::replay::{self, Replay};
 use crate::clock::Clock;
 use crate::command::{self, Command};
 use crate::engine::{Audience, Caller, Engine, Reply};
@@ -35,6 +37,8 @@ use crate::message::Message;
 use crate::store::{self, Inbound, Store};
 
 const KEY_PREFIX: &str = "discord:";
+/// How long Discord lets an interaction be answered (its token lives 15 minutes).
+const REPLY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 const EPHEMERAL: u64 = 1 << 6;
 
 /// The inbox key of an interaction.
@@ -70,11 +74,13 @@ pub struct Discord {
     router: Arc<Router>,
     mentions: Arc<Mentions>,
     clock: Arc<dyn Clock>,
+    tasks: TaskTracker,
 }
 
 impl Discord {
-    /// An adapter over the engine and the REST client.
-    pub fn new(app: &crate::startup::App, api: Arc<DiscordApi>) -> Self {
+    /// An adapter over the engine and the REST client; runs go into `tasks`, which shutdown
+    /// waits for.
+    pub fn new(app: &crate::startup::App, api: Arc<DiscordApi>, tasks: TaskTracker) -> Self {
         Self {
             engine: Arc::clone(&app.engine),
             store: Arc::clone(&app.store),
@@ -82,7 +88,14 @@ impl Discord {
             router: Arc::clone(&app.outbox),
             mentions: Arc::new(Mentions::new(&app.settings.roles)),
             clock: Arc::clone(&app.clock),
+            tasks,
         }
+    }
+
+    /// Runs an accepted interaction in the background (tracked, so shutdown waits for it).
+    pub fn spawn(self: &Arc<Self>, call: Call) {
+        let discord = Arc::clone(self);
+        self.tasks.spawn(async move { discord.run(call).await });
     }
 
     /// The REST client (the gateway answers through it).
@@ -99,6 +112,8 @@ impl Discord {
             key: key(call),
             payload: serde_json::to_string(call).expect("a call serialises to JSON"),
             received: self.clock.now(),
+            handled: false,
+            attempts: 0,
         };
         self.store.accept_request(&inbound).await
     }
@@ -119,13 +134,21 @@ impl Discord {
             request: Some(key(&call)),
         };
         let replies = self.engine.handle(&caller, &call.line).await;
-        self.answer(&call, &caller, replies).await;
+        // Whatever happens while answering, a replay must not run it again.
         if let Err(e) = self
             .store
-            .complete_request(&key(&call), self.clock.now())
+            .handled_request(&key(&call), self.clock.now())
             .await
         {
-            tracing::warn!(error = %error_chain(&e), "could not mark the interaction done");
+            tracing::warn!(error = %error_chain(&e), "could not mark the interaction handled");
+        }
+        self.answer(&call, &caller, replies).await;
+        self.complete(&key(&call)).await;
+    }
+
+    async fn complete(&self, key: &str) {
+        if let Err(e) = self.store.complete_request(key, self.clock.now()).await {
+            tracing::warn!(error = %error_chain(&e), "could not mark the interaction delivered");
         }
     }
 
@@ -137,23 +160,54 @@ impl Discord {
         self.store.pending_requests(KEY_PREFIX).await
     }
 
-    /// Runs `pending` again, oldest first; returns how many ran.
+    /// Deals with `pending`, oldest first, by the rules of [`replay::triage`]; an answer that
+    /// was lost is reported in the interaction's channel (as the bot). Returns how many ran.
     pub async fn replay(&self, pending: Vec<Inbound>) -> usize {
         let mut replayed = 0;
         for inbound in pending {
-            match serde_json::from_str::<Call>(&inbound.payload) {
-                Ok(call) => {
+            let Ok(call) = serde_json::from_str::<Call>(&inbound.payload) else {
+                tracing::error!(request = %inbound.key, "unreadable stored interaction; dropped");
+                self.complete(&inbound.key).await;
+                continue;
+            };
+            let at = inbound.received.format("%H:%M UTC");
+            let notice = match replay::triage(&inbound, self.clock.now(), REPLY_WINDOW) {
+                Replay::Run => {
                     self.run(call).await;
                     replayed += 1;
+                    continue;
                 }
-                Err(e) => {
-                    tracing::error!(request = %inbound.key, error = %e, "unreadable stored interaction; dropped");
-                    let _ = self
-                        .store
-                        .complete_request(&inbound.key, self.clock.now())
-                        .await;
+                Replay::AnswerLost => Message::notice(
+                    "♻️ firewatch restarted before it could post an answer",
+                    &format!(
+                        "It had handled {} from {} (at {at}); what that did is saved. \
+                         /incident-status shows where things stand.",
+                        call.line, call.user_name
+                    ),
+                ),
+                Replay::Expired => Message::notice(
+                    "⌛ firewatch restarted and did not run a command",
+                    &format!(
+                        "{} from {} (at {at}) is too old now. Type it again if it is still needed.",
+                        call.line, call.user_name
+                    ),
+                ),
+                Replay::GiveUp => {
+                    tracing::error!(request = %inbound.key, attempts = inbound.attempts, "giving up on an interaction that failed on every replay");
+                    Message::notice(
+                        "⚠️ firewatch gave up on a command",
+                        &format!(
+                            "{} from {} (at {at}) failed {} times. /incident-status shows where things stand.",
+                            call.line, call.user_name, inbound.attempts
+                        ),
+                    )
                 }
+            };
+            let body = embed::render(&notice, &self.mentions);
+            if let Err(e) = self.api.send(&call.channel_id, &body).await {
+                tracing::warn!(error = %e, "could not report a lost interaction");
             }
+            self.complete(&inbound.key).await;
         }
         replayed
     }

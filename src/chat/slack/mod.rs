@@ -23,10 +23,12 @@ pub mod verify;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use tokio_util::task::TaskTracker;
 
 use self::api::SlackApi;
 use self::blocks::Mentions;
 use self::payload::{ButtonPress, SlashCommand};
+use crate::chat::replay::{self, Replay};
 use crate::chat::{Outbox, Router};
 use crate::clock::Clock;
 use crate::command::{self, Command};
@@ -38,6 +40,8 @@ use crate::store::{self, Inbound, Store};
 
 /// Prefix of every Slack key in the request inbox.
 const KEY_PREFIX: &str = "slack:";
+/// How long Slack lets a command be answered (`response_url` lives 30 minutes).
+const REPLY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
 
 /// One request from Slack, as stored in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,15 +126,18 @@ pub struct Slack {
     mentions: Arc<Mentions>,
     clock: Arc<dyn Clock>,
     options: Options,
+    tasks: TaskTracker,
 }
 
 impl Slack {
-    /// An adapter over the engine and the Web API client.
+    /// An adapter over the engine and the Web API client; runs go into `tasks`, which
+    /// shutdown waits for.
     pub fn new(
         app: &crate::startup::App,
         api: Arc<SlackApi>,
         mentions: Arc<Mentions>,
         options: Options,
+        tasks: TaskTracker,
     ) -> Self {
         Self {
             engine: Arc::clone(&app.engine),
@@ -140,7 +147,14 @@ impl Slack {
             mentions,
             clock: Arc::clone(&app.clock),
             options,
+            tasks,
         }
+    }
+
+    /// Runs an accepted delivery in the background (tracked, so shutdown waits for it).
+    pub fn spawn(self: &Arc<Self>, delivery: Delivery) {
+        let slack = Arc::clone(self);
+        self.tasks.spawn(async move { slack.run(delivery).await });
     }
 
     /// Stores a delivery in the inbox before Slack is answered: `true` when it is new and must
@@ -154,6 +168,8 @@ impl Slack {
             key: delivery.key(),
             payload,
             received: self.clock.now(),
+            handled: false,
+            attempts: 0,
         };
         self.store.accept_request(&inbound).await
     }
@@ -164,6 +180,14 @@ impl Slack {
         let caller = delivery.caller();
         let line = delivery.line();
         let replies = self.engine.handle(&caller, &line).await;
+        // Whatever happens while answering, a replay must not run it again.
+        if let Err(e) = self
+            .store
+            .handled_request(&delivery.key(), self.clock.now())
+            .await
+        {
+            tracing::warn!(error = %error_chain(&e), "could not mark the request handled");
+        }
         let replies = if self.options.create_incident_channels && is_assess(&line) {
             channels::open_for_incident(self, &caller, replies).await
         } else {
@@ -173,13 +197,7 @@ impl Slack {
             self.deliver(&delivery, &caller, reply, is_assess(&line))
                 .await;
         }
-        if let Err(e) = self
-            .store
-            .complete_request(&delivery.key(), self.clock.now())
-            .await
-        {
-            tracing::warn!(error = %error_chain(&e), "could not mark the request done");
-        }
+        self.complete(&delivery.key()).await;
     }
 
     /// What was accepted before a restart but never done. Read it before taking new requests,
@@ -191,26 +209,77 @@ impl Slack {
         self.store.pending_requests(KEY_PREFIX).await
     }
 
-    /// Runs `pending` (from [`Slack::pending`]) again, oldest first; returns how many ran.
+    /// Deals with `pending` (from [`Slack::pending`]), oldest first: runs what was never
+    /// handled, tells the channel about answers that were lost, drops what is too old to answer
+    /// (telling its author) and gives up on requests replayed too often. Returns how many ran.
     pub async fn replay(&self, pending: Vec<Inbound>) -> usize {
         let mut replayed = 0;
         for inbound in pending {
-            match serde_json::from_str::<Delivery>(&inbound.payload) {
-                Ok(delivery) => {
+            let Ok(delivery) = serde_json::from_str::<Delivery>(&inbound.payload) else {
+                tracing::error!(request = %inbound.key, "unreadable stored request; dropped");
+                self.complete(&inbound.key).await;
+                continue;
+            };
+            let line = delivery.line();
+            let at = inbound.received.format("%H:%M UTC");
+            match replay::triage(&inbound, self.clock.now(), REPLY_WINDOW) {
+                Replay::Run => {
                     tracing::info!(request = %inbound.key, "running a request accepted before the restart");
                     self.run(delivery).await;
                     replayed += 1;
+                    continue;
                 }
-                Err(e) => {
-                    tracing::error!(request = %inbound.key, error = %e, "unreadable stored request; dropped");
-                    let _ = self
-                        .store
-                        .complete_request(&inbound.key, self.clock.now())
-                        .await;
+                Replay::AnswerLost => {
+                    let notice = Message::notice(
+                        "♻️ firewatch restarted before it could post an answer",
+                        &format!(
+                            "It had handled {line} (at {at}); what that did is saved. \
+                             /incident-status shows where things stand."
+                        ),
+                    );
+                    let content = blocks::render(&notice, &Mentions::default());
+                    if self.api.post(delivery.channel_id(), content).await.is_err() {
+                        self.tell_caller(&delivery, &notice).await;
+                    }
+                }
+                Replay::Expired => {
+                    let notice = Message::notice(
+                        "⌛ firewatch restarted and did not run your command",
+                        &format!(
+                            "{line} (at {at}) is too old now. Type it again if it is still needed."
+                        ),
+                    );
+                    let (user, _) = delivery.user();
+                    let content = blocks::render(&notice, &Mentions::default());
+                    if let Err(e) = self
+                        .api
+                        .post_ephemeral(delivery.channel_id(), user, content)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "could not tell the author of an expired request");
+                    }
+                }
+                Replay::GiveUp => {
+                    tracing::error!(request = %inbound.key, attempts = inbound.attempts, "giving up on a request that failed on every replay");
+                    let notice = Message::notice(
+                        "⚠️ firewatch gave up on a command",
+                        &format!(
+                            "{line} (at {at}) failed {} times. /incident-status shows where things stand.",
+                            inbound.attempts
+                        ),
+                    );
+                    self.tell_caller(&delivery, &notice).await;
                 }
             }
+            self.complete(&inbound.key).await;
         }
         replayed
+    }
+
+    async fn complete(&self, key: &str) {
+        if let Err(e) = self.store.complete_request(key, self.clock.now()).await {
+            tracing::warn!(error = %error_chain(&e), "could not mark the request delivered");
+        }
     }
 
     async fn deliver(&self, delivery: &Delivery, caller: &Caller, reply: Reply, alert: bool) {
@@ -239,14 +308,17 @@ impl Slack {
             );
             self.tell_caller(delivery, &message).await;
             self.tell_caller(delivery, &note).await;
-        } else if channel != caller.channel && channel.platform == Platform::Slack {
+        } else if channel != caller.channel
+            && channel.platform == Platform::Slack
+            && !(alert && self.options.create_incident_channels)
+        {
             let pointer = blocks::with_channel_link(
                 &format!("{} — posted in", message.headline),
                 &channel.id,
             );
             self.answer(delivery, pointer).await;
         }
-        let is_alert = alert && message.incident.is_some() && !message.paged_roles.is_empty();
+        let is_alert = alert && message.incident.is_some();
         if is_alert
             && let Some(alerts) = &self.options.alerts_channel
             && *alerts != channel.id
