@@ -81,6 +81,20 @@ impl Running {
 
 fn slack_adapter(app: &App, tasks: &TaskTracker) -> Result<Option<Arc<Slack>>, Error> {
     let settings = &app.settings.slack;
+    for (key, secret) in [
+        ("bot_token", &settings.bot_token),
+        ("signing_secret", &settings.signing_secret),
+        ("app_token", &settings.app_token),
+    ] {
+        if secret
+            .as_ref()
+            .is_some_and(|s| s.expose().trim().is_empty())
+        {
+            return Err(Error::Incomplete(format!(
+                "slack.{key} is set but empty: unset it or give it its value"
+            )));
+        }
+    }
     match (
         &app.slack_api,
         &settings.signing_secret,

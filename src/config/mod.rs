@@ -229,6 +229,7 @@ impl Settings {
             "incidents.escalation_roles",
             &self.incidents.escalation_roles,
         )?;
+        self.check_chat_ids()?;
         within("scheduler.tick", self.scheduler.tick, SECOND, HOUR)?;
         within("kubernetes.timeout", self.kubernetes.timeout, SECOND, HOUR)?;
         within("helm.timeout", self.helm.timeout, SECOND, HOUR)?;
@@ -267,6 +268,43 @@ impl Settings {
         {
             self.store.url = format!("sqlite://{}", resolve(path).display());
         }
+    }
+
+    /// Role members are mentioned verbatim (`<@U…>`, `<@&…>`), so they must be ids, not names.
+    fn check_chat_ids(&self) -> std::result::Result<(), (String, String)> {
+        let slack_id = |id: &str| {
+            id.len() >= 3
+                && id.starts_with(['U', 'W', 'S'])
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        };
+        let snowflake =
+            |id: &str| (15..=21).contains(&id.len()) && id.chars().all(|c| c.is_ascii_digit());
+        for (name, role) in &self.roles {
+            if let Some(bad) = role.slack.iter().find(|id| !slack_id(id)) {
+                return Err((
+                    format!("roles.{name}.slack"),
+                    format!("'{bad}' is not a Slack user (U…/W…) or user-group (S…) id"),
+                ));
+            }
+            let discord = role.discord_users.iter().chain(&role.discord_roles);
+            if let Some(bad) = discord.clone().find(|id| !snowflake(id)) {
+                return Err((
+                    format!("roles.{name}"),
+                    format!("'{bad}' is not a Discord id (a number like 112233445566778899)"),
+                ));
+            }
+        }
+        for (key, value) in [
+            ("discord.application_id", &self.discord.application_id),
+            ("discord.status_channel_id", &self.discord.status_channel_id),
+        ] {
+            if let Some(id) = value.as_deref().filter(|id| !snowflake(id)) {
+                return Err((key.into(), format!("'{id}' is not a Discord id")));
+            }
+        }
+        Ok(())
     }
 
     fn check_roles(

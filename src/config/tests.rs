@@ -82,12 +82,30 @@ fn classify_rules_in_the_file_replace_the_defaults() {
 #[test]
 fn roles_in_the_file_merge_with_the_runbook_roles() {
     let s = load(&format!(
-        "{MINIMAL}\n[roles.dba]\nslack = [\"S0DBA\"]\n[roles.golang-pro]\nslack = [\"U1\"]\n"
+        "{MINIMAL}\n[roles.dba]\nslack = [\"S0DBA\"]\n[roles.golang-pro]\nslack = [\"U0G9QF9C6\"]\n"
     ))
     .unwrap();
     assert_eq!(s.roles.len(), 9);
-    assert_eq!(s.roles["golang-pro"].slack, ["U1"]);
+    assert_eq!(s.roles["golang-pro"].slack, ["U0G9QF9C6"]);
     assert_eq!(s.roles["golang-pro"].description, "the service's code");
+}
+
+#[test]
+fn role_members_must_be_platform_ids_not_names() {
+    for (toml, key) in [
+        ("[roles.dba]\nslack = [\"@alice\"]\n", "roles.dba.slack"),
+        ("[roles.dba]\nslack = [\"<!channel>\"]\n", "roles.dba.slack"),
+        ("[roles.dba]\ndiscord_users = [\"alice\"]\n", "roles.dba"),
+        (
+            "[discord]\nstatus_channel_id = \"#status\"\n",
+            "discord.status_channel_id",
+        ),
+    ] {
+        match load(&format!("{MINIMAL}\n{toml}")) {
+            Err(Error::Invalid { key: k, .. }) => assert_eq!(k, key, "{toml}"),
+            other => panic!("{toml}: {other:?}"),
+        }
+    }
 }
 
 #[test]

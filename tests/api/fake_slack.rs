@@ -115,6 +115,10 @@ async fn api(
         return answer;
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if let Err(problem) = valid_blocks(&request) {
+        return Json(json!({"ok": false, "error": "invalid_blocks", "errors": [problem]}))
+            .into_response();
+    }
     let channel = request["channel"].as_str().unwrap_or_default().to_owned();
     if inner.not_in.lock().unwrap().contains(&channel) {
         return Json(json!({"ok": false, "error": "not_in_channel"})).into_response();
@@ -146,7 +150,47 @@ async fn respond(
     body: Bytes,
 ) -> Response {
     record(&inner, "response_url", &headers, &body);
-    (StatusCode::OK, "ok").into_response()
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    match valid_blocks(&request) {
+        Ok(()) => (StatusCode::OK, "ok").into_response(),
+        Err(_) => (StatusCode::BAD_REQUEST, "invalid_blocks").into_response(),
+    }
+}
+
+/// Block Kit's documented limits, as Slack enforces them (`invalid_blocks`).
+fn valid_blocks(request: &Value) -> Result<(), String> {
+    let Some(blocks) = request["blocks"].as_array() else {
+        return Ok(());
+    };
+    let chars = |v: &Value| v.as_str().map_or(0, |t| t.chars().count());
+    if blocks.len() > 50 {
+        return Err(format!("{} blocks", blocks.len()));
+    }
+    for block in blocks {
+        let text = &block["text"]["text"];
+        match block["type"].as_str() {
+            Some("header") if chars(text) == 0 || chars(text) > 150 => {
+                return Err("header text".into());
+            }
+            Some("section") => {
+                let fields = block["fields"].as_array().cloned().unwrap_or_default();
+                if chars(text) > 3000
+                    || fields.len() > 10
+                    || fields.iter().any(|f| chars(&f["text"]) > 2000)
+                {
+                    return Err("section too long".into());
+                }
+            }
+            Some("actions") => {
+                let elements = block["elements"].as_array().cloned().unwrap_or_default();
+                if elements.len() > 25 || elements.iter().any(|e| chars(&e["value"]) > 2000) {
+                    return Err("actions".into());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Accepts Socket Mode websockets: says hello, records every frame the client sends as a

@@ -621,3 +621,25 @@ async fn a_command_too_old_to_answer_is_not_run_and_its_author_is_told() {
     assert_has(&text_of(&told[0]), &["did not run your command", "too old"]);
     assert_eq!(s.incidents().await, 0);
 }
+
+#[tokio::test]
+async fn a_huge_description_full_of_markup_still_posts_the_alert() {
+    let s = Served::start(&[]).await;
+    let description = format!("<!channel> @here {}", "<b>&</b> ".repeat(280));
+    s.command(
+        "alice",
+        "C0INC",
+        &format!("/incident-assess {description}"),
+        "15.1.a",
+    )
+    .await;
+    let posts = s.fake.wait_calls("chat.postMessage", 1).await;
+    assert!(!posts.is_empty());
+    // The fake answers over-limit blocks with invalid_blocks; nothing was refused.
+    assert!(
+        s.fake.calls_to("response_url").is_empty(),
+        "{:?}",
+        s.fake.calls_to("response_url")
+    );
+    assert!(!text_of(&posts[0]).contains("<!channel>"));
+}

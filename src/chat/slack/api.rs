@@ -34,9 +34,11 @@ pub enum Error {
     Transport(String),
 }
 
-/// How often a 429 is retried, and the longest wait honoured.
+/// How often a 429 is retried, and the longest wait honoured (a longer one is a failure now).
 const RETRIES: usize = 3;
 const LONGEST_WAIT: Duration = Duration::from_secs(30);
+/// How long one call may take before it counts as failed.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Connector = SlackClientHyperHttpsConnector;
 
@@ -102,7 +104,8 @@ impl SlackApi {
         let url = response_url
             .parse()
             .map_err(|e| Error::Transport(format!("response_url is not a URL: {e}")))?;
-        let request = SlackApiPostWebhookMessageRequest::new(content);
+        // Never replace the message a button sits on: answers are new ephemeral messages.
+        let request = SlackApiPostWebhookMessageRequest::new(content).with_replace_original(false);
         retrying(|| self.client.post_webhook_message(&url, &request)).await?;
         Ok(())
     }
@@ -115,18 +118,33 @@ impl SlackApi {
         Ok(created.channel.id.0)
     }
 
-    /// Invites users into a channel.
-    pub async fn invite(&self, channel: &str, users: &[String]) -> Result<(), Error> {
+    /// Invites users into a channel. Slack refuses the whole call when one id is bad, so a
+    /// failed call is retried one user at a time; returns who could not be invited, and why.
+    pub async fn invite(&self, channel: &str, users: &[String]) -> Vec<(String, Error)> {
         if users.is_empty() {
-            return Ok(());
+            return Vec::new();
         }
-        let request = SlackApiConversationsInviteRequest::new(
-            channel.into(),
-            users.iter().map(|u| u.as_str().into()).collect(),
-        );
         let session = self.client.open_session(&self.token);
-        retrying(|| session.conversations_invite(&request)).await?;
-        Ok(())
+        let invite = |users: Vec<SlackUserId>| {
+            let request = SlackApiConversationsInviteRequest::new(channel.into(), users);
+            let session = &session;
+            async move { retrying(|| session.conversations_invite(&request)).await }
+        };
+        if invite(users.iter().map(|u| u.as_str().into()).collect())
+            .await
+            .is_ok()
+        {
+            return Vec::new();
+        }
+        let mut left_out = Vec::new();
+        for user in users {
+            match invite(vec![user.as_str().into()]).await {
+                Ok(_) => {}
+                Err(Error::Api(code)) if code == "already_in_channel" => {}
+                Err(e) => left_out.push((user.clone(), e)),
+            }
+        }
+        left_out
     }
 }
 
@@ -138,19 +156,27 @@ where
 {
     let mut retries = 0;
     loop {
-        match call().await {
+        let Ok(answer) = tokio::time::timeout(CALL_TIMEOUT, call()).await else {
+            return Err(Error::Transport(format!(
+                "no answer within {} s",
+                CALL_TIMEOUT.as_secs()
+            )));
+        };
+        match answer {
             Ok(value) => return Ok(value),
-            Err(SlackClientError::RateLimitError(limit)) if retries < RETRIES => {
-                retries += 1;
+            Err(SlackClientError::RateLimitError(limit)) => {
                 let wait = limit.retry_after.unwrap_or(Duration::from_secs(1));
+                if retries == RETRIES || wait > LONGEST_WAIT {
+                    return Err(Error::RateLimited(retries));
+                }
+                retries += 1;
                 tracing::warn!(
                     wait_s = wait.as_secs(),
                     retries,
                     "slack rate limited us; waiting"
                 );
-                tokio::time::sleep(wait.min(LONGEST_WAIT)).await;
+                tokio::time::sleep(wait).await;
             }
-            Err(SlackClientError::RateLimitError(_)) => return Err(Error::RateLimited(retries)),
             Err(SlackClientError::ApiError(e)) => return Err(Error::Api(e.code)),
             Err(other) => return Err(Error::Transport(other.to_string())),
         }

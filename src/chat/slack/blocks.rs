@@ -21,6 +21,16 @@ pub const LONGEST_BODY: usize = 2_900;
 const LONGEST_HEADER: usize = 150;
 /// Slack's limit of fields per section.
 const FIELDS_PER_SECTION: usize = 10;
+/// Slack's limit for one field's text.
+const LONGEST_FIELD: usize = 2_000;
+/// Slack's limit for a section's text.
+const LONGEST_SECTION: usize = 3_000;
+/// Slack's limit for a button's value.
+const LONGEST_BUTTON_VALUE: usize = 2_000;
+/// Buttons per actions block.
+const BUTTONS: usize = 25;
+/// Slack allows 50 blocks; the header, the cut note, paged, actions and context take five.
+const MOST_BODY_BLOCKS: usize = 44;
 
 /// Who each role is on Slack.
 #[derive(Debug, Clone, Default)]
@@ -97,26 +107,26 @@ pub fn render(message: &Message, mentions: &Mentions) -> SlackMessageContent {
     serde_json::from_value(value).expect("the blocks built here are Block Kit the model reads")
 }
 
-/// The message as the JSON Slack receives (`text` and `blocks`).
+/// The message as the JSON Slack receives (`text` and `blocks`), within Block Kit's limits
+/// whatever the message holds.
 pub fn to_json(message: &Message, mentions: &Mentions) -> Value {
+    let headline = if message.headline.trim().is_empty() {
+        "firewatch"
+    } else {
+        &message.headline
+    };
     let mut blocks = vec![json!({
         "type": "header",
-        "text": {"type": "plain_text", "text": cut(&message.headline, LONGEST_HEADER), "emoji": true}
+        "text": {"type": "plain_text", "text": cut(headline, LONGEST_HEADER), "emoji": true}
     })];
-    let (body, cut_chars) = body_within(&message.blocks, LONGEST_BODY);
+    let (body, cut_chars) = body_within(&message.blocks, LONGEST_BODY, MOST_BODY_BLOCKS);
     for part in body {
         blocks.push(match part {
             Part::Fields(fields) => json!({
                 "type": "section",
-                "fields": fields.iter().map(|(label, value)| json!({
-                    "type": "mrkdwn",
-                    "text": format!("*{}*\n{}", escape(label), escape(value)),
-                })).collect::<Vec<_>>()
+                "fields": fields.into_iter().map(|text| mrkdwn(&text)).collect::<Vec<_>>()
             }),
-            Part::Text(text) => json!({
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": escape(&text)}
-            }),
+            Part::Text(text) => json!({"type": "section", "text": mrkdwn(&text)}),
         });
     }
     if cut_chars > 0 {
@@ -128,40 +138,48 @@ pub fn to_json(message: &Message, mentions: &Mentions) -> Value {
     if !paged.is_empty() {
         blocks.push(json!({
             "type": "section",
-            "text": {"type": "mrkdwn", "text": format!("*Paged:* {paged}")}
+            "text": mrkdwn(&cut(&format!("*Paged:* {paged}"), LONGEST_SECTION))
         }));
     }
-    if !message.buttons.is_empty() {
-        let elements: Vec<Value> = message
-            .buttons
-            .iter()
-            .enumerate()
-            .map(|(i, button)| {
-                let mut element = json!({
-                    "type": "button",
-                    "action_id": format!("{ACTION_PREFIX}{i}"),
-                    "text": {"type": "plain_text", "text": cut(&button.label, 75), "emoji": true},
-                    "value": button.command,
-                });
-                match button.style {
-                    ButtonStyle::Primary => element["style"] = json!("primary"),
-                    ButtonStyle::Danger => element["style"] = json!("danger"),
-                    ButtonStyle::Default => {}
-                }
-                element
-            })
-            .collect();
+    let elements: Vec<Value> = message
+        .buttons
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.command.len() <= LONGEST_BUTTON_VALUE)
+        .take(BUTTONS)
+        .map(|(i, button)| {
+            let mut element = json!({
+                "type": "button",
+                "action_id": format!("{ACTION_PREFIX}{i}"),
+                "text": {"type": "plain_text", "text": cut(&button.label, 75), "emoji": true},
+                "value": button.command,
+            });
+            match button.style {
+                ButtonStyle::Primary => element["style"] = json!("primary"),
+                ButtonStyle::Danger => element["style"] = json!("danger"),
+                ButtonStyle::Default => {}
+            }
+            element
+        })
+        .collect();
+    if !elements.is_empty() {
         blocks.push(json!({"type": "actions", "elements": elements}));
     }
     if let Some(id) = message.incident {
         blocks.push(context(&format!("Incident {id} · firewatch")));
     }
-    let mut text = escape(&message.headline);
+    let mut text = escape(headline);
     if !paged.is_empty() {
         text.push_str(" — paged: ");
         text.push_str(&paged);
     }
-    json!({"text": text, "blocks": blocks})
+    json!({"text": cut(&text, LONGEST_SECTION), "blocks": blocks})
+}
+
+/// A mrkdwn text object that Slack takes as written: `verbatim` stops it from turning a typed
+/// `@channel` or `#channel` into a mention or link.
+fn mrkdwn(text: &str) -> Value {
+    json!({"type": "mrkdwn", "text": text, "verbatim": true})
 }
 
 /// `text` (escaped) followed by a link to a channel: `🚨 #1 is handled in <#C…>`.
@@ -175,45 +193,52 @@ pub fn with_channel_link(text: &str, channel_id: &str) -> SlackMessageContent {
 }
 
 fn context(text: &str) -> Value {
-    json!({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
+    json!({"type": "context", "elements": [mrkdwn(text)]})
 }
 
 enum Part {
-    Fields(Vec<(String, String)>),
+    /// Escaped `*label*\nvalue` texts, at most ten.
+    Fields(Vec<String>),
+    /// Escaped text.
     Text(String),
 }
 
-/// Groups the body into sections, keeping at most `budget` characters; returns how many
-/// characters were left out.
-fn body_within(blocks: &[Block], budget: usize) -> (Vec<Part>, usize) {
+/// Groups the body into sections of escaped text, keeping at most `budget` characters (counted
+/// after escaping) in at most `most_parts` sections; returns how many characters were left out.
+fn body_within(blocks: &[Block], budget: usize, most_parts: usize) -> (Vec<Part>, usize) {
     let mut parts: Vec<Part> = Vec::new();
     let mut used = 0;
     let mut left_out = 0;
     for block in blocks {
-        let size = match block {
-            Block::Field { label, value } => label.chars().count() + value.chars().count() + 2,
-            Block::Text(text) => text.chars().count() + 1,
+        let (text, field) = match block {
+            Block::Field { label, value } => (
+                cut(
+                    &format!("*{}*\n{}", escape(label), escape(value)),
+                    LONGEST_FIELD,
+                ),
+                true,
+            ),
+            Block::Text(text) => (escape(text), false),
         };
-        if used + size > budget {
-            left_out += size;
+        let size = text.chars().count() + 1;
+        let joins = match (field, parts.last()) {
+            (true, Some(Part::Fields(f))) => f.len() < FIELDS_PER_SECTION,
+            (false, Some(Part::Text(t))) => !t.is_empty() && !text.is_empty(),
+            _ => false,
+        };
+        if used + size > budget || (!joins && parts.len() >= most_parts) {
+            left_out += size - 1;
             continue;
         }
         used += size;
-        match (block, parts.last_mut()) {
-            (Block::Field { label, value }, Some(Part::Fields(fields)))
-                if fields.len() < FIELDS_PER_SECTION =>
-            {
-                fields.push((label.clone(), value.clone()));
-            }
-            (Block::Field { label, value }, _) => {
-                parts.push(Part::Fields(vec![(label.clone(), value.clone())]));
-            }
-            (Block::Text(text), _) if text.is_empty() => parts.push(Part::Text(String::new())),
-            (Block::Text(text), Some(Part::Text(current))) if !current.is_empty() => {
+        match (field, parts.last_mut()) {
+            (true, Some(Part::Fields(fields))) if joins => fields.push(text),
+            (true, _) => parts.push(Part::Fields(vec![text])),
+            (false, Some(Part::Text(current))) if joins => {
                 current.push('\n');
-                current.push_str(text);
+                current.push_str(&text);
             }
-            (Block::Text(text), _) => parts.push(Part::Text(text.clone())),
+            (false, _) => parts.push(Part::Text(text)),
         }
     }
     parts.retain(|p| !matches!(p, Part::Text(t) if t.is_empty()));
@@ -297,6 +322,51 @@ mod tests {
                 .as_str()
                 .unwrap()
                 .contains("more characters are not shown")
+        );
+    }
+
+    #[test]
+    fn hostile_content_stays_within_block_kits_limits() {
+        let angles = "<".repeat(2_800);
+        let mut lines = vec![
+            String::new(),
+            format!("Impact: {}", "x".repeat(2_500)),
+            angles,
+        ];
+        for i in 0..300 {
+            lines.push(format!("Label{i}: v"));
+            lines.push(format!("plain {i}"));
+        }
+        let mut message = Message::from_rendered(&format!("headline\n{}", lines.join("\n")));
+        message.headline.clear();
+        let json = to_json(&message, &Mentions::default());
+        let blocks = json["blocks"].as_array().unwrap();
+        assert!(blocks.len() <= 50, "{}", blocks.len());
+        assert_eq!(
+            blocks[0]["text"]["text"], "firewatch",
+            "an empty headline still has a header"
+        );
+        let mut total = 0;
+        for block in blocks {
+            if let Some(text) = block["text"]["text"].as_str() {
+                assert!(text.chars().count() <= LONGEST_SECTION);
+                total += text.chars().count();
+            }
+            for field in block["fields"].as_array().into_iter().flatten() {
+                assert!(field["text"].as_str().unwrap().chars().count() <= LONGEST_FIELD);
+                total += field["text"].as_str().unwrap().chars().count();
+            }
+            assert!(
+                block["fields"]
+                    .as_array()
+                    .is_none_or(|f| f.len() <= FIELDS_PER_SECTION)
+            );
+        }
+        assert!(total <= LONGEST_BODY + LONGEST_HEADER + 200, "{total}");
+        assert!(
+            blocks
+                .iter()
+                .all(|b| b["text"]["type"] != "mrkdwn" || b["text"]["verbatim"] == true)
         );
     }
 

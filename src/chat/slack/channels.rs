@@ -100,7 +100,12 @@ async fn create(
     let base = channel_name(incident.opened.at, &incident.summary);
     let created = match slack.api.create_channel(&base).await {
         Err(super::api::Error::Api(code)) if code == "name_taken" => {
-            let numbered = format!("{}-{}", &base[..base.len().min(LONGEST_NAME - 8)], id.get());
+            let suffix = format!("-{}", id.get());
+            let keep = LONGEST_NAME.saturating_sub(suffix.len());
+            let numbered = format!(
+                "{}{suffix}",
+                base[..base.len().min(keep)].trim_end_matches('-')
+            );
             slack.api.create_channel(&numbered).await
         }
         other => other,
@@ -110,9 +115,11 @@ async fn create(
     users.push(caller.actor.id.clone());
     users.sort();
     users.dedup();
-    if let Err(e) = slack.api.invite(&created, &users).await {
+    let left_out = slack.api.invite(&created, &users).await;
+    if !left_out.is_empty() {
         // The channel exists and the incident can live there; people can join by hand.
-        tracing::warn!(incident = %id, error = %e, "could not invite the paged roles");
+        let who: Vec<String> = left_out.iter().map(|(u, e)| format!("{u} ({e})")).collect();
+        tracing::warn!(incident = %id, left_out = %who.join(", "), "could not invite everyone paged");
     }
     let channel = ChannelRef {
         platform: Platform::Slack,

@@ -7,10 +7,12 @@
 //!
 //! # Guarantees
 //! - A forged, stale or unsigned request changes nothing and posts nothing.
-//! - A request delivered twice (Slack retries, double clicks) has one effect: the inbox key is
-//!   marked done in the same transaction as the effect, and a redelivery is dropped.
-//! - A request acknowledged to Slack is not lost by a crash: it sits in the inbox until done,
-//!   and [`Slack::replay`] runs it again at start-up.
+//! - A request delivered twice (a Slack retry) has one effect: the inbox key is
+//!   marked done in the same transaction as the effect, and a redelivery is dropped. Two clicks
+//!   are two requests; the incident's state machine refuses the second acknowledgement.
+//! - A request acknowledged to Slack is not lost by a crash: it sits in the inbox until its
+//!   answer is delivered. [`Slack::replay`] runs it at start-up if it was never handled, or tells
+//!   the channel that its answer was lost if it was (it never runs twice).
 
 pub mod api;
 pub mod blocks;
