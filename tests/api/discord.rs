@@ -383,3 +383,38 @@ fn discord_register_overwrites_the_commands_and_says_what_it_did() {
             && !String::from_utf8_lossy(&out.stderr).contains("test-bot-token")
     );
 }
+
+#[tokio::test]
+async fn the_report_comes_with_its_file_attached() {
+    let s = Served::start().await;
+    let edit = format!("PATCH /webhooks/{APPLICATION}/{{token}}/messages/@original");
+    s.interact(&command(
+        "1190000000000000020",
+        "assess",
+        json!([{"name": "description", "type": 3, "value": "checkout down"}]),
+    ))
+    .await;
+    s.fake.wait_calls(&edit, 1).await;
+    s.interact(&command(
+        "1190000000000000021",
+        "resolve",
+        json!([
+        {"name": "root_cause", "type": 3, "value": "bad flag"},
+        {"name": "resolution", "type": 3, "value": "reverted"}]),
+    ))
+    .await;
+    s.fake.wait_calls(&edit, 2).await;
+    s.interact(&command("1190000000000000022", "report", json!([])))
+        .await;
+    let edits = s.fake.wait_calls(&edit, 3).await;
+    let multipart = edits[2].body.as_str().expect("a multipart body, not JSON");
+    assert_has(
+        multipart,
+        &[
+            "name=\"payload_json\"",
+            "\"attachments\":[{\"filename\":\"incident-20261129.md\",\"id\":0}]",
+            "name=\"files[0]\"; filename=\"incident-20261129.md\"",
+            "bad flag",
+        ],
+    );
+}

@@ -15,6 +15,7 @@ use crate::recorder::Recorder;
 
 #[derive(Default)]
 struct Inner {
+    url: Mutex<String>,
     ws_url: Mutex<String>,
     sockets: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<String>>>,
     recorder: Recorder,
@@ -34,11 +35,13 @@ impl FakeSlack {
     pub async fn start() -> Self {
         let inner = Arc::new(Inner::default());
         let app = Router::new()
-            .route("/api/{method}", post(api))
+            .route("/api/{method}", post(api).get(api_get))
             .route("/respond/{id}", post(respond))
+            .route("/upload/{id}", post(upload))
             .with_state(Arc::clone(&inner));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        *inner.url.lock().unwrap() = url.clone();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         *inner.ws_url.lock().unwrap() = format!("ws://{}/link", ws.local_addr().unwrap());
@@ -133,6 +136,10 @@ async fn api(
             "ok": true,
             "channel": {"id": "CINC0001", "created": 1764385200, "name": request["name"], "is_channel": true}
         }),
+        "files.completeUploadExternal" => json!({
+            "ok": true,
+            "files": [{"id": request["files"][0]["id"], "title": request["files"][0]["title"]}]
+        }),
         "apps.connections.open" => json!({"ok": true, "url": *inner.ws_url.lock().unwrap()}),
         "conversations.invite" => json!({
             "ok": true,
@@ -141,6 +148,42 @@ async fn api(
         _ => json!({"ok": false, "error": "unknown_method"}),
     };
     Json(answer).into_response()
+}
+
+/// GET methods (`files.getUploadURLExternal`): the query is recorded as the body.
+async fn api_get(
+    State(inner): State<Arc<Inner>>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let query: serde_json::Map<String, Value> =
+        serde_urlencoded::from_str::<Vec<(String, String)>>(uri.query().unwrap_or_default())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+    let body = Value::Object(query).to_string();
+    record(&inner, &method, &headers, &Bytes::from(body));
+    match method.as_str() {
+        "files.getUploadURLExternal" => {
+            let url = inner.url.lock().unwrap().clone();
+            Json(json!({"ok": true, "upload_url": format!("{url}/upload/F0001"), "file_id": "F0001"}))
+                .into_response()
+        }
+        _ => Json(json!({"ok": false, "error": "unknown_method"})).into_response(),
+    }
+}
+
+/// The upload URL: takes the file's bytes.
+async fn upload(
+    State(inner): State<Arc<Inner>>,
+    Path(_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&inner, "upload", &headers, &body);
+    (StatusCode::OK, "OK - 1").into_response()
 }
 
 async fn respond(

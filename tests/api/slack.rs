@@ -643,3 +643,30 @@ async fn a_huge_description_full_of_markup_still_posts_the_alert() {
     );
     assert!(!text_of(&posts[0]).contains("<!channel>"));
 }
+
+#[tokio::test]
+async fn the_report_is_posted_with_its_file_attached() {
+    let s = Served::start(&[]).await;
+    let script = [
+        "/incident-assess checkout down --sev P2",
+        "/incident-resolve bad flag | reverted",
+        "/incident-report",
+    ];
+    for (i, line) in script.iter().enumerate() {
+        s.command("alice", "C0INC", line, &format!("16.{i}.a"))
+            .await;
+        s.fake.wait_calls("chat.postMessage", i + 1).await;
+    }
+    let slot = s.fake.wait_calls("files.getUploadURLExternal", 1).await;
+    assert_eq!(slot[0].body["filename"], "incident-20261129.md");
+    let uploaded = s.fake.wait_calls("upload", 1).await;
+    let content = uploaded[0].body.as_str().unwrap_or_default().to_owned();
+    assert_has(&content, &["checkout down", "bad flag"]);
+    assert_eq!(
+        slot[0].body["length"],
+        serde_json::Value::String(content.len().to_string())
+    );
+    let complete = s.fake.wait_calls("files.completeUploadExternal", 1).await;
+    assert_eq!(complete[0].body["channel_id"], "C0INC");
+    assert_eq!(complete[0].body["files"][0]["id"], "F0001");
+}

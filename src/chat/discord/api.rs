@@ -8,6 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::config::Secret;
+use crate::message::Attachment;
 
 /// Why a REST call failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,15 @@ pub enum Error {
 const RETRIES: usize = 3;
 const LONGEST_WAIT: Duration = Duration::from_secs(30);
 const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What a call sends.
+#[derive(Clone, Copy)]
+enum Body<'a> {
+    /// A JSON body.
+    Json(&'a Value),
+    /// A message with a file attached (multipart).
+    WithFile(&'a Value, &'a Attachment),
+}
 
 /// A REST client for one application.
 pub struct DiscordApi {
@@ -65,36 +75,63 @@ impl DiscordApi {
     /// Answers an interaction received over the gateway (over HTTP the answer is the response).
     pub async fn callback(&self, id: &str, token: &str, body: &Value) -> Result<(), Error> {
         let path = format!("/interactions/{id}/{token}/callback");
-        self.call(Method::POST, &path, Some(body), false)
+        self.call(Method::POST, &path, Some(Body::Json(body)), false)
             .await
             .map(drop)
     }
 
-    /// Replaces the deferred ("thinking…") response.
-    pub async fn edit_original(&self, token: &str, body: &Value) -> Result<(), Error> {
+    /// Replaces the deferred ("thinking…") response, with `file` attached if given.
+    pub async fn edit_original(
+        &self,
+        token: &str,
+        body: &Value,
+        file: Option<&Attachment>,
+    ) -> Result<(), Error> {
         let path = format!(
             "/webhooks/{}/{token}/messages/@original",
             self.application_id
         );
-        self.call(Method::PATCH, &path, Some(body), false)
+        self.send_message(Method::PATCH, &path, body, file, false)
             .await
-            .map(drop)
     }
 
-    /// Adds a follow-up message to an interaction.
-    pub async fn follow_up(&self, token: &str, body: &Value) -> Result<(), Error> {
+    /// Adds a follow-up message to an interaction, with `file` attached if given.
+    pub async fn follow_up(
+        &self,
+        token: &str,
+        body: &Value,
+        file: Option<&Attachment>,
+    ) -> Result<(), Error> {
         let path = format!("/webhooks/{}/{token}", self.application_id);
-        self.call(Method::POST, &path, Some(body), false)
+        self.send_message(Method::POST, &path, body, file, false)
             .await
-            .map(drop)
     }
 
-    /// Posts into a channel as the bot.
-    pub async fn send(&self, channel_id: &str, body: &Value) -> Result<(), Error> {
+    /// Posts into a channel as the bot, with `file` attached if given.
+    pub async fn send(
+        &self,
+        channel_id: &str,
+        body: &Value,
+        file: Option<&Attachment>,
+    ) -> Result<(), Error> {
         let path = format!("/channels/{channel_id}/messages");
-        self.call(Method::POST, &path, Some(body), true)
+        self.send_message(Method::POST, &path, body, file, true)
             .await
-            .map(drop)
+    }
+
+    async fn send_message(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+        file: Option<&Attachment>,
+        bot: bool,
+    ) -> Result<(), Error> {
+        let body = match file {
+            Some(file) => Body::WithFile(body, file),
+            None => Body::Json(body),
+        };
+        self.call(method, path, Some(body), bot).await.map(drop)
     }
 
     /// Replaces every command of the application (globally, or in one guild); returns what
@@ -111,14 +148,15 @@ impl DiscordApi {
             ),
             None => format!("/applications/{}/commands", self.application_id),
         };
-        self.call(Method::PUT, &path, Some(commands), true).await
+        self.call(Method::PUT, &path, Some(Body::Json(commands)), true)
+            .await
     }
 
     async fn call(
         &self,
         method: Method,
         path: &str,
-        body: Option<&Value>,
+        body: Option<Body<'_>>,
         bot: bool,
     ) -> Result<Value, Error> {
         let url = format!("{}{path}", self.base);
@@ -132,10 +170,27 @@ impl DiscordApi {
                 })?;
                 request = request.header("authorization", format!("Bot {}", token.expose()));
             }
-            if let Some(body) = body {
-                request = request
-                    .header("content-type", "application/json")
-                    .body(body.to_string());
+            match body {
+                Some(Body::Json(json)) => {
+                    request = request
+                        .header("content-type", "application/json")
+                        .body(json.to_string());
+                }
+                // Discord's attachment form: the message as payload_json, the file as files[0].
+                // Built again for each attempt (a form is consumed by sending it).
+                Some(Body::WithFile(json, file)) => {
+                    let mut json = json.clone();
+                    json["attachments"] = serde_json::json!([{"id": 0, "filename": file.name}]);
+                    let part = reqwest::multipart::Part::bytes(file.content.as_bytes().to_vec())
+                        .file_name(file.name.clone())
+                        .mime_str("text/markdown")
+                        .map_err(|e| Error::Client(e.to_string()))?;
+                    let form = reqwest::multipart::Form::new()
+                        .text("payload_json", json.to_string())
+                        .part("files[0]", part);
+                    request = request.multipart(form);
+                }
+                None => {}
             }
             // Errors are described without the URL: it can hold an interaction token.
             let response = request

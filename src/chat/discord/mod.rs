@@ -204,7 +204,7 @@ impl Discord {
                 }
             };
             let body = embed::render(&notice, &self.mentions);
-            if let Err(e) = self.api.send(&call.channel_id, &body).await {
+            if let Err(e) = self.api.send(&call.channel_id, &body, None).await {
                 tracing::warn!(error = %e, "could not report a lost interaction");
             }
             self.complete(&inbound.key).await;
@@ -219,6 +219,7 @@ impl Discord {
         let private_defer = !call.button && private(call);
         for Reply { audience, message } in replies {
             let mut body = embed::render(&message, &self.mentions);
+            let file = message.attachment.as_ref();
             let sent = match audience {
                 Audience::Channel(channel) if channel != caller.channel => {
                     match self.router.post(&channel, &message).await {
@@ -226,22 +227,22 @@ impl Discord {
                         Err(e) => {
                             tracing::warn!(channel = %channel.id, error = %e, "could not post into the incident's channel");
                             body["flags"] = json!(EPHEMERAL);
-                            self.api.follow_up(&call.token, &body).await
+                            self.api.follow_up(&call.token, &body, file).await
                         }
                     }
                 }
                 Audience::Channel(_) if original_pending && !private_defer => {
                     original_pending = false;
-                    self.api.edit_original(&call.token, &body).await
+                    self.api.edit_original(&call.token, &body, file).await
                 }
-                Audience::Channel(_) => self.api.follow_up(&call.token, &body).await,
+                Audience::Channel(_) => self.api.follow_up(&call.token, &body, file).await,
                 Audience::Caller if original_pending => {
                     original_pending = false;
-                    self.api.edit_original(&call.token, &body).await
+                    self.api.edit_original(&call.token, &body, file).await
                 }
                 Audience::Caller => {
                     body["flags"] = json!(EPHEMERAL);
-                    self.api.follow_up(&call.token, &body).await
+                    self.api.follow_up(&call.token, &body, file).await
                 }
             };
             if let Err(e) = sent {
@@ -250,7 +251,7 @@ impl Discord {
         }
         if original_pending {
             let done = embed::render(&Message::notice("✅ Done", ""), &self.mentions);
-            if let Err(e) = self.api.edit_original(&call.token, &done).await {
+            if let Err(e) = self.api.edit_original(&call.token, &done, None).await {
                 tracing::warn!(error = %e, "could not close the deferred answer");
             }
         }
@@ -274,7 +275,11 @@ impl DiscordOutbox {
 impl Outbox for DiscordOutbox {
     async fn post(&self, channel: &ChannelRef, message: &Message) -> outbox::Result<()> {
         self.api
-            .send(&channel.id, &embed::render(message, &self.mentions))
+            .send(
+                &channel.id,
+                &embed::render(message, &self.mentions),
+                message.attachment.as_ref(),
+            )
             .await
             .map_err(|e| outbox::Error::Platform {
                 platform: Platform::Discord,

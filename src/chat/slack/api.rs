@@ -110,6 +110,27 @@ impl SlackApi {
         Ok(())
     }
 
+    /// Uploads a text file into a channel (Slack's external-upload flow: get an upload URL,
+    /// send the bytes, complete the upload shared to the channel).
+    pub async fn upload(&self, channel: &str, name: &str, content: &str) -> Result<(), Error> {
+        let session = self.client.open_session(&self.token);
+        let slot_request =
+            SlackApiFilesGetUploadUrlExternalRequest::new(name.into(), content.len());
+        let slot = retrying(|| session.get_upload_url_external(&slot_request)).await?;
+        let bytes = SlackApiFilesUploadViaUrlRequest::new(
+            slot.upload_url.clone(),
+            content.as_bytes().to_vec(),
+            "text/markdown".into(),
+        );
+        retrying(|| session.files_upload_via_url(&bytes)).await?;
+        let complete = SlackApiFilesCompleteUploadExternalRequest::new(vec![
+            SlackApiFilesComplete::new(slot.file_id.clone()).with_title(name.into()),
+        ])
+        .with_channel_id(channel.into());
+        retrying(|| session.files_complete_upload_external(&complete)).await?;
+        Ok(())
+    }
+
     /// Creates a public channel; returns its id.
     pub async fn create_channel(&self, name: &str) -> Result<String, Error> {
         let request = SlackApiConversationsCreateRequest::new(name.into());
@@ -200,13 +221,17 @@ impl SlackOutbox {
 impl Outbox for SlackOutbox {
     async fn post(&self, channel: &ChannelRef, message: &Message) -> outbox::Result<()> {
         let content = blocks::render(message, &self.mentions);
-        self.api
-            .post(&channel.id, content)
-            .await
-            .map(drop)
-            .map_err(|e| outbox::Error::Platform {
-                platform: Platform::Slack,
-                reason: e.to_string(),
-            })
+        let failed = |e: Error| outbox::Error::Platform {
+            platform: Platform::Slack,
+            reason: e.to_string(),
+        };
+        self.api.post(&channel.id, content).await.map_err(failed)?;
+        if let Some(file) = &message.attachment {
+            self.api
+                .upload(&channel.id, &file.name, &file.content)
+                .await
+                .map_err(failed)?;
+        }
+        Ok(())
     }
 }

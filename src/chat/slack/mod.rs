@@ -291,11 +291,19 @@ impl Slack {
             Audience::Channel(channel) => channel,
         };
         let posted = if channel.platform == Platform::Slack {
-            self.api
+            let posted = self
+                .api
                 .post(&channel.id, blocks::render(&message, &self.mentions))
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string())
+                .await;
+            match (posted, &message.attachment) {
+                (Ok(_), Some(file)) => self
+                    .api
+                    .upload(&channel.id, &file.name, &file.content)
+                    .await
+                    .map_err(|e| format!("the file {} was not attached: {e}", file.name)),
+                (Ok(_), None) => Ok(()),
+                (Err(e), _) => Err(e.to_string()),
+            }
         } else {
             self.router
                 .post(&channel, &message)
