@@ -298,7 +298,7 @@ async fn a_button_press_is_a_deferred_update_and_runs_as_the_presser() {
 #[tokio::test]
 async fn a_rate_limited_call_is_retried_after_retry_after() {
     let s = Served::start().await;
-    s.fake.rate_limit_next(1);
+    s.fake.rate_limit_next("PATCH /webhooks", 1);
     s.interact(&command(
         "1190000000000000010",
         "assess",

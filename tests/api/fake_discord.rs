@@ -15,7 +15,8 @@ use crate::recorder::Recorder;
 #[derive(Default)]
 struct Inner {
     recorder: Recorder,
-    rate_limited: Mutex<usize>,
+    /// Calls starting with this (`PATCH /webhooks`) answer 429, this many times.
+    rate_limited: Mutex<(String, usize)>,
 }
 
 /// The running fake.
@@ -36,9 +37,10 @@ impl FakeDiscord {
         Self { url, inner }
     }
 
-    /// The next `n` calls answer 429 with `retry_after` 0.2 s.
-    pub fn rate_limit_next(&self, n: usize) {
-        *self.inner.rate_limited.lock().unwrap() = n;
+    /// The next `n` calls whose `METHOD /path` starts with `calls` answer 429 with
+    /// `retry_after` 0.2 s.
+    pub fn rate_limit_next(&self, calls: &str, n: usize) {
+        *self.inner.rate_limited.lock().unwrap() = (calls.to_owned(), n);
     }
 }
 
@@ -86,12 +88,12 @@ async fn any(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    inner
-        .recorder
-        .record(&format!("{method} {}", shown.join("/")), auth, &body);
+    let name = format!("{method} {}", shown.join("/"));
+    inner.recorder.record(&name, auth, &body);
     {
-        let mut left = inner.rate_limited.lock().unwrap();
-        if *left > 0 {
+        let mut limited = inner.rate_limited.lock().unwrap();
+        let (prefix, left) = &mut *limited;
+        if *left > 0 && name.starts_with(prefix.as_str()) {
             *left -= 1;
             return (
                 StatusCode::TOO_MANY_REQUESTS,
