@@ -7,9 +7,10 @@ use crate::catalog::Catalog;
 use crate::chat::Router;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::engine::{Engine, Parts};
+use crate::engine::{Engine, Limits, Parts};
 use crate::incident::severity::{Policy, PolicyError};
 use crate::notify::{self, Templates};
+use crate::ops::{self, Cluster};
 use crate::store::{self, SqliteStore, Store};
 
 /// Why firewatch could not start.
@@ -71,6 +72,13 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
     let outbox = Arc::new(Router::new());
     let Checked { policy, templates } = check(&settings)?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&settings.store.url).await?);
+    let cluster: Arc<dyn Cluster> = match ops::connect(&settings).await {
+        Ok(cluster) => Arc::new(cluster),
+        Err(e) => {
+            tracing::info!(error = %e, "no cluster: incidents work, cluster commands say why");
+            Arc::new(ops::Unavailable::new(reason(e)))
+        }
+    };
     let engine = Engine::new(Parts {
         store: Arc::clone(&store),
         policy: Arc::new(policy),
@@ -78,6 +86,8 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
         templates: Arc::new(templates),
         clock,
         outbox: outbox.clone(),
+        cluster,
+        limits: Limits::new(&settings),
     });
     Ok(App {
         engine: Arc::new(engine),
@@ -85,4 +95,12 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
         outbox,
         settings,
     })
+}
+
+/// The reason inside a connect error (which already reads "cluster unavailable: …").
+fn reason(e: ops::Error) -> String {
+    match e {
+        ops::Error::Unavailable(reason) => reason,
+        other => other.to_string(),
+    }
 }

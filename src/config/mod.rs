@@ -4,6 +4,7 @@
 //! Owns reading and checking settings; it does not open stores, load templates or reach
 //! anything outside.
 
+mod ops;
 mod secret;
 mod sections;
 
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use ops::{AssessSettings, ScaleSettings};
 pub use secret::Secret;
 pub use sections::{
     DiscordMode, DiscordSettings, HelmSettings, IncidentSettings, KubernetesSettings, LogSettings,
@@ -51,6 +53,10 @@ pub struct Settings {
     pub kubernetes: KubernetesSettings,
     /// `[helm]`
     pub helm: HelmSettings,
+    /// `[assess]`
+    pub assess: AssessSettings,
+    /// `[scale]`
+    pub scale: ScaleSettings,
     /// `[log]`
     pub log: LogSettings,
 }
@@ -70,6 +76,8 @@ impl Default for Settings {
             discord: DiscordSettings::default(),
             kubernetes: KubernetesSettings::default(),
             helm: HelmSettings::default(),
+            assess: AssessSettings::default(),
+            scale: ScaleSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -221,6 +229,22 @@ impl Settings {
         }
         within("kubernetes.timeout", self.kubernetes.timeout, SECOND, HOUR)?;
         within("helm.timeout", self.helm.timeout, SECOND, HOUR)?;
+        within(
+            "assess.evidence_timeout",
+            self.assess.evidence_timeout,
+            SECOND,
+            HOUR,
+        )?;
+        within("assess.log_window", self.assess.log_window, SECOND, MONTH)?;
+        regex::Regex::new(&self.assess.error_pattern).map_err(|e| {
+            (
+                "assess.error_pattern".to_owned(),
+                format!("not a regular expression: {e}"),
+            )
+        })?;
+        if self.scale.max_replicas == 0 {
+            return Err(("scale.max_replicas".into(), "must be at least 1".into()));
+        }
         crate::store::sqlite::database_path(&self.store.url)
             .map_err(|reason| ("store.url".to_owned(), reason))?;
         self.server.listen.parse::<SocketAddr>().map_err(|_| {

@@ -7,13 +7,16 @@
 //! # Guarantees
 //! A state change is committed to the store before any reply about it is returned.
 
+mod evidence;
 mod handlers;
 mod help;
+mod mitigate;
 mod read;
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::catalog::Catalog;
 use crate::chat::Outbox;
@@ -25,6 +28,7 @@ use crate::incident::severity::Policy;
 use crate::incident::{Actor, ChannelRef, Incident, IncidentId, Status};
 use crate::message::Message;
 use crate::notify::{self, Templates};
+use crate::ops::{Change, Cluster};
 use crate::store::{self, Store};
 
 /// Who sent a command, and from where.
@@ -88,9 +92,7 @@ fn refuse(headline: impl Into<String>, detail: impl Into<String>) -> Error {
 }
 
 /// Commands that are parsed but not yet built.
-const NOT_YET_BUILT: [CommandName; 9] = [
-    CommandName::Rollback,
-    CommandName::Scale,
+const NOT_YET_BUILT: [CommandName; 7] = [
     CommandName::Action,
     CommandName::Approve,
     CommandName::Deny,
@@ -115,6 +117,29 @@ pub struct Parts {
     pub clock: Arc<dyn Clock>,
     /// Where messages the engine posts on its own go (late evidence, reminders).
     pub outbox: Arc<dyn Outbox>,
+    /// The Kubernetes cluster and Helm releases of the services.
+    pub cluster: Arc<dyn Cluster>,
+    /// Bounds of cluster work.
+    pub limits: Limits,
+}
+
+/// Bounds of what the engine does with the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// How long the alert waits for evidence (`assess.evidence_timeout`).
+    pub evidence_timeout: Duration,
+    /// The most replicas `/incident-scale` sets (`scale.max_replicas`).
+    pub max_replicas: u32,
+}
+
+impl Limits {
+    /// The limits of checked settings.
+    pub fn new(settings: &crate::config::Settings) -> Self {
+        Self {
+            evidence_timeout: Duration::from_secs(settings.assess.evidence_timeout.as_secs()),
+            max_replicas: settings.scale.max_replicas,
+        }
+    }
 }
 
 /// The incident engine.
@@ -124,11 +149,9 @@ pub struct Engine {
     catalog: Arc<Catalog>,
     templates: Arc<Templates>,
     clock: Arc<dyn Clock>,
-    #[allow(
-        dead_code,
-        reason = "posts on its own once timers and late evidence exist"
-    )]
     outbox: Arc<dyn Outbox>,
+    cluster: Arc<dyn Cluster>,
+    limits: Limits,
 }
 
 impl Engine {
@@ -141,6 +164,8 @@ impl Engine {
             templates,
             clock,
             outbox,
+            cluster,
+            limits,
         } = parts;
         Self {
             store,
@@ -149,6 +174,8 @@ impl Engine {
             templates,
             clock,
             outbox,
+            cluster,
+            limits,
         }
     }
 
@@ -247,6 +274,24 @@ impl Engine {
                 };
                 self.transition(caller, incident, name, event).await
             }
+            Command::Rollback { revision } => {
+                self.mitigate(caller, incident, name, Change::Rollback { revision })
+                    .await
+            }
+            Command::Scale {
+                replicas,
+                deployment,
+            } => {
+                let deployment = match deployment {
+                    Some(d) => d,
+                    None => self.service_of(caller, incident).await?.deployment,
+                };
+                let change = Change::Scale {
+                    deployment,
+                    replicas,
+                };
+                self.mitigate(caller, incident, name, change).await
+            }
             // What is left is NOT_YET_BUILT: answer as the incident's state allows.
             _ => {
                 if name.takes_incident() {
@@ -292,6 +337,24 @@ impl Engine {
                 ))
             }
         }
+    }
+
+    /// The service of the incident a command is about.
+    async fn service_of(
+        &self,
+        caller: &Caller,
+        explicit: Option<IncidentId>,
+    ) -> Result<crate::catalog::Service> {
+        let incident = self.target(caller, explicit).await?;
+        self.catalog.get(&incident.service).cloned().ok_or_else(|| {
+            refuse(
+                format!("{} is about an unknown service", incident.id),
+                format!(
+                    "Service '{}' is no longer in the config's [[services]].",
+                    incident.service
+                ),
+            )
+        })
     }
 
     /// Refuses `name` when the incident's state does not allow it, listing what is allowed.

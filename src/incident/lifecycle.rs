@@ -88,6 +88,15 @@ pub enum Event {
         /// Where.
         report: String,
     },
+    /// Something firewatch or a responder did outside the incident's fields (evidence gathered,
+    /// a cluster change previewed or run): recorded on the timeline as it is. A `step` of
+    /// [`Step::Read`] is firewatch's own and does not acknowledge the incident.
+    Record {
+        /// What kind of step it was, for the state check.
+        step: Step,
+        /// The entries to append.
+        entries: Vec<TimelineEvent>,
+    },
 }
 
 impl Event {
@@ -100,6 +109,7 @@ impl Event {
             Event::AddNote { .. } => Step::Note,
             Event::Resolve { .. } => Step::Resolve,
             Event::Close { .. } => Step::Close,
+            Event::Record { step, .. } => *step,
         }
     }
 }
@@ -222,7 +232,8 @@ pub fn apply(
             by: first.clone(),
         });
     }
-    if incident.acknowledged.is_none() && incident.status.is_active() {
+    let by_responder = event.step() != Step::Read;
+    if incident.acknowledged.is_none() && incident.status.is_active() && by_responder {
         next.acknowledged = Some(stamp.clone());
         next.ack_due = None;
         entries.push(TimelineEvent::Acknowledged {
@@ -286,6 +297,9 @@ pub fn apply(
             next.closed_at = Some(now);
             entries.push(TimelineEvent::Closed { report });
         }
+        Event::Record {
+            entries: recorded, ..
+        } => entries.extend(recorded),
     }
     Ok(Outcome {
         incident: next,

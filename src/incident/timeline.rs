@@ -67,6 +67,42 @@ pub enum TimelineEvent {
         /// Where the report was written.
         report: String,
     },
+    /// Evidence gathered from the cluster (readiness, deploys, log errors, warning events).
+    Evidence {
+        /// What was found, one finding a line.
+        findings: Vec<String>,
+        /// True for parts that arrived after the alert was posted.
+        late: bool,
+    },
+    /// A change to the cluster was previewed (a dry run; nothing changed yet).
+    MutationPreviewed {
+        /// What was asked (`scale freightliner to 5 replicas`).
+        what: String,
+        /// The state now.
+        before: String,
+        /// The state it would lead to.
+        after: String,
+        /// How the preview was checked.
+        checked: String,
+    },
+    /// A change to the cluster ran.
+    MutationApplied {
+        /// What was asked.
+        what: String,
+        /// The state before.
+        before: String,
+        /// The state after.
+        after: String,
+        /// What the cluster or helm said.
+        detail: String,
+    },
+    /// A change to the cluster was tried and failed (or its preview was refused).
+    MutationFailed {
+        /// What was asked.
+        what: String,
+        /// Why it failed.
+        error: String,
+    },
 }
 
 impl TimelineEvent {
@@ -81,6 +117,10 @@ impl TimelineEvent {
             TimelineEvent::Note { .. } => "note",
             TimelineEvent::Resolved { .. } => "resolved",
             TimelineEvent::Closed { .. } => "closed",
+            TimelineEvent::Evidence { .. } => "evidence",
+            TimelineEvent::MutationPreviewed { .. } => "mutation_previewed",
+            TimelineEvent::MutationApplied { .. } => "mutation_applied",
+            TimelineEvent::MutationFailed { .. } => "mutation_failed",
         }
     }
 
@@ -116,6 +156,24 @@ impl TimelineEvent {
                 resolution,
             } => format!("resolved. Root cause: {root_cause}. Resolution: {resolution}"),
             TimelineEvent::Closed { report } => format!("closed; report at {report}"),
+            TimelineEvent::Evidence { findings, late } => format!(
+                "{}: {}",
+                if *late { "late evidence" } else { "evidence" },
+                findings.join("; ")
+            ),
+            TimelineEvent::MutationPreviewed {
+                what,
+                before,
+                after,
+                checked,
+            } => format!("preview of {what}: {before} → {after} ({checked})"),
+            TimelineEvent::MutationApplied {
+                what,
+                before,
+                after,
+                ..
+            } => format!("{what} done: {before} → {after}"),
+            TimelineEvent::MutationFailed { what, error } => format!("{what} failed: {error}"),
         }
     }
 }

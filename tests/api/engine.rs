@@ -117,6 +117,8 @@ async fn a_template_that_fails_after_the_commit_still_reports_the_saved_change()
         templates: Arc::new(Templates::from_dir(broken.path()).unwrap()),
         clock: t.clock.clone(),
         outbox: t.app.outbox.clone(),
+        cluster: Arc::new(firewatch::ops::Unavailable::new("not in this test")),
+        limits: firewatch::engine::Limits::new(settings),
     });
     let replies = engine
         .handle(&caller("alice"), "/incident-update restarting pods")

@@ -12,6 +12,9 @@ use firewatch::incident::{IncidentId, TimelineEntry};
 use firewatch::startup::{self, App};
 use tempfile::TempDir;
 
+use crate::support::FakeHelm;
+use crate::support::kube::FakeKube;
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -43,6 +46,45 @@ pub struct TestApp {
     pub app: App,
     pub clock: Arc<ManualClock>,
     pub dir: TempDir,
+    env: Vec<(String, String)>,
+}
+
+/// The start time of every test app.
+pub fn test_start() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap()
+}
+
+/// A firewatch with a cluster: the fake API server, the fake helm, and the app pointed at both.
+pub struct ClusterApp {
+    pub t: TestApp,
+    pub kube: FakeKube,
+    pub helm: FakeHelm,
+}
+
+impl ClusterApp {
+    /// Starts the fakes (the cluster empty until filled) and firewatch pointed at them, with
+    /// `env` overrides (`FIREWATCH__…`).
+    pub async fn spawn(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let kube = FakeKube::start().await;
+        let kubeconfig = kube.kubeconfig(dir.path());
+        let helm = FakeHelm::new(dir.path());
+        // The test's own overrides come last and win.
+        let mut all = vec![
+            (
+                "FIREWATCH__KUBERNETES__KUBECONFIG".to_owned(),
+                kubeconfig.display().to_string(),
+            ),
+            (
+                "FIREWATCH__HELM__BINARY".to_owned(),
+                helm.binary.display().to_string(),
+            ),
+        ];
+        all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let env = all;
+        let t = TestApp::start(dir, Arc::new(ManualClock::new(test_start())), env).await;
+        Self { t, kube, helm }
+    }
 }
 
 impl TestApp {
@@ -53,24 +95,33 @@ impl TestApp {
             .with_test_writer()
             .try_init();
         let dir = tempfile::tempdir().expect("temp dir");
-        let start = Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap();
-        Self::start(dir, Arc::new(ManualClock::new(start))).await
+        Self::start(dir, Arc::new(ManualClock::new(test_start())), Vec::new()).await
     }
 
-    async fn start(dir: TempDir, clock: Arc<ManualClock>) -> Self {
+    async fn start(dir: TempDir, clock: Arc<ManualClock>, env: Vec<(String, String)>) -> Self {
         let settings =
-            Settings::load_with_env(&write_config(dir.path()), []).expect("settings load");
+            Settings::load_with_env(&write_config(dir.path()), env.clone()).expect("settings load");
         let app = startup::build(settings, clock.clone())
             .await
             .expect("app starts");
-        Self { app, clock, dir }
+        Self {
+            app,
+            clock,
+            dir,
+            env,
+        }
     }
 
     /// Stops this firewatch and starts a new one on the same store and clock.
     pub async fn restart(self) -> Self {
-        let Self { app, clock, dir } = self;
+        let Self {
+            app,
+            clock,
+            dir,
+            env,
+        } = self;
         drop(app);
-        Self::start(dir, clock).await
+        Self::start(dir, clock, env).await
     }
 
     pub fn advance_minutes(&self, minutes: i64) {

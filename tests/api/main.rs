@@ -1,7 +1,9 @@
 //! Integration tests: one binary, so the crate is linked once.
 
 mod binary;
+mod cluster;
 mod console;
 mod engine;
 mod helpers;
 mod store;
+mod support;
