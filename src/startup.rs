@@ -88,6 +88,7 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
         outbox: outbox.clone(),
         cluster,
         limits: Limits::new(&settings),
+        runbook: Arc::new(ops::Runbook::new(&settings.actions)),
     });
     Ok(App {
         engine: Arc::new(engine),

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use ops::{AssessSettings, ScaleSettings};
+pub use ops::{ActionSettings, AssessSettings, ScaleSettings};
 pub use secret::Secret;
 pub use sections::{
     DiscordMode, DiscordSettings, HelmSettings, IncidentSettings, KubernetesSettings, LogSettings,
@@ -57,6 +57,8 @@ pub struct Settings {
     pub assess: AssessSettings,
     /// `[scale]`
     pub scale: ScaleSettings,
+    /// `[[actions]]`: runbook toggles.
+    pub actions: Vec<ActionSettings>,
     /// `[log]`
     pub log: LogSettings,
 }
@@ -78,6 +80,7 @@ impl Default for Settings {
             helm: HelmSettings::default(),
             assess: AssessSettings::default(),
             scale: ScaleSettings::default(),
+            actions: Vec::new(),
             log: LogSettings::default(),
         }
     }
@@ -242,6 +245,18 @@ impl Settings {
                 format!("not a regular expression: {e}"),
             )
         })?;
+        let mut actions = BTreeSet::new();
+        for (i, action) in self.actions.iter().enumerate() {
+            if let Some(problem) = action.problem() {
+                return Err((format!("actions[{i}]"), problem));
+            }
+            if !actions.insert(action.name.as_str()) {
+                return Err((
+                    format!("actions[{i}].name"),
+                    format!("action '{}' is defined twice", action.name),
+                ));
+            }
+        }
         if self.scale.max_replicas == 0 {
             return Err(("scale.max_replicas".into(), "must be at least 1".into()));
         }

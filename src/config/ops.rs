@@ -43,3 +43,53 @@ impl Default for ScaleSettings {
         Self { max_replicas: 20 }
     }
 }
+
+/// `[[actions]]`: a runbook toggle `/incident-action NAME` runs on the incident's service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionSettings {
+    /// The name typed after `/incident-action`.
+    pub name: String,
+    /// What it does, for help and messages.
+    #[serde(default)]
+    pub description: String,
+    /// A ConfigMap in the service's namespace whose `key` is set to `value`.
+    #[serde(default)]
+    pub configmap: Option<String>,
+    /// The ConfigMap key.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// An environment variable of the service's Deployment set to `value`.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// The container whose environment changes; the Deployment's first when unset.
+    #[serde(default)]
+    pub container: Option<String>,
+    /// The value to set.
+    pub value: String,
+    /// Restart the Deployment's rollout afterwards (as `kubectl rollout restart`).
+    #[serde(default)]
+    pub restart: bool,
+}
+
+impl ActionSettings {
+    /// What is wrong with this action, if anything.
+    pub fn problem(&self) -> Option<String> {
+        let name_ok = !self.name.is_empty()
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !name_ok {
+            return Some(format!(
+                "'{}' is not an action name (letters, digits, '-', '_', '.')",
+                self.name
+            ));
+        }
+        match (&self.configmap, &self.key, &self.env) {
+            (Some(_), Some(_), None) | (None, None, Some(_)) => None,
+            (Some(_), None, None) => Some("configmap needs a key".into()),
+            _ => Some("set either configmap and key, or env".into()),
+        }
+    }
+}

@@ -28,7 +28,7 @@ use crate::incident::severity::Policy;
 use crate::incident::{Actor, ChannelRef, Incident, IncidentId, Status};
 use crate::message::Message;
 use crate::notify::{self, Templates};
-use crate::ops::{Change, Cluster};
+use crate::ops::{Change, Cluster, Runbook};
 use crate::store::{self, Store};
 
 /// Who sent a command, and from where.
@@ -92,8 +92,7 @@ fn refuse(headline: impl Into<String>, detail: impl Into<String>) -> Error {
 }
 
 /// Commands that are parsed but not yet built.
-const NOT_YET_BUILT: [CommandName; 7] = [
-    CommandName::Action,
+const NOT_YET_BUILT: [CommandName; 6] = [
     CommandName::Approve,
     CommandName::Deny,
     CommandName::Diagnose,
@@ -121,6 +120,8 @@ pub struct Parts {
     pub cluster: Arc<dyn Cluster>,
     /// Bounds of cluster work.
     pub limits: Limits,
+    /// The runbook actions `/incident-action` runs.
+    pub runbook: Arc<Runbook>,
 }
 
 /// Bounds of what the engine does with the cluster.
@@ -152,6 +153,7 @@ pub struct Engine {
     outbox: Arc<dyn Outbox>,
     cluster: Arc<dyn Cluster>,
     limits: Limits,
+    runbook: Arc<Runbook>,
 }
 
 impl Engine {
@@ -166,6 +168,7 @@ impl Engine {
             outbox,
             cluster,
             limits,
+            runbook,
         } = parts;
         Self {
             store,
@@ -176,6 +179,7 @@ impl Engine {
             outbox,
             cluster,
             limits,
+            runbook,
         }
     }
 
@@ -289,6 +293,24 @@ impl Engine {
                 let change = Change::Scale {
                     deployment,
                     replicas,
+                };
+                self.mitigate(caller, incident, name, change).await
+            }
+            Command::Action { name: action } => {
+                let toggle = self.runbook.get(&action).cloned().ok_or_else(|| {
+                    let known = self.runbook.list();
+                    refuse(
+                        format!("There is no runbook action '{action}'"),
+                        if known.is_empty() {
+                            "No [[actions]] are configured.".to_owned()
+                        } else {
+                            format!("Configured: {}.", known.join("; "))
+                        },
+                    )
+                })?;
+                let change = Change::Action {
+                    name: action,
+                    toggle,
                 };
                 self.mitigate(caller, incident, name, change).await
             }

@@ -23,7 +23,7 @@ use crate::catalog::Service;
 pub use evidence::{LogErrors, Readiness, Rollout, Warning};
 pub use helm::Revision;
 pub use kube::{API_CALLS, ApiCall, KubeCluster, connect};
-pub use mutation::{Change, Done, Mutation, Plan};
+pub use mutation::{Change, Done, Mutation, Plan, Runbook, Toggle, ToggleTarget};
 
 /// Why a cluster operation did not happen. Every message reads well after "⚠️ ".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,6 +3,7 @@
 //! they run on the requester's command.
 
 use crate::catalog::Service;
+use crate::config::ActionSettings;
 
 /// A change to the cluster, on behalf of one incident's service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,114 @@ pub enum Change {
         /// Replicas wanted.
         replicas: u32,
     },
+    /// Run a runbook toggle.
+    Action {
+        /// Its name in the config.
+        name: String,
+        /// What it sets.
+        toggle: Toggle,
+    },
+}
+
+/// A runbook toggle: set one ConfigMap key or Deployment env var, optionally restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toggle {
+    /// What is set.
+    pub target: ToggleTarget,
+    /// The value it is set to.
+    pub value: String,
+    /// Restart the service's rollout afterwards.
+    pub restart: bool,
+}
+
+/// Where a [`Toggle`] writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToggleTarget {
+    /// A key of a ConfigMap in the service's namespace.
+    ConfigMap {
+        /// The ConfigMap.
+        name: String,
+        /// The key.
+        key: String,
+    },
+    /// An environment variable of the service's Deployment.
+    Env {
+        /// The variable.
+        variable: String,
+        /// The container; the first one when `None`.
+        container: Option<String>,
+    },
+}
+
+impl ToggleTarget {
+    /// `configmap/flags CIRCUIT_BREAKER`, `env RATE_LIMIT`.
+    pub fn describe(&self) -> String {
+        match self {
+            ToggleTarget::ConfigMap { name, key } => format!("configmap/{name} {key}"),
+            ToggleTarget::Env {
+                variable,
+                container: Some(c),
+            } => format!("env {variable} of container {c}"),
+            ToggleTarget::Env { variable, .. } => format!("env {variable}"),
+        }
+    }
+}
+
+/// The runbook actions of the config, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Runbook {
+    actions: Vec<(String, String, Toggle)>,
+}
+
+impl Runbook {
+    /// The actions of checked settings (each has either a ConfigMap key or an env var).
+    pub fn new(settings: &[ActionSettings]) -> Self {
+        let actions = settings
+            .iter()
+            .filter_map(|a| {
+                let target = match (&a.configmap, &a.key, &a.env) {
+                    (Some(name), Some(key), _) => ToggleTarget::ConfigMap {
+                        name: name.clone(),
+                        key: key.clone(),
+                    },
+                    (_, _, Some(variable)) => ToggleTarget::Env {
+                        variable: variable.clone(),
+                        container: a.container.clone(),
+                    },
+                    _ => return None,
+                };
+                let toggle = Toggle {
+                    target,
+                    value: a.value.clone(),
+                    restart: a.restart,
+                };
+                Some((a.name.clone(), a.description.clone(), toggle))
+            })
+            .collect();
+        Self { actions }
+    }
+
+    /// The toggle named `name`.
+    pub fn get(&self, name: &str) -> Option<&Toggle> {
+        self.actions
+            .iter()
+            .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, _, t)| t)
+    }
+
+    /// `name — description` of every action.
+    pub fn list(&self) -> Vec<String> {
+        self.actions
+            .iter()
+            .map(|(n, d, _)| {
+                if d.is_empty() {
+                    n.clone()
+                } else {
+                    format!("{n} — {d}")
+                }
+            })
+            .collect()
+    }
 }
 
 impl Mutation {
@@ -47,6 +156,12 @@ impl Mutation {
                 deployment,
                 replicas,
             } => format!("scale {deployment} to {replicas} replicas"),
+            Change::Action { name, toggle } => format!(
+                "action {name} ({} = {}{})",
+                toggle.target.describe(),
+                toggle.value,
+                if toggle.restart { ", then restart" } else { "" }
+            ),
         }
     }
 }

@@ -119,6 +119,7 @@ async fn a_template_that_fails_after_the_commit_still_reports_the_saved_change()
         outbox: t.app.outbox.clone(),
         cluster: Arc::new(firewatch::ops::Unavailable::new("not in this test")),
         limits: firewatch::engine::Limits::new(settings),
+        runbook: Arc::new(firewatch::ops::Runbook::new(&settings.actions)),
     });
     let replies = engine
         .handle(&caller("alice"), "/incident-update restarting pods")

@@ -2,6 +2,7 @@
 //! bounded retries, and the one table of API calls firewatch makes ([`API_CALLS`]).
 
 mod reads;
+mod toggle;
 mod writes;
 
 use std::future::Future;
@@ -51,6 +52,7 @@ const fn call(
 /// else is called.
 pub const API_CALLS: &[ApiCall] = &[
     call("get", "apps", "deployments", ""),
+    call("patch", "apps", "deployments", ""),
     call("get", "apps", "deployments", "scale"),
     call("patch", "apps", "deployments", "scale"),
     call("list", "apps", "replicasets", ""),
@@ -58,6 +60,8 @@ pub const API_CALLS: &[ApiCall] = &[
     call("get", "", "pods", "log"),
     call("list", "", "events", ""),
     call("list", "", "secrets", ""),
+    call("get", "", "configmaps", ""),
+    call("patch", "", "configmaps", ""),
 ];
 
 /// How often a read is tried on a transient failure (429, 503, 504, no connection).

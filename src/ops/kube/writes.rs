@@ -4,7 +4,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 
-use super::{KubeCluster, reads};
+use super::{KubeCluster, reads, toggle};
 use crate::ops::{Change, Done, Error, Mutation, Plan, Result, helm};
 
 pub(super) async fn preview(k: &KubeCluster, mutation: &Mutation) -> Result<Plan> {
@@ -32,7 +32,20 @@ pub(super) async fn preview(k: &KubeCluster, mutation: &Mutation) -> Result<Plan
                 checked: "server-side dry run (dryRun=All) accepted".into(),
             })
         }
+        Change::Action { toggle: t, .. } => {
+            let done = toggle::set(k, service, t, true, &now()).await?;
+            Ok(Plan {
+                before: done.before,
+                after: done.after,
+                checked: "server-side dry run (dryRun=All) accepted".into(),
+            })
+        }
     }
+}
+
+/// The time for the restart annotation, as `kubectl rollout restart` writes it.
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 pub(super) async fn apply(k: &KubeCluster, mutation: &Mutation) -> Result<Done> {
@@ -68,6 +81,14 @@ pub(super) async fn apply(k: &KubeCluster, mutation: &Mutation) -> Result<Done> 
                 before: format!("{deployment}: {before} replicas"),
                 after: format!("{deployment}: {after} replicas"),
                 detail: "scale subresource patched".into(),
+            })
+        }
+        Change::Action { toggle: t, .. } => {
+            let done = toggle::set(k, service, t, false, &now()).await?;
+            Ok(Done {
+                before: done.before,
+                after: done.after,
+                detail: "patched".into(),
             })
         }
     }

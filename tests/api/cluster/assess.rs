@@ -133,6 +133,7 @@ async fn evidence_that_misses_the_alert_follows_as_an_update_and_lands_on_the_ti
         outbox: Arc::new(Recording(tx)),
         cluster: Arc::new(firewatch::ops::connect(settings).await.unwrap()),
         limits: Limits::new(settings),
+        runbook: Arc::new(firewatch::ops::Runbook::new(&settings.actions)),
     });
     let caller = Caller {
         actor: Actor {

@@ -37,10 +37,12 @@ fn key(c: &ApiCall) -> (String, String, String, String) {
 }
 
 #[tokio::test]
-async fn the_api_calls_table_is_exactly_what_assess_rollback_and_scale_call() {
+async fn the_api_calls_table_is_exactly_what_assess_and_the_mutations_call() {
     let c = broken_with_incident().await;
     c.t.say("/incident-rollback").await;
     c.t.say("/incident-scale 5").await;
+    c.t.say("/incident-action circuit-breaker-on").await;
+    c.t.say("/incident-action rate-limit-strict").await;
     let seen: BTreeSet<_> = c.kube.seen().iter().map(call_of).collect();
     let table: BTreeSet<_> = API_CALLS.iter().map(key).collect();
     assert_eq!(seen, table, "calls seen vs firewatch::ops::API_CALLS");

@@ -1,5 +1,6 @@
 //! Cluster operations against the fake Kubernetes API server and the fake helm.
 
+mod action;
 mod assess;
 mod calls;
 mod faults;

@@ -143,6 +143,31 @@ fn matches_labels(object: &Value, selector: &str) -> bool {
     })
 }
 
+/// JSON merge patch, with the strategic-merge rule for lists of named items (containers, env):
+/// items merge by `name`.
+fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (Value::Array(t), Value::Array(p)) if p.iter().all(|i| i.get("name").is_some()) => {
+            for item in p {
+                match t.iter_mut().find(|x| x.get("name") == item.get("name")) {
+                    Some(existing) => merge(existing, item),
+                    None => t.push(item.clone()),
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
 fn scale_of(deployment: &Value) -> Value {
     let replicas = deployment["spec"]["replicas"].clone();
     json!({
@@ -213,6 +238,27 @@ async fn handle(
             return axum::Json(scale_of(&changed)).into_response();
         }
         return axum::Json(scale_of(deployment)).into_response();
+    }
+    if method == Method::PATCH {
+        let Some((collection, name)) = path.rsplit_once('/') else {
+            return status(404, "no such object");
+        };
+        let Some(object) = state
+            .objects
+            .get_mut(collection)
+            .and_then(|items| items.iter_mut().find(|o| o["metadata"]["name"] == name))
+        else {
+            return status(404, &format!("{path} not found"));
+        };
+        let Ok(patch) = serde_json::from_slice::<Value>(&body) else {
+            return status(400, "the patch is not JSON");
+        };
+        let mut changed = object.clone();
+        merge(&mut changed, &patch);
+        if query_param(&query, "dryRun").as_deref() != Some("All") {
+            *object = changed.clone();
+        }
+        return axum::Json(changed).into_response();
     }
     if method != Method::GET {
         return status(405, "method not allowed by the fake");

@@ -22,6 +22,9 @@ pub fn replicasets() -> String {
 pub fn events() -> String {
     format!("/api/v1/namespaces/{NS}/events")
 }
+pub fn configmaps() -> String {
+    format!("/api/v1/namespaces/{NS}/configmaps")
+}
 pub fn secrets() -> String {
     format!("/api/v1/namespaces/{NS}/secrets")
 }
@@ -53,7 +56,10 @@ pub fn deployment(name: &str, desired: i64, ready: i64) -> Value {
             "selector": { "matchLabels": { "app": name } },
             "template": {
                 "metadata": { "labels": { "app": name } },
-                "spec": { "containers": [{ "name": name, "image": format!("registry/{name}:1.4.2") }] },
+                "spec": { "containers": [{
+                    "name": name, "image": format!("registry/{name}:1.4.2"),
+                    "env": [{ "name": "RATE_LIMIT_MODE", "value": "normal" }],
+                }] },
             },
         },
         "status": status,
@@ -184,6 +190,14 @@ pub fn healthy(k: &FakeKube) {
     k.put(
         &secrets(),
         helm_release("other", 1, "9.9.9", "9", "deployed", "2026-11-29T02:50:00Z"),
+    );
+    k.put(
+        &configmaps(),
+        json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": meta("freightliner-flags", json!({})),
+            "data": { "CIRCUIT_BREAKER": "off", "LOG_LEVEL": "info" },
+        }),
     );
     k.put(
         &events(),
