@@ -89,6 +89,10 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
         cluster,
         limits: Limits::new(&settings),
         runbook: Arc::new(ops::Runbook::new(&settings.actions)),
+        prober: Arc::new(ops::probe::Prober::new(
+            std::time::Duration::from_secs(settings.kubernetes.timeout.as_secs()),
+            settings.prometheus.clone(),
+        )),
     });
     Ok(App {
         engine: Arc::new(engine),

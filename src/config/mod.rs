@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use ops::{ActionSettings, AssessSettings, ScaleSettings};
+pub use ops::{ActionSettings, AssessSettings, PrometheusSettings, ScaleSettings};
 pub use secret::Secret;
 pub use sections::{
     DiscordMode, DiscordSettings, HelmSettings, IncidentSettings, KubernetesSettings, LogSettings,
@@ -59,6 +59,8 @@ pub struct Settings {
     pub scale: ScaleSettings,
     /// `[[actions]]`: runbook toggles.
     pub actions: Vec<ActionSettings>,
+    /// `[prometheus]`
+    pub prometheus: PrometheusSettings,
     /// `[log]`
     pub log: LogSettings,
 }
@@ -81,6 +83,7 @@ impl Default for Settings {
             assess: AssessSettings::default(),
             scale: ScaleSettings::default(),
             actions: Vec::new(),
+            prometheus: PrometheusSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -256,6 +259,20 @@ impl Settings {
                     format!("action '{}' is defined twice", action.name),
                 ));
             }
+        }
+        if let Some(url) = &self.prometheus.url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err((
+                "prometheus.url".into(),
+                format!("'{url}' is not an http:// or https:// URL"),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.prometheus.error_rate_max) {
+            return Err((
+                "prometheus.error_rate_max".into(),
+                "must be between 0 and 1".into(),
+            ));
         }
         if self.scale.max_replicas == 0 {
             return Err(("scale.max_replicas".into(), "must be at least 1".into()));

@@ -93,3 +93,35 @@ impl ActionSettings {
         }
     }
 }
+
+/// `[prometheus]`: queries for `/incident-diagnose perf` and `/incident-verify`. In each query,
+/// `{namespace}` and `{deployment}` become the incident's service's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrometheusSettings {
+    /// Base URL (`http://prometheus.monitoring:9090`); Prometheus is not asked when unset.
+    pub url: Option<String>,
+    /// The share of requests that fail (0 to 1).
+    pub error_rate: String,
+    /// `/incident-verify` passes when the error rate is at most this.
+    pub error_rate_max: f64,
+    /// p99 latency in seconds.
+    pub latency_p99: String,
+    /// Memory in bytes.
+    pub memory: String,
+    /// Go goroutines.
+    pub goroutines: String,
+}
+
+impl Default for PrometheusSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            error_rate: r#"sum(rate(http_requests_total{namespace="{namespace}",code=~"5.."}[5m])) / sum(rate(http_requests_total{namespace="{namespace}"}[5m]))"#.into(),
+            error_rate_max: 0.01,
+            latency_p99: r#"histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{namespace="{namespace}"}[5m])))"#.into(),
+            memory: r#"sum(container_memory_working_set_bytes{namespace="{namespace}",pod=~"{deployment}-.*"})"#.into(),
+            goroutines: r#"sum(go_goroutines{namespace="{namespace}",pod=~"{deployment}-.*"})"#.into(),
+        }
+    }
+}

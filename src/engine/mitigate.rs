@@ -106,8 +106,7 @@ impl Engine {
         Ok(vec![to_channel(&incident.channel, message)])
     }
 
-    /// Appends `entry` to the incident's timeline as the caller's `name` step (a responder
-    /// action: it acknowledges an unacknowledged incident).
+    /// Appends `entry` to the incident's timeline as the caller's mitigation step `name`.
     async fn record(
         &self,
         caller: &Caller,
@@ -116,9 +115,24 @@ impl Engine {
         name: CommandName,
         entry: TimelineEvent,
     ) -> Result<Incident> {
+        self.record_step(caller, request, incident, name, Step::Mitigate, entry)
+            .await
+    }
+
+    /// Appends `entry` to the incident's timeline as the caller's `name` command, a `step` (a
+    /// responder action: it acknowledges an unacknowledged incident).
+    pub(super) async fn record_step(
+        &self,
+        caller: &Caller,
+        request: Option<&str>,
+        incident: &Incident,
+        name: CommandName,
+        step: Step,
+        entry: TimelineEvent,
+    ) -> Result<Incident> {
         let now = self.clock.now();
         let event = Event::Record {
-            step: Step::Mitigate,
+            step,
             entries: vec![entry],
         };
         let decide =

@@ -7,6 +7,7 @@
 //! # Guarantees
 //! A state change is committed to the store before any reply about it is returned.
 
+mod diagnose;
 mod evidence;
 mod handlers;
 mod help;
@@ -28,6 +29,7 @@ use crate::incident::severity::Policy;
 use crate::incident::{Actor, ChannelRef, Incident, IncidentId, Status};
 use crate::message::Message;
 use crate::notify::{self, Templates};
+use crate::ops::probe::Prober;
 use crate::ops::{Change, Cluster, Runbook};
 use crate::store::{self, Store};
 
@@ -92,11 +94,9 @@ fn refuse(headline: impl Into<String>, detail: impl Into<String>) -> Error {
 }
 
 /// Commands that are parsed but not yet built.
-const NOT_YET_BUILT: [CommandName; 6] = [
+const NOT_YET_BUILT: [CommandName; 4] = [
     CommandName::Approve,
     CommandName::Deny,
-    CommandName::Diagnose,
-    CommandName::Verify,
     CommandName::Report,
     CommandName::Followup,
 ];
@@ -122,6 +122,8 @@ pub struct Parts {
     pub limits: Limits,
     /// The runbook actions `/incident-action` runs.
     pub runbook: Arc<Runbook>,
+    /// HTTP probes and Prometheus queries.
+    pub prober: Arc<Prober>,
 }
 
 /// Bounds of what the engine does with the cluster.
@@ -154,6 +156,7 @@ pub struct Engine {
     cluster: Arc<dyn Cluster>,
     limits: Limits,
     runbook: Arc<Runbook>,
+    prober: Arc<Prober>,
 }
 
 impl Engine {
@@ -169,6 +172,7 @@ impl Engine {
             cluster,
             limits,
             runbook,
+            prober,
         } = parts;
         Self {
             store,
@@ -180,6 +184,7 @@ impl Engine {
             cluster,
             limits,
             runbook,
+            prober,
         }
     }
 
@@ -314,6 +319,8 @@ impl Engine {
                 };
                 self.mitigate(caller, incident, name, change).await
             }
+            Command::Diagnose { area } => self.diagnose(caller, incident, area).await,
+            Command::Verify { smoke_only } => self.verify(caller, incident, smoke_only).await,
             // What is left is NOT_YET_BUILT: answer as the incident's state allows.
             _ => {
                 if name.takes_incident() {

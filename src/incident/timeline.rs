@@ -96,6 +96,20 @@ pub enum TimelineEvent {
         /// What the cluster or helm said.
         detail: String,
     },
+    /// Diagnostics gathered for one area (`/incident-diagnose`).
+    Diagnosed {
+        /// `app`, `perf`, `security` or `infra`.
+        area: String,
+        /// What was found, one finding a line.
+        findings: Vec<String>,
+    },
+    /// The fix was verified (`/incident-verify`).
+    Verified {
+        /// True when every check passed.
+        passed: bool,
+        /// Each check with its ✅/❌.
+        checks: Vec<String>,
+    },
     /// A change to the cluster was tried and failed (or its preview was refused).
     MutationFailed {
         /// What was asked.
@@ -121,6 +135,8 @@ impl TimelineEvent {
             TimelineEvent::MutationPreviewed { .. } => "mutation_previewed",
             TimelineEvent::MutationApplied { .. } => "mutation_applied",
             TimelineEvent::MutationFailed { .. } => "mutation_failed",
+            TimelineEvent::Diagnosed { .. } => "diagnosed",
+            TimelineEvent::Verified { .. } => "verified",
         }
     }
 
@@ -174,6 +190,18 @@ impl TimelineEvent {
                 ..
             } => format!("{what} done: {before} → {after}"),
             TimelineEvent::MutationFailed { what, error } => format!("{what} failed: {error}"),
+            TimelineEvent::Diagnosed { area, findings } => {
+                format!("diagnosed {area}: {} findings", findings.len())
+            }
+            TimelineEvent::Verified { passed, checks } => format!(
+                "verified: {} ({})",
+                if *passed {
+                    "all checks passed"
+                } else {
+                    "checks failed"
+                },
+                checks.join("; ")
+            ),
         }
     }
 }

@@ -10,16 +10,19 @@
 //! - [`evidence`]: the evidence types gathered on `/incident-assess`, and the signals in them.
 //! - [`mutation`]: the one value every change to the cluster goes through.
 
+pub mod diagnose;
 pub mod evidence;
 pub mod helm;
 pub mod kube;
 pub mod mutation;
+pub mod probe;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::catalog::Service;
 
+pub use diagnose::{EventLine, NodeState, PodState, RolloutStatus};
 pub use evidence::{LogErrors, Readiness, Rollout, Warning};
 pub use helm::Revision;
 pub use kube::{API_CALLS, ApiCall, KubeCluster, connect};
@@ -78,6 +81,27 @@ pub trait Cluster: Send + Sync {
 
     /// Does `mutation`.
     async fn apply(&self, mutation: &Mutation) -> Result<Done>;
+
+    /// The service's pods.
+    async fn pods(&self, service: &Service) -> Result<Vec<PodState>>;
+
+    /// Lines of the service's recent pod logs matching `pattern`.
+    async fn log_matches(&self, service: &Service, pattern: &regex::Regex) -> Result<LogErrors>;
+
+    /// Events of the service's namespace, newest first.
+    async fn events(&self, service: &Service) -> Result<Vec<EventLine>>;
+
+    /// NetworkPolicies of the service's namespace: `name (pods: app=x; ingress, egress)`.
+    async fn network_policies(&self, service: &Service) -> Result<Vec<String>>;
+
+    /// The cluster's nodes, with usage from metrics.k8s.io when it is served.
+    async fn nodes(&self) -> Result<Vec<NodeState>>;
+
+    /// CPU and memory of the service's pods from metrics.k8s.io: `pod: cpu 250m, memory 300Mi`.
+    async fn pod_usage(&self, service: &Service) -> Result<Vec<String>>;
+
+    /// The Deployment's rollout status.
+    async fn rollout_status(&self, service: &Service) -> Result<RolloutStatus>;
 }
 
 /// The cluster when none is configured or the client could not be built: every call says why.
@@ -120,6 +144,27 @@ impl Cluster for Unavailable {
         self.fail()
     }
     async fn apply(&self, _: &Mutation) -> Result<Done> {
+        self.fail()
+    }
+    async fn pods(&self, _: &Service) -> Result<Vec<PodState>> {
+        self.fail()
+    }
+    async fn log_matches(&self, _: &Service, _: &regex::Regex) -> Result<LogErrors> {
+        self.fail()
+    }
+    async fn events(&self, _: &Service) -> Result<Vec<EventLine>> {
+        self.fail()
+    }
+    async fn network_policies(&self, _: &Service) -> Result<Vec<String>> {
+        self.fail()
+    }
+    async fn nodes(&self) -> Result<Vec<NodeState>> {
+        self.fail()
+    }
+    async fn pod_usage(&self, _: &Service) -> Result<Vec<String>> {
+        self.fail()
+    }
+    async fn rollout_status(&self, _: &Service) -> Result<RolloutStatus> {
         self.fail()
     }
 }

@@ -47,6 +47,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub dir: TempDir,
     env: Vec<(String, String)>,
+    health_urls: Option<String>,
 }
 
 /// The start time of every test app.
@@ -65,8 +66,18 @@ impl ClusterApp {
     /// Starts the fakes (the cluster empty until filled) and firewatch pointed at them, with
     /// `env` overrides (`FIREWATCH__…`).
     pub async fn spawn(env: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Self::spawn_on(FakeKube::start().await, env).await
+    }
+
+    /// As [`ClusterApp::spawn`], with `prometheus.url` at the fake (which serves `/api/v1/query`).
+    pub async fn spawn_with_prometheus() -> Self {
         let kube = FakeKube::start().await;
+        let url = kube.url.clone();
+        Self::spawn_on(kube, &[("FIREWATCH__PROMETHEUS__URL", &url)]).await
+    }
+
+    async fn spawn_on(kube: FakeKube, env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
         let kubeconfig = kube.kubeconfig(dir.path());
         let helm = FakeHelm::new(dir.path());
         // The test's own overrides come last and win.
@@ -82,7 +93,9 @@ impl ClusterApp {
         ];
         all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let env = all;
-        let t = TestApp::start(dir, Arc::new(ManualClock::new(test_start())), env).await;
+        let urls = format!("[\"{0}/health\", \"{0}/ready\"]", kube.url);
+        let clock = Arc::new(ManualClock::new(test_start()));
+        let t = TestApp::start_with(dir, clock, env, Some(urls)).await;
         Self { t, kube, helm }
     }
 }
@@ -99,8 +112,29 @@ impl TestApp {
     }
 
     async fn start(dir: TempDir, clock: Arc<ManualClock>, env: Vec<(String, String)>) -> Self {
-        let settings =
-            Settings::load_with_env(&write_config(dir.path()), env.clone()).expect("settings load");
+        Self::start_with(dir, clock, env, None).await
+    }
+
+    /// Starts on `bot.toml.example` with `env` overrides and, when given, the service's
+    /// `health_urls` replaced (a TOML list).
+    async fn start_with(
+        dir: TempDir,
+        clock: Arc<ManualClock>,
+        env: Vec<(String, String)>,
+        health_urls: Option<String>,
+    ) -> Self {
+        let path = write_config(dir.path());
+        if let Some(urls) = &health_urls {
+            let text = std::fs::read_to_string(&path).expect("config");
+            let example = "health_urls = [\"https://freightliner.example.com/health\", \"https://freightliner.example.com/ready\"]";
+            assert!(
+                text.contains(example),
+                "the example's health_urls line moved"
+            );
+            let text = text.replace(example, &format!("health_urls = {urls}"));
+            std::fs::write(&path, text).expect("write config");
+        }
+        let settings = Settings::load_with_env(&path, env.clone()).expect("settings load");
         let app = startup::build(settings, clock.clone())
             .await
             .expect("app starts");
@@ -109,6 +143,7 @@ impl TestApp {
             clock,
             dir,
             env,
+            health_urls,
         }
     }
 
@@ -119,9 +154,10 @@ impl TestApp {
             clock,
             dir,
             env,
+            health_urls,
         } = self;
         drop(app);
-        Self::start(dir, clock, env).await
+        Self::start_with(dir, clock, env, health_urls).await
     }
 
     pub fn advance_minutes(&self, minutes: i64) {

@@ -1,6 +1,7 @@
 //! The kube-rs client: connecting from a kubeconfig or in-cluster, a timeout on every call,
 //! bounded retries, and the one table of API calls firewatch makes ([`API_CALLS`]).
 
+mod diagnose;
 mod reads;
 mod toggle;
 mod writes;
@@ -15,7 +16,8 @@ use chrono::{DateTime, Utc};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use super::{
-    Cluster, Done, Error, LogErrors, Mutation, Plan, Readiness, Result, Revision, Rollout, Warning,
+    Cluster, Done, Error, EventLine, LogErrors, Mutation, NodeState, Plan, PodState, Readiness,
+    Result, Revision, Rollout, RolloutStatus, Warning,
 };
 use crate::catalog::Service;
 use crate::config::Settings;
@@ -47,7 +49,7 @@ const fn call(
     }
 }
 
-/// Every Kubernetes API call firewatch makes, all namespaced to a service's namespace. A
+/// Every Kubernetes API call firewatch makes, namespaced to a service's namespace unless marked. A
 /// deployment's Role must allow exactly these; the fake API server's test checks that nothing
 /// else is called.
 pub const API_CALLS: &[ApiCall] = &[
@@ -62,6 +64,11 @@ pub const API_CALLS: &[ApiCall] = &[
     call("list", "", "secrets", ""),
     call("get", "", "configmaps", ""),
     call("patch", "", "configmaps", ""),
+    call("list", "networking.k8s.io", "networkpolicies", ""),
+    call("list", "metrics.k8s.io", "pods", ""),
+    // Cluster-scoped (a ClusterRole): node health for `/incident-diagnose infra`.
+    call("list", "", "nodes", ""),
+    call("list", "metrics.k8s.io", "nodes", ""),
 ];
 
 /// How often a read is tried on a transient failure (429, 503, 504, no connection).
@@ -238,5 +245,26 @@ impl Cluster for KubeCluster {
     }
     async fn apply(&self, mutation: &Mutation) -> Result<Done> {
         writes::apply(self, mutation).await
+    }
+    async fn pods(&self, service: &Service) -> Result<Vec<PodState>> {
+        diagnose::pod_states(self, service).await
+    }
+    async fn log_matches(&self, service: &Service, pattern: &regex::Regex) -> Result<LogErrors> {
+        reads::log_matches(self, service, pattern).await
+    }
+    async fn events(&self, service: &Service) -> Result<Vec<EventLine>> {
+        diagnose::events(self, service).await
+    }
+    async fn network_policies(&self, service: &Service) -> Result<Vec<String>> {
+        diagnose::network_policies(self, service).await
+    }
+    async fn nodes(&self) -> Result<Vec<NodeState>> {
+        diagnose::nodes(self).await
+    }
+    async fn pod_usage(&self, service: &Service) -> Result<Vec<String>> {
+        diagnose::pod_usage(self, service).await
+    }
+    async fn rollout_status(&self, service: &Service) -> Result<RolloutStatus> {
+        diagnose::rollout_status(self, service).await
     }
 }

@@ -28,7 +28,11 @@ pub(super) fn chrono_time(t: &k8s_openapi::jiff::Timestamp) -> Option<DateTime<U
 }
 
 /// The Deployment and its label selector (`app=freightliner`).
-async fn deployment(k: &KubeCluster, ns: &str, name: &str) -> Result<(Deployment, String)> {
+pub(super) async fn deployment(
+    k: &KubeCluster,
+    ns: &str,
+    name: &str,
+) -> Result<(Deployment, String)> {
     let api: Api<Deployment> = Api::namespaced(k.client.clone(), ns);
     let what = format!("deployment {ns}/{name}");
     let d = k.call(&what, true, || api.get(name)).await?;
@@ -50,7 +54,7 @@ async fn deployment(k: &KubeCluster, ns: &str, name: &str) -> Result<(Deployment
     Ok((d, selector))
 }
 
-async fn pods(k: &KubeCluster, ns: &str, selector: &str) -> Result<Vec<Pod>> {
+pub(super) async fn pods(k: &KubeCluster, ns: &str, selector: &str) -> Result<Vec<Pod>> {
     let api: Api<Pod> = Api::namespaced(k.client.clone(), ns);
     let params = ListParams::default().labels(selector);
     let list = k
@@ -177,6 +181,14 @@ pub(super) async fn rollouts(
 }
 
 pub(super) async fn log_errors(k: &KubeCluster, service: &Service) -> Result<LogErrors> {
+    log_matches(k, service, &k.options.error_pattern).await
+}
+
+pub(super) async fn log_matches(
+    k: &KubeCluster,
+    service: &Service,
+    pattern: &regex::Regex,
+) -> Result<LogErrors> {
     let ns = &service.namespace;
     let (_, selector) = deployment(k, ns, &service.deployment).await?;
     let pods = pods(k, ns, &selector).await?;
@@ -207,7 +219,7 @@ pub(super) async fn log_errors(k: &KubeCluster, service: &Service) -> Result<Log
         text.push_str(&log?);
         text.push('\n');
     }
-    let (count, top) = evidence::count_lines(text.lines(), &k.options.error_pattern);
+    let (count, top) = evidence::count_lines(text.lines(), pattern);
     Ok(LogErrors {
         pods: names.len(),
         count,

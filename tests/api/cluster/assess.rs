@@ -80,7 +80,7 @@ async fn assess_on_a_broken_deployment_raises_to_p0_and_suggests_a_rollback() {
             "Log errors: 9 error lines in the logs of 3 pods",
             "6× panic: assignment to entry in nil map",
             "3× ERROR upstream timeout",
-            "Warning events: 2",
+            "Warning events: 3",
             "freightliner-0 BackOff ×4: Back-off restarting failed container",
             "🔴 Live signal: 0/3 replicas of freightliner ready",
             "↩️ Suggest rollback: a deploy 20 min ago",
@@ -134,6 +134,10 @@ async fn evidence_that_misses_the_alert_follows_as_an_update_and_lands_on_the_ti
         cluster: Arc::new(firewatch::ops::connect(settings).await.unwrap()),
         limits: Limits::new(settings),
         runbook: Arc::new(firewatch::ops::Runbook::new(&settings.actions)),
+        prober: Arc::new(firewatch::ops::probe::Prober::new(
+            std::time::Duration::from_secs(5),
+            settings.prometheus.clone(),
+        )),
     });
     let caller = Caller {
         actor: Actor {

@@ -14,8 +14,10 @@ fn call_of(seen: &Seen) -> (String, String, String, String) {
         ["apis", group, _v, rest @ ..] => (*group, rest),
         _ => panic!("unexpected path {}", seen.path),
     };
-    let ["namespaces", _ns, resource, named @ ..] = rest else {
-        panic!("not namespaced: {}", seen.path);
+    let (resource, named) = match rest {
+        ["namespaces", _ns, resource, named @ ..] => (*resource, named),
+        [resource, named @ ..] => (*resource, named),
+        [] => panic!("no resource: {}", seen.path),
     };
     let verb = match (seen.method.as_str(), named.len()) {
         ("GET", 0) => "list",
@@ -24,7 +26,7 @@ fn call_of(seen: &Seen) -> (String, String, String, String) {
         (m, _) => panic!("unexpected method {m}"),
     };
     let sub = named.get(1).copied().unwrap_or("");
-    (verb.into(), group.into(), (*resource).into(), sub.into())
+    (verb.into(), group.into(), resource.into(), sub.into())
 }
 
 fn key(c: &ApiCall) -> (String, String, String, String) {
@@ -37,13 +39,23 @@ fn key(c: &ApiCall) -> (String, String, String, String) {
 }
 
 #[tokio::test]
-async fn the_api_calls_table_is_exactly_what_assess_and_the_mutations_call() {
+async fn the_api_calls_table_is_exactly_what_every_cluster_command_calls() {
     let c = broken_with_incident().await;
     c.t.say("/incident-rollback").await;
     c.t.say("/incident-scale 5").await;
     c.t.say("/incident-action circuit-breaker-on").await;
     c.t.say("/incident-action rate-limit-strict").await;
-    let seen: BTreeSet<_> = c.kube.seen().iter().map(call_of).collect();
+    for area in ["app", "perf", "security", "infra"] {
+        c.t.say(&format!("/incident-diagnose {area}")).await;
+    }
+    c.t.say("/incident-verify").await;
+    let seen: BTreeSet<_> = c
+        .kube
+        .seen()
+        .iter()
+        .filter(|s| !matches!(s.path.as_str(), "/health" | "/ready" | "/api/v1/query"))
+        .map(call_of)
+        .collect();
     let table: BTreeSet<_> = API_CALLS.iter().map(key).collect();
     assert_eq!(seen, table, "calls seen vs firewatch::ops::API_CALLS");
 }

@@ -3,6 +3,7 @@
 mod action;
 mod assess;
 mod calls;
+mod diagnose;
 mod faults;
 mod mitigate;
 

@@ -40,6 +40,8 @@ struct Inner {
     /// Path substring → fault.
     faults: Vec<(String, Fault)>,
     seen: Vec<Seen>,
+    /// PromQL substring → value of `/api/v1/query`.
+    prometheus: Vec<(String, String)>,
 }
 
 /// The fake API server.
@@ -106,6 +108,15 @@ impl FakeKube {
         self.inner.lock().unwrap().faults.push((part.into(), fault));
     }
 
+    /// `/api/v1/query` answers `value` for queries containing `part`.
+    pub fn set_metric(&self, part: &str, value: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .prometheus
+            .push((part.into(), value.into()));
+    }
+
     pub fn heal(&self) {
         self.inner.lock().unwrap().faults.clear();
     }
@@ -132,8 +143,36 @@ fn status(code: u16, message: &str) -> Response {
 fn query_param(query: &str, key: &str) -> Option<String> {
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=')?;
-        (k == key).then(|| v.replace("%3D", "=").replace("%2C", ",").replace('+', " "))
+        (k == key).then(|| decode(v))
     })
+}
+
+/// Percent-decoding of a query value (`+` is a space).
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => out.push(b),
+                    Err(_) => out.extend_from_slice(&bytes[i..i + 3]),
+                }
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn matches_labels(object: &Value, selector: &str) -> bool {
@@ -210,6 +249,24 @@ async fn handle(
         None => {}
     }
     let mut state = inner.lock().unwrap();
+    if path == "/health" || path == "/ready" {
+        return "ok".into_response();
+    }
+    if path == "/api/v1/query" {
+        let promql = query_param(&query, "query").unwrap_or_default();
+        let result: Vec<Value> = state
+            .prometheus
+            .iter()
+            .filter(|(part, _)| promql.contains(part.as_str()))
+            .map(|(_, v)| json!({ "metric": {}, "value": [1_764_385_200.0, v] }))
+            .take(1)
+            .collect();
+        return axum::Json(json!({
+            "status": "success",
+            "data": { "resultType": "vector", "result": result },
+        }))
+        .into_response();
+    }
     if let Some(pod_path) = path.strip_suffix("/log") {
         let pod = pod_path.rsplit('/').next().unwrap_or_default();
         return match state.logs.get(pod) {

@@ -25,6 +25,28 @@ pub fn events() -> String {
 pub fn configmaps() -> String {
     format!("/api/v1/namespaces/{NS}/configmaps")
 }
+pub fn networkpolicies() -> String {
+    format!("/apis/networking.k8s.io/v1/namespaces/{NS}/networkpolicies")
+}
+pub fn pod_metrics() -> String {
+    format!("/apis/metrics.k8s.io/v1beta1/namespaces/{NS}/pods")
+}
+pub const NODES: &str = "/api/v1/nodes";
+pub const NODE_METRICS: &str = "/apis/metrics.k8s.io/v1beta1/nodes";
+
+pub fn node(name: &str, problem: Option<&str>) -> Value {
+    let mut conditions = vec![json!({ "type": "Ready", "status": "True" })];
+    for kind in ["MemoryPressure", "DiskPressure", "PIDPressure"] {
+        let on = problem == Some(kind);
+        conditions.push(json!({ "type": kind, "status": if on { "True" } else { "False" } }));
+    }
+    json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": { "name": name, "uid": format!("uid-{name}"), "resourceVersion": "3" },
+        "status": { "conditions": conditions },
+    })
+}
+
 pub fn secrets() -> String {
     format!("/api/v1/namespaces/{NS}/secrets")
 }
@@ -192,6 +214,35 @@ pub fn healthy(k: &FakeKube) {
         helm_release("other", 1, "9.9.9", "9", "deployed", "2026-11-29T02:50:00Z"),
     );
     k.put(
+        &networkpolicies(),
+        json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": meta("default-deny", json!({})),
+            "spec": { "podSelector": {}, "policyTypes": ["Ingress"] },
+        }),
+    );
+    k.put(NODES, node("node-a", None));
+    k.put(NODES, node("node-b", None));
+    k.put(
+        NODE_METRICS,
+        json!({
+            "apiVersion": "metrics.k8s.io/v1beta1", "kind": "NodeMetrics",
+            "metadata": { "name": "node-a" }, "timestamp": "2026-11-29T02:59:30Z", "window": "30s",
+            "usage": { "cpu": "1200m", "memory": "3Gi" },
+        }),
+    );
+    for i in 0..3 {
+        k.put(
+            &pod_metrics(),
+            json!({
+                "apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics",
+                "metadata": meta(&format!("freightliner-{i}"), json!({ "app": "freightliner" })),
+                "timestamp": "2026-11-29T02:59:30Z", "window": "30s",
+                "containers": [{ "name": "freightliner", "usage": { "cpu": "250m", "memory": "300Mi" } }],
+            }),
+        );
+    }
+    k.put(
         &configmaps(),
         json!({
             "apiVersion": "v1", "kind": "ConfigMap",
@@ -239,7 +290,7 @@ pub fn broken(k: &FakeKube) {
         &pods(),
         pod("freightliner", "freightliner-2", 2, None, true),
     );
-    let panic = "INFO starting\npanic: assignment to entry in nil map\nERROR upstream timeout\npanic: assignment to entry in nil map\n";
+    let panic = "INFO starting\npanic: assignment to entry in nil map\nERROR upstream timeout\nWARN GET /admin 403\npanic: assignment to entry in nil map\n";
     for i in 0..3 {
         k.set_log(&format!("freightliner-{i}"), panic);
     }
@@ -294,4 +345,15 @@ pub fn broken(k: &FakeKube) {
             "2026-11-29T02:50:00Z",
         ),
     );
+    k.put(
+        &events(),
+        warning(
+            "w3",
+            "freightliner-1",
+            "FailedMount",
+            "secret \"db-creds\" not found",
+            "2026-11-29T02:45:00Z",
+        ),
+    );
+    k.put(NODES, node("node-b", Some("DiskPressure")));
 }
