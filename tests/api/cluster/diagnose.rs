@@ -136,17 +136,25 @@ async fn a_diagnosis_with_a_refused_part_names_it_and_shows_the_rest() {
 }
 
 #[tokio::test]
-async fn diagnose_and_verify_without_a_cluster_say_it_is_unavailable() {
+async fn diagnose_without_a_cluster_says_it_is_unavailable() {
     let t = TestApp::spawn().await;
     t.say("/incident-assess checkout errors").await;
     let out = t.say("/incident-diagnose app").await;
     assert_has(&out, &["Pods: cluster unavailable: no cluster configured"]);
-    let out = t.say("/incident-verify").await;
+}
+
+#[tokio::test]
+async fn verify_without_a_cluster_still_probes_the_health_urls() {
+    let missing = format!("{}/no-such-kubeconfig", env!("CARGO_TARGET_TMPDIR"));
+    let c = ClusterApp::spawn(&[("FIREWATCH__KUBERNETES__KUBECONFIG", &missing)]).await;
+    c.t.say("/incident-assess checkout errors").await;
+    let out = c.t.say("/incident-verify").await;
     assert_has(
         &out,
         &[
-            "❌ NOT VERIFIED - #1",
-            "❌ rollout of freightliner: cluster unavailable",
+            "❌ NOT VERIFIED - #1: 1 of 3 checks failed",
+            "/health → 200 in ",
+            "❌ rollout of freightliner: cluster unavailable: failed to read kubeconfig",
         ],
     );
 }

@@ -2,6 +2,7 @@
 
 mod action;
 mod assess;
+mod bench;
 mod calls;
 mod diagnose;
 mod faults;
