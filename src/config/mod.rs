@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use ops::{ActionSettings, AssessSettings, PrometheusSettings, ScaleSettings};
+pub use ops::{
+    ActionSettings, AssessSettings, DiagnoseSettings, PrometheusSettings, ScaleSettings,
+};
 pub use secret::Secret;
 pub use sections::{
     DiscordMode, DiscordSettings, HelmSettings, IncidentSettings, KubernetesSettings, LogSettings,
@@ -61,6 +63,8 @@ pub struct Settings {
     pub actions: Vec<ActionSettings>,
     /// `[prometheus]`
     pub prometheus: PrometheusSettings,
+    /// `[diagnose]`
+    pub diagnose: DiagnoseSettings,
     /// `[log]`
     pub log: LogSettings,
 }
@@ -84,6 +88,7 @@ impl Default for Settings {
             scale: ScaleSettings::default(),
             actions: Vec::new(),
             prometheus: PrometheusSettings::default(),
+            diagnose: DiagnoseSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -274,6 +279,12 @@ impl Settings {
                 "must be between 0 and 1".into(),
             ));
         }
+        if self.diagnose.profile_seconds > 300 {
+            return Err((
+                "diagnose.profile_seconds".into(),
+                "at most 300 (0 takes no profile)".into(),
+            ));
+        }
         if self.scale.max_replicas == 0 {
             return Err(("scale.max_replicas".into(), "must be at least 1".into()));
         }
@@ -303,6 +314,7 @@ impl Settings {
         if let Some(dir) = &self.messages.dir {
             self.messages.dir = Some(resolve(dir));
         }
+        self.diagnose.profile_dir = resolve(&self.diagnose.profile_dir);
         if let Some(kubeconfig) = &self.kubernetes.kubeconfig {
             self.kubernetes.kubeconfig = Some(resolve(kubeconfig));
         }

@@ -1,6 +1,8 @@
 //! The sections of `bot.toml` that steer cluster operations: evidence on assess, scaling bounds,
 //! Prometheus and the runbook actions. `bot.toml.example` documents each key.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use crate::interval::Interval;
@@ -122,6 +124,28 @@ impl Default for PrometheusSettings {
             latency_p99: r#"histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{namespace="{namespace}"}[5m])))"#.into(),
             memory: r#"sum(container_memory_working_set_bytes{namespace="{namespace}",pod=~"{deployment}-.*"})"#.into(),
             goroutines: r#"sum(go_goroutines{namespace="{namespace}",pod=~"{deployment}-.*"})"#.into(),
+        }
+    }
+}
+
+/// `[diagnose]`: the CPU profile of `/incident-diagnose perf`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiagnoseSettings {
+    /// Seconds of CPU profile taken from one pod through pods/proxy; 0 takes none.
+    pub profile_seconds: u32,
+    /// The pod port serving `/debug/pprof/profile` (Go's net/http/pprof).
+    pub profile_port: u16,
+    /// Where profiles are written (`incident-N-POD-TIME.pprof`).
+    pub profile_dir: PathBuf,
+}
+
+impl Default for DiagnoseSettings {
+    fn default() -> Self {
+        Self {
+            profile_seconds: 30,
+            profile_port: 6060,
+            profile_dir: "profiles".into(),
         }
     }
 }

@@ -37,7 +37,7 @@ impl Engine {
         let service = self.service_of(caller, Some(incident.id)).await?;
         let findings = match area {
             Area::App => self.app(&service).await,
-            Area::Perf => self.perf(&service).await,
+            Area::Perf => self.perf(&service, incident.id).await,
             Area::Security => self.security(&service).await,
             Area::Infra => self.infra(&service).await,
         };
@@ -93,8 +93,11 @@ impl Engine {
         lines
     }
 
-    async fn perf(&self, service: &Service) -> Vec<String> {
+    async fn perf(&self, service: &Service, id: IncidentId) -> Vec<String> {
         let mut lines = Vec::new();
+        if self.limits.profile_seconds > 0 {
+            lines.push(self.profile(service, id).await);
+        }
         match self.cluster.pod_usage(service).await {
             Ok(usage) if usage.is_empty() => lines.push("Pod usage: no metrics".into()),
             Ok(usage) => {
@@ -124,6 +127,34 @@ impl Engine {
             });
         }
         lines
+    }
+
+    /// Takes a CPU profile and writes it to the profile folder: the line saying where.
+    async fn profile(&self, service: &Service, id: IncidentId) -> String {
+        let seconds = self.limits.profile_seconds;
+        let (pod, bytes) = match self
+            .cluster
+            .cpu_profile(service, self.limits.profile_port, seconds)
+            .await
+        {
+            Ok(profile) => profile,
+            Err(e) => return format!("CPU profile: {e}"),
+        };
+        let dir = &self.limits.profile_dir;
+        let at = self.clock.now().format("%Y%m%dT%H%M%SZ");
+        let path = dir.join(format!("incident-{}-{pod}-{at}.pprof", id.get()));
+        let saved = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, &bytes));
+        match saved {
+            Ok(()) => format!(
+                "CPU profile of {pod} ({seconds}s, {} bytes): {} (go tool pprof FILE)",
+                bytes.len(),
+                path.display()
+            ),
+            Err(e) => format!(
+                "CPU profile of {pod}: could not be saved in {}: {e}",
+                dir.display()
+            ),
+        }
     }
 
     async fn security(&self, service: &Service) -> Vec<String> {

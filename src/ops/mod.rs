@@ -102,6 +102,15 @@ pub trait Cluster: Send + Sync {
 
     /// The Deployment's rollout status.
     async fn rollout_status(&self, service: &Service) -> Result<RolloutStatus>;
+
+    /// A CPU profile of one running pod of the service, through the pods/proxy subresource
+    /// (`/debug/pprof/profile?seconds=N` on `port`): the pod and the profile's bytes.
+    async fn cpu_profile(
+        &self,
+        service: &Service,
+        port: u16,
+        seconds: u32,
+    ) -> Result<(String, Vec<u8>)>;
 }
 
 /// The cluster when none is configured or the client could not be built: every call says why.
@@ -165,6 +174,9 @@ impl Cluster for Unavailable {
         self.fail()
     }
     async fn rollout_status(&self, _: &Service) -> Result<RolloutStatus> {
+        self.fail()
+    }
+    async fn cpu_profile(&self, _: &Service, _: u16, _: u32) -> Result<(String, Vec<u8>)> {
         self.fail()
     }
 }

@@ -9,7 +9,7 @@ use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use super::KubeCluster;
 use super::reads::{chrono_time, deployment, pods};
 use crate::catalog::Service;
-use crate::ops::{EventLine, NodeState, PodState, Result, RolloutStatus};
+use crate::ops::{Error, EventLine, NodeState, PodState, Result, RolloutStatus};
 
 /// How many events are kept.
 const MAX_EVENTS: usize = 30;
@@ -222,4 +222,52 @@ pub(super) async fn rollout_status(k: &KubeCluster, service: &Service) -> Result
         available: status.available_replicas.unwrap_or(0),
         replicas: status.replicas.unwrap_or(0),
     })
+}
+
+pub(super) async fn cpu_profile(
+    k: &KubeCluster,
+    service: &Service,
+    port: u16,
+    seconds: u32,
+) -> Result<(String, Vec<u8>)> {
+    let ns = &service.namespace;
+    let pod = pod_states(k, service)
+        .await?
+        .into_iter()
+        .find(|p| p.phase == "Running" && p.waiting.is_none())
+        .ok_or_else(|| {
+            Error::Refused(format!(
+                "no running pod of {} to profile",
+                service.deployment
+            ))
+        })?;
+    let path = format!(
+        "/api/v1/namespaces/{ns}/pods/{}:{port}/proxy/debug/pprof/profile?seconds={seconds}",
+        pod.name
+    );
+    let what = format!("cpu profile of pod {ns}/{}", pod.name);
+    let timeout = k.options.timeout + std::time::Duration::from_secs(u64::from(seconds));
+    let (status, body) = k
+        .call_within(timeout, &what, false, || async {
+            let request = http::Request::get(path.as_str())
+                .body(kube::client::Body::from(Vec::new()))
+                .map_err(kube::Error::HttpError)?;
+            let response = k.client.send(request).await?;
+            let status = response.status().as_u16();
+            let body = response.into_body().collect_bytes().await?;
+            Ok((status, body))
+        })
+        .await?;
+    match status {
+        200..=299 => Ok((pod.name, body.to_vec())),
+        403 => Err(Error::Forbidden(what)),
+        404 => Err(Error::NotFound(what)),
+        code => Err(Error::Api(format!(
+            "{what}: HTTP {code} {}",
+            String::from_utf8_lossy(&body)
+                .chars()
+                .take(200)
+                .collect::<String>()
+        ))),
+    }
 }

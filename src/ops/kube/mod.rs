@@ -65,6 +65,7 @@ pub const API_CALLS: &[ApiCall] = &[
     call("get", "", "configmaps", ""),
     call("patch", "", "configmaps", ""),
     call("list", "networking.k8s.io", "networkpolicies", ""),
+    call("get", "", "pods", "proxy"),
     call("list", "metrics.k8s.io", "pods", ""),
     // Cluster-scoped (a ClusterRole): node health for `/incident-diagnose infra`.
     call("list", "", "nodes", ""),
@@ -176,6 +177,22 @@ impl KubeCluster {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, kube::Error>>,
     {
+        self.call_within(self.options.timeout, what, retry, make)
+            .await
+    }
+
+    /// [`KubeCluster::call`] with its own timeout (for calls that take long by design).
+    async fn call_within<T, F, Fut>(
+        &self,
+        timeout: Duration,
+        what: &str,
+        retry: bool,
+        make: F,
+    ) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, kube::Error>>,
+    {
         let attempts = if retry { READ_ATTEMPTS } else { 1 };
         let run = async {
             let mut attempt = 1;
@@ -191,14 +208,9 @@ impl KubeCluster {
                 }
             }
         };
-        tokio::time::timeout(self.options.timeout, run)
-            .await
-            .map_err(|_| {
-                Error::Unavailable(format!(
-                    "no answer to {what} within {}s",
-                    self.options.timeout.as_secs()
-                ))
-            })?
+        tokio::time::timeout(timeout, run).await.map_err(|_| {
+            Error::Unavailable(format!("no answer to {what} within {}s", timeout.as_secs()))
+        })?
     }
 }
 
@@ -266,5 +278,13 @@ impl Cluster for KubeCluster {
     }
     async fn rollout_status(&self, service: &Service) -> Result<RolloutStatus> {
         diagnose::rollout_status(self, service).await
+    }
+    async fn cpu_profile(
+        &self,
+        service: &Service,
+        port: u16,
+        seconds: u32,
+    ) -> Result<(String, Vec<u8>)> {
+        diagnose::cpu_profile(self, service, port, seconds).await
     }
 }

@@ -67,6 +67,32 @@ async fn diagnose_perf_shows_pod_usage_and_the_prometheus_queries() {
         .find(|s| s.path == "/api/v1/query")
         .expect("prometheus asked");
     assert!(query.query.starts_with("query="), "{query:?}");
+    let profile = c
+        .kube
+        .seen()
+        .into_iter()
+        .find(|s| s.path.ends_with("/proxy/debug/pprof/profile"))
+        .expect("profile taken");
+    assert_eq!(
+        profile.path,
+        "/api/v1/namespaces/freightliner-production/pods/freightliner-2:6060/proxy/debug/pprof/profile"
+    );
+    assert_eq!(profile.query, "seconds=30");
+    let file =
+        c.t.dir
+            .path()
+            .join("profiles/incident-1-freightliner-2-20261129T030000Z.pprof");
+    assert_has(
+        &out,
+        &[
+            "CPU profile of freightliner-2 (30s, 22 bytes): ",
+            &file.display().to_string(),
+        ],
+    );
+    assert_eq!(
+        std::fs::read(&file).expect("profile written"),
+        b"\x1f\x8b\x08 fake pprof profile"
+    );
 }
 
 #[tokio::test]

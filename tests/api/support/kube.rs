@@ -267,6 +267,9 @@ async fn handle(
         }))
         .into_response();
     }
+    if path.ends_with("/proxy/debug/pprof/profile") {
+        return b"\x1f\x8b\x08 fake pprof profile".to_vec().into_response();
+    }
     if let Some(pod_path) = path.strip_suffix("/log") {
         let pod = pod_path.rsplit('/').next().unwrap_or_default();
         return match state.logs.get(pod) {
