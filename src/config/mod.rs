@@ -240,54 +240,7 @@ impl Settings {
         }
         within("kubernetes.timeout", self.kubernetes.timeout, SECOND, HOUR)?;
         within("helm.timeout", self.helm.timeout, SECOND, HOUR)?;
-        within(
-            "assess.evidence_timeout",
-            self.assess.evidence_timeout,
-            SECOND,
-            HOUR,
-        )?;
-        within("assess.log_window", self.assess.log_window, SECOND, MONTH)?;
-        regex::Regex::new(&self.assess.error_pattern).map_err(|e| {
-            (
-                "assess.error_pattern".to_owned(),
-                format!("not a regular expression: {e}"),
-            )
-        })?;
-        let mut actions = BTreeSet::new();
-        for (i, action) in self.actions.iter().enumerate() {
-            if let Some(problem) = action.problem() {
-                return Err((format!("actions[{i}]"), problem));
-            }
-            if !actions.insert(action.name.as_str()) {
-                return Err((
-                    format!("actions[{i}].name"),
-                    format!("action '{}' is defined twice", action.name),
-                ));
-            }
-        }
-        if let Some(url) = &self.prometheus.url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            return Err((
-                "prometheus.url".into(),
-                format!("'{url}' is not an http:// or https:// URL"),
-            ));
-        }
-        if !(0.0..=1.0).contains(&self.prometheus.error_rate_max) {
-            return Err((
-                "prometheus.error_rate_max".into(),
-                "must be between 0 and 1".into(),
-            ));
-        }
-        if self.diagnose.profile_seconds > 300 {
-            return Err((
-                "diagnose.profile_seconds".into(),
-                "at most 300 (0 takes no profile)".into(),
-            ));
-        }
-        if self.scale.max_replicas == 0 {
-            return Err(("scale.max_replicas".into(), "must be at least 1".into()));
-        }
+        self.check_ops()?;
         crate::store::sqlite::database_path(&self.store.url)
             .map_err(|reason| ("store.url".to_owned(), reason))?;
         self.server.listen.parse::<SocketAddr>().map_err(|_| {

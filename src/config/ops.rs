@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeSet;
+
+use super::{HOUR, MONTH, SECOND, within};
 use crate::interval::Interval;
 
 /// `[assess]`: the evidence `/incident-assess` gathers from the cluster.
@@ -146,6 +149,123 @@ impl Default for DiagnoseSettings {
             profile_seconds: 30,
             profile_port: 6060,
             profile_dir: "profiles".into(),
+        }
+    }
+}
+
+impl super::Settings {
+    /// Checks the cluster-operation sections: ranges, the error pattern, actions, Prometheus.
+    pub(super) fn check_ops(&self) -> Result<(), (String, String)> {
+        within(
+            "assess.evidence_timeout",
+            self.assess.evidence_timeout,
+            SECOND,
+            HOUR,
+        )?;
+        within("assess.log_window", self.assess.log_window, SECOND, MONTH)?;
+        regex::Regex::new(&self.assess.error_pattern).map_err(|e| {
+            (
+                "assess.error_pattern".to_owned(),
+                format!("not a regular expression: {e}"),
+            )
+        })?;
+        let mut actions = BTreeSet::new();
+        for (i, action) in self.actions.iter().enumerate() {
+            if let Some(problem) = action.problem() {
+                return Err((format!("actions[{i}]"), problem));
+            }
+            if !actions.insert(action.name.as_str()) {
+                return Err((
+                    format!("actions[{i}].name"),
+                    format!("action '{}' is defined twice", action.name),
+                ));
+            }
+        }
+        if let Some(url) = &self.prometheus.url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err((
+                "prometheus.url".into(),
+                format!("'{url}' is not an http:// or https:// URL"),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.prometheus.error_rate_max) {
+            return Err((
+                "prometheus.error_rate_max".into(),
+                "must be between 0 and 1".into(),
+            ));
+        }
+        if self.diagnose.profile_seconds > 300 {
+            return Err((
+                "diagnose.profile_seconds".into(),
+                "at most 300 (0 takes no profile)".into(),
+            ));
+        }
+        if self.scale.max_replicas == 0 {
+            return Err(("scale.max_replicas".into(), "must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use crate::config::{Error, Settings};
+
+    fn invalid(extra: &str) -> (String, String) {
+        let text = format!("[[services]]\nname = \"web\"\nnamespace = \"web\"\n{extra}");
+        let mut f = tempfile::Builder::new()
+            .suffix(".toml")
+            .tempfile()
+            .expect("temp file");
+        f.write_all(text.as_bytes()).expect("write");
+        match Settings::load_with_env(f.path(), []) {
+            Err(Error::Invalid { key, message, .. }) => (key, message),
+            other => panic!("expected an invalid key, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_cluster_settings_name_their_key() {
+        let cases = [
+            ("[assess]\nerror_pattern = \"(\"", "assess.error_pattern"),
+            (
+                "[assess]\nevidence_timeout = \"2h\"",
+                "assess.evidence_timeout",
+            ),
+            ("[scale]\nmax_replicas = 0", "scale.max_replicas"),
+            ("[prometheus]\nurl = \"prometheus:9090\"", "prometheus.url"),
+            (
+                "[prometheus]\nerror_rate_max = 2.0",
+                "prometheus.error_rate_max",
+            ),
+            (
+                "[diagnose]\nprofile_seconds = 900",
+                "diagnose.profile_seconds",
+            ),
+            (
+                "[[actions]]\nname = \"x\"\nconfigmap = \"c\"\nkey = \"k\"\nenv = \"E\"\nvalue = \"1\"",
+                "actions[0]",
+            ),
+            (
+                "[[actions]]\nname = \"x\"\nconfigmap = \"c\"\nvalue = \"1\"",
+                "actions[0]",
+            ),
+            (
+                "[[actions]]\nname = \"x\"\nenv = \"E\"\nvalue = \"1\"\n[[actions]]\nname = \"x\"\nenv = \"F\"\nvalue = \"2\"",
+                "actions[1].name",
+            ),
+            (
+                "[[actions]]\nname = \"a b\"\nenv = \"E\"\nvalue = \"1\"",
+                "actions[0]",
+            ),
+        ];
+        for (extra, key) in cases {
+            let (got, message) = invalid(extra);
+            assert_eq!(got, key, "{extra}: {message}");
+            assert!(!message.is_empty());
         }
     }
 }

@@ -7,17 +7,20 @@
 //! # Guarantees
 //! A state change is committed to the store before any reply about it is returned.
 
+mod cluster;
 mod diagnose;
 mod evidence;
 mod handlers;
 mod help;
 mod mitigate;
 mod read;
+mod verify;
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::Arc;
-use std::time::Duration;
+
+pub use cluster::Limits;
 
 use crate::catalog::Catalog;
 use crate::chat::Outbox;
@@ -30,7 +33,7 @@ use crate::incident::{Actor, ChannelRef, Incident, IncidentId, Status};
 use crate::message::Message;
 use crate::notify::{self, Templates};
 use crate::ops::probe::Prober;
-use crate::ops::{Change, Cluster, Runbook};
+use crate::ops::{Cluster, Runbook};
 use crate::store::{self, Store};
 
 /// Who sent a command, and from where.
@@ -124,34 +127,6 @@ pub struct Parts {
     pub runbook: Arc<Runbook>,
     /// HTTP probes and Prometheus queries.
     pub prober: Arc<Prober>,
-}
-
-/// Bounds of what the engine does with the cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
-    /// How long the alert waits for evidence (`assess.evidence_timeout`).
-    pub evidence_timeout: Duration,
-    /// The most replicas `/incident-scale` sets (`scale.max_replicas`).
-    pub max_replicas: u32,
-    /// Seconds of CPU profile `/incident-diagnose perf` takes; 0 for none.
-    pub profile_seconds: u32,
-    /// The pods' pprof port.
-    pub profile_port: u16,
-    /// Where profiles are written.
-    pub profile_dir: std::path::PathBuf,
-}
-
-impl Limits {
-    /// The limits of checked settings.
-    pub fn new(settings: &crate::config::Settings) -> Self {
-        Self {
-            evidence_timeout: Duration::from_secs(settings.assess.evidence_timeout.as_secs()),
-            max_replicas: settings.scale.max_replicas,
-            profile_seconds: settings.diagnose.profile_seconds,
-            profile_port: settings.diagnose.profile_port,
-            profile_dir: settings.diagnose.profile_dir.clone(),
-        }
-    }
 }
 
 /// The incident engine.
@@ -292,42 +267,12 @@ impl Engine {
                 };
                 self.transition(caller, incident, name, event).await
             }
-            Command::Rollback { revision } => {
-                self.mitigate(caller, incident, name, Change::Rollback { revision })
-                    .await
-            }
+            Command::Rollback { revision } => self.rollback(caller, incident, revision).await,
             Command::Scale {
                 replicas,
                 deployment,
-            } => {
-                let deployment = match deployment {
-                    Some(d) => d,
-                    None => self.service_of(caller, incident).await?.deployment,
-                };
-                let change = Change::Scale {
-                    deployment,
-                    replicas,
-                };
-                self.mitigate(caller, incident, name, change).await
-            }
-            Command::Action { name: action } => {
-                let toggle = self.runbook.get(&action).cloned().ok_or_else(|| {
-                    let known = self.runbook.list();
-                    refuse(
-                        format!("There is no runbook action '{action}'"),
-                        if known.is_empty() {
-                            "No [[actions]] are configured.".to_owned()
-                        } else {
-                            format!("Configured: {}.", known.join("; "))
-                        },
-                    )
-                })?;
-                let change = Change::Action {
-                    name: action,
-                    toggle,
-                };
-                self.mitigate(caller, incident, name, change).await
-            }
+            } => self.scale(caller, incident, replicas, deployment).await,
+            Command::Action { name } => self.action(caller, incident, name).await,
             Command::Diagnose { area } => self.diagnose(caller, incident, area).await,
             Command::Verify { smoke_only } => self.verify(caller, incident, smoke_only).await,
             // What is left is NOT_YET_BUILT: answer as the incident's state allows.
@@ -375,24 +320,6 @@ impl Engine {
                 ))
             }
         }
-    }
-
-    /// The service of the incident a command is about.
-    async fn service_of(
-        &self,
-        caller: &Caller,
-        explicit: Option<IncidentId>,
-    ) -> Result<crate::catalog::Service> {
-        let incident = self.target(caller, explicit).await?;
-        self.catalog.get(&incident.service).cloned().ok_or_else(|| {
-            refuse(
-                format!("{} is about an unknown service", incident.id),
-                format!(
-                    "Service '{}' is no longer in the config's [[services]].",
-                    incident.service
-                ),
-            )
-        })
     }
 
     /// Refuses `name` when the incident's state does not allow it, listing what is allowed.

@@ -330,3 +330,43 @@ fn closing_needs_a_resolved_incident() {
         assert!(result.is_err(), "{event:?} on a closed incident");
     }
 }
+
+#[test]
+fn a_record_appends_its_entries_and_only_a_responder_step_acknowledges() {
+    let evidence = TimelineEvent::Evidence {
+        findings: vec!["Readiness: web ready 3/3".into()],
+        late: true,
+    };
+    let open_one = incident(Status::Investigating, false);
+    let by_firewatch = Event::Record {
+        step: Step::Read,
+        entries: vec![evidence.clone()],
+    };
+    let out = apply(&open_one, by_firewatch, &person("bob"), t0(), &policy()).unwrap();
+    assert_eq!(out.entries, [evidence.clone()]);
+    assert!(out.incident.acknowledged.is_none());
+    let by_responder = Event::Record {
+        step: Step::Mitigate,
+        entries: vec![evidence.clone()],
+    };
+    let out = apply(
+        &open_one,
+        by_responder.clone(),
+        &person("bob"),
+        t0(),
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(
+        out.entries,
+        [TimelineEvent::Acknowledged { implicit: true }, evidence]
+    );
+    let resolved = incident(Status::Resolved, true);
+    assert!(matches!(
+        apply(&resolved, by_responder, &person("bob"), t0(), &policy()),
+        Err(Refusal::WrongState {
+            step: Step::Mitigate,
+            ..
+        })
+    ));
+}
