@@ -343,7 +343,7 @@ fn a_record_appends_its_entries_and_only_a_responder_step_acknowledges() {
         entries: vec![evidence.clone()],
     };
     let out = apply(&open_one, by_firewatch, &person("bob"), t0(), &policy()).unwrap();
-    assert_eq!(out.entries, [evidence.clone()]);
+    assert_eq!(out.entries, std::slice::from_ref(&evidence));
     assert!(out.incident.acknowledged.is_none());
     let by_responder = Event::Record {
         step: Step::Mitigate,
