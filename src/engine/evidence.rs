@@ -221,10 +221,12 @@ pub(super) async fn follow_up(f: FollowUp, pending: Vec<JoinHandle<Part>>) {
     all.extend(late);
     let after = signals(&all, now);
     let mut news = Signals::default();
-    if after.down != before.down && f.incident.severity > Severity::P0 {
-        news.down = after
-            .down
-            .map(|d| format!("{d}; raise it with /incident-severity P0"));
+    let mut raise = None;
+    if after.down != before.down
+        && let Some(down) = after.down
+    {
+        raise = Some((Severity::P0, down.clone()));
+        news.down = Some(down);
     }
     if after.rollback != before.rollback {
         news.rollback = after.rollback;
@@ -236,13 +238,14 @@ pub(super) async fn follow_up(f: FollowUp, pending: Vec<JoinHandle<Part>>) {
             findings: lines.clone(),
             late: true,
         }],
+        raise,
     };
     let decide = |i: &crate::incident::Incident| {
         lifecycle::apply(i, event.clone(), &f.actor, now, &f.policy)
     };
     let id = f.incident.id;
-    match f.store.update(id, &f.actor, now, None, &decide).await {
-        Ok(crate::store::Updated::Changed { .. }) => {}
+    let (before, after) = match f.store.update(id, &f.actor, now, None, &decide).await {
+        Ok(crate::store::Updated::Changed { before, after }) => (before, after),
         Ok(crate::store::Updated::Refused(r)) => {
             tracing::warn!(incident = %id, refusal = %r, "late evidence not recorded");
             return;
@@ -251,11 +254,28 @@ pub(super) async fn follow_up(f: FollowUp, pending: Vec<JoinHandle<Part>>) {
             tracing::error!(incident = %id, error = %crate::error_chain(&e), "late evidence not recorded");
             return;
         }
+    };
+    let mut paged = Vec::new();
+    if after.severity < before.severity {
+        lines.push(format!(
+            "🔴 Severity raised {} → {} by the cluster",
+            before.severity, after.severity
+        ));
+        let old = &f.policy.level(before.severity).roles;
+        paged = f
+            .policy
+            .level(after.severity)
+            .roles
+            .iter()
+            .filter(|r| !old.contains(r))
+            .cloned()
+            .collect();
     }
     let mut message = Message::notice(format!("🔎 MORE EVIDENCE - {id}"), "");
     message.blocks = lines.into_iter().map(Block::Text).collect();
+    message.paged_roles = paged;
     let message = message
-        .with_colour(&f.policy.level(f.incident.severity).colour)
+        .with_colour(&f.policy.level(after.severity).colour)
         .about(id);
     if let Err(e) = f.outbox.post(&f.incident.channel, &message).await {
         tracing::warn!(incident = %id, error = %e, "late evidence recorded but not posted");

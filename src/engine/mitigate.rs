@@ -134,6 +134,7 @@ impl Engine {
         let event = Event::Record {
             step,
             entries: vec![entry],
+            raise: None,
         };
         let decide =
             |i: &Incident| lifecycle::apply(i, event.clone(), &caller.actor, now, &self.policy);

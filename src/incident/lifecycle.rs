@@ -96,6 +96,8 @@ pub enum Event {
         step: Step,
         /// The entries to append.
         entries: Vec<TimelineEvent>,
+        /// A live signal that raises the severity to this level (never lowers it), and why.
+        raise: Option<(Severity, String)>,
     },
 }
 
@@ -298,8 +300,22 @@ pub fn apply(
             entries.push(TimelineEvent::Closed { report });
         }
         Event::Record {
-            entries: recorded, ..
-        } => entries.extend(recorded),
+            entries: recorded,
+            raise,
+            ..
+        } => {
+            entries.extend(recorded);
+            if let Some((to, why)) = raise.filter(|(to, _)| *to < incident.severity) {
+                next.severity = to;
+                next.severity_reason = format!("raised by the cluster: {why}");
+                entries.push(TimelineEvent::SeverityChanged {
+                    from: incident.severity,
+                    to,
+                    reason: Some(format!("raised by the cluster: {why}")),
+                });
+                promise_update(&mut next, now, policy);
+            }
+        }
     }
     Ok(Outcome {
         incident: next,

@@ -341,6 +341,7 @@ fn a_record_appends_its_entries_and_only_a_responder_step_acknowledges() {
     let by_firewatch = Event::Record {
         step: Step::Read,
         entries: vec![evidence.clone()],
+        raise: None,
     };
     let out = apply(&open_one, by_firewatch, &person("bob"), t0(), &policy()).unwrap();
     assert_eq!(out.entries, std::slice::from_ref(&evidence));
@@ -348,6 +349,7 @@ fn a_record_appends_its_entries_and_only_a_responder_step_acknowledges() {
     let by_responder = Event::Record {
         step: Step::Mitigate,
         entries: vec![evidence.clone()],
+        raise: None,
     };
     let out = apply(
         &open_one,
@@ -369,4 +371,47 @@ fn a_record_appends_its_entries_and_only_a_responder_step_acknowledges() {
             ..
         })
     ));
+}
+
+#[test]
+fn a_record_with_a_live_signal_raises_the_severity_but_never_lowers_it() {
+    let p1 = incident(Status::Investigating, false);
+    assert_eq!(p1.severity, Severity::P1);
+    let raise = |to| Event::Record {
+        step: Step::Read,
+        entries: Vec::new(),
+        raise: Some((to, "0/3 replicas of web ready".to_owned())),
+    };
+    let out = apply(
+        &p1,
+        raise(Severity::P0),
+        &person("firewatch"),
+        t0(),
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(out.incident.severity, Severity::P0);
+    assert!(out.incident.acknowledged.is_none());
+    assert_eq!(
+        out.entries,
+        [TimelineEvent::SeverityChanged {
+            from: Severity::P1,
+            to: Severity::P0,
+            reason: Some("raised by the cluster: 0/3 replicas of web ready".into()),
+        }]
+    );
+    assert_eq!(
+        out.incident.next_update_due,
+        Some(t0() + policy().level(Severity::P0).update_every.as_delta())
+    );
+    let out = apply(
+        &p1,
+        raise(Severity::P2),
+        &person("firewatch"),
+        t0(),
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(out.incident.severity, Severity::P1);
+    assert!(out.entries.is_empty());
 }

@@ -110,14 +110,12 @@ impl Outbox for Recording {
     }
 }
 
-#[tokio::test]
-async fn evidence_that_misses_the_alert_follows_as_an_update_and_lands_on_the_timeline() {
-    let c = ClusterApp::spawn(&[("FIREWATCH__ASSESS__EVIDENCE_TIMEOUT", "1s")]).await;
-    objects::broken(&c.kube);
-    let gate = Arc::new(Semaphore::new(0));
-    c.kube.fail("/log", Fault::Hang(Arc::clone(&gate)));
+/// An engine on `c`'s store and cluster whose outbox sends what it posts to the receiver.
+async fn engine_with_outbox(
+    c: &ClusterApp,
+) -> (Engine, mpsc::UnboundedReceiver<(ChannelRef, Message)>) {
     let settings = &c.t.app.settings;
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
     let policy = Policy::new(
         settings.severity.levels(),
         &settings.classify,
@@ -139,7 +137,11 @@ async fn evidence_that_misses_the_alert_follows_as_an_update_and_lands_on_the_ti
             settings.prometheus.clone(),
         )),
     });
-    let caller = Caller {
+    (engine, rx)
+}
+
+fn alice() -> Caller {
+    Caller {
         actor: Actor {
             platform: Platform::Console,
             id: "alice".into(),
@@ -150,9 +152,27 @@ async fn evidence_that_misses_the_alert_follows_as_an_update_and_lands_on_the_ti
             id: "ops".into(),
         },
         request: None,
-    };
+    }
+}
+
+async fn next_post(
+    rx: &mut mpsc::UnboundedReceiver<(ChannelRef, Message)>,
+) -> (ChannelRef, Message) {
+    tokio::time::timeout(std::time::Duration::from_secs(60), rx.recv())
+        .await
+        .expect("late evidence is posted")
+        .expect("outbox open")
+}
+
+#[tokio::test]
+async fn evidence_that_misses_the_alert_follows_as_an_update_and_lands_on_the_timeline() {
+    let c = ClusterApp::spawn(&[("FIREWATCH__ASSESS__EVIDENCE_TIMEOUT", "1s")]).await;
+    objects::broken(&c.kube);
+    let gate = Arc::new(Semaphore::new(0));
+    c.kube.fail("/log", Fault::Hang(Arc::clone(&gate)));
+    let (engine, mut rx) = engine_with_outbox(&c).await;
     let replies = engine
-        .handle(&caller, "/incident-assess checkout errors for some users")
+        .handle(&alice(), "/incident-assess checkout errors for some users")
         .await;
     let alert = replies[0].message.plain_text();
     assert_has(
@@ -165,10 +185,7 @@ async fn evidence_that_misses_the_alert_follows_as_an_update_and_lands_on_the_ti
     );
     assert!(!alert.contains("Log errors"), "{alert}");
     gate.add_permits(100);
-    let (channel, late) = tokio::time::timeout(std::time::Duration::from_secs(60), rx.recv())
-        .await
-        .expect("late evidence is posted")
-        .expect("outbox open");
+    let (channel, late) = next_post(&mut rx).await;
     assert_eq!(channel.id, "ops");
     let text = late.plain_text();
     assert_has(
@@ -192,5 +209,63 @@ async fn evidence_that_misses_the_alert_follows_as_an_update_and_lands_on_the_ti
             .count(),
         0,
         "gathering evidence does not acknowledge"
+    );
+}
+
+#[tokio::test]
+async fn a_late_readiness_signal_raises_the_severity_and_pages_the_new_roles() {
+    let c = ClusterApp::spawn(&[("FIREWATCH__ASSESS__EVIDENCE_TIMEOUT", "1s")]).await;
+    objects::broken(&c.kube);
+    let gate = Arc::new(Semaphore::new(0));
+    c.kube
+        .fail("/deployments/freightliner", Fault::Hang(Arc::clone(&gate)));
+    let (engine, mut rx) = engine_with_outbox(&c).await;
+    let replies = engine
+        .handle(&alice(), "/incident-assess checkout errors for some users")
+        .await;
+    let alert = replies[0].message.plain_text();
+    assert_has(
+        &alert,
+        &[
+            "INCIDENT DETECTED - P2",
+            "Warning events: 3",
+            "⏳ 3 more part(s) still being gathered",
+        ],
+    );
+    gate.add_permits(100);
+    let (_, late) = next_post(&mut rx).await;
+    assert_has(
+        &late.plain_text(),
+        &[
+            "Readiness: freightliner ready 0/3",
+            "🔴 Live signal: 0/3 replicas of freightliner ready",
+            "🔴 Severity raised P2 → P0 by the cluster",
+        ],
+    );
+    assert_eq!(
+        late.paged_roles,
+        ["security-auditor", "performance-engineer"]
+    );
+    let incident =
+        c.t.app
+            .store
+            .incident(firewatch::incident::IncidentId::new(1).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(incident.severity.to_string(), "P0");
+    assert!(
+        incident.acknowledged.is_none(),
+        "firewatch does not acknowledge"
+    );
+    let kinds: Vec<&str> =
+        c.t.timeline(1)
+            .await
+            .iter()
+            .map(|e| e.event.kind())
+            .collect();
+    assert_eq!(
+        kinds,
+        ["detected", "evidence", "evidence", "severity_changed"]
     );
 }
