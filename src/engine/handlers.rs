@@ -1,9 +1,9 @@
 //! Commands that change an incident: assess, ack, update, severity, note, resolve.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-
-use std::sync::Arc;
 
 use super::{
     Caller, Engine, Reply, Result, error_reference, evidence, refusal, refuse, to_channel,

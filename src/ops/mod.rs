@@ -8,7 +8,10 @@
 //!   ([`API_CALLS`], the RBAC a deployment must grant).
 //! - [`helm`]: release history decoded from Helm's release Secrets, rollback through the CLI.
 //! - [`evidence`]: the evidence types gathered on `/incident-assess`, and the signals in them.
-//! - [`mutation`]: the one value every change to the cluster goes through.
+//! - [`diagnose`]: what `/incident-diagnose` and `/incident-verify` read (pods, events, nodes,
+//!   rollout status).
+//! - [`mutation`]: the one value every change to the cluster goes through, and the runbook.
+//! - [`probe`]: HTTP probes of health URLs and Prometheus queries (not the cluster's API).
 
 pub mod diagnose;
 pub mod evidence;
