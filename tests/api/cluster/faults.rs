@@ -113,3 +113,47 @@ async fn an_unreachable_cluster_is_unavailable_and_the_incident_still_opens() {
         ],
     );
 }
+
+#[tokio::test]
+async fn a_slow_cluster_times_out_with_a_clear_message_and_nothing_changes() {
+    let c = ClusterApp::spawn(&[("FIREWATCH__KUBERNETES__TIMEOUT", "1s")]).await;
+    objects::broken(&c.kube);
+    c.t.say("/incident-assess checkout errors for some users")
+        .await;
+    let version = c.t.version(1).await;
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    c.kube.fail("/scale", Fault::Hang(gate.clone()));
+    let out = c.t.say("/incident-scale 4").await;
+    assert_has(
+        &out,
+        &[
+            "⚠️ Cannot scale freightliner to 4 replicas",
+            "cluster unavailable: no answer to scale of deployment freightliner-production/freightliner within 1s",
+            "Nothing was changed",
+        ],
+    );
+    assert_eq!(c.t.version(1).await, version);
+    gate.add_permits(10);
+}
+
+#[tokio::test]
+async fn a_refused_runbook_action_changes_nothing() {
+    let c = broken_with_incident().await;
+    let version = c.t.version(1).await;
+    c.kube.fail("/configmaps", Fault::Status(403));
+    let out = c.t.say("/incident-action circuit-breaker-on").await;
+    assert_has(
+        &out,
+        &[
+            "⚠️ Cannot action circuit-breaker-on",
+            "the cluster refused access: configmap freightliner-production/freightliner-flags: injected 403",
+            "Nothing was changed",
+        ],
+    );
+    assert_eq!(c.t.version(1).await, version);
+    let flags = c
+        .kube
+        .get(&objects::configmaps(), "freightliner-flags")
+        .unwrap();
+    assert_eq!(flags["data"]["CIRCUIT_BREAKER"], "off");
+}
