@@ -9,7 +9,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::task::JoinHandle;
 
 use crate::catalog::Service;
+use crate::chat::Outbox;
+use crate::clock::Clock;
+use crate::incident::lifecycle::{self, Event, Step};
+use crate::incident::severity::Policy;
+use crate::incident::{Actor, Incident, Severity, TimelineEvent};
+use crate::message::{Block, Message};
 use crate::ops::{self, Cluster, LogErrors, Readiness, Rollout, Warning};
+use crate::store::{Store, Updated};
 
 /// How far back deploys are listed.
 const DEPLOYS_WINDOW: TimeDelta = TimeDelta::hours(24);
@@ -195,21 +202,17 @@ pub(super) fn signal_lines(signals: &Signals) -> Vec<String> {
 
 /// What the late parts need to be recorded and posted.
 pub(super) struct FollowUp {
-    pub store: Arc<dyn crate::store::Store>,
-    pub outbox: Arc<dyn crate::chat::Outbox>,
-    pub clock: Arc<dyn crate::clock::Clock>,
-    pub policy: Arc<crate::incident::severity::Policy>,
-    pub incident: crate::incident::Incident,
-    pub actor: crate::incident::Actor,
+    pub store: Arc<dyn Store>,
+    pub outbox: Arc<dyn Outbox>,
+    pub clock: Arc<dyn Clock>,
+    pub policy: Arc<Policy>,
+    pub incident: Incident,
+    pub actor: Actor,
     pub early: Vec<Part>,
 }
 
 /// Waits for the parts that missed the alert, records them on the timeline, then posts them.
 pub(super) async fn follow_up(f: FollowUp, pending: Vec<JoinHandle<Part>>) {
-    use crate::incident::lifecycle::{self, Event, Step};
-    use crate::incident::{Severity, TimelineEvent};
-    use crate::message::{Block, Message};
-
     let late = rest(pending).await;
     if late.is_empty() {
         return;
@@ -240,13 +243,11 @@ pub(super) async fn follow_up(f: FollowUp, pending: Vec<JoinHandle<Part>>) {
         }],
         raise,
     };
-    let decide = |i: &crate::incident::Incident| {
-        lifecycle::apply(i, event.clone(), &f.actor, now, &f.policy)
-    };
+    let decide = |i: &Incident| lifecycle::apply(i, event.clone(), &f.actor, now, &f.policy);
     let id = f.incident.id;
     let (before, after) = match f.store.update(id, &f.actor, now, None, &decide).await {
-        Ok(crate::store::Updated::Changed { before, after }) => (before, after),
-        Ok(crate::store::Updated::Refused(r)) => {
+        Ok(Updated::Changed { before, after }) => (before, after),
+        Ok(Updated::Refused(r)) => {
             tracing::warn!(incident = %id, refusal = %r, "late evidence not recorded");
             return;
         }

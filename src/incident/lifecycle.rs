@@ -305,7 +305,9 @@ pub fn apply(
             ..
         } => {
             entries.extend(recorded);
-            if let Some((to, why)) = raise.filter(|(to, _)| *to < incident.severity) {
+            if let Some((to, why)) =
+                raise.filter(|(to, _)| *to < incident.severity && incident.status.is_active())
+            {
                 next.severity = to;
                 next.severity_reason = format!("raised by the cluster: {why}");
                 entries.push(TimelineEvent::SeverityChanged {
