@@ -223,7 +223,7 @@ async fn register_discord(settings: &Settings, guild: Option<&str>) -> Result<()
     let api = DiscordApi::new(&discord.api_url, application, discord.bot_token.as_ref())
         .map_err(|e| e.to_string())?;
     let registered = api
-        .overwrite_commands(guild, &commands::definitions(commands::MAX_REPLICAS))
+        .overwrite_commands(guild, &commands::definitions(settings.scale.max_replicas))
         .await
         .map_err(|e| format!("registering the commands failed: {e}"))?;
     for command in registered.as_array().into_iter().flatten() {

@@ -16,6 +16,7 @@ pub mod incident;
 pub mod interval;
 pub mod message;
 pub mod notify;
+pub mod ops;
 pub mod scheduler;
 pub mod serve;
 pub mod server;

@@ -12,10 +12,11 @@ use crate::chat::slack::api::{SlackApi, SlackOutbox};
 use crate::chat::slack::blocks::Mentions;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::engine::{Engine, Parts};
+use crate::engine::{Engine, Limits, Parts};
 use crate::incident::Platform;
 use crate::incident::severity::{Policy, PolicyError};
 use crate::notify::{self, Templates};
+use crate::ops::{self, Cluster};
 use crate::store::{self, SqliteStore, Store};
 
 /// Why firewatch could not start.
@@ -129,6 +130,13 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
     let outbox = Arc::new(router);
     let Checked { policy, templates } = check(&settings)?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&settings.store.url).await?);
+    let cluster: Arc<dyn Cluster> = match ops::connect(&settings).await {
+        Ok(cluster) => Arc::new(cluster),
+        Err(e) => {
+            tracing::info!(error = %e, "no cluster: incidents work, cluster commands say why");
+            Arc::new(ops::Unavailable::new(reason(e)))
+        }
+    };
     let engine = Engine::new(Parts {
         store: Arc::clone(&store),
         policy: Arc::new(policy),
@@ -137,6 +145,13 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
         clock: Arc::clone(&clock),
         outbox: outbox.clone(),
         reports: settings.reports.dir.clone(),
+        cluster,
+        limits: Limits::new(&settings),
+        runbook: Arc::new(ops::Runbook::new(&settings.actions)),
+        prober: Arc::new(ops::probe::Prober::new(
+            std::time::Duration::from_secs(settings.kubernetes.timeout.as_secs()),
+            settings.prometheus.clone(),
+        )),
     });
     Ok(App {
         engine: Arc::new(engine),
@@ -147,4 +162,12 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
         clock,
         settings,
     })
+}
+
+/// The reason inside a connect error (which already reads "cluster unavailable: …").
+fn reason(e: ops::Error) -> String {
+    match e {
+        ops::Error::Unavailable(reason) => reason,
+        other => other.to_string(),
+    }
 }

@@ -4,6 +4,7 @@
 //! Owns reading and checking settings; it does not open stores, load templates or reach
 //! anything outside.
 
+mod ops;
 mod secret;
 mod sections;
 
@@ -13,6 +14,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use ops::{
+    ActionSettings, AssessSettings, DiagnoseSettings, PrometheusSettings, ScaleSettings,
+};
 pub use secret::Secret;
 pub use sections::{
     DiscordMode, DiscordSettings, HelmSettings, IncidentSettings, KubernetesSettings, LogSettings,
@@ -55,6 +59,16 @@ pub struct Settings {
     pub kubernetes: KubernetesSettings,
     /// `[helm]`
     pub helm: HelmSettings,
+    /// `[assess]`
+    pub assess: AssessSettings,
+    /// `[scale]`
+    pub scale: ScaleSettings,
+    /// `[[actions]]`: runbook toggles.
+    pub actions: Vec<ActionSettings>,
+    /// `[prometheus]`
+    pub prometheus: PrometheusSettings,
+    /// `[diagnose]`
+    pub diagnose: DiagnoseSettings,
     /// `[log]`
     pub log: LogSettings,
 }
@@ -76,6 +90,11 @@ impl Default for Settings {
             discord: DiscordSettings::default(),
             kubernetes: KubernetesSettings::default(),
             helm: HelmSettings::default(),
+            assess: AssessSettings::default(),
+            scale: ScaleSettings::default(),
+            actions: Vec::new(),
+            prometheus: PrometheusSettings::default(),
+            diagnose: DiagnoseSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -233,6 +252,7 @@ impl Settings {
         within("scheduler.tick", self.scheduler.tick, SECOND, HOUR)?;
         within("kubernetes.timeout", self.kubernetes.timeout, SECOND, HOUR)?;
         within("helm.timeout", self.helm.timeout, SECOND, HOUR)?;
+        self.check_ops()?;
         crate::store::sqlite::database_path(&self.store.url)
             .map_err(|reason| ("store.url".to_owned(), reason))?;
         self.server.listen.parse::<SocketAddr>().map_err(|_| {
@@ -260,6 +280,7 @@ impl Settings {
             self.messages.dir = Some(resolve(dir));
         }
         self.reports.dir = resolve(&self.reports.dir);
+        self.diagnose.profile_dir = resolve(&self.diagnose.profile_dir);
         if let Some(kubeconfig) = &self.kubernetes.kubeconfig {
             self.kubernetes.kubeconfig = Some(resolve(kubeconfig));
         }

@@ -1,14 +1,18 @@
 //! Commands that change an incident: assess, ack, update, severity, note, resolve.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Caller, Engine, Reply, Result, error_reference, refusal, refuse, to_channel};
+use super::{
+    Caller, Engine, Reply, Result, error_reference, evidence, refusal, refuse, to_channel,
+};
 use crate::command::CommandName;
 use crate::incident::lifecycle::{self, Event, FollowUp, Outcome, Report};
 use crate::incident::trail::{self, Trail};
 use crate::incident::{Actor, ChannelRef, Incident, IncidentId, Severity, TimelineEvent};
-use crate::message::{ButtonStyle, Message};
+use crate::message::{Block, ButtonStyle, Message};
 use crate::notify::{Template, context};
 use crate::store::Updated;
 
@@ -26,14 +30,20 @@ impl Engine {
             .catalog
             .pick(service)
             .map_err(|e| refuse("Unknown service", e))?;
-        let classification = self.policy.classify(&description, severity);
+        let now = self.clock.now();
+        let gathered =
+            evidence::gather(&self.cluster, service, now, self.limits.evidence_timeout).await;
+        let signals = evidence::signals(&gathered.parts, now);
+        let mut classification = self.policy.classify(&description, severity);
+        if let Some(down) = &signals.down {
+            classification = classification.raise(Severity::P0, down.clone());
+        }
         let mut paged = self.policy.level(classification.severity).roles.clone();
         for owner in &service.owners {
             if !paged.contains(owner) {
                 paged.push(owner.clone());
             }
         }
-        let now = self.clock.now();
         let report = Report {
             summary: description,
             service: service.name.clone(),
@@ -41,7 +51,21 @@ impl Engine {
             channel: caller.channel.clone(),
             paged: paged.clone(),
         };
-        let draft = lifecycle::open(report, &caller.actor, now, &self.policy);
+        let mut findings = evidence::findings(&gathered.parts);
+        findings.extend(evidence::signal_lines(&signals));
+        if !gathered.pending.is_empty() {
+            findings.push(format!(
+                "⏳ {} more part(s) still being gathered; they follow as an update",
+                gathered.pending.len()
+            ));
+        }
+        let mut draft = lifecycle::open(report, &caller.actor, now, &self.policy);
+        if !evidence::nothing_gathered(&gathered.parts, &gathered.pending) {
+            draft.entries.push(TimelineEvent::Evidence {
+                findings: findings.clone(),
+                late: false,
+            });
+        }
         let incident = self
             .store
             .open_incident(&draft, caller.request.as_deref())
@@ -55,7 +79,29 @@ impl Engine {
                 format!("/incident-ack {}", incident.id),
                 ButtonStyle::Primary,
             );
+        message.blocks.push(Block::Text(String::new()));
+        message.blocks.push(Block::Text("🔎 Evidence".into()));
+        message.blocks.extend(findings.into_iter().map(Block::Text));
+        if signals.rollback.is_some() {
+            message = message.with_button(
+                "Roll back",
+                format!("/incident-rollback {}", incident.id),
+                ButtonStyle::Danger,
+            );
+        }
         message.paged_roles = paged;
+        if !gathered.pending.is_empty() {
+            let follow = evidence::FollowUp {
+                store: Arc::clone(&self.store),
+                outbox: Arc::clone(&self.outbox),
+                clock: Arc::clone(&self.clock),
+                policy: Arc::clone(&self.policy),
+                incident: incident.clone(),
+                actor: caller.actor.clone(),
+                early: gathered.parts,
+            };
+            tokio::spawn(evidence::follow_up(follow, gathered.pending));
+        }
         Ok(vec![to_channel(&caller.channel, message)])
     }
 
@@ -191,6 +237,11 @@ impl Engine {
                 &format!("Report: {report}"),
             )
             .about(after.id),
+            Event::Record { entries, .. } => {
+                let lines: Vec<String> = entries.iter().map(|e| e.describe()).collect();
+                Message::notice(format!("🗒️ {} recorded", after.id), &lines.join("\n"))
+                    .about(after.id)
+            }
         }
     }
 

@@ -7,16 +7,23 @@
 //! # Guarantees
 //! A state change is committed to the store before any reply about it is returned.
 
+mod cluster;
+mod diagnose;
+mod evidence;
 mod handlers;
 mod help;
+mod mitigate;
 mod paper;
 mod read;
 mod timers;
+mod verify;
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+pub use cluster::Limits;
 
 use crate::catalog::Catalog;
 use crate::chat::Outbox;
@@ -28,6 +35,8 @@ use crate::incident::severity::Policy;
 use crate::incident::{Actor, ChannelRef, Incident, IncidentId, Status};
 use crate::message::Message;
 use crate::notify::{self, Templates};
+use crate::ops::probe::Prober;
+use crate::ops::{Cluster, Runbook};
 use crate::store::{self, Store};
 
 /// Who sent a command, and from where.
@@ -100,15 +109,7 @@ fn refuse(headline: impl Into<String>, detail: impl Into<String>) -> Error {
 }
 
 /// Commands that are parsed but not yet built.
-const NOT_YET_BUILT: [CommandName; 7] = [
-    CommandName::Rollback,
-    CommandName::Scale,
-    CommandName::Action,
-    CommandName::Approve,
-    CommandName::Deny,
-    CommandName::Diagnose,
-    CommandName::Verify,
-];
+const NOT_YET_BUILT: [CommandName; 2] = [CommandName::Approve, CommandName::Deny];
 
 /// What an engine is built from.
 #[derive(Clone)]
@@ -127,6 +128,14 @@ pub struct Parts {
     pub outbox: Arc<dyn Outbox>,
     /// The folder post-incident reports are written to.
     pub reports: PathBuf,
+    /// The Kubernetes cluster and Helm releases of the services.
+    pub cluster: Arc<dyn Cluster>,
+    /// Bounds of cluster work.
+    pub limits: Limits,
+    /// The runbook actions `/incident-action` runs.
+    pub runbook: Arc<Runbook>,
+    /// HTTP probes and Prometheus queries.
+    pub prober: Arc<Prober>,
 }
 
 /// The incident engine.
@@ -138,6 +147,10 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     outbox: Arc<dyn Outbox>,
     reports: PathBuf,
+    cluster: Arc<dyn Cluster>,
+    limits: Limits,
+    runbook: Arc<Runbook>,
+    prober: Arc<Prober>,
 }
 
 impl Engine {
@@ -151,6 +164,10 @@ impl Engine {
             clock,
             outbox,
             reports,
+            cluster,
+            limits,
+            runbook,
+            prober,
         } = parts;
         Self {
             store,
@@ -160,6 +177,10 @@ impl Engine {
             clock,
             outbox,
             reports,
+            cluster,
+            limits,
+            runbook,
+            prober,
         }
     }
 
@@ -265,6 +286,14 @@ impl Engine {
             }
             Command::Report => self.report(caller, incident).await,
             Command::Followup(followup) => self.followup(caller, incident, followup).await,
+            Command::Rollback { revision } => self.rollback(caller, incident, revision).await,
+            Command::Scale {
+                replicas,
+                deployment,
+            } => self.scale(caller, incident, replicas, deployment).await,
+            Command::Action { name } => self.action(caller, incident, name).await,
+            Command::Diagnose { area } => self.diagnose(caller, incident, area).await,
+            Command::Verify { smoke_only } => self.verify(caller, incident, smoke_only).await,
             // What is left is NOT_YET_BUILT: answer as the incident's state allows.
             _ => {
                 if name.takes_incident() {

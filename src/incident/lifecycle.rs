@@ -90,6 +90,17 @@ pub enum Event {
         /// Where.
         report: String,
     },
+    /// Something firewatch or a responder did outside the incident's fields (evidence gathered,
+    /// a cluster change previewed or run): recorded on the timeline as it is. A `step` of
+    /// [`Step::Read`] is firewatch's own and does not acknowledge the incident.
+    Record {
+        /// What kind of step it was, for the state check.
+        step: Step,
+        /// The entries to append.
+        entries: Vec<TimelineEvent>,
+        /// A live signal that raises the severity to this level (never lowers it), and why.
+        raise: Option<(Severity, String)>,
+    },
     /// `/incident-followup`: an action item added or done.
     FollowUp(FollowUp),
 }
@@ -114,6 +125,7 @@ impl Event {
             Event::Resolve { .. } => Step::Resolve,
             Event::Close { .. } => Step::Close,
             Event::FollowUp(_) => Step::FollowUp,
+            Event::Record { step, .. } => *step,
         }
     }
 }
@@ -236,7 +248,8 @@ pub fn apply(
             by: first.clone(),
         });
     }
-    if incident.acknowledged.is_none() && incident.status.is_active() {
+    let by_responder = event.step() != Step::Read;
+    if incident.acknowledged.is_none() && incident.status.is_active() && by_responder {
         next.acknowledged = Some(stamp.clone());
         next.ack_due = None;
         entries.push(TimelineEvent::Acknowledged {
@@ -307,6 +320,25 @@ pub fn apply(
         }
         Event::FollowUp(FollowUp::Add(text)) => entries.push(TimelineEvent::FollowupAdded { text }),
         Event::FollowUp(FollowUp::Done(n)) => entries.push(TimelineEvent::FollowupDone { n }),
+        Event::Record {
+            entries: recorded,
+            raise,
+            ..
+        } => {
+            entries.extend(recorded);
+            if let Some((to, why)) =
+                raise.filter(|(to, _)| *to < incident.severity && incident.status.is_active())
+            {
+                next.severity = to;
+                next.severity_reason = format!("raised by the cluster: {why}");
+                entries.push(TimelineEvent::SeverityChanged {
+                    from: incident.severity,
+                    to,
+                    reason: Some(format!("raised by the cluster: {why}")),
+                });
+                promise_update(&mut next, now, policy);
+            }
+        }
     }
     Ok(Outcome {
         incident: next,

@@ -193,6 +193,13 @@ pub enum Reason {
     Chosen { rules: Box<Classification> },
     /// No rule matched; the configured default applies.
     Default,
+    /// A live signal from the cluster raised the severity above what `was` said.
+    Raised {
+        /// The signal (`0/3 replicas of freightliner ready`).
+        signal: String,
+        /// The classification before the raise.
+        was: Box<Classification>,
+    },
 }
 
 /// A severity and the reason for it.
@@ -202,6 +209,23 @@ pub struct Classification {
     pub severity: Severity,
     /// Why.
     pub reason: Reason,
+}
+
+impl Classification {
+    /// This classification raised to `to` because of `signal`; unchanged when it is already at
+    /// least as severe.
+    pub fn raise(self, to: Severity, signal: impl Into<String>) -> Self {
+        if self.severity <= to {
+            return self;
+        }
+        Self {
+            severity: to,
+            reason: Reason::Raised {
+                signal: signal.into(),
+                was: Box::new(self),
+            },
+        }
+    }
 }
 
 impl fmt::Display for Classification {
@@ -215,6 +239,13 @@ impl fmt::Display for Classification {
             }
             Reason::Chosen { rules } => {
                 write!(f, "set with --sev; rules said {}: {rules}", rules.severity)
+            }
+            Reason::Raised { signal, was } => {
+                write!(
+                    f,
+                    "raised from {} by the cluster: {signal}; {was}",
+                    was.severity
+                )
             }
         }
     }

@@ -99,6 +99,56 @@ pub enum TimelineEvent {
         /// Its number.
         n: u32,
     },
+    /// Evidence gathered from the cluster (readiness, deploys, log errors, warning events).
+    Evidence {
+        /// What was found, one finding a line.
+        findings: Vec<String>,
+        /// True for parts that arrived after the alert was posted.
+        late: bool,
+    },
+    /// A change to the cluster was previewed (a dry run; nothing changed yet).
+    MutationPreviewed {
+        /// What was asked (`scale freightliner to 5 replicas`).
+        what: String,
+        /// The state now.
+        before: String,
+        /// The state it would lead to.
+        after: String,
+        /// How the preview was checked.
+        checked: String,
+    },
+    /// A change to the cluster ran.
+    MutationApplied {
+        /// What was asked.
+        what: String,
+        /// The state before.
+        before: String,
+        /// The state after.
+        after: String,
+        /// What the cluster or helm said.
+        detail: String,
+    },
+    /// Diagnostics gathered for one area (`/incident-diagnose`).
+    Diagnosed {
+        /// `app`, `perf`, `security` or `infra`.
+        area: String,
+        /// What was found, one finding a line.
+        findings: Vec<String>,
+    },
+    /// The fix was verified (`/incident-verify`).
+    Verified {
+        /// True when every check passed.
+        passed: bool,
+        /// Each check with its ✅/❌.
+        checks: Vec<String>,
+    },
+    /// A change to the cluster was tried and failed (or its preview was refused).
+    MutationFailed {
+        /// What was asked.
+        what: String,
+        /// Why it failed.
+        error: String,
+    },
 }
 
 impl TimelineEvent {
@@ -118,6 +168,12 @@ impl TimelineEvent {
             TimelineEvent::UpdateOverdue { .. } => "update_overdue",
             TimelineEvent::FollowupAdded { .. } => "followup_added",
             TimelineEvent::FollowupDone { .. } => "followup_done",
+            TimelineEvent::Evidence { .. } => "evidence",
+            TimelineEvent::MutationPreviewed { .. } => "mutation_previewed",
+            TimelineEvent::MutationApplied { .. } => "mutation_applied",
+            TimelineEvent::MutationFailed { .. } => "mutation_failed",
+            TimelineEvent::Diagnosed { .. } => "diagnosed",
+            TimelineEvent::Verified { .. } => "verified",
         }
     }
 
@@ -186,6 +242,36 @@ impl TimelineEvent {
             ),
             TimelineEvent::FollowupAdded { text } => format!("follow-up added: {text}"),
             TimelineEvent::FollowupDone { n } => format!("follow-up {n} done"),
+            TimelineEvent::Evidence { findings, late } => format!(
+                "{}: {}",
+                if *late { "late evidence" } else { "evidence" },
+                findings.join("; ")
+            ),
+            TimelineEvent::MutationPreviewed {
+                what,
+                before,
+                after,
+                checked,
+            } => format!("preview of {what}: {before} → {after} ({checked})"),
+            TimelineEvent::MutationApplied {
+                what,
+                before,
+                after,
+                ..
+            } => format!("{what} done: {before} → {after}"),
+            TimelineEvent::MutationFailed { what, error } => format!("{what} failed: {error}"),
+            TimelineEvent::Diagnosed { area, findings } => {
+                format!("diagnosed {area}: {} findings", findings.len())
+            }
+            TimelineEvent::Verified { passed, checks } => format!(
+                "verified: {} ({})",
+                if *passed {
+                    "all checks passed"
+                } else {
+                    "checks failed"
+                },
+                checks.join("; ")
+            ),
         }
     }
 }

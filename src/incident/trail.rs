@@ -194,7 +194,26 @@ pub fn derive(incident: &Incident, timeline: &[TimelineEntry]) -> Trail {
                     Milestone::Resolved.label().into(),
                 );
             }
-            TimelineEvent::ResponseTargetMissed { .. } | TimelineEvent::ChannelBound { .. } => {
+            TimelineEvent::MutationApplied {
+                what,
+                before,
+                after,
+                ..
+            } => push(
+                Some(Milestone::MitigationImplemented),
+                format!(
+                    "{}: {what} ({before} → {after})",
+                    Milestone::MitigationImplemented.label()
+                ),
+            ),
+            // A preview changed nothing; the applied change or its failure is what counts.
+            TimelineEvent::MutationPreviewed { .. } => {}
+            TimelineEvent::ResponseTargetMissed { .. }
+            | TimelineEvent::ChannelBound { .. }
+            | TimelineEvent::Evidence { .. }
+            | TimelineEvent::MutationFailed { .. }
+            | TimelineEvent::Diagnosed { .. }
+            | TimelineEvent::Verified { .. } => {
                 push(None, capitalise(&entry.event.describe()));
             }
             TimelineEvent::FollowupAdded { text } => {

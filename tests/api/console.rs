@@ -338,7 +338,9 @@ async fn help_lists_every_command_and_explains_one() {
     assert_has(
         &all,
         &[
-            "/incident-rollback [#ID] [REVISION] — roll the service's Helm release back (not available yet)",
+            "/incident-rollback [#ID] [REVISION] — roll the service's Helm release back\n",
+            "/incident-report [#ID] — write the post-incident report and close the incident\n",
+            "/incident-approve [REQ] — approve a pending production change (not available yet)",
         ],
     );
     let one = t.say("/incident help resolve").await;

@@ -118,6 +118,13 @@ async fn a_template_that_fails_after_the_commit_still_reports_the_saved_change()
         clock: t.clock.clone(),
         outbox: t.app.outbox.clone(),
         reports: settings.reports.dir.clone(),
+        cluster: Arc::new(firewatch::ops::Unavailable::new("not in this test")),
+        limits: firewatch::engine::Limits::new(settings),
+        runbook: Arc::new(firewatch::ops::Runbook::new(&settings.actions)),
+        prober: Arc::new(firewatch::ops::probe::Prober::new(
+            std::time::Duration::from_secs(5),
+            settings.prometheus.clone(),
+        )),
     });
     let replies = engine
         .handle(&caller("alice"), "/incident-update restarting pods")

@@ -16,6 +16,9 @@ use firewatch::message::Message;
 use firewatch::startup::{self, App};
 use tempfile::TempDir;
 
+use crate::support::FakeHelm;
+use crate::support::kube::FakeKube;
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -48,6 +51,57 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub dir: TempDir,
     env: Vec<(String, String)>,
+    health_urls: Option<String>,
+}
+
+/// The start time of every test app.
+pub fn test_start() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap()
+}
+
+/// A firewatch with a cluster: the fake API server, the fake helm, and the app pointed at both.
+pub struct ClusterApp {
+    pub t: TestApp,
+    pub kube: FakeKube,
+    pub helm: FakeHelm,
+}
+
+impl ClusterApp {
+    /// Starts the fakes (the cluster empty until filled) and firewatch pointed at them, with
+    /// `env` overrides (`FIREWATCH__…`).
+    pub async fn spawn(env: &[(&str, &str)]) -> Self {
+        Self::spawn_on(FakeKube::start().await, env).await
+    }
+
+    /// As [`ClusterApp::spawn`], with `prometheus.url` at the fake (which serves `/api/v1/query`).
+    pub async fn spawn_with_prometheus() -> Self {
+        let kube = FakeKube::start().await;
+        let url = kube.url.clone();
+        Self::spawn_on(kube, &[("FIREWATCH__PROMETHEUS__URL", &url)]).await
+    }
+
+    async fn spawn_on(kube: FakeKube, env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let kubeconfig = kube.kubeconfig(dir.path());
+        let helm = FakeHelm::new(dir.path());
+        // The test's own overrides come last and win.
+        let mut all = vec![
+            (
+                "FIREWATCH__KUBERNETES__KUBECONFIG".to_owned(),
+                kubeconfig.display().to_string(),
+            ),
+            (
+                "FIREWATCH__HELM__BINARY".to_owned(),
+                helm.binary.display().to_string(),
+            ),
+        ];
+        all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let env = all;
+        let urls = format!("[\"{0}/health\", \"{0}/ready\"]", kube.url);
+        let clock = Arc::new(ManualClock::new(test_start()));
+        let t = TestApp::start_with(dir, clock, env, Some(urls)).await;
+        Self { t, kube, helm }
+    }
 }
 
 impl TestApp {
@@ -58,28 +112,43 @@ impl TestApp {
             .with_test_writer()
             .try_init();
         let dir = tempfile::tempdir().expect("temp dir");
-        let start = Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap();
-        Self::start(dir, Arc::new(ManualClock::new(start))).await
+        Self::start(dir, Arc::new(ManualClock::new(test_start())), Vec::new()).await
     }
 
     /// A firewatch whose settings also take these `FIREWATCH__…` overrides.
     pub async fn spawn_with(env: Vec<(String, String)>) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let start = Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap();
-        Self::start_with(dir, Arc::new(ManualClock::new(start)), env).await
-    }
-
-    async fn start(dir: TempDir, clock: Arc<ManualClock>) -> Self {
-        Self::start_with(dir, clock, Vec::new()).await
-    }
-
-    async fn start_with(dir: TempDir, clock: Arc<ManualClock>, env: Vec<(String, String)>) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter("firewatch=info")
             .with_test_writer()
             .try_init();
-        let settings =
-            Settings::load_with_env(&write_config(dir.path()), env.clone()).expect("settings load");
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start(dir, Arc::new(ManualClock::new(test_start())), env).await
+    }
+
+    async fn start(dir: TempDir, clock: Arc<ManualClock>, env: Vec<(String, String)>) -> Self {
+        Self::start_with(dir, clock, env, None).await
+    }
+
+    /// Starts on `bot.toml.example` with `env` overrides and, when given, the service's
+    /// `health_urls` replaced (a TOML list).
+    async fn start_with(
+        dir: TempDir,
+        clock: Arc<ManualClock>,
+        env: Vec<(String, String)>,
+        health_urls: Option<String>,
+    ) -> Self {
+        let path = write_config(dir.path());
+        if let Some(urls) = &health_urls {
+            let text = std::fs::read_to_string(&path).expect("config");
+            let example = "health_urls = [\"https://freightliner.example.com/health\", \"https://freightliner.example.com/ready\"]";
+            assert!(
+                text.contains(example),
+                "the example's health_urls line moved"
+            );
+            let text = text.replace(example, &format!("health_urls = {urls}"));
+            std::fs::write(&path, text).expect("write config");
+        }
+        let settings = Settings::load_with_env(&path, env.clone()).expect("settings load");
         let app = startup::build(settings, clock.clone())
             .await
             .expect("app starts");
@@ -88,6 +157,7 @@ impl TestApp {
             clock,
             dir,
             env,
+            health_urls,
         }
     }
 
@@ -98,9 +168,10 @@ impl TestApp {
             clock,
             dir,
             env,
+            health_urls,
         } = self;
         drop(app);
-        Self::start_with(dir, clock, env).await
+        Self::start_with(dir, clock, env, health_urls).await
     }
 
     pub fn advance_minutes(&self, minutes: i64) {

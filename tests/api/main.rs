@@ -1,6 +1,7 @@
 //! Integration tests: one binary, so the crate is linked once.
 
 mod binary;
+mod cluster;
 mod console;
 mod discord;
 mod engine;
@@ -11,4 +12,5 @@ mod recorder;
 mod report;
 mod slack;
 mod store;
+mod support;
 mod timers;

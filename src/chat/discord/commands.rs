@@ -5,9 +5,6 @@ use serde_json::{Value, json};
 
 use crate::command::CommandName;
 
-/// The largest replica count `/incident scale` offers.
-pub const MAX_REPLICAS: u32 = 100;
-
 const SUB_COMMAND: u8 = 1;
 const STRING: u8 = 3;
 const INTEGER: u8 = 4;
@@ -139,7 +136,8 @@ fn options(name: CommandName, max_replicas: u32) -> Vec<Value> {
     options
 }
 
-/// The command list to register: `/incident` with every subcommand.
+/// The command list to register: `/incident` with every subcommand; `replicas` of `scale` is
+/// bounded by `scale.max_replicas`.
 pub fn definitions(max_replicas: u32) -> Value {
     let subcommands: Vec<Value> = CommandName::ALL
         .into_iter()

@@ -523,3 +523,88 @@ mod timers_and_trail {
         assert!(!trail.action_items[0].done, "done 9 names no item");
     }
 }
+
+#[test]
+fn a_record_appends_its_entries_and_only_a_responder_step_acknowledges() {
+    let evidence = TimelineEvent::Evidence {
+        findings: vec!["Readiness: web ready 3/3".into()],
+        late: true,
+    };
+    let open_one = incident(Status::Investigating, false);
+    let by_firewatch = Event::Record {
+        step: Step::Read,
+        entries: vec![evidence.clone()],
+        raise: None,
+    };
+    let out = apply(&open_one, by_firewatch, &person("bob"), t0(), &policy()).unwrap();
+    assert_eq!(out.entries, std::slice::from_ref(&evidence));
+    assert!(out.incident.acknowledged.is_none());
+    let by_responder = Event::Record {
+        step: Step::Mitigate,
+        entries: vec![evidence.clone()],
+        raise: None,
+    };
+    let out = apply(
+        &open_one,
+        by_responder.clone(),
+        &person("bob"),
+        t0(),
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(
+        out.entries,
+        [TimelineEvent::Acknowledged { implicit: true }, evidence]
+    );
+    let resolved = incident(Status::Resolved, true);
+    assert!(matches!(
+        apply(&resolved, by_responder, &person("bob"), t0(), &policy()),
+        Err(Refusal::WrongState {
+            step: Step::Mitigate,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_record_with_a_live_signal_raises_the_severity_but_never_lowers_it() {
+    let p1 = incident(Status::Investigating, false);
+    assert_eq!(p1.severity, Severity::P1);
+    let raise = |to| Event::Record {
+        step: Step::Read,
+        entries: Vec::new(),
+        raise: Some((to, "0/3 replicas of web ready".to_owned())),
+    };
+    let out = apply(
+        &p1,
+        raise(Severity::P0),
+        &person("firewatch"),
+        t0(),
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(out.incident.severity, Severity::P0);
+    assert!(out.incident.acknowledged.is_none());
+    assert_eq!(
+        out.entries,
+        [TimelineEvent::SeverityChanged {
+            from: Severity::P1,
+            to: Severity::P0,
+            reason: Some("raised by the cluster: 0/3 replicas of web ready".into()),
+        }]
+    );
+    assert_eq!(
+        out.incident.next_update_due,
+        Some(t0() + policy().level(Severity::P0).update_every.as_delta())
+    );
+    let out = apply(
+        &p1,
+        raise(Severity::P2),
+        &person("firewatch"),
+        t0(),
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(out.incident.severity, Severity::P1);
+    assert!(out.entries.is_empty());
+}

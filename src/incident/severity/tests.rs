@@ -127,3 +127,22 @@ fn a_bad_pattern_or_colour_names_its_key() {
     let err = Policy::new(levels, &[], Severity::P2).expect_err("bad colour");
     assert!(err.to_string().starts_with("severity.p3.colour"), "{err}");
 }
+
+#[test]
+fn a_live_signal_raises_a_classification_and_keeps_the_first_reason() {
+    let policy = runbook_policy();
+    let first = policy.classify("checkout errors for some users", None);
+    assert_eq!(first.severity, Severity::P2);
+    let raised = first.clone().raise(Severity::P0, "0/3 replicas ready");
+    assert_eq!(raised.severity, Severity::P0);
+    assert_eq!(
+        raised.to_string(),
+        format!("raised from P2 by the cluster: 0/3 replicas ready; {first}")
+    );
+    let p0 = policy.classify("the site is down", None);
+    assert_eq!(
+        p0.clone().raise(Severity::P0, "x"),
+        p0,
+        "never lowered or re-raised"
+    );
+}

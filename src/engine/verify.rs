@@ -1,0 +1,117 @@
+//! `/incident-verify`: GET the service's health URLs, check the Deployment's rollout and, with
+//! Prometheus, the error rate; record the verdict on the timeline, then post it (✅/❌ per check).
+
+use super::diagnose::{Unit, probe_error};
+use super::{Caller, Engine, Reply, Result, refuse, to_channel};
+use crate::command::CommandName;
+use crate::incident::lifecycle::Step;
+use crate::incident::{IncidentId, TimelineEvent};
+use crate::message::{Block, Message};
+
+impl Engine {
+    /// `/incident-verify`.
+    #[tracing::instrument(skip(self, caller), fields(user = %caller.actor.id))]
+    pub(super) async fn verify(
+        &self,
+        caller: &Caller,
+        explicit: Option<IncidentId>,
+        smoke_only: bool,
+    ) -> Result<Vec<Reply>> {
+        let incident = self.target(caller, explicit).await?;
+        self.check_allowed(&incident, CommandName::Verify)?;
+        if smoke_only {
+            return Err(refuse(
+                "Smoke-test Jobs are not available yet",
+                "/incident-verify without --smoke-only checks the health URLs, the rollout and the error rate.",
+            ));
+        }
+        let service = self.service_of(caller, Some(incident.id)).await?;
+        let probes = futures::future::join_all(service.health_urls.iter().map(|url| async move {
+            match self.prober.get(url).await {
+                Ok(a) if (200..400).contains(&a.status) => (
+                    true,
+                    format!("GET {url} → {} in {} ms", a.status, a.latency.as_millis()),
+                ),
+                Ok(a) => (
+                    false,
+                    format!("GET {url} → {} in {} ms", a.status, a.latency.as_millis()),
+                ),
+                Err(e) => (false, format!("GET {url}: {}", probe_error(&e))),
+            }
+        }))
+        .await;
+        let mut checks = probes;
+        checks.push(match self.cluster.rollout_status(&service).await {
+            Ok(r) if r.is_complete() => (
+                true,
+                format!(
+                    "rollout of {} complete: {}",
+                    service.deployment,
+                    r.describe()
+                ),
+            ),
+            Ok(r) => (
+                false,
+                format!(
+                    "rollout of {} not complete: {}",
+                    service.deployment,
+                    r.describe()
+                ),
+            ),
+            Err(e) => (false, format!("rollout of {}: {e}", service.deployment)),
+        });
+        if self.prober.has_prometheus() {
+            let max = self.prober.error_rate_max();
+            checks.push(match self.prober.query("error_rate", &service).await {
+                Ok(Some(rate)) => (
+                    rate <= max,
+                    format!(
+                        "error rate {} (at most {})",
+                        Unit::Share.show(rate),
+                        Unit::Share.show(max)
+                    ),
+                ),
+                Ok(None) => (false, "error rate: Prometheus has no data".into()),
+                Err(e) => (false, format!("error rate: {}", probe_error(&e))),
+            });
+        }
+        let failed = checks.iter().filter(|(ok, _)| !ok).count();
+        let lines: Vec<String> = checks
+            .iter()
+            .map(|(ok, line)| format!("{} {line}", if *ok { "✅" } else { "❌" }))
+            .collect();
+        let entry = TimelineEvent::Verified {
+            passed: failed == 0,
+            checks: lines.clone(),
+        };
+        let incident = self
+            .record_step(
+                caller,
+                caller.request.as_deref(),
+                &incident,
+                CommandName::Verify,
+                Step::Investigate,
+                entry,
+            )
+            .await?;
+        let headline = if failed == 0 {
+            format!(
+                "✅ VERIFIED - {}: all {} checks passed",
+                incident.id,
+                checks.len()
+            )
+        } else {
+            format!(
+                "❌ NOT VERIFIED - {}: {failed} of {} checks failed",
+                incident.id,
+                checks.len()
+            )
+        };
+        let mut message = Message::notice(headline, "");
+        message.blocks = lines.into_iter().map(Block::Text).collect();
+        let message = message
+            .with_colour(&self.policy.level(incident.severity).colour)
+            .about(incident.id);
+        Ok(vec![to_channel(&incident.channel, message)])
+    }
+}

@@ -1,0 +1,61 @@
+use std::collections::BTreeSet;
+
+use firewatch::ops::{API_CALLS, ApiCall};
+
+use super::broken_with_incident;
+use crate::support::kube::Seen;
+
+/// The API call a request the fake saw is, in RBAC terms.
+fn call_of(seen: &Seen) -> (String, String, String, String) {
+    let parts: Vec<&str> = seen.path.trim_start_matches('/').split('/').collect();
+    // /api/v1/namespaces/NS/RES[/NAME[/SUB]] or /apis/GROUP/VERSION/namespaces/NS/RES[/NAME[/SUB]]
+    let (group, rest) = match parts.as_slice() {
+        ["api", _v, rest @ ..] => ("", rest),
+        ["apis", group, _v, rest @ ..] => (*group, rest),
+        _ => panic!("unexpected path {}", seen.path),
+    };
+    let (resource, named) = match rest {
+        ["namespaces", _ns, resource, named @ ..] => (*resource, named),
+        [resource, named @ ..] => (*resource, named),
+        [] => panic!("no resource: {}", seen.path),
+    };
+    let verb = match (seen.method.as_str(), named.len()) {
+        ("GET", 0) => "list",
+        ("GET", _) => "get",
+        ("PATCH", _) => "patch",
+        (m, _) => panic!("unexpected method {m}"),
+    };
+    let sub = named.get(1).copied().unwrap_or("");
+    (verb.into(), group.into(), resource.into(), sub.into())
+}
+
+fn key(c: &ApiCall) -> (String, String, String, String) {
+    (
+        c.verb.into(),
+        c.group.into(),
+        c.resource.into(),
+        c.subresource.into(),
+    )
+}
+
+#[tokio::test]
+async fn the_api_calls_table_is_exactly_what_every_cluster_command_calls() {
+    let c = broken_with_incident().await;
+    c.t.say("/incident-rollback").await;
+    c.t.say("/incident-scale 5").await;
+    c.t.say("/incident-action circuit-breaker-on").await;
+    c.t.say("/incident-action rate-limit-strict").await;
+    for area in ["app", "perf", "security", "infra"] {
+        c.t.say(&format!("/incident-diagnose {area}")).await;
+    }
+    c.t.say("/incident-verify").await;
+    let seen: BTreeSet<_> = c
+        .kube
+        .seen()
+        .iter()
+        .filter(|s| !matches!(s.path.as_str(), "/health" | "/ready" | "/api/v1/query"))
+        .map(call_of)
+        .collect();
+    let table: BTreeSet<_> = API_CALLS.iter().map(key).collect();
+    assert_eq!(seen, table, "calls seen vs firewatch::ops::API_CALLS");
+}
