@@ -76,6 +76,16 @@ static FIELD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^([A-Z][A-Za-z0-9 /()'-]{0,39}):\s+(\S.*)$").expect("the field pattern compiles")
 });
 
+/// `text` in at most `limit` characters: cut with `…` when longer (platform field limits).
+pub fn shorten(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(limit.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
 impl Message {
     /// Reads a rendered template: the first non-empty line is the headline; `Label: value` lines
     /// become fields, other lines text. Runs of blank lines shrink to one; none lead or trail.

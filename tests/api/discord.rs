@@ -6,10 +6,9 @@ use std::net::SocketAddr;
 use ed25519_dalek::{Signer, SigningKey};
 use firewatch::serve::{self, Running};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::fake_discord::FakeDiscord;
-use crate::helpers::{TestApp, assert_has};
+use crate::helpers::{TestApp, assert_has, http};
 
 const APPLICATION: &str = "1180000000000000000";
 const STATUS_CHANNEL: &str = "1200000000000000000";
@@ -86,16 +85,7 @@ async fn post(addr: SocketAddr, signature: &str, ts: &str, body: &str) -> (u16, 
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    http(addr, &request).await
 }
 
 /// An `/incident SUB` interaction from Discord's documentation shapes.
@@ -417,4 +407,47 @@ async fn the_report_comes_with_its_file_attached() {
             "bad flag",
         ],
     );
+}
+
+#[tokio::test]
+async fn gateway_mode_takes_interactions_over_the_websocket() {
+    let fake = FakeDiscord::start().await;
+    let mut env = discord_env(&fake);
+    env.push(("FIREWATCH__DISCORD__MODE".into(), "gateway".into()));
+    let t = TestApp::spawn_with(env).await;
+    let running = serve::start(&t.app, "127.0.0.1:0")
+        .await
+        .expect("serve starts");
+    let identify = fake.wait_calls("gateway op 2", 1).await;
+    assert_eq!(identify[0].body["d"]["token"], "Bot test-bot-token");
+    assert_eq!(
+        identify[0].body["d"]["intents"], 0,
+        "interactions need no intents"
+    );
+    let mut interaction = command(
+        "1190000000000000030",
+        "assess",
+        json!([{"name": "description", "type": 3, "value": "search is down"}]),
+    );
+    interaction["member"]["deaf"] = json!(false);
+    interaction["member"]["mute"] = json!(false);
+    interaction["member"]["flags"] = json!(0);
+    interaction["guild_locale"] = json!("en-US");
+    interaction["entitlements"] = json!([]);
+    // Discord sends it, and serenity's model requires it.
+    interaction["attachment_size_limit"] = json!(26_214_400);
+    fake.dispatch("INTERACTION_CREATE", interaction).await;
+    let callback = fake
+        .wait_calls("POST /interactions/1190000000000000030/{token}/callback", 1)
+        .await;
+    assert_eq!(callback[0].body, json!({"type": 5}));
+    let edits = fake
+        .wait_calls(
+            &format!("PATCH /webhooks/{APPLICATION}/{{token}}/messages/@original"),
+            1,
+        )
+        .await;
+    assert_has(&edits[0].body.to_string(), &["🚨 INCIDENT DETECTED"]);
+    assert_eq!(t.timeline(1).await[0].actor.name, "alice");
+    running.stop().await.unwrap();
 }

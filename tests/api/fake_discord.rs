@@ -15,6 +15,9 @@ use crate::recorder::Recorder;
 #[derive(Default)]
 struct Inner {
     recorder: Recorder,
+    /// The gateway's `ws://` URL, and the connections that identified.
+    gateway_url: Mutex<String>,
+    sessions: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<String>>>,
     /// Calls starting with this (`PATCH /webhooks`) answer 429, this many times.
     rate_limited: Mutex<(String, usize)>,
 }
@@ -34,7 +37,22 @@ impl FakeDiscord {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let gateway = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        *inner.gateway_url.lock().unwrap() = format!("ws://{}", gateway.local_addr().unwrap());
+        tokio::spawn(gateway_sessions(gateway, Arc::clone(&inner)));
         Self { url, inner }
+    }
+
+    /// Sends a gateway dispatch (`INTERACTION_CREATE`, …) on the first session that identified,
+    /// waiting for one.
+    pub async fn dispatch(&self, event: &str, data: Value) {
+        self.wait_for("an identified gateway session", |_| {
+            !self.inner.sessions.lock().unwrap().is_empty()
+        })
+        .await;
+        let session = self.inner.sessions.lock().unwrap()[0].clone();
+        let frame = json!({"op": 0, "s": 2, "t": event, "d": data});
+        session.send(frame.to_string()).unwrap();
     }
 
     /// The next `n` calls whose `METHOD /path` starts with `calls` answer 429 with
@@ -111,6 +129,10 @@ async fn any(
             axum::Json(message("1160000000000000000", &request)).into_response()
         }
         ("POST", ["", "interactions", ..]) => StatusCode::NO_CONTENT.into_response(),
+        ("GET", ["", "gateway"]) => {
+            let url = inner.gateway_url.lock().unwrap().clone();
+            axum::Json(json!({"url": url})).into_response()
+        }
         ("PUT", ["", "applications", ..]) => {
             let registered: Vec<Value> = request
                 .as_array()
@@ -132,5 +154,62 @@ async fn any(
             axum::Json(json!({"message": "404: Not Found", "code": 0})),
         )
             .into_response(),
+    }
+}
+
+/// The gateway: HELLO, then READY once the client identifies (op 2); every frame the client sends
+/// is recorded as `gateway op N`. Frames are plain JSON text (no compression).
+async fn gateway_sessions(listener: tokio::net::TcpListener, inner: Arc<Inner>) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    while let Ok((stream, _)) = listener.accept().await {
+        let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+            continue;
+        };
+        let (mut sink, mut stream) = ws.split();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let hello = json!({"op": 10, "d": {"heartbeat_interval": 45000}});
+        tx.send(hello.to_string()).unwrap();
+        tokio::spawn(async move {
+            while let Some(text) = rx.recv().await {
+                if sink.send(Message::text(text)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let inner = Arc::clone(&inner);
+        tokio::spawn(async move {
+            while let Some(Ok(frame)) = stream.next().await {
+                let Message::Text(text) = frame else { continue };
+                let value: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
+                let op = value["op"].as_i64().unwrap_or(-1);
+                inner
+                    .recorder
+                    .record(&format!("gateway op {op}"), None, text.as_bytes());
+                match op {
+                    // Heartbeat → heartbeat ACK.
+                    1 => {
+                        let _ = tx.send(json!({"op": 11}).to_string());
+                    }
+                    // Identify → READY, and the session takes dispatches.
+                    2 => {
+                        let url = inner.gateway_url.lock().unwrap().clone();
+                        let ready = json!({"op": 0, "s": 1, "t": "READY", "d": {
+                            "v": 10,
+                            "user": {"id": "1180000000000000000", "username": "firewatch",
+                                     "discriminator": "0", "global_name": null, "avatar": null,
+                                     "bot": true, "verified": true, "mfa_enabled": false, "flags": 0},
+                            "guilds": [], "session_id": "fake-session",
+                            "resume_gateway_url": url, "shard": [0, 1],
+                            "application": {"id": "1180000000000000000", "flags": 0}
+                        }});
+                        let _ = tx.send(ready.to_string());
+                        inner.sessions.lock().unwrap().push(tx.clone());
+                        inner.recorder.poke();
+                    }
+                    _ => {}
+                }
+            }
+        });
     }
 }

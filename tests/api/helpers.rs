@@ -108,7 +108,10 @@ impl TestApp {
     pub async fn spawn() -> Self {
         // Logs appear with a failing test's output (and are captured otherwise).
         let _ = tracing_subscriber::fmt()
-            .with_env_filter("firewatch=info")
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "firewatch=info".into()),
+            )
             .with_test_writer()
             .try_init();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -118,7 +121,10 @@ impl TestApp {
     /// A firewatch whose settings also take these `FIREWATCH__…` overrides.
     pub async fn spawn_with(env: Vec<(String, String)>) -> Self {
         let _ = tracing_subscriber::fmt()
-            .with_env_filter("firewatch=info")
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "firewatch=info".into()),
+            )
             .with_test_writer()
             .try_init();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -261,4 +267,19 @@ pub fn assert_has(haystack: &str, needles: &[&str]) {
             "missing {needle:?} in:\n{haystack}"
         );
     }
+}
+
+/// Sends a raw HTTP/1.1 request (with `Connection: close`) and returns the status and body.
+pub async fn http(addr: std::net::SocketAddr, request: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }

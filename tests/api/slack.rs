@@ -6,10 +6,9 @@ use firewatch::chat::slack::sign;
 use firewatch::clock::Clock;
 use firewatch::serve::{self, Running};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::fake_slack::FakeSlack;
-use crate::helpers::{TestApp, assert_has, repo};
+use crate::helpers::{TestApp, assert_has, http, repo};
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
@@ -124,20 +123,7 @@ async fn post(addr: SocketAddr, path: &str, signature: &str, ts: i64, body: &str
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    raw(addr, &request).await
-}
-
-async fn raw(addr: SocketAddr, request: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    http(addr, &request).await
 }
 
 fn text_of(call: &crate::recorder::Call) -> String {
@@ -236,7 +222,7 @@ async fn forged_stale_and_unsigned_requests_get_401_and_change_nothing() {
         "POST /slack/commands HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    assert_eq!(raw(s.addr(), &unsigned).await.0, 401);
+    assert_eq!(http(s.addr(), &unsigned).await.0, 401);
     // Nothing reached the inbox, so nothing can run or post.
     assert_eq!(s.inbox().await, 0);
     assert_eq!(s.incidents().await, 0);

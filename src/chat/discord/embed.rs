@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::interaction::BUTTON_PREFIX;
 use crate::config::RoleSettings;
-use crate::message::{Block, ButtonStyle, Message};
+use crate::message::{Block, ButtonStyle, Message, shorten};
 
 const TITLE: usize = 256;
 const DESCRIPTION: usize = 4_096;
@@ -49,8 +49,8 @@ pub fn render(message: &Message, mentions: &Mentions) -> Value {
     for block in &message.blocks {
         match block {
             Block::Field { label, value } if fields.len() < FIELDS => fields.push(json!({
-                "name": cut(label, FIELD_NAME),
-                "value": cut(value, FIELD_VALUE),
+                "name": shorten(label, FIELD_NAME),
+                "value": shorten(value, FIELD_VALUE),
                 "inline": true,
             })),
             Block::Field { label, value } => {
@@ -60,12 +60,12 @@ pub fn render(message: &Message, mentions: &Mentions) -> Value {
         }
     }
     let mut embed = json!({
-        "title": cut(&message.headline, TITLE),
+        "title": shorten(&message.headline, TITLE),
         "fields": fields,
     });
     let description = description.trim_matches('\n');
     if !description.is_empty() {
-        embed["description"] = json!(cut(description, DESCRIPTION));
+        embed["description"] = json!(shorten(description, DESCRIPTION));
     }
     if let Some(colour) = message
         .colour
@@ -111,7 +111,7 @@ pub fn render(message: &Message, mentions: &Mentions) -> Value {
             json!({
                 "type": 2,
                 "style": match b.style { ButtonStyle::Primary => 1, ButtonStyle::Default => 2, ButtonStyle::Danger => 4 },
-                "label": cut(&b.label, 80),
+                "label": shorten(&b.label, 80),
                 "custom_id": format!("{BUTTON_PREFIX}{}", b.command),
             })
         })
@@ -125,15 +125,6 @@ pub fn render(message: &Message, mentions: &Mentions) -> Value {
 fn push_line(out: &mut String, line: &str) {
     out.push_str(line);
     out.push('\n');
-}
-
-fn cut(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(limit - 1).collect();
-    cut.push('…');
-    cut
 }
 
 #[cfg(test)]

@@ -22,8 +22,17 @@ struct Handler {
 #[async_trait]
 impl EventHandler for Handler {
     async fn interaction_create(&self, _ctx: Context, event: Interaction) {
-        let raw = match serde_json::to_vec(&event) {
-            Ok(raw) => raw,
+        // serenity serialises the interaction without its `type`; put it back for the reader.
+        let kind = match &event {
+            Interaction::Command(_) => 2,
+            Interaction::Component(_) => 3,
+            _ => return,
+        };
+        let raw = match serde_json::to_value(&event) {
+            Ok(mut value) => {
+                value["type"] = kind.into();
+                value.to_string().into_bytes()
+            }
             Err(e) => return tracing::warn!(error = %e, "unreadable gateway interaction"),
         };
         let call = match interaction::read(&raw) {

@@ -12,7 +12,7 @@ use slack_morphism::prelude::SlackMessageContent;
 
 use super::payload::ACTION_PREFIX;
 use crate::config::RoleSettings;
-use crate::message::{Block, ButtonStyle, Message};
+use crate::message::{Block, ButtonStyle, Message, shorten};
 
 /// Longest message body posted as is (Slack caps a section's text near 3 000 characters);
 /// longer bodies are cut with a note.
@@ -117,7 +117,7 @@ pub fn to_json(message: &Message, mentions: &Mentions) -> Value {
     };
     let mut blocks = vec![json!({
         "type": "header",
-        "text": {"type": "plain_text", "text": cut(headline, LONGEST_HEADER), "emoji": true}
+        "text": {"type": "plain_text", "text": shorten(headline, LONGEST_HEADER), "emoji": true}
     })];
     let (body, cut_chars) = body_within(&message.blocks, LONGEST_BODY, MOST_BODY_BLOCKS);
     for part in body {
@@ -138,7 +138,7 @@ pub fn to_json(message: &Message, mentions: &Mentions) -> Value {
     if !paged.is_empty() {
         blocks.push(json!({
             "type": "section",
-            "text": mrkdwn(&cut(&format!("*Paged:* {paged}"), LONGEST_SECTION))
+            "text": mrkdwn(&shorten(&format!("*Paged:* {paged}"), LONGEST_SECTION))
         }));
     }
     let elements: Vec<Value> = message
@@ -151,7 +151,7 @@ pub fn to_json(message: &Message, mentions: &Mentions) -> Value {
             let mut element = json!({
                 "type": "button",
                 "action_id": format!("{ACTION_PREFIX}{i}"),
-                "text": {"type": "plain_text", "text": cut(&button.label, 75), "emoji": true},
+                "text": {"type": "plain_text", "text": shorten(&button.label, 75), "emoji": true},
                 "value": button.command,
             });
             match button.style {
@@ -173,7 +173,7 @@ pub fn to_json(message: &Message, mentions: &Mentions) -> Value {
         text.push_str(" — paged: ");
         text.push_str(&paged);
     }
-    json!({"text": cut(&text, LONGEST_SECTION), "blocks": blocks})
+    json!({"text": shorten(&text, LONGEST_SECTION), "blocks": blocks})
 }
 
 /// A mrkdwn text object that Slack takes as written: `verbatim` stops it from turning a typed
@@ -212,7 +212,7 @@ fn body_within(blocks: &[Block], budget: usize, most_parts: usize) -> (Vec<Part>
     for block in blocks {
         let (text, field) = match block {
             Block::Field { label, value } => (
-                cut(
+                shorten(
                     &format!("*{}*\n{}", escape(label), escape(value)),
                     LONGEST_FIELD,
                 ),
@@ -243,15 +243,6 @@ fn body_within(blocks: &[Block], budget: usize, most_parts: usize) -> (Vec<Part>
     }
     parts.retain(|p| !matches!(p, Part::Text(t) if t.is_empty()));
     (parts, left_out)
-}
-
-fn cut(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(limit - 1).collect();
-    cut.push('…');
-    cut
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use kube::Api;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
 
 use super::KubeCluster;
-use super::reads::{chrono_time, deployment, pods};
+use super::reads::{chrono_time, deployment, event_time, pods};
 use crate::catalog::Service;
 use crate::ops::{Error, EventLine, NodeState, PodState, Result, RolloutStatus};
 
@@ -62,15 +62,9 @@ pub(super) async fn events(k: &KubeCluster, service: &Service) -> Result<Vec<Eve
         .items
         .into_iter()
         .map(|e| {
-            let at = e
-                .last_timestamp
-                .as_ref()
-                .map(|t| t.0)
-                .or(e.event_time.as_ref().map(|t| t.0))
-                .or(e.metadata.creation_timestamp.as_ref().map(|t| t.0));
             let o = &e.involved_object;
             EventLine {
-                at: at.as_ref().and_then(chrono_time),
+                at: event_time(&e),
                 kind: e.type_.clone().unwrap_or_default(),
                 object: format!(
                     "{}/{}",

@@ -20,6 +20,18 @@ const MAX_PODS_READ: usize = 20;
 const MAX_WARNINGS: usize = 10;
 
 /// A jiff time as chrono.
+/// When an event last happened: its last timestamp, else its event time, else its creation
+/// (API-NOTES: events sort on these, in that order).
+pub(super) fn event_time(e: &Event) -> Option<DateTime<Utc>> {
+    e.last_timestamp
+        .as_ref()
+        .map(|t| t.0)
+        .or(e.event_time.as_ref().map(|t| t.0))
+        .or(e.metadata.creation_timestamp.as_ref().map(|t| t.0))
+        .as_ref()
+        .and_then(chrono_time)
+}
+
 pub(super) fn chrono_time(t: &k8s_openapi::jiff::Timestamp) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(
         t.as_second(),
@@ -239,15 +251,9 @@ pub(super) async fn warnings(k: &KubeCluster, service: &Service) -> Result<Vec<W
         .into_iter()
         .filter(|e| e.type_.as_deref() == Some("Warning"))
         .map(|e| {
-            let at = e
-                .last_timestamp
-                .as_ref()
-                .map(|t| t.0)
-                .or(e.event_time.as_ref().map(|t| t.0))
-                .or(e.metadata.creation_timestamp.as_ref().map(|t| t.0));
             let o = &e.involved_object;
             Warning {
-                at: at.as_ref().and_then(chrono_time),
+                at: event_time(&e),
                 object: format!(
                     "{}/{}",
                     o.kind.as_deref().unwrap_or("?"),
