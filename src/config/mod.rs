@@ -220,6 +220,23 @@ impl Settings {
                 ));
             }
             self.check_roles(&format!("services[{i}].owners"), &service.owners)?;
+            // These go into API paths, PromQL and helm's argv: Kubernetes names only.
+            let names = [
+                ("namespace", Some(&service.namespace)),
+                ("deployment", service.deployment.as_ref()),
+                ("helm_release", service.helm_release.as_ref()),
+            ];
+            for (key, value) in names {
+                if let Some(value) = value.filter(|v| !is_kubernetes_name(v)) {
+                    return Err((
+                        format!("services[{i}].{key}"),
+                        format!(
+                            "'{value}' is not a Kubernetes name (lowercase letters, digits and '-', \
+                             starting and ending with a letter or digit, at most 63 characters)"
+                        ),
+                    ));
+                }
+            }
         }
         if let Some(name) = &self.incidents.default_service
             && self.default_service().is_none()
@@ -369,6 +386,17 @@ fn within(
 
 fn join(names: &BTreeSet<&str>) -> String {
     names.iter().copied().collect::<Vec<_>>().join(", ")
+}
+
+/// An RFC 1123 label, as namespaces, Deployments and Helm releases are named.
+fn is_kubernetes_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (1..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
 }
 
 fn is_service_name(name: &str) -> bool {

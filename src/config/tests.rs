@@ -91,6 +91,36 @@ fn roles_in_the_file_merge_with_the_runbook_roles() {
 }
 
 #[test]
+fn service_objects_must_have_kubernetes_names() {
+    for bad in [
+        "--kube-apiserver=evil",
+        "Prod",
+        "ns/other",
+        "a\\\"b",
+        "-x",
+        "",
+    ] {
+        let toml = MINIMAL.replace(
+            "namespace = \"freightliner-production\"",
+            &format!("namespace = {}", toml_string(bad)),
+        );
+        match load(&toml) {
+            Err(Error::Invalid { key, .. }) => assert_eq!(key, "services[0].namespace", "{bad}"),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+    let release = format!("{MINIMAL}helm_release = \"--dry-run\"\n");
+    match load(&release) {
+        Err(Error::Invalid { key, .. }) => assert_eq!(key, "services[0].helm_release"),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn toml_string(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+#[test]
 fn role_members_must_be_platform_ids_not_names() {
     for (toml, key) in [
         ("[roles.dba]\nslack = [\"@alice\"]\n", "roles.dba.slack"),

@@ -278,7 +278,9 @@ pub(super) async fn follow_up(f: FollowUp, pending: Vec<JoinHandle<Part>>) {
     let message = message
         .with_colour(&f.policy.level(after.severity).colour)
         .about(id);
-    if let Err(e) = f.outbox.post(&f.incident.channel, &message).await {
+    // The incident may have moved to its own channel since the alert.
+    if let Err(e) = f.outbox.post(&after.channel, &message).await {
         tracing::warn!(incident = %id, error = %e, "late evidence recorded but not posted");
     }
+    f.outbox.mirror(&after.channel, &message).await;
 }

@@ -77,7 +77,15 @@ impl Engine {
                 Ok(vec![to_channel(&after.channel, message)])
             }
             Ok(Updated::Refused(r)) => {
-                discard(&path, created);
+                // A report written at the same moment may have closed the incident with this
+                // very file (same heading, so it reused the name): then the file stays.
+                let closed_meanwhile = matches!(
+                    self.store.incident(id).await,
+                    Ok(Some(i)) if i.status == crate::incident::Status::Closed
+                );
+                if !closed_meanwhile {
+                    discard(&path, created);
+                }
                 Err(refusal(CommandName::Report, r))
             }
             Err(e) => {

@@ -296,6 +296,7 @@ pub fn apply(
                 reason,
             });
             promise_update(&mut next, now, policy);
+            tighten_ack_target(&mut next, policy);
         }
         Event::AddNote { text } => entries.push(TimelineEvent::Note { text }),
         Event::Resolve {
@@ -337,6 +338,7 @@ pub fn apply(
                     reason: Some(format!("raised by the cluster: {why}")),
                 });
                 promise_update(&mut next, now, policy);
+                tighten_ack_target(&mut next, policy);
             }
         }
     }
@@ -344,6 +346,16 @@ pub fn apply(
         incident: next,
         entries,
     })
+}
+
+/// A raised severity has a shorter response target: an unacknowledged incident is due for
+/// acknowledgement by the earlier of its old deadline and the new severity's target counted from
+/// when it was opened (possibly at once).
+fn tighten_ack_target(incident: &mut Incident, policy: &Policy) {
+    if let Some(due) = incident.ack_due {
+        let target = incident.opened.at + policy.level(incident.severity).respond_within.as_delta();
+        incident.ack_due = Some(due.min(target));
+    }
 }
 
 /// Promises the next update one cadence of the (possibly new) severity from now.

@@ -49,6 +49,8 @@ pub struct Rollout {
 pub struct LogErrors {
     /// How many pods' logs were read.
     pub pods: usize,
+    /// Pods whose log could not be read, with why (the others still count).
+    pub unreadable: Vec<String>,
     /// How many lines matched.
     pub count: usize,
     /// The most frequent matching lines with their counts, most frequent first.
@@ -78,19 +80,23 @@ pub fn count_lines<'a>(
     lines: impl IntoIterator<Item = &'a str>,
     pattern: &regex::Regex,
 ) -> (usize, Vec<(String, usize)>) {
-    let mut seen: Vec<(String, usize)> = Vec::new();
+    // line → (times seen, order first seen)
+    let mut seen: std::collections::HashMap<String, (usize, usize)> =
+        std::collections::HashMap::new();
     let mut count = 0;
     for line in lines.into_iter().filter(|l| pattern.is_match(l)) {
         count += 1;
         let line: String = line.trim().chars().take(200).collect();
-        match seen.iter_mut().find(|(l, _)| *l == line) {
-            Some((_, n)) => *n += 1,
-            None => seen.push((line, 1)),
-        }
+        let order = seen.len();
+        seen.entry(line).or_insert((0, order)).0 += 1;
     }
-    seen.sort_by_key(|s| std::cmp::Reverse(s.1));
-    seen.truncate(TOP_LINES);
-    (count, seen)
+    let mut top: Vec<(String, usize, usize)> = seen
+        .into_iter()
+        .map(|(l, (n, order))| (l, n, order))
+        .collect();
+    top.sort_by_key(|(_, n, order)| (std::cmp::Reverse(*n), *order));
+    top.truncate(TOP_LINES);
+    (count, top.into_iter().map(|(l, n, _)| (l, n)).collect())
 }
 
 impl Readiness {
@@ -143,6 +149,12 @@ impl LogErrors {
         )];
         for (line, n) in &self.top {
             lines.push(format!("  {n}× {line}"));
+        }
+        if !self.unreadable.is_empty() {
+            lines.push(format!(
+                "  logs not readable: {}",
+                self.unreadable.join("; ")
+            ));
         }
         lines
     }

@@ -92,7 +92,7 @@ pub fn decode(secret: &str, data: &[u8]) -> Result<Revision> {
     let json = if packed.starts_with(&[0x1f, 0x8b, 0x08]) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(packed.as_slice())
-            .take(64 << 20)
+            .take(16 << 20)
             .read_to_end(&mut out)
             .map_err(|e| bad(format!("not gzip: {e}")))?;
         out
@@ -151,23 +151,41 @@ pub fn rollback_target(history: &[Revision], wanted: Option<u32>) -> Result<(Rev
     Ok((current.clone(), target.clone()))
 }
 
-/// The argv of a rollback (without the binary).
+/// The cluster helm must act on: firewatch's own kubeconfig and context, when configured.
+/// Without them helm, like firewatch, uses `KUBECONFIG` (inherited) or the in-cluster account.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Target {
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// `--kube-context`.
+    pub context: Option<String>,
+}
+
+/// The argv of a rollback (without the binary). `--` ends helm's options, so a release name can
+/// never be read as a flag.
 pub fn rollback_args(
     release: &str,
     revision: u32,
     namespace: &str,
     timeout: Duration,
+    target: &Target,
 ) -> Vec<String> {
-    vec![
+    let mut args: Vec<String> = vec![
         "rollback".into(),
-        release.into(),
-        revision.to_string(),
         "-n".into(),
         namespace.into(),
         "--wait".into(),
         "--timeout".into(),
         format!("{}s", timeout.as_secs()),
-    ]
+    ];
+    if let Some(kubeconfig) = &target.kubeconfig {
+        args.extend(["--kubeconfig".into(), kubeconfig.display().to_string()]);
+    }
+    if let Some(context) = &target.context {
+        args.extend(["--kube-context".into(), context.clone()]);
+    }
+    args.extend(["--".into(), release.into(), revision.to_string()]);
+    args
 }
 
 /// Runs `binary args…` and waits at most `timeout` plus a minute (helm's own `--timeout` comes

@@ -597,6 +597,12 @@ fn a_record_with_a_live_signal_raises_the_severity_but_never_lowers_it() {
         out.incident.next_update_due,
         Some(t0() + policy().level(Severity::P0).update_every.as_delta())
     );
+    // Nobody acknowledged a P1 (1 h target) that is now P0: acknowledgement is due by P0's target.
+    assert_eq!(p1.ack_due, Some(t0() + TimeDelta::hours(1)));
+    assert_eq!(
+        out.incident.ack_due,
+        Some(t0() + policy().level(Severity::P0).respond_within.as_delta())
+    );
     let out = apply(
         &p1,
         raise(Severity::P2),

@@ -7,7 +7,7 @@ use kube::Api;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
 
 use super::KubeCluster;
-use super::reads::{chrono_time, deployment, event_time, pods};
+use super::reads::{EVENTS_READ, chrono_time, deployment, event_time, pods};
 use crate::catalog::Service;
 use crate::ops::{Error, EventLine, NodeState, PodState, Result, RolloutStatus};
 
@@ -54,7 +54,7 @@ pub(super) async fn pod_states(k: &KubeCluster, service: &Service) -> Result<Vec
 pub(super) async fn events(k: &KubeCluster, service: &Service) -> Result<Vec<EventLine>> {
     let ns = &service.namespace;
     let api: Api<Event> = Api::namespaced(k.client.clone(), ns);
-    let params = ListParams::default();
+    let params = ListParams::default().limit(EVENTS_READ);
     let list = k
         .call(&format!("events {ns}"), true, || api.list(&params))
         .await?;

@@ -21,6 +21,7 @@ use super::{
 };
 use crate::catalog::Service;
 use crate::config::Settings;
+use crate::ops::helm;
 
 /// One kind of Kubernetes API call: what RBAC must allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,6 +85,9 @@ pub struct Options {
     pub helm_binary: PathBuf,
     /// `--timeout` of `helm rollback --wait`.
     pub helm_timeout: Duration,
+    /// `kubernetes.kubeconfig` and `kubernetes.context`, handed to helm so it acts on the same
+    /// cluster the history was read from (not whatever helm's own config points at).
+    pub helm_target: helm::Target,
     /// What an error line in a log matches.
     pub error_pattern: regex::Regex,
     /// How far back logs are read.
@@ -104,6 +108,10 @@ impl Options {
             timeout: Duration::from_secs(settings.kubernetes.timeout.as_secs()),
             helm_binary: settings.helm.binary.clone(),
             helm_timeout: Duration::from_secs(settings.helm.timeout.as_secs()),
+            helm_target: helm::Target {
+                kubeconfig: settings.kubernetes.kubeconfig.clone(),
+                context: settings.kubernetes.context.clone(),
+            },
             error_pattern,
             log_window: Duration::from_secs(settings.assess.log_window.as_secs()),
             log_tail_lines: settings.assess.log_tail_lines,
@@ -159,8 +167,10 @@ pub async fn connect(settings: &Settings) -> Result<KubeCluster> {
     // kube's default policy retries 429/503/504 up to 15 times; firewatch bounds retries itself
     // (reads only, within one call's timeout).
     config.default_retry = false;
+    // Every call is bounded as a whole (`call_within`); a socket read timeout would also cut off
+    // answers that are slow by design (a CPU profile streams nothing for `seconds=N`).
     config.connect_timeout = Some(options.timeout);
-    config.read_timeout = Some(options.timeout);
+    config.read_timeout = None;
     config.write_timeout = Some(options.timeout);
     let client = kube::Client::try_from(config).map_err(|e| unavailable(&e))?;
     Ok(KubeCluster {

@@ -16,6 +16,10 @@ use crate::ops::{Error, LogErrors, Readiness, Result, Revision, Rollout, Warning
 
 /// How many pods' logs are read for error lines.
 const MAX_PODS_READ: usize = 20;
+/// The most events read in one list.
+pub(super) const EVENTS_READ: u32 = 500;
+/// The most log bytes read per pod.
+const LOG_BYTES_PER_POD: i64 = 1 << 20;
 /// How many warning events are kept.
 const MAX_WARNINGS: usize = 10;
 
@@ -208,16 +212,30 @@ pub(super) async fn log_matches(
     let params = LogParams {
         since_seconds: i64::try_from(k.options.log_window.as_secs()).ok(),
         tail_lines: Some(i64::from(k.options.log_tail_lines)),
+        limit_bytes: Some(LOG_BYTES_PER_POD),
         ..LogParams::default()
     };
-    let names: Vec<String> = pods
+    // The pod's first container is the service's (sidecars come after it); a pod with several
+    // containers needs it named, or the API answers 400.
+    let targets: Vec<(String, Option<String>)> = pods
         .iter()
-        .filter_map(|p| p.metadata.name.clone())
+        .filter_map(|p| {
+            let name = p.metadata.name.clone()?;
+            let container = p
+                .spec
+                .as_ref()
+                .and_then(|s| s.containers.first())
+                .map(|c| c.name.clone());
+            Some((name, container))
+        })
         .take(MAX_PODS_READ)
         .collect();
-    let reads = names.iter().map(|name| {
+    let reads = targets.iter().map(|(name, container)| {
         let api = api.clone();
-        let params = params.clone();
+        let params = LogParams {
+            container: container.clone(),
+            ..params.clone()
+        };
         async move {
             k.call(&format!("log of pod {ns}/{name}"), true, || {
                 api.logs(name, &params)
@@ -227,13 +245,30 @@ pub(super) async fn log_matches(
     });
     let logs = futures::future::join_all(reads).await;
     let mut text = String::new();
-    for log in logs {
-        text.push_str(&log?);
-        text.push('\n');
+    let mut unreadable = Vec::new();
+    let mut last_error = None;
+    for ((name, _), log) in targets.iter().zip(logs) {
+        match log {
+            Ok(log) => {
+                text.push_str(&log);
+                text.push('\n');
+            }
+            Err(e) => {
+                unreadable.push(format!("{name} ({e})"));
+                last_error = Some(e);
+            }
+        }
+    }
+    // One pod's unreadable log (Pending, a sidecar quirk) is a finding; none readable is an error.
+    if let Some(e) = last_error
+        && unreadable.len() == targets.len()
+    {
+        return Err(e);
     }
     let (count, top) = evidence::count_lines(text.lines(), pattern);
     Ok(LogErrors {
-        pods: names.len(),
+        pods: targets.len() - unreadable.len(),
+        unreadable,
         count,
         top,
     })
@@ -242,7 +277,10 @@ pub(super) async fn log_matches(
 pub(super) async fn warnings(k: &KubeCluster, service: &Service) -> Result<Vec<Warning>> {
     let ns = &service.namespace;
     let api: Api<Event> = Api::namespaced(k.client.clone(), ns);
-    let params = ListParams::default().fields("type=Warning");
+    // Events are namespace-wide and can be thousands: the newest few hundred are plenty.
+    let params = ListParams::default()
+        .fields("type=Warning")
+        .limit(EVENTS_READ);
     let list = k
         .call(&format!("events {ns}"), true, || api.list(&params))
         .await?;
@@ -283,18 +321,40 @@ pub(super) async fn history(k: &KubeCluster, service: &Service) -> Result<Vec<Re
         )
         .await?;
     let prefix = format!("sh.helm.release.v1.{release}.v");
+    let secrets: Vec<(String, Vec<u8>)> = list
+        .items
+        .into_iter()
+        .filter_map(|secret| {
+            let name = secret.metadata.name.clone().unwrap_or_default();
+            let data = secret.data?.remove("release")?;
+            name.starts_with(&prefix).then_some((name, data.0))
+        })
+        .collect();
+    // Decoding is CPU work on untrusted data (base64 + gzip): off the async runtime. A revision
+    // that does not decode is skipped with a warning, so one bad Secret cannot block a rollback.
+    let decoded = tokio::task::spawn_blocking(move || {
+        secrets
+            .iter()
+            .map(|(name, data)| helm::decode(name, data))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| Error::Api(format!("decoding the helm history failed: {e}")))?;
     let mut revisions = Vec::new();
-    for secret in list.items {
-        let name = secret.metadata.name.clone().unwrap_or_default();
-        if !name.starts_with(&prefix) {
-            continue;
+    let mut last_error = None;
+    for revision in decoded {
+        match revision {
+            Ok(revision) => revisions.push(revision),
+            Err(e) => {
+                tracing::warn!(error = %e, "skipping a helm revision that does not decode");
+                last_error = Some(e);
+            }
         }
-        let Some(data) = secret.data.as_ref().and_then(|d| d.get("release")) else {
-            return Err(Error::Api(format!(
-                "helm release secret {name} has no release data"
-            )));
-        };
-        revisions.push(helm::decode(&name, &data.0)?);
+    }
+    if revisions.is_empty()
+        && let Some(e) = last_error
+    {
+        return Err(e);
     }
     revisions.sort_by_key(|r| r.number);
     Ok(revisions)

@@ -59,6 +59,7 @@ pub(super) async fn apply(k: &KubeCluster, mutation: &Mutation) -> Result<Done> 
                 to.number,
                 &service.namespace,
                 k.options.helm_timeout,
+                &k.options.helm_target,
             );
             let out = helm::run(&k.options.helm_binary, &args, k.options.helm_timeout).await?;
             Ok(Done {

@@ -17,17 +17,23 @@ async fn rollback_shows_from_and_to_then_runs_helm_with_the_exact_argv() {
             "To: revision 41 (freightliner-1.4.1, app 1.4.1, deployed 2026-11-20 10:00 UTC, superseded)",
         ],
     );
+    // helm acts on the cluster firewatch read the history from (its kubeconfig), and `--`
+    // keeps the release name from ever being read as a flag.
+    let kubeconfig = c.t.app.settings.kubernetes.kubeconfig.clone().unwrap();
     assert_eq!(
         c.helm.argv().expect("helm ran"),
         [
             "rollback",
-            "freightliner",
-            "41",
             "-n",
             "freightliner-production",
             "--wait",
             "--timeout",
-            "300s"
+            "300s",
+            "--kubeconfig",
+            &kubeconfig.display().to_string(),
+            "--",
+            "freightliner",
+            "41",
         ]
     );
     let timeline = c.t.timeline(1).await;
@@ -67,7 +73,8 @@ async fn rollback_to_a_named_revision_passes_it_to_helm() {
     );
     let out = c.t.say("/incident-rollback 40").await;
     assert_has(&out, &["To: revision 40 (freightliner-1.4.0"]);
-    assert_eq!(c.helm.argv().expect("helm ran")[2], "40");
+    let argv = c.helm.argv().expect("helm ran");
+    assert_eq!(argv[argv.len() - 2..], ["freightliner", "40"]);
 }
 
 #[tokio::test]
