@@ -41,6 +41,9 @@ pub struct Call {
     pub line: String,
     /// A button press (answered by updating the message) rather than a command.
     pub button: bool,
+    /// The member's role ids (approval policies match `discord_roles` with them).
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 /// Prefix of the `custom_id` of every firewatch button; the command follows it.
@@ -62,6 +65,8 @@ struct Raw {
 #[derive(Deserialize)]
 struct Member {
     user: User,
+    #[serde(default)]
+    roles: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -94,6 +99,11 @@ pub fn read(body: &[u8]) -> Result<Interaction, Error> {
         },
         _ => return Ok(Interaction::Other),
     };
+    let roles = raw
+        .member
+        .as_ref()
+        .map(|m| m.roles.clone())
+        .unwrap_or_default();
     let user = raw
         .member
         .map(|m| m.user)
@@ -116,6 +126,7 @@ pub fn read(body: &[u8]) -> Result<Interaction, Error> {
         user_id: user.id,
         line,
         button,
+        roles,
     }))
 }
 
