@@ -236,13 +236,13 @@ impl Policy {
         Rule {
             required: over.and_then(|o| o.required).unwrap_or(base.required),
             approvers: pick(over.and_then(|o| o.approvers.as_ref()), &base.approvers),
-            approver_ids: pick(over.and_then(|o| o.approver_ids.as_ref()), &base.approver_ids),
+            approver_ids: pick(
+                over.and_then(|o| o.approver_ids.as_ref()),
+                &base.approver_ids,
+            ),
             requesters: base.requesters.clone(),
             requester_ids: base.requester_ids.clone(),
-            ttl: over
-                .and_then(|o| o.ttl)
-                .or(base.ttl)
-                .unwrap_or(s.ttl),
+            ttl: over.and_then(|o| o.ttl).or(base.ttl).unwrap_or(s.ttl),
         }
     }
 
@@ -267,17 +267,19 @@ impl Policy {
                 .is_some_and(|(p, who)| p == platform && who.trim() == actor.id)
         });
         named
-            || roles.iter().any(|role| {
-                self.roles
-                    .get(role)
-                    .is_some_and(|r| member(r, person))
-            })
+            || roles
+                .iter()
+                .any(|role| self.roles.get(role).is_some_and(|r| member(r, person)))
     }
 
     /// Who may approve under `rule`, for refusals and request messages: `anyone but the
     /// requester`, or `@deployment-engineer, slack:U123`.
     pub fn describe_approvers(rule: &Rule) -> String {
-        describe(&rule.approvers, &rule.approver_ids, "anyone but the requester")
+        describe(
+            &rule.approvers,
+            &rule.approver_ids,
+            "anyone but the requester",
+        )
     }
 
     /// Who may request under `rule`.
@@ -309,7 +311,10 @@ fn member(role: &RoleSettings, person: Person<'_>) -> bool {
                     .iter()
                     .any(|r| role.discord_roles.contains(r))
         }
-        Platform::Console => role.console.iter().any(|n| n == &actor.id || n == &actor.name),
+        Platform::Console => role
+            .console
+            .iter()
+            .any(|n| n == &actor.id || n == &actor.name),
     }
 }
 

@@ -52,12 +52,16 @@ pub struct ApprovalRule {
     pub required: u32,
     /// Roles (`[roles.NAME]`) whose members may approve; with `approver_ids` empty too, anyone
     /// but the requester may.
+    #[serde(deserialize_with = "super::string_list")]
     pub approvers: Vec<String>,
     /// People who may approve: `slack:U…`, `discord:SNOWFLAKE`, `console:NAME`.
+    #[serde(deserialize_with = "super::string_list")]
     pub approver_ids: Vec<String>,
     /// Roles whose members may ask for the change; with `requester_ids` empty too, anyone may.
+    #[serde(deserialize_with = "super::string_list")]
     pub requesters: Vec<String>,
     /// People who may ask for it, written like `approver_ids`.
+    #[serde(deserialize_with = "super::string_list")]
     pub requester_ids: Vec<String>,
     /// How long a request waits; `[approvals] ttl` when unset.
     pub ttl: Option<Interval>,
@@ -142,7 +146,12 @@ impl Settings {
             if let Some(ttl) = rule.ttl {
                 within(&format!("{key}.ttl"), ttl, MINUTE, MONTH)?;
             }
-            for (level, over) in [("p0", &rule.p0), ("p1", &rule.p1), ("p2", &rule.p2), ("p3", &rule.p3)] {
+            for (level, over) in [
+                ("p0", &rule.p0),
+                ("p1", &rule.p1),
+                ("p2", &rule.p2),
+                ("p3", &rule.p3),
+            ] {
                 let Some(over) = over else { continue };
                 if let Some(roles) = &over.approvers {
                     self.check_roles(&format!("{key}.{level}.approvers"), roles)?;

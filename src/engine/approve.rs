@@ -19,12 +19,12 @@
 use super::mitigate::{applied_entry, clock_time, field, person, previewed};
 use super::{Caller, Engine, Reply, Result, private, refuse, to_channel};
 use crate::approval::{Policy as ApprovalPolicy, Request, State, Vote, Voted, same_person};
-use crate::store::Close;
 use crate::command::RequestId;
 use crate::incident::timers::bot;
 use crate::incident::{Actor, Incident, IncidentId, TimelineEvent};
 use crate::message::Message;
 use crate::ops::Mutation;
+use crate::store::Close;
 
 /// How many requests one scheduler pass expires, resumes or recovers at most.
 const BATCH: u32 = 256;
@@ -52,14 +52,22 @@ impl Engine {
         let incident = self.incident_of(&request).await?;
         if !incident.status.is_active() {
             let why = format!("{} is {}", incident.id, incident.status);
-            self.close_request(&request, &incident, &[State::Pending], State::Cancelled, &why)
-                .await?;
+            self.close_request(
+                &request,
+                &incident,
+                &[State::Pending],
+                State::Cancelled,
+                &why,
+            )
+            .await?;
             return Err(refuse(
                 format!("{label} is cancelled"),
                 format!("{why}; nothing runs."),
             ));
         }
-        let rule = self.approvals.rule(&request.new.change, request.new.severity);
+        let rule = self
+            .approvals
+            .rule(&request.new.change, request.new.severity);
         let who = ApprovalPolicy::describe_approvers(&rule);
         let own = same_person(&caller.actor, &request.new.requested_by);
         if own && vote == Vote::Approve {
@@ -122,9 +130,15 @@ impl Engine {
                 if let Some(reason) = &reason {
                     message.blocks.push(field("Reason", reason));
                 }
-                Ok(vec![to_channel(&incident.channel, self.about(&incident, message))])
+                Ok(vec![to_channel(
+                    &incident.channel,
+                    self.about(&incident, message),
+                )])
             }
-            Voted::Approved { request: r, complete } => {
+            Voted::Approved {
+                request: r,
+                complete,
+            } => {
                 let count = r.approvers.len() as u32;
                 let mut message = Message::notice(
                     format!(
@@ -141,8 +155,13 @@ impl Engine {
                         )
                     },
                 );
-                message.blocks.push(field("Approved by", &names(&r.approvers)));
-                let mut replies = vec![to_channel(&incident.channel, self.about(&incident, message))];
+                message
+                    .blocks
+                    .push(field("Approved by", &names(&r.approvers)));
+                let mut replies = vec![to_channel(
+                    &incident.channel,
+                    self.about(&incident, message),
+                )];
                 if complete && let Some(done) = self.execute(r.id).await? {
                     replies.push(to_channel(&done.0, done.1));
                 }
@@ -163,7 +182,10 @@ impl Engine {
             .claim_approval(id, &self.runner, self.clock.now())
             .await?
         else {
-            tracing::info!(request = id, "approved request already claimed; not running it");
+            tracing::info!(
+                request = id,
+                "approved request already claimed; not running it"
+            );
             return Ok(None);
         };
         let label = request.label();
@@ -172,8 +194,14 @@ impl Engine {
         let channel = incident.channel.clone();
         if !incident.status.is_active() {
             let why = format!("{} is {}", incident.id, incident.status);
-            self.close_request(&request, &incident, &[State::Running], State::Cancelled, &why)
-                .await?;
+            self.close_request(
+                &request,
+                &incident,
+                &[State::Running],
+                State::Cancelled,
+                &why,
+            )
+            .await?;
             let message = Message::notice(
                 format!("⏹️ {label} cancelled"),
                 &format!("{why}; {what} did not run."),
@@ -184,7 +212,10 @@ impl Engine {
             let why = format!("service '{}' is no longer configured", request.new.service);
             self.close_request(&request, &incident, &[State::Running], State::Failed, &why)
                 .await?;
-            let message = Message::notice(format!("❌ {label} failed"), &format!("{why}; nothing ran."));
+            let message = Message::notice(
+                format!("❌ {label} failed"),
+                &format!("{why}; nothing ran."),
+            );
             return Ok(Some((channel, self.about(&incident, message))));
         };
         let mutation = Mutation {
@@ -313,7 +344,10 @@ impl Engine {
                 self.post(&incident, self.about(&incident, message)).await;
             }
         }
-        if !self.recovered.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        if !self
+            .recovered
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
             for request in self.store.approvals_in(State::Running, None, BATCH).await? {
                 let incident = self.incident_of(&request).await?;
                 let why = "firewatch restarted while it ran; it may or may not have reached the \
@@ -347,7 +381,11 @@ impl Engine {
                 }
             }
         }
-        for request in self.store.approvals_in(State::Approved, None, BATCH).await? {
+        for request in self
+            .store
+            .approvals_in(State::Approved, None, BATCH)
+            .await?
+        {
             if let Some((channel, message)) = self.execute(request.id).await? {
                 done += 1;
                 tracing::info!(request = request.id, "resumed an approved request");
@@ -384,7 +422,10 @@ impl Engine {
                         format!("⏹️ {} cancelled", request.label()),
                         &format!("{why}; {} will not run.", request.new.what),
                     );
-                    replies.push(to_channel(&incident.channel, self.about(&incident, message)));
+                    replies.push(to_channel(
+                        &incident.channel,
+                        self.about(&incident, message),
+                    ));
                 }
             }
         }

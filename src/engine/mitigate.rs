@@ -55,7 +55,9 @@ impl Engine {
                 .await?;
             return Err(refuse(
                 format!("You may not ask for {what}"),
-                format!("Only {who} may ask for {name}. The attempt is on the incident's timeline."),
+                format!(
+                    "Only {who} may ask for {name}. The attempt is on the incident's timeline."
+                ),
             ));
         }
         let plan = self.cluster.preview(&mutation).await.map_err(|e| {
@@ -102,14 +104,19 @@ impl Engine {
             let message = self.request_message(&incident, &request, &plan, &approvers);
             return Ok(vec![to_channel(&incident.channel, message)]);
         }
-        let entries = vec![previewed, TimelineEvent::ApprovalNotRequired { what: what.clone() }];
+        let entries = vec![
+            previewed,
+            TimelineEvent::ApprovalNotRequired { what: what.clone() },
+        ];
         let incident = self
             .record(caller, caller.request.as_deref(), &incident, name, entries)
             .await?;
         tracing::info!(incident = %incident.id, %what, "mutation previewed; no approval required; applying");
         let outcome = self.cluster.apply(&mutation).await;
         let entry = applied_entry(&what, &outcome);
-        let incident = self.record(caller, None, &incident, name, vec![entry]).await?;
+        let incident = self
+            .record(caller, None, &incident, name, vec![entry])
+            .await?;
         let headline = match &outcome {
             Ok(_) => format!("🔧 {} {}: done", name, incident.id),
             Err(_) => format!("❌ {} {}: failed", name, incident.id),
@@ -166,7 +173,11 @@ impl Engine {
                 format!("/incident-approve {label}"),
                 ButtonStyle::Primary,
             )
-            .with_button("Deny", format!("/incident-deny {label}"), ButtonStyle::Danger)
+            .with_button(
+                "Deny",
+                format!("/incident-deny {label}"),
+                ButtonStyle::Danger,
+            )
     }
 
     /// The message that reports what a mutation did.

@@ -304,7 +304,9 @@ impl Engine {
                 if let Some(id) = replies.iter().find_map(|r| r.message.incident) {
                     match self.cancel_requests(id).await {
                         Ok(more) => replies.extend(more),
-                        Err(e) => tracing::error!(incident = %id, error = %error_chain(&e), "could not cancel the incident's approval requests; they are cancelled when they would run"),
+                        Err(e) => {
+                            tracing::error!(incident = %id, error = %error_chain(&e), "could not cancel the incident's approval requests; they are cancelled when they would run")
+                        }
                     }
                 }
                 Ok(replies)

@@ -90,12 +90,13 @@ pub(super) async fn of_incident(
     incident: IncidentId,
     state: State,
 ) -> Result<Vec<Request>> {
-    let ids: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM approvals WHERE incident_id = ? AND state = ? ORDER BY id")
-            .bind(incident.get())
-            .bind(state.as_str())
-            .fetch_all(pool)
-            .await?;
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM approvals WHERE incident_id = ? AND state = ? ORDER BY id",
+    )
+    .bind(incident.get())
+    .bind(state.as_str())
+    .fetch_all(pool)
+    .await?;
     load_all(pool, ids).await
 }
 
