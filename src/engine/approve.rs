@@ -344,10 +344,7 @@ impl Engine {
                 self.post(&incident, self.about(&incident, message)).await;
             }
         }
-        if !self
-            .recovered
-            .swap(true, std::sync::atomic::Ordering::SeqCst)
-        {
+        if !self.recovered.load(std::sync::atomic::Ordering::SeqCst) {
             for request in self.store.approvals_in(State::Running, None, BATCH).await? {
                 let incident = self.incident_of(&request).await?;
                 let why = "firewatch restarted while it ran; it may or may not have reached the \
@@ -380,6 +377,9 @@ impl Engine {
                     self.post(&incident, self.about(&incident, message)).await;
                 }
             }
+            // Only after the whole pass worked: a failed one is tried again next tick.
+            self.recovered
+                .store(true, std::sync::atomic::Ordering::SeqCst);
         }
         for request in self
             .store

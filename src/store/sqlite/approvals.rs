@@ -293,7 +293,7 @@ async fn load_in(tx: &mut Transaction<'_, Sqlite>, id: i64) -> Result<Option<Req
         .await?;
     match row {
         Some(row) => {
-            let approvers = approvers(&mut **tx, id).await?;
+            let approvers = approvers(tx, id).await?;
             Ok(Some(request(&row, approvers)?))
         }
         None => Ok(None),
