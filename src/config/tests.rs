@@ -392,7 +392,10 @@ fn approval_rules_take_roles_people_and_severity_overrides() {
     assert_eq!(s.approvals.rollback.p0.as_ref().unwrap().required, Some(1));
     let env = load_env(
         MINIMAL,
-        &[("FIREWATCH__APPROVALS__SCALE__APPROVER_IDS", "console:a, slack:U1")],
+        &[(
+            "FIREWATCH__APPROVALS__SCALE__APPROVER_IDS",
+            "console:a, slack:U1",
+        )],
     )
     .expect("loads");
     assert_eq!(env.approvals.scale.approver_ids, ["console:a", "slack:U1"]);
@@ -410,7 +413,9 @@ fn bad_approval_rules_name_the_key() {
     ));
     assert_eq!(key, "approvals.scale.approver_ids");
     assert!(message.contains("slack:U…"), "{message}");
-    let (key, _) = invalid(&format!("{MINIMAL}\n[approvals.actions.nope]\nrequired = 0\n"));
+    let (key, _) = invalid(&format!(
+        "{MINIMAL}\n[approvals.actions.nope]\nrequired = 0\n"
+    ));
     assert_eq!(key, "approvals.actions.nope");
     let (key, _) = invalid(&format!("{MINIMAL}\n[approvals]\nttl = \"10s\"\n"));
     assert_eq!(key, "approvals.ttl");

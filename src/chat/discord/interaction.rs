@@ -257,6 +257,24 @@ mod tests {
     }
 
     #[test]
+    fn an_approve_button_carries_the_members_roles_for_the_approval_policy() {
+        let body = json!({
+            "id": "1190000000000000002", "type": 3, "token": "dG9rZW4", "channel_id": "1160000000000000000",
+            "member": {"user": {"id": "1150000000000000000", "username": "carol"},
+                       "roles": ["1130000000000000000"], "permissions": "0"},
+            "data": {"custom_id": "firewatch:/incident-approve R3", "component_type": 2}
+        });
+        match read(body.to_string().as_bytes()).unwrap() {
+            Interaction::Call(call) => {
+                assert_eq!(call.line, "/incident-approve R3");
+                assert!(call.button);
+                assert_eq!(call.roles, ["1130000000000000000"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn subcommands_become_the_command_lines_the_parser_reads() {
         let assess = line(
             "assess",

@@ -492,3 +492,51 @@ async fn scaling_below_p1_needs_one_approval_by_default() {
     let out = c.t.console("carol", "ops", "/incident-approve").await;
     assert_has(&out, &["🔧 R1 #1: done — scale freightliner to 6 replicas"]);
 }
+
+#[tokio::test]
+async fn only_the_policys_requesters_may_ask_and_a_refusal_is_audited() {
+    let c = with_policy(&[(
+        "FIREWATCH__APPROVALS__ROLLBACK__REQUESTER_IDS",
+        "console:bob",
+    )])
+    .await;
+    let out = c.t.console("mallory", "ops", "/incident-rollback").await;
+    assert_has(
+        &out,
+        &[
+            "You may not ask for rollback freightliner to the previous revision",
+            "Only console:bob may ask for /incident-rollback",
+        ],
+    );
+    let last = c.t.timeline(1).await.pop().unwrap();
+    assert_eq!(last.event.kind(), "approval_refused");
+    bob_asks(&c).await;
+}
+
+#[tokio::test]
+async fn the_requester_may_withdraw_their_request() {
+    let c = with_policy(&[]).await;
+    bob_asks(&c).await;
+    let out =
+        c.t.console("bob", "ops", "/incident-deny changed my mind")
+            .await;
+    assert_has(&out, &["🚫 R1 denied by bob", "Reason: changed my mind"]);
+    assert_eq!(state(&c, 1).await, State::Denied);
+    assert!(c.helm.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_failing_approved_run_is_recorded_as_failed_once() {
+    let c = with_policy(&[]).await;
+    bob_asks(&c).await;
+    c.helm
+        .exit_with(1, "Error: timed out waiting for the condition");
+    let out = c.t.console("carol", "ops", "/incident-approve R1").await;
+    assert_has(&out, &["❌ R1 #1: failed", "exit code 1"]);
+    c.t.tick().await;
+    assert_eq!(c.helm.calls().len(), 1);
+    assert_eq!(state(&c, 1).await, State::Failed);
+    let last = c.t.timeline(1).await.pop().unwrap();
+    assert_eq!(last.event.kind(), "mutation_failed");
+    assert_eq!(last.actor.name, "bob");
+}
