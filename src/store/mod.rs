@@ -8,6 +8,11 @@
 //! - The timeline is append-only (the database refuses updates and deletes).
 //! - A due timer fires once: [`Store::fire_due`] claims it, appends its timeline entry and sets
 //!   its next firing time in one transaction.
+//! - The approval ledger: one vote per person per request; the vote that completes a request
+//!   moves it `pending → approved` in its transaction; [`Store::claim_approval`] moves it
+//!   `approved → running` in one atomic update, so exactly one caller runs it. (A Postgres
+//!   implementation gives the same with `UPDATE approvals SET state = 'running' … WHERE id = $1
+//!   AND state = 'approved' RETURNING …`, and votes with `INSERT … ON CONFLICT DO NOTHING`.)
 //!
 //! Owns persistence only: no policy, no messages, no chat.
 
