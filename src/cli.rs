@@ -287,6 +287,7 @@ async fn report(settings: Settings, id: IncidentId, user: String) -> Result<(), 
             id: "command-line".into(),
         },
         request: None,
+        roles: Vec::new(),
     };
     let invocation = Invocation {
         incident: Some(id),

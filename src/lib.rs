@@ -5,6 +5,7 @@
 //! against the incident's state ([`incident::lifecycle`]), commits the change to the [`store`]
 //! and renders [`message::Message`]s from the templates in `messages/` ([`notify`]).
 
+pub mod approval;
 pub mod catalog;
 pub mod chat;
 pub mod cli;

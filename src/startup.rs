@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::approval;
 use crate::catalog::Catalog;
 use crate::chat::Router;
 use crate::chat::discord::api::DiscordApi;
@@ -151,6 +152,10 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
         prober: Arc::new(ops::probe::Prober::new(
             std::time::Duration::from_secs(settings.kubernetes.timeout.as_secs()),
             settings.prometheus.clone(),
+        )),
+        approvals: Arc::new(approval::Policy::new(
+            settings.approvals.clone(),
+            settings.roles.clone(),
         )),
     });
     Ok(App {

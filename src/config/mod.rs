@@ -4,6 +4,7 @@
 //! Owns reading and checking settings; it does not open stores, load templates or reach
 //! anything outside.
 
+mod approvals;
 mod ops;
 mod secret;
 mod sections;
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use approvals::{ApprovalRule, ApprovalSettings, SeverityRule};
 pub use ops::{
     ActionSettings, AssessSettings, DiagnoseSettings, PrometheusSettings, ScaleSettings,
 };
@@ -69,6 +71,8 @@ pub struct Settings {
     pub prometheus: PrometheusSettings,
     /// `[diagnose]`
     pub diagnose: DiagnoseSettings,
+    /// `[approvals]`: who must agree before a production change runs.
+    pub approvals: ApprovalSettings,
     /// `[log]`
     pub log: LogSettings,
 }
@@ -95,6 +99,7 @@ impl Default for Settings {
             actions: Vec::new(),
             prometheus: PrometheusSettings::default(),
             diagnose: DiagnoseSettings::default(),
+            approvals: ApprovalSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -270,6 +275,7 @@ impl Settings {
         within("kubernetes.timeout", self.kubernetes.timeout, SECOND, HOUR)?;
         within("helm.timeout", self.helm.timeout, SECOND, HOUR)?;
         self.check_ops()?;
+        self.check_approvals()?;
         crate::store::sqlite::database_path(&self.store.url)
             .map_err(|reason| ("store.url".to_owned(), reason))?;
         self.server.listen.parse::<SocketAddr>().map_err(|_| {

@@ -162,6 +162,9 @@ pub struct RoleSettings {
     pub discord_users: Vec<String>,
     /// Discord role ids to mention.
     pub discord_roles: Vec<String>,
+    /// Terminal (`firewatch console`) user names: a console user is matched by the name it runs
+    /// as (`--user`), for approvals.
+    pub console: Vec<String>,
 }
 
 /// The roles of the runbook, with empty platform mappings.

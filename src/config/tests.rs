@@ -400,3 +400,53 @@ fn timers_and_reports_have_runbook_defaults_and_are_checked() {
     assert_eq!(key, "scheduler.tick");
     assert!(message.contains("out of range (1s to 1h)"), "{message}");
 }
+
+#[test]
+fn the_example_documents_the_default_approval_policy() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bot.toml.example");
+    let example = Settings::load_with_env(&path, []).expect("bot.toml.example loads");
+    assert_eq!(example.approvals, ApprovalSettings::default());
+    let minimal = load(MINIMAL).expect("loads");
+    assert_eq!(minimal.approvals, ApprovalSettings::default());
+}
+
+#[test]
+fn approval_rules_take_roles_people_and_severity_overrides() {
+    let s = load(&format!(
+        "{MINIMAL}\n[approvals.rollback]\nrequired = 2\napprovers = [\"deployment-engineer\"]\n\
+         approver_ids = [\"slack:U0CAROL\", \"console:carol\"]\nttl = \"5m\"\n\
+         [approvals.rollback.p0]\nrequired = 1\n"
+    ))
+    .expect("loads");
+    assert_eq!(s.approvals.rollback.required, 2);
+    assert_eq!(s.approvals.rollback.p0.as_ref().unwrap().required, Some(1));
+    let env = load_env(
+        MINIMAL,
+        &[(
+            "FIREWATCH__APPROVALS__SCALE__APPROVER_IDS",
+            "console:a, slack:U1",
+        )],
+    )
+    .expect("loads");
+    assert_eq!(env.approvals.scale.approver_ids, ["console:a", "slack:U1"]);
+}
+
+#[test]
+fn bad_approval_rules_name_the_key() {
+    let (key, message) = invalid(&format!(
+        "{MINIMAL}\n[approvals.rollback]\napprovers = [\"nobody-role\"]\n"
+    ));
+    assert_eq!(key, "approvals.rollback.approvers");
+    assert!(message.contains("unknown role 'nobody-role'"), "{message}");
+    let (key, message) = invalid(&format!(
+        "{MINIMAL}\n[approvals.scale]\napprover_ids = [\"U0CAROL\"]\n"
+    ));
+    assert_eq!(key, "approvals.scale.approver_ids");
+    assert!(message.contains("slack:U…"), "{message}");
+    let (key, _) = invalid(&format!(
+        "{MINIMAL}\n[approvals.actions.nope]\nrequired = 0\n"
+    ));
+    assert_eq!(key, "approvals.actions.nope");
+    let (key, _) = invalid(&format!("{MINIMAL}\n[approvals]\nttl = \"10s\"\n"));
+    assert_eq!(key, "approvals.ttl");
+}

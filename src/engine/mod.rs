@@ -7,6 +7,7 @@
 //! # Guarantees
 //! A state change is committed to the store before any reply about it is returned.
 
+mod approve;
 mod cluster;
 mod diagnose;
 mod evidence;
@@ -22,9 +23,11 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 pub use cluster::Limits;
 
+use crate::approval::{self, Vote};
 use crate::catalog::Catalog;
 use crate::chat::Outbox;
 use crate::clock::Clock;
@@ -50,6 +53,9 @@ pub struct Caller {
     /// marked done with the command's effect so a redelivery or replay has none. `None` where
     /// the platform does not redeliver (the terminal).
     pub request: Option<String>,
+    /// The person's platform role ids (a Discord member's roles), for approval policies; empty
+    /// where the platform does not say.
+    pub roles: Vec<String>,
 }
 
 /// Who sees a reply.
@@ -109,7 +115,7 @@ fn refuse(headline: impl Into<String>, detail: impl Into<String>) -> Error {
 }
 
 /// Commands that are parsed but not yet built.
-const NOT_YET_BUILT: [CommandName; 2] = [CommandName::Approve, CommandName::Deny];
+const NOT_YET_BUILT: [CommandName; 0] = [];
 
 /// What an engine is built from.
 #[derive(Clone)]
@@ -136,6 +142,8 @@ pub struct Parts {
     pub runbook: Arc<Runbook>,
     /// HTTP probes and Prometheus queries.
     pub prober: Arc<Prober>,
+    /// Who must approve which production change.
+    pub approvals: Arc<approval::Policy>,
 }
 
 /// The incident engine.
@@ -151,6 +159,11 @@ pub struct Engine {
     limits: Limits,
     runbook: Arc<Runbook>,
     prober: Arc<Prober>,
+    approvals: Arc<approval::Policy>,
+    /// This process, as the runner of the approval requests it claims.
+    runner: String,
+    /// Whether requests an earlier process left running were closed (first scheduler pass).
+    recovered: AtomicBool,
 }
 
 impl Engine {
@@ -168,6 +181,7 @@ impl Engine {
             limits,
             runbook,
             prober,
+            approvals,
         } = parts;
         Self {
             store,
@@ -181,6 +195,9 @@ impl Engine {
             limits,
             runbook,
             prober,
+            approvals,
+            runner: format!("{}-{}", std::process::id(), error_reference()),
+            recovered: AtomicBool::new(false),
         }
     }
 
@@ -282,7 +299,25 @@ impl Engine {
                     root_cause,
                     resolution,
                 };
-                self.transition(caller, incident, name, event).await
+                let mut replies = self.transition(caller, incident, name, event).await?;
+                // The incident is over: what waits for approval is closed, nothing runs.
+                if let Some(id) = replies.iter().find_map(|r| r.message.incident) {
+                    match self.cancel_requests(id).await {
+                        Ok(more) => replies.extend(more),
+                        Err(e) => {
+                            tracing::error!(incident = %id, error = %error_chain(&e), "could not cancel the incident's approval requests; they are cancelled when they would run")
+                        }
+                    }
+                }
+                Ok(replies)
+            }
+            Command::Approve { request } => {
+                self.vote_on(caller, incident, request, Vote::Approve, None)
+                    .await
+            }
+            Command::Deny { request, reason } => {
+                self.vote_on(caller, incident, request, Vote::Deny, reason)
+                    .await
             }
             Command::Report => self.report(caller, incident).await,
             Command::Followup(followup) => self.followup(caller, incident, followup).await,
@@ -294,18 +329,6 @@ impl Engine {
             Command::Action { name } => self.action(caller, incident, name).await,
             Command::Diagnose { area } => self.diagnose(caller, incident, area).await,
             Command::Verify { smoke_only } => self.verify(caller, incident, smoke_only).await,
-            // What is left is NOT_YET_BUILT: answer as the incident's state allows.
-            _ => {
-                if name.takes_incident() {
-                    let target = self.target(caller, incident).await?;
-                    self.check_allowed(&target, name)?;
-                }
-                Err(refuse(
-                    format!("{name} is not available yet"),
-                    "This version of firewatch reads the command but cannot run it yet. \
-                     Type /incident-help for what works now.",
-                ))
-            }
         }
     }
 

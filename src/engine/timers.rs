@@ -14,7 +14,8 @@ const BATCH: u32 = 256;
 
 impl Engine {
     /// Fires every timer due now: missed response targets escalate, overdue updates are
-    /// reminded. Each firing is committed (with its timeline entry) before its message is
+    /// reminded; approval requests past their time expire and approved ones nobody runs are run
+    /// (see [`super::approve`]). Each firing is committed (with its timeline entry) before its message is
     /// posted to the incident's channel through the outbox. A failed post is logged; the
     /// timeline still records that the timer fired, and it does not fire again for it.
     ///
@@ -31,6 +32,9 @@ impl Engine {
                 &self.escalation_paging(incident),
             )
         };
+        if let Err(e) = self.run_approvals().await {
+            tracing::error!(error = %crate::error_chain(&e), "approval requests could not be expired or resumed; retrying next tick");
+        }
         let mut all = Vec::new();
         // Each round moves what it fired past `now` (or off the index), so this ends.
         for _ in 0..1_000 {

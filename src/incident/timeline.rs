@@ -149,6 +149,70 @@ pub enum TimelineEvent {
         /// Why it failed.
         error: String,
     },
+    /// A change was asked for and waits for approval (`R3`).
+    ApprovalRequested {
+        /// The request's number.
+        request: i64,
+        /// What will change.
+        what: String,
+        /// Approvals needed.
+        required: u32,
+        /// Who may approve.
+        approvers: String,
+        /// When it expires.
+        expires: DateTime<Utc>,
+    },
+    /// A change ran without approval because its policy needs none.
+    ApprovalNotRequired {
+        /// What changes.
+        what: String,
+    },
+    /// Someone approved a request.
+    ApprovalGiven {
+        /// The request.
+        request: i64,
+        /// Approvals so far.
+        approvals: u32,
+        /// Approvals needed.
+        required: u32,
+    },
+    /// Someone denied a request; it is closed.
+    ApprovalDenied {
+        /// The request.
+        request: i64,
+        /// Why, as given.
+        reason: Option<String>,
+    },
+    /// Nobody approved in time; the request is closed.
+    ApprovalExpired {
+        /// The request.
+        request: i64,
+    },
+    /// The request closed without running (the incident ended, or a restart interrupted it).
+    ApprovalClosed {
+        /// The request.
+        request: i64,
+        /// The state it closed in (`cancelled`, `failed`).
+        state: String,
+        /// Why.
+        why: String,
+    },
+    /// Someone not allowed to tried to approve, deny or ask for a change (audit).
+    ApprovalRefused {
+        /// The request, if there was one.
+        request: Option<i64>,
+        /// What they tried (`approve`, `deny`, `request`).
+        tried: String,
+        /// Why it was refused.
+        why: String,
+    },
+    /// An approved request started running.
+    ApprovalExecuting {
+        /// The request.
+        request: i64,
+        /// What changes.
+        what: String,
+    },
 }
 
 impl TimelineEvent {
@@ -174,6 +238,14 @@ impl TimelineEvent {
             TimelineEvent::MutationFailed { .. } => "mutation_failed",
             TimelineEvent::Diagnosed { .. } => "diagnosed",
             TimelineEvent::Verified { .. } => "verified",
+            TimelineEvent::ApprovalRequested { .. } => "approval_requested",
+            TimelineEvent::ApprovalNotRequired { .. } => "approval_not_required",
+            TimelineEvent::ApprovalGiven { .. } => "approval_given",
+            TimelineEvent::ApprovalDenied { .. } => "approval_denied",
+            TimelineEvent::ApprovalExpired { .. } => "approval_expired",
+            TimelineEvent::ApprovalClosed { .. } => "approval_closed",
+            TimelineEvent::ApprovalRefused { .. } => "approval_refused",
+            TimelineEvent::ApprovalExecuting { .. } => "approval_executing",
         }
     }
 
@@ -272,6 +344,52 @@ impl TimelineEvent {
                 },
                 checks.join("; ")
             ),
+            TimelineEvent::ApprovalRequested {
+                request,
+                what,
+                required,
+                approvers,
+                expires,
+            } => format!(
+                "R{request} requested: {what} (needs {required} approval{} from {approvers}, expires {})",
+                if *required == 1 { "" } else { "s" },
+                expires.format("%H:%M UTC")
+            ),
+            TimelineEvent::ApprovalNotRequired { what } => {
+                format!("{what}: no approval required by policy; runs at once")
+            }
+            TimelineEvent::ApprovalGiven {
+                request,
+                approvals,
+                required,
+            } => format!("R{request} approved ({approvals} of {required})"),
+            TimelineEvent::ApprovalDenied {
+                request,
+                reason: Some(reason),
+            } => format!("R{request} denied: {reason}"),
+            TimelineEvent::ApprovalDenied {
+                request,
+                reason: None,
+            } => format!("R{request} denied"),
+            TimelineEvent::ApprovalExpired { request } => {
+                format!("R{request} expired without enough approvals; nothing ran")
+            }
+            TimelineEvent::ApprovalClosed {
+                request,
+                state,
+                why,
+            } => format!("R{request} {state}: {why}"),
+            TimelineEvent::ApprovalRefused {
+                request,
+                tried,
+                why,
+            } => match request {
+                Some(r) => format!("refused to {tried} R{r}: {why}"),
+                None => format!("refused to {tried}: {why}"),
+            },
+            TimelineEvent::ApprovalExecuting { request, what } => {
+                format!("R{request} approved; executing {what}")
+            }
         }
     }
 }

@@ -212,6 +212,14 @@ pub fn derive(incident: &Incident, timeline: &[TimelineEntry]) -> Trail {
             | TimelineEvent::ChannelBound { .. }
             | TimelineEvent::Evidence { .. }
             | TimelineEvent::MutationFailed { .. }
+            | TimelineEvent::ApprovalRequested { .. }
+            | TimelineEvent::ApprovalNotRequired { .. }
+            | TimelineEvent::ApprovalGiven { .. }
+            | TimelineEvent::ApprovalDenied { .. }
+            | TimelineEvent::ApprovalExpired { .. }
+            | TimelineEvent::ApprovalClosed { .. }
+            | TimelineEvent::ApprovalRefused { .. }
+            | TimelineEvent::ApprovalExecuting { .. }
             | TimelineEvent::Diagnosed { .. }
             | TimelineEvent::Verified { .. } => {
                 push(None, capitalise(&entry.event.describe()));

@@ -1,6 +1,6 @@
 //! The one value every change to the cluster goes through: a [`Mutation`] is previewed (a dry
-//! run the cluster checks) and then applied. The approvals issue gates [`Mutation`]s; until then
-//! they run on the requester's command.
+//! run the cluster checks) and then applied. [`crate::approval`] gates them: a change that needs
+//! approval is stored (its [`Change`] as JSON) and runs once enough people approved.
 
 use crate::catalog::Service;
 use crate::config::ActionSettings;
@@ -14,8 +14,9 @@ pub struct Mutation {
     pub change: Change,
 }
 
-/// What a [`Mutation`] does.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a [`Mutation`] does. Stored as JSON with an approval request until it runs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
     /// Roll the service's Helm release back to a revision (the previous one when `None`).
     Rollback {
@@ -39,7 +40,7 @@ pub enum Change {
 }
 
 /// A runbook toggle: set one ConfigMap key or Deployment env var, optionally restart.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Toggle {
     /// What is set.
     pub target: ToggleTarget,
@@ -50,7 +51,8 @@ pub struct Toggle {
 }
 
 /// Where a [`Toggle`] writes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum ToggleTarget {
     /// A key of a ConfigMap in the service's namespace.
     ConfigMap {

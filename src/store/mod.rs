@@ -8,6 +8,11 @@
 //! - The timeline is append-only (the database refuses updates and deletes).
 //! - A due timer fires once: [`Store::fire_due`] claims it, appends its timeline entry and sets
 //!   its next firing time in one transaction.
+//! - The approval ledger: one vote per person per request; the vote that completes a request
+//!   moves it `pending → approved` in its transaction; [`Store::claim_approval`] moves it
+//!   `approved → running` in one atomic update, so exactly one caller runs it. (A Postgres
+//!   implementation gives the same with `UPDATE approvals SET state = 'running' … WHERE id = $1
+//!   AND state = 'approved' RETURNING …`, and votes with `INSERT … ON CONFLICT DO NOTHING`.)
 //!
 //! Owns persistence only: no policy, no messages, no chat.
 
@@ -16,6 +21,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::approval::{NewRequest, Request, State, Vote, Voted};
 use crate::incident::lifecycle::{Outcome, Refusal};
 use crate::incident::timers::{Firing, Timer};
 use crate::incident::{
@@ -116,6 +122,22 @@ pub struct Inbound {
     pub attempts: u32,
 }
 
+/// The timeline entries of a new approval request, given its number.
+pub type RequestEntries<'a> = &'a (dyn Fn(i64) -> Vec<TimelineEvent> + Send + Sync);
+
+/// How [`Store::close_approval`] moves a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Close<'a> {
+    /// The states it may be in; otherwise nothing is written.
+    pub from: &'a [State],
+    /// The state it moves to.
+    pub to: State,
+    /// What it did, or why it closed.
+    pub result: Option<&'a str>,
+    /// Only when claimed by another process than this one (restart recovery).
+    pub not_runner: Option<&'a str>,
+}
+
 /// Persistence for incidents, their timelines and timers.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -192,6 +214,87 @@ pub trait Store: Send + Sync {
     /// Forgets delivered requests received before `before`; returns how many. Platforms stop
     /// redelivering after minutes, so keys older than that can never come back.
     async fn prune_requests(&self, before: DateTime<Utc>) -> Result<u64>;
+
+    /// Appends `entries` (by `actor`, at `at`) to an incident's timeline without changing the
+    /// incident (approval audit entries); `request` is marked done in the same transaction.
+    ///
+    /// # Errors
+    /// [`Error::Replayed`] when `request` is already done (nothing is written).
+    async fn append(
+        &self,
+        id: IncidentId,
+        actor: &Actor,
+        at: DateTime<Utc>,
+        request: Option<&str>,
+        entries: &[TimelineEvent],
+    ) -> Result<()>;
+
+    /// Stores a new `pending` approval request, its timeline entries (by the requester) and marks
+    /// `request` done, in one transaction.
+    ///
+    /// # Errors
+    /// [`Error::Replayed`] when `request` is already done (nothing is written).
+    async fn request_approval(
+        &self,
+        new: &NewRequest,
+        entries: RequestEntries<'_>,
+        request: Option<&str>,
+    ) -> Result<Request>;
+
+    /// One approval request.
+    async fn approval(&self, id: i64) -> Result<Option<Request>>;
+
+    /// An incident's requests in `state`, oldest first.
+    async fn approvals_of(&self, incident: IncidentId, state: State) -> Result<Vec<Request>>;
+
+    /// Requests in `state` (that expire by `expired_by`, when given), oldest first, at most
+    /// `limit`: what the scheduler expires, resumes or recovers.
+    async fn approvals_in(
+        &self,
+        state: State,
+        expired_by: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<Request>>;
+
+    /// Records `voter`'s vote on request `id` with its timeline entry and marks `request` done,
+    /// in one transaction. One vote per person: a second one changes nothing
+    /// ([`Voted::Duplicate`]). A deny closes the request; the approval that reaches `required`
+    /// moves it `pending → approved` ([`Voted::Approved`] with `complete`). A request that is not
+    /// pending, or has expired, is left as it is ([`Voted::Closed`]).
+    ///
+    /// # Errors
+    /// [`Error::Replayed`] when `request` is already done; [`Error::Corrupt`] when there is no
+    /// such request.
+    async fn vote(
+        &self,
+        id: i64,
+        voter: &Actor,
+        vote: Vote,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+        request: Option<&str>,
+    ) -> Result<Voted>;
+
+    /// Claims an `approved` request for running: one atomic `approved → running` update that
+    /// records `runner` (this process). `Some` for the one caller that won; `None` for everyone
+    /// else, however many try at once. (Postgres: `UPDATE … WHERE state = 'approved' RETURNING`.)
+    async fn claim_approval(
+        &self,
+        id: i64,
+        runner: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Request>>;
+
+    /// Moves request `id` as `close` says and appends `entries` (by `actor`) to its incident's
+    /// timeline, in one transaction; `None` (nothing written) when it is not in `close.from`.
+    async fn close_approval(
+        &self,
+        id: i64,
+        close: Close<'_>,
+        entries: &[TimelineEvent],
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Request>>;
 
     /// Waits for in-flight work and closes connections (SQLite checkpoints its journal).
     async fn close(&self);

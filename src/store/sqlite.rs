@@ -14,7 +14,9 @@ use sqlx::sqlite::{
 
 use rows::{append, entry, incident, millis, stamp_parts, sync_timers};
 
-use super::{Decide, Error, Fired, Inbound, OnDue, Result, Store, Updated};
+use super::{Close, Decide, Error, Fired, Inbound, OnDue, RequestEntries, Result, Store, Updated};
+use crate::approval::{NewRequest, Request, State, Vote, Voted};
+use crate::incident::TimelineEvent;
 use crate::incident::{Actor, ChannelRef, Draft, Incident, IncidentId, Status, TimelineEntry};
 
 /// The incident columns plus its pending timers; append a `WHERE`/`ORDER BY` clause.
@@ -30,6 +32,7 @@ macro_rules! select_incidents {
     };
 }
 
+mod approvals;
 mod inbox;
 mod rows;
 mod timers;
@@ -312,6 +315,75 @@ impl Store for SqliteStore {
 
     async fn prune_requests(&self, before: DateTime<Utc>) -> Result<u64> {
         inbox::prune(&self.pool, before).await
+    }
+
+    async fn append(
+        &self,
+        id: IncidentId,
+        actor: &Actor,
+        at: DateTime<Utc>,
+        request: Option<&str>,
+        entries: &[TimelineEvent],
+    ) -> Result<()> {
+        approvals::append_entries(&self.pool, id, actor, at, request, entries).await
+    }
+
+    async fn request_approval(
+        &self,
+        new: &NewRequest,
+        entries: RequestEntries<'_>,
+        request: Option<&str>,
+    ) -> Result<Request> {
+        approvals::create(&self.pool, new, entries, request).await
+    }
+
+    async fn approval(&self, id: i64) -> Result<Option<Request>> {
+        approvals::one(&self.pool, id).await
+    }
+
+    async fn approvals_of(&self, incident: IncidentId, state: State) -> Result<Vec<Request>> {
+        approvals::of_incident(&self.pool, incident, state).await
+    }
+
+    async fn approvals_in(
+        &self,
+        state: State,
+        expired_by: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<Request>> {
+        approvals::in_state(&self.pool, state, expired_by, limit).await
+    }
+
+    async fn vote(
+        &self,
+        id: i64,
+        voter: &Actor,
+        vote: Vote,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+        request: Option<&str>,
+    ) -> Result<Voted> {
+        approvals::vote(&self.pool, id, voter, vote, reason, at, request).await
+    }
+
+    async fn claim_approval(
+        &self,
+        id: i64,
+        runner: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Request>> {
+        approvals::claim(&self.pool, id, runner, at).await
+    }
+
+    async fn close_approval(
+        &self,
+        id: i64,
+        close: Close<'_>,
+        entries: &[TimelineEvent],
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Request>> {
+        approvals::close(&self.pool, id, close, entries, actor, at).await
     }
 
     async fn close(&self) {

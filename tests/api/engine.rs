@@ -20,6 +20,7 @@ pub fn caller(user: &str) -> Caller {
             id: "ops".into(),
         },
         request: None,
+        roles: Vec::new(),
     }
 }
 
@@ -125,6 +126,7 @@ async fn a_template_that_fails_after_the_commit_still_reports_the_saved_change()
             std::time::Duration::from_secs(5),
             settings.prometheus.clone(),
         )),
+        approvals: Default::default(),
     });
     let replies = engine
         .handle(&caller("alice"), "/incident-update restarting pods")

@@ -54,6 +54,13 @@ pub struct TestApp {
     health_urls: Option<String>,
 }
 
+/// Overrides that let every change run at once (policy 0).
+pub const NO_APPROVALS: [(&str, &str); 3] = [
+    ("FIREWATCH__APPROVALS__ROLLBACK__REQUIRED", "0"),
+    ("FIREWATCH__APPROVALS__SCALE__REQUIRED", "0"),
+    ("FIREWATCH__APPROVALS__ACTION__REQUIRED", "0"),
+];
+
 /// The start time of every test app.
 pub fn test_start() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap()
@@ -71,6 +78,14 @@ impl ClusterApp {
     /// `env` overrides (`FIREWATCH__…`).
     pub async fn spawn(env: &[(&str, &str)]) -> Self {
         Self::spawn_on(FakeKube::start().await, env).await
+    }
+
+    /// As [`ClusterApp::spawn`] with no approval needed for any change (the tests of what a
+    /// change does; the approval tests set their own policy).
+    pub async fn spawn_unapproved(env: &[(&str, &str)]) -> Self {
+        let mut all = NO_APPROVALS.to_vec();
+        all.extend_from_slice(env);
+        Self::spawn(&all).await
     }
 
     /// As [`ClusterApp::spawn`], with `prometheus.url` at the fake (which serves `/api/v1/query`).

@@ -569,6 +569,7 @@ async fn an_answer_lost_in_a_crash_is_reported_and_the_command_is_not_run_again(
             id: "C0INC".into(),
         },
         request: Some(key.clone()),
+        roles: Vec::new(),
     };
     s.t.app
         .engine

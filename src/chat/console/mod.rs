@@ -86,6 +86,7 @@ fn caller(user: &str, channel: &str) -> Caller {
             id: channel.to_owned(),
         },
         request: None,
+        roles: Vec::new(),
     }
 }
 

@@ -41,6 +41,9 @@ pub struct Call {
     pub line: String,
     /// A button press (answered by updating the message) rather than a command.
     pub button: bool,
+    /// The member's role ids (approval policies match `discord_roles` with them).
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 /// Prefix of the `custom_id` of every firewatch button; the command follows it.
@@ -62,6 +65,8 @@ struct Raw {
 #[derive(Deserialize)]
 struct Member {
     user: User,
+    #[serde(default)]
+    roles: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -94,6 +99,11 @@ pub fn read(body: &[u8]) -> Result<Interaction, Error> {
         },
         _ => return Ok(Interaction::Other),
     };
+    let roles = raw
+        .member
+        .as_ref()
+        .map(|m| m.roles.clone())
+        .unwrap_or_default();
     let user = raw
         .member
         .map(|m| m.user)
@@ -116,6 +126,7 @@ pub fn read(body: &[u8]) -> Result<Interaction, Error> {
         user_id: user.id,
         line,
         button,
+        roles,
     }))
 }
 
@@ -241,6 +252,24 @@ mod tests {
     fn line(sub: &str, options: Value) -> String {
         match read(&command(sub, options)).unwrap() {
             Interaction::Call(call) => call.line,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_approve_button_carries_the_members_roles_for_the_approval_policy() {
+        let body = json!({
+            "id": "1190000000000000002", "type": 3, "token": "dG9rZW4", "channel_id": "1160000000000000000",
+            "member": {"user": {"id": "1150000000000000000", "username": "carol"},
+                       "roles": ["1130000000000000000"], "permissions": "0"},
+            "data": {"custom_id": "firewatch:/incident-approve R3", "component_type": 2}
+        });
+        match read(body.to_string().as_bytes()).unwrap() {
+            Interaction::Call(call) => {
+                assert_eq!(call.line, "/incident-approve R3");
+                assert!(call.button);
+                assert_eq!(call.roles, ["1130000000000000000"]);
+            }
             other => panic!("{other:?}"),
         }
     }

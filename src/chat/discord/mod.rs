@@ -132,6 +132,7 @@ impl Discord {
                 id: call.channel_id.clone(),
             },
             request: Some(key(&call)),
+            roles: call.roles.clone(),
         };
         let replies = self.engine.handle(&caller, &call.line).await;
         // Whatever happens while answering, a replay must not run it again.

@@ -106,6 +106,7 @@ impl Delivery {
                 id: self.channel_id().to_owned(),
             },
             request: Some(self.key()),
+            roles: Vec::new(),
         }
     }
 }

@@ -64,7 +64,14 @@ async fn an_action_on_a_configmap_previews_with_a_dry_run_then_patches_and_resta
             .iter()
             .map(|e| e.event.kind())
             .collect();
-    assert_eq!(kinds[3..], ["mutation_previewed", "mutation_applied"]);
+    assert_eq!(
+        kinds[3..],
+        [
+            "mutation_previewed",
+            "approval_not_required",
+            "mutation_applied"
+        ]
+    );
 }
 
 #[tokio::test]

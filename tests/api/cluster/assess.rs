@@ -137,6 +137,7 @@ async fn engine_with_outbox(
             std::time::Duration::from_secs(5),
             settings.prometheus.clone(),
         )),
+        approvals: Default::default(),
     });
     (engine, rx)
 }
@@ -153,6 +154,7 @@ fn alice() -> Caller {
             id: "ops".into(),
         },
         request: None,
+        roles: Vec::new(),
     }
 }
 

@@ -45,6 +45,7 @@ async fn rollback_shows_from_and_to_then_runs_helm_with_the_exact_argv() {
             "evidence",
             "acknowledged",
             "mutation_previewed",
+            "approval_not_required",
             "mutation_applied"
         ]
     );
@@ -157,7 +158,14 @@ async fn scale_runs_a_server_dry_run_then_the_real_merge_patch() {
             .iter()
             .map(|e| e.event.kind())
             .collect();
-    assert_eq!(kinds[3..], ["mutation_previewed", "mutation_applied"]);
+    assert_eq!(
+        kinds[3..],
+        [
+            "mutation_previewed",
+            "approval_not_required",
+            "mutation_applied"
+        ]
+    );
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ impl FakeHelm {
     pub fn new(dir: &Path) -> Self {
         let binary = dir.join("fake-helm");
         let script = format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{d}/helm-argv'\ncat '{d}/helm-stderr' >&2\nexit \"$(cat '{d}/helm-exit')\"\n",
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{d}/helm-calls'\nprintf '%s\\n' \"$@\" > '{d}/helm-argv'\ncat '{d}/helm-stderr' >&2\nexit \"$(cat '{d}/helm-exit')\"\n",
             d = dir.display()
         );
         std::fs::write(&binary, script).expect("write fake helm");
@@ -34,6 +34,13 @@ impl FakeHelm {
     pub fn exit_with(&self, code: i32, stderr: &str) {
         std::fs::write(self.dir.join("helm-exit"), code.to_string()).expect("write exit code");
         std::fs::write(self.dir.join("helm-stderr"), stderr).expect("write stderr");
+    }
+
+    /// Every run so far, its argv joined by spaces, in order.
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("helm-calls"))
+            .map(|t| t.lines().map(str::to_owned).collect())
+            .unwrap_or_default()
     }
 
     /// The argv of the last run, `None` when it never ran.
