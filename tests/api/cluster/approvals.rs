@@ -170,9 +170,13 @@ async fn two_approvals_needed_and_given_run_the_change_once() {
             "Requested by bob; approved by carol, dave.",
         ],
     );
+    let kubeconfig = c.t.app.settings.kubernetes.kubeconfig.clone().unwrap();
     assert_eq!(
         c.helm.calls(),
-        ["rollback freightliner 41 -n freightliner-production --wait --timeout 300s"]
+        [format!(
+            "rollback -n freightliner-production --wait --timeout 300s --kubeconfig {} -- freightliner 41",
+            kubeconfig.display()
+        )]
     );
     let out = c.t.console("erin", "ops", "/incident-approve R1").await;
     assert_has(&out, &["R1 is succeeded", "It already ran."]);
