@@ -67,6 +67,11 @@ impl Engine {
             )
         })?;
         let previewed = previewed(&what, &plan);
+        // What runs (now or once approved) is what the preview showed.
+        let mutation = Mutation {
+            change: plan.pinned.clone(),
+            ..mutation
+        };
         if rule.required > 0 {
             let now = self.clock.now();
             let new = NewRequest {
@@ -114,8 +119,10 @@ impl Engine {
         tracing::info!(incident = %incident.id, %what, "mutation previewed; no approval required; applying");
         let outcome = self.cluster.apply(&mutation).await;
         let entry = applied_entry(&what, &outcome);
+        // The change already happened (or failed) in the cluster: record it whatever the
+        // incident's state is now (someone may have resolved it while helm waited).
         let incident = self
-            .record(caller, None, &incident, name, vec![entry])
+            .record_entries(caller, None, &incident, name, Step::Read, vec![entry])
             .await?;
         let headline = match &outcome {
             Ok(_) => format!("🔧 {} {}: done", name, incident.id),

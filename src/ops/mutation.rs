@@ -177,6 +177,10 @@ pub struct Plan {
     pub after: String,
     /// How it was checked (`server-side dry run accepted`).
     pub checked: String,
+    /// The change exactly as previewed: a rollback to "the previous revision" becomes a
+    /// rollback to the revision the preview named, so what runs later (after approvals) is what
+    /// people saw, even if the release moved meanwhile.
+    pub pinned: Change,
 }
 
 /// What a mutation did.

@@ -19,6 +19,9 @@ pub(super) async fn preview(k: &KubeCluster, mutation: &Mutation) -> Result<Plan
                 checked:
                     "read from the release history in the cluster (helm rollback has no dry run)"
                         .into(),
+                pinned: Change::Rollback {
+                    revision: Some(to.number),
+                },
             })
         }
         Change::Scale {
@@ -30,6 +33,7 @@ pub(super) async fn preview(k: &KubeCluster, mutation: &Mutation) -> Result<Plan
                 before: format!("{deployment}: {before} replicas"),
                 after: format!("{deployment}: {after} replicas"),
                 checked: "server-side dry run (dryRun=All) accepted".into(),
+                pinned: mutation.change.clone(),
             })
         }
         Change::Action { toggle: t, .. } => {
@@ -38,6 +42,7 @@ pub(super) async fn preview(k: &KubeCluster, mutation: &Mutation) -> Result<Plan
                 before: done.before,
                 after: done.after,
                 checked: "server-side dry run (dryRun=All) accepted".into(),
+                pinned: mutation.change.clone(),
             })
         }
     }

@@ -544,3 +544,26 @@ async fn a_failing_approved_run_is_recorded_as_failed_once() {
     assert_eq!(last.event.kind(), "mutation_failed");
     assert_eq!(last.actor.name, "bob");
 }
+
+#[tokio::test]
+async fn an_approved_rollback_runs_to_the_revision_people_saw_even_if_the_release_moved() {
+    let c = with_policy(&[]).await;
+    bob_asks(&c).await;
+    // Someone deploys revision 43 before the approval: "the previous revision" would now be 42.
+    c.kube.put(
+        &crate::support::objects::secrets(),
+        crate::support::objects::helm_release(
+            "freightliner",
+            43,
+            "1.5.1",
+            "1.5.1",
+            "deployed",
+            "2026-11-29T03:01:00Z",
+        ),
+    );
+    let out = c.t.console("carol", "ops", "/incident-approve R1").await;
+    assert_has(&out, &["🔧 R1 #1: done"]);
+    let calls = c.helm.calls();
+    assert_eq!(calls.len(), 1);
+    assert!(calls[0].ends_with("-- freightliner 41"), "{calls:?}");
+}
