@@ -166,6 +166,11 @@ async fn api_get(
     let body = Value::Object(query).to_string();
     record(&inner, &method, &headers, &Bytes::from(body));
     match method.as_str() {
+        "users.info" => {
+            let user = query_user(&uri);
+            Json(json!({"ok": true, "user": {"id": user, "name": user.trim_start_matches('U').to_lowercase()}}))
+                .into_response()
+        }
         "files.getUploadURLExternal" => {
             let url = inner.url.lock().unwrap().clone();
             Json(json!({"ok": true, "upload_url": format!("{url}/upload/F0001"), "file_id": "F0001"}))
@@ -173,6 +178,15 @@ async fn api_get(
         }
         _ => Json(json!({"ok": false, "error": "unknown_method"})).into_response(),
     }
+}
+
+fn query_user(uri: &axum::http::Uri) -> String {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(uri.query().unwrap_or_default())
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(k, _)| k == "user")
+        .map(|(_, v)| v)
+        .unwrap_or_default()
 }
 
 /// The upload URL: takes the file's bytes.

@@ -507,6 +507,8 @@ async fn socket_mode_takes_the_same_commands_without_a_public_url() {
     fake.send_envelope(envelope.clone()).await;
     let posts = fake.wait_calls("chat.postMessage", 1).await;
     assert_has(&text_of(&posts[0]), &["🚨 INCIDENT DETECTED"]);
+    // Socket Mode leaves the handle out; users.info supplies it, as over HTTP.
+    assert_eq!(t.timeline(1).await[0].actor.name, "alice");
     let acks = fake.wait_calls("socket", 1).await;
     assert_eq!(
         acks[0].body["envelope_id"],

@@ -131,6 +131,14 @@ impl SlackApi {
         Ok(())
     }
 
+    /// A person's handle (`users.info`), for deliveries that arrive without it (Socket Mode).
+    pub async fn user_name(&self, user: &str) -> Result<Option<String>, Error> {
+        let request = SlackApiUsersInfoRequest::new(user.into());
+        let session = self.client.open_session(&self.token);
+        let info = retrying(|| session.users_info(&request)).await?;
+        Ok(info.user.name)
+    }
+
     /// Creates a public channel; returns its id.
     pub async fn create_channel(&self, name: &str) -> Result<String, Error> {
         let request = SlackApiConversationsCreateRequest::new(name.into());

@@ -4,7 +4,7 @@
 use crate::command::CommandName;
 
 /// Bot scopes and why the adapter needs each.
-pub const SCOPES: [(&str, &str); 4] = [
+pub const SCOPES: [(&str, &str); 5] = [
     ("commands", "receive the /incident-* slash commands"),
     ("chat:write", "post alerts, updates and answers"),
     (
@@ -14,6 +14,10 @@ pub const SCOPES: [(&str, &str); 4] = [
     (
         "channels:manage",
         "create #inc-… incident channels and invite the paged roles",
+    ),
+    (
+        "users:read",
+        "name people in the timeline when Socket Mode leaves their handle out",
     ),
 ];
 

@@ -180,6 +180,7 @@ impl Slack {
     /// Runs an accepted delivery: the engine, then every reply, then marks it done.
     #[tracing::instrument(skip_all, fields(request = %delivery.key()))]
     pub async fn run(&self, delivery: Delivery) {
+        let delivery = self.with_user_name(delivery).await;
         let caller = delivery.caller();
         let line = delivery.line();
         let replies = self.engine.handle(&caller, &line).await;
@@ -201,6 +202,21 @@ impl Slack {
                 .await;
         }
         self.complete(&delivery.key()).await;
+    }
+
+    /// Socket Mode commands come without the person's handle: ask Slack for it, so the timeline
+    /// reads the same as over HTTP (the user id when Slack cannot say).
+    async fn with_user_name(&self, delivery: Delivery) -> Delivery {
+        match delivery {
+            Delivery::Command(mut command) if command.user_name.is_none() => {
+                match self.api.user_name(&command.user_id).await {
+                    Ok(name) => command.user_name = name,
+                    Err(e) => tracing::warn!(error = %e, "could not look up a user's name"),
+                }
+                Delivery::Command(command)
+            }
+            other => other,
+        }
     }
 
     /// What was accepted before a restart but never done. Read it before taking new requests,
