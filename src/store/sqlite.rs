@@ -41,6 +41,8 @@ pub use timers::DUE as DUE_TIMERS_QUERY;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The inbox's group-commit writer.
+    accepts: tokio::sync::mpsc::Sender<inbox::Waiting>,
 }
 
 impl SqliteStore {
@@ -72,7 +74,8 @@ impl SqliteStore {
             .await
             .map_err(open_error)?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        let accepts = inbox::group_commit(pool.clone());
+        Ok(Self { pool, accepts })
     }
 
     /// The connection pool, for checks that need raw SQL (tests, integrity checks).
@@ -295,7 +298,15 @@ impl Store for SqliteStore {
     }
 
     async fn accept_request(&self, request: &Inbound) -> Result<bool> {
-        inbox::accept(&self.pool, request).await
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if self.accepts.send((request.clone(), reply)).await.is_err() {
+            // The writer is gone (the runtime is shutting down): insert directly.
+            return inbox::accept(&self.pool, request).await;
+        }
+        match answer.await {
+            Ok(accepted) => accepted,
+            Err(_) => inbox::accept(&self.pool, request).await,
+        }
     }
 
     async fn handled_request(&self, key: &str, at: DateTime<Utc>) -> Result<()> {

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{Row, Sqlite, Transaction};
+use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{millis, time};
 use crate::store::{Error, Inbound, Result};
@@ -41,16 +42,65 @@ pub(super) async fn mark_done(
 }
 
 pub(super) async fn accept(pool: &SqlitePool, request: &Inbound) -> Result<bool> {
-    let inserted = sqlx::query(
+    let inserted = insert(request).execute(pool).await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+fn insert(request: &Inbound) -> sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments> {
+    sqlx::query(
         "INSERT INTO processed_requests (request_key, seen_at, payload) VALUES (?, ?, ?) \
          ON CONFLICT DO NOTHING",
     )
     .bind(&request.key)
     .bind(millis(request.received))
     .bind(&request.payload)
-    .execute(pool)
-    .await?;
-    Ok(inserted.rows_affected() == 1)
+}
+
+/// An accept waiting for the next group commit, with where its answer goes.
+pub(super) type Waiting = (Inbound, oneshot::Sender<Result<bool>>);
+
+/// The most accepts one transaction commits, and how many may wait for it.
+const MOST_PER_COMMIT: usize = 256;
+const MOST_WAITING: usize = 4096;
+
+/// Starts the group-commit writer of the inbox: accepts that arrive together are inserted in
+/// one transaction, so they share one `fsync` instead of queueing for one each.
+///
+/// # Guarantees
+/// An accept is answered only after the transaction holding it committed (durably, with
+/// `synchronous = FULL`); if the batch fails, each request is tried again on its own and gets
+/// its own answer. The writer ends when the store is dropped.
+pub(super) fn group_commit(pool: SqlitePool) -> mpsc::Sender<Waiting> {
+    let (sender, mut waiting) = mpsc::channel::<Waiting>(MOST_WAITING);
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(MOST_PER_COMMIT);
+        while waiting.recv_many(&mut batch, MOST_PER_COMMIT).await > 0 {
+            match accept_all(&pool, &batch).await {
+                Ok(inserted) => {
+                    for ((_, reply), new) in batch.drain(..).zip(inserted) {
+                        let _ = reply.send(Ok(new));
+                    }
+                }
+                Err(_) => {
+                    for (request, reply) in batch.drain(..) {
+                        let _ = reply.send(accept(&pool, &request).await);
+                    }
+                }
+            }
+        }
+    });
+    sender
+}
+
+async fn accept_all(pool: &SqlitePool, batch: &[Waiting]) -> Result<Vec<bool>> {
+    let mut tx = pool.begin().await?;
+    let mut inserted = Vec::with_capacity(batch.len());
+    for (request, _) in batch {
+        let done = insert(request).execute(&mut *tx).await?;
+        inserted.push(done.rows_affected() == 1);
+    }
+    tx.commit().await?;
+    Ok(inserted)
 }
 
 pub(super) async fn handled(pool: &SqlitePool, key: &str, at: DateTime<Utc>) -> Result<()> {
