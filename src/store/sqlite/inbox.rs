@@ -41,9 +41,9 @@ pub(super) async fn mark_done(
     Ok(())
 }
 
-pub(super) async fn accept(pool: &SqlitePool, request: &Inbound) -> Result<bool> {
-    let inserted = insert(request).execute(pool).await?;
-    Ok(inserted.rows_affected() == 1)
+/// Writes `write` on its own (when the group-commit writer is gone).
+pub(super) async fn write_now(pool: &SqlitePool, write: &Write) -> Result<bool> {
+    write_alone(pool, write).await
 }
 
 fn insert(request: &Inbound) -> sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments> {
@@ -56,34 +56,46 @@ fn insert(request: &Inbound) -> sqlx::query::Query<'_, Sqlite, sqlx::sqlite::Sql
     .bind(&request.payload)
 }
 
-/// An accept waiting for the next group commit, with where its answer goes.
-pub(super) type Waiting = (Inbound, oneshot::Sender<Result<bool>>);
+/// One inbox write waiting for the next group commit.
+#[derive(Debug)]
+pub(super) enum Write {
+    /// Store a new request; answers whether it was new.
+    Accept(Inbound),
+    /// Mark a request handled (its effect, if any, is committed).
+    Handled(String, DateTime<Utc>),
+    /// Mark a request delivered (and handled).
+    Complete(String, DateTime<Utc>),
+}
 
-/// The most accepts one transaction commits, and how many may wait for it.
+/// A write with where its answer goes.
+pub(super) type Waiting = (Write, oneshot::Sender<Result<bool>>);
+
+/// The most writes one transaction commits, and how many may wait for it.
 const MOST_PER_COMMIT: usize = 256;
 const MOST_WAITING: usize = 4096;
 
-/// Starts the group-commit writer of the inbox: accepts that arrive together are inserted in
-/// one transaction, so they share one `fsync` instead of queueing for one each.
+/// Starts the group-commit writer of the inbox: accepts and handled/delivered marks that arrive
+/// together are written in one transaction, so they share one `fsync` instead of queueing for
+/// the write lock one by one.
 ///
 /// # Guarantees
-/// An accept is answered only after the transaction holding it committed (durably, with
-/// `synchronous = FULL`); if the batch fails, each request is tried again on its own and gets
-/// its own answer. The writer ends when the store is dropped.
+/// A write is answered only after the transaction holding it committed (durably, with
+/// `synchronous = FULL`); writes keep their order; if a batch fails, each write is tried again on
+/// its own and gets its own answer. The writer ends when the store is dropped.
 pub(super) fn group_commit(pool: SqlitePool) -> mpsc::Sender<Waiting> {
     let (sender, mut waiting) = mpsc::channel::<Waiting>(MOST_WAITING);
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MOST_PER_COMMIT);
         while waiting.recv_many(&mut batch, MOST_PER_COMMIT).await > 0 {
-            match accept_all(&pool, &batch).await {
-                Ok(inserted) => {
-                    for ((_, reply), new) in batch.drain(..).zip(inserted) {
-                        let _ = reply.send(Ok(new));
+            match write_all(&pool, &batch).await {
+                Ok(answers) => {
+                    for ((_, reply), answer) in batch.drain(..).zip(answers) {
+                        let _ = reply.send(Ok(answer));
                     }
                 }
                 Err(_) => {
-                    for (request, reply) in batch.drain(..) {
-                        let _ = reply.send(accept(&pool, &request).await);
+                    for (write, reply) in batch.drain(..) {
+                        let _ = reply.send(write_alone(&pool, &write).await);
                     }
                 }
             }
@@ -92,39 +104,44 @@ pub(super) fn group_commit(pool: SqlitePool) -> mpsc::Sender<Waiting> {
     sender
 }
 
-async fn accept_all(pool: &SqlitePool, batch: &[Waiting]) -> Result<Vec<bool>> {
+async fn write_all(pool: &SqlitePool, batch: &[Waiting]) -> Result<Vec<bool>> {
     let mut tx = pool.begin().await?;
-    let mut inserted = Vec::with_capacity(batch.len());
-    for (request, _) in batch {
-        let done = insert(request).execute(&mut *tx).await?;
-        inserted.push(done.rows_affected() == 1);
+    let mut answers = Vec::with_capacity(batch.len());
+    for (write, _) in batch {
+        answers.push(apply(&mut tx, write).await?);
     }
     tx.commit().await?;
-    Ok(inserted)
+    Ok(answers)
 }
 
-pub(super) async fn handled(pool: &SqlitePool, key: &str, at: DateTime<Utc>) -> Result<()> {
-    sqlx::query(
-        "UPDATE processed_requests SET done_at = ? WHERE request_key = ? AND done_at IS NULL",
-    )
-    .bind(millis(at))
-    .bind(key)
-    .execute(pool)
-    .await?;
-    Ok(())
+async fn write_alone(pool: &SqlitePool, write: &Write) -> Result<bool> {
+    let mut conn = pool.acquire().await?;
+    apply(&mut conn, write).await
 }
 
-pub(super) async fn complete(pool: &SqlitePool, key: &str, at: DateTime<Utc>) -> Result<()> {
-    sqlx::query(
-        "UPDATE processed_requests SET done_at = coalesce(done_at, ?), delivered_at = ? \
-         WHERE request_key = ? AND delivered_at IS NULL",
-    )
-    .bind(millis(at))
-    .bind(millis(at))
-    .bind(key)
-    .execute(pool)
-    .await?;
-    Ok(())
+async fn apply(conn: &mut sqlx::SqliteConnection, write: &Write) -> Result<bool> {
+    let done = match write {
+        Write::Accept(request) => insert(request).execute(&mut *conn).await?,
+        Write::Handled(key, at) => sqlx::query(
+            "UPDATE processed_requests SET done_at = ? WHERE request_key = ? AND done_at IS NULL",
+        )
+        .bind(millis(*at))
+        .bind(key)
+        .execute(&mut *conn)
+        .await?,
+        Write::Complete(key, at) => {
+            sqlx::query(
+                "UPDATE processed_requests SET done_at = coalesce(done_at, ?), delivered_at = ? \
+                 WHERE request_key = ? AND delivered_at IS NULL",
+            )
+            .bind(millis(*at))
+            .bind(millis(*at))
+            .bind(key)
+            .execute(&mut *conn)
+            .await?
+        }
+    };
+    Ok(done.rows_affected() == 1)
 }
 
 pub(super) async fn pending(pool: &SqlitePool, prefix: &str) -> Result<Vec<Inbound>> {
