@@ -11,6 +11,7 @@ use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use tokio::sync::mpsc;
 
 use rows::{append, entry, incident, millis, stamp_parts, sync_timers};
 
@@ -44,6 +45,8 @@ pub use timers::DUE as DUE_TIMERS_QUERY;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The inbox's group-commit writer.
+    accepts: mpsc::Sender<inbox::Waiting>,
 }
 
 impl SqliteStore {
@@ -75,7 +78,21 @@ impl SqliteStore {
             .await
             .map_err(open_error)?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        let accepts = inbox::group_commit(pool.clone());
+        Ok(Self { pool, accepts })
+    }
+
+    /// Hands `write` to the inbox's group-commit writer and waits until it is committed.
+    async fn inbox(&self, write: inbox::Write) -> Result<bool> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        match self.accepts.send((write, reply)).await {
+            Ok(()) => match answer.await {
+                Ok(written) => written,
+                Err(_) => Err(Error::Query(sqlx::Error::WorkerCrashed)),
+            },
+            // The writer is gone (its runtime ended): write directly.
+            Err(mpsc::error::SendError((write, _))) => inbox::write_now(&self.pool, &write).await,
+        }
     }
 
     /// The connection pool, for checks that need raw SQL (tests, integrity checks).
@@ -298,15 +315,19 @@ impl Store for SqliteStore {
     }
 
     async fn accept_request(&self, request: &Inbound) -> Result<bool> {
-        inbox::accept(&self.pool, request).await
+        self.inbox(inbox::Write::Accept(request.clone())).await
     }
 
     async fn handled_request(&self, key: &str, at: DateTime<Utc>) -> Result<()> {
-        inbox::handled(&self.pool, key, at).await
+        self.inbox(inbox::Write::Handled(key.to_owned(), at))
+            .await
+            .map(drop)
     }
 
     async fn complete_request(&self, key: &str, at: DateTime<Utc>) -> Result<()> {
-        inbox::complete(&self.pool, key, at).await
+        self.inbox(inbox::Write::Complete(key.to_owned(), at))
+            .await
+            .map(drop)
     }
 
     async fn pending_requests(&self, prefix: &str) -> Result<Vec<Inbound>> {

@@ -20,6 +20,8 @@ struct Inner {
     sockets: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<String>>>,
     recorder: Recorder,
     rate_limited: Mutex<usize>,
+    failing: Mutex<(usize, u16)>,
+    held: Mutex<Option<Arc<tokio::sync::Semaphore>>>,
     not_in: Mutex<Vec<String>>,
 }
 
@@ -69,6 +71,19 @@ impl FakeSlack {
         *self.inner.rate_limited.lock().unwrap() = n;
     }
 
+    /// The next `n` Web API calls answer HTTP `status` (a 500, a 503…) with an HTML error page.
+    pub fn fail_next(&self, n: usize, status: u16) {
+        *self.inner.failing.lock().unwrap() = (n, status);
+    }
+
+    /// Web API calls wait (recorded, unanswered) until the returned gate gets permits: a slow
+    /// Slack.
+    pub fn hold(&self) -> Arc<tokio::sync::Semaphore> {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        *self.inner.held.lock().unwrap() = Some(Arc::clone(&gate));
+        gate
+    }
+
     /// Posts into `channel` fail with `not_in_channel`.
     pub fn refuse_channel(&self, channel: &str) {
         self.inner.not_in.lock().unwrap().push(channel.into());
@@ -114,8 +129,20 @@ async fn api(
     body: Bytes,
 ) -> Response {
     record(&inner, &method, &headers, &body);
+    let gate = inner.held.lock().unwrap().clone();
+    if let Some(gate) = gate {
+        gate.acquire().await.unwrap().forget();
+    }
     if let Some(answer) = limited(&inner) {
         return answer;
+    }
+    {
+        let mut failing = inner.failing.lock().unwrap();
+        if failing.0 > 0 {
+            failing.0 -= 1;
+            let status = StatusCode::from_u16(failing.1).unwrap();
+            return (status, "<html><body>upstream error</body></html>").into_response();
+        }
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if let Err(problem) = valid_blocks(&request) {

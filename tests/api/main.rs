@@ -3,10 +3,12 @@
 mod binary;
 mod cluster;
 mod console;
+mod crash;
 mod discord;
 mod engine;
 mod fake_discord;
 mod fake_slack;
+mod fuzz;
 mod helpers;
 mod recorder;
 mod report;

@@ -659,3 +659,66 @@ async fn the_report_is_posted_with_its_file_attached() {
     assert_eq!(complete[0].body["channel_id"], "C0INC");
     assert_eq!(complete[0].body["files"][0]["id"], "F0001");
 }
+
+#[tokio::test]
+async fn a_slack_500_on_the_alert_is_told_to_the_caller_and_the_incident_is_saved() {
+    let s = Served::start(&[]).await;
+    s.fake.fail_next(1, 500);
+    let (status, _) = s
+        .command("alice", "C0INC", "/incident-assess db down", "9.1.a")
+        .await;
+    assert_eq!(status, 200);
+    let answers = s.fake.wait_calls("response_url", 2).await;
+    assert_has(&text_of(&answers[0]), &["INCIDENT DETECTED"]);
+    assert_has(
+        &text_of(&answers[1]),
+        &[
+            "could not post this in the channel",
+            "The change itself is saved",
+        ],
+    );
+    assert_eq!(
+        s.fake.calls_to("chat.postMessage").len(),
+        1,
+        "a 500 is not retried"
+    );
+    assert_eq!(s.incidents().await, 1);
+    let (status, _) = s.command("alice", "C0INC", "/incident-ack", "9.1.b").await;
+    assert_eq!(status, 200);
+    let posts = s.fake.wait_calls("chat.postMessage", 2).await;
+    assert_has(&text_of(&posts[1]), &["ACKNOWLEDGED"]);
+}
+
+#[tokio::test]
+async fn slack_rate_limiting_past_the_retries_gives_up_and_says_so() {
+    let s = Served::start(&[]).await;
+    // The first post and its three retries are all refused.
+    s.fake.rate_limit_next(4);
+    s.command("alice", "C0INC", "/incident-assess db down", "9.2.a")
+        .await;
+    let answers = s.fake.wait_calls("response_url", 2).await;
+    assert_has(
+        &text_of(&answers[1]),
+        &["could not post this in the channel", "429"],
+    );
+    assert_eq!(s.fake.calls_to("chat.postMessage").len(), 4);
+    assert_eq!(s.incidents().await, 1, "the incident itself is saved");
+}
+
+#[tokio::test]
+async fn a_slow_slack_does_not_hold_up_the_acknowledgement() {
+    let s = Served::start(&[]).await;
+    let gate = s.fake.hold();
+    let (status, _) = s
+        .command("alice", "C0INC", "/incident-assess db down", "9.3.a")
+        .await;
+    assert_eq!(status, 200);
+    // The alert is on its way but Slack has not answered it yet.
+    s.fake.wait_calls("chat.postMessage", 1).await;
+    assert_eq!(s.incidents().await, 1);
+    let (status, _) = s.command("bob", "C0INC", "/incident-ack", "9.3.b").await;
+    assert_eq!(status, 200, "acknowledged while Slack still hangs");
+    gate.add_permits(10);
+    let posts = s.fake.wait_calls("chat.postMessage", 2).await;
+    assert_has(&text_of(&posts[1]), &["ACKNOWLEDGED"]);
+}

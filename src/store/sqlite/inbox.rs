@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{Row, Sqlite, Transaction};
+use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{millis, time};
 use crate::store::{Error, Inbound, Result};
@@ -40,41 +41,107 @@ pub(super) async fn mark_done(
     Ok(())
 }
 
-pub(super) async fn accept(pool: &SqlitePool, request: &Inbound) -> Result<bool> {
-    let inserted = sqlx::query(
+/// Writes `write` on its own (when the group-commit writer is gone).
+pub(super) async fn write_now(pool: &SqlitePool, write: &Write) -> Result<bool> {
+    write_alone(pool, write).await
+}
+
+fn insert(request: &Inbound) -> sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments> {
+    sqlx::query(
         "INSERT INTO processed_requests (request_key, seen_at, payload) VALUES (?, ?, ?) \
          ON CONFLICT DO NOTHING",
     )
     .bind(&request.key)
     .bind(millis(request.received))
     .bind(&request.payload)
-    .execute(pool)
-    .await?;
-    Ok(inserted.rows_affected() == 1)
 }
 
-pub(super) async fn handled(pool: &SqlitePool, key: &str, at: DateTime<Utc>) -> Result<()> {
-    sqlx::query(
-        "UPDATE processed_requests SET done_at = ? WHERE request_key = ? AND done_at IS NULL",
-    )
-    .bind(millis(at))
-    .bind(key)
-    .execute(pool)
-    .await?;
-    Ok(())
+/// One inbox write waiting for the next group commit.
+#[derive(Debug)]
+pub(super) enum Write {
+    /// Store a new request; answers whether it was new.
+    Accept(Inbound),
+    /// Mark a request handled (its effect, if any, is committed).
+    Handled(String, DateTime<Utc>),
+    /// Mark a request delivered (and handled).
+    Complete(String, DateTime<Utc>),
 }
 
-pub(super) async fn complete(pool: &SqlitePool, key: &str, at: DateTime<Utc>) -> Result<()> {
-    sqlx::query(
-        "UPDATE processed_requests SET done_at = coalesce(done_at, ?), delivered_at = ? \
-         WHERE request_key = ? AND delivered_at IS NULL",
-    )
-    .bind(millis(at))
-    .bind(millis(at))
-    .bind(key)
-    .execute(pool)
-    .await?;
-    Ok(())
+/// A write with where its answer goes.
+pub(super) type Waiting = (Write, oneshot::Sender<Result<bool>>);
+
+/// The most writes one transaction commits, and how many may wait for it.
+const MOST_PER_COMMIT: usize = 256;
+const MOST_WAITING: usize = 4096;
+
+/// Starts the group-commit writer of the inbox: accepts and handled/delivered marks that arrive
+/// together are written in one transaction, so they share one `fsync` instead of queueing for
+/// the write lock one by one.
+///
+/// # Guarantees
+/// A write is answered only after the transaction holding it committed (durably, with
+/// `synchronous = FULL`); writes keep their order; if a batch fails, each write is tried again on
+/// its own and gets its own answer. The writer ends when the store is dropped.
+pub(super) fn group_commit(pool: SqlitePool) -> mpsc::Sender<Waiting> {
+    let (sender, mut waiting) = mpsc::channel::<Waiting>(MOST_WAITING);
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(MOST_PER_COMMIT);
+        while waiting.recv_many(&mut batch, MOST_PER_COMMIT).await > 0 {
+            match write_all(&pool, &batch).await {
+                Ok(answers) => {
+                    for ((_, reply), answer) in batch.drain(..).zip(answers) {
+                        let _ = reply.send(Ok(answer));
+                    }
+                }
+                Err(_) => {
+                    for (write, reply) in batch.drain(..) {
+                        let _ = reply.send(write_alone(&pool, &write).await);
+                    }
+                }
+            }
+        }
+    });
+    sender
+}
+
+async fn write_all(pool: &SqlitePool, batch: &[Waiting]) -> Result<Vec<bool>> {
+    let mut tx = pool.begin().await?;
+    let mut answers = Vec::with_capacity(batch.len());
+    for (write, _) in batch {
+        answers.push(apply(&mut tx, write).await?);
+    }
+    tx.commit().await?;
+    Ok(answers)
+}
+
+async fn write_alone(pool: &SqlitePool, write: &Write) -> Result<bool> {
+    let mut conn = pool.acquire().await?;
+    apply(&mut conn, write).await
+}
+
+async fn apply(conn: &mut sqlx::SqliteConnection, write: &Write) -> Result<bool> {
+    let done = match write {
+        Write::Accept(request) => insert(request).execute(&mut *conn).await?,
+        Write::Handled(key, at) => sqlx::query(
+            "UPDATE processed_requests SET done_at = ? WHERE request_key = ? AND done_at IS NULL",
+        )
+        .bind(millis(*at))
+        .bind(key)
+        .execute(&mut *conn)
+        .await?,
+        Write::Complete(key, at) => {
+            sqlx::query(
+                "UPDATE processed_requests SET done_at = coalesce(done_at, ?), delivered_at = ? \
+                 WHERE request_key = ? AND delivered_at IS NULL",
+            )
+            .bind(millis(*at))
+            .bind(millis(*at))
+            .bind(key)
+            .execute(&mut *conn)
+            .await?
+        }
+    };
+    Ok(done.rows_affected() == 1)
 }
 
 pub(super) async fn pending(pool: &SqlitePool, prefix: &str) -> Result<Vec<Inbound>> {

@@ -8,8 +8,9 @@ use crate::support::objects;
 #[tokio::test]
 #[ignore = "benchmark: prints figures"]
 async fn bench_assess_with_evidence_against_many_pods() {
-    const PODS: usize = 200;
+    const PODS: usize = 300;
     const LOG_LINES: usize = 1000;
+    const EVENTS: usize = 5000;
     let c = ClusterApp::spawn(&[]).await;
     objects::broken(&c.kube);
     let log: String = (0..LOG_LINES)
@@ -26,6 +27,19 @@ async fn bench_assess_with_evidence_against_many_pods() {
         );
         c.kube.set_log(&name, &log);
     }
+    for i in 0..EVENTS {
+        let minute = i % 60;
+        c.kube.put(
+            &objects::events(),
+            objects::warning(
+                &format!("freightliner-event-{i}"),
+                &format!("freightliner-{}", i % PODS),
+                if i % 2 == 0 { "BackOff" } else { "Unhealthy" },
+                "Readiness probe failed: HTTP probe failed with statuscode: 503",
+                &format!("2026-11-29T02:{minute:02}:00Z"),
+            ),
+        );
+    }
     let mut times = Vec::new();
     for run in 0..5 {
         let started = Instant::now();
@@ -37,7 +51,8 @@ async fn bench_assess_with_evidence_against_many_pods() {
     }
     times.sort();
     println!(
-        "assess with evidence, {PODS} pods ({LOG_LINES} log lines each, logs of 20 read): \
+        "assess with evidence, {PODS} pods ({LOG_LINES} log lines each, logs of 20 read), \
+         {EVENTS} warning events: \
          min {:?}, median {:?}, max {:?} over {} runs; {} API requests in all",
         times[0],
         times[times.len() / 2],

@@ -157,3 +157,23 @@ async fn a_refused_runbook_action_changes_nothing() {
         .unwrap();
     assert_eq!(flags["data"]["CIRCUIT_BREAKER"], "off");
 }
+
+#[tokio::test]
+async fn a_cluster_answering_503_is_retried_three_times_then_named_and_the_incident_opens() {
+    let c = ClusterApp::spawn(&[]).await;
+    objects::broken(&c.kube);
+    c.kube.fail("/deployments/freightliner", Fault::Status(503));
+    let out =
+        c.t.say("/incident-assess checkout errors for some users")
+            .await;
+    assert_has(&out, &["INCIDENT DETECTED", "Readiness: ", "503"]);
+    let tries = c
+        .kube
+        .seen()
+        .iter()
+        .filter(|s| s.path.ends_with("/deployments/freightliner"))
+        .count();
+    // Readiness, deploys and logs each read the Deployment; each read is tried three times.
+    assert_eq!(tries, 9, "a read is tried at most three times");
+    assert!(!c.t.timeline(1).await.is_empty());
+}

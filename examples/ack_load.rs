@@ -1,0 +1,459 @@
+//! Load generator: how fast `firewatch serve` acknowledges signed Slack slash commands, beside a
+//! bare axum endpoint measured in the same run, and what memory the server holds.
+//!
+//! ```sh
+//! cargo build --release && cargo run --release --example ack_load -- [--concurrency 200] \
+//!     [--requests 5000] [--command "/incident-status"]
+//! ```
+//!
+//! Starts the release `firewatch` binary (`target/release/firewatch serve`) as a child process
+//! against a fake Slack Web API in this process, on a temporary SQLite store; times start →
+//! `GET /healthz` 200; then sends `--requests` signed slash commands (unique `trigger_id`s) over
+//! `--concurrency` connections and prints p50/p99/max ack latency and requests/s, the child's
+//! VmRSS/VmHWM from `/proc/PID/status` idle and after the load, and how long the engine took to
+//! post every reply. The same load then goes to a bare axum `200` endpoint (this example run again
+//! as a child with `--bare-server`), so both servers run as their own process on the same cores.
+//! Figures are printed, never asserted.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::routing::{get, post};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+const SECRET: &str = "bench-signing-secret";
+
+struct Args {
+    concurrency: usize,
+    requests: usize,
+    command: String,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        concurrency: 200,
+        requests: 5000,
+        command: "/incident-status".into(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--concurrency" => args.concurrency = value.parse().expect("--concurrency N"),
+            "--requests" => args.requests = value.parse().expect("--requests N"),
+            "--command" => args.command = value,
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    args
+}
+
+fn main() {
+    if std::env::args().nth(1).as_deref() == Some("--bare-server") {
+        return bare_server();
+    }
+    let args = args();
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(drive(args));
+}
+
+/// The reference: axum answering 200 to any POST, nothing else.
+fn bare_server() {
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            let app = Router::new()
+                .route("/slack/commands", post(|_: Bytes| async { "" }))
+                .route("/healthz", get(|| async { "ok" }));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            eprintln!("bare: serving on {}", listener.local_addr().unwrap());
+            axum::serve(listener, app).await.unwrap();
+        });
+}
+
+/// A fake Slack Web API: every method answers `ok`, `response_url` answers `ok`; counts calls.
+async fn fake_slack(calls: Arc<AtomicU64>) -> String {
+    let api_calls = Arc::clone(&calls);
+    let app = Router::new()
+        .route(
+            "/api/{method}",
+            post(move |_: Bytes| {
+                let calls = Arc::clone(&api_calls);
+                async move {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    axum::Json(serde_json::json!({
+                        "ok": true, "channel": "CLOAD", "ts": "1764385200.000100",
+                        "message": {"ts": "1764385200.000100", "text": "", "type": "message"}
+                    }))
+                }
+            }),
+        )
+        .route(
+            "/respond/{id}",
+            post(move |_: Bytes| {
+                let calls = Arc::clone(&calls);
+                async move {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    "ok"
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// A child server and the address it printed.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    /// Spawn → "serving on" printed.
+    listening: Duration,
+    /// Spawn → first `GET /healthz` 200.
+    ready: Duration,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start(mut command: Command, client: &HttpClient) -> Server {
+    let started = Instant::now();
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("server starts");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Keeps draining the log so the child never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some((_, addr)) = line.split_once("serving on ")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send((addr.trim().to_owned(), started.elapsed()));
+            } else if line.contains("ERROR") || line.contains("WARN") || line.contains("error:") {
+                eprintln!("server: {line}");
+            }
+        }
+    });
+    let (addr, listening) = tokio::task::spawn_blocking(move || {
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("the server prints its address")
+    })
+    .await
+    .unwrap();
+    let addr: SocketAddr = addr.parse().expect("an address");
+    let ready = loop {
+        let request = hyper::Request::get(format!("http://{addr}/healthz"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        if let Ok(response) = client.request(request).await
+            && response.status() == 200
+        {
+            break started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    Server {
+        child,
+        addr,
+        listening,
+        ready,
+    }
+}
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// VmRSS and VmHWM of `pid`, in KiB.
+fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+struct Figures {
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    per_second: f64,
+    failed: usize,
+}
+
+/// Sends `requests` signed slash commands over `concurrency` workers; `salt` keeps trigger ids
+/// unique across runs.
+async fn load(
+    client: &HttpClient,
+    addr: SocketAddr,
+    response_url: &str,
+    args: &Args,
+    requests: usize,
+    salt: &str,
+) -> Figures {
+    let next = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..args.concurrency)
+        .map(|worker| {
+            let client = client.clone();
+            let next = Arc::clone(&next);
+            let failed = Arc::clone(&failed);
+            let command = args.command.clone();
+            let response_url = response_url.to_owned();
+            let salt = salt.to_owned();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= requests {
+                        break latencies;
+                    }
+                    let (cmd, text) = command.split_once(' ').unwrap_or((&command, ""));
+                    let (channel, user, name) = (
+                        format!("CLOAD{}", worker % 20),
+                        format!("U{worker}"),
+                        format!("load{worker}"),
+                    );
+                    let (url, trigger) = (format!("{response_url}/{i}"), format!("{salt}.{i}"));
+                    let body = serde_urlencoded::to_string([
+                        ("token", "unused"),
+                        ("team_id", "T0LOAD"),
+                        ("channel_id", channel.as_str()),
+                        ("user_id", user.as_str()),
+                        ("user_name", name.as_str()),
+                        ("command", cmd),
+                        ("text", text),
+                        ("response_url", url.as_str()),
+                        ("trigger_id", trigger.as_str()),
+                    ])
+                    .unwrap();
+                    let ts = chrono::Utc::now().timestamp();
+                    let signature = firewatch::chat::slack::sign(SECRET, ts, &body);
+                    let request = hyper::Request::post(format!("http://{addr}/slack/commands"))
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .header("x-slack-request-timestamp", ts.to_string())
+                        .header("x-slack-signature", signature)
+                        .body(Full::new(Bytes::from(body)))
+                        .unwrap();
+                    let sent = Instant::now();
+                    match client.request(request).await {
+                        Ok(response) => {
+                            let ok = response.status() == 200;
+                            let _ = response.into_body().collect().await;
+                            latencies.push(sent.elapsed());
+                            if !ok {
+                                failed.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        Err(_) => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(requests);
+    for worker in workers {
+        latencies.extend(worker.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    Figures {
+        p50: at(0.50),
+        p99: at(0.99),
+        max: *latencies.last().unwrap(),
+        per_second: requests as f64 / elapsed.as_secs_f64(),
+        failed: failed.load(Ordering::Relaxed),
+    }
+}
+
+fn show(name: &str, f: &Figures) {
+    println!(
+        "{name:<10} p50 {:>8.2?}  p99 {:>8.2?}  max {:>8.2?}  {:>8.0} req/s  {} failed",
+        f.p50, f.p99, f.max, f.per_second, f.failed
+    );
+}
+
+async fn drive(args: Args) {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exe = std::env::current_exe().expect("own path");
+    let binary = exe
+        .parent()
+        .and_then(|examples| examples.parent())
+        .map(|profile| profile.join("firewatch"))
+        .expect("target/PROFILE/firewatch");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build --release` first",
+        binary.display()
+    );
+    let calls = Arc::new(AtomicU64::new(0));
+    let slack = fake_slack(Arc::clone(&calls)).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client: HttpClient = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(args.concurrency)
+        .build(connector);
+    println!(
+        "ack load: {} signed `{}` slash commands over {} connections ({} warm-up first)",
+        args.requests, args.command, args.concurrency, args.concurrency
+    );
+
+    let mut firewatch = Command::new(&binary);
+    firewatch
+        .args(["serve", "--config"])
+        .arg(repo.join("bot.toml.example"))
+        .env_remove("RUST_LOG")
+        .env("FIREWATCH__SLACK__BOT_TOKEN", "xoxb-bench")
+        .env("FIREWATCH__SLACK__SIGNING_SECRET", SECRET)
+        .env("FIREWATCH__SLACK__API_URL", format!("{slack}/api"))
+        .env(
+            "FIREWATCH__STORE__URL",
+            format!("sqlite://{}", dir.path().join("bench.db").display()),
+        )
+        .env("FIREWATCH__SERVER__LISTEN", "127.0.0.1:0");
+    let server = start(firewatch, &client).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let idle = memory(server.child.id());
+    let response_url = format!("{slack}/respond");
+    load(
+        &client,
+        server.addr,
+        &response_url,
+        &args,
+        args.concurrency,
+        "warm",
+    )
+    .await;
+    let fw = load(
+        &client,
+        server.addr,
+        &response_url,
+        &args,
+        args.requests,
+        "load",
+    )
+    .await;
+    let after = memory(server.child.id());
+    let acked = Instant::now();
+    let store = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("bench.db").display()
+    ))
+    .await
+    .expect("the store opens");
+    let mut drained = None;
+    let mut undelivered = 0;
+    while acked.elapsed() < Duration::from_secs(120) {
+        undelivered = sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM processed_requests WHERE delivered_at IS NULL",
+        )
+        .fetch_one(&store)
+        .await
+        .expect("the inbox reads");
+        if undelivered == 0 {
+            drained = Some(acked.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    store.close().await;
+    let settled = memory(server.child.id());
+    let (listening, ready) = (server.listening, server.ready);
+    drop(server);
+
+    let bare = start(
+        {
+            let mut c = Command::new(&exe);
+            c.arg("--bare-server");
+            c
+        },
+        &client,
+    )
+    .await;
+    let bare_idle = memory(bare.child.id());
+    load(
+        &client,
+        bare.addr,
+        &response_url,
+        &args,
+        args.concurrency,
+        "bwarm",
+    )
+    .await;
+    let reference = load(
+        &client,
+        bare.addr,
+        &response_url,
+        &args,
+        args.requests,
+        "bload",
+    )
+    .await;
+    let bare_after = memory(bare.child.id());
+    drop(bare);
+
+    show("firewatch", &fw);
+    show("bare axum", &reference);
+    println!(
+        "firewatch throughput: {:.0} % of bare axum",
+        100.0 * fw.per_second / reference.per_second
+    );
+    println!(
+        "firewatch start: listening after {listening:.1?}, GET /healthz 200 after {ready:.1?}"
+    );
+    println!(
+        "firewatch RSS: idle {} · right after the load {} · after the replies {} (peak VmHWM {})",
+        mib(idle.0),
+        mib(after.0),
+        mib(settled.0),
+        mib(settled.1)
+    );
+    println!(
+        "bare axum RSS: idle {} · after the load {} (peak {})",
+        mib(bare_idle.0),
+        mib(bare_after.0),
+        mib(bare_after.1)
+    );
+    match drained {
+        Some(t) => println!(
+            "replies: every request answered {t:.2?} after the last ack ({} calls to the fake Slack)",
+            calls.load(Ordering::Relaxed)
+        ),
+        None => println!(
+            "replies: {undelivered} requests still unanswered 120 s after the last ack ({} calls to the fake Slack)",
+            calls.load(Ordering::Relaxed)
+        ),
+    }
+}
