@@ -26,20 +26,23 @@ impl Engine {
             ));
         }
         let service = self.service_of(caller, Some(incident.id)).await?;
-        let probes = futures::future::join_all(service.health_urls.iter().map(|url| async move {
-            match self.prober.get(url).await {
-                Ok(a) if (200..400).contains(&a.status) => (
-                    true,
-                    format!("GET {url} → {} in {} ms", a.status, a.latency.as_millis()),
-                ),
-                Ok(a) => (
-                    false,
-                    format!("GET {url} → {} in {} ms", a.status, a.latency.as_millis()),
-                ),
-                Err(e) => (false, format!("GET {url}: {}", probe_error(&e))),
-            }
-        }))
-        .await;
+        let probes =
+            futures::future::join_all(service.health_urls.iter().map(|target| async move {
+                let url = crate::ops::probe::redact(target);
+                // A redirect (to a login page, say) is not a healthy answer: only 2xx passes.
+                match self.prober.get(target).await {
+                    Ok(a) if (200..300).contains(&a.status) => (
+                        true,
+                        format!("GET {url} → {} in {} ms", a.status, a.latency.as_millis()),
+                    ),
+                    Ok(a) => (
+                        false,
+                        format!("GET {url} → {} in {} ms", a.status, a.latency.as_millis()),
+                    ),
+                    Err(e) => (false, format!("GET {url}: {}", probe_error(&e))),
+                }
+            }))
+            .await;
         let mut checks = probes;
         checks.push(match self.cluster.rollout_status(&service).await {
             Ok(r) if r.is_complete() => (

@@ -74,7 +74,8 @@ impl Prober {
     pub async fn get(&self, url: &str) -> Result<Answer> {
         let uri: hyper::Uri = url
             .parse()
-            .map_err(|e| Error::Refused(format!("'{url}' is not a URL: {e}")))?;
+            .map_err(|e| Error::Refused(format!("'{}' is not a URL: {e}", redact(url))))?;
+        let url = redact(url);
         let started = Instant::now();
         let run = async {
             let response =
@@ -162,4 +163,35 @@ fn encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// `url` as it may be shown in a channel: without `user:password@`.
+pub fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            match authority.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://…@{host}{path}"),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_a_url_are_never_shown() {
+        assert_eq!(
+            redact("https://bob:s3cret@api.example.com/health"),
+            "https://…@api.example.com/health"
+        );
+        assert_eq!(
+            redact("http://api.example.com/a@b"),
+            "http://api.example.com/a@b"
+        );
+    }
 }
