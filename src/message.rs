@@ -25,6 +25,18 @@ pub struct Message {
     /// A document that goes with the message: uploaded as a file where the platform allows,
     /// shown inline otherwise.
     pub attachment: Option<Attachment>,
+    /// The card this message belongs to (an approval request): platforms that can edit their
+    /// messages also update the card's first message with this one's headline.
+    pub card: Option<Card>,
+}
+
+/// A message that is updated as something progresses (an approval request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Card {
+    /// Its identity: the same for every message about it (`approval-3`).
+    pub key: String,
+    /// This message ends it: the card's buttons go.
+    pub closed: bool,
 }
 
 /// A file posted with a message.
@@ -127,6 +139,7 @@ impl Message {
             paged_roles: Vec::new(),
             buttons: Vec::new(),
             attachment: None,
+            card: None,
         }
     }
 
@@ -143,6 +156,12 @@ impl Message {
     /// Sets the colour.
     pub fn with_colour(mut self, colour: &str) -> Self {
         self.colour = Some(colour.to_owned());
+        self
+    }
+
+    /// Makes this message part of card `key` (`closed` when it ends the card).
+    pub fn on_card(mut self, key: String, closed: bool) -> Self {
+        self.card = Some(Card { key, closed });
         self
     }
 

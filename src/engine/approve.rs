@@ -13,8 +13,8 @@
 //!   run again (the channel is told to check and ask anew).
 //! - Deny, expiry and the incident ending close a request; nothing runs.
 //!
-//! The request message is not edited in place: each step (approval, denial, expiry, result) is
-//! a follow-up message in the incident channel naming the request (`R3`).
+//! Each step (approval, denial, expiry, result) is its own message naming the request (`R3`),
+//! on the request's card ([`card`]): Slack and Discord also edit the request message with it.
 
 use super::mitigate::{applied_entry, clock_time, field, person, previewed};
 use super::{Caller, Engine, Reply, Result, private, refuse, to_channel};
@@ -132,7 +132,7 @@ impl Engine {
                 }
                 Ok(vec![to_channel(
                     &incident.channel,
-                    self.about(&incident, message),
+                    card(self.about(&incident, message), r.id, true),
                 )])
             }
             Voted::Approved {
@@ -160,7 +160,7 @@ impl Engine {
                     .push(field("Approved by", &names(&r.approvers)));
                 let mut replies = vec![to_channel(
                     &incident.channel,
-                    self.about(&incident, message),
+                    card(self.about(&incident, message), r.id, false),
                 )];
                 if complete && let Some(done) = self.execute(r.id).await? {
                     replies.push(to_channel(&done.0, done.1));
@@ -206,7 +206,10 @@ impl Engine {
                 format!("⏹️ {label} cancelled"),
                 &format!("{why}; {what} did not run."),
             );
-            return Ok(Some((channel, self.about(&incident, message))));
+            return Ok(Some((
+                channel,
+                card(self.about(&incident, message), request.id, true),
+            )));
         }
         let Some(service) = self.catalog.get(&request.new.service).cloned() else {
             let why = format!("service '{}' is no longer configured", request.new.service);
@@ -216,7 +219,10 @@ impl Engine {
                 format!("❌ {label} failed"),
                 &format!("{why}; nothing ran."),
             );
-            return Ok(Some((channel, self.about(&incident, message))));
+            return Ok(Some((
+                channel,
+                card(self.about(&incident, message), request.id, true),
+            )));
         };
         let mutation = Mutation {
             service,
@@ -250,7 +256,10 @@ impl Engine {
                     format!("❌ {label} failed: {what}"),
                     &format!("{why}. Nothing was changed."),
                 );
-                return Ok(Some((channel, self.about(&incident, message))));
+                return Ok(Some((
+                    channel,
+                    card(self.about(&incident, message), request.id, true),
+                )));
             }
         };
         self.store
@@ -297,7 +306,7 @@ impl Engine {
             names(&request.approvers)
         );
         let message = self.outcome_message(&incident, headline, &body, &plan, &outcome);
-        Ok(Some((channel, message)))
+        Ok(Some((channel, card(message, request.id, true))))
     }
 
     /// Scheduler work on the ledger: expire requests past their time, resume approved ones
@@ -341,7 +350,11 @@ impl Engine {
                         clock_time(request.new.expires_at)
                     ),
                 );
-                self.post(&incident, self.about(&incident, message)).await;
+                self.post(
+                    &incident,
+                    card(self.about(&incident, message), request.id, true),
+                )
+                .await;
             }
         }
         if !self.recovered.load(std::sync::atomic::Ordering::SeqCst) {
@@ -374,7 +387,11 @@ impl Engine {
                         format!("❌ {} failed: interrupted", request.label()),
                         &format!("{}: {why}.", request.new.what),
                     );
-                    self.post(&incident, self.about(&incident, message)).await;
+                    self.post(
+                        &incident,
+                        card(self.about(&incident, message), request.id, true),
+                    )
+                    .await;
                 }
             }
             // Only after the whole pass worked: a failed one is tried again next tick.
@@ -424,7 +441,7 @@ impl Engine {
                     );
                     replies.push(to_channel(
                         &incident.channel,
-                        self.about(&incident, message),
+                        card(self.about(&incident, message), request.id, true),
                     ));
                 }
             }
@@ -518,6 +535,12 @@ impl Engine {
         }
         self.outbox.mirror(&incident.channel, &message).await;
     }
+}
+
+/// Puts a message about approval request `id` on its card (the request message, updated where
+/// the platform can edit).
+pub(super) fn card(message: Message, id: i64, closed: bool) -> Message {
+    message.on_card(format!("approval-{id}"), closed)
 }
 
 fn names(people: &[Actor]) -> String {

@@ -106,7 +106,11 @@ impl Engine {
                 .request_approval(&new, &entries, caller.request.as_deref())
                 .await?;
             tracing::info!(incident = %incident.id, request = request.id, %what, "approval requested");
-            let message = self.request_message(&incident, &request, &plan, &approvers);
+            let message = super::approve::card(
+                self.request_message(&incident, &request, &plan, &approvers),
+                request.id,
+                false,
+            );
             return Ok(vec![to_channel(&incident.channel, message)]);
         }
         let entries = vec![

@@ -125,6 +125,9 @@ async fn any(
         ("POST", ["", "channels", channel, "messages"]) => {
             axum::Json(message(channel, &request)).into_response()
         }
+        ("PATCH", ["", "channels", channel, "messages", _id]) => {
+            axum::Json(message(channel, &request)).into_response()
+        }
         ("POST" | "PATCH", ["", "webhooks", ..]) => {
             axum::Json(message("1160000000000000000", &request)).into_response()
         }

@@ -159,6 +159,10 @@ async fn api(
             "message": {"ts": "1764385200.000100", "text": request["text"], "type": "message"}
         }),
         "chat.postEphemeral" => json!({"ok": true, "message_ts": "1764385200.000200"}),
+        "chat.update" => json!({
+            "ok": true, "channel": channel, "ts": request["ts"],
+            "message": {"text": request["text"], "type": "message"}
+        }),
         "conversations.create" => json!({
             "ok": true,
             "channel": {"id": "CINC0001", "created": 1764385200, "name": request["name"], "is_channel": true}

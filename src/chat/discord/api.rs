@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::config::Secret;
-use crate::message::Attachment;
+use crate::message::{Attachment, Card, shorten};
 
 /// Why a REST call failed.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,8 @@ pub struct DiscordApi {
     base: String,
     token: Option<Secret>,
     application_id: String,
+    /// Card key → the channel, id and body of its first message.
+    cards: std::sync::Mutex<std::collections::HashMap<String, (String, String, Value)>>,
 }
 
 impl DiscordApi {
@@ -69,6 +71,7 @@ impl DiscordApi {
             base: format!("{}/api/v10", api_url.trim_end_matches('/')),
             token: token.cloned(),
             application_id: application_id.to_owned(),
+            cards: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -86,7 +89,7 @@ impl DiscordApi {
         token: &str,
         body: &Value,
         file: Option<&Attachment>,
-    ) -> Result<(), Error> {
+    ) -> Result<Value, Error> {
         let path = format!(
             "/webhooks/{}/{token}/messages/@original",
             self.application_id
@@ -101,7 +104,7 @@ impl DiscordApi {
         token: &str,
         body: &Value,
         file: Option<&Attachment>,
-    ) -> Result<(), Error> {
+    ) -> Result<Value, Error> {
         let path = format!("/webhooks/{}/{token}", self.application_id);
         self.send_message(Method::POST, &path, body, file, false)
             .await
@@ -113,7 +116,7 @@ impl DiscordApi {
         channel_id: &str,
         body: &Value,
         file: Option<&Attachment>,
-    ) -> Result<(), Error> {
+    ) -> Result<Value, Error> {
         let path = format!("/channels/{channel_id}/messages");
         self.send_message(Method::POST, &path, body, file, true)
             .await
@@ -126,12 +129,60 @@ impl DiscordApi {
         body: &Value,
         file: Option<&Attachment>,
         bot: bool,
-    ) -> Result<(), Error> {
+    ) -> Result<Value, Error> {
         let body = match file {
             Some(file) => Body::WithFile(body, file),
             None => Body::Json(body),
         };
-        self.call(method, path, Some(body), bot).await.map(drop)
+        self.call(method, path, Some(body), bot).await
+    }
+
+    /// Follows a card (an approval request's progress): remembers the card's first message from
+    /// Discord's answer `posted`, and on later steps edits it as the bot — the step added to its
+    /// embed, and the buttons removed once `closed`. Cards are remembered by this process only.
+    pub async fn card_step(&self, card: &Card, posted: &Value, body: &Value, step: &str) {
+        let (Some(channel), Some(id)) = (posted["channel_id"].as_str(), posted["id"].as_str())
+        else {
+            return;
+        };
+        let first = {
+            let mut cards = self.cards.lock().expect("the card map is never poisoned");
+            match cards.get(&card.key) {
+                Some(first) => first.clone(),
+                None => {
+                    cards.insert(
+                        card.key.clone(),
+                        (channel.to_owned(), id.to_owned(), body.clone()),
+                    );
+                    return;
+                }
+            }
+        };
+        let (channel, id, mut updated) = first;
+        if self.token.is_none() {
+            return;
+        }
+        let embed = &mut updated["embeds"][0];
+        let mut description = embed["description"].as_str().unwrap_or_default().to_owned();
+        description.push_str(&format!("\n• {step}"));
+        embed["description"] = Value::String(shorten(description.trim_start(), 4_096));
+        if card.closed {
+            updated["components"] = serde_json::json!([]);
+        }
+        let path = format!("/channels/{channel}/messages/{id}");
+        let edit = serde_json::json!({"embeds": updated["embeds"], "components": updated.get("components").cloned().unwrap_or(serde_json::json!([]))});
+        match self
+            .call(Method::PATCH, &path, Some(Body::Json(&edit)), true)
+            .await
+        {
+            Ok(_) => {
+                let mut cards = self.cards.lock().expect("the card map is never poisoned");
+                cards.insert(card.key.clone(), (channel, id, updated));
+            }
+            Err(e) => {
+                tracing::warn!(card = %card.key, error = %e, "could not update a card message")
+            }
+        }
     }
 
     /// Replaces every command of the application (globally, or in one guild); returns what

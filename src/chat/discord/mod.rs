@@ -246,8 +246,15 @@ impl Discord {
                     self.api.follow_up(&call.token, &body, file).await
                 }
             };
-            if let Err(e) = sent {
-                tracing::warn!(error = %e, "could not answer the interaction");
+            match sent {
+                Ok(posted) => {
+                    if let Some(card) = &message.card {
+                        self.api
+                            .card_step(card, &posted, &body, &message.headline)
+                            .await;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not answer the interaction"),
             }
         }
         if original_pending {
@@ -275,17 +282,21 @@ impl DiscordOutbox {
 #[async_trait]
 impl Outbox for DiscordOutbox {
     async fn post(&self, channel: &ChannelRef, message: &Message) -> outbox::Result<()> {
-        self.api
-            .send(
-                &channel.id,
-                &embed::render(message, &self.mentions),
-                message.attachment.as_ref(),
-            )
+        let body = embed::render(message, &self.mentions);
+        let posted = self
+            .api
+            .send(&channel.id, &body, message.attachment.as_ref())
             .await
             .map_err(|e| outbox::Error::Platform {
                 platform: Platform::Discord,
                 reason: e.to_string(),
-            })
+            })?;
+        if let Some(card) = &message.card {
+            self.api
+                .card_step(card, &posted, &body, &message.headline)
+                .await;
+        }
+        Ok(())
     }
 }
 
@@ -317,8 +328,10 @@ impl Outbox for StatusMirror {
             return Ok(());
         }
         let mut copy = message.clone();
-        // Stakeholders follow along; the buttons belong to the responders' channel.
+        // Stakeholders follow along; the buttons (and the card they drive) belong to the
+        // responders' channel.
         copy.buttons.clear();
+        copy.card = None;
         self.outbox.post(&self.channel, &copy).await
     }
 }

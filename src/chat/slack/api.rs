@@ -2,6 +2,7 @@
 //! post ephemeral messages, create and join incident channels. 429 answers are retried after
 //! Slack's `Retry-After`, a bounded number of times.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +47,16 @@ type Connector = SlackClientHyperHttpsConnector;
 pub struct SlackApi {
     client: Arc<SlackClient<Connector>>,
     token: SlackApiToken,
+    /// The first message of each card (approval requests) this process posted, to update.
+    cards: std::sync::Mutex<HashMap<String, Posted>>,
+}
+
+/// A posted message, as it can be updated.
+#[derive(Clone)]
+struct Posted {
+    channel: String,
+    ts: String,
+    body: serde_json::Value,
 }
 
 impl SlackApi {
@@ -66,12 +77,86 @@ impl SlackApi {
         Ok(Self {
             client: Arc::new(SlackClient::new(connector)),
             token: SlackApiToken::new(token.expose().into()),
+            cards: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
     /// The underlying client (Socket Mode runs on it).
     pub fn client(&self) -> Arc<SlackClient<Connector>> {
         Arc::clone(&self.client)
+    }
+
+    /// Posts a neutral message into a channel; returns its `ts`. A message on a card (an
+    /// approval request's progress) also updates the card's first message: its step is added as
+    /// a status line, and a closing step removes the buttons. Cards are remembered by this
+    /// process only: after a restart, steps are posted but the old message is not updated.
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        message: &Message,
+        mentions: &blocks::Mentions,
+    ) -> Result<String, Error> {
+        let json = blocks::to_json(message, mentions);
+        let ts = self.post(channel, blocks::content(json.clone())).await?;
+        if let Some(card) = &message.card {
+            self.update_card(
+                &card.key,
+                card.closed,
+                channel,
+                &ts,
+                json,
+                &message.headline,
+            )
+            .await;
+        }
+        Ok(ts)
+    }
+
+    async fn update_card(
+        &self,
+        key: &str,
+        closed: bool,
+        channel: &str,
+        ts: &str,
+        json: serde_json::Value,
+        step: &str,
+    ) {
+        let first = {
+            let mut cards = self.cards.lock().expect("the card map is never poisoned");
+            match cards.get(key) {
+                Some(first) => first.clone(),
+                None => {
+                    cards.insert(
+                        key.to_owned(),
+                        Posted {
+                            channel: channel.to_owned(),
+                            ts: ts.to_owned(),
+                            body: json,
+                        },
+                    );
+                    return;
+                }
+            }
+        };
+        if first.channel != channel {
+            return;
+        }
+        let Some(body) = blocks::with_status(&first.body, step, closed) else {
+            return;
+        };
+        let request = SlackApiChatUpdateRequest::new(
+            first.channel.as_str().into(),
+            blocks::content(body.clone()),
+            first.ts.as_str().into(),
+        );
+        let session = self.client.open_session(&self.token);
+        match retrying(|| session.chat_update(&request)).await {
+            Ok(_) => {
+                let mut cards = self.cards.lock().expect("the card map is never poisoned");
+                cards.insert(key.to_owned(), Posted { body, ..first });
+            }
+            Err(e) => tracing::warn!(card = key, error = %e, "could not update a card message"),
+        }
     }
 
     /// Posts into a channel; returns the message's `ts`.
@@ -228,12 +313,14 @@ impl SlackOutbox {
 #[async_trait]
 impl Outbox for SlackOutbox {
     async fn post(&self, channel: &ChannelRef, message: &Message) -> outbox::Result<()> {
-        let content = blocks::render(message, &self.mentions);
         let failed = |e: Error| outbox::Error::Platform {
             platform: Platform::Slack,
             reason: e.to_string(),
         };
-        self.api.post(&channel.id, content).await.map_err(failed)?;
+        self.api
+            .post_message(&channel.id, message, &self.mentions)
+            .await
+            .map_err(failed)?;
         if let Some(file) = &message.attachment {
             self.api
                 .upload(&channel.id, &file.name, &file.content)

@@ -103,8 +103,27 @@ pub fn escape(text: &str) -> String {
 
 /// The message as Block Kit, with a plain-text fallback for notifications.
 pub fn render(message: &Message, mentions: &Mentions) -> SlackMessageContent {
-    let value = to_json(message, mentions);
+    content(to_json(message, mentions))
+}
+
+/// Block Kit JSON built here as the client's message content.
+pub fn content(value: Value) -> SlackMessageContent {
     serde_json::from_value(value).expect("the blocks built here are Block Kit the model reads")
+}
+
+/// A card's first message (Block Kit JSON) with a later step added as a status line; a
+/// `closed` step removes its buttons. `None` when the message has no room left.
+pub fn with_status(first: &Value, step: &str, closed: bool) -> Option<Value> {
+    let mut updated = first.clone();
+    let blocks = updated["blocks"].as_array_mut()?;
+    if closed {
+        blocks.retain(|b| b["type"] != "actions");
+    }
+    if blocks.len() >= 50 {
+        return None;
+    }
+    blocks.push(context(&escape(&shorten(step, LONGEST_SECTION))));
+    Some(updated)
 }
 
 /// The message as the JSON Slack receives (`text` and `blocks`), within Block Kit's limits

@@ -310,7 +310,7 @@ impl Slack {
         let posted = if channel.platform == Platform::Slack {
             let posted = self
                 .api
-                .post(&channel.id, blocks::render(&message, &self.mentions))
+                .post_message(&channel.id, &message, &self.mentions)
                 .await;
             match (posted, &message.attachment) {
                 (Ok(_), Some(file)) => self

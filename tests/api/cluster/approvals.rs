@@ -567,3 +567,166 @@ async fn an_approved_rollback_runs_to_the_revision_people_saw_even_if_the_releas
     assert_eq!(calls.len(), 1);
     assert!(calls[0].ends_with("-- freightliner 41"), "{calls:?}");
 }
+
+#[tokio::test]
+async fn in_slack_the_request_message_is_updated_with_each_approval_and_the_result() {
+    let fake = crate::fake_slack::FakeSlack::start().await;
+    let api = format!("{}/api", fake.url);
+    let c = ClusterApp::spawn(&[
+        ("FIREWATCH__SLACK__API_URL", api.as_str()),
+        ("FIREWATCH__SLACK__BOT_TOKEN", "xoxb-test-token"),
+        ("FIREWATCH__SLACK__SIGNING_SECRET", "s3cr3t"),
+        ("FIREWATCH__APPROVALS__ROLLBACK__REQUIRED", "2"),
+    ])
+    .await;
+    crate::support::objects::broken(&c.kube);
+    let running = firewatch::serve::start(&c.t.app, "127.0.0.1:0")
+        .await
+        .expect("serve starts");
+    let addr = running.addr;
+    let slack = |user: &str, line: &str, trigger: &str| {
+        let (command, text) = line.split_once(' ').unwrap_or((line, ""));
+        let body = serde_urlencoded::to_string([
+            ("team_id", "T1"),
+            ("channel_id", "C0INC"),
+            ("user_id", &format!("U{}", user.to_uppercase())),
+            ("user_name", user),
+            ("command", command),
+            ("text", text),
+            ("response_url", &fake.response_url(trigger)),
+            ("trigger_id", trigger),
+        ])
+        .unwrap();
+        let ts = chrono::Utc::now().timestamp();
+        let signature = firewatch::chat::slack::sign("s3cr3t", ts, &body);
+        let request = format!(
+            "POST /slack/commands HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             X-Slack-Signature: {signature}\r\nX-Slack-Request-Timestamp: {ts}\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        async move { crate::helpers::http(addr, &request).await }
+    };
+    slack(
+        "alice",
+        "/incident-assess checkout errors for some users",
+        "a.1",
+    )
+    .await;
+    fake.wait_calls("chat.postMessage", 1).await;
+    slack("bob", "/incident-rollback", "a.2").await;
+    let posts = fake.wait_calls("chat.postMessage", 2).await;
+    assert!(posts[1].body.to_string().contains("Approval needed: R1"));
+    slack("carol", "/incident-approve R1", "a.3").await;
+    let updates = fake.wait_calls("chat.update", 1).await;
+    let first = updates[0].body.to_string();
+    assert!(
+        first.contains("Approval needed: R1") && first.contains("R1 approved by carol (1 of 2)"),
+        "{first}"
+    );
+    assert!(
+        first.contains("\"actions\""),
+        "buttons stay while it is open"
+    );
+    slack("dave", "/incident-approve R1", "a.4").await;
+    let updates = fake.wait_calls("chat.update", 3).await;
+    let last = updates[2].body.to_string();
+    assert!(last.contains("R1 #1: done"), "{last}");
+    assert!(
+        !last.contains("\"actions\""),
+        "the closing step removes the buttons: {last}"
+    );
+    assert!(
+        updates
+            .iter()
+            .all(|u| u.body["channel"] == "C0INC" && u.body["ts"].is_string())
+    );
+    assert_eq!(c.helm.calls().len(), 1);
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn in_discord_the_request_message_is_edited_with_each_approval_and_the_result() {
+    use ed25519_dalek::{Signer, SigningKey};
+    let fake = crate::fake_discord::FakeDiscord::start().await;
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let public = hex::encode(key.verifying_key().as_bytes());
+    let c = ClusterApp::spawn(&[
+        ("FIREWATCH__DISCORD__API_URL", fake.url.as_str()),
+        ("FIREWATCH__DISCORD__APPLICATION_ID", "1180000000000000000"),
+        ("FIREWATCH__DISCORD__PUBLIC_KEY", public.as_str()),
+        ("FIREWATCH__DISCORD__BOT_TOKEN", "test-bot-token"),
+        ("FIREWATCH__APPROVALS__ROLLBACK__REQUIRED", "2"),
+    ])
+    .await;
+    crate::support::objects::broken(&c.kube);
+    let running = firewatch::serve::start(&c.t.app, "127.0.0.1:0")
+        .await
+        .expect("serve starts");
+    let addr = running.addr;
+    let interact = |id: &str, user: &str, sub: &str, options: serde_json::Value| {
+        let body = serde_json::json!({
+            "id": id, "application_id": "1180000000000000000", "type": 2, "token": format!("token-{id}"),
+            "version": 1, "guild_id": "1170000000000000000", "channel_id": "1160000000000000000",
+            "member": {"user": {"id": format!("11500000000000000{}", user.len()), "username": user},
+                       "roles": [], "permissions": "0"},
+            "data": {"id": "1140000000000000000", "name": "incident", "type": 1,
+                     "options": [{"name": sub, "type": 1, "options": options}]}
+        })
+        .to_string();
+        let ts = chrono::Utc::now().timestamp().to_string();
+        let signature = hex::encode(key.sign(format!("{ts}{body}").as_bytes()).to_bytes());
+        let request = format!(
+            "POST /discord/interactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             X-Signature-Ed25519: {signature}\r\nX-Signature-Timestamp: {ts}\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        async move { crate::helpers::http(addr, &request).await }
+    };
+    let edit = "PATCH /webhooks/1180000000000000000/{token}/messages/@original";
+    let card = "PATCH /channels/1160000000000000000/messages/1300000000000000001";
+    interact("1190000000000000041", "alice", "assess",
+        serde_json::json!([{"name": "description", "type": 3, "value": "checkout errors for some users"}])).await;
+    fake.wait_calls(edit, 1).await;
+    interact(
+        "1190000000000000042",
+        "bob",
+        "rollback",
+        serde_json::json!([]),
+    )
+    .await;
+    let edits = fake.wait_calls(edit, 2).await;
+    assert!(edits[1].body.to_string().contains("Approval needed: R1"));
+    interact(
+        "1190000000000000043",
+        "carol",
+        "approve",
+        serde_json::json!([{"name": "request", "type": 3, "value": "R1"}]),
+    )
+    .await;
+    let updates = fake.wait_calls(card, 1).await;
+    let first = updates[0].body.to_string();
+    assert!(
+        first.contains("Approval needed: R1") && first.contains("R1 approved by carol (1 of 2)"),
+        "{first}"
+    );
+    assert_eq!(updates[0].auth.as_deref(), Some("Bot test-bot-token"));
+    interact(
+        "1190000000000000044",
+        "dave",
+        "approve",
+        serde_json::json!([{"name": "request", "type": 3, "value": "R1"}]),
+    )
+    .await;
+    let updates = fake.wait_calls(card, 3).await;
+    let last = &updates[2].body;
+    assert!(last.to_string().contains("R1 #1: done"), "{last}");
+    assert_eq!(
+        last["components"],
+        serde_json::json!([]),
+        "the closing step removes the buttons"
+    );
+    assert_eq!(c.helm.calls().len(), 1);
+    running.stop().await.unwrap();
+}
