@@ -58,10 +58,7 @@ impl Served {
     }
 
     async fn interact(&self, body: &Value) -> (u16, String) {
-        let body = body.to_string();
-        let ts = chrono::Utc::now().timestamp().to_string();
-        let signature = sign(&ts, &body);
-        post(self.addr(), &signature, &ts, &body).await
+        interact_at(self.addr(), body).await
     }
 
     async fn count(&self, sql: &'static str) -> i64 {
@@ -71,6 +68,18 @@ impl Served {
         let (n,): (i64,) = sqlx::query_as(sql).fetch_one(store.pool()).await.unwrap();
         n
     }
+}
+
+/// Sends `body` to firewatch's interactions endpoint at `addr`, signed now with the test key.
+pub async fn interact_at(addr: SocketAddr, body: &Value) -> (u16, String) {
+    let body = body.to_string();
+    let ts = chrono::Utc::now().timestamp().to_string();
+    post(addr, &sign(&ts, &body), &ts, &body).await
+}
+
+/// The test key's public half, for `discord.public_key`.
+pub fn public_key() -> String {
+    hex::encode(key().verifying_key().as_bytes())
 }
 
 fn sign(ts: &str, body: &str) -> String {
@@ -88,12 +97,17 @@ async fn post(addr: SocketAddr, signature: &str, ts: &str, body: &str) -> (u16, 
     http(addr, &request).await
 }
 
-/// An `/incident SUB` interaction from Discord's documentation shapes.
+/// An `/incident SUB` interaction from Discord's documentation shapes, by alice.
 fn command(id: &str, sub: &str, options: Value) -> Value {
+    command_as(id, "alice", "1150000000000000000", sub, options)
+}
+
+/// An `/incident SUB` interaction by `user` (with Discord user id `user_id`).
+pub fn command_as(id: &str, user: &str, user_id: &str, sub: &str, options: Value) -> Value {
     json!({
         "id": id, "application_id": APPLICATION, "type": 2, "token": format!("token-{id}"),
         "version": 1, "guild_id": "1170000000000000000", "channel_id": CHANNEL,
-        "member": {"user": {"id": "1150000000000000000", "username": "alice", "global_name": null},
+        "member": {"user": {"id": user_id, "username": user, "global_name": null},
                    "roles": [], "permissions": "2147483647", "joined_at": "2026-01-01T00:00:00.000000+00:00"},
         "data": {"id": "1140000000000000000", "name": "incident", "type": 1,
                  "options": [{"name": sub, "type": 1, "options": options}]},

@@ -10,7 +10,8 @@ use serde_json::Value;
 use crate::fake_slack::FakeSlack;
 use crate::helpers::{TestApp, assert_has, http, repo};
 
-const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+/// The signing secret the tests configure (`slack.signing_secret`).
+pub const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
 struct Served {
     t: TestApp,
@@ -67,10 +68,7 @@ impl Served {
 
     /// A slash command as Slack sends it, signed now.
     async fn command(&self, user: &str, channel: &str, line: &str, trigger: &str) -> (u16, String) {
-        let body = command_body(&self.fake, user, channel, line, trigger);
-        let ts = chrono::Utc::now().timestamp();
-        let signature = sign(SECRET, ts, &body);
-        post(self.addr(), "/slack/commands", &signature, ts, &body).await
+        send_command(self.addr(), &self.fake, user, channel, line, trigger).await
     }
 
     async fn incidents(&self) -> i64 {
@@ -94,6 +92,20 @@ impl Served {
             .unwrap();
         n
     }
+}
+
+/// Sends a slash command to firewatch at `addr` as Slack does, signed now with [`SECRET`].
+pub async fn send_command(
+    addr: SocketAddr,
+    fake: &FakeSlack,
+    user: &str,
+    channel: &str,
+    line: &str,
+    trigger: &str,
+) -> (u16, String) {
+    let body = command_body(fake, user, channel, line, trigger);
+    let ts = chrono::Utc::now().timestamp();
+    post(addr, "/slack/commands", &sign(SECRET, ts, &body), ts, &body).await
 }
 
 fn command_body(fake: &FakeSlack, user: &str, channel: &str, line: &str, trigger: &str) -> String {

@@ -192,14 +192,14 @@ impl Slack {
         {
             tracing::warn!(error = %error_chain(&e), "could not mark the request handled");
         }
-        let replies = if self.options.create_incident_channels && is_assess(&line) {
+        let assess = is_assess(&line);
+        let replies = if self.options.create_incident_channels && assess {
             channels::open_for_incident(self, &caller, replies).await
         } else {
             replies
         };
         for reply in replies {
-            self.deliver(&delivery, &caller, reply, is_assess(&line))
-                .await;
+            self.deliver(&delivery, &caller, reply, assess).await;
         }
         self.complete(&delivery.key()).await;
     }

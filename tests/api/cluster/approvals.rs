@@ -575,7 +575,7 @@ async fn in_slack_the_request_message_is_updated_with_each_approval_and_the_resu
     let c = ClusterApp::spawn(&[
         ("FIREWATCH__SLACK__API_URL", api.as_str()),
         ("FIREWATCH__SLACK__BOT_TOKEN", "xoxb-test-token"),
-        ("FIREWATCH__SLACK__SIGNING_SECRET", "s3cr3t"),
+        ("FIREWATCH__SLACK__SIGNING_SECRET", crate::slack::SECRET),
         ("FIREWATCH__APPROVALS__ROLLBACK__REQUIRED", "2"),
     ])
     .await;
@@ -583,29 +583,8 @@ async fn in_slack_the_request_message_is_updated_with_each_approval_and_the_resu
     let running = firewatch::serve::start(&c.t.app, "127.0.0.1:0")
         .await
         .expect("serve starts");
-    let addr = running.addr;
-    let slack = |user: &str, line: &str, trigger: &str| {
-        let (command, text) = line.split_once(' ').unwrap_or((line, ""));
-        let body = serde_urlencoded::to_string([
-            ("team_id", "T1"),
-            ("channel_id", "C0INC"),
-            ("user_id", &format!("U{}", user.to_uppercase())),
-            ("user_name", user),
-            ("command", command),
-            ("text", text),
-            ("response_url", &fake.response_url(trigger)),
-            ("trigger_id", trigger),
-        ])
-        .unwrap();
-        let ts = chrono::Utc::now().timestamp();
-        let signature = firewatch::chat::slack::sign("s3cr3t", ts, &body);
-        let request = format!(
-            "POST /slack/commands HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-             X-Slack-Signature: {signature}\r\nX-Slack-Request-Timestamp: {ts}\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        async move { crate::helpers::http(addr, &request).await }
+    let slack = |user: &'static str, line: &'static str, trigger: &'static str| {
+        crate::slack::send_command(running.addr, &fake, user, "C0INC", line, trigger)
     };
     slack(
         "alice",
@@ -647,10 +626,8 @@ async fn in_slack_the_request_message_is_updated_with_each_approval_and_the_resu
 
 #[tokio::test]
 async fn in_discord_the_request_message_is_edited_with_each_approval_and_the_result() {
-    use ed25519_dalek::{Signer, SigningKey};
     let fake = crate::fake_discord::FakeDiscord::start().await;
-    let key = SigningKey::from_bytes(&[7; 32]);
-    let public = hex::encode(key.verifying_key().as_bytes());
+    let public = crate::discord::public_key();
     let c = ClusterApp::spawn(&[
         ("FIREWATCH__DISCORD__API_URL", fake.url.as_str()),
         ("FIREWATCH__DISCORD__APPLICATION_ID", "1180000000000000000"),
@@ -663,26 +640,10 @@ async fn in_discord_the_request_message_is_edited_with_each_approval_and_the_res
     let running = firewatch::serve::start(&c.t.app, "127.0.0.1:0")
         .await
         .expect("serve starts");
-    let addr = running.addr;
     let interact = |id: &str, user: &str, sub: &str, options: serde_json::Value| {
-        let body = serde_json::json!({
-            "id": id, "application_id": "1180000000000000000", "type": 2, "token": format!("token-{id}"),
-            "version": 1, "guild_id": "1170000000000000000", "channel_id": "1160000000000000000",
-            "member": {"user": {"id": format!("11500000000000000{}", user.len()), "username": user},
-                       "roles": [], "permissions": "0"},
-            "data": {"id": "1140000000000000000", "name": "incident", "type": 1,
-                     "options": [{"name": sub, "type": 1, "options": options}]}
-        })
-        .to_string();
-        let ts = chrono::Utc::now().timestamp().to_string();
-        let signature = hex::encode(key.sign(format!("{ts}{body}").as_bytes()).to_bytes());
-        let request = format!(
-            "POST /discord/interactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-             X-Signature-Ed25519: {signature}\r\nX-Signature-Timestamp: {ts}\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        async move { crate::helpers::http(addr, &request).await }
+        let user_id = format!("11500000000000000{}", user.len());
+        let body = crate::discord::command_as(id, user, &user_id, sub, options);
+        async move { crate::discord::interact_at(running.addr, &body).await }
     };
     let edit = "PATCH /webhooks/1180000000000000000/{token}/messages/@original";
     let card = "PATCH /channels/1160000000000000000/messages/1300000000000000001";
