@@ -2,11 +2,13 @@
 //! bare axum endpoint measured in the same run, and what memory the server holds.
 //!
 //! ```sh
-//! cargo build --release && cargo run --release --example ack_load -- [--concurrency 200] \
+//! cargo build --profile dist --bin firewatch
+//! cargo run --release --example ack_load -- --binary target/dist/firewatch [--concurrency 200] \
 //!     [--requests 5000] [--command "/incident-status"]
 //! ```
 //!
-//! Starts the release `firewatch` binary (`target/release/firewatch serve`) as a child process
+//! Starts a `firewatch` binary (`--binary`, by default `target/release/firewatch`; the shipped
+//! build is the `dist` profile) with `serve` as a child process
 //! against a fake Slack Web API in this process, on a temporary SQLite store; times start →
 //! `GET /healthz` 200; then sends `--requests` signed slash commands (unique `trigger_id`s) over
 //! `--concurrency` connections and prints p50/p99/max ack latency and requests/s, the child's
@@ -36,6 +38,7 @@ struct Args {
     concurrency: usize,
     requests: usize,
     command: String,
+    binary: Option<std::path::PathBuf>,
 }
 
 fn args() -> Args {
@@ -43,6 +46,7 @@ fn args() -> Args {
         concurrency: 200,
         requests: 5000,
         command: "/incident-status".into(),
+        binary: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -51,6 +55,7 @@ fn args() -> Args {
             "--concurrency" => args.concurrency = value.parse().expect("--concurrency N"),
             "--requests" => args.requests = value.parse().expect("--requests N"),
             "--command" => args.command = value,
+            "--binary" => args.binary = Some(value.into()),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -307,16 +312,18 @@ fn show(name: &str, f: &Figures) {
 async fn drive(args: Args) {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let exe = std::env::current_exe().expect("own path");
-    let binary = exe
-        .parent()
-        .and_then(|examples| examples.parent())
-        .map(|profile| profile.join("firewatch"))
-        .expect("target/PROFILE/firewatch");
+    let binary = args.binary.clone().unwrap_or_else(|| {
+        exe.parent()
+            .and_then(|examples| examples.parent())
+            .map(|profile| profile.join("firewatch"))
+            .expect("target/PROFILE/firewatch")
+    });
     assert!(
         binary.exists(),
-        "{} is missing: run `cargo build --release` first",
+        "{} is missing: build it first (cargo build --profile dist --bin firewatch)",
         binary.display()
     );
+    println!("server binary: {}", binary.display());
     let calls = Arc::new(AtomicU64::new(0));
     let slack = fake_slack(Arc::clone(&calls)).await;
     let dir = tempfile::tempdir().expect("temp dir");

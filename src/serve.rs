@@ -60,6 +60,8 @@ pub struct Running {
     server: JoinHandle<std::io::Result<()>>,
     socket: Option<SocketMode>,
     background: Vec<JoinHandle<()>>,
+    slack: Option<Arc<Slack>>,
+    discord: Option<Arc<Discord>>,
 }
 
 impl Running {
@@ -68,6 +70,13 @@ impl Running {
     /// # Errors
     /// The server failed while running.
     pub async fn stop(self) -> std::io::Result<()> {
+        // Queued requests stay in the inbox for the next start; only those running finish.
+        if let Some(slack) = &self.slack {
+            slack.close();
+        }
+        if let Some(discord) = &self.discord {
+            discord.close();
+        }
         let _ = self.stop.send(());
         if let Some(socket) = &self.socket {
             socket.shutdown().await;
@@ -111,7 +120,7 @@ fn slack_adapter(app: &App, tasks: &TaskTracker) -> Result<Option<Arc<Slack>>, E
              FIREWATCH__SLACK__SIGNING_SECRET (or slack.app_token for Socket Mode)"
                 .into(),
         )),
-        (Some(api), _, _) => Ok(Some(Arc::new(Slack::new(
+        (Some(api), _, _) => Ok(Some(Slack::new(
             app,
             Arc::clone(api),
             Arc::new(Mentions::new(&app.settings.roles)),
@@ -120,7 +129,7 @@ fn slack_adapter(app: &App, tasks: &TaskTracker) -> Result<Option<Arc<Slack>>, E
                 create_incident_channels: settings.create_incident_channels,
             },
             tasks.clone(),
-        )))),
+        ))),
     }
 }
 
@@ -139,7 +148,7 @@ fn discord_adapter(app: &App, tasks: &TaskTracker) -> Result<Option<DiscordParts
             )),
         };
     };
-    let adapter = Arc::new(Discord::new(app, Arc::clone(api), tasks.clone()));
+    let adapter = Discord::new(app, Arc::clone(api), tasks.clone());
     match settings.mode {
         DiscordMode::Http => {
             let key = settings.public_key.as_deref().ok_or_else(|| {
@@ -256,6 +265,8 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
         server,
         socket,
         background,
+        slack,
+        discord: discord.map(|(adapter, _)| adapter),
     })
 }
 

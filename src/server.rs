@@ -184,7 +184,7 @@ fn form_has(body: &[u8], key: &str, value: &str) -> bool {
 async fn take(endpoint: &SlackEndpoint, delivery: Delivery) -> Response {
     match endpoint.adapter.accept(&delivery).await {
         Ok(true) => {
-            endpoint.adapter.spawn(delivery);
+            endpoint.adapter.submit(delivery);
             StatusCode::OK.into_response()
         }
         Ok(false) => {
@@ -227,7 +227,7 @@ async fn discord_interaction(
     };
     let answer = discord::deferral(&call);
     match endpoint.adapter.accept(&call).await {
-        Ok(true) => endpoint.adapter.spawn(call),
+        Ok(true) => endpoint.adapter.submit(call),
         Ok(false) => tracing::info!(interaction = %call.id, "redelivered interaction ignored"),
         Err(e) => {
             tracing::error!(error = %error_chain(&e), "could not store a discord interaction");

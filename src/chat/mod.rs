@@ -7,5 +7,6 @@ pub mod discord;
 pub mod outbox;
 pub mod replay;
 pub mod slack;
+pub mod work;
 
 pub use outbox::{Outbox, Router};

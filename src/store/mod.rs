@@ -211,6 +211,11 @@ pub trait Store: Send + Sync {
     /// counted as one more attempt: what a restart must run again, or report as lost.
     async fn pending_requests(&self, prefix: &str) -> Result<Vec<Inbound>>;
 
+    /// Requests accepted but not handled yet whose key starts with `prefix`, oldest first, at
+    /// most `limit`, without counting an attempt: the backlog a running process takes up when its
+    /// work queue had no room for them.
+    async fn backlog_requests(&self, prefix: &str, limit: usize) -> Result<Vec<Inbound>>;
+
     /// Forgets delivered requests received before `before`; returns how many. Platforms stop
     /// redelivering after minutes, so keys older than that can never come back.
     async fn prune_requests(&self, before: DateTime<Utc>) -> Result<u64>;

@@ -334,6 +334,10 @@ impl Store for SqliteStore {
         inbox::pending(&self.pool, prefix).await
     }
 
+    async fn backlog_requests(&self, prefix: &str, limit: usize) -> Result<Vec<Inbound>> {
+        inbox::backlog(&self.pool, prefix, limit).await
+    }
+
     async fn prune_requests(&self, before: DateTime<Utc>) -> Result<u64> {
         inbox::prune(&self.pool, before).await
     }

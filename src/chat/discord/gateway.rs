@@ -51,7 +51,7 @@ impl EventHandler for Handler {
                 {
                     tracing::warn!(error = %e, "could not defer the interaction");
                 }
-                self.discord.spawn(call);
+                self.discord.submit(call);
             }
             Ok(false) => tracing::info!(interaction = %call.id, "redelivered; ignored"),
             Err(e) => {

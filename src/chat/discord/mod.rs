@@ -28,6 +28,7 @@ use self::interaction::Call;
 use crate::chat::Router;
 use crate::chat::outbox::{self, Outbox};
 use crate::chat::replay::{self, Replay};
+use crate::chat::work::{self, Bounds, Runner, Work};
 use crate::clock::Clock;
 use crate::command::{self, Command};
 use crate::engine::{Audience, Caller, Engine, Reply};
@@ -74,28 +75,34 @@ pub struct Discord {
     router: Arc<Router>,
     mentions: Arc<Mentions>,
     clock: Arc<dyn Clock>,
-    tasks: TaskTracker,
+    work: Work<Discord>,
 }
 
 impl Discord {
     /// An adapter over the engine and the REST client; runs go into `tasks`, which shutdown
     /// waits for.
-    pub fn new(app: &crate::startup::App, api: Arc<DiscordApi>, tasks: TaskTracker) -> Self {
-        Self {
+    pub fn new(app: &crate::startup::App, api: Arc<DiscordApi>, tasks: TaskTracker) -> Arc<Self> {
+        Arc::new_cyclic(|discord| Self {
             engine: Arc::clone(&app.engine),
             store: Arc::clone(&app.store),
             api,
             router: Arc::clone(&app.outbox),
             mentions: Arc::new(Mentions::new(&app.settings.roles)),
             clock: Arc::clone(&app.clock),
-            tasks,
-        }
+            work: Work::start(discord.clone(), tasks, Bounds::default()),
+        })
     }
 
-    /// Runs an accepted interaction in the background (tracked, so shutdown waits for it).
-    pub fn spawn(self: &Arc<Self>, call: Call) {
-        let discord = Arc::clone(self);
-        self.tasks.spawn(async move { discord.run(call).await });
+    /// Queues an accepted interaction for the engine; the caller does not wait for it (see
+    /// [`crate::chat::work`]).
+    pub fn submit(&self, call: Call) {
+        self.work.submit(call);
+    }
+
+    /// Stops starting queued interactions (shutdown): those running finish, the rest stay in
+    /// the inbox for the next start.
+    pub fn close(&self) {
+        self.work.close();
     }
 
     /// The REST client (the gateway answers through it).
@@ -174,7 +181,7 @@ impl Discord {
             let at = inbound.received.format("%H:%M UTC");
             let notice = match replay::triage(&inbound, self.clock.now(), REPLY_WINDOW) {
                 Replay::Run => {
-                    self.run(call).await;
+                    self.work.submit_waiting(call).await;
                     replayed += 1;
                     continue;
                 }
@@ -333,5 +340,22 @@ impl Outbox for StatusMirror {
         copy.buttons.clear();
         copy.card = None;
         self.outbox.post(&self.channel, &copy).await
+    }
+}
+
+#[async_trait]
+impl Runner for Discord {
+    type Job = Call;
+
+    fn key(job: &Call) -> String {
+        key(job)
+    }
+
+    async fn run(&self, job: Call) {
+        Discord::run(self, job).await;
+    }
+
+    async fn backlog(&self, limit: usize) -> Result<Vec<Call>, String> {
+        work::backlog(self.store.as_ref(), KEY_PREFIX, limit).await
     }
 }

@@ -31,6 +31,7 @@ use self::api::SlackApi;
 use self::blocks::Mentions;
 use self::payload::{ButtonPress, SlashCommand};
 use crate::chat::replay::{self, Replay};
+use crate::chat::work::{self, Bounds, Runner, Work};
 use crate::chat::{Outbox, Router};
 use crate::clock::Clock;
 use crate::command::{self, Command};
@@ -129,7 +130,7 @@ pub struct Slack {
     mentions: Arc<Mentions>,
     clock: Arc<dyn Clock>,
     options: Options,
-    tasks: TaskTracker,
+    work: Work<Slack>,
 }
 
 impl Slack {
@@ -141,8 +142,8 @@ impl Slack {
         mentions: Arc<Mentions>,
         options: Options,
         tasks: TaskTracker,
-    ) -> Self {
-        Self {
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|slack| Self {
             engine: Arc::clone(&app.engine),
             store: Arc::clone(&app.store),
             api,
@@ -150,14 +151,20 @@ impl Slack {
             mentions,
             clock: Arc::clone(&app.clock),
             options,
-            tasks,
-        }
+            work: Work::start(slack.clone(), tasks, Bounds::default()),
+        })
     }
 
-    /// Runs an accepted delivery in the background (tracked, so shutdown waits for it).
-    pub fn spawn(self: &Arc<Self>, delivery: Delivery) {
-        let slack = Arc::clone(self);
-        self.tasks.spawn(async move { slack.run(delivery).await });
+    /// Queues an accepted delivery for the engine; the caller does not wait for it (see
+    /// [`crate::chat::work`]).
+    pub fn submit(&self, delivery: Delivery) {
+        self.work.submit(delivery);
+    }
+
+    /// Stops starting queued deliveries (shutdown): those running finish, the rest stay in the
+    /// inbox for the next start.
+    pub fn close(&self) {
+        self.work.close();
     }
 
     /// Stores a delivery in the inbox before Slack is answered: `true` when it is new and must
@@ -244,7 +251,7 @@ impl Slack {
             match replay::triage(&inbound, self.clock.now(), REPLY_WINDOW) {
                 Replay::Run => {
                     tracing::info!(request = %inbound.key, "running a request accepted before the restart");
-                    self.run(delivery).await;
+                    self.work.submit_waiting(delivery).await;
                     replayed += 1;
                     continue;
                 }
@@ -380,6 +387,23 @@ impl Slack {
         if let Err(e) = sent {
             tracing::warn!(error = %e, "could not answer the caller");
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl Runner for Slack {
+    type Job = Delivery;
+
+    fn key(job: &Delivery) -> String {
+        job.key()
+    }
+
+    async fn run(&self, job: Delivery) {
+        Slack::run(self, job).await;
+    }
+
+    async fn backlog(&self, limit: usize) -> Result<Vec<Delivery>, String> {
+        work::backlog(self.store.as_ref(), KEY_PREFIX, limit).await
     }
 }
 

@@ -67,7 +67,7 @@ async fn adapter(state: &SlackClientEventsUserState) -> Option<Arc<Slack>> {
 /// Accepts a delivery and runs it in a task; the websocket acknowledgement follows at once.
 async fn dispatch(slack: Arc<Slack>, delivery: Delivery) {
     match slack.accept(&delivery).await {
-        Ok(true) => slack.spawn(delivery),
+        Ok(true) => slack.submit(delivery),
         Ok(false) => tracing::info!(request = %delivery.key(), "redelivered; ignored"),
         Err(e) => {
             tracing::error!(error = %error_chain(&e), "could not store a socket mode request")

@@ -168,6 +168,21 @@ pub(super) async fn pending(pool: &SqlitePool, prefix: &str) -> Result<Vec<Inbou
     rows.iter().map(inbound).collect()
 }
 
+pub(super) async fn backlog(pool: &SqlitePool, prefix: &str, limit: usize) -> Result<Vec<Inbound>> {
+    let rows = sqlx::query(
+        "SELECT request_key, seen_at, payload, 0 AS handled, attempts \
+         FROM processed_requests \
+         WHERE done_at IS NULL AND delivered_at IS NULL AND payload IS NOT NULL \
+         AND substr(request_key, 1, length(?)) = ? ORDER BY seen_at, request_key LIMIT ?",
+    )
+    .bind(prefix)
+    .bind(prefix)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(inbound).collect()
+}
+
 pub(super) async fn prune(pool: &SqlitePool, before: DateTime<Utc>) -> Result<u64> {
     let deleted = sqlx::query(
         "DELETE FROM processed_requests WHERE delivered_at IS NOT NULL AND seen_at < ?",
