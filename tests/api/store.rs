@@ -148,6 +148,68 @@ async fn a_request_is_accepted_once_and_pending_until_delivered() {
 }
 
 #[tokio::test]
+async fn accepts_arriving_together_are_each_answered_and_a_repeated_key_is_new_once() {
+    let t = TestApp::spawn().await;
+    let store = std::sync::Arc::clone(&t.app.store);
+    // 200 accepts at once (the group commit takes them in a few batches), every key twice, with
+    // payloads that need escaping.
+    let accepts = (0..200).map(|i| {
+        let store = std::sync::Arc::clone(&store);
+        let mut request = inbound(&format!("slack:command:{}", i % 100), i % 100);
+        request.payload = format!("{{\"text\":\"quote \\\" and 'single' {i}\"}}");
+        tokio::spawn(async move {
+            (
+                request.key.clone(),
+                store.accept_request(&request).await.unwrap(),
+            )
+        })
+    });
+    let mut new = std::collections::HashMap::<String, u32>::new();
+    for accept in accepts.collect::<Vec<_>>() {
+        let (key, is_new) = accept.await.unwrap();
+        *new.entry(key).or_default() += u32::from(is_new);
+    }
+    assert_eq!(new.len(), 100);
+    assert!(new.values().all(|&n| n == 1), "{new:?}");
+    // What the backlog returns is what was stored first for each key, oldest first, and reading
+    // it counts no attempt.
+    let backlog = store.backlog_requests("slack:", 1000).await.unwrap();
+    assert_eq!(backlog.len(), 100);
+    assert!(backlog.windows(2).all(|w| w[0].received <= w[1].received));
+    assert!(
+        backlog
+            .iter()
+            .all(|r| r.payload.contains("quote \\\" and 'single'") && r.attempts == 0)
+    );
+    store
+        .handled_request("slack:command:0", backlog[0].received)
+        .await
+        .unwrap();
+    store
+        .complete_request("slack:command:1", backlog[0].received)
+        .await
+        .unwrap();
+    let keys: Vec<String> = store
+        .backlog_requests("slack:", 3)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    assert_eq!(
+        keys,
+        ["slack:command:2", "slack:command:3", "slack:command:4"]
+    );
+    assert!(
+        store
+            .backlog_requests("discord:", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
 async fn a_change_marks_its_request_done_in_the_same_transaction() {
     let t = TestApp::spawn().await;
     t.say("/incident-assess db down").await;

@@ -93,7 +93,12 @@ pub(super) fn group_commit(pool: SqlitePool) -> mpsc::Sender<Waiting> {
                         let _ = reply.send(Ok(answer));
                     }
                 }
-                Err(_) => {
+                Err(e) => {
+                    tracing::warn!(
+                        error = %crate::error_chain(&e),
+                        writes = batch.len(),
+                        "an inbox batch failed; writing its writes one by one"
+                    );
                     for (write, reply) in batch.drain(..) {
                         let _ = reply.send(write_alone(&pool, &write).await);
                     }
@@ -104,14 +109,83 @@ pub(super) fn group_commit(pool: SqlitePool) -> mpsc::Sender<Waiting> {
     sender
 }
 
+/// Writes a batch in one transaction with one statement per kind of write (SQLite's `json_each`
+/// turns the batch into rows), so a batch costs the same few round trips to the database thread
+/// however many writes it holds. Accepts come first: a request's marks are only ever sent after
+/// its accept was answered, so they are never in the same batch.
 async fn write_all(pool: &SqlitePool, batch: &[Waiting]) -> Result<Vec<bool>> {
+    let mut accepts = Vec::new();
+    let mut handled = Vec::new();
+    let mut completed = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    // A key twice in one batch (a redelivery racing the first delivery): only the first is new.
+    let mut repeated = vec![false; batch.len()];
+    for (i, (write, _)) in batch.iter().enumerate() {
+        match write {
+            Write::Accept(request) => {
+                repeated[i] = !seen.insert(request.key.as_str());
+                accepts.push(serde_json::json!({
+                    "k": request.key,
+                    "s": millis(request.received),
+                    "p": request.payload,
+                }));
+            }
+            Write::Handled(key, at) => {
+                handled.push(serde_json::json!({"k": key, "t": millis(*at)}))
+            }
+            Write::Complete(key, at) => {
+                completed.push(serde_json::json!({"k": key, "t": millis(*at)}));
+            }
+        }
+    }
     let mut tx = pool.begin().await?;
-    let mut answers = Vec::with_capacity(batch.len());
-    for (write, _) in batch {
-        answers.push(apply(&mut tx, write).await?);
+    let mut new = std::collections::HashSet::new();
+    if !accepts.is_empty() {
+        let keys: Vec<String> = sqlx::query_scalar(
+            "INSERT INTO processed_requests (request_key, seen_at, payload) \
+             SELECT json_extract(value, '$.k'), json_extract(value, '$.s'), json_extract(value, '$.p') \
+             FROM json_each(?) WHERE true \
+             ON CONFLICT DO NOTHING RETURNING request_key",
+        )
+        .bind(serde_json::Value::Array(accepts).to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        new.extend(keys);
+    }
+    if !handled.is_empty() {
+        sqlx::query(
+            "UPDATE processed_requests SET done_at = json_extract(j.value, '$.t') \
+             FROM json_each(?) AS j \
+             WHERE processed_requests.request_key = json_extract(j.value, '$.k') \
+             AND processed_requests.done_at IS NULL",
+        )
+        .bind(serde_json::Value::Array(handled).to_string())
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !completed.is_empty() {
+        sqlx::query(
+            "UPDATE processed_requests \
+             SET done_at = coalesce(done_at, json_extract(j.value, '$.t')), \
+                 delivered_at = json_extract(j.value, '$.t') \
+             FROM json_each(?) AS j \
+             WHERE processed_requests.request_key = json_extract(j.value, '$.k') \
+             AND processed_requests.delivered_at IS NULL",
+        )
+        .bind(serde_json::Value::Array(completed).to_string())
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
-    Ok(answers)
+    Ok(batch
+        .iter()
+        .zip(repeated)
+        .map(|((write, _), repeated)| match write {
+            Write::Accept(request) => !repeated && new.contains(&request.key),
+            // Nobody asks whether a mark changed anything: marks are idempotent.
+            Write::Handled(..) | Write::Complete(..) => true,
+        })
+        .collect())
 }
 
 async fn write_alone(pool: &SqlitePool, write: &Write) -> Result<bool> {
