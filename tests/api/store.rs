@@ -232,7 +232,7 @@ async fn the_schema_is_migrated_once_and_passes_an_integrity_check() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(migrations, 4);
+    assert_eq!(migrations, 5);
     assert_eq!(t.timeline(1).await.len(), 1);
 }
 
