@@ -310,7 +310,9 @@ mod tests {
         for line in example.lines() {
             on = on || line == "# [[jobs]]";
             if on {
-                let Some(text) = line.strip_prefix('#') else { break };
+                let Some(text) = line.strip_prefix('#') else {
+                    break;
+                };
                 jobs.push_str(text.strip_prefix(' ').unwrap_or(text));
                 jobs.push('\n');
             }

@@ -278,6 +278,11 @@ impl Engine {
             )
             .await?;
         tracing::info!(request = request.id, %what, "approved request claimed; applying");
+        // A verification Job is this process's to watch from before it exists.
+        let reserved = match &request.new.change {
+            Change::Job { spec, .. } => self.reserve_job(&spec.name).then(|| spec.name.clone()),
+            _ => None,
+        };
         let outcome = self.cluster.apply(&mutation).await;
         let (state, result) = match &outcome {
             Ok(done) => (State::Succeeded, done.detail.clone()),
@@ -311,8 +316,15 @@ impl Engine {
             )
             .await?;
         // A verification Job runs on: its result follows when it finishes.
-        if let Some((spec, purpose)) = job {
-            self.watch_job(&incident, spec, purpose);
+        match job {
+            Some((spec, purpose)) if reserved.is_some() => {
+                self.watch_job(&incident, spec, purpose);
+            }
+            _ => {
+                if let Some(name) = &reserved {
+                    self.release_job(name);
+                }
+            }
         }
         let headline = match &outcome {
             Ok(_) => format!("🔧 {label} {}: done — {what}", incident.id),

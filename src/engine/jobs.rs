@@ -175,10 +175,24 @@ impl Engine {
             TimelineEvent::ApprovalNotRequired { what: what.clone() },
             started_entry(&spec, purpose),
         ];
-        let incident = self
+        if !self.reserve_job(&spec.name) {
+            return Err(refuse(
+                format!("Job {} is already running", spec.name),
+                "Wait for its result, then try again.",
+            ));
+        }
+        let incident = match self
             .record_entries(caller, request, incident, name, Step::Investigate, entries)
-            .await?;
+            .await
+        {
+            Ok(incident) => incident,
+            Err(e) => {
+                self.release_job(&spec.name);
+                return Err(e);
+            }
+        };
         if let Err(e) = self.cluster.apply(&mutation).await {
+            self.release_job(&spec.name);
             let outcome = Outcome {
                 verdict: Verdict::NotStarted(e.to_string()),
                 log: String::new(),
@@ -217,9 +231,26 @@ impl Engine {
         Ok(self.about_incident(&incident, message))
     }
 
-    /// Watches a created Job in the background until its result is recorded and posted.
+    /// Marks the Job `name` as watched by this process (before its start is recorded, so the
+    /// scheduler's [`Engine::resume_jobs`] leaves it alone); false when it already is.
+    pub(super) fn reserve_job(&self, name: &str) -> bool {
+        self.watching
+            .lock()
+            .expect("not poisoned")
+            .insert(name.to_owned())
+    }
+
+    /// Undoes [`Engine::reserve_job`] for a Job that was not created.
+    pub(super) fn release_job(&self, name: &str) {
+        self.watching.lock().expect("not poisoned").remove(name);
+    }
+
+    /// Watches a created (and reserved) Job in the background until its result is recorded
+    /// and posted, or this engine is dropped (a restart resumes it).
     pub(super) fn watch_job(&self, incident: &Incident, spec: JobSpec, purpose: Purpose) {
         let watch = Watch {
+            watching: Arc::clone(&self.watching),
+            stop: self.alive.subscribe(),
             store: Arc::clone(&self.store),
             outbox: Arc::clone(&self.outbox),
             clock: Arc::clone(&self.clock),
@@ -231,6 +262,64 @@ impl Engine {
             purpose,
         };
         tokio::spawn(watch.run());
+    }
+
+    /// On the first scheduler pass of this process: the Jobs of active incidents whose start is
+    /// on the timeline but whose result is not (the process that started them stopped) are
+    /// watched again; their result is recorded and posted when they finish. Returns how many.
+    ///
+    /// # Caveats
+    /// With several processes on one store, each resumes them (a claim in the store would be
+    /// needed to pick one).
+    pub(super) async fn resume_jobs(&self) -> Result<usize> {
+        use std::sync::atomic::Ordering;
+        if self.jobs_resumed.load(Ordering::SeqCst) {
+            return Ok(0);
+        }
+        let mut resumed = 0;
+        for incident in self.store.active_incidents().await? {
+            let timeline = self.store.timeline(incident.id).await?;
+            let finished: Vec<&str> = timeline
+                .iter()
+                .filter_map(|e| match &e.event {
+                    TimelineEvent::JobFinished { name, .. } => Some(name.as_str()),
+                    _ => None,
+                })
+                .collect();
+            for entry in &timeline {
+                let TimelineEvent::JobStarted {
+                    job, name, purpose, ..
+                } = &entry.event
+                else {
+                    continue;
+                };
+                if finished.contains(&name.as_str()) {
+                    continue;
+                }
+                let purpose = match purpose.as_str() {
+                    "smoke" => Purpose::Smoke,
+                    "baseline" => Purpose::Baseline,
+                    _ => Purpose::Compare,
+                };
+                let (Some(settings), Some(service), Some(n)) = (
+                    self.verification.named(job),
+                    self.catalog.get(&incident.service),
+                    jobs::run_number(name, incident.id.get(), job),
+                ) else {
+                    tracing::warn!(incident = %incident.id, job = %name, "a verification Job of an earlier process is no longer configured; not watched");
+                    continue;
+                };
+                if !self.reserve_job(name) {
+                    continue;
+                }
+                let spec = self.job_spec(&incident, service, settings, purpose, n);
+                tracing::info!(incident = %incident.id, job = %name, "watching a verification Job an earlier process started");
+                self.watch_job(&incident, spec, purpose);
+                resumed += 1;
+            }
+        }
+        self.jobs_resumed.store(true, Ordering::SeqCst);
+        Ok(resumed)
     }
 
     /// The run number after the highest one this incident's timeline names for `job`.
@@ -340,6 +429,8 @@ impl Engine {
 
 /// What a watcher needs after the command returned.
 struct Watch {
+    watching: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    stop: tokio::sync::watch::Receiver<()>,
     store: Arc<dyn Store>,
     outbox: Arc<dyn Outbox>,
     clock: Arc<dyn Clock>,
@@ -352,9 +443,24 @@ struct Watch {
 }
 
 impl Watch {
-    async fn run(self) {
+    async fn run(mut self) {
         let waiting = self.verification.waiting(self.purpose);
-        let outcome = jobs::wait(&*self.cluster, &self.spec, waiting).await;
+        let outcome = tokio::select! {
+            outcome = jobs::wait(&*self.cluster, &self.spec, waiting) => outcome,
+            _ = self.stop.changed() => {
+                tracing::info!(job = %self.spec.name, "firewatch stops; the Job is watched again after a restart");
+                return;
+            }
+        };
+        self.finish(outcome).await;
+        self.watching
+            .lock()
+            .expect("not poisoned")
+            .remove(&self.spec.name);
+    }
+
+    /// Records the result of a run that ended, then posts it.
+    async fn finish(&self, outcome: Outcome) {
         let id = self.incident.id;
         let (passed, lines, baseline) = self.judge(&outcome).await;
         let entry = finished_entry(&self.spec, self.purpose, &outcome, passed, lines.clone());

@@ -165,6 +165,13 @@ pub struct Engine {
     prober: Arc<Prober>,
     approvals: Arc<approval::Policy>,
     verification: Arc<Verification>,
+    /// The verification Jobs this process watches (by name).
+    watching: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Dropped with the engine: the Job watchers of this process stop with it (a restart
+    /// resumes them, see [`Engine::resume_jobs`]).
+    alive: tokio::sync::watch::Sender<()>,
+    /// Whether Jobs an earlier process left running are watched again (first scheduler pass).
+    jobs_resumed: AtomicBool,
     /// This process, as the runner of the approval requests it claims.
     runner: String,
     /// Whether requests an earlier process left running were closed (first scheduler pass).
@@ -203,6 +210,9 @@ impl Engine {
             prober,
             approvals,
             verification,
+            watching: Arc::default(),
+            alive: tokio::sync::watch::channel(()).0,
+            jobs_resumed: AtomicBool::new(false),
             runner: format!("{}-{}", std::process::id(), error_reference()),
             recovered: AtomicBool::new(false),
         }

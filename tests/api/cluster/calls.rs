@@ -8,9 +8,6 @@ use crate::support::kube::Seen;
 
 /// A smoke job, so `/incident-verify` creates, reads and deletes a Job too.
 const SMOKE_JOB: &str = r#"
-[verification]
-poll_ms = 20
-
 [[jobs]]
 name = "api-smoke"
 kind = "smoke"
@@ -54,7 +51,9 @@ fn key(c: &ApiCall) -> (String, String, String, String) {
 
 #[tokio::test]
 async fn the_api_calls_table_is_exactly_what_every_cluster_command_calls() {
-    let app = ClusterApp::spawn_with_toml(SMOKE_JOB, &NO_APPROVALS).await;
+    let mut env = NO_APPROVALS.to_vec();
+    env.push(("FIREWATCH__VERIFICATION__POLL_MS", "20"));
+    let app = ClusterApp::spawn_with_toml(SMOKE_JOB, &env).await;
     let c = broken_with_incident_on(app).await;
     c.t.say("/incident-rollback").await;
     c.t.say("/incident-scale 5").await;

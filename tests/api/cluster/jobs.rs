@@ -13,10 +13,6 @@ use crate::support::objects::NS;
 
 /// A smoke job (log tail of 5 lines) and a load job reading the key=value line, polled fast.
 const JOBS: &str = r#"
-[verification]
-poll_ms = 20
-log_tail_lines = 5
-
 [[jobs]]
 name = "api-smoke"
 kind = "smoke"
@@ -36,9 +32,20 @@ timeout = "1m"
 result = "line"
 "#;
 
+/// Jobs polled every 20 ms, showing 5 lines of log.
+const FAST: [(&str, &str); 2] = [
+    ("FIREWATCH__VERIFICATION__POLL_MS", "20"),
+    ("FIREWATCH__VERIFICATION__LOG_TAIL_LINES", "5"),
+];
+
 async fn app(extra_toml: &str, env: &[(&str, &str)]) -> ClusterApp {
-    let toml = format!("{JOBS}{extra_toml}");
-    broken_with_incident_on(ClusterApp::spawn_with_toml(&toml, env).await).await
+    with_toml(&format!("{JOBS}{extra_toml}"), env).await
+}
+
+async fn with_toml(toml: &str, env: &[(&str, &str)]) -> ClusterApp {
+    let mut all = FAST.to_vec();
+    all.extend_from_slice(env);
+    broken_with_incident_on(ClusterApp::spawn_with_toml(toml, &all).await).await
 }
 
 /// Waits (at most 20 s: a bound against hanging, not a timing check) for a posted message
@@ -223,7 +230,7 @@ async fn a_failing_smoke_job_shows_the_tail_of_its_log() {
 #[tokio::test]
 async fn a_smoke_job_that_never_finishes_times_out_and_is_deleted() {
     let toml = JOBS.replace("timeout = \"30s\"", "timeout = \"1s\"");
-    let c = broken_with_incident_on(ClusterApp::spawn_with_toml(&toml, &[]).await).await;
+    let c = with_toml(&toml, &[]).await;
     c.kube.script_job(
         "api-smoke",
         Script::Hang {
@@ -444,7 +451,7 @@ async fn a_baseline_is_stored_then_later_runs_are_compared_with_it() {
 #[tokio::test]
 async fn a_k6_summary_becomes_the_baseline() {
     let toml = JOBS.replace("result = \"line\"", "result = \"k6\"");
-    let c = broken_with_incident_on(ClusterApp::spawn_with_toml(&toml, &[]).await).await;
+    let c = with_toml(&toml, &[]).await;
     let summary = r#"{
   "metrics": {
     "http_req_duration": {"avg": 90.0, "p(90)": 120.0, "p(95)": 150.5},
@@ -569,4 +576,44 @@ async fn the_report_lists_the_verification_results() {
         section.contains("Smoke job api-smoke (firewatch-1-api-smoke-1) passed"),
         "{section}"
     );
+}
+
+#[tokio::test]
+async fn a_job_left_running_by_a_stopped_firewatch_is_watched_again_after_a_restart() {
+    let c = app("", &[]).await;
+    c.kube.script_job(
+        "api-smoke",
+        Script::Hang {
+            log: "still checking\n".into(),
+        },
+    );
+    c.t.say("/incident-verify --smoke-only").await;
+    assert_eq!(c.kube.jobs_created().len(), 1);
+    let ClusterApp { t, kube, helm } = c;
+    let t = t.restart().await;
+    let c = ClusterApp { t, kube, helm };
+    c.kube.rescript_job(
+        "firewatch-1-api-smoke-1",
+        Script::Succeed {
+            log: "all 12 smoke checks passed\n".into(),
+            polls: 1,
+        },
+    );
+    let posts = c.t.record_posts();
+    c.t.tick().await;
+    let result = posted(&posts, "SMOKE TEST").await;
+    assert_has(
+        &result,
+        &[
+            "✅ SMOKE TEST PASSED - #1: api-smoke",
+            "all 12 smoke checks passed",
+        ],
+    );
+    // The stopped process's watcher stopped with it: one result, one delete.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(finished(&c).await.len(), 1);
+    assert_eq!(c.kube.jobs_deleted().len(), 1);
+    // Resumed once: a second tick watches nothing again.
+    c.t.tick().await;
+    assert_eq!(c.kube.jobs_created().len(), 1);
 }

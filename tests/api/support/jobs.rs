@@ -48,6 +48,14 @@ impl JobsFake {
     pub fn script(&mut self, job: &str, script: Script) {
         self.scripts.insert(job.to_owned(), script);
     }
+
+    /// Changes what the created Job `name` does from now on.
+    pub fn rescript(&mut self, name: &str, script: Script) {
+        if let Some(run) = self.runs.get_mut(name) {
+            run.script = script;
+            run.reads = 0;
+        }
+    }
 }
 
 /// The collections a Job's pod and events go to.

@@ -127,6 +127,11 @@ impl FakeKube {
         self.inner.lock().unwrap().jobs.script(job, script);
     }
 
+    /// Changes what the created Job `name` does from now on.
+    pub fn rescript_job(&self, name: &str, script: Script) {
+        self.inner.lock().unwrap().jobs.rescript(name, script);
+    }
+
     /// Every Job created for real (not dry runs), as posted.
     pub fn jobs_created(&self) -> Vec<Value> {
         self.inner.lock().unwrap().jobs.created.clone()
