@@ -26,6 +26,10 @@ pub const PURPOSE_LABEL: &str = "firewatch.dev/purpose";
 /// The container's name in the Job's pod.
 pub const CONTAINER: &str = "job";
 
+/// How long a pod may stay unschedulable (a node being added) before its Job counts as not
+/// started; half the Job's timeout when that is shorter.
+const UNSCHEDULABLE_GRACE: Duration = Duration::from_secs(60);
+
 /// Why a Job runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -236,9 +240,19 @@ pub struct Waiting {
 pub async fn wait(cluster: &dyn Cluster, spec: &JobSpec, waiting: Waiting) -> Outcome {
     let grace = (waiting.poll * 2).min(Duration::from_secs(30));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(spec.timeout_secs) + grace;
+    let started = tokio::time::Instant::now();
+    // A pod can be unschedulable for a while as a cluster autoscaler adds a node: it counts as
+    // "could not start" once that lasted half the timeout (at most a minute).
+    let unschedulable_grace = (Duration::from_secs(spec.timeout_secs) / 2).min(UNSCHEDULABLE_GRACE);
     let mut last_error: Option<Error>;
     let (verdict, pod) = loop {
         match cluster.job_state(spec).await {
+            Ok(JobState::CannotStart { reason, .. })
+                if reason.starts_with("Unschedulable")
+                    && started.elapsed() < unschedulable_grace =>
+            {
+                last_error = None;
+            }
             Ok(JobState::Succeeded { pod }) => break (Verdict::Passed, pod),
             Ok(JobState::Failed { pod, reason }) => break (Verdict::Failed(reason), pod),
             Ok(JobState::DeadlineExceeded { pod }) => break (Verdict::TimedOut, pod),

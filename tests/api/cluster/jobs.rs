@@ -296,6 +296,24 @@ async fn a_job_refused_a_pod_by_a_quota_is_reported_as_not_started() {
 }
 
 #[tokio::test]
+async fn a_job_whose_pod_stays_unschedulable_is_reported_as_not_started() {
+    let toml = JOBS.replace("timeout = \"30s\"", "timeout = \"2s\"");
+    let c = with_toml(&toml, &[]).await;
+    c.kube.script_job("api-smoke", Script::Unschedulable);
+    let posts = c.t.record_posts();
+    c.t.say("/incident-verify --smoke-only").await;
+    let result = posted(&posts, "SMOKE TEST").await;
+    assert_has(
+        &result,
+        &[
+            "COULD NOT START",
+            "Unschedulable: 0/3 nodes are available: 3 Insufficient cpu.",
+        ],
+    );
+    assert_eq!(c.kube.jobs_deleted().len(), 1);
+}
+
+#[tokio::test]
 async fn a_job_the_api_server_refuses_is_not_started_and_nothing_is_created() {
     let c = app("", &[]).await;
     c.kube.script_job("api-smoke", Script::RefuseCreate(403));

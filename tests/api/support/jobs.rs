@@ -24,6 +24,8 @@ pub enum Script {
     ImagePull,
     /// The Job controller is refused a pod (ResourceQuota): a FailedCreate event, no pod.
     Quota,
+    /// Its pod cannot be scheduled (PodScheduled False, Unschedulable).
+    Unschedulable,
     /// The API server refuses to create the Job (and its dry run) with this status.
     RefuseCreate(u16),
 }
@@ -232,6 +234,14 @@ fn read(
             )),
             None,
         ),
+        Script::Unschedulable => {
+            let mut p = pod(&pod_name, ns, name, "Pending", json!({}));
+            p["status"]["containerStatuses"] = json!([]);
+            p["status"]["conditions"] = json!([{"type": "PodScheduled", "status": "False",
+                "reason": "Unschedulable",
+                "message": "0/3 nodes are available: 3 Insufficient cpu."}]);
+            (json!({"active": 1}), Some(p), None)
+        }
         Script::Quota => {
             let event = json!({
                 "apiVersion": "v1", "kind": "Event",
