@@ -45,6 +45,10 @@ pub struct JobSettings {
     /// the incident's service's.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Environment variables read from Secrets in the Job's namespace: `VAR = "secret/key"`
+    /// (a `secretKeyRef`: the value never passes through firewatch or its config).
+    #[serde(default)]
+    pub secret_env: BTreeMap<String, String>,
     /// How long it may run (its `activeDeadlineSeconds`).
     #[serde(default = "default_timeout")]
     pub timeout: Interval,
@@ -181,6 +185,28 @@ impl Settings {
                     format!("'{bad}' is not an environment variable name"),
                 ));
             }
+            for (variable, reference) in &job.secret_env {
+                if !is_env_name(variable) {
+                    return Err((
+                        key("secret_env"),
+                        format!("'{variable}' is not an environment variable name"),
+                    ));
+                }
+                if secret_ref(reference).is_none() {
+                    return Err((
+                        format!("jobs[{i}].secret_env.{variable}"),
+                        format!(
+                            "'{reference}' is not SECRET/KEY (a Secret's name, '/', one of its keys)"
+                        ),
+                    ));
+                }
+                if job.env.contains_key(variable) {
+                    return Err((
+                        format!("jobs[{i}].secret_env.{variable}"),
+                        format!("'{variable}' is also in env"),
+                    ));
+                }
+            }
             for (resource, quantity) in &job.limits {
                 if !matches!(resource.as_str(), "cpu" | "memory" | "ephemeral-storage") {
                     return Err((
@@ -237,6 +263,19 @@ fn check_tolerance(key: &str, value: f64, max: f64) -> Result<(), (String, Strin
         ));
     }
     Ok(())
+}
+
+/// `secret/key` split in its Secret and key, when both are valid names.
+pub fn secret_ref(reference: &str) -> Option<(&str, &str)> {
+    let (secret, key) = reference.split_once('/')?;
+    let key_ok = !key.is_empty()
+        && key.len() <= 253
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
+    let secret_ok =
+        secret.len() <= 253 && !secret.is_empty() && secret.split('.').all(is_kubernetes_name);
+    (key_ok && secret_ok).then_some((secret, key))
 }
 
 fn is_env_name(name: &str) -> bool {
@@ -376,6 +415,14 @@ mod tests {
             (
                 "[[jobs]]\nname = \"s\"\nkind = \"smoke\"\nimage = \"x\"\nenv = { \"1X\" = \"y\" }",
                 "jobs[0].env",
+            ),
+            (
+                "[[jobs]]\nname = \"s\"\nkind = \"smoke\"\nimage = \"x\"\nsecret_env = { T = \"no-key\" }",
+                "jobs[0].secret_env.T",
+            ),
+            (
+                "[[jobs]]\nname = \"s\"\nkind = \"smoke\"\nimage = \"x\"\nsecret_env = { T = \"s/k\" }\nenv = { T = \"v\" }",
+                "jobs[0].secret_env.T",
             ),
             (
                 "[[jobs]]\nname = \"s\"\nkind = \"smoke\"\nimage = \"x\"\nlimits = { gpu = \"1\" }",

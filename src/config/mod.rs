@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use approvals::{ApprovalRule, ApprovalSettings, SeverityRule};
-pub use jobs::{JobKind, JobSettings, MAX_JOB_NAME, VerificationSettings};
+pub use jobs::{JobKind, JobSettings, MAX_JOB_NAME, VerificationSettings, secret_ref};
 pub use ops::{
     ActionSettings, AssessSettings, DiagnoseSettings, PrometheusSettings, ScaleSettings,
 };

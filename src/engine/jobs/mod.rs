@@ -322,6 +322,14 @@ impl Engine {
             command: job.command.iter().map(|c| fill(c)).collect(),
             args: job.args.iter().map(|a| fill(a)).collect(),
             env,
+            secret_env: job
+                .secret_env
+                .iter()
+                .filter_map(|(var, reference)| {
+                    let (secret, key) = crate::config::secret_ref(reference)?;
+                    Some((var.clone(), secret.to_owned(), key.to_owned()))
+                })
+                .collect(),
             limits: job
                 .limits
                 .iter()

@@ -80,6 +80,9 @@ pub struct JobSpec {
     pub args: Vec<String>,
     /// Environment variables.
     pub env: Vec<(String, String)>,
+    /// Environment variables from Secrets: variable, Secret, key.
+    #[serde(default)]
+    pub secret_env: Vec<(String, String, String)>,
     /// Resource limits (`cpu`, `memory`); requests are set to the same.
     pub limits: Vec<(String, String)>,
     /// `activeDeadlineSeconds`: the Job's timeout.

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec as KubeJobSpec};
 use k8s_openapi::api::core::v1::{
-    Container, EnvVar, Event, Pod, PodSpec, PodTemplateSpec, ResourceRequirements,
+    Container, EnvVar, EnvVarSource, Event, Pod, PodSpec, PodTemplateSpec, ResourceRequirements,
+    SecretKeySelector,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -39,7 +40,7 @@ pub(super) fn job_of(spec: &JobSpec) -> Job {
         requests: Some(quantities),
         ..ResourceRequirements::default()
     });
-    let env: Vec<EnvVar> = spec
+    let mut env: Vec<EnvVar> = spec
         .env
         .iter()
         .map(|(name, value)| EnvVar {
@@ -48,6 +49,18 @@ pub(super) fn job_of(spec: &JobSpec) -> Job {
             ..EnvVar::default()
         })
         .collect();
+    env.extend(spec.secret_env.iter().map(|(name, secret, key)| EnvVar {
+        name: name.clone(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.clone(),
+                key: key.clone(),
+                optional: Some(false),
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    }));
     let container = Container {
         name: CONTAINER.into(),
         image: Some(spec.image.clone()),

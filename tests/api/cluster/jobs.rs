@@ -20,6 +20,7 @@ image = "registry.example.com/smoke:1.4"
 command = ["/bin/sh", "-c"]
 args = ["./scripts/production-smoke-test.sh https://{deployment}.{namespace}.svc"]
 env = { TARGET = "http://{deployment}.{namespace}.svc:8080" }
+secret_env = { API_TOKEN = "smoke-credentials/token" }
 timeout = "30s"
 limits = { cpu = "500m", memory = "128Mi" }
 
@@ -160,10 +161,11 @@ async fn a_passing_smoke_job_is_created_as_specified_reported_and_deleted() {
         .unwrap()
         .iter()
         .map(|e| {
-            (
-                e["name"].as_str().unwrap().into(),
-                e["value"].as_str().unwrap().into(),
-            )
+            let value = match e["value"].as_str() {
+                Some(v) => v.to_owned(),
+                None => e["valueFrom"].to_string(),
+            };
+            (e["name"].as_str().unwrap().into(), value)
         })
         .collect();
     assert!(env.contains(&(
@@ -171,6 +173,11 @@ async fn a_passing_smoke_job_is_created_as_specified_reported_and_deleted() {
         "http://freightliner.freightliner-production.svc:8080".into()
     )));
     assert!(env.contains(&("FIREWATCH_INCIDENT".into(), "1".into())));
+    // A secret's value never passes through firewatch: a secretKeyRef.
+    assert!(env.contains(&(
+        "API_TOKEN".into(),
+        r#"{"secretKeyRef":{"key":"token","name":"smoke-credentials","optional":false}}"#.into()
+    )));
     // Cleaned up: deleted with propagation Background, nothing left.
     let deleted = c.kube.jobs_deleted();
     assert_eq!(deleted.len(), 1, "{deleted:?}");
