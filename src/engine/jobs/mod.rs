@@ -145,7 +145,7 @@ impl Engine {
                 change: mutation.change.clone(),
                 what: what.clone(),
                 preview: format!("{} → {} ({})", plan.before, plan.after, plan.checked),
-                reason: Some(format!("verify {}: {}", incident.id, incident.summary)),
+                reason: Some(format!("{name} {}: {}", incident.id, incident.summary)),
                 requested_by: caller.actor.clone(),
                 requested_at: now,
                 expires_at: now + rule.ttl.as_delta(),

@@ -9,6 +9,7 @@ use firewatch::incident::TimelineEvent;
 use super::broken_with_incident_on;
 use crate::helpers::{ClusterApp, Recorder, assert_has};
 use crate::support::jobs::Script;
+use crate::support::kube::Fault;
 use crate::support::objects::NS;
 
 /// A smoke job (log tail of 5 lines) and a load job reading the key=value line, polled fast.
@@ -641,4 +642,42 @@ async fn a_job_left_running_by_a_stopped_firewatch_is_watched_again_after_a_rest
     // Resumed once: a second tick watches nothing again.
     c.t.tick().await;
     assert_eq!(c.kube.jobs_created().len(), 1);
+}
+
+#[tokio::test]
+async fn a_job_whose_state_cannot_be_read_ends_unknown_and_says_the_ttl_cleans_up() {
+    let toml = JOBS.replace("timeout = \"30s\"", "timeout = \"1s\"");
+    let c = with_toml(&toml, &[]).await;
+    c.kube.script_job(
+        "api-smoke",
+        Script::Hang {
+            log: "checking\n".into(),
+        },
+    );
+    let posts = c.t.record_posts();
+    c.t.say("/incident-verify --smoke-only").await;
+    // The API server stops answering about the Job once it is created.
+    c.kube.fail(
+        "/apis/batch/v1/namespaces/freightliner-production/jobs/",
+        Fault::Status(503),
+    );
+    let result = posted(&posts, "SMOKE TEST").await;
+    assert_has(
+        &result,
+        &[
+            "❓ SMOKE TEST RESULT UNKNOWN - #1: api-smoke",
+            "its state could not be read: the cluster failed",
+            "The Job could not be deleted",
+            "the cluster removes it 3600s after it finished",
+        ],
+    );
+    assert!(
+        !result.contains("PASSED") && !result.contains("FAILED"),
+        "{result}"
+    );
+    assert!(
+        finished(&c).await[0]
+            .1
+            .starts_with("unknown: its state could not be read")
+    );
 }
