@@ -225,6 +225,7 @@ impl Policy {
                 .find(|(n, _)| n.eq_ignore_ascii_case(name))
                 .map(|(_, r)| r)
                 .unwrap_or(&s.action),
+            Change::Job { .. } => &s.job,
         };
         let over: Option<&SeverityRule> = match severity {
             Severity::P0 => base.p0.as_ref(),

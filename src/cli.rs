@@ -136,11 +136,12 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::CheckConfig => {
             startup::check(&settings).map_err(|e| error_chain(&e))?;
             println!(
-                "{}: ok — {} service(s), {} classification rule(s), {} role(s), {} template(s) rendered with sample data ({})",
+                "{}: ok — {} service(s), {} classification rule(s), {} role(s), {} verification job(s), {} template(s) rendered with sample data ({})",
                 cli.config.display(),
                 settings.services.len(),
                 settings.classify.len(),
                 settings.roles.len(),
+                settings.jobs.len(),
                 Template::ALL.len(),
                 settings.messages.dir.as_ref().map_or_else(
                     || "built in".to_owned(),

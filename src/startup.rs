@@ -13,7 +13,7 @@ use crate::chat::slack::api::{SlackApi, SlackOutbox};
 use crate::chat::slack::blocks::Mentions;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::engine::{Engine, Limits, Parts};
+use crate::engine::{Engine, Limits, Parts, Verification};
 use crate::incident::Platform;
 use crate::incident::severity::{Policy, PolicyError};
 use crate::notify::{self, Templates};
@@ -157,6 +157,7 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
             settings.approvals.clone(),
             settings.roles.clone(),
         )),
+        verification: Arc::new(Verification::new(&settings)),
     });
     Ok(App {
         engine: Arc::new(engine),

@@ -132,6 +132,20 @@ pub(super) fn build(args: &Args) -> Result<Command, ParseError> {
                 smoke_only: args.option("smoke-only").is_some(),
             }
         }
+        CommandName::PerformanceTest => {
+            let baseline = match pos.first() {
+                None => false,
+                Some(t) if !t.quoted && t.text.eq_ignore_ascii_case("baseline") => true,
+                Some(t) => {
+                    return Err(args.fail(format!(
+                        "'{}' is not an argument of /performance-test (only 'baseline')",
+                        t.text
+                    )));
+                }
+            };
+            args.no_more(pos.get(1..).unwrap_or_default())?;
+            Command::PerformanceTest { baseline }
+        }
         CommandName::Report => {
             args.no_more(pos)?;
             Command::Report

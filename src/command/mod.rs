@@ -121,6 +121,11 @@ pub enum Command {
         /// Run only the smoke-test jobs, not the HTTP checks.
         smoke_only: bool,
     },
+    /// `/performance-test [baseline]`
+    PerformanceTest {
+        /// Store the figures as the service's baseline instead of comparing with it.
+        baseline: bool,
+    },
     /// `/incident-report`
     Report,
     /// `/incident-followup <text> | done N`
@@ -146,6 +151,7 @@ impl Command {
             Command::Deny { .. } => CommandName::Deny,
             Command::Diagnose { .. } => CommandName::Diagnose,
             Command::Verify { .. } => CommandName::Verify,
+            Command::PerformanceTest { .. } => CommandName::PerformanceTest,
             Command::Report => CommandName::Report,
             Command::Followup(_) => CommandName::Followup,
         }
@@ -254,7 +260,9 @@ pub fn parse(input: &str) -> Result<Invocation, ParseError> {
         usage: None,
     })?;
     let head = first.text.strip_prefix('/').unwrap_or(&first.text);
-    let name = if head.eq_ignore_ascii_case("incident") {
+    let name = if head.eq_ignore_ascii_case(CommandName::PerformanceTest.word()) {
+        CommandName::PerformanceTest
+    } else if head.eq_ignore_ascii_case("incident") {
         match words.next() {
             None => CommandName::Help,
             Some(sub) => lookup(&sub.text, &format!("/incident {}", sub.text))?,
@@ -268,7 +276,7 @@ pub fn parse(input: &str) -> Result<Invocation, ParseError> {
     } else {
         return Err(ParseError {
             problem: format!(
-                "unknown command '{}': commands start with /incident- (like /incident-status)",
+                "unknown command '{}': commands start with /incident- (like /incident-status), or are /performance-test",
                 first.text
             ),
             usage: None,

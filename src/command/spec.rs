@@ -36,6 +36,8 @@ pub enum CommandName {
     Diagnose,
     /// Verify the fix.
     Verify,
+    /// Run the load test; store or compare with the baseline.
+    PerformanceTest,
     /// Write the post-incident report.
     Report,
     /// Add or tick follow-up actions.
@@ -44,7 +46,7 @@ pub enum CommandName {
 
 impl CommandName {
     /// Every command, in the order help lists them.
-    pub const ALL: [CommandName; 17] = [
+    pub const ALL: [CommandName; 18] = [
         CommandName::Assess,
         CommandName::Ack,
         CommandName::Update,
@@ -58,6 +60,7 @@ impl CommandName {
         CommandName::Deny,
         CommandName::Diagnose,
         CommandName::Verify,
+        CommandName::PerformanceTest,
         CommandName::Resolve,
         CommandName::Report,
         CommandName::Followup,
@@ -82,6 +85,7 @@ impl CommandName {
             CommandName::Deny => "deny",
             CommandName::Diagnose => "diagnose",
             CommandName::Verify => "verify",
+            CommandName::PerformanceTest => "performance-test",
             CommandName::Report => "report",
             CommandName::Followup => "followup",
         }
@@ -107,6 +111,7 @@ impl CommandName {
             CommandName::Deny => "/incident-deny [REQ] [reason]",
             CommandName::Diagnose => "/incident-diagnose [#ID] app|perf|security|infra",
             CommandName::Verify => "/incident-verify [#ID] [--smoke-only]",
+            CommandName::PerformanceTest => "/performance-test [#ID] [baseline]",
             CommandName::Report => "/incident-report [#ID]",
             CommandName::Followup => "/incident-followup [#ID] <text> | done N",
         }
@@ -130,6 +135,9 @@ impl CommandName {
             CommandName::Deny => "deny a pending production change",
             CommandName::Diagnose => "gather diagnostics for one area",
             CommandName::Verify => "check health endpoints, rollout and smoke tests",
+            CommandName::PerformanceTest => {
+                "run the load test; 'baseline' stores its figures, without it they are compared"
+            }
             CommandName::Report => "write the post-incident report and close the incident",
             CommandName::Followup => "add an action item, or tick one off",
         }
@@ -143,7 +151,13 @@ impl CommandName {
         )
     }
 
-    /// Finds a command by its word, accepting `assess`, `incident-assess` and `/incident-assess`.
+    /// The slash command that runs it on its own: `/incident-assess`, `/performance-test`.
+    pub fn slash(self) -> String {
+        self.to_string()
+    }
+
+    /// Finds a command by its word, accepting `assess`, `incident-assess` and `/incident-assess`
+    /// (and `performance-test`, `/performance-test`).
     pub fn lookup(text: &str) -> Option<Self> {
         let text = text.strip_prefix('/').unwrap_or(text);
         let word = text.strip_prefix("incident-").unwrap_or(text);
@@ -165,9 +179,13 @@ impl CommandName {
 }
 
 impl fmt::Display for CommandName {
-    /// The slash form: `/incident-assess`.
+    /// The slash form: `/incident-assess`; `/performance-test` (the runbook's name) has no
+    /// `incident-` prefix.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "/incident-{}", self.word())
+        match self {
+            CommandName::PerformanceTest => f.write_str("/performance-test"),
+            _ => write!(f, "/incident-{}", self.word()),
+        }
     }
 }
 

@@ -169,6 +169,22 @@ fn every_simple_command_parses() {
         ),
         ("/incident-report", Command::Report),
         (
+            "/performance-test",
+            Command::PerformanceTest { baseline: false },
+        ),
+        (
+            "/performance-test BASELINE",
+            Command::PerformanceTest { baseline: true },
+        ),
+        (
+            "/incident performance-test baseline",
+            Command::PerformanceTest { baseline: true },
+        ),
+        (
+            "/incident-performance-test",
+            Command::PerformanceTest { baseline: false },
+        ),
+        (
             "/incident-followup add alert on 5xx rate",
             Command::Followup(Followup::Add("add alert on 5xx rate".into())),
         ),
@@ -301,6 +317,14 @@ fn bad_arguments_name_the_token_and_show_the_usage() {
             "'network' is not an area (app, perf, security or infra)",
         ),
         (
+            "/performance-test now",
+            "'now' is not an argument of /performance-test (only 'baseline')",
+        ),
+        (
+            "/performance-test baseline again",
+            "unexpected argument 'again'",
+        ),
+        (
             "/incident-verify --smoke-only=yes",
             "option '--smoke-only' takes no value",
         ),
@@ -326,7 +350,11 @@ fn bad_arguments_name_the_token_and_show_the_usage() {
         if let Some(name) = name {
             assert_eq!(usage, name.usage(), "{input}");
         }
-        assert!(e.to_string().contains("\nUsage: /incident-"), "{e}");
+        assert!(
+            e.to_string().contains("\nUsage: /incident-")
+                || e.to_string().contains("\nUsage: /performance-test"),
+            "{e}"
+        );
     }
 }
 
@@ -347,7 +375,7 @@ fn unknown_commands_suggest_the_closest_one() {
     let e = err("/deploy now");
     assert_eq!(
         e.problem,
-        "unknown command '/deploy': commands start with /incident- (like /incident-status)"
+        "unknown command '/deploy': commands start with /incident- (like /incident-status), or are /performance-test"
     );
     assert!(
         e.to_string()
@@ -361,7 +389,7 @@ fn garbage_is_refused_plainly() {
     assert_eq!(err("   \t ").problem, "empty command");
     assert_eq!(
         err("|||").problem,
-        "unknown command '|': commands start with /incident- (like /incident-status)"
+        "unknown command '|': commands start with /incident- (like /incident-status), or are /performance-test"
     );
     assert_eq!(
         err("\u{0}\u{1}").problem,

@@ -22,6 +22,8 @@ pub struct ApprovalSettings {
     pub action: ApprovalRule,
     /// `[approvals.actions.NAME]`: one runbook action's rule.
     pub actions: BTreeMap<String, ApprovalRule>,
+    /// `[approvals.job]`: creating verification Jobs (`[[jobs]]`); none needed by default.
+    pub job: ApprovalRule,
 }
 
 impl Default for ApprovalSettings {
@@ -40,6 +42,10 @@ impl Default for ApprovalSettings {
             },
             action: ApprovalRule::default(),
             actions: BTreeMap::new(),
+            job: ApprovalRule {
+                required: 0,
+                ..ApprovalRule::default()
+            },
         }
     }
 }
@@ -113,6 +119,7 @@ impl ApprovalSettings {
             ("approvals.rollback".to_owned(), &self.rollback),
             ("approvals.scale".to_owned(), &self.scale),
             ("approvals.action".to_owned(), &self.action),
+            ("approvals.job".to_owned(), &self.job),
         ];
         for (name, rule) in &self.actions {
             all.push((format!("approvals.actions.{name}"), rule));

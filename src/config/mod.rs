@@ -5,6 +5,7 @@
 //! anything outside.
 
 mod approvals;
+mod jobs;
 mod ops;
 mod secret;
 mod sections;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use approvals::{ApprovalRule, ApprovalSettings, SeverityRule};
+pub use jobs::{JobKind, JobSettings, MAX_JOB_NAME, VerificationSettings, secret_ref};
 pub use ops::{
     ActionSettings, AssessSettings, DiagnoseSettings, PrometheusSettings, ScaleSettings,
 };
@@ -73,6 +75,10 @@ pub struct Settings {
     pub diagnose: DiagnoseSettings,
     /// `[approvals]`: who must agree before a production change runs.
     pub approvals: ApprovalSettings,
+    /// `[[jobs]]`: verification Jobs (smoke and load tests).
+    pub jobs: Vec<JobSettings>,
+    /// `[verification]`: how jobs are watched and judged.
+    pub verification: VerificationSettings,
     /// `[log]`
     pub log: LogSettings,
 }
@@ -100,6 +106,8 @@ impl Default for Settings {
             prometheus: PrometheusSettings::default(),
             diagnose: DiagnoseSettings::default(),
             approvals: ApprovalSettings::default(),
+            jobs: Vec::new(),
+            verification: VerificationSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -276,6 +284,7 @@ impl Settings {
         within("helm.timeout", self.helm.timeout, SECOND, HOUR)?;
         self.check_ops()?;
         self.check_approvals()?;
+        self.check_jobs()?;
         crate::store::sqlite::database_path(&self.store.url)
             .map_err(|reason| ("store.url".to_owned(), reason))?;
         self.server.listen.parse::<SocketAddr>().map_err(|_| {

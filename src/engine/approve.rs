@@ -23,7 +23,7 @@ use crate::command::RequestId;
 use crate::incident::timers::bot;
 use crate::incident::{Actor, Incident, IncidentId, TimelineEvent};
 use crate::message::Message;
-use crate::ops::Mutation;
+use crate::ops::{Change, Mutation};
 use crate::store::Close;
 
 /// How many requests one scheduler pass expires, resumes or recovers at most.
@@ -278,10 +278,28 @@ impl Engine {
             )
             .await?;
         tracing::info!(request = request.id, %what, "approved request claimed; applying");
+        // A verification Job is this process's to watch from before it exists.
+        let reserved = match &request.new.change {
+            Change::Job { spec, .. } => self.reserve_job(&spec.name).then(|| spec.name.clone()),
+            _ => None,
+        };
         let outcome = self.cluster.apply(&mutation).await;
         let (state, result) = match &outcome {
             Ok(done) => (State::Succeeded, done.detail.clone()),
             Err(e) => (State::Failed, e.to_string()),
+        };
+        let mut entries = vec![applied_entry(&what, &outcome)];
+        let job = match (&request.new.change, &outcome) {
+            (Change::Job { purpose, spec }, Ok(_)) => {
+                entries.push(TimelineEvent::JobStarted {
+                    job: spec.job.clone(),
+                    name: spec.name.clone(),
+                    purpose: purpose.as_str().into(),
+                    image: spec.image.clone(),
+                });
+                Some((spec.clone(), *purpose))
+            }
+            _ => None,
         };
         self.store
             .close_approval(
@@ -292,11 +310,22 @@ impl Engine {
                     result: Some(&result),
                     not_runner: None,
                 },
-                &[applied_entry(&what, &outcome)],
+                &entries,
                 &requester,
                 self.clock.now(),
             )
             .await?;
+        // A verification Job runs on: its result follows when it finishes.
+        match job {
+            Some((spec, purpose)) if reserved.is_some() => {
+                self.watch_job(&incident, spec, purpose);
+            }
+            _ => {
+                if let Some(name) = &reserved {
+                    self.release_job(name);
+                }
+            }
+        }
         let headline = match &outcome {
             Ok(_) => format!("🔧 {label} {}: done — {what}", incident.id),
             Err(_) => format!("❌ {label} {}: failed — {what}", incident.id),

@@ -138,7 +138,7 @@ impl Engine {
     }
 
     /// The request message: what will change, who asked, why, until when, and the buttons.
-    fn request_message(
+    pub(super) fn request_message(
         &self,
         incident: &Incident,
         request: &Request,
@@ -275,7 +275,7 @@ impl Engine {
             .await
     }
 
-    async fn record_entries(
+    pub(super) async fn record_entries(
         &self,
         caller: &Caller,
         request: Option<&str>,

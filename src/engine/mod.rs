@@ -13,6 +13,7 @@ mod diagnose;
 mod evidence;
 mod handlers;
 mod help;
+mod jobs;
 mod mitigate;
 mod paper;
 mod read;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 pub use cluster::Limits;
+pub use jobs::Verification;
 
 use crate::approval::{self, Vote};
 use crate::catalog::Catalog;
@@ -144,6 +146,8 @@ pub struct Parts {
     pub prober: Arc<Prober>,
     /// Who must approve which production change.
     pub approvals: Arc<approval::Policy>,
+    /// The verification Jobs (`[[jobs]]`) and how they are judged.
+    pub verification: Arc<Verification>,
 }
 
 /// The incident engine.
@@ -160,6 +164,14 @@ pub struct Engine {
     runbook: Arc<Runbook>,
     prober: Arc<Prober>,
     approvals: Arc<approval::Policy>,
+    verification: Arc<Verification>,
+    /// The verification Jobs this process watches (by name).
+    watching: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Dropped with the engine: the Job watchers of this process stop with it (a restart
+    /// resumes them, see [`Engine::resume_jobs`]).
+    alive: tokio::sync::watch::Sender<()>,
+    /// Whether Jobs an earlier process left running are watched again (first scheduler pass).
+    jobs_resumed: AtomicBool,
     /// This process, as the runner of the approval requests it claims.
     runner: String,
     /// Whether requests an earlier process left running were closed (first scheduler pass).
@@ -182,6 +194,7 @@ impl Engine {
             runbook,
             prober,
             approvals,
+            verification,
         } = parts;
         Self {
             store,
@@ -196,6 +209,10 @@ impl Engine {
             runbook,
             prober,
             approvals,
+            verification,
+            watching: Arc::default(),
+            alive: tokio::sync::watch::channel(()).0,
+            jobs_resumed: AtomicBool::new(false),
             runner: format!("{}-{}", std::process::id(), error_reference()),
             recovered: AtomicBool::new(false),
         }
@@ -329,6 +346,9 @@ impl Engine {
             Command::Action { name } => self.action(caller, incident, name).await,
             Command::Diagnose { area } => self.diagnose(caller, incident, area).await,
             Command::Verify { smoke_only } => self.verify(caller, incident, smoke_only).await,
+            Command::PerformanceTest { baseline } => {
+                self.performance_test(caller, incident, baseline).await
+            }
         }
     }
 
@@ -427,7 +447,9 @@ fn step_of(name: CommandName) -> Option<Step> {
         CommandName::Resolve => Step::Resolve,
         CommandName::Status => Step::Read,
         CommandName::Rollback | CommandName::Scale | CommandName::Action => Step::Mitigate,
-        CommandName::Diagnose | CommandName::Verify => Step::Investigate,
+        CommandName::Diagnose | CommandName::Verify | CommandName::PerformanceTest => {
+            Step::Investigate
+        }
         CommandName::Report => Step::Close,
         CommandName::Followup => Step::FollowUp,
         CommandName::Assess | CommandName::Help | CommandName::Approve | CommandName::Deny => {

@@ -35,6 +35,9 @@ impl Engine {
         if let Err(e) = self.run_approvals().await {
             tracing::error!(error = %crate::error_chain(&e), "approval requests could not be expired or resumed; retrying next tick");
         }
+        if let Err(e) = self.resume_jobs().await {
+            tracing::error!(error = %crate::error_chain(&e), "verification Jobs of an earlier process could not be resumed; retrying next tick");
+        }
         let mut all = Vec::new();
         // Each round moves what it fired past `now` (or off the index), so this ends.
         for _ in 0..1_000 {

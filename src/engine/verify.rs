@@ -1,12 +1,18 @@
 //! `/incident-verify`: GET the service's health URLs, check the Deployment's rollout and, with
 //! Prometheus, the error rate; record the verdict on the timeline, then post it (✅/❌ per check).
+//! Then the service's smoke-test Jobs start (or only they, with `--smoke-only`); their results
+//! follow when they finish (see [`super::jobs`]). `/performance-test [baseline]` runs the
+//! service's load-test Jobs the same way.
 
 use super::diagnose::{Unit, probe_error};
 use super::{Caller, Engine, Reply, Result, refuse, to_channel};
+use crate::catalog::Service;
 use crate::command::CommandName;
+use crate::config::JobKind;
 use crate::incident::lifecycle::Step;
-use crate::incident::{IncidentId, TimelineEvent};
+use crate::incident::{Incident, IncidentId, TimelineEvent};
 use crate::message::{Block, Message};
+use crate::ops::jobs::Purpose;
 
 impl Engine {
     /// `/incident-verify`.
@@ -19,13 +25,112 @@ impl Engine {
     ) -> Result<Vec<Reply>> {
         let incident = self.target(caller, explicit).await?;
         self.check_allowed(&incident, CommandName::Verify)?;
-        if smoke_only {
+        let service = self.service_of(caller, Some(incident.id)).await?;
+        let smoke: Vec<_> = self
+            .verification
+            .of(&service.name, JobKind::Smoke)
+            .into_iter()
+            .cloned()
+            .collect();
+        if smoke_only && smoke.is_empty() {
             return Err(refuse(
-                "Smoke-test Jobs are not available yet",
-                "/incident-verify without --smoke-only checks the health URLs, the rollout and the error rate.",
+                format!("No smoke-test job is configured for {}", service.name),
+                "Add a [[jobs]] entry with kind = \"smoke\" (README: Verification jobs); \
+                 /incident-verify without --smoke-only checks the health URLs, the rollout and the error rate.",
             ));
         }
+        let mut replies = Vec::new();
+        let mut request = caller.request.as_deref();
+        let mut incident = incident;
+        if !smoke_only {
+            let (reply, after) = self.http_checks(caller, &incident, &service).await?;
+            replies.push(reply);
+            incident = after;
+            request = None;
+        }
+        for job in &smoke {
+            let message = self
+                .start_job(caller, request, &incident, &service, job, Purpose::Smoke)
+                .await?;
+            request = None;
+            replies.push(to_channel(&incident.channel, message));
+        }
+        Ok(replies)
+    }
+
+    /// `/performance-test [baseline]`: runs the service's load-test jobs; with `baseline` their
+    /// figures become the baseline, without it they are compared with it.
+    #[tracing::instrument(skip(self, caller), fields(user = %caller.actor.id))]
+    pub(super) async fn performance_test(
+        &self,
+        caller: &Caller,
+        explicit: Option<IncidentId>,
+        baseline: bool,
+    ) -> Result<Vec<Reply>> {
+        let incident = self.target(caller, explicit).await?;
+        self.check_allowed(&incident, CommandName::PerformanceTest)?;
         let service = self.service_of(caller, Some(incident.id)).await?;
+        let load: Vec<_> = self
+            .verification
+            .of(&service.name, JobKind::Load)
+            .into_iter()
+            .cloned()
+            .collect();
+        if load.is_empty() {
+            return Err(refuse(
+                format!("No load-test job is configured for {}", service.name),
+                "Add a [[jobs]] entry with kind = \"load\" (README: Verification jobs).",
+            ));
+        }
+        if !baseline {
+            let mut missing = Vec::new();
+            for job in &load {
+                if self
+                    .store
+                    .baseline(&service.name, &job.name)
+                    .await?
+                    .is_none()
+                {
+                    missing.push(job.name.clone());
+                }
+            }
+            if !missing.is_empty() {
+                return Err(refuse(
+                    format!(
+                        "There is no baseline for {} yet (load job {})",
+                        service.name,
+                        missing.join(", ")
+                    ),
+                    "Run /performance-test baseline while the service is healthy to store one; \
+                     nothing was started.",
+                ));
+            }
+        }
+        let purpose = if baseline {
+            Purpose::Baseline
+        } else {
+            Purpose::Compare
+        };
+        let mut replies = Vec::new();
+        let mut request = caller.request.as_deref();
+        for job in &load {
+            let message = self
+                .start_job(caller, request, &incident, &service, job, purpose)
+                .await?;
+            request = None;
+            replies.push(to_channel(&incident.channel, message));
+        }
+        Ok(replies)
+    }
+
+    /// The HTTP checks of `/incident-verify`: health URLs, rollout, error rate; recorded, with
+    /// the channel message and the incident after.
+    async fn http_checks(
+        &self,
+        caller: &Caller,
+        incident: &Incident,
+        service: &Service,
+    ) -> Result<(Reply, Incident)> {
         let probes =
             futures::future::join_all(service.health_urls.iter().map(|target| async move {
                 let url = crate::ops::probe::redact(target);
@@ -44,7 +149,7 @@ impl Engine {
             }))
             .await;
         let mut checks = probes;
-        checks.push(match self.cluster.rollout_status(&service).await {
+        checks.push(match self.cluster.rollout_status(service).await {
             Ok(r) if r.is_complete() => (
                 true,
                 format!(
@@ -65,7 +170,7 @@ impl Engine {
         });
         if self.prober.has_prometheus() {
             let max = self.prober.error_rate_max();
-            checks.push(match self.prober.query("error_rate", &service).await {
+            checks.push(match self.prober.query("error_rate", service).await {
                 Ok(Some(rate)) => (
                     rate <= max,
                     format!(
@@ -91,7 +196,7 @@ impl Engine {
             .record_step(
                 caller,
                 caller.request.as_deref(),
-                &incident,
+                incident,
                 CommandName::Verify,
                 Step::Investigate,
                 entry,
@@ -115,6 +220,6 @@ impl Engine {
         let message = message
             .with_colour(&self.policy.level(incident.severity).colour)
             .about(incident.id);
-        Ok(vec![to_channel(&incident.channel, message)])
+        Ok((to_channel(&incident.channel, message), incident))
     }
 }

@@ -213,6 +213,32 @@ pub enum TimelineEvent {
         /// What changes.
         what: String,
     },
+    /// A verification Job (`[[jobs]]`) was created in the cluster.
+    JobStarted {
+        /// The `[[jobs]]` entry.
+        job: String,
+        /// The Job's name in the cluster (`firewatch-3-api-smoke-1`).
+        name: String,
+        /// `smoke`, `baseline` or `compare`.
+        purpose: String,
+        /// Its image.
+        image: String,
+    },
+    /// A verification Job finished, could not start, or ran out of time; it was cleaned up.
+    JobFinished {
+        /// The `[[jobs]]` entry.
+        job: String,
+        /// The Job's name in the cluster.
+        name: String,
+        /// `smoke`, `baseline` or `compare`.
+        purpose: String,
+        /// `passed`, `failed: exit code 1`, `timed out`, `could not start: …`.
+        verdict: String,
+        /// Whether it passed (for a load test: within tolerance of the baseline).
+        passed: bool,
+        /// What it showed: the figures and their comparison, or the end of its log.
+        lines: Vec<String>,
+    },
 }
 
 impl TimelineEvent {
@@ -246,6 +272,8 @@ impl TimelineEvent {
             TimelineEvent::ApprovalClosed { .. } => "approval_closed",
             TimelineEvent::ApprovalRefused { .. } => "approval_refused",
             TimelineEvent::ApprovalExecuting { .. } => "approval_executing",
+            TimelineEvent::JobStarted { .. } => "job_started",
+            TimelineEvent::JobFinished { .. } => "job_finished",
         }
     }
 
@@ -390,7 +418,49 @@ impl TimelineEvent {
             TimelineEvent::ApprovalExecuting { request, what } => {
                 format!("R{request} approved; executing {what}")
             }
+            TimelineEvent::JobStarted {
+                job,
+                name,
+                purpose,
+                image,
+            } => format!(
+                "{} job {job} started as {name} ({image})",
+                purpose_word(purpose)
+            ),
+            TimelineEvent::JobFinished {
+                job,
+                name,
+                purpose,
+                verdict,
+                passed,
+                lines,
+            } => {
+                let mut text = format!(
+                    "{} job {job} ({name}) {verdict}{}",
+                    purpose_word(purpose),
+                    match (purpose.as_str(), passed) {
+                        ("compare", true) => ", within tolerance of the baseline",
+                        ("compare", false) if verdict == "passed" =>
+                            ", outside tolerance of the baseline",
+                        _ => "",
+                    }
+                );
+                if !lines.is_empty() && purpose != "smoke" {
+                    text.push_str(&format!(": {}", lines.join("; ")));
+                }
+                text
+            }
         }
+    }
+}
+
+/// `smoke`, `baseline`, `compare` as people read them.
+fn purpose_word(purpose: &str) -> &str {
+    match purpose {
+        "smoke" => "smoke",
+        "baseline" => "load (baseline)",
+        "compare" => "load",
+        other => other,
     }
 }
 

@@ -90,6 +90,8 @@ pub struct Trail {
     pub users_affected: Option<String>,
     /// Notes starting with `prevention:`, without the prefix.
     pub prevention: Vec<String>,
+    /// What verified the fix: `/incident-verify` checks and verification Job results.
+    pub verification: Vec<String>,
 }
 
 /// Strips a case-insensitive `tag:` prefix (`root cause: the cache` → `the cache`).
@@ -221,8 +223,15 @@ pub fn derive(incident: &Incident, timeline: &[TimelineEntry]) -> Trail {
             | TimelineEvent::ApprovalRefused { .. }
             | TimelineEvent::ApprovalExecuting { .. }
             | TimelineEvent::Diagnosed { .. }
-            | TimelineEvent::Verified { .. } => {
+            | TimelineEvent::JobStarted { .. } => {
                 push(None, capitalise(&entry.event.describe()));
+            }
+            TimelineEvent::Verified { .. } | TimelineEvent::JobFinished { .. } => {
+                let what = capitalise(&entry.event.describe());
+                trail
+                    .verification
+                    .push(format!("{} {what}", entry.at.format("%H:%M")));
+                push(None, what);
             }
             TimelineEvent::FollowupAdded { text } => {
                 let n = u32::try_from(trail.action_items.len() + 1).unwrap_or(u32::MAX);

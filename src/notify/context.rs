@@ -493,6 +493,7 @@ pub struct Report {
     root_cause: String,
     resolution: String,
     prevention: Vec<String>,
+    verification: Vec<String>,
     action_items: Vec<Item>,
     generated: String,
 }
@@ -538,6 +539,7 @@ pub fn report(incident: &Incident, policy: &Policy, trail: &Trail, now: DateTime
         root_cause: incident.root_cause.clone().unwrap_or_default(),
         resolution: incident.resolution.clone().unwrap_or_default(),
         prevention: trail.prevention.clone(),
+        verification: trail.verification.clone(),
         action_items: items(&trail.action_items),
         generated: timestamp(now),
     }

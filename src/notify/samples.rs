@@ -295,6 +295,14 @@ fn report_timeline(resolved: &Incident, base: &[TimelineEntry]) -> Vec<TimelineE
             text: "alert on the 5xx rate".into(),
         },
         TimelineEvent::FollowupDone { n: 1 },
+        TimelineEvent::JobFinished {
+            job: "api-smoke".into(),
+            name: "firewatch-1-api-smoke-1".into(),
+            purpose: "smoke".into(),
+            verdict: "passed".into(),
+            passed: true,
+            lines: vec!["ok: 12 checks".into()],
+        },
         TimelineEvent::FollowupAdded {
             text: "test the flag in staging".into(),
         },

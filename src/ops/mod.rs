@@ -12,10 +12,12 @@
 //!   rollout status).
 //! - [`mutation`]: the one value every change to the cluster goes through, and the runbook.
 //! - [`probe`]: HTTP probes of health URLs and Prometheus queries (not the cluster's API).
+//! - [`jobs`]: verification Jobs (smoke and load tests) and a load test's figures.
 
 pub mod diagnose;
 pub mod evidence;
 pub mod helm;
+pub mod jobs;
 pub mod kube;
 pub mod mutation;
 pub mod probe;
@@ -28,6 +30,7 @@ use crate::catalog::Service;
 pub use diagnose::{EventLine, NodeState, PodState, RolloutStatus};
 pub use evidence::{LogErrors, Readiness, Rollout, Warning};
 pub use helm::Revision;
+pub use jobs::{JobSpec, JobState};
 pub use kube::{API_CALLS, ApiCall, KubeCluster, connect};
 pub use mutation::{Change, Done, Mutation, Plan, Runbook, Toggle, ToggleTarget};
 
@@ -114,6 +117,19 @@ pub trait Cluster: Send + Sync {
         port: u16,
         seconds: u32,
     ) -> Result<(String, Vec<u8>)>;
+
+    /// Creates the Job of `spec` (with `dry_run`, the server only checks it: admission, quota,
+    /// RBAC). [`Error::Refused`] when a Job of that name exists.
+    async fn create_job(&self, spec: &JobSpec, dry_run: bool) -> Result<()>;
+
+    /// The Job's state, from the Job, its pod and its events.
+    async fn job_state(&self, spec: &JobSpec) -> Result<JobState>;
+
+    /// The last `tail_lines` lines of the log of the Job's pod `pod`.
+    async fn job_log(&self, spec: &JobSpec, pod: &str, tail_lines: u32) -> Result<String>;
+
+    /// Deletes the Job and (propagation Background) its pods; a Job already gone is fine.
+    async fn delete_job(&self, spec: &JobSpec) -> Result<()>;
 }
 
 /// The cluster when none is configured or the client could not be built: every call says why.
@@ -180,6 +196,18 @@ impl Cluster for Unavailable {
         self.fail()
     }
     async fn cpu_profile(&self, _: &Service, _: u16, _: u32) -> Result<(String, Vec<u8>)> {
+        self.fail()
+    }
+    async fn create_job(&self, _: &JobSpec, _: bool) -> Result<()> {
+        self.fail()
+    }
+    async fn job_state(&self, _: &JobSpec) -> Result<JobState> {
+        self.fail()
+    }
+    async fn job_log(&self, _: &JobSpec, _: &str, _: u32) -> Result<String> {
+        self.fail()
+    }
+    async fn delete_job(&self, _: &JobSpec) -> Result<()> {
         self.fail()
     }
 }

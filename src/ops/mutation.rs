@@ -4,6 +4,7 @@
 
 use crate::catalog::Service;
 use crate::config::ActionSettings;
+use crate::ops::jobs::{JobSpec, Purpose};
 
 /// A change to the cluster, on behalf of one incident's service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +37,14 @@ pub enum Change {
         name: String,
         /// What it sets.
         toggle: Toggle,
+    },
+    /// Create a verification Job (a smoke or load test); firewatch waits for it, reads its
+    /// result and deletes it.
+    Job {
+        /// Why it runs.
+        purpose: Purpose,
+        /// The Job, as it is created.
+        spec: JobSpec,
     },
 }
 
@@ -164,6 +173,9 @@ impl Mutation {
                 toggle.value,
                 if toggle.restart { ", then restart" } else { "" }
             ),
+            Change::Job { purpose, spec } => {
+                format!("run {} job {}", purpose.describe(), spec.describe())
+            }
         }
     }
 }

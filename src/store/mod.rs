@@ -301,6 +301,37 @@ pub trait Store: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<Option<Request>>;
 
+    /// The baseline of `service`'s load job `job`, if one was stored.
+    async fn baseline(&self, service: &str, job: &str) -> Result<Option<Baseline>>;
+
+    /// Stores `baseline` (replacing the service's and job's previous one) and appends `entries`
+    /// (by `actor`, at the baseline's time) to its incident's timeline, in one transaction.
+    async fn store_baseline(
+        &self,
+        baseline: &Baseline,
+        entries: &[TimelineEvent],
+        actor: &Actor,
+    ) -> Result<()>;
+
     /// Waits for in-flight work and closes connections (SQLite checkpoints its journal).
     async fn close(&self);
+}
+
+/// The figures `/performance-test baseline` stored for one service's load job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Baseline {
+    /// The service.
+    pub service: String,
+    /// The `[[jobs]]` entry (a load job).
+    pub job: String,
+    /// What it measured.
+    pub figures: crate::ops::jobs::Figures,
+    /// The incident it was taken in.
+    pub incident: IncidentId,
+    /// The Job that measured it.
+    pub job_name: String,
+    /// Who asked for it.
+    pub by: Actor,
+    /// When it was stored.
+    pub at: DateTime<Utc>,
 }

@@ -15,7 +15,9 @@ use tokio::sync::mpsc;
 
 use rows::{append, entry, incident, millis, stamp_parts, sync_timers};
 
-use super::{Close, Decide, Error, Fired, Inbound, OnDue, RequestEntries, Result, Store, Updated};
+use super::{
+    Baseline, Close, Decide, Error, Fired, Inbound, OnDue, RequestEntries, Result, Store, Updated,
+};
 use crate::approval::{NewRequest, Request, State, Vote, Voted};
 use crate::incident::TimelineEvent;
 use crate::incident::{Actor, ChannelRef, Draft, Incident, IncidentId, Status, TimelineEntry};
@@ -34,6 +36,7 @@ macro_rules! select_incidents {
 }
 
 mod approvals;
+mod baselines;
 mod inbox;
 mod rows;
 mod timers;
@@ -409,6 +412,19 @@ impl Store for SqliteStore {
         at: DateTime<Utc>,
     ) -> Result<Option<Request>> {
         approvals::close(&self.pool, id, close, entries, actor, at).await
+    }
+
+    async fn baseline(&self, service: &str, job: &str) -> Result<Option<Baseline>> {
+        baselines::one(&self.pool, service, job).await
+    }
+
+    async fn store_baseline(
+        &self,
+        baseline: &Baseline,
+        entries: &[TimelineEvent],
+        actor: &Actor,
+    ) -> Result<()> {
+        baselines::store(&self.pool, baseline, entries, actor).await
     }
 
     async fn close(&self) {

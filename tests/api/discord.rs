@@ -372,7 +372,7 @@ fn discord_register_overwrites_the_commands_and_says_what_it_did() {
         &stdout,
         &[
             "registered /incident",
-            "17 subcommands",
+            "18 subcommands",
             "assess, ack, update",
             "scope: guild 1170000000000000000",
         ],

@@ -52,6 +52,8 @@ pub struct TestApp {
     pub dir: TempDir,
     env: Vec<(String, String)>,
     health_urls: Option<String>,
+    /// TOML appended to the example config (`[[jobs]]` entries…).
+    extra: Option<String>,
 }
 
 /// Overrides that let every change run at once (policy 0).
@@ -95,7 +97,16 @@ impl ClusterApp {
         Self::spawn_on(kube, &[("FIREWATCH__PROMETHEUS__URL", &url)]).await
     }
 
+    /// As [`ClusterApp::spawn`] with `toml` appended to the config (`[[jobs]]`, `[verification]`).
+    pub async fn spawn_with_toml(toml: &str, env: &[(&str, &str)]) -> Self {
+        Self::spawn_on_with(FakeKube::start().await, env, Some(toml.to_owned())).await
+    }
+
     async fn spawn_on(kube: FakeKube, env: &[(&str, &str)]) -> Self {
+        Self::spawn_on_with(kube, env, None).await
+    }
+
+    async fn spawn_on_with(kube: FakeKube, env: &[(&str, &str)], extra: Option<String>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let kubeconfig = kube.kubeconfig(dir.path());
         let helm = FakeHelm::new(dir.path());
@@ -114,7 +125,7 @@ impl ClusterApp {
         let env = all;
         let urls = format!("[\"{0}/health\", \"{0}/ready\"]", kube.url);
         let clock = Arc::new(ManualClock::new(test_start()));
-        let t = TestApp::start_with(dir, clock, env, Some(urls)).await;
+        let t = TestApp::start_with(dir, clock, env, Some(urls), extra).await;
         Self { t, kube, helm }
     }
 }
@@ -147,7 +158,7 @@ impl TestApp {
     }
 
     async fn start(dir: TempDir, clock: Arc<ManualClock>, env: Vec<(String, String)>) -> Self {
-        Self::start_with(dir, clock, env, None).await
+        Self::start_with(dir, clock, env, None, None).await
     }
 
     /// Starts on `bot.toml.example` with `env` overrides and, when given, the service's
@@ -157,8 +168,15 @@ impl TestApp {
         clock: Arc<ManualClock>,
         env: Vec<(String, String)>,
         health_urls: Option<String>,
+        extra: Option<String>,
     ) -> Self {
         let path = write_config(dir.path());
+        if let Some(extra) = &extra {
+            let mut text = std::fs::read_to_string(&path).expect("config");
+            text.push('\n');
+            text.push_str(extra);
+            std::fs::write(&path, text).expect("write config");
+        }
         if let Some(urls) = &health_urls {
             let text = std::fs::read_to_string(&path).expect("config");
             let example = "health_urls = [\"https://freightliner.example.com/health\", \"https://freightliner.example.com/ready\"]";
@@ -179,6 +197,7 @@ impl TestApp {
             dir,
             env,
             health_urls,
+            extra,
         }
     }
 
@@ -190,9 +209,10 @@ impl TestApp {
             dir,
             env,
             health_urls,
+            extra,
         } = self;
         drop(app);
-        Self::start_with(dir, clock, env, health_urls).await
+        Self::start_with(dir, clock, env, health_urls, extra).await
     }
 
     pub fn advance_minutes(&self, minutes: i64) {

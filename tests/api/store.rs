@@ -294,7 +294,7 @@ async fn the_schema_is_migrated_once_and_passes_an_integrity_check() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(migrations, 4);
+    assert_eq!(migrations, 5);
     assert_eq!(t.timeline(1).await.len(), 1);
 }
 
@@ -391,4 +391,76 @@ async fn a_new_due_time_fires_anew_and_other_changes_keep_what_fired() {
     // An update is a new promise.
     t.say("/incident-update found it").await;
     assert_eq!(fire_at(store.clone()).await, (ms(60), Some(ms(60)), 0));
+}
+
+#[tokio::test]
+async fn a_baseline_replaces_the_last_one_with_its_timeline_entry_and_bad_figures_write_nothing() {
+    use firewatch::incident::TimelineEvent;
+    use firewatch::ops::jobs::Figures;
+    use firewatch::store::Baseline;
+
+    let t = TestApp::spawn().await;
+    t.say("/incident-assess checkout slow").await;
+    let id = IncidentId::new(1).unwrap();
+    let store = &t.app.store;
+    assert!(
+        store
+            .baseline("freightliner", "load")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let actor = store.incident(id).await.unwrap().unwrap().opened.by;
+    let at = Utc.with_ymd_and_hms(2026, 11, 29, 3, 30, 0).unwrap();
+    let entry = |p95: f64| TimelineEvent::JobFinished {
+        job: "load".into(),
+        name: "firewatch-1-load-1".into(),
+        purpose: "baseline".into(),
+        verdict: "passed".into(),
+        passed: true,
+        lines: vec![format!("p95 {p95}")],
+    };
+    let baseline = |p95_ms: f64, error_rate: f64| Baseline {
+        service: "freightliner".into(),
+        job: "load".into(),
+        figures: Figures {
+            p95_ms,
+            error_rate,
+            rps: 100.0,
+        },
+        incident: id,
+        job_name: "firewatch-1-load-1".into(),
+        by: actor.clone(),
+        at,
+    };
+    store
+        .store_baseline(&baseline(120.0, 0.001), &[entry(120.0)], &actor)
+        .await
+        .unwrap();
+    store
+        .store_baseline(&baseline(150.0, 0.002), &[entry(150.0)], &actor)
+        .await
+        .unwrap();
+    let stored = store
+        .baseline("freightliner", "load")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, baseline(150.0, 0.002));
+    assert!(store.baseline("other", "load").await.unwrap().is_none());
+    // A share above 1 violates the table's check: nothing is written, not even the entry.
+    let entries = t.timeline(1).await.len();
+    assert!(
+        store
+            .store_baseline(&baseline(1.0, 5.0), &[entry(1.0)], &actor)
+            .await
+            .is_err()
+    );
+    assert_eq!(t.timeline(1).await.len(), entries);
+    let still = store
+        .baseline("freightliner", "load")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.figures.p95_ms, 150.0);
 }

@@ -123,6 +123,9 @@ fn options(name: CommandName, max_replicas: u32) -> Vec<Value> {
         CommandName::Verify => vec![
             json!({"type": BOOLEAN, "name": "smoke_only", "description": "only run the smoke-test jobs", "required": false}),
         ],
+        CommandName::PerformanceTest => vec![
+            json!({"type": BOOLEAN, "name": "baseline", "description": "store the figures as the service's baseline instead of comparing", "required": false}),
+        ],
         CommandName::Followup => vec![
             string("text", "a new action item", false),
             integer("done", "tick off action item N", false, 1, None),

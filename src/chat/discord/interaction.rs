@@ -163,6 +163,9 @@ fn command_line(data: &Value) -> Option<String> {
     if get("smoke_only").and_then(Value::as_bool) == Some(true) {
         line.push_str(" --smoke-only");
     }
+    if name == "performance-test" && get("baseline").and_then(Value::as_bool) == Some(true) {
+        line.push_str(" baseline");
+    }
     let mut words: Vec<String> = Vec::new();
     match name {
         "resolve" => {
@@ -303,6 +306,17 @@ mod tests {
             "/incident-resolve #3 \"bad | flag\" | \"rolled back\""
         );
         assert_eq!(line("ack", json!([])), "/incident-ack");
+        assert_eq!(
+            line(
+                "performance-test",
+                json!([{"name": "baseline", "type": 5, "value": true}])
+            ),
+            "/incident-performance-test baseline"
+        );
+        assert_eq!(
+            line("performance-test", json!([])),
+            "/incident-performance-test"
+        );
         assert_eq!(
             line(
                 "scale",

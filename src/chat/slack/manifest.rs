@@ -5,7 +5,10 @@ use crate::command::CommandName;
 
 /// Bot scopes and why the adapter needs each.
 pub const SCOPES: [(&str, &str); 5] = [
-    ("commands", "receive the /incident-* slash commands"),
+    (
+        "commands",
+        "receive the /incident-* and /performance-test slash commands",
+    ),
     ("chat:write", "post alerts, updates and answers"),
     (
         "chat:write.public",
@@ -63,7 +66,7 @@ pub fn manifest(base_url: Option<&str>, socket_mode: bool) -> Result<String, Str
     yaml.push_str("  bot_user:\n    display_name: firewatch\n    always_online: true\n");
     yaml.push_str("  slash_commands:\n");
     for name in CommandName::ALL {
-        yaml.push_str(&format!("    - command: /incident-{}\n", name.word()));
+        yaml.push_str(&format!("    - command: {}\n", name.slash()));
         if let Some(base) = &base {
             yaml.push_str(&format!(
                 "      url: {}\n",
@@ -111,7 +114,7 @@ mod tests {
     fn the_manifest_declares_every_command_the_urls_and_the_scopes() {
         let yaml = manifest(Some("https://fw.example.com/"), false).unwrap();
         for name in CommandName::ALL {
-            assert!(yaml.contains(&format!("- command: /incident-{}\n", name.word())));
+            assert!(yaml.contains(&format!("- command: {}\n", name.slash())));
         }
         assert_eq!(
             yaml.matches("url: \"https://fw.example.com/slack/commands\"")

@@ -2,6 +2,7 @@
 //! bounded retries, and the one table of API calls firewatch makes ([`API_CALLS`]).
 
 mod diagnose;
+mod jobs;
 mod reads;
 mod toggle;
 mod writes;
@@ -16,8 +17,8 @@ use chrono::{DateTime, Utc};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use super::{
-    Cluster, Done, Error, EventLine, LogErrors, Mutation, NodeState, Plan, PodState, Readiness,
-    Result, Revision, Rollout, RolloutStatus, Warning,
+    Cluster, Done, Error, EventLine, JobSpec, JobState, LogErrors, Mutation, NodeState, Plan,
+    PodState, Readiness, Result, Revision, Rollout, RolloutStatus, Warning,
 };
 use crate::catalog::Service;
 use crate::config::Settings;
@@ -71,6 +72,13 @@ pub const API_CALLS: &[ApiCall] = &[
     // Cluster-scoped (a ClusterRole): node health for `/incident-diagnose infra`.
     call("list", "", "nodes", ""),
     call("list", "metrics.k8s.io", "nodes", ""),
+    // Verification Jobs (`[[jobs]]`), in each job's namespace: create them (and dry-run them
+    // as the preview), read their state, delete them once their result is read. Their pods
+    // (`list pods`), logs (`get pods/log`) and FailedCreate events (`list events`) are read
+    // with the calls above.
+    call("create", "batch", "jobs", ""),
+    call("get", "batch", "jobs", ""),
+    call("delete", "batch", "jobs", ""),
 ];
 
 /// How often a read is tried on a transient failure (429, 503, 504, no connection).
@@ -296,5 +304,17 @@ impl Cluster for KubeCluster {
         seconds: u32,
     ) -> Result<(String, Vec<u8>)> {
         diagnose::cpu_profile(self, service, port, seconds).await
+    }
+    async fn create_job(&self, spec: &JobSpec, dry_run: bool) -> Result<()> {
+        jobs::create(self, spec, dry_run).await
+    }
+    async fn job_state(&self, spec: &JobSpec) -> Result<JobState> {
+        jobs::state(self, spec).await
+    }
+    async fn job_log(&self, spec: &JobSpec, pod: &str, tail_lines: u32) -> Result<String> {
+        jobs::log(self, spec, pod, tail_lines).await
+    }
+    async fn delete_job(&self, spec: &JobSpec) -> Result<()> {
+        jobs::delete(self, spec).await
     }
 }

@@ -4,7 +4,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 
-use super::{KubeCluster, reads, toggle};
+use super::{KubeCluster, jobs, reads, toggle};
 use crate::ops::{Change, Done, Error, Mutation, Plan, Result, helm};
 
 pub(super) async fn preview(k: &KubeCluster, mutation: &Mutation) -> Result<Plan> {
@@ -42,6 +42,15 @@ pub(super) async fn preview(k: &KubeCluster, mutation: &Mutation) -> Result<Plan
                 before: done.before,
                 after: done.after,
                 checked: "server-side dry run (dryRun=All) accepted".into(),
+                pinned: mutation.change.clone(),
+            })
+        }
+        Change::Job { spec, .. } => {
+            jobs::create(k, spec, true).await?;
+            Ok(Plan {
+                before: format!("no Job {} in {}", spec.name, spec.namespace),
+                after: format!("Job {} running {}", spec.name, spec.image),
+                checked: "server-side dry run (dryRun=All) of the Job accepted".into(),
                 pinned: mutation.change.clone(),
             })
         }
@@ -95,6 +104,14 @@ pub(super) async fn apply(k: &KubeCluster, mutation: &Mutation) -> Result<Done> 
                 before: done.before,
                 after: done.after,
                 detail: "patched".into(),
+            })
+        }
+        Change::Job { spec, .. } => {
+            jobs::create(k, spec, false).await?;
+            Ok(Done {
+                before: format!("no Job {}", spec.name),
+                after: format!("Job {} created in {}", spec.name, spec.namespace),
+                detail: "created; firewatch posts its result when it finishes".into(),
             })
         }
     }

@@ -138,6 +138,7 @@ async fn engine_with_outbox(
             settings.prometheus.clone(),
         )),
         approvals: Default::default(),
+        verification: Default::default(),
     });
     (engine, rx)
 }

@@ -2,8 +2,17 @@ use std::collections::BTreeSet;
 
 use firewatch::ops::{API_CALLS, ApiCall};
 
-use super::broken_with_incident;
+use super::broken_with_incident_on;
+use crate::helpers::{ClusterApp, NO_APPROVALS};
 use crate::support::kube::Seen;
+
+/// A smoke job, so `/incident-verify` creates, reads and deletes a Job too.
+const SMOKE_JOB: &str = r#"
+[[jobs]]
+name = "api-smoke"
+kind = "smoke"
+image = "registry.example.com/smoke:1.4"
+"#;
 
 /// The API call a request the fake saw is, in RBAC terms.
 fn call_of(seen: &Seen) -> (String, String, String, String) {
@@ -23,6 +32,8 @@ fn call_of(seen: &Seen) -> (String, String, String, String) {
         ("GET", 0) => "list",
         ("GET", _) => "get",
         ("PATCH", _) => "patch",
+        ("POST", 0) => "create",
+        ("DELETE", _) => "delete",
         (m, _) => panic!("unexpected method {m}"),
     };
     let sub = named.get(1).copied().unwrap_or("");
@@ -40,7 +51,10 @@ fn key(c: &ApiCall) -> (String, String, String, String) {
 
 #[tokio::test]
 async fn the_api_calls_table_is_exactly_what_every_cluster_command_calls() {
-    let c = broken_with_incident().await;
+    let mut env = NO_APPROVALS.to_vec();
+    env.push(("FIREWATCH__VERIFICATION__POLL_MS", "20"));
+    let app = ClusterApp::spawn_with_toml(SMOKE_JOB, &env).await;
+    let c = broken_with_incident_on(app).await;
     c.t.say("/incident-rollback").await;
     c.t.say("/incident-scale 5").await;
     c.t.say("/incident-action circuit-breaker-on").await;
@@ -49,6 +63,14 @@ async fn the_api_calls_table_is_exactly_what_every_cluster_command_calls() {
         c.t.say(&format!("/incident-diagnose {area}")).await;
     }
     c.t.say("/incident-verify").await;
+    // The smoke job is watched in the background until it is deleted (bounded wait).
+    for _ in 0..500 {
+        if !c.kube.jobs_deleted().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(c.kube.jobs_deleted().len(), 1);
     let seen: BTreeSet<_> = c
         .kube
         .seen()

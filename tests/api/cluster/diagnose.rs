@@ -226,10 +226,13 @@ async fn verify_fails_each_check_that_is_not_back_to_normal() {
 }
 
 #[tokio::test]
-async fn verify_smoke_only_is_refused_until_smoke_jobs_exist() {
+async fn verify_smoke_only_is_refused_without_smoke_jobs() {
     let c = broken_with_incident().await;
     let before = c.t.version(1).await;
     let out = c.t.say("/incident-verify --smoke-only").await;
-    assert_has(&out, &["⚠️ Smoke-test Jobs are not available yet"]);
+    assert_has(
+        &out,
+        &["⚠️ No smoke-test job is configured for freightliner"],
+    );
     assert_eq!(c.t.version(1).await, before);
 }

@@ -7,6 +7,7 @@ mod bench;
 mod calls;
 mod diagnose;
 mod faults;
+mod jobs;
 mod mitigate;
 
 use crate::helpers::ClusterApp;

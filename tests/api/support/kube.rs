@@ -1,6 +1,7 @@
 //! A fake Kubernetes API server on 127.0.0.1: the paths and JSON shapes kube-rs uses (lists,
-//! gets, pods/log, deployments/scale with merge patch and `dryRun=All`), with switches that
-//! make a path answer 403/404/500 or hang until released.
+//! gets, pods/log, deployments/scale with merge patch and `dryRun=All`, batch/v1 Jobs scripted
+//! per test in [`super::jobs`]), with switches that make a path answer 403/404/500 or hang
+//! until released.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,8 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
+
+use super::jobs::{self, JobsFake, Script};
 
 /// A request the fake answered.
 #[derive(Debug, Clone)]
@@ -42,6 +45,8 @@ struct Inner {
     seen: Vec<Seen>,
     /// PromQL substring → value of `/api/v1/query`.
     prometheus: Vec<(String, String)>,
+    /// batch/v1 Jobs.
+    jobs: JobsFake,
 }
 
 /// The fake API server.
@@ -117,6 +122,38 @@ impl FakeKube {
             .push((part.into(), value.into()));
     }
 
+    /// What Jobs of `[[jobs]]` entry `job` do once created.
+    pub fn script_job(&self, job: &str, script: Script) {
+        self.inner.lock().unwrap().jobs.script(job, script);
+    }
+
+    /// Changes what the created Job `name` does from now on.
+    pub fn rescript_job(&self, name: &str, script: Script) {
+        self.inner.lock().unwrap().jobs.rescript(name, script);
+    }
+
+    /// Every Job created for real (not dry runs), as posted.
+    pub fn jobs_created(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().jobs.created.clone()
+    }
+
+    /// `(name, body)` of every Job DELETE.
+    pub fn jobs_deleted(&self) -> Vec<(String, String)> {
+        self.inner.lock().unwrap().jobs.deleted.clone()
+    }
+
+    /// The names of the Jobs in the cluster now.
+    pub fn jobs_present(&self) -> Vec<String> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .objects
+            .iter()
+            .filter(|(path, _)| path.starts_with("/apis/batch/v1/"))
+            .flat_map(|(_, items)| items.iter())
+            .filter_map(|o| o["metadata"]["name"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     pub fn heal(&self) {
         self.inner.lock().unwrap().faults.clear();
     }
@@ -126,10 +163,11 @@ impl FakeKube {
     }
 }
 
-fn status(code: u16, message: &str) -> Response {
+pub fn status(code: u16, message: &str) -> Response {
     let reason = match code {
         403 => "Forbidden",
         404 => "NotFound",
+        409 => "AlreadyExists",
         _ => "InternalError",
     };
     let body = json!({
@@ -179,6 +217,16 @@ fn matches_labels(object: &Value, selector: &str) -> bool {
     selector.split(',').filter(|s| !s.is_empty()).all(|term| {
         let (k, v) = term.split_once('=').unwrap_or((term, ""));
         object["metadata"]["labels"][k].as_str() == Some(v)
+    })
+}
+
+/// A field selector of `path.to.field=value` terms (`type=Warning`,
+/// `involvedObject.name=NAME`).
+fn matches_fields(object: &Value, selector: &str) -> bool {
+    selector.split(',').filter(|s| !s.is_empty()).all(|term| {
+        let (path, value) = term.split_once('=').unwrap_or((term, ""));
+        let found = path.split('.').fold(object, |o, key| &o[key]);
+        found.as_str() == Some(value)
     })
 }
 
@@ -249,6 +297,19 @@ async fn handle(
         None => {}
     }
     let mut state = inner.lock().unwrap();
+    if path.starts_with("/apis/batch/v1/") {
+        let dry_run = query_param(&query, "dryRun").as_deref() == Some("All");
+        let Inner {
+            jobs,
+            objects,
+            logs,
+            ..
+        } = &mut *state;
+        let cluster = jobs::Cluster { objects, logs };
+        if let Some(response) = jobs::handle(jobs, cluster, &method, &path, dry_run, &body) {
+            return response;
+        }
+    }
     if path == "/health" || path == "/ready" {
         return "ok".into_response();
     }
@@ -329,10 +390,7 @@ async fn handle(
         let items: Vec<Value> = items
             .iter()
             .filter(|o| matches_labels(o, &labels))
-            .filter(|o| match fields.strip_prefix("type=") {
-                Some(t) => o["type"].as_str() == Some(t),
-                None => true,
-            })
+            .filter(|o| matches_fields(o, &fields))
             .cloned()
             .collect();
         return axum::Json(json!({

@@ -1,5 +1,6 @@
 //! Fakes for the outside things firewatch reaches: a Kubernetes API server and a helm binary.
 
+pub mod jobs;
 pub mod kube;
 pub mod objects;
 
