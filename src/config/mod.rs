@@ -5,6 +5,7 @@
 //! anything outside.
 
 mod approvals;
+mod files;
 mod ops;
 mod secret;
 mod sections;
@@ -19,10 +20,10 @@ pub use approvals::{ApprovalRule, ApprovalSettings, SeverityRule};
 pub use ops::{
     ActionSettings, AssessSettings, DiagnoseSettings, PrometheusSettings, ScaleSettings,
 };
-pub use secret::Secret;
+pub use secret::{Secret, StoreUrl, without_password};
 pub use sections::{
-    DiscordMode, DiscordSettings, HelmSettings, IncidentSettings, KubernetesSettings, LogSettings,
-    MessageSettings, ReportSettings, RoleSettings, SchedulerSettings, ServerSettings,
+    DiscordMode, DiscordSettings, HelmSettings, IncidentSettings, KubernetesSettings, LogFormat,
+    LogSettings, MessageSettings, ReportSettings, RoleSettings, SchedulerSettings, ServerSettings,
     ServiceSettings, SeverityTable, SlackSettings, StoreSettings,
 };
 
@@ -182,12 +183,15 @@ impl Settings {
                 message,
             }
         })?;
-        settings.check().map_err(|(key, message)| Error::Invalid {
+        let base = path.parent().unwrap_or(Path::new("."));
+        let invalid = |(key, message)| Error::Invalid {
             path: path.to_owned(),
             key,
             message,
-        })?;
-        settings.resolve_paths(path.parent().unwrap_or(Path::new(".")));
+        };
+        settings.read_secret_files(base).map_err(invalid)?;
+        settings.check().map_err(invalid)?;
+        settings.resolve_paths(base);
         Ok(settings)
     }
 
@@ -274,6 +278,12 @@ impl Settings {
         within("scheduler.tick", self.scheduler.tick, SECOND, HOUR)?;
         within("kubernetes.timeout", self.kubernetes.timeout, SECOND, HOUR)?;
         within("helm.timeout", self.helm.timeout, SECOND, HOUR)?;
+        within(
+            "server.shutdown_grace",
+            self.server.shutdown_grace,
+            SECOND,
+            Interval::from_secs(600),
+        )?;
         self.check_ops()?;
         self.check_approvals()?;
         crate::store::sqlite::database_path(&self.store.url)
@@ -310,7 +320,7 @@ impl Settings {
         if let Ok(path) = crate::store::sqlite::database_path(&self.store.url)
             && path.is_relative()
         {
-            self.store.url = format!("sqlite://{}", resolve(path).display());
+            self.store.url = StoreUrl::new(format!("sqlite://{}", resolve(path).display()));
         }
     }
 

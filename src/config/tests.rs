@@ -168,7 +168,10 @@ fn environment_variables_override_the_file() {
 fn unknown_keys_are_named() {
     assert_eq!(
         invalid(&format!("{MINIMAL}\n[store]\nurll = \"x\"\n")),
-        ("store.urll".into(), "unknown key (expected url)".into())
+        (
+            "store.urll".into(),
+            "unknown key (expected url or url_file)".into()
+        )
     );
     let (key, message) = invalid(&format!("verbose = true\n{MINIMAL}"));
     assert_eq!(key, "verbose");

@@ -24,6 +24,9 @@ use std::hash::BuildHasher;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use tokio_util::task::TaskTracker;
 
 pub use cluster::Limits;
 
@@ -37,6 +40,7 @@ use crate::incident::lifecycle::{self, Event, Refusal, Step};
 use crate::incident::severity::Policy;
 use crate::incident::{Actor, ChannelRef, Incident, IncidentId, Status};
 use crate::message::Message;
+use crate::metrics::{Metrics, Outcome};
 use crate::notify::{self, Templates};
 use crate::ops::probe::Prober;
 use crate::ops::{Cluster, Runbook};
@@ -164,6 +168,11 @@ pub struct Engine {
     runner: String,
     /// Whether requests an earlier process left running were closed (first scheduler pass).
     recovered: AtomicBool,
+    /// Where commands, approvals and incident milestones are counted.
+    metrics: Arc<Metrics>,
+    /// Work a command leaves running after its answer (mirror posts, late evidence), so that
+    /// shutdown can wait for it.
+    background: TaskTracker,
 }
 
 impl Engine {
@@ -198,7 +207,28 @@ impl Engine {
             approvals,
             runner: format!("{}-{}", std::process::id(), error_reference()),
             recovered: AtomicBool::new(false),
+            metrics: Arc::new(Metrics::default()),
+            background: TaskTracker::new(),
         }
+    }
+
+    /// Counts into `metrics` (by default, a registry of its own that nobody reads).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Waits up to `within` for the work commands left running after their answers (mirror
+    /// posts, late evidence); returns whether all of it finished. New work still starts (a
+    /// command being drained may leave some), and is waited for too.
+    pub async fn finish_background(&self, within: Duration) -> bool {
+        self.background.close();
+        let done = tokio::time::timeout(within, self.background.wait())
+            .await
+            .is_ok();
+        self.background.reopen();
+        done
     }
 
     /// Parses and runs one command text. Never fails: every problem becomes a reply to the caller.
@@ -206,17 +236,30 @@ impl Engine {
     pub async fn handle(&self, caller: &Caller, text: &str) -> Vec<Reply> {
         match command::parse(text) {
             Ok(invocation) => self.run(caller, invocation).await,
-            Err(e) => vec![private(Message::notice(
-                "⚠️ Could not read that command",
-                &e.to_string(),
-            ))],
+            Err(e) => {
+                self.metrics
+                    .command(None, caller.actor.platform, Outcome::Refused);
+                vec![private(Message::notice(
+                    "⚠️ Could not read that command",
+                    &e.to_string(),
+                ))]
+            }
         }
     }
 
     /// Runs a parsed command. Never fails: every problem becomes a reply to the caller.
     pub async fn run(&self, caller: &Caller, invocation: Invocation) -> Vec<Reply> {
         let name = invocation.command.name();
-        match self.dispatch(caller, invocation).await {
+        let answer = self.dispatch(caller, invocation).await;
+        let outcome = match &answer {
+            Ok(_) => Outcome::Ok,
+            Err(Error::Store(store::Error::Replayed(_))) => Outcome::Replayed,
+            Err(Error::User { .. }) => Outcome::Refused,
+            Err(_) => Outcome::Failed,
+        };
+        self.metrics
+            .command(Some(name), caller.actor.platform, outcome);
+        match answer {
             Ok(replies) => {
                 self.mirror(&replies);
                 replies
@@ -341,7 +384,8 @@ impl Engine {
             {
                 let outbox = Arc::clone(&self.outbox);
                 let (channel, message) = (channel.clone(), reply.message.clone());
-                tokio::spawn(async move { outbox.mirror(&channel, &message).await });
+                self.background
+                    .spawn(async move { outbox.mirror(&channel, &message).await });
             }
         }
     }

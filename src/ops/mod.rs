@@ -11,12 +11,14 @@
 //! - [`diagnose`]: what `/incident-diagnose` and `/incident-verify` read (pods, events, nodes,
 //!   rollout status).
 //! - [`mutation`]: the one value every change to the cluster goes through, and the runbook.
+//! - [`metered`]: a [`Cluster`] wrapper that times every call for `GET /metrics`.
 //! - [`probe`]: HTTP probes of health URLs and Prometheus queries (not the cluster's API).
 
 pub mod diagnose;
 pub mod evidence;
 pub mod helm;
 pub mod kube;
+pub mod metered;
 pub mod mutation;
 pub mod probe;
 

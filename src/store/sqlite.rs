@@ -407,6 +407,11 @@ impl Store for SqliteStore {
         approvals::close(&self.pool, id, close, entries, actor, at).await
     }
 
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

@@ -10,6 +10,7 @@ use super::payload::{ACTION_PREFIX, ButtonPress, SlashCommand};
 use super::{Delivery, Slack};
 use crate::config::Secret;
 use crate::error_chain;
+use crate::readiness::Link;
 
 /// A running Socket Mode connection.
 pub struct SocketMode {
@@ -17,18 +18,23 @@ pub struct SocketMode {
 }
 
 impl SocketMode {
-    /// Connects with the app-level token (`xapp-…`) and starts receiving.
+    /// Connects with the app-level token (`xapp-…`) and starts receiving. `link` reports the
+    /// connection to `/readyz`: up on Slack's `hello`, down on a socket error until the next
+    /// `hello` (slack-morphism reconnects by itself).
     ///
     /// # Errors
     /// Slack refused the token or could not be reached.
-    pub async fn start(slack: Arc<Slack>, app_token: &Secret) -> Result<Self, String> {
+    pub async fn start(slack: Arc<Slack>, app_token: &Secret, link: Link) -> Result<Self, String> {
         let client = slack.api.client();
         let environment = Arc::new(
             SlackClientEventsListenerEnvironment::new(client)
                 .with_error_handler(on_error)
-                .with_user_state(Arc::clone(&slack)),
+                .with_user_state(Arc::clone(&slack))
+                .with_user_state(link),
         );
         let callbacks = SlackSocketModeListenerCallbacks::new()
+            // The hello event's type is not exported by slack-morphism: a closure names it.
+            .with_hello_events(|_hello, _client, state| async move { on_hello(state).await })
             .with_command_events(on_command)
             .with_interaction_events(on_interaction);
         let listener = SlackClientSocketModeListener::new(
@@ -54,10 +60,22 @@ impl SocketMode {
 fn on_error(
     error: Box<dyn std::error::Error + Send + Sync>,
     _client: Arc<SlackHyperClient>,
-    _state: SlackClientEventsUserState,
+    state: SlackClientEventsUserState,
 ) -> axum::http::StatusCode {
     tracing::warn!(error = %error, "slack socket mode error");
+    // A plain `fn` cannot wait for the lock; the state is only ever read after start-up.
+    if let Ok(state) = state.try_read()
+        && let Some(link) = state.get_user_state::<Link>()
+    {
+        link.disconnected();
+    }
     axum::http::StatusCode::OK
+}
+
+async fn on_hello(state: SlackClientEventsUserState) {
+    if let Some(link) = state.read().await.get_user_state::<Link>() {
+        link.connected();
+    }
 }
 
 async fn adapter(state: &SlackClientEventsUserState) -> Option<Arc<Slack>> {
