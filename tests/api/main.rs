@@ -9,6 +9,7 @@ mod engine;
 mod fake_discord;
 mod fake_slack;
 mod fuzz;
+mod health;
 mod helpers;
 mod recorder;
 mod report;
