@@ -13,6 +13,7 @@ mod health;
 mod helpers;
 mod recorder;
 mod report;
+mod shutdown;
 mod slack;
 mod store;
 mod support;
