@@ -50,7 +50,9 @@ pub struct Cli {
 enum Command {
     /// Serve Slack and Discord: POST /slack/commands, /slack/interactions and
     /// /discord/interactions on server.listen (Slack Socket Mode when slack.app_token is set, the
-    /// Discord gateway when discord.mode = "gateway"). Stops on Ctrl-C or SIGTERM.
+    /// Discord gateway when discord.mode = "gateway"), with GET /healthz, /readyz and /metrics.
+    /// On Ctrl-C or SIGTERM it stops accepting, lets commands in flight finish within
+    /// server.shutdown_grace, closes the store and exits 0.
     Serve,
     /// Print the Slack app manifest (YAML) for firewatch's public base URL.
     SlackManifest {

@@ -4,6 +4,7 @@ mod binary;
 mod cluster;
 mod console;
 mod crash;
+mod deploy;
 mod discord;
 mod engine;
 mod fake_discord;
