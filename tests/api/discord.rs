@@ -18,7 +18,7 @@ fn key() -> SigningKey {
     SigningKey::from_bytes(&[7; 32])
 }
 
-fn discord_env(fake: &FakeDiscord) -> Vec<(String, String)> {
+pub fn discord_env(fake: &FakeDiscord) -> Vec<(String, String)> {
     [
         ("FIREWATCH__DISCORD__API_URL", fake.url.clone()),
         ("FIREWATCH__DISCORD__APPLICATION_ID", APPLICATION.into()),

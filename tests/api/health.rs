@@ -634,3 +634,53 @@ async fn readyz_waits_for_socket_mode_to_say_hello() {
     }
     panic!("never ready: {last}");
 }
+
+#[tokio::test]
+async fn discord_acks_are_timed_and_readyz_waits_for_the_gateway() {
+    use crate::discord::{command_as, discord_env, interact_at};
+    use crate::fake_discord::FakeDiscord;
+    // Over HTTP: each acknowledged interaction is timed under platform="discord".
+    let fake = FakeDiscord::start().await;
+    let t = TestApp::spawn_with(discord_env(&fake)).await;
+    let running = serve::start(&t.app, "127.0.0.1:0")
+        .await
+        .expect("serve starts");
+    let (status, _, body) = get(running.addr, "/readyz").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "ready\n"),
+        "HTTP mode is ready when configured"
+    );
+    let status = command_as(
+        "1190000000000000077",
+        "alice",
+        "1170000000000000001",
+        "status",
+        serde_json::json!([]),
+    );
+    assert_eq!(interact_at(running.addr, &status).await.0, 200);
+    let series = "firewatch_ack_latency_seconds_count{platform=\"discord\"}";
+    assert_eq!(value(&get(running.addr, "/metrics").await.2, series), 1.0);
+    running.stop().await.unwrap();
+
+    // Over the gateway: not ready until READY arrives.
+    let mut env = discord_env(&fake);
+    env.push(("FIREWATCH__DISCORD__MODE".into(), "gateway".into()));
+    let t = TestApp::spawn_with(env).await;
+    let running = serve::start(&t.app, "127.0.0.1:0")
+        .await
+        .expect("serve starts");
+    let mut last = String::new();
+    for _ in 0..400 {
+        let (status, _, body) = get(running.addr, "/readyz").await;
+        if status == 200 {
+            fake.wait_calls("gateway op 2", 1).await;
+            running.stop().await.unwrap();
+            return;
+        }
+        assert_eq!(body, "discord gateway: not connected\n");
+        last = body;
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("never ready: {last}");
+}
