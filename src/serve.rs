@@ -205,6 +205,7 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
                 Arc::clone(slack),
                 token,
                 app.readiness.link("slack socket mode"),
+                Arc::clone(&app.metrics),
             )
             .await
             .map_err(Error::Incomplete)?,
@@ -229,9 +230,11 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
                 let token = app.settings.discord.bot_token.clone();
                 let api_url = app.settings.discord.api_url.clone();
                 let link = app.readiness.link("discord gateway");
+                let metrics = Arc::clone(&app.metrics);
                 background.push(tokio::spawn(async move {
                     let Some(token) = token else { return };
-                    if let Err(e) = discord::gateway::run(adapter, &token, &api_url, link).await {
+                    let run = discord::gateway::run(adapter, &token, &api_url, link, metrics);
+                    if let Err(e) = run.await {
                         tracing::error!(error = %e, "the discord gateway stopped");
                     }
                 }));

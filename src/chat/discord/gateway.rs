@@ -15,11 +15,14 @@ use super::Discord;
 use super::interaction::{self, Interaction as Read};
 use crate::config::Secret;
 use crate::error_chain;
+use crate::incident::Platform;
+use crate::metrics::Metrics;
 use crate::readiness::Link;
 
 struct Handler {
     discord: Arc<Discord>,
     link: Link,
+    metrics: Arc<Metrics>,
 }
 
 #[async_trait]
@@ -36,6 +39,7 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, _ctx: Context, event: Interaction) {
+        let started = std::time::Instant::now();
         // serenity serialises the interaction without its `type`; put it back for the reader.
         let kind = match &event {
             Interaction::Command(_) => 2,
@@ -65,6 +69,7 @@ impl EventHandler for Handler {
                 {
                     tracing::warn!(error = %e, "could not defer the interaction");
                 }
+                self.metrics.ack(Platform::Discord, started.elapsed());
                 self.discord.spawn(call);
             }
             Ok(false) => tracing::info!(interaction = %call.id, "redelivered; ignored"),
@@ -77,7 +82,7 @@ impl EventHandler for Handler {
 
 /// Connects to the gateway with the bot token and handles interactions until the process ends
 /// (or the task is aborted at shutdown). `link` reports the connection to `/readyz`: up on
-/// `READY`, down while serenity reconnects.
+/// `READY`, down while serenity reconnects. Deferrals are timed into `metrics`.
 ///
 /// # Errors
 /// The client could not be built or the gateway refused the token.
@@ -86,6 +91,7 @@ pub async fn run(
     token: &Secret,
     api_url: &str,
     link: Link,
+    metrics: Arc<Metrics>,
 ) -> Result<(), String> {
     let mut http = HttpBuilder::new(token.expose());
     if api_url.trim_end_matches('/') != "https://discord.com" {
@@ -98,6 +104,7 @@ pub async fn run(
         .event_handler(Handler {
             discord,
             link: link.clone(),
+            metrics,
         })
         .await
         .map_err(|e| format!("discord gateway: {e}"))?;
