@@ -33,14 +33,16 @@ impl Metered {
         call: &'static str,
         run: impl Future<Output = Result<T>>,
     ) -> Result<T> {
-        let index = CLUSTER_CALLS
-            .iter()
-            .position(|c| *c == call)
-            .expect("every Cluster method is listed in CLUSTER_CALLS");
+        let index = CLUSTER_CALLS.iter().position(|c| *c == call);
+        // A Cluster method missing from CLUSTER_CALLS fails the tests; in production its calls
+        // simply go uncounted.
+        debug_assert!(index.is_some(), "{call} is not in metrics::CLUSTER_CALLS");
         let started = Instant::now();
         let result = run.await;
-        self.metrics
-            .cluster_call(index, started.elapsed(), result.is_err());
+        if let Some(index) = index {
+            self.metrics
+                .cluster_call(index, started.elapsed(), result.is_err());
+        }
         result
     }
 }
