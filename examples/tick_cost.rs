@@ -38,7 +38,10 @@ impl Outbox for Discard {
 async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings::default();
-    settings.store.url = format!("sqlite://{}", dir.path().join("tick.db").display());
+    settings.store.url = firewatch::config::StoreUrl::new(format!(
+        "sqlite://{}",
+        dir.path().join("tick.db").display()
+    ));
     settings.services = vec![ServiceSettings {
         name: "freightliner".into(),
         namespace: "freightliner-production".into(),

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -16,7 +17,7 @@ use crate::chat::discord::commands;
 use crate::chat::slack::manifest;
 use crate::clock::SystemClock;
 use crate::command::{self, Invocation};
-use crate::config::Settings;
+use crate::config::{LogFormat, Settings};
 use crate::engine::{Audience, Caller};
 use crate::incident::{Actor, ChannelRef, IncidentId, Platform};
 use crate::notify::Template;
@@ -49,7 +50,9 @@ pub struct Cli {
 enum Command {
     /// Serve Slack and Discord: POST /slack/commands, /slack/interactions and
     /// /discord/interactions on server.listen (Slack Socket Mode when slack.app_token is set, the
-    /// Discord gateway when discord.mode = "gateway"). Stops on Ctrl-C or SIGTERM.
+    /// Discord gateway when discord.mode = "gateway"), with GET /healthz, /readyz and /metrics.
+    /// On Ctrl-C or SIGTERM it stops accepting, lets commands in flight finish within
+    /// server.shutdown_grace, closes the store and exits 0.
     Serve,
     /// Print the Slack app manifest (YAML) for firewatch's public base URL.
     SlackManifest {
@@ -131,7 +134,10 @@ async fn run(cli: Cli) -> Result<(), String> {
         cli.command,
         Command::Console { .. } | Command::Report { .. }
     );
-    init_logging(if quiet { "warn" } else { &settings.log.level })?;
+    init_logging(
+        if quiet { "warn" } else { &settings.log.level },
+        settings.log.format,
+    )?;
     match cli.command {
         Command::CheckConfig => {
             startup::check(&settings).map_err(|e| error_chain(&e))?;
@@ -164,10 +170,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             eprintln!("firewatch: serving on {}", running.addr);
             shutdown_signal().await;
-            tracing::info!("shutting down");
-            let result = running.stop().await;
-            scheduler.stop().await;
-            app.store.close().await;
+            let grace = Duration::from_secs(app.settings.server.shutdown_grace.as_secs());
+            tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
+            let result = shut_down(&app, running, scheduler, grace).await;
             result.map_err(|e| format!("server: {e}"))
         }
         Command::SlackManifest { .. } => Ok(()),
@@ -253,6 +258,43 @@ async fn register_discord(settings: &Settings, guild: Option<&str>) -> Result<()
     Ok(())
 }
 
+/// Stops taking requests and ticking, gives the commands in flight and their follow-up work
+/// (mirror posts, late evidence) up to `grace` to finish, then closes the store. Whatever is
+/// still running then stays in the inbox (or the timers) and runs again at the next start.
+async fn shut_down(
+    app: &startup::App,
+    running: serve::Running,
+    scheduler: Scheduler,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let deadline = tokio::time::Instant::now() + grace;
+    let (result, ticked) = tokio::join!(
+        running.stop(),
+        tokio::time::timeout(grace, scheduler.stop())
+    );
+    if ticked.is_err() {
+        tracing::warn!(
+            "a scheduler tick was still running at shutdown; its timers fire again at the next start"
+        );
+    }
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    if !app.engine.finish_background(left).await {
+        tracing::warn!("mirror posts or late evidence were still running at shutdown");
+    }
+    // The pool waits for connections in use; a stuck query must not keep the process alive.
+    if tokio::time::timeout(CLOSE_STORE, app.store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the store did not close in time");
+    }
+    tracing::info!("stopped");
+    result
+}
+
+/// How long closing the store may take at shutdown.
+const CLOSE_STORE: Duration = Duration::from_secs(5);
+
 /// Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
@@ -316,16 +358,19 @@ async fn report(settings: Settings, id: IncidentId, user: String) -> Result<(), 
     outcome
 }
 
-fn init_logging(default: &str) -> Result<(), String> {
+fn init_logging(default: &str, format: LogFormat) -> Result<(), String> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(value) if !value.is_empty() => EnvFilter::try_new(&value)
             .map_err(|e| format!("RUST_LOG: invalid filter '{value}': {e}"))?,
         _ => EnvFilter::try_new(default)
             .map_err(|e| format!("log.level: invalid filter '{default}': {e}"))?,
     };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().with_current_span(false).init(),
+    }
     Ok(())
 }

@@ -18,6 +18,7 @@ use crate::chat::slack::verify::Verifier;
 use crate::chat::slack::{self, Slack};
 use crate::config::DiscordMode;
 use crate::error_chain;
+use crate::health::Health;
 use crate::server::{self, AppState};
 use crate::startup::App;
 use crate::store::Inbound;
@@ -65,7 +66,9 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting, waits (bounded) for commands in flight, and returns.
+    /// Stops taking requests (the HTTP listener, Socket Mode, the Discord gateway), waits up to
+    /// `server.shutdown_grace` for the commands in flight to be committed and answered, and
+    /// returns. A command still running then stays in the inbox and runs at the next start.
     ///
     /// # Errors
     /// The server failed while running.
@@ -81,6 +84,8 @@ impl Running {
         if let Some(socket) = &self.socket {
             socket.shutdown().await;
         }
+        // The gateway and the inbox pruning: nothing in them needs finishing (an interaction
+        // the gateway took is a tracked task of its own).
         for task in &self.background {
             task.abort();
         }
@@ -205,9 +210,14 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
     })?;
     let socket = match (&slack, &app.settings.slack.app_token) {
         (Some(slack), Some(token)) => Some(
-            SocketMode::start(Arc::clone(slack), token)
-                .await
-                .map_err(Error::Incomplete)?,
+            SocketMode::start(
+                Arc::clone(slack),
+                token,
+                app.readiness.link("slack socket mode"),
+                Arc::clone(&app.metrics),
+            )
+            .await
+            .map_err(Error::Incomplete)?,
         ),
         _ => None,
     };
@@ -215,7 +225,11 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
         (Some(slack), Some(secret)) => Some((Arc::clone(slack), Verifier::new(secret))),
         _ => None,
     };
-    let mut state = AppState::new(slack_http, tasks.clone());
+    let mut state = AppState::new(slack_http, tasks.clone())
+        .with_health(Health::new(app))
+        .with_grace(Duration::from_secs(
+            app.settings.server.shutdown_grace.as_secs(),
+        ));
     let mut background = vec![tokio::spawn(prune(app))];
     if let Some((adapter, verifier)) = &discord {
         match verifier {
@@ -224,9 +238,12 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
                 let adapter = Arc::clone(adapter);
                 let token = app.settings.discord.bot_token.clone();
                 let api_url = app.settings.discord.api_url.clone();
+                let link = app.readiness.link("discord gateway");
+                let metrics = Arc::clone(&app.metrics);
                 background.push(tokio::spawn(async move {
                     let Some(token) = token else { return };
-                    if let Err(e) = discord::gateway::run(adapter, &token, &api_url).await {
+                    let run = discord::gateway::run(adapter, &token, &api_url, link, metrics);
+                    if let Err(e) = run.await {
                         tracing::error!(error = %e, "the discord gateway stopped");
                     }
                 }));

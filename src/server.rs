@@ -1,10 +1,11 @@
 //! The HTTP server of `firewatch serve`: `POST /slack/commands`, `POST /slack/interactions`,
-//! `POST /discord/interactions` and `GET /healthz`. Handlers answer within milliseconds: they verify, store the request in
+//! `POST /discord/interactions`, `GET /healthz`, and `GET /readyz` and `GET /metrics` from
+//! [`crate::health`]. Handlers answer within milliseconds: they verify, store the request in
 //! the inbox and hand it to a task; nothing here waits for the engine, the cluster or Slack.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -22,8 +23,11 @@ use crate::chat::slack::payload::{self, SlashCommand};
 use crate::chat::slack::verify::Verifier;
 use crate::chat::slack::{Delivery, Slack};
 use crate::error_chain;
+use crate::health::{self, Health};
+use crate::incident::Platform;
+use crate::metrics::Metrics;
 
-/// How long shutdown waits for commands in flight.
+/// How long shutdown waits for commands in flight unless told ([`AppState::with_grace`]).
 const DRAIN: Duration = Duration::from_secs(10);
 
 /// What the handlers share.
@@ -32,6 +36,10 @@ pub struct AppState {
     slack: Option<SlackEndpoint>,
     discord: Option<DiscordEndpoint>,
     tasks: TaskTracker,
+    health: Option<Health>,
+    /// Where acknowledgements are timed.
+    metrics: Arc<Metrics>,
+    grace: Duration,
 }
 
 #[derive(Clone)]
@@ -56,7 +64,23 @@ impl AppState {
             }),
             discord: None,
             tasks,
+            health: None,
+            metrics: Arc::new(Metrics::default()),
+            grace: DRAIN,
         }
+    }
+
+    /// Adds `GET /readyz` and `GET /metrics`; acknowledgements are timed into its metrics.
+    pub fn with_health(mut self, health: Health) -> Self {
+        self.metrics = Arc::clone(health.metrics());
+        self.health = Some(health);
+        self
+    }
+
+    /// How long [`serve`] waits for commands in flight once told to stop.
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
     }
 
     /// Adds the Discord interactions endpoint.
@@ -75,12 +99,17 @@ impl AppState {
 
 /// The routes, for tests with `oneshot` and for [`serve`].
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let health = state.health.clone();
+    let routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/slack/commands", post(slack_command))
         .route("/slack/interactions", post(slack_interaction))
         .route("/discord/interactions", post(discord_interaction))
-        .with_state(state)
+        .with_state(state);
+    match health {
+        Some(health) => routes.merge(health::router(health)),
+        None => routes,
+    }
 }
 
 /// Serves until `shutdown` completes, then waits (bounded) for commands in flight.
@@ -93,11 +122,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let tasks = state.tasks.clone();
+    let grace = state.grace;
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await?;
     tasks.close();
-    if tokio::time::timeout(DRAIN, tasks.wait()).await.is_err() {
+    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
         tracing::warn!(
             in_flight = tasks.len(),
             "commands still running at shutdown; they stay in the inbox and run again at the next start"
@@ -154,13 +184,16 @@ async fn slack_command(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Refused> {
+    let started = Instant::now();
     let endpoint = verified(&state, &headers, &body)?;
     // Slack checks the certificate of a new request URL with a signed `ssl_check=1` request.
     if form_has(&body, "ssl_check", "1") {
         return Ok(StatusCode::OK.into_response());
     }
     let command = SlashCommand::from_form(&body).map_err(|e| Refused::Unreadable(e.to_string()))?;
-    Ok(take(endpoint, Delivery::Command(command)).await)
+    let answer = take(endpoint, Delivery::Command(command)).await;
+    state.metrics.ack(Platform::Slack, started.elapsed());
+    Ok(answer)
 }
 
 async fn slack_interaction(
@@ -168,9 +201,14 @@ async fn slack_interaction(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Refused> {
+    let started = Instant::now();
     let endpoint = verified(&state, &headers, &body)?;
     match payload::button_press(&body).map_err(|e| Refused::Unreadable(e.to_string()))? {
-        Some(press) => Ok(take(endpoint, Delivery::Button(press)).await),
+        Some(press) => {
+            let answer = take(endpoint, Delivery::Button(press)).await;
+            state.metrics.ack(Platform::Slack, started.elapsed());
+            Ok(answer)
+        }
         None => Ok(StatusCode::OK.into_response()),
     }
 }
@@ -208,6 +246,7 @@ async fn discord_interaction(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Refused> {
+    let started = Instant::now();
     let endpoint = state
         .discord
         .as_ref()
@@ -242,5 +281,6 @@ async fn discord_interaction(
             .into_response());
         }
     }
+    state.metrics.ack(Platform::Discord, started.elapsed());
     Ok(Json(answer).into_response())
 }

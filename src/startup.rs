@@ -16,8 +16,10 @@ use crate::config::Settings;
 use crate::engine::{Engine, Limits, Parts, Verification};
 use crate::incident::Platform;
 use crate::incident::severity::{Policy, PolicyError};
+use crate::metrics::Metrics;
 use crate::notify::{self, Templates};
 use crate::ops::{self, Cluster};
+use crate::readiness::Readiness;
 use crate::store::{self, SqliteStore, Store};
 
 /// Why firewatch could not start.
@@ -56,6 +58,10 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// The settings it was built from.
     pub settings: Settings,
+    /// What `GET /metrics` shows: commands, acks, approvals, cluster calls, milestones.
+    pub metrics: Arc<Metrics>,
+    /// What `GET /readyz` checks besides the store.
+    pub readiness: Readiness,
 }
 
 /// What `check-config` found.
@@ -130,6 +136,9 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
     };
     let outbox = Arc::new(router);
     let Checked { policy, templates } = check(&settings)?;
+    let readiness = Readiness::default();
+    readiness.templates_loaded();
+    let metrics = Arc::new(Metrics::default());
     let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&settings.store.url).await?);
     let cluster: Arc<dyn Cluster> = match ops::connect(&settings).await {
         Ok(cluster) => Arc::new(cluster),
@@ -138,6 +147,8 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
             Arc::new(ops::Unavailable::new(reason(e)))
         }
     };
+    let cluster: Arc<dyn Cluster> =
+        Arc::new(ops::metered::Metered::new(cluster, Arc::clone(&metrics)));
     let engine = Engine::new(Parts {
         store: Arc::clone(&store),
         policy: Arc::new(policy),
@@ -158,7 +169,8 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
             settings.roles.clone(),
         )),
         verification: Arc::new(Verification::new(&settings)),
-    });
+    })
+    .with_metrics(Arc::clone(&metrics));
     Ok(App {
         engine: Arc::new(engine),
         store,
@@ -167,6 +179,8 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
         discord_api,
         clock,
         settings,
+        metrics,
+        readiness,
     })
 }
 

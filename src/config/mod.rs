@@ -5,6 +5,7 @@
 //! anything outside.
 
 mod approvals;
+mod files;
 mod jobs;
 mod ops;
 mod secret;
@@ -21,10 +22,10 @@ pub use jobs::{JobKind, JobSettings, MAX_JOB_NAME, VerificationSettings, secret_
 pub use ops::{
     ActionSettings, AssessSettings, DiagnoseSettings, PrometheusSettings, ScaleSettings,
 };
-pub use secret::Secret;
+pub use secret::{Secret, StoreUrl, without_password};
 pub use sections::{
-    DiscordMode, DiscordSettings, HelmSettings, IncidentSettings, KubernetesSettings, LogSettings,
-    MessageSettings, ReportSettings, RoleSettings, SchedulerSettings, ServerSettings,
+    DiscordMode, DiscordSettings, HelmSettings, IncidentSettings, KubernetesSettings, LogFormat,
+    LogSettings, MessageSettings, ReportSettings, RoleSettings, SchedulerSettings, ServerSettings,
     ServiceSettings, SeverityTable, SlackSettings, StoreSettings,
 };
 
@@ -190,12 +191,15 @@ impl Settings {
                 message,
             }
         })?;
-        settings.check().map_err(|(key, message)| Error::Invalid {
+        let base = path.parent().unwrap_or(Path::new("."));
+        let invalid = |(key, message)| Error::Invalid {
             path: path.to_owned(),
             key,
             message,
-        })?;
-        settings.resolve_paths(path.parent().unwrap_or(Path::new(".")));
+        };
+        settings.read_secret_files(base).map_err(invalid)?;
+        settings.check().map_err(invalid)?;
+        settings.resolve_paths(base);
         Ok(settings)
     }
 
@@ -282,6 +286,12 @@ impl Settings {
         within("scheduler.tick", self.scheduler.tick, SECOND, HOUR)?;
         within("kubernetes.timeout", self.kubernetes.timeout, SECOND, HOUR)?;
         within("helm.timeout", self.helm.timeout, SECOND, HOUR)?;
+        within(
+            "server.shutdown_grace",
+            self.server.shutdown_grace,
+            SECOND,
+            Interval::from_secs(600),
+        )?;
         self.check_ops()?;
         self.check_approvals()?;
         self.check_jobs()?;
@@ -319,7 +329,7 @@ impl Settings {
         if let Ok(path) = crate::store::sqlite::database_path(&self.store.url)
             && path.is_relative()
         {
-            self.store.url = format!("sqlite://{}", resolve(path).display());
+            self.store.url = StoreUrl::new(format!("sqlite://{}", resolve(path).display()));
         }
     }
 

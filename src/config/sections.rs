@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::Secret;
+use super::{Secret, StoreUrl};
 use crate::incident::Severity;
 use crate::incident::severity::Level;
 use crate::interval::Interval;
@@ -14,14 +14,21 @@ use crate::interval::Interval;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSettings {
-    /// `sqlite://PATH` or a plain file path; the file is created if missing.
-    pub url: String,
+    /// `sqlite://PATH` or a plain file path; the file is created if missing. Shown everywhere
+    /// without its password.
+    pub url: StoreUrl,
+    /// A file holding the URL (a Kubernetes Secret mount), instead of `url`.
+    pub url_file: Option<PathBuf>,
 }
+
+/// The store URL when none is configured.
+pub const DEFAULT_STORE_URL: &str = "sqlite://firewatch.db";
 
 impl Default for StoreSettings {
     fn default() -> Self {
         Self {
-            url: "sqlite://firewatch.db".into(),
+            url: StoreUrl::new(DEFAULT_STORE_URL),
+            url_file: None,
         }
     }
 }
@@ -201,12 +208,16 @@ pub fn runbook_roles() -> BTreeMap<String, RoleSettings> {
 pub struct ServerSettings {
     /// Address to listen on.
     pub listen: String,
+    /// On SIGTERM or Ctrl-C, how long commands in flight may take to finish (1s to 10m). Keep
+    /// it below the pod's `terminationGracePeriodSeconds`.
+    pub shutdown_grace: Interval,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
         Self {
             listen: "0.0.0.0:8080".into(),
+            shutdown_grace: Interval::from_secs(20),
         }
     }
 }
@@ -223,6 +234,12 @@ pub struct SlackSettings {
     pub signing_secret: Option<Secret>,
     /// App-level token (`xapp-…`) for Socket Mode.
     pub app_token: Option<Secret>,
+    /// A file holding the bot token (a Kubernetes Secret mount), instead of `bot_token`.
+    pub bot_token_file: Option<PathBuf>,
+    /// A file holding the signing secret, instead of `signing_secret`.
+    pub signing_secret_file: Option<PathBuf>,
+    /// A file holding the app-level token, instead of `app_token`.
+    pub app_token_file: Option<PathBuf>,
     /// Channel that receives every alert.
     pub alerts_channel: Option<String>,
     /// Open a dedicated channel per incident.
@@ -236,6 +253,9 @@ impl Default for SlackSettings {
             bot_token: None,
             signing_secret: None,
             app_token: None,
+            bot_token_file: None,
+            signing_secret_file: None,
+            app_token_file: None,
             alerts_channel: None,
             create_incident_channels: false,
         }
@@ -277,6 +297,8 @@ pub struct DiscordSettings {
     pub public_key: Option<String>,
     /// Bot token; set it with `FIREWATCH__DISCORD__BOT_TOKEN`.
     pub bot_token: Option<Secret>,
+    /// A file holding the bot token (a Kubernetes Secret mount), instead of `bot_token`.
+    pub bot_token_file: Option<PathBuf>,
     /// Channel that mirrors every status message.
     pub status_channel_id: Option<String>,
     /// `http` or `gateway`.
@@ -290,6 +312,7 @@ impl Default for DiscordSettings {
             application_id: None,
             public_key: None,
             bot_token: None,
+            bot_token_file: None,
             status_channel_id: None,
             mode: DiscordMode::Http,
         }
@@ -343,12 +366,38 @@ impl Default for HelmSettings {
 pub struct LogSettings {
     /// A `tracing` filter (`info`, `firewatch=debug`); `RUST_LOG` wins when set.
     pub level: String,
+    /// `text` (for people) or `json` (one JSON object per line, for log collectors).
+    pub format: LogFormat,
 }
 
 impl Default for LogSettings {
     fn default() -> Self {
         Self {
             level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `fields`, `target`, `spans`.
+    Json,
+}
+
+impl<'de> Deserialize<'de> for LogFormat {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match String::deserialize(deserializer)?.as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(serde::de::Error::custom(format!(
+                "'{other}' is not a log format (text or json)"
+            ))),
         }
     }
 }

@@ -168,7 +168,10 @@ fn environment_variables_override_the_file() {
 fn unknown_keys_are_named() {
     assert_eq!(
         invalid(&format!("{MINIMAL}\n[store]\nurll = \"x\"\n")),
-        ("store.urll".into(), "unknown key (expected url)".into())
+        (
+            "store.urll".into(),
+            "unknown key (expected url or url_file)".into()
+        )
     );
     let (key, message) = invalid(&format!("verbose = true\n{MINIMAL}"));
     assert_eq!(key, "verbose");
@@ -449,4 +452,22 @@ fn bad_approval_rules_name_the_key() {
     assert_eq!(key, "approvals.actions.nope");
     let (key, _) = invalid(&format!("{MINIMAL}\n[approvals]\nttl = \"10s\"\n"));
     assert_eq!(key, "approvals.ttl");
+}
+
+#[test]
+fn log_format_and_shutdown_grace_have_defaults_and_are_checked() {
+    let s = load(MINIMAL).expect("loads");
+    assert_eq!(s.log.format, LogFormat::Text);
+    assert_eq!(s.server.shutdown_grace, Interval::from_secs(20));
+    let s = load(&format!(
+        "{MINIMAL}\n[log]\nformat = \"json\"\n[server]\nshutdown_grace = \"45s\"\n"
+    ))
+    .expect("loads");
+    assert_eq!(s.log.format, LogFormat::Json);
+    assert_eq!(s.server.shutdown_grace, Interval::from_secs(45));
+    let (key, message) = invalid(&format!("{MINIMAL}\n[log]\nformat = \"xml\"\n"));
+    assert_eq!(key, "log.format");
+    assert!(message.contains("text or json"), "{message}");
+    let (key, _) = invalid(&format!("{MINIMAL}\n[server]\nshutdown_grace = \"1h\"\n"));
+    assert_eq!(key, "server.shutdown_grace");
 }

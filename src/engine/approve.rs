@@ -123,6 +123,7 @@ impl Engine {
             Voted::Closed(r) => Err(refuse(format!("{label} is {}", r.state), closed_detail(&r))),
             Voted::Denied(r) => {
                 tracing::info!(request = r.id, "approval request denied");
+                self.metrics.approval(State::Denied);
                 let mut message = Message::notice(
                     format!("🚫 {label} denied by {}", caller.actor),
                     &format!("{} will not run.", r.new.what),
@@ -139,6 +140,9 @@ impl Engine {
                 request: r,
                 complete,
             } => {
+                if complete {
+                    self.metrics.approval(State::Approved);
+                }
                 let count = r.approvers.len() as u32;
                 let mut message = Message::notice(
                     format!(
@@ -238,20 +242,19 @@ impl Engine {
                     what: what.clone(),
                     error: why.clone(),
                 };
-                self.store
-                    .close_approval(
-                        request.id,
-                        Close {
-                            from: &[State::Running],
-                            to: State::Failed,
-                            result: Some(&why),
-                            not_runner: None,
-                        },
-                        &[entry],
-                        &requester,
-                        now,
-                    )
-                    .await?;
+                self.settle(
+                    request.id,
+                    Close {
+                        from: &[State::Running],
+                        to: State::Failed,
+                        result: Some(&why),
+                        not_runner: None,
+                    },
+                    &[entry],
+                    &requester,
+                    now,
+                )
+                .await?;
                 let message = Message::notice(
                     format!("❌ {label} failed: {what}"),
                     &format!("{why}. Nothing was changed."),
@@ -301,20 +304,19 @@ impl Engine {
             }
             _ => None,
         };
-        self.store
-            .close_approval(
-                request.id,
-                Close {
-                    from: &[State::Running],
-                    to: state,
-                    result: Some(&result),
-                    not_runner: None,
-                },
-                &entries,
-                &requester,
-                self.clock.now(),
-            )
-            .await?;
+        self.settle(
+            request.id,
+            Close {
+                from: &[State::Running],
+                to: state,
+                result: Some(&result),
+                not_runner: None,
+            },
+            &entries,
+            &requester,
+            self.clock.now(),
+        )
+        .await?;
         // A verification Job runs on: its result follows when it finishes.
         match job {
             Some((spec, purpose)) if reserved.is_some() => {
@@ -351,8 +353,7 @@ impl Engine {
         {
             let incident = self.incident_of(&request).await?;
             let closed = self
-                .store
-                .close_approval(
+                .settle(
                     request.id,
                     Close {
                         from: &[State::Pending],
@@ -392,8 +393,7 @@ impl Engine {
                 let why = "firewatch restarted while it ran; it may or may not have reached the \
                            cluster, so it is not run again — check the service and ask anew if needed";
                 let closed = self
-                    .store
-                    .close_approval(
+                    .settle(
                         request.id,
                         Close {
                             from: &[State::Running],
@@ -478,6 +478,25 @@ impl Engine {
         Ok(replies)
     }
 
+    /// [`crate::store::Store::close_approval`], counting the outcome when it moved the request.
+    async fn settle(
+        &self,
+        id: i64,
+        close: Close<'_>,
+        entries: &[TimelineEvent],
+        actor: &Actor,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> crate::store::Result<Option<Request>> {
+        let closed = self
+            .store
+            .close_approval(id, close, entries, actor, at)
+            .await?;
+        if closed.is_some() {
+            self.metrics.approval(close.to);
+        }
+        Ok(closed)
+    }
+
     async fn close_request(
         &self,
         request: &Request,
@@ -487,8 +506,7 @@ impl Engine {
         why: &str,
     ) -> Result<bool> {
         let closed = self
-            .store
-            .close_approval(
+            .settle(
                 request.id,
                 Close {
                     from,

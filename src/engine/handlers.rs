@@ -100,7 +100,8 @@ impl Engine {
                 actor: caller.actor.clone(),
                 early: gathered.parts,
             };
-            tokio::spawn(evidence::follow_up(follow, gathered.pending));
+            self.background
+                .spawn(evidence::follow_up(follow, gathered.pending));
         }
         Ok(vec![to_channel(&caller.channel, message)])
     }
@@ -136,6 +137,7 @@ impl Engine {
         {
             Updated::Changed { before, after } => {
                 tracing::info!(incident = %after.id, command = %name, "incident changed");
+                self.metrics.incident_changed(&before, &after, now);
                 let message = self.announce(&before, &after, &event, caller, now).await;
                 Ok(vec![to_channel(&after.channel, message)])
             }

@@ -297,7 +297,10 @@ impl Engine {
             .update(incident.id, &caller.actor, now, request, &decide)
             .await?
         {
-            Updated::Changed { after, .. } => Ok(*after),
+            Updated::Changed { before, after } => {
+                self.metrics.incident_changed(&before, &after, now);
+                Ok(*after)
+            }
             Updated::Refused(r) => Err(refusal(name, r)),
         }
     }

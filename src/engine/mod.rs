@@ -25,6 +25,9 @@ use std::hash::BuildHasher;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use tokio_util::task::TaskTracker;
 
 pub use cluster::Limits;
 pub use jobs::Verification;
@@ -39,6 +42,7 @@ use crate::incident::lifecycle::{self, Event, Refusal, Step};
 use crate::incident::severity::Policy;
 use crate::incident::{Actor, ChannelRef, Incident, IncidentId, Status};
 use crate::message::Message;
+use crate::metrics::{Metrics, Outcome};
 use crate::notify::{self, Templates};
 use crate::ops::probe::Prober;
 use crate::ops::{Cluster, Runbook};
@@ -176,6 +180,11 @@ pub struct Engine {
     runner: String,
     /// Whether requests an earlier process left running were closed (first scheduler pass).
     recovered: AtomicBool,
+    /// Where commands, approvals and incident milestones are counted.
+    metrics: Arc<Metrics>,
+    /// Work a command leaves running after its answer (mirror posts, late evidence), so that
+    /// shutdown can wait for it.
+    background: TaskTracker,
 }
 
 impl Engine {
@@ -215,7 +224,28 @@ impl Engine {
             jobs_resumed: AtomicBool::new(false),
             runner: format!("{}-{}", std::process::id(), error_reference()),
             recovered: AtomicBool::new(false),
+            metrics: Arc::new(Metrics::default()),
+            background: TaskTracker::new(),
         }
+    }
+
+    /// Counts into `metrics` (by default, a registry of its own that nobody reads).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Waits up to `within` for the work commands left running after their answers (mirror
+    /// posts, late evidence); returns whether all of it finished. New work still starts (a
+    /// command being drained may leave some), and is waited for too.
+    pub async fn finish_background(&self, within: Duration) -> bool {
+        self.background.close();
+        let done = tokio::time::timeout(within, self.background.wait())
+            .await
+            .is_ok();
+        self.background.reopen();
+        done
     }
 
     /// Parses and runs one command text. Never fails: every problem becomes a reply to the caller.
@@ -223,17 +253,30 @@ impl Engine {
     pub async fn handle(&self, caller: &Caller, text: &str) -> Vec<Reply> {
         match command::parse(text) {
             Ok(invocation) => self.run(caller, invocation).await,
-            Err(e) => vec![private(Message::notice(
-                "⚠️ Could not read that command",
-                &e.to_string(),
-            ))],
+            Err(e) => {
+                self.metrics
+                    .command(None, caller.actor.platform, Outcome::Refused);
+                vec![private(Message::notice(
+                    "⚠️ Could not read that command",
+                    &e.to_string(),
+                ))]
+            }
         }
     }
 
     /// Runs a parsed command. Never fails: every problem becomes a reply to the caller.
     pub async fn run(&self, caller: &Caller, invocation: Invocation) -> Vec<Reply> {
         let name = invocation.command.name();
-        match self.dispatch(caller, invocation).await {
+        let answer = self.dispatch(caller, invocation).await;
+        let outcome = match &answer {
+            Ok(_) => Outcome::Ok,
+            Err(Error::Store(store::Error::Replayed(_))) => Outcome::Replayed,
+            Err(Error::User { .. }) => Outcome::Refused,
+            Err(_) => Outcome::Failed,
+        };
+        self.metrics
+            .command(Some(name), caller.actor.platform, outcome);
+        match answer {
             Ok(replies) => {
                 self.mirror(&replies);
                 replies
@@ -361,7 +404,8 @@ impl Engine {
             {
                 let outbox = Arc::clone(&self.outbox);
                 let (channel, message) = (channel.clone(), reply.message.clone());
-                tokio::spawn(async move { outbox.mirror(&channel, &message).await });
+                self.background
+                    .spawn(async move { outbox.mirror(&channel, &message).await });
             }
         }
     }

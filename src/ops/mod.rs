@@ -11,6 +11,7 @@
 //! - [`diagnose`]: what `/incident-diagnose` and `/incident-verify` read (pods, events, nodes,
 //!   rollout status).
 //! - [`mutation`]: the one value every change to the cluster goes through, and the runbook.
+//! - [`metered`]: a [`Cluster`] wrapper that times every call for `GET /metrics`.
 //! - [`probe`]: HTTP probes of health URLs and Prometheus queries (not the cluster's API).
 //! - [`jobs`]: verification Jobs (smoke and load tests) and a load test's figures.
 
@@ -19,6 +20,7 @@ pub mod evidence;
 pub mod helm;
 pub mod jobs;
 pub mod kube;
+pub mod metered;
 pub mod mutation;
 pub mod probe;
 

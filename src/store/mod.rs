@@ -37,7 +37,7 @@ pub enum Error {
     #[error("incident {0} does not exist")]
     NotFound(IncidentId),
     /// The store URL does not name a usable database.
-    #[error("store.url '{url}': {reason}")]
+    #[error("store.url '{}': {reason}", crate::config::without_password(url))]
     Location {
         /// The configured URL.
         url: String,
@@ -45,7 +45,7 @@ pub enum Error {
         reason: String,
     },
     /// The store could not be opened.
-    #[error("cannot open the store at {url}")]
+    #[error("cannot open the store at {}", crate::config::without_password(url))]
     Open {
         /// The configured URL.
         url: String,
@@ -312,6 +312,9 @@ pub trait Store: Send + Sync {
         entries: &[TimelineEvent],
         actor: &Actor,
     ) -> Result<()>;
+
+    /// Checks that the store answers: one trivial query.
+    async fn ping(&self) -> Result<()>;
 
     /// Waits for in-flight work and closes connections (SQLite checkpoints its journal).
     async fn close(&self);

@@ -427,6 +427,11 @@ impl Store for SqliteStore {
         baselines::store(&self.pool, baseline, entries, actor).await
     }
 
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

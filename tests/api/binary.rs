@@ -158,7 +158,7 @@ fn check_config_accepts_the_example_and_names_what_is_wrong_otherwise() {
     assert_eq!(unknown.status.code(), Some(1));
     assert_has(
         &text(&unknown.stderr),
-        &["bot.toml: store.extra: unknown key (expected url)"],
+        &["bot.toml: store.extra: unknown key (expected url or url_file)"],
     );
 
     let missing = firewatch(

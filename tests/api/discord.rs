@@ -18,7 +18,7 @@ fn key() -> SigningKey {
     SigningKey::from_bytes(&[7; 32])
 }
 
-fn discord_env(fake: &FakeDiscord) -> Vec<(String, String)> {
+pub fn discord_env(fake: &FakeDiscord) -> Vec<(String, String)> {
     [
         ("FIREWATCH__DISCORD__API_URL", fake.url.clone()),
         ("FIREWATCH__DISCORD__APPLICATION_ID", APPLICATION.into()),
@@ -463,5 +463,8 @@ async fn gateway_mode_takes_interactions_over_the_websocket() {
         .await;
     assert_has(&edits[0].body.to_string(), &["🚨 INCIDENT DETECTED"]);
     assert_eq!(t.timeline(1).await[0].actor.name, "alice");
+    // The deferral over the gateway is timed like one over HTTP.
+    let acks = "firewatch_ack_latency_seconds_count{platform=\"discord\"}";
+    assert_eq!(crate::health::metric(&t.app, acks), 1.0);
     running.stop().await.unwrap();
 }

@@ -526,6 +526,9 @@ async fn socket_mode_takes_the_same_commands_without_a_public_url() {
         acks[0].body["envelope_id"],
         "57d6a792-4d35-4d0b-b6aa-3361493e1caf"
     );
+    // The acknowledgement over the websocket is timed like one over HTTP.
+    let timed = "firewatch_ack_latency_seconds_count{platform=\"slack\"}";
+    assert_eq!(crate::health::metric(&t.app, timed), 1.0);
     // Slack redelivers an unacknowledged envelope: still one incident.
     fake.send_envelope(envelope).await;
     fake.wait_calls("socket", 2).await;

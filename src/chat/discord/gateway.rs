@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use serenity::all::{
-    ClientBuilder, Context, EventHandler, GatewayIntents, HttpBuilder, Interaction,
+    ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, HttpBuilder,
+    Interaction, Ready, ShardStageUpdateEvent,
 };
 use serenity::async_trait;
 
@@ -14,14 +15,31 @@ use super::Discord;
 use super::interaction::{self, Interaction as Read};
 use crate::config::Secret;
 use crate::error_chain;
+use crate::incident::Platform;
+use crate::metrics::Metrics;
+use crate::readiness::Link;
 
 struct Handler {
     discord: Arc<Discord>,
+    link: Link,
+    metrics: Arc<Metrics>,
 }
 
 #[async_trait]
 impl EventHandler for Handler {
+    async fn ready(&self, _ctx: Context, _ready: Ready) {
+        self.link.connected();
+    }
+
+    async fn shard_stage_update(&self, _ctx: Context, event: ShardStageUpdateEvent) {
+        match event.new {
+            ConnectionStage::Connected => self.link.connected(),
+            _ => self.link.disconnected(),
+        }
+    }
+
     async fn interaction_create(&self, _ctx: Context, event: Interaction) {
+        let started = std::time::Instant::now();
         // serenity serialises the interaction without its `type`; put it back for the reader.
         let kind = match &event {
             Interaction::Command(_) => 2,
@@ -51,6 +69,7 @@ impl EventHandler for Handler {
                 {
                     tracing::warn!(error = %e, "could not defer the interaction");
                 }
+                self.metrics.ack(Platform::Discord, started.elapsed());
                 self.discord.submit(call);
             }
             Ok(false) => tracing::info!(interaction = %call.id, "redelivered; ignored"),
@@ -61,11 +80,19 @@ impl EventHandler for Handler {
     }
 }
 
-/// Connects to the gateway with the bot token and handles interactions until the process ends.
+/// Connects to the gateway with the bot token and handles interactions until the process ends
+/// (or the task is aborted at shutdown). `link` reports the connection to `/readyz`: up on
+/// `READY`, down while serenity reconnects. Deferrals are timed into `metrics`.
 ///
 /// # Errors
 /// The client could not be built or the gateway refused the token.
-pub async fn run(discord: Arc<Discord>, token: &Secret, api_url: &str) -> Result<(), String> {
+pub async fn run(
+    discord: Arc<Discord>,
+    token: &Secret,
+    api_url: &str,
+    link: Link,
+    metrics: Arc<Metrics>,
+) -> Result<(), String> {
     let mut http = HttpBuilder::new(token.expose());
     if api_url.trim_end_matches('/') != "https://discord.com" {
         // serenity's rate limiter ignores a proxy unless it is disabled (API-NOTES).
@@ -74,11 +101,17 @@ pub async fn run(discord: Arc<Discord>, token: &Secret, api_url: &str) -> Result
             .ratelimiter_disabled(true);
     }
     let mut client = ClientBuilder::new_with_http(http.build(), GatewayIntents::empty())
-        .event_handler(Handler { discord })
+        .event_handler(Handler {
+            discord,
+            link: link.clone(),
+            metrics,
+        })
         .await
         .map_err(|e| format!("discord gateway: {e}"))?;
-    client
+    let ended = client
         .start()
         .await
-        .map_err(|e| format!("discord gateway: {e}"))
+        .map_err(|e| format!("discord gateway: {e}"));
+    link.disconnected();
+    ended
 }

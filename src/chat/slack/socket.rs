@@ -10,6 +10,9 @@ use super::payload::{ACTION_PREFIX, ButtonPress, SlashCommand};
 use super::{Delivery, Slack};
 use crate::config::Secret;
 use crate::error_chain;
+use crate::incident::Platform;
+use crate::metrics::Metrics;
+use crate::readiness::Link;
 
 /// A running Socket Mode connection.
 pub struct SocketMode {
@@ -17,18 +20,29 @@ pub struct SocketMode {
 }
 
 impl SocketMode {
-    /// Connects with the app-level token (`xapp-…`) and starts receiving.
+    /// Connects with the app-level token (`xapp-…`) and starts receiving. `link` reports the
+    /// connection to `/readyz`: up on Slack's `hello`, down on a socket error until the next
+    /// `hello` (slack-morphism reconnects by itself). Acknowledgements are timed into `metrics`.
     ///
     /// # Errors
     /// Slack refused the token or could not be reached.
-    pub async fn start(slack: Arc<Slack>, app_token: &Secret) -> Result<Self, String> {
+    pub async fn start(
+        slack: Arc<Slack>,
+        app_token: &Secret,
+        link: Link,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, String> {
         let client = slack.api.client();
         let environment = Arc::new(
             SlackClientEventsListenerEnvironment::new(client)
                 .with_error_handler(on_error)
-                .with_user_state(Arc::clone(&slack)),
+                .with_user_state(Arc::clone(&slack))
+                .with_user_state(link)
+                .with_user_state(metrics),
         );
         let callbacks = SlackSocketModeListenerCallbacks::new()
+            // The hello event's type is not exported by slack-morphism: a closure names it.
+            .with_hello_events(|_hello, _client, state| async move { on_hello(state).await })
             .with_command_events(on_command)
             .with_interaction_events(on_interaction);
         let listener = SlackClientSocketModeListener::new(
@@ -54,19 +68,41 @@ impl SocketMode {
 fn on_error(
     error: Box<dyn std::error::Error + Send + Sync>,
     _client: Arc<SlackHyperClient>,
-    _state: SlackClientEventsUserState,
+    state: SlackClientEventsUserState,
 ) -> axum::http::StatusCode {
     tracing::warn!(error = %error, "slack socket mode error");
+    // A plain `fn` cannot wait for the lock; the state is only ever read after start-up.
+    if let Ok(state) = state.try_read()
+        && let Some(link) = state.get_user_state::<Link>()
+    {
+        link.disconnected();
+    }
     axum::http::StatusCode::OK
+}
+
+async fn on_hello(state: SlackClientEventsUserState) {
+    if let Some(link) = state.read().await.get_user_state::<Link>() {
+        link.connected();
+    }
 }
 
 async fn adapter(state: &SlackClientEventsUserState) -> Option<Arc<Slack>> {
     state.read().await.get_user_state::<Arc<Slack>>().cloned()
 }
 
-/// Accepts a delivery and runs it in a task; the websocket acknowledgement follows at once.
-async fn dispatch(slack: Arc<Slack>, delivery: Delivery) {
-    match slack.accept(&delivery).await {
+/// Accepts a delivery and runs it in a task; the websocket acknowledgement follows at once
+/// (timed from the callback's start).
+async fn dispatch(
+    slack: Arc<Slack>,
+    delivery: Delivery,
+    state: &SlackClientEventsUserState,
+    started: std::time::Instant,
+) {
+    let accepted = slack.accept(&delivery).await;
+    if let Some(metrics) = state.read().await.get_user_state::<Arc<Metrics>>() {
+        metrics.ack(Platform::Slack, started.elapsed());
+    }
+    match accepted {
         Ok(true) => slack.submit(delivery),
         Ok(false) => tracing::info!(request = %delivery.key(), "redelivered; ignored"),
         Err(e) => {
@@ -80,6 +116,7 @@ async fn on_command(
     _client: Arc<SlackHyperClient>,
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
+    let started = std::time::Instant::now();
     if let Some(slack) = adapter(&state).await {
         let command = SlashCommand {
             team_id: event.team_id.0,
@@ -91,7 +128,7 @@ async fn on_command(
             response_url: event.response_url.0.to_string(),
             trigger_id: event.trigger_id.0,
         };
-        dispatch(slack, Delivery::Command(command)).await;
+        dispatch(slack, Delivery::Command(command), &state, started).await;
     }
     Ok(SlackCommandEventResponse::new(SlackMessageContent::new()))
 }
@@ -101,6 +138,7 @@ async fn on_interaction(
     _client: Arc<SlackHyperClient>,
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<()> {
+    let started = std::time::Instant::now();
     let SlackInteractionEvent::BlockActions(actions) = event else {
         return Ok(());
     };
@@ -121,7 +159,7 @@ async fn on_interaction(
         })
     })();
     if let (Some(press), Some(slack)) = (press, adapter(&state).await) {
-        dispatch(slack, Delivery::Button(press)).await;
+        dispatch(slack, Delivery::Button(press), &state, started).await;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use firewatch::engine::Caller;
 use firewatch::incident::{Actor, ChannelRef, Platform};
 
 use super::broken_with_incident_on;
+use crate::health::metric;
 use crate::helpers::{ClusterApp, assert_has};
 
 /// Incident #1 on a broken Freightliner, with `env` approval settings.
@@ -182,6 +183,33 @@ async fn two_approvals_needed_and_given_run_the_change_once() {
     assert_has(&out, &["R1 is succeeded", "It already ran."]);
     assert_eq!(c.helm.calls().len(), 1);
     assert_eq!(state(&c, 1).await, State::Succeeded);
+    let app = &c.t.app;
+    for (series, want) in [
+        ("firewatch_approvals_total{outcome=\"approved\"}", 1.0),
+        ("firewatch_approvals_total{outcome=\"succeeded\"}", 1.0),
+        ("firewatch_approvals_total{outcome=\"failed\"}", 0.0),
+        ("firewatch_approvals_total{outcome=\"denied\"}", 0.0),
+        // One helm rollback, previewed when asked and again before it ran.
+        (
+            "firewatch_cluster_call_duration_seconds_count{call=\"apply\"}",
+            1.0,
+        ),
+        (
+            "firewatch_cluster_call_duration_seconds_count{call=\"preview\"}",
+            2.0,
+        ),
+        ("firewatch_cluster_call_errors_total{call=\"apply\"}", 0.0),
+        (
+            "firewatch_commands_total{command=\"approve\",platform=\"console\",outcome=\"ok\"}",
+            2.0,
+        ),
+        (
+            "firewatch_commands_total{command=\"approve\",platform=\"console\",outcome=\"refused\"}",
+            1.0,
+        ),
+    ] {
+        assert_eq!(metric(app, series), want, "{series}");
+    }
     let kinds = kinds(&c).await;
     assert_eq!(
         kinds[kinds.len() - 7..],
@@ -311,6 +339,12 @@ async fn an_expired_request_never_runs() {
     c.t.tick().await;
     assert!(c.helm.calls().is_empty());
     assert!(kinds(&c).await.contains(&"approval_expired"));
+    let expired = "firewatch_approvals_total{outcome=\"expired\"}";
+    assert_eq!(metric(&c.t.app, expired), 1.0);
+    assert_eq!(
+        metric(&c.t.app, "firewatch_approvals_total{outcome=\"approved\"}"),
+        0.0
+    );
 }
 
 #[tokio::test]
@@ -346,6 +380,8 @@ async fn a_denied_request_never_runs() {
     c.t.tick().await;
     assert!(c.helm.calls().is_empty());
     assert_eq!(state(&c, 1).await, State::Denied);
+    let denied = "firewatch_approvals_total{outcome=\"denied\"}";
+    assert_eq!(metric(&c.t.app, denied), 1.0);
     let last = c.t.timeline(1).await.pop().unwrap();
     assert_eq!(last.event.describe(), "R1 denied: the canary is fine");
     assert_eq!(last.actor.name, "dave");

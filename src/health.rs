@@ -1,0 +1,124 @@
+//! `GET /readyz` and `GET /metrics` of `firewatch serve` (`GET /healthz`, "the process
+//! answers", lives with the other routes in [`crate::server`]).
+//!
+//! - `/readyz`: 200 `ready` when the store answers a trivial query within [`STORE_CHECK`], the
+//!   templates are loaded and every live chat connection (Slack Socket Mode, the Discord
+//!   gateway) is up; otherwise 503 with one reason per line. Never hangs: the store check is
+//!   bounded.
+//! - `/metrics`: the Prometheus text format ([`crate::metrics`]), with the open incidents per
+//!   severity counted from the store at scrape time (left out when the store does not answer).
+//!
+//! Owns these two answers only; it changes nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::error_chain;
+use crate::incident::Severity;
+use crate::metrics::{self, Metrics};
+use crate::readiness::Readiness;
+use crate::startup::App;
+use crate::store::Store;
+
+/// How long `/readyz` and `/metrics` wait for the store.
+pub const STORE_CHECK: Duration = Duration::from_secs(2);
+
+/// What the two endpoints read.
+#[derive(Clone)]
+pub struct Health {
+    store: Arc<dyn Store>,
+    readiness: Readiness,
+    metrics: Arc<Metrics>,
+}
+
+impl Health {
+    /// The health of `app`.
+    pub fn new(app: &App) -> Self {
+        Self::of(
+            Arc::clone(&app.store),
+            app.readiness.clone(),
+            Arc::clone(&app.metrics),
+        )
+    }
+
+    /// Health over these parts (tests give a store of their own).
+    pub fn of(store: Arc<dyn Store>, readiness: Readiness, metrics: Arc<Metrics>) -> Self {
+        Self {
+            store,
+            readiness,
+            metrics,
+        }
+    }
+
+    /// The registry acknowledgements are timed into.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// What is not ready, one reason each; empty when ready.
+    pub async fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        match tokio::time::timeout(STORE_CHECK, self.store.ping()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => problems.push(format!("store: {}", error_chain(&e))),
+            Err(_) => problems.push(format!(
+                "store: no answer within {} ms",
+                STORE_CHECK.as_millis()
+            )),
+        }
+        problems.extend(self.readiness.problems());
+        problems
+    }
+}
+
+/// The `/readyz` and `/metrics` routes.
+pub fn router(health: Health) -> Router {
+    Router::new()
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(scrape))
+        .with_state(health)
+}
+
+async fn readyz(State(health): State<Health>) -> Response {
+    let problems = health.problems().await;
+    if problems.is_empty() {
+        return (StatusCode::OK, "ready\n").into_response();
+    }
+    tracing::warn!(problems = %problems.join("; "), "not ready");
+    let mut body = problems.join("\n");
+    body.push('\n');
+    (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+}
+
+async fn scrape(State(health): State<Health>) -> Response {
+    let open = match tokio::time::timeout(STORE_CHECK, health.store.active_incidents()).await {
+        Ok(Ok(incidents)) => Some(
+            Severity::ALL
+                .iter()
+                .map(|s| {
+                    let n = incidents.iter().filter(|i| i.severity == *s).count();
+                    (*s, n as u64)
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %error_chain(&e), "metrics: open incidents not counted");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("metrics: the store did not answer; open incidents not counted");
+            None
+        }
+    };
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        metrics::render(&health.metrics, open.as_deref()),
+    )
+        .into_response()
+}
