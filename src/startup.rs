@@ -18,7 +18,7 @@ use crate::incident::Platform;
 use crate::incident::severity::{Policy, PolicyError};
 use crate::notify::{self, Templates};
 use crate::ops::{self, Cluster};
-use crate::store::{self, SqliteStore, Store};
+use crate::store::{self, Access, Store};
 
 /// Why firewatch could not start.
 #[derive(Debug, thiserror::Error)]
@@ -84,11 +84,25 @@ pub fn check(settings: &Settings) -> Result<Checked, Error> {
     Ok(Checked { policy, templates })
 }
 
-/// Builds the application: checks the settings, opens and migrates the store.
+/// Builds the application: checks the settings, opens and migrates the store as its writer
+/// ([`Access::Exclusive`]: `serve`, `console`).
 ///
 /// # Errors
 /// [`Error`] naming what could not be set up.
 pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Error> {
+    build_with(settings, clock, Access::Exclusive).await
+}
+
+/// [`build`] with the store opened as `access` says (`report` runs beside a serving process
+/// with [`Access::Shared`]).
+///
+/// # Errors
+/// [`Error`] naming what could not be set up.
+pub async fn build_with(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    access: Access,
+) -> Result<App, Error> {
     let mut router = Router::new();
     let slack_api = match &settings.slack.bot_token {
         Some(token) => {
@@ -130,7 +144,7 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
     };
     let outbox = Arc::new(router);
     let Checked { policy, templates } = check(&settings)?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&settings.store.url).await?);
+    let store = store::open(&settings.store.url, access).await?;
     let cluster: Arc<dyn Cluster> = match ops::connect(&settings).await {
         Ok(cluster) => Arc::new(cluster),
         Err(e) => {

@@ -276,7 +276,7 @@ impl Settings {
         within("helm.timeout", self.helm.timeout, SECOND, HOUR)?;
         self.check_ops()?;
         self.check_approvals()?;
-        crate::store::sqlite::database_path(&self.store.url)
+        crate::store::check_url(&self.store.url)
             .map_err(|reason| ("store.url".to_owned(), reason))?;
         self.server.listen.parse::<SocketAddr>().map_err(|_| {
             (

@@ -23,7 +23,6 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 pub use cluster::Limits;
 
@@ -162,8 +161,9 @@ pub struct Engine {
     approvals: Arc<approval::Policy>,
     /// This process, as the runner of the approval requests it claims.
     runner: String,
-    /// Whether requests an earlier process left running were closed (first scheduler pass).
-    recovered: AtomicBool,
+    /// When requests a gone process left running are looked for next (`None`: on the next
+    /// scheduler pass).
+    next_recovery: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Engine {
@@ -183,6 +183,7 @@ impl Engine {
             prober,
             approvals,
         } = parts;
+        let runner = store.process().to_owned();
         Self {
             store,
             policy,
@@ -196,8 +197,8 @@ impl Engine {
             runbook,
             prober,
             approvals,
-            runner: format!("{}-{}", std::process::id(), error_reference()),
-            recovered: AtomicBool::new(false),
+            runner,
+            next_recovery: std::sync::Mutex::new(None),
         }
     }
 
@@ -451,7 +452,7 @@ fn to_channel(channel: &ChannelRef, message: Message) -> Reply {
 }
 
 /// A short random reference that ties an apology to its log line.
-fn error_reference() -> String {
+pub(crate) fn error_reference() -> String {
     format!(
         "{:08x}",
         RandomState::new().hash_one(std::time::SystemTime::now()) as u32

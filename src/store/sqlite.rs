@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,6 +16,7 @@ use tokio::sync::mpsc;
 
 use rows::{append, entry, incident, millis, stamp_parts, sync_timers};
 
+use super::lock::Lock;
 use super::{Close, Decide, Error, Fired, Inbound, OnDue, RequestEntries, Result, Store, Updated};
 use crate::approval::{NewRequest, Request, State, Vote, Voted};
 use crate::incident::TimelineEvent;
@@ -47,6 +49,10 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The inbox's group-commit writer.
     accepts: mpsc::Sender<inbox::Waiting>,
+    /// This process, as the owner of the requests it accepts.
+    process: Arc<str>,
+    /// The writer lock, when this store is the file's writer ([`crate::store::open`]).
+    lock: Option<Arc<Lock>>,
 }
 
 impl SqliteStore {
@@ -78,8 +84,27 @@ impl SqliteStore {
             .await
             .map_err(open_error)?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        let accepts = inbox::group_commit(pool.clone());
-        Ok(Self { pool, accepts })
+        let process: Arc<str> = super::new_process_id().into();
+        let accepts = inbox::group_commit(pool.clone(), Arc::clone(&process));
+        Ok(Self {
+            pool,
+            accepts,
+            process,
+            lock: None,
+        })
+    }
+
+    /// This store, holding the file's writer lock until it is dropped.
+    pub fn holding(self, lock: Lock) -> Self {
+        Self {
+            lock: Some(Arc::new(lock)),
+            ..self
+        }
+    }
+
+    /// The writer lock file, when this store holds it.
+    pub fn lock_file(&self) -> Option<&Path> {
+        self.lock.as_deref().map(Lock::path)
     }
 
     /// Hands `write` to the inbox's group-commit writer and waits until it is committed.
@@ -91,7 +116,9 @@ impl SqliteStore {
                 Err(_) => Err(Error::Query(sqlx::Error::WorkerCrashed)),
             },
             // The writer is gone (its runtime ended): write directly.
-            Err(mpsc::error::SendError((write, _))) => inbox::write_now(&self.pool, &write).await,
+            Err(mpsc::error::SendError((write, _))) => {
+                inbox::write_now(&self.pool, &write, &self.process).await
+            }
         }
     }
 
@@ -112,7 +139,7 @@ pub fn database_path(url: &str) -> std::result::Result<&Path, String> {
         Some(("sqlite", path)) => path,
         Some((scheme, _)) => {
             return Err(format!(
-                "'{scheme}://' is not supported; use sqlite://PATH or a file path"
+                "'{scheme}://' is not supported; use sqlite://PATH, a file path or postgres://…"
             ));
         }
         None => url.strip_prefix("sqlite:").unwrap_or(url),
@@ -131,6 +158,15 @@ pub fn database_path(url: &str) -> std::result::Result<&Path, String> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn process(&self) -> &str {
+        &self.process
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn open_incident(&self, draft: &Draft, request: Option<&str>) -> Result<Incident> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let opened = &draft.opened;
@@ -331,7 +367,7 @@ impl Store for SqliteStore {
     }
 
     async fn pending_requests(&self, prefix: &str) -> Result<Vec<Inbound>> {
-        inbox::pending(&self.pool, prefix).await
+        inbox::pending(&self.pool, prefix, &self.process).await
     }
 
     async fn prune_requests(&self, before: DateTime<Utc>) -> Result<u64> {

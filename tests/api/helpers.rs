@@ -17,6 +17,7 @@ use firewatch::startup::{self, App};
 use tempfile::TempDir;
 
 use crate::support::FakeHelm;
+use crate::support::pg::PgSchema;
 use crate::support::kube::FakeKube;
 
 /// The repository root.
@@ -45,6 +46,15 @@ pub fn write_config(dir: &Path) -> PathBuf {
     path
 }
 
+/// Which store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the test's temporary folder.
+    Sqlite,
+    /// A fresh schema on the test Postgres server, dropped afterwards.
+    Postgres,
+}
+
 /// A firewatch on a temporary store, at 2026-11-29 03:00 UTC until moved.
 pub struct TestApp {
     pub app: App,
@@ -52,6 +62,8 @@ pub struct TestApp {
     pub dir: TempDir,
     env: Vec<(String, String)>,
     health_urls: Option<String>,
+    /// The Postgres schema, when on Postgres (last: dropped after the app).
+    pub pg: Option<PgSchema>,
 }
 
 /// Overrides that let every change run at once (policy 0).
@@ -133,6 +145,29 @@ impl TestApp {
         Self::start(dir, Arc::new(ManualClock::new(test_start())), Vec::new()).await
     }
 
+    /// A firewatch on `backend` (a fresh Postgres schema for [`Backend::Postgres`]).
+    pub async fn spawn_on(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => Self::spawn().await,
+            Backend::Postgres => {
+                let pg = PgSchema::create().await;
+                let mut t =
+                    Self::spawn_with(vec![("FIREWATCH__STORE__URL".into(), pg.url.clone())]).await;
+                t.pg = Some(pg);
+                t
+            }
+        }
+    }
+
+    /// Which store it runs on.
+    pub fn backend(&self) -> Backend {
+        if self.pg.is_some() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
     /// A firewatch whose settings also take these `FIREWATCH__…` overrides.
     pub async fn spawn_with(env: Vec<(String, String)>) -> Self {
         let _ = tracing_subscriber::fmt()
@@ -179,6 +214,7 @@ impl TestApp {
             dir,
             env,
             health_urls,
+            pg: None,
         }
     }
 
@@ -190,9 +226,13 @@ impl TestApp {
             dir,
             env,
             health_urls,
+            pg,
         } = self;
+        app.store.close().await;
         drop(app);
-        Self::start_with(dir, clock, env, health_urls).await
+        let mut t = Self::start_with(dir, clock, env, health_urls).await;
+        t.pg = pg;
+        t
     }
 
     pub fn advance_minutes(&self, minutes: i64) {

@@ -1,6 +1,8 @@
 //! The request inbox: chat requests stored before they are acknowledged, marked done with
 //! their effect.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{Row, Sqlite, Transaction};
@@ -42,18 +44,22 @@ pub(super) async fn mark_done(
 }
 
 /// Writes `write` on its own (when the group-commit writer is gone).
-pub(super) async fn write_now(pool: &SqlitePool, write: &Write) -> Result<bool> {
-    write_alone(pool, write).await
+pub(super) async fn write_now(pool: &SqlitePool, write: &Write, owner: &str) -> Result<bool> {
+    write_alone(pool, write, owner).await
 }
 
-fn insert(request: &Inbound) -> sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments> {
+fn insert<'q>(
+    request: &'q Inbound,
+    owner: &'q str,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
     sqlx::query(
-        "INSERT INTO processed_requests (request_key, seen_at, payload) VALUES (?, ?, ?) \
+        "INSERT INTO processed_requests (request_key, seen_at, payload, owner) VALUES (?, ?, ?, ?) \
          ON CONFLICT DO NOTHING",
     )
     .bind(&request.key)
     .bind(millis(request.received))
     .bind(&request.payload)
+    .bind(owner)
 }
 
 /// One inbox write waiting for the next group commit.
@@ -82,12 +88,13 @@ const MOST_WAITING: usize = 4096;
 /// A write is answered only after the transaction holding it committed (durably, with
 /// `synchronous = FULL`); writes keep their order; if a batch fails, each write is tried again on
 /// its own and gets its own answer. The writer ends when the store is dropped.
-pub(super) fn group_commit(pool: SqlitePool) -> mpsc::Sender<Waiting> {
+/// Requests are recorded as accepted by `owner` (this process).
+pub(super) fn group_commit(pool: SqlitePool, owner: Arc<str>) -> mpsc::Sender<Waiting> {
     let (sender, mut waiting) = mpsc::channel::<Waiting>(MOST_WAITING);
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MOST_PER_COMMIT);
         while waiting.recv_many(&mut batch, MOST_PER_COMMIT).await > 0 {
-            match write_all(&pool, &batch).await {
+            match write_all(&pool, &batch, &owner).await {
                 Ok(answers) => {
                     for ((_, reply), answer) in batch.drain(..).zip(answers) {
                         let _ = reply.send(Ok(answer));
@@ -95,7 +102,7 @@ pub(super) fn group_commit(pool: SqlitePool) -> mpsc::Sender<Waiting> {
                 }
                 Err(_) => {
                     for (write, reply) in batch.drain(..) {
-                        let _ = reply.send(write_alone(&pool, &write).await);
+                        let _ = reply.send(write_alone(&pool, &write, &owner).await);
                     }
                 }
             }
@@ -104,24 +111,24 @@ pub(super) fn group_commit(pool: SqlitePool) -> mpsc::Sender<Waiting> {
     sender
 }
 
-async fn write_all(pool: &SqlitePool, batch: &[Waiting]) -> Result<Vec<bool>> {
+async fn write_all(pool: &SqlitePool, batch: &[Waiting], owner: &str) -> Result<Vec<bool>> {
     let mut tx = pool.begin().await?;
     let mut answers = Vec::with_capacity(batch.len());
     for (write, _) in batch {
-        answers.push(apply(&mut tx, write).await?);
+        answers.push(apply(&mut tx, write, owner).await?);
     }
     tx.commit().await?;
     Ok(answers)
 }
 
-async fn write_alone(pool: &SqlitePool, write: &Write) -> Result<bool> {
+async fn write_alone(pool: &SqlitePool, write: &Write, owner: &str) -> Result<bool> {
     let mut conn = pool.acquire().await?;
-    apply(&mut conn, write).await
+    apply(&mut conn, write, owner).await
 }
 
-async fn apply(conn: &mut sqlx::SqliteConnection, write: &Write) -> Result<bool> {
+async fn apply(conn: &mut sqlx::SqliteConnection, write: &Write, owner: &str) -> Result<bool> {
     let done = match write {
-        Write::Accept(request) => insert(request).execute(&mut *conn).await?,
+        Write::Accept(request) => insert(request, owner).execute(&mut *conn).await?,
         Write::Handled(key, at) => sqlx::query(
             "UPDATE processed_requests SET done_at = ? WHERE request_key = ? AND done_at IS NULL",
         )
@@ -144,22 +151,29 @@ async fn apply(conn: &mut sqlx::SqliteConnection, write: &Write) -> Result<bool>
     Ok(done.rows_affected() == 1)
 }
 
-pub(super) async fn pending(pool: &SqlitePool, prefix: &str) -> Result<Vec<Inbound>> {
+/// Takes over what earlier processes left: requests not delivered and not accepted by `me`
+/// (there is one writer on the file, so any other owner is gone), each counted as one more
+/// attempt and recorded as `me`'s.
+pub(super) async fn pending(pool: &SqlitePool, prefix: &str, me: &str) -> Result<Vec<Inbound>> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let rows = sqlx::query(
         "SELECT request_key, seen_at, payload, done_at IS NOT NULL AS handled, attempts \
          FROM processed_requests \
-         WHERE delivered_at IS NULL AND payload IS NOT NULL \
+         WHERE delivered_at IS NULL AND payload IS NOT NULL AND owner IS NOT ? \
          AND substr(request_key, 1, length(?)) = ? ORDER BY seen_at, request_key",
     )
+    .bind(me)
     .bind(prefix)
     .bind(prefix)
     .fetch_all(&mut *tx)
     .await?;
     sqlx::query(
-        "UPDATE processed_requests SET attempts = attempts + 1 \
-         WHERE delivered_at IS NULL AND payload IS NOT NULL AND substr(request_key, 1, length(?)) = ?",
+        "UPDATE processed_requests SET attempts = attempts + 1, owner = ? \
+         WHERE delivered_at IS NULL AND payload IS NOT NULL AND owner IS NOT ? \
+         AND substr(request_key, 1, length(?)) = ?",
     )
+    .bind(me)
+    .bind(me)
     .bind(prefix)
     .bind(prefix)
     .execute(&mut *tx)
