@@ -159,14 +159,6 @@ impl TestApp {
         }
     }
 
-    /// Which store it runs on.
-    pub fn backend(&self) -> Backend {
-        if self.pg.is_some() {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        }
-    }
 
     /// A firewatch whose settings also take these `FIREWATCH__…` overrides.
     pub async fn spawn_with(env: Vec<(String, String)>) -> Self {

@@ -11,6 +11,7 @@ mod fake_slack;
 mod fuzz;
 mod helpers;
 mod recorder;
+mod replicas;
 mod report;
 mod slack;
 mod store;
