@@ -277,7 +277,10 @@ async fn adopt(slack: Option<Arc<Slack>>, discord: Option<Arc<Discord>>) {
             match slack.pending().await {
                 Ok(pending) if !pending.is_empty() => {
                     let replayed = slack.replay(pending).await;
-                    tracing::info!(replayed, "took over slack requests of a process that is gone");
+                    tracing::info!(
+                        replayed,
+                        "took over slack requests of a process that is gone"
+                    );
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %error_chain(&e), "cannot read the request inbox"),

@@ -14,7 +14,8 @@ use crate::interval::Interval;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSettings {
-    /// `sqlite://PATH` or a plain file path; the file is created if missing.
+    /// `sqlite://PATH` or a plain file path (the file is created if missing), or
+    /// `postgres://…` for several replicas on one database.
     pub url: String,
 }
 

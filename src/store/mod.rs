@@ -44,9 +44,21 @@ pub use sqlite::SqliteStore;
 /// A new process id: the pid and a random part, so ids never repeat across restarts or hosts.
 pub(crate) fn new_process_id() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_default();
-    let host: String = host.chars().filter(|c| c.is_ascii_graphic()).take(40).collect();
-    let id = format!("{}-{}", std::process::id(), crate::engine::error_reference());
-    if host.is_empty() { id } else { format!("{host}-{id}") }
+    let host: String = host
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(40)
+        .collect();
+    let id = format!(
+        "{}-{}",
+        std::process::id(),
+        crate::engine::error_reference()
+    );
+    if host.is_empty() {
+        id
+    } else {
+        format!("{host}-{id}")
+    }
 }
 
 /// How a process uses the store; decides whether it must be the only writer of a SQLite file.

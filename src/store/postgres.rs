@@ -76,7 +76,12 @@ pub fn is_postgres(url: &str) -> bool {
 pub fn check_url(url: &str) -> std::result::Result<(), String> {
     PgConnectOptions::from_str(url.trim())
         .map(drop)
-        .map_err(|e| format!("not a usable postgres URL: {}", redact_error(&e.to_string(), url)))
+        .map_err(|e| {
+            format!(
+                "not a usable postgres URL: {}",
+                redact_error(&e.to_string(), url)
+            )
+        })
 }
 
 /// `url` with its password (in the user part or a `password=` parameter) replaced by `***`, for
@@ -157,7 +162,10 @@ impl PgStore {
         let shown = redact(url);
         let options = PgConnectOptions::from_str(url.trim()).map_err(|e| Error::Location {
             url: shown.clone(),
-            reason: format!("not a usable postgres URL: {}", redact_error(&e.to_string(), url)),
+            reason: format!(
+                "not a usable postgres URL: {}",
+                redact_error(&e.to_string(), url)
+            ),
         })?;
         let pool = PgPoolOptions::new()
             .max_connections(8)

@@ -17,8 +17,8 @@ use firewatch::startup::{self, App};
 use tempfile::TempDir;
 
 use crate::support::FakeHelm;
-use crate::support::pg::PgSchema;
 use crate::support::kube::FakeKube;
+use crate::support::pg::PgSchema;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -158,7 +158,6 @@ impl TestApp {
             }
         }
     }
-
 
     /// A firewatch whose settings also take these `FIREWATCH__…` overrides.
     pub async fn spawn_with(env: Vec<(String, String)>) -> Self {

@@ -94,7 +94,10 @@ impl Fleet {
         let config = write_config(dir.path());
         let text = std::fs::read_to_string(&config).expect("config");
         let example = "health_urls = [\"https://freightliner.example.com/health\", \"https://freightliner.example.com/ready\"]";
-        assert!(text.contains(example), "the example's health_urls line moved");
+        assert!(
+            text.contains(example),
+            "the example's health_urls line moved"
+        );
         let urls = format!("health_urls = [\"{0}/health\", \"{0}/ready\"]", kube.url);
         std::fs::write(&config, text.replace(example, &urls)).expect("write config");
         let helm = FakeHelm::new(dir.path());
@@ -113,7 +116,11 @@ impl Fleet {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         Self {
             slack,
             helm,
@@ -170,9 +177,15 @@ impl Fleet {
         });
         let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
         let now = chrono::Utc::now().timestamp();
-        post(to.addr, "/slack/interactions", &sign(SECRET, now, &body), now, &body)
-            .await
-            .0
+        post(
+            to.addr,
+            "/slack/interactions",
+            &sign(SECRET, now, &body),
+            now,
+            &body,
+        )
+        .await
+        .0
     }
 
     /// The channel posts whose text contains `needle`.
@@ -248,7 +261,15 @@ async fn two_approvals_arriving_at_different_replicas_run_one_rollback() {
     let line = "/incident-assess checkout errors for some users";
     send_command(a.addr, &fleet.slack, "alice", "C0INC", line, "8.3.a").await;
     fleet.slack.wait_calls("chat.postMessage", 1).await;
-    send_command(b.addr, &fleet.slack, "bob", "C0INC", "/incident-rollback", "8.3.b").await;
+    send_command(
+        b.addr,
+        &fleet.slack,
+        "bob",
+        "C0INC",
+        "/incident-rollback",
+        "8.3.b",
+    )
+    .await;
     fleet.drained().await;
     assert_eq!(
         fleet
@@ -256,7 +277,10 @@ async fn two_approvals_arriving_at_different_replicas_run_one_rollback() {
             .await,
         1
     );
-    assert!(fleet.helm.calls().is_empty(), "nothing runs before approval");
+    assert!(
+        fleet.helm.calls().is_empty(),
+        "nothing runs before approval"
+    );
     let (ca, cb) = tokio::join!(
         fleet.press(&a, "carol", "/incident-approve R1", "8.3.c"),
         fleet.press(&b, "dave", "/incident-approve R1", "8.3.d"),
@@ -310,12 +334,11 @@ async fn a_replica_starting_leaves_a_request_in_flight_on_another_alone() {
     // B starts (and replays what it may) while A's request is in flight.
     let _b = fleet.replica();
     let pool = fleet.pg.pool().await;
-    let (owner, attempts): (String, i64) = sqlx::query_as(
-        "SELECT owner, attempts FROM processed_requests WHERE payload IS NOT NULL",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (owner, attempts): (String, i64) =
+        sqlx::query_as("SELECT owner, attempts FROM processed_requests WHERE payload IS NOT NULL")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     let first: String = sqlx::query_scalar("SELECT id FROM processes ORDER BY started_at LIMIT 1")
         .fetch_one(&pool)
         .await
@@ -327,7 +350,11 @@ async fn a_replica_starting_leaves_a_request_in_flight_on_another_alone() {
     fleet.drained().await;
     assert_eq!(fleet.count("SELECT count(*) FROM incidents").await, 1);
     assert_eq!(fleet.posts_with("INCIDENT DETECTED"), 1);
-    assert_eq!(fleet.posts_with("restarted"), 0, "no one reports it as lost");
+    assert_eq!(
+        fleet.posts_with("restarted"),
+        0,
+        "no one reports it as lost"
+    );
 }
 
 #[tokio::test]
@@ -350,7 +377,10 @@ async fn the_postgres_store_comes_back_after_its_connections_are_cut() {
         handled: false,
         attempts: 0,
     };
-    assert!(store.accept_request(&request).await.is_err(), "not acknowledged");
+    assert!(
+        store.accept_request(&request).await.is_err(),
+        "not acknowledged"
+    );
     proxy.on();
     let mut back = false;
     for _ in 0..100 {

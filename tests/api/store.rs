@@ -55,13 +55,13 @@ async fn reminders(t: &TestApp, id: i64) -> Vec<(String, i64)> {
         .fetch_all(&pg.pool().await)
         .await
         .expect("reminders load"),
-        None => sqlx::query_as(
-            "SELECT kind, due_at FROM reminders WHERE incident_id = ? ORDER BY kind",
-        )
-        .bind(id)
-        .fetch_all(sqlite(t).await.pool())
-        .await
-        .expect("reminders load"),
+        None => {
+            sqlx::query_as("SELECT kind, due_at FROM reminders WHERE incident_id = ? ORDER BY kind")
+                .bind(id)
+                .fetch_all(sqlite(t).await.pool())
+                .await
+                .expect("reminders load")
+        }
     }
 }
 
@@ -114,10 +114,7 @@ async fn a_refused_update_writes_nothing_and_a_missing_incident_is_named(backend
 async fn the_timeline_cannot_be_rewritten(backend: Backend) {
     let t = TestApp::spawn_on(backend).await;
     t.say("/incident-assess db down").await;
-    for sql in [
-        "UPDATE timeline SET detail = '{}'",
-        "DELETE FROM timeline",
-    ] {
+    for sql in ["UPDATE timeline SET detail = '{}'", "DELETE FROM timeline"] {
         let err = match &t.pg {
             Some(pg) => sqlx::query(sql).execute(&pg.pool().await).await.map(drop),
             None => sqlx::query(sql)
@@ -200,7 +197,10 @@ async fn a_request_is_accepted_once_and_pending_until_delivered(backend: Backend
     let b = inbound("slack:trigger:2", 2);
     assert!(before.accept_request(&a).await.unwrap());
     assert!(!before.accept_request(&a).await.unwrap());
-    assert!(!t.app.store.accept_request(&a).await.unwrap(), "one key, whoever asks");
+    assert!(
+        !t.app.store.accept_request(&a).await.unwrap(),
+        "one key, whoever asks"
+    );
     assert!(before.accept_request(&b).await.unwrap());
     assert!(
         before
@@ -225,13 +225,19 @@ async fn a_request_is_accepted_once_and_pending_until_delivered(backend: Backend
     store.complete_request(&a.key, b.received).await.unwrap();
     store.close().await;
     let after = other_process(&t).await;
-    assert_eq!(pending(&*after, "slack:").await, vec![(b.key.clone(), true, 1)]);
+    assert_eq!(
+        pending(&*after, "slack:").await,
+        vec![(b.key.clone(), true, 1)]
+    );
     // Delivered requests are forgotten after the redelivery window; pending ones are kept.
     let later = chrono::DateTime::UNIX_EPOCH + chrono::TimeDelta::minutes(60);
     assert_eq!(after.prune_requests(later).await.unwrap(), 1);
     after.close().await;
     let third = other_process(&t).await;
-    assert_eq!(pending(&*third, "slack:").await, vec![(b.key.clone(), true, 2)]);
+    assert_eq!(
+        pending(&*third, "slack:").await,
+        vec![(b.key.clone(), true, 2)]
+    );
     assert_eq!(pending(&*third, "discord:").await.len(), 1);
     third.close().await;
 }
@@ -446,4 +452,40 @@ async fn a_new_due_time_fires_anew_and_other_changes_keep_what_fired(backend: Ba
     // An update is a new promise.
     t.say("/incident-update found it").await;
     assert_eq!(fire_at(&t).await, (ms(60), Some(ms(60)), 0));
+}
+
+#[tokio::test]
+async fn a_replicas_requests_are_taken_over_once_its_lease_runs_out_and_not_before() {
+    let t = TestApp::spawn_on(Backend::Postgres).await;
+    let pg = t.pg.as_ref().expect("on postgres");
+    let other = other_process(&t).await;
+    let a = inbound("slack:trigger:lease", 1);
+    assert!(other.accept_request(&a).await.unwrap());
+    assert_eq!(
+        pending(&*t.app.store, "slack:").await,
+        vec![],
+        "its lease is current"
+    );
+    // The other replica stops renewing (hung, or cut off from the database).
+    let pool = pg.pool().await;
+    sqlx::query("UPDATE processes SET heartbeat_at = now() - interval '1 minute' WHERE id = $1")
+        .bind(other.process())
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        pending(&*t.app.store, "slack:").await,
+        vec![(a.key.clone(), false, 0)]
+    );
+    let owner: String =
+        sqlx::query_scalar("SELECT owner FROM processed_requests WHERE request_key = $1")
+            .bind(&a.key)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(owner, t.app.store.process());
+    // The one that took it is alive: the other cannot take it back.
+    assert_eq!(pending(&*other, "slack:").await, vec![]);
+    pool.close().await;
+    other.close().await;
 }

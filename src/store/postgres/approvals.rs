@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
-use super::{LEASE_SECONDS, inbox};
 use super::rows::{append, millis, platform, time};
+use super::{LEASE_SECONDS, inbox};
 use crate::approval::{NewRequest, Request, State, Vote, Voted};
 use crate::incident::{Actor, IncidentId, Severity, TimelineEvent};
 use crate::store::{Close, Error, RequestEntries, Result};
@@ -244,17 +244,19 @@ pub(super) async fn close(
     // Recovery closes only a request whose runner is gone: not `me`, and without a current
     // lease (another replica may be running it right now).
     let runner_gone = match close.not_runner {
-        Some(me) => sqlx::query_scalar::<_, bool>(
-            "SELECT runner IS DISTINCT FROM $2 AND NOT EXISTS ( \
+        Some(me) => {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT runner IS DISTINCT FROM $2 AND NOT EXISTS ( \
                  SELECT 1 FROM processes p WHERE p.id = a.runner \
                  AND p.heartbeat_at > now() - make_interval(secs => $3)) \
              FROM approvals a WHERE a.id = $1",
-        )
-        .bind(id)
-        .bind(me)
-        .bind(f64::from(LEASE_SECONDS))
-        .fetch_one(&mut *tx)
-        .await?,
+            )
+            .bind(id)
+            .bind(me)
+            .bind(f64::from(LEASE_SECONDS))
+            .fetch_one(&mut *tx)
+            .await?
+        }
         None => true,
     };
     if !close.from.contains(&before.state) || !runner_gone {

@@ -56,10 +56,12 @@ async fn fire_one(
     on_due: OnDue<'_>,
 ) -> Result<Option<Fired>> {
     let mut tx = pool.begin().await?;
-    let before = sqlx::query(select_incidents!("WHERE i.id = $1 FOR UPDATE OF i SKIP LOCKED"))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let before = sqlx::query(select_incidents!(
+        "WHERE i.id = $1 FOR UPDATE OF i SKIP LOCKED"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
     let Some(before) = before.as_ref().map(incident).transpose()? else {
         // Another process holds the incident (firing this timer, or changing the incident).
         tx.rollback().await?;
