@@ -395,3 +395,21 @@ async fn the_postgres_store_comes_back_after_its_connections_are_cut() {
     assert!(!store.accept_request(&request).await.expect("dedupe after"));
     store.close().await;
 }
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_named_without_its_password() {
+    // Nothing listens on port 1.
+    let url = "postgres://fw:s3cret-pw@127.0.0.1:1/firewatch?sslmode=disable";
+    let err = firewatch::store::open(url, firewatch::store::Access::Exclusive)
+        .await
+        .err()
+        .expect("no database there");
+    let text = firewatch::error_chain(&err);
+    assert!(
+        text.starts_with(
+            "cannot open the store at postgres://fw:***@127.0.0.1:1/firewatch?sslmode=disable: "
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret-pw"), "{text}");
+}
