@@ -51,6 +51,10 @@ mod approvals;
 mod inbox;
 mod rows;
 mod timers;
+mod url;
+
+use url::redact_error;
+pub use url::{check_url, is_postgres, redact};
 
 /// The query every scheduler tick starts with.
 pub use timers::DUE as DUE_TIMERS_QUERY;
@@ -62,68 +66,6 @@ pub const LEASE_SECONDS: u32 = 30;
 /// How long taking a connection from the pool may wait: a store that is down is noticed (and
 /// reported) within seconds instead of hanging requests.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Whether `url` names a Postgres database.
-pub fn is_postgres(url: &str) -> bool {
-    let url = url.trim();
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
-}
-
-/// Checks a Postgres URL without connecting.
-///
-/// # Errors
-/// Why it cannot be used, without repeating its password.
-pub fn check_url(url: &str) -> std::result::Result<(), String> {
-    PgConnectOptions::from_str(url.trim())
-        .map(drop)
-        .map_err(|e| {
-            format!(
-                "not a usable postgres URL: {}",
-                redact_error(&e.to_string(), url)
-            )
-        })
-}
-
-/// `url` with its password (in the user part or a `password=` parameter) replaced by `***`, for
-/// messages and logs.
-pub fn redact(url: &str) -> String {
-    let url = url.trim();
-    let (head, query) = match url.split_once('?') {
-        Some((head, query)) => (head, Some(query)),
-        None => (url, None),
-    };
-    let head = match head.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            let (authority, path) = rest.split_at(authority_end);
-            match authority.rsplit_once('@') {
-                Some((userinfo, host)) => match userinfo.split_once(':') {
-                    Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
-                    None => head.to_owned(),
-                },
-                None => head.to_owned(),
-            }
-        }
-        None => head.to_owned(),
-    };
-    match query {
-        Some(query) => {
-            let query: Vec<String> = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
-                    _ => pair.to_owned(),
-                })
-                .collect();
-            format!("{head}?{}", query.join("&"))
-        }
-        None => head,
-    }
-}
-
-fn redact_error(message: &str, url: &str) -> String {
-    message.replace(url.trim(), &redact(url))
-}
 
 /// Stops the heartbeat task when the last handle of the store goes.
 #[derive(Debug)]
@@ -523,24 +465,5 @@ impl Store for PgStore {
             tracing::warn!(error = %crate::error_chain(&e), "could not end this process's lease");
         }
         self.pool.close().await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_never_show_in_a_redacted_url() {
-        assert_eq!(
-            redact("postgres://fw:s3cret@db:5432/firewatch?sslmode=require"),
-            "postgres://fw:***@db:5432/firewatch?sslmode=require"
-        );
-        assert_eq!(
-            redact("postgresql://db/firewatch?user=fw&password=s3cret"),
-            "postgresql://db/firewatch?user=fw&password=***"
-        );
-        assert_eq!(redact("postgres://fw@db/x"), "postgres://fw@db/x");
-        assert!(is_postgres(" postgresql://db/x") && !is_postgres("sqlite://x.db"));
     }
 }
