@@ -11,9 +11,9 @@
 //!   its next firing time in one transaction.
 //! - The approval ledger: one vote per person per request; the vote that completes a request
 //!   moves it `pending → approved` in its transaction; [`Store::claim_approval`] moves it
-//!   `approved → running` in one atomic update, so exactly one caller runs it. (A Postgres
-//!   implementation gives the same with `UPDATE approvals SET state = 'running' … WHERE id = $1
-//!   AND state = 'approved' RETURNING …`, and votes with `INSERT … ON CONFLICT DO NOTHING`.)
+//!   `approved → running` in one atomic update, so exactly one caller runs it. (Postgres: votes
+//!   are counted with the request's row locked, the claim is `UPDATE approvals SET state =
+//!   'running' … WHERE id = $1 AND state = 'approved' RETURNING …`.)
 //! - Several processes: each store handle has a process id ([`Store::process`]) recorded on the
 //!   requests it accepts and the approvals it runs. Recovery after a restart
 //!   ([`Store::pending_requests`], [`Close::not_runner`]) takes only what a process that is gone
@@ -291,9 +291,10 @@ pub trait Store: Send + Sync {
     /// so a crash either fired and recorded a timer or did neither, and a timer fires once however
     /// many processes tick. Returns the timers whose firing appended something.
     ///
-    /// Finding nothing due costs one indexed query. (A Postgres implementation claims with
-    /// `SELECT … WHERE fire_at <= $1 ORDER BY fire_at LIMIT 1 FOR UPDATE SKIP LOCKED`, so several
-    /// replicas share the work.) A timer that cannot be fired is logged and skipped.
+    /// Finding nothing due costs one indexed query. (Postgres claims each due timer by locking
+    /// its incident with `SELECT … FOR UPDATE SKIP LOCKED`, so several replicas share the work
+    /// and a timer another replica holds is left to it.) A timer that cannot be fired is logged
+    /// and skipped.
     ///
     /// # Errors
     /// Store failures before any timer was claimed.

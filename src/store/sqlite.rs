@@ -51,8 +51,9 @@ pub struct SqliteStore {
     accepts: mpsc::Sender<inbox::Waiting>,
     /// This process, as the owner of the requests it accepts.
     process: Arc<str>,
-    /// The writer lock, when this store is the file's writer ([`crate::store::open`]).
-    lock: Option<Arc<Lock>>,
+    /// The writer lock, when this store is the file's writer ([`crate::store::open`]); released
+    /// by [`Store::close`] or when the last handle goes.
+    lock: Arc<std::sync::Mutex<Option<Lock>>>,
 }
 
 impl SqliteStore {
@@ -90,21 +91,22 @@ impl SqliteStore {
             pool,
             accepts,
             process,
-            lock: None,
+            lock: Arc::default(),
         })
     }
 
-    /// This store, holding the file's writer lock until it is dropped.
+    /// This store, holding the file's writer lock until it is closed or dropped.
     pub fn holding(self, lock: Lock) -> Self {
         Self {
-            lock: Some(Arc::new(lock)),
+            lock: Arc::new(std::sync::Mutex::new(Some(lock))),
             ..self
         }
     }
 
     /// The writer lock file, when this store holds it.
-    pub fn lock_file(&self) -> Option<&Path> {
-        self.lock.as_deref().map(Lock::path)
+    pub fn lock_file(&self) -> Option<std::path::PathBuf> {
+        let lock = self.lock.lock().ok()?;
+        lock.as_ref().map(|l| l.path().to_owned())
     }
 
     /// Hands `write` to the inbox's group-commit writer and waits until it is committed.
@@ -445,5 +447,9 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         self.pool.close().await;
+        // Closed for good: another process may be the writer now.
+        if let Ok(mut lock) = self.lock.lock() {
+            lock.take();
+        }
     }
 }
