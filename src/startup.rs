@@ -145,6 +145,13 @@ pub async fn build_with(
     let outbox = Arc::new(router);
     let Checked { policy, templates } = check(&settings)?;
     let store = store::open(&settings.store.url, access).await?;
+    // Card messages (approval requests) are edited by whichever replica takes a step.
+    if let Some(api) = &slack_api {
+        api.keep_cards_in(Arc::clone(&store));
+    }
+    if let Some(api) = &discord_api {
+        api.keep_cards_in(Arc::clone(&store));
+    }
     let cluster: Arc<dyn Cluster> = match ops::connect(&settings).await {
         Ok(cluster) => Arc::new(cluster),
         Err(e) => {

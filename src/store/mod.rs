@@ -412,6 +412,13 @@ pub trait Store: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<Option<Request>>;
 
+    /// The message that shows card `key` (an approval request) on its platform, as its adapter
+    /// stored it.
+    async fn card(&self, key: &str) -> Result<Option<String>>;
+
+    /// Stores (or replaces) the message that shows card `key`.
+    async fn keep_card(&self, key: &str, message: &str) -> Result<()>;
+
     /// Waits for in-flight work and closes connections (SQLite checkpoints its journal).
     async fn close(&self);
 }

@@ -454,6 +454,27 @@ impl Store for PgStore {
         approvals::close(&self.pool, id, close, entries, actor, at).await
     }
 
+    async fn card(&self, key: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT message FROM cards WHERE card_key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn keep_card(&self, key: &str, message: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO cards (card_key, message) VALUES ($1, $2) \
+             ON CONFLICT (card_key) DO UPDATE SET message = excluded.message",
+        )
+        .bind(key)
+        .bind(message)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn close(&self) {
         self.heartbeat.stop();
         // Gone for good: what this process left is free to take over at once.

@@ -445,6 +445,27 @@ impl Store for SqliteStore {
         approvals::close(&self.pool, id, close, entries, actor, at).await
     }
 
+    async fn card(&self, key: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT message FROM cards WHERE card_key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn keep_card(&self, key: &str, message: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO cards (card_key, message) VALUES (?, ?) \
+             ON CONFLICT (card_key) DO UPDATE SET message = excluded.message",
+        )
+        .bind(key)
+        .bind(message)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn close(&self) {
         self.pool.close().await;
         // Closed for good: another process may be the writer now.

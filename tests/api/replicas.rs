@@ -413,3 +413,53 @@ async fn an_unreachable_postgres_is_named_without_its_password() {
     );
     assert!(!text.contains("s3cret-pw"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_card_posted_by_one_replica_is_updated_by_the_other() {
+    let fleet = Fleet::new(&[("FIREWATCH__APPROVALS__ROLLBACK__REQUIRED", "2")]).await;
+    let (a, b) = (fleet.replica(), fleet.replica());
+    let line = "/incident-assess checkout errors for some users";
+    send_command(b.addr, &fleet.slack, "alice", "C0INC", line, "8.6.a").await;
+    fleet.slack.wait_calls("chat.postMessage", 1).await;
+    // B posts the request's card (with its buttons)…
+    send_command(
+        b.addr,
+        &fleet.slack,
+        "bob",
+        "C0INC",
+        "/incident-rollback",
+        "8.6.b",
+    )
+    .await;
+    fleet.drained().await;
+    let card = fleet
+        .slack
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .find(|c| c.body.to_string().contains("Approval needed"))
+        .expect("the request's card");
+    assert!(card.body.to_string().contains("\"actions\""), "buttons");
+    // …and both approvals reach A, which edits B's message at every step.
+    assert_eq!(
+        fleet
+            .press(&a, "carol", "/incident-approve R1", "8.6.c")
+            .await,
+        200
+    );
+    fleet.drained().await;
+    assert_eq!(
+        fleet
+            .press(&a, "dave", "/incident-approve R1", "8.6.d")
+            .await,
+        200
+    );
+    let updates = fleet.slack.wait_calls("chat.update", 3).await;
+    fleet.drained().await;
+    assert_eq!(fleet.helm.calls().len(), 1, "{:?}", fleet.helm.calls());
+    let last = updates.last().expect("an update").body.to_string();
+    assert!(
+        !last.contains("\"actions\""),
+        "closed: no buttons left: {last}"
+    );
+    assert!(last.contains("done"), "{last}");
+}
