@@ -466,10 +466,17 @@ async fn a_replicas_requests_are_taken_over_once_its_lease_runs_out_and_not_befo
         vec![],
         "its lease is current"
     );
-    // The other replica stops renewing (hung, or cut off from the database).
+    // A replica that stopped renewing its lease (hung, or cut off from the database) owns it.
+    // (A row of its own, so the other store's heartbeat cannot renew it meanwhile.)
     let pool = pg.pool().await;
-    sqlx::query("UPDATE processes SET heartbeat_at = now() - interval '1 minute' WHERE id = $1")
-        .bind(other.process())
+    sqlx::query(
+        "INSERT INTO processes (id, heartbeat_at) VALUES ('a-hung-replica', now() - interval '1 minute')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE processed_requests SET owner = 'a-hung-replica' WHERE request_key = $1")
+        .bind(&a.key)
         .execute(&pool)
         .await
         .unwrap();

@@ -704,13 +704,16 @@ async fn a_change_another_live_replica_runs_is_left_alone_until_its_lease_runs_o
         .vote(1, &carol, Vote::Approve, None, now, None)
         .await
         .unwrap();
-    // Another replica on the same database claims it and is running it.
-    let other = firewatch::store::open(&pg.url, firewatch::store::Access::Exclusive)
+    // Another replica on the same database claims it and is running it; its lease is current.
+    let pool = pg.pool().await;
+    sqlx::query("INSERT INTO processes (id) VALUES ('replica-b')")
+        .execute(&pool)
         .await
-        .expect("a second replica");
+        .unwrap();
     assert!(
-        other
-            .claim_approval(1, other.process(), now)
+        c.t.app
+            .store
+            .claim_approval(1, "replica-b", now)
             .await
             .unwrap()
             .is_some()
@@ -722,12 +725,12 @@ async fn a_change_another_live_replica_runs_is_left_alone_until_its_lease_runs_o
     assert!(c.helm.calls().is_empty(), "not run here too");
     assert!(posts.take().is_empty());
     // The other replica goes silent: once its lease ran out, recovery may close the request.
-    let pool = pg.pool().await;
-    sqlx::query("UPDATE processes SET heartbeat_at = now() - interval '1 minute' WHERE id = $1")
-        .bind(other.process())
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE processes SET heartbeat_at = now() - interval '1 minute' WHERE id = 'replica-b'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     pool.close().await;
     let me = c.t.app.store.process().to_owned();
     let closed =
@@ -749,5 +752,4 @@ async fn a_change_another_live_replica_runs_is_left_alone_until_its_lease_runs_o
             .unwrap();
     assert_eq!(closed.map(|r| r.state), Some(State::Failed));
     assert!(c.helm.calls().is_empty());
-    other.close().await;
 }
