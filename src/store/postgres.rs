@@ -5,8 +5,9 @@
 //! what a process without a current lease left.
 //!
 //! # Guarantees
-//! - A change to an incident locks its row first (`SELECT … FOR UPDATE`), so two replicas never
-//!   both act on the same old state; timers are claimed with `FOR UPDATE SKIP LOCKED`.
+//! - A change to an incident locks its row first (`SELECT … FOR NO KEY UPDATE`, which other
+//!   transactions' timeline inserts do not wait for), so two replicas never both act on the
+//!   same old state; timers are claimed the same way with `SKIP LOCKED`.
 //! - Votes on one request are counted one after another (the request's row is locked), so the
 //!   vote that completes it is seen by exactly one transaction; the claim is one atomic
 //!   `UPDATE … WHERE state = 'approved' RETURNING`.
@@ -293,7 +294,7 @@ impl Store for PgStore {
         // this process or any other.
         let mut tx = self.pool.begin().await?;
         inbox::mark_done(&mut tx, request, at).await?;
-        let before = sqlx::query(select_incidents!("WHERE i.id = $1 FOR UPDATE OF i"))
+        let before = sqlx::query(select_incidents!("WHERE i.id = $1 FOR NO KEY UPDATE OF i"))
             .bind(id.get())
             .fetch_optional(&mut *tx)
             .await?

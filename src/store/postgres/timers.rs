@@ -57,7 +57,7 @@ async fn fire_one(
 ) -> Result<Option<Fired>> {
     let mut tx = pool.begin().await?;
     let before = sqlx::query(select_incidents!(
-        "WHERE i.id = $1 FOR UPDATE OF i SKIP LOCKED"
+        "WHERE i.id = $1 FOR NO KEY UPDATE OF i SKIP LOCKED"
     ))
     .bind(id)
     .fetch_optional(&mut *tx)
