@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo build --profile dist --bin firewatch
 //! cargo run --release --example ack_load -- --binary target/dist/firewatch [--concurrency 200] \
-//!     [--requests 5000] [--command "/incident-status"]
+//!     [--requests 5000] [--command "/incident-status"] [--store postgres://…]
 //! ```
 //!
 //! Starts a `firewatch` binary (`--binary`, by default `target/release/firewatch`; the shipped
@@ -39,6 +39,8 @@ struct Args {
     requests: usize,
     command: String,
     binary: Option<std::path::PathBuf>,
+    /// `--store URL`: the store firewatch runs on (default: a temporary SQLite file).
+    store: Option<String>,
 }
 
 fn args() -> Args {
@@ -47,6 +49,7 @@ fn args() -> Args {
         requests: 5000,
         command: "/incident-status".into(),
         binary: None,
+        store: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -56,6 +59,7 @@ fn args() -> Args {
             "--requests" => args.requests = value.parse().expect("--requests N"),
             "--command" => args.command = value,
             "--binary" => args.binary = Some(value.into()),
+            "--store" => args.store = Some(value),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -347,7 +351,9 @@ async fn drive(args: Args) {
         .env("FIREWATCH__SLACK__API_URL", format!("{slack}/api"))
         .env(
             "FIREWATCH__STORE__URL",
-            format!("sqlite://{}", dir.path().join("bench.db").display()),
+            args.store
+                .clone()
+                .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display())),
         )
         .env("FIREWATCH__SERVER__LISTEN", "127.0.0.1:0");
     let server = start(firewatch, &client).await;
@@ -374,28 +380,42 @@ async fn drive(args: Args) {
     .await;
     let after = memory(server.child.id());
     let acked = Instant::now();
-    let store = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("bench.db").display()
-    ))
-    .await
-    .expect("the store opens");
+    let sqlite_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let store_url = args.store.clone().unwrap_or(sqlite_url);
+    let (sqlite, postgres) = if store_url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(&store_url).await;
+        (None, Some(pool.expect("the store opens")))
+    } else {
+        let pool = sqlx::SqlitePool::connect(&store_url).await;
+        (Some(pool.expect("the store opens")), None)
+    };
+    let undelivered_sql = "SELECT count(*) FROM processed_requests WHERE delivered_at IS NULL";
     let mut drained = None;
     let mut undelivered = 0;
     while acked.elapsed() < Duration::from_secs(120) {
-        undelivered = sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM processed_requests WHERE delivered_at IS NULL",
-        )
-        .fetch_one(&store)
-        .await
-        .expect("the inbox reads");
+        undelivered = match (&sqlite, &postgres) {
+            (Some(pool), _) => sqlx::query_scalar::<_, i64>(undelivered_sql)
+                .fetch_one(pool)
+                .await
+                .expect("the inbox reads"),
+            (_, Some(pool)) => sqlx::query_scalar::<_, i64>(undelivered_sql)
+                .fetch_one(pool)
+                .await
+                .expect("the inbox reads"),
+            _ => unreachable!("one of them is open"),
+        };
         if undelivered == 0 {
             drained = Some(acked.elapsed());
             break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    store.close().await;
+    if let Some(pool) = sqlite {
+        pool.close().await;
+    }
+    if let Some(pool) = postgres {
+        pool.close().await;
+    }
     let settled = memory(server.child.id());
     let (listening, ready) = (server.listening, server.ready);
     drop(server);

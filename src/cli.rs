@@ -22,6 +22,7 @@ use crate::engine::{Audience, Caller};
 use crate::incident::{Actor, ChannelRef, IncidentId, Platform};
 use crate::notify::Template;
 use crate::scheduler::Scheduler;
+use crate::store::Access;
 use crate::{error_chain, serve, startup};
 
 /// firewatch — ChatOps incident response for services on Kubernetes.
@@ -316,7 +317,9 @@ async fn shutdown_signal() {
 
 /// `firewatch report ID`: the engine's `/incident-report` on the store, printed to stdout.
 async fn report(settings: Settings, id: IncidentId, user: String) -> Result<(), String> {
-    let app = startup::build(settings, Arc::new(SystemClock))
+    // Beside a running `serve` on the same SQLite file: report runs one command in its own
+    // transactions and replays, recovers and fires nothing, so it needs no writer lock.
+    let app = startup::build_with(settings, Arc::new(SystemClock), Access::Shared)
         .await
         .map_err(|e| error_chain(&e))?;
     let caller = Caller {

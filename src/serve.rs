@@ -27,6 +27,9 @@ use crate::store::Inbound;
 /// redelivering within minutes).
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 const KEEP_DONE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+/// How often requests left by a process that is gone (a replica that died while others run)
+/// are looked for after the start-up replay.
+const ADOPT_EVERY: Duration = Duration::from_secs(10);
 
 /// Why `serve` could not start.
 #[derive(Debug, thiserror::Error)]
@@ -275,6 +278,10 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
             }
         });
     }
+    background.push(tokio::spawn(adopt(
+        slack.clone(),
+        discord.as_ref().map(|(d, _)| Arc::clone(d)),
+    )));
     tracing::info!(%addr, "serving");
     Ok(Running {
         addr,
@@ -285,6 +292,42 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
         slack,
         discord: discord.map(|(adapter, _)| adapter),
     })
+}
+
+/// Replays, now and then, what another process accepted and left when it died: with several
+/// replicas on one database, the start-up replay of the others will not come.
+async fn adopt(slack: Option<Arc<Slack>>, discord: Option<Arc<Discord>>) {
+    let mut every = tokio::time::interval(ADOPT_EVERY);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        if let Some(slack) = &slack {
+            match slack.pending().await {
+                Ok(pending) if !pending.is_empty() => {
+                    let replayed = slack.replay(pending).await;
+                    tracing::info!(
+                        replayed,
+                        "took over slack requests of a process that is gone"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %error_chain(&e), "cannot read the request inbox"),
+            }
+        }
+        if let Some(discord) = &discord {
+            match discord.pending().await {
+                Ok(pending) if !pending.is_empty() => {
+                    let replayed = discord.replay(pending).await;
+                    tracing::info!(
+                        replayed,
+                        "took over discord interactions of a process that is gone"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %error_chain(&e), "cannot read the request inbox"),
+            }
+        }
+    }
 }
 
 fn prune(app: &App) -> impl std::future::Future<Output = ()> + Send + 'static {

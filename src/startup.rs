@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 use crate::notify::{self, Templates};
 use crate::ops::{self, Cluster};
 use crate::readiness::Readiness;
-use crate::store::{self, SqliteStore, Store};
+use crate::store::{self, Access, Store};
 
 /// Why firewatch could not start.
 #[derive(Debug, thiserror::Error)]
@@ -90,11 +90,25 @@ pub fn check(settings: &Settings) -> Result<Checked, Error> {
     Ok(Checked { policy, templates })
 }
 
-/// Builds the application: checks the settings, opens and migrates the store.
+/// Builds the application: checks the settings, opens and migrates the store as its writer
+/// ([`Access::Exclusive`]: `serve`, `console`).
 ///
 /// # Errors
 /// [`Error`] naming what could not be set up.
 pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Error> {
+    build_with(settings, clock, Access::Exclusive).await
+}
+
+/// [`build`] with the store opened as `access` says (`report` runs beside a serving process
+/// with [`Access::Shared`]).
+///
+/// # Errors
+/// [`Error`] naming what could not be set up.
+pub async fn build_with(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    access: Access,
+) -> Result<App, Error> {
     let mut router = Router::new();
     let slack_api = match &settings.slack.bot_token {
         Some(token) => {
@@ -139,7 +153,14 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Err
     let readiness = Readiness::default();
     readiness.templates_loaded();
     let metrics = Arc::new(Metrics::default());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&settings.store.url).await?);
+    let store = store::open(&settings.store.url, access).await?;
+    // Card messages (approval requests) are edited by whichever replica takes a step.
+    if let Some(api) = &slack_api {
+        api.keep_cards_in(Arc::clone(&store));
+    }
+    if let Some(api) = &discord_api {
+        api.keep_cards_in(Arc::clone(&store));
+    }
     let cluster: Arc<dyn Cluster> = match ops::connect(&settings).await {
         Ok(cluster) => Arc::new(cluster),
         Err(e) => {

@@ -2,6 +2,7 @@
 //! neutral replies for the platform. Adapters never touch the cluster or templates; they use the
 //! store only for their request inbox (dedupe and replay).
 
+pub mod cards;
 pub mod console;
 pub mod discord;
 pub mod outbox;

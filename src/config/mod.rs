@@ -295,7 +295,7 @@ impl Settings {
         self.check_ops()?;
         self.check_approvals()?;
         self.check_jobs()?;
-        crate::store::sqlite::database_path(&self.store.url)
+        crate::store::check_url(&self.store.url)
             .map_err(|reason| ("store.url".to_owned(), reason))?;
         self.server.listen.parse::<SocketAddr>().map_err(|_| {
             (

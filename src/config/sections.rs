@@ -14,8 +14,9 @@ use crate::interval::Interval;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSettings {
-    /// `sqlite://PATH` or a plain file path; the file is created if missing. Shown everywhere
-    /// without its password.
+    /// `sqlite://PATH` or a plain file path (the file is created if missing), or
+    /// `postgres://…` for several replicas on one database. Shown everywhere without its
+    /// password.
     pub url: StoreUrl,
     /// A file holding the URL (a Kubernetes Secret mount), instead of `url`.
     pub url_file: Option<PathBuf>,

@@ -247,8 +247,11 @@ fn references_between_keys_are_checked() {
     );
     let (key, _) = invalid(&format!("{MINIMAL}{MINIMAL}"));
     assert_eq!(key, "services[1].name");
-    let (key, _) = invalid(&format!("{MINIMAL}\n[store]\nurl = \"postgres://db/x\"\n"));
+    let (key, message) = invalid(&format!(
+        "{MINIMAL}\n[store]\nurl = \"postgres://fw:s3cret@db:port/x\"\n"
+    ));
     assert_eq!(key, "store.url");
+    assert!(!message.contains("s3cret"), "{message}");
     let (key, _) = invalid(&format!(
         "{MINIMAL}\n[severity.p0]\nupdate_every = \"30s\"\n"
     ));

@@ -28,6 +28,9 @@ use crate::store::Close;
 
 /// How many requests one scheduler pass expires, resumes or recovers at most.
 const BATCH: u32 = 256;
+/// How often the scheduler looks for running requests whose process is gone (another replica
+/// that died; on SQLite only the first pass finds any).
+pub const RECOVER_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Engine {
     /// `/incident-approve` and `/incident-deny`.
@@ -341,8 +344,9 @@ impl Engine {
     }
 
     /// Scheduler work on the ledger: expire requests past their time, resume approved ones
-    /// nobody runs, and (on the first pass of this process) close requests an earlier process
-    /// left running. Messages go to the incidents' channels through the outbox.
+    /// nobody runs, and (on the first pass of this process, then every [`RECOVER_EVERY`]) close
+    /// requests a process that is gone left running — another replica's live ones are left
+    /// alone, and one that dies later is noticed once its lease runs out. Messages go to the incidents' channels through the outbox.
     pub(super) async fn run_approvals(&self) -> Result<usize> {
         let now = self.clock.now();
         let mut done = 0;
@@ -387,7 +391,12 @@ impl Engine {
                 .await;
             }
         }
-        if !self.recovered.load(std::sync::atomic::Ordering::SeqCst) {
+        let recover = self
+            .next_recovery
+            .lock()
+            .map(|next| next.is_none_or(|at| std::time::Instant::now() >= at))
+            .unwrap_or(true);
+        if recover {
             for request in self.store.approvals_in(State::Running, None, BATCH).await? {
                 let incident = self.incident_of(&request).await?;
                 let why = "firewatch restarted while it ran; it may or may not have reached the \
@@ -424,8 +433,9 @@ impl Engine {
                 }
             }
             // Only after the whole pass worked: a failed one is tried again next tick.
-            self.recovered
-                .store(true, std::sync::atomic::Ordering::SeqCst);
+            if let Ok(mut next) = self.next_recovery.lock() {
+                *next = Some(std::time::Instant::now() + RECOVER_EVERY);
+            }
         }
         for request in self
             .store

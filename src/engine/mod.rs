@@ -178,13 +178,14 @@ pub struct Engine {
     jobs_resumed: AtomicBool,
     /// This process, as the runner of the approval requests it claims.
     runner: String,
-    /// Whether requests an earlier process left running were closed (first scheduler pass).
-    recovered: AtomicBool,
     /// Where commands, approvals and incident milestones are counted.
     metrics: Arc<Metrics>,
     /// Work a command leaves running after its answer (mirror posts, late evidence), so that
     /// shutdown can wait for it.
     background: TaskTracker,
+    /// When requests a gone process left running are looked for next (`None`: on the next
+    /// scheduler pass).
+    next_recovery: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Engine {
@@ -205,6 +206,7 @@ impl Engine {
             approvals,
             verification,
         } = parts;
+        let runner = store.process().to_owned();
         Self {
             store,
             policy,
@@ -222,10 +224,10 @@ impl Engine {
             watching: Arc::default(),
             alive: tokio::sync::watch::channel(()).0,
             jobs_resumed: AtomicBool::new(false),
-            runner: format!("{}-{}", std::process::id(), error_reference()),
-            recovered: AtomicBool::new(false),
             metrics: Arc::new(Metrics::default()),
             background: TaskTracker::new(),
+            runner,
+            next_recovery: std::sync::Mutex::new(None),
         }
     }
 
@@ -517,7 +519,7 @@ fn to_channel(channel: &ChannelRef, message: Message) -> Reply {
 }
 
 /// A short random reference that ties an apology to its log line.
-fn error_reference() -> String {
+pub(crate) fn error_reference() -> String {
     format!(
         "{:08x}",
         RandomState::new().hash_one(std::time::SystemTime::now()) as u32

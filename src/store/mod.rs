@@ -1,4 +1,5 @@
-//! Where incidents live: the [`Store`] trait and its SQLite implementation.
+//! Where incidents live: the [`Store`] trait, its SQLite and Postgres implementations, and
+//! [`open`], which picks one by the URL's scheme.
 //!
 //! # Guarantees
 //! - A change is durable when [`Store::update`] returns: the engine only tells the channel after.
@@ -10,13 +11,22 @@
 //!   its next firing time in one transaction.
 //! - The approval ledger: one vote per person per request; the vote that completes a request
 //!   moves it `pending → approved` in its transaction; [`Store::claim_approval`] moves it
-//!   `approved → running` in one atomic update, so exactly one caller runs it. (A Postgres
-//!   implementation gives the same with `UPDATE approvals SET state = 'running' … WHERE id = $1
-//!   AND state = 'approved' RETURNING …`, and votes with `INSERT … ON CONFLICT DO NOTHING`.)
+//!   `approved → running` in one atomic update, so exactly one caller runs it. (Postgres: votes
+//!   are counted with the request's row locked, the claim is `UPDATE approvals SET state =
+//!   'running' … WHERE id = $1 AND state = 'approved' RETURNING …`.)
+//! - Several processes: each store handle has a process id ([`Store::process`]) recorded on the
+//!   requests it accepts and the approvals it runs. Recovery after a restart
+//!   ([`Store::pending_requests`], [`Close::not_runner`]) takes only what a process that is gone
+//!   left: on SQLite, any other process (one writer holds the file's lock); on Postgres, a
+//!   process whose lease (a heartbeat row renewed every few seconds) ran out.
 //!
 //! Owns persistence only: no policy, no messages, no chat.
 
+pub mod lock;
+pub mod postgres;
 pub mod sqlite;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -28,7 +38,76 @@ use crate::incident::{
     Actor, ChannelRef, Draft, Incident, IncidentId, TimelineEntry, TimelineEvent,
 };
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+
+/// A new process id: the pid and a random part, so ids never repeat across restarts or hosts.
+pub(crate) fn new_process_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_default();
+    let host: String = host
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(40)
+        .collect();
+    let id = format!(
+        "{}-{}",
+        std::process::id(),
+        crate::engine::error_reference()
+    );
+    if host.is_empty() {
+        id
+    } else {
+        format!("{host}-{id}")
+    }
+}
+
+/// How a process uses the store; decides whether it must be the only writer of a SQLite file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Serves requests, replays the inbox and runs timers and approvals (`serve`, `console`):
+    /// on SQLite, holds `<file>.lock` for the life of the store, and is refused when another
+    /// process holds it.
+    Exclusive,
+    /// Runs single commands beside a running process (`report`, tests looking in): no lock.
+    /// Each write is its own transaction; nothing is replayed or recovered.
+    Shared,
+}
+
+/// Opens (creating and migrating if needed) the store `url` names: `postgres://…` or
+/// `postgresql://…` for Postgres, `sqlite://PATH`, `sqlite:PATH` or a path for SQLite.
+///
+/// # Errors
+/// [`Error::Location`] for a URL neither store takes, [`Error::Locked`] when another process
+/// holds a SQLite file (with [`Access::Exclusive`]), [`Error::Open`] and [`Error::Migrate`].
+pub async fn open(url: &str, access: Access) -> Result<Arc<dyn Store>> {
+    if postgres::is_postgres(url) {
+        return Ok(Arc::new(PgStore::connect(url).await?));
+    }
+    let store = SqliteStore::connect(url).await?;
+    Ok(match access {
+        Access::Exclusive => {
+            let path = sqlite::database_path(url).map_err(|reason| Error::Location {
+                url: url.to_owned(),
+                reason,
+            })?;
+            let held = lock::Lock::take(path)?;
+            Arc::new(store.holding(held))
+        }
+        Access::Shared => Arc::new(store),
+    })
+}
+
+/// Checks a store URL without connecting: which store it names and that it is well formed.
+///
+/// # Errors
+/// Why the URL names no usable store.
+pub fn check_url(url: &str) -> std::result::Result<(), String> {
+    if postgres::is_postgres(url) {
+        postgres::check_url(url)
+    } else {
+        sqlite::database_path(url).map(drop)
+    }
+}
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +141,28 @@ pub enum Error {
     /// A stored value is not what firewatch writes.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// Another process is the SQLite file's writer.
+    #[error(
+        "{path} is in use by another firewatch process (pid {holder}, holding {lock}): \
+         SQLite allows one serving process; stop it, or use a Postgres store.url to run several"
+    )]
+    Locked {
+        /// The database file.
+        path: String,
+        /// The lock file.
+        lock: String,
+        /// The holder's process id as it wrote it (`unknown` when unreadable).
+        holder: String,
+    },
+    /// The lock file could not be created or locked.
+    #[error("cannot lock {path}")]
+    Lock {
+        /// The lock file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// The request's effect was committed before (a redelivery, or a replay after a restart);
     /// nothing was written this time.
     #[error("request {0} was already handled")]
@@ -134,13 +235,21 @@ pub struct Close<'a> {
     pub to: State,
     /// What it did, or why it closed.
     pub result: Option<&'a str>,
-    /// Only when claimed by another process than this one (restart recovery).
+    /// Restart recovery: only when claimed by a process that is gone — not this one (`me`),
+    /// and, on a shared database, not one whose lease is current.
     pub not_runner: Option<&'a str>,
 }
 
 /// Persistence for incidents, their timelines and timers.
 #[async_trait]
 pub trait Store: Send + Sync {
+    /// This process's id in the store: the owner of the requests it accepts and the runner of
+    /// the approvals it claims. New for every store handle.
+    fn process(&self) -> &str;
+
+    /// Checks that the store answers: one trivial query.
+    async fn ping(&self) -> Result<()>;
+
     /// Opens an incident: stores it, its first timeline entries and its timers, atomically.
     /// `request` (the chat request that asked for it) is marked done in the same transaction.
     ///
@@ -182,9 +291,10 @@ pub trait Store: Send + Sync {
     /// so a crash either fired and recorded a timer or did neither, and a timer fires once however
     /// many processes tick. Returns the timers whose firing appended something.
     ///
-    /// Finding nothing due costs one indexed query. (A Postgres implementation claims with
-    /// `SELECT … WHERE fire_at <= $1 ORDER BY fire_at LIMIT 1 FOR UPDATE SKIP LOCKED`, so several
-    /// replicas share the work.) A timer that cannot be fired is logged and skipped.
+    /// Finding nothing due costs one indexed query. (Postgres claims each due timer by locking
+    /// its incident with `SELECT … FOR UPDATE SKIP LOCKED`, so several replicas share the work
+    /// and a timer another replica holds is left to it.) A timer that cannot be fired is logged
+    /// and skipped.
     ///
     /// # Errors
     /// Store failures before any timer was claimed.
@@ -207,13 +317,19 @@ pub trait Store: Send + Sync {
     /// Marks a request's answer delivered (and the request handled). Idempotent.
     async fn complete_request(&self, key: &str, at: DateTime<Utc>) -> Result<()>;
 
-    /// Requests accepted but not delivered whose key starts with `prefix`, oldest first, each
-    /// counted as one more attempt: what a restart must run again, or report as lost.
+    /// Requests accepted but not delivered whose key starts with `prefix` and that no live
+    /// process holds, oldest first: each is taken over by this process (recorded as its owner)
+    /// and counted as one more attempt. What a restart must run again, or report as lost.
+    ///
+    /// # Guarantees
+    /// A request accepted by a process that still runs (this one, or another replica whose
+    /// lease is current) is never returned; of several processes asking at once, one gets each
+    /// request.
     async fn pending_requests(&self, prefix: &str) -> Result<Vec<Inbound>>;
 
     /// Requests accepted but not handled yet whose key starts with `prefix`, oldest first, at
-    /// most `limit`, without counting an attempt: the backlog a running process takes up when its
-    /// work queue had no room for them.
+    /// most `limit`, accepted by this process, without counting an attempt: the backlog a running
+    /// process takes up when its work queue had no room for them.
     async fn backlog_requests(&self, prefix: &str, limit: usize) -> Result<Vec<Inbound>>;
 
     /// Forgets delivered requests received before `before`; returns how many. Platforms stop
@@ -313,8 +429,12 @@ pub trait Store: Send + Sync {
         actor: &Actor,
     ) -> Result<()>;
 
-    /// Checks that the store answers: one trivial query.
-    async fn ping(&self) -> Result<()>;
+    /// The message that shows card `key` (an approval request) on its platform, as its adapter
+    /// stored it.
+    async fn card(&self, key: &str) -> Result<Option<String>>;
+
+    /// Stores (or replaces) the message that shows card `key`.
+    async fn keep_card(&self, key: &str, message: &str) -> Result<()>;
 
     /// Waits for in-flight work and closes connections (SQLite checkpoints its journal).
     async fn close(&self);

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,6 +16,7 @@ use tokio::sync::mpsc;
 
 use rows::{append, entry, incident, millis, stamp_parts, sync_timers};
 
+use super::lock::Lock;
 use super::{
     Baseline, Close, Decide, Error, Fired, Inbound, OnDue, RequestEntries, Result, Store, Updated,
 };
@@ -50,6 +52,11 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The inbox's group-commit writer.
     accepts: mpsc::Sender<inbox::Waiting>,
+    /// This process, as the owner of the requests it accepts.
+    process: Arc<str>,
+    /// The writer lock, when this store is the file's writer ([`crate::store::open`]); released
+    /// by [`Store::close`] or when the last handle goes.
+    lock: Arc<std::sync::Mutex<Option<Lock>>>,
 }
 
 impl SqliteStore {
@@ -81,8 +88,28 @@ impl SqliteStore {
             .await
             .map_err(open_error)?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        let accepts = inbox::group_commit(pool.clone());
-        Ok(Self { pool, accepts })
+        let process: Arc<str> = super::new_process_id().into();
+        let accepts = inbox::group_commit(pool.clone(), Arc::clone(&process));
+        Ok(Self {
+            pool,
+            accepts,
+            process,
+            lock: Arc::default(),
+        })
+    }
+
+    /// This store, holding the file's writer lock until it is closed or dropped.
+    pub fn holding(self, lock: Lock) -> Self {
+        Self {
+            lock: Arc::new(std::sync::Mutex::new(Some(lock))),
+            ..self
+        }
+    }
+
+    /// The writer lock file, when this store holds it.
+    pub fn lock_file(&self) -> Option<std::path::PathBuf> {
+        let lock = self.lock.lock().ok()?;
+        lock.as_ref().map(|l| l.path().to_owned())
     }
 
     /// Hands `write` to the inbox's group-commit writer and waits until it is committed.
@@ -94,7 +121,9 @@ impl SqliteStore {
                 Err(_) => Err(Error::Query(sqlx::Error::WorkerCrashed)),
             },
             // The writer is gone (its runtime ended): write directly.
-            Err(mpsc::error::SendError((write, _))) => inbox::write_now(&self.pool, &write).await,
+            Err(mpsc::error::SendError((write, _))) => {
+                inbox::write_now(&self.pool, &write, &self.process).await
+            }
         }
     }
 
@@ -115,7 +144,7 @@ pub fn database_path(url: &str) -> std::result::Result<&Path, String> {
         Some(("sqlite", path)) => path,
         Some((scheme, _)) => {
             return Err(format!(
-                "'{scheme}://' is not supported; use sqlite://PATH or a file path"
+                "'{scheme}://' is not supported; use sqlite://PATH, a file path or postgres://…"
             ));
         }
         None => url.strip_prefix("sqlite:").unwrap_or(url),
@@ -134,6 +163,15 @@ pub fn database_path(url: &str) -> std::result::Result<&Path, String> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn process(&self) -> &str {
+        &self.process
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn open_incident(&self, draft: &Draft, request: Option<&str>) -> Result<Incident> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let opened = &draft.opened;
@@ -334,11 +372,11 @@ impl Store for SqliteStore {
     }
 
     async fn pending_requests(&self, prefix: &str) -> Result<Vec<Inbound>> {
-        inbox::pending(&self.pool, prefix).await
+        inbox::pending(&self.pool, prefix, &self.process).await
     }
 
     async fn backlog_requests(&self, prefix: &str, limit: usize) -> Result<Vec<Inbound>> {
-        inbox::backlog(&self.pool, prefix, limit).await
+        inbox::backlog(&self.pool, prefix, limit, &self.process).await
     }
 
     async fn prune_requests(&self, before: DateTime<Utc>) -> Result<u64> {
@@ -427,12 +465,32 @@ impl Store for SqliteStore {
         baselines::store(&self.pool, baseline, entries, actor).await
     }
 
-    async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+    async fn card(&self, key: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT message FROM cards WHERE card_key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn keep_card(&self, key: &str, message: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO cards (card_key, message) VALUES (?, ?) \
+             ON CONFLICT (card_key) DO UPDATE SET message = excluded.message",
+        )
+        .bind(key)
+        .bind(message)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     async fn close(&self) {
         self.pool.close().await;
+        // Closed for good: another process may be the writer now.
+        if let Ok(mut lock) = self.lock.lock() {
+            lock.take();
+        }
     }
 }

@@ -18,6 +18,7 @@ use tempfile::TempDir;
 
 use crate::support::FakeHelm;
 use crate::support::kube::FakeKube;
+use crate::support::pg::PgSchema;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -45,6 +46,15 @@ pub fn write_config(dir: &Path) -> PathBuf {
     path
 }
 
+/// Which store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the test's temporary folder.
+    Sqlite,
+    /// A fresh schema on the test Postgres server, dropped afterwards.
+    Postgres,
+}
+
 /// A firewatch on a temporary store, at 2026-11-29 03:00 UTC until moved.
 pub struct TestApp {
     pub app: App,
@@ -54,6 +64,8 @@ pub struct TestApp {
     health_urls: Option<String>,
     /// TOML appended to the example config (`[[jobs]]` entries…).
     extra: Option<String>,
+    /// The Postgres schema, when on Postgres (last: dropped after the app).
+    pub pg: Option<PgSchema>,
 }
 
 /// Overrides that let every change run at once (policy 0).
@@ -144,6 +156,20 @@ impl TestApp {
         Self::start(dir, Arc::new(ManualClock::new(test_start())), Vec::new()).await
     }
 
+    /// A firewatch on `backend` (a fresh Postgres schema for [`Backend::Postgres`]).
+    pub async fn spawn_on(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => Self::spawn().await,
+            Backend::Postgres => {
+                let pg = PgSchema::create().await;
+                let mut t =
+                    Self::spawn_with(vec![("FIREWATCH__STORE__URL".into(), pg.url.clone())]).await;
+                t.pg = Some(pg);
+                t
+            }
+        }
+    }
+
     /// A firewatch whose settings also take these `FIREWATCH__…` overrides.
     pub async fn spawn_with(env: Vec<(String, String)>) -> Self {
         let _ = tracing_subscriber::fmt()
@@ -198,6 +224,7 @@ impl TestApp {
             env,
             health_urls,
             extra,
+            pg: None,
         }
     }
 
@@ -210,9 +237,13 @@ impl TestApp {
             env,
             health_urls,
             extra,
+            pg,
         } = self;
+        app.store.close().await;
         drop(app);
-        Self::start_with(dir, clock, env, health_urls, extra).await
+        let mut t = Self::start_with(dir, clock, env, health_urls, extra).await;
+        t.pg = pg;
+        t
     }
 
     pub fn advance_minutes(&self, minutes: i64) {

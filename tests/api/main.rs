@@ -13,6 +13,7 @@ mod fuzz;
 mod health;
 mod helpers;
 mod recorder;
+mod replicas;
 mod report;
 mod shutdown;
 mod slack;

@@ -128,7 +128,13 @@ fn command_body(fake: &FakeSlack, user: &str, channel: &str, line: &str, trigger
 }
 
 /// POSTs a form body with Slack's signing headers; returns the status and body.
-async fn post(addr: SocketAddr, path: &str, signature: &str, ts: i64, body: &str) -> (u16, String) {
+pub async fn post(
+    addr: SocketAddr,
+    path: &str,
+    signature: &str,
+    ts: i64,
+    body: &str,
+) -> (u16, String) {
     let request = format!(
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
          X-Slack-Signature: {signature}\r\nX-Slack-Request-Timestamp: {ts}\r\n\

@@ -1,17 +1,70 @@
+//! The store's guarantees, each test run on both backends: a SQLite file and a fresh Postgres
+//! schema (`store::<test>::sqlite`, `store::<test>::postgres`).
+
 use chrono::{TimeZone, Utc};
 use firewatch::incident::Incident;
 use firewatch::incident::IncidentId;
 use firewatch::incident::lifecycle::Refusal;
-use firewatch::store::{Error, Inbound, SqliteStore, Updated};
+use std::sync::Arc;
 
-use crate::helpers::TestApp;
+use firewatch::store::{self, Access, Error, Inbound, SqliteStore, Store, Updated};
 
-async fn reminders(store: &SqliteStore, id: i64) -> Vec<(String, i64)> {
-    sqlx::query_as("SELECT kind, due_at FROM reminders WHERE incident_id = ? ORDER BY kind")
+use crate::helpers::{Backend, TestApp};
+
+/// Runs each named `async fn(Backend)` once per backend, as `<name>::sqlite` and
+/// `<name>::postgres`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use crate::helpers::Backend;
+
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name(Backend::Sqlite).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    super::$name(Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    a_refused_update_writes_nothing_and_a_missing_incident_is_named,
+    the_timeline_cannot_be_rewritten,
+    timers_follow_the_incident_until_it_is_resolved,
+    a_request_is_accepted_once_and_pending_until_delivered,
+    a_change_marks_its_request_done_in_the_same_transaction,
+    accepts_arriving_together_are_each_answered_and_a_repeated_key_is_new_once,
+    a_baseline_replaces_the_last_one_with_its_timeline_entry_and_bad_figures_write_nothing,
+    the_schema_is_migrated_once_and_survives_a_restart,
+    an_opened_incident_is_exactly_what_a_later_read_returns,
+    a_new_due_time_fires_anew_and_other_changes_keep_what_fired,
+    the_store_answers_a_ping,
+);
+
+/// The incident's timers as (kind, due in Unix ms), read with raw SQL on either backend.
+async fn reminders(t: &TestApp, id: i64) -> Vec<(String, i64)> {
+    match &t.pg {
+        Some(pg) => sqlx::query_as(
+            "SELECT kind, due_at FROM reminders WHERE incident_id = $1 ORDER BY kind",
+        )
         .bind(id)
-        .fetch_all(store.pool())
+        .fetch_all(&pg.pool().await)
         .await
-        .expect("reminders load")
+        .expect("reminders load"),
+        None => {
+            sqlx::query_as("SELECT kind, due_at FROM reminders WHERE incident_id = ? ORDER BY kind")
+                .bind(id)
+                .fetch_all(sqlite(t).await.pool())
+                .await
+                .expect("reminders load")
+        }
+    }
 }
 
 async fn sqlite(t: &TestApp) -> SqliteStore {
@@ -20,9 +73,14 @@ async fn sqlite(t: &TestApp) -> SqliteStore {
         .expect("second handle on the same file")
 }
 
-#[tokio::test]
-async fn a_refused_update_writes_nothing_and_a_missing_incident_is_named() {
-    let t = TestApp::spawn().await;
+async fn the_store_answers_a_ping(backend: Backend) {
+    let t = TestApp::spawn_on(backend).await;
+    t.app.store.ping().await.expect("ping");
+    assert!(!t.app.store.process().is_empty());
+}
+
+async fn a_refused_update_writes_nothing_and_a_missing_incident_is_named(backend: Backend) {
+    let t = TestApp::spawn_on(backend).await;
     t.say("/incident-assess db down").await;
     let id = IncidentId::new(1).unwrap();
     let before = t.app.store.incident(id).await.unwrap().unwrap();
@@ -55,25 +113,35 @@ async fn a_refused_update_writes_nothing_and_a_missing_incident_is_named() {
     );
 }
 
-#[tokio::test]
-async fn the_timeline_cannot_be_rewritten() {
-    let t = TestApp::spawn().await;
+async fn the_timeline_cannot_be_rewritten(backend: Backend) {
+    let t = TestApp::spawn_on(backend).await;
     t.say("/incident-assess db down").await;
-    let store = sqlite(&t).await;
     for sql in ["UPDATE timeline SET detail = '{}'", "DELETE FROM timeline"] {
-        let err = sqlx::query(sql).execute(store.pool()).await.expect_err(sql);
+        let err = match &t.pg {
+            Some(pg) => sqlx::query(sql).execute(&pg.pool().await).await.map(drop),
+            None => sqlx::query(sql)
+                .execute(sqlite(&t).await.pool())
+                .await
+                .map(drop),
+        }
+        .expect_err(sql);
         assert!(
             err.to_string().contains("the timeline is append-only"),
             "{err}"
         );
     }
+    if let Some(pg) = &t.pg {
+        let err = sqlx::query("TRUNCATE timeline CASCADE")
+            .execute(&pg.pool().await)
+            .await
+            .expect_err("truncate");
+        assert!(err.to_string().contains("append-only"), "{err}");
+    }
     assert_eq!(t.timeline(1).await.len(), 1);
 }
 
-#[tokio::test]
-async fn timers_follow_the_incident_until_it_is_resolved() {
-    let t = TestApp::spawn().await;
-    let store = sqlite(&t).await;
+async fn timers_follow_the_incident_until_it_is_resolved(backend: Backend) {
+    let t = TestApp::spawn_on(backend).await;
     t.say("/incident-assess checkout down").await;
     let at = |h, m| {
         Utc.with_ymd_and_hms(2026, 11, 29, h, m, 0)
@@ -81,18 +149,18 @@ async fn timers_follow_the_incident_until_it_is_resolved() {
             .timestamp_millis()
     };
     assert_eq!(
-        reminders(&store, 1).await,
+        reminders(&t, 1).await,
         vec![("ack".into(), at(3, 5)), ("update".into(), at(3, 15))]
     );
     t.advance_minutes(2);
     t.say("/incident-update looking at the load balancer").await;
     assert_eq!(
-        reminders(&store, 1).await,
+        reminders(&t, 1).await,
         vec![("update".into(), at(3, 17))],
         "ack timer gone"
     );
     t.say("/incident-resolve lb misconfig | reverted").await;
-    assert!(reminders(&store, 1).await.is_empty());
+    assert!(reminders(&t, 1).await.is_empty());
 }
 
 fn inbound(key: &str, minute: i64) -> Inbound {
@@ -105,10 +173,9 @@ fn inbound(key: &str, minute: i64) -> Inbound {
     }
 }
 
-/// The pending requests as (key, handled, attempts before this read).
-async fn pending(t: &TestApp, prefix: &str) -> Vec<(String, bool, u32)> {
-    t.app
-        .store
+/// What `store` takes over, as (key, handled, attempts before this read).
+async fn pending(store: &dyn Store, prefix: &str) -> Vec<(String, bool, u32)> {
+    store
         .pending_requests(prefix)
         .await
         .unwrap()
@@ -117,39 +184,70 @@ async fn pending(t: &TestApp, prefix: &str) -> Vec<(String, bool, u32)> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_request_is_accepted_once_and_pending_until_delivered() {
-    let t = TestApp::spawn().await;
-    let store = &t.app.store;
+/// Another process on the test's store (as a restarted or second firewatch would be).
+async fn other_process(t: &TestApp) -> Arc<dyn Store> {
+    store::open(&t.app.settings.store.url, Access::Shared)
+        .await
+        .expect("another handle on the store")
+}
+
+async fn a_request_is_accepted_once_and_pending_until_delivered(backend: Backend) {
+    let t = TestApp::spawn_on(backend).await;
+    // The process before a restart accepts them.
+    let before = other_process(&t).await;
     let a = inbound("slack:trigger:1", 1);
     let b = inbound("slack:trigger:2", 2);
-    assert!(store.accept_request(&a).await.unwrap());
-    assert!(!store.accept_request(&a).await.unwrap());
-    assert!(store.accept_request(&b).await.unwrap());
+    assert!(before.accept_request(&a).await.unwrap());
+    assert!(!before.accept_request(&a).await.unwrap());
     assert!(
-        store
+        !t.app.store.accept_request(&a).await.unwrap(),
+        "one key, whoever asks"
+    );
+    assert!(before.accept_request(&b).await.unwrap());
+    assert!(
+        before
             .accept_request(&inbound("discord:1", 3))
             .await
             .unwrap()
     );
+    if backend == Backend::Postgres {
+        // A replica that still runs keeps its requests.
+        assert_eq!(pending(&*t.app.store, "slack:").await, vec![]);
+    }
+    before.close().await;
+    let store = &t.app.store;
     assert_eq!(
-        pending(&t, "slack:").await,
+        pending(&**store, "slack:").await,
         vec![(a.key.clone(), false, 0), (b.key.clone(), false, 0)]
     );
+    // Taken over: this process does not take them again from itself.
+    assert_eq!(pending(&**store, "slack:").await, vec![]);
     // Handled (answered, not yet delivered): a replay reports it instead of running it.
     store.handled_request(&b.key, b.received).await.unwrap();
     store.complete_request(&a.key, b.received).await.unwrap();
-    assert_eq!(pending(&t, "slack:").await, vec![(b.key.clone(), true, 1)]);
+    store.close().await;
+    let after = other_process(&t).await;
+    assert_eq!(
+        pending(&*after, "slack:").await,
+        vec![(b.key.clone(), true, 1)]
+    );
     // Delivered requests are forgotten after the redelivery window; pending ones are kept.
     let later = chrono::DateTime::UNIX_EPOCH + chrono::TimeDelta::minutes(60);
-    assert_eq!(store.prune_requests(later).await.unwrap(), 1);
-    assert_eq!(pending(&t, "slack:").await, vec![(b.key.clone(), true, 2)]);
-    assert_eq!(pending(&t, "discord:").await.len(), 1);
+    assert_eq!(after.prune_requests(later).await.unwrap(), 1);
+    after.close().await;
+    let third = other_process(&t).await;
+    assert_eq!(
+        pending(&*third, "slack:").await,
+        vec![(b.key.clone(), true, 2)]
+    );
+    assert_eq!(pending(&*third, "discord:").await.len(), 1);
+    third.close().await;
 }
 
-#[tokio::test]
-async fn accepts_arriving_together_are_each_answered_and_a_repeated_key_is_new_once() {
-    let t = TestApp::spawn().await;
+async fn accepts_arriving_together_are_each_answered_and_a_repeated_key_is_new_once(
+    backend: Backend,
+) {
+    let t = TestApp::spawn_on(backend).await;
     let store = std::sync::Arc::clone(&t.app.store);
     // 200 accepts at once (the group commit takes them in a few batches), every key twice, with
     // payloads that need escaping.
@@ -209,13 +307,14 @@ async fn accepts_arriving_together_are_each_answered_and_a_repeated_key_is_new_o
     );
 }
 
-#[tokio::test]
-async fn a_change_marks_its_request_done_in_the_same_transaction() {
-    let t = TestApp::spawn().await;
+async fn a_change_marks_its_request_done_in_the_same_transaction(backend: Backend) {
+    let t = TestApp::spawn_on(backend).await;
     t.say("/incident-assess db down").await;
-    let store = &t.app.store;
+    let earlier = other_process(&t).await;
     let request = inbound("slack:trigger:9", 1);
-    store.accept_request(&request).await.unwrap();
+    earlier.accept_request(&request).await.unwrap();
+    earlier.close().await;
+    let store = &t.app.store;
     let note = |_: &firewatch::incident::Incident| {
         Err(firewatch::incident::lifecycle::Refusal::SameSeverity {
             id: IncidentId::new(1).unwrap(),
@@ -234,7 +333,6 @@ async fn a_change_marks_its_request_done_in_the_same_transaction() {
         .await
         .unwrap();
     assert!(matches!(refused, firewatch::store::Updated::Refused(_)));
-    assert_eq!(store.pending_requests("slack:").await.unwrap().len(), 1);
     t.say("/incident-ack").await;
     let before = store.incident(id).await.unwrap().unwrap();
     let same = |i: &firewatch::incident::Incident| {
@@ -247,9 +345,10 @@ async fn a_change_marks_its_request_done_in_the_same_transaction() {
         .update(id, &actor, Utc::now(), Some(&request.key), &same)
         .await
         .unwrap();
+    // Done with its change, not delivered: what a restart reports as an answer lost.
     assert_eq!(
-        pending(&t, "slack:").await,
-        vec![("slack:trigger:9".to_owned(), true, 1)]
+        pending(&**store, "slack:").await,
+        vec![("slack:trigger:9".to_owned(), true, 0)]
     );
     let replay = store
         .update(id, &actor, Utc::now(), Some(&request.key), &same)
@@ -274,38 +373,57 @@ async fn a_store_that_cannot_be_opened_says_where() {
     );
 }
 
-#[tokio::test]
-async fn the_schema_is_migrated_once_and_passes_an_integrity_check() {
-    let t = TestApp::spawn().await;
+async fn the_schema_is_migrated_once_and_survives_a_restart(backend: Backend) {
+    let t = TestApp::spawn_on(backend).await;
     t.say("/incident-assess db down").await;
     let t = t.restart().await;
-    let store = sqlite(&t).await;
-    let (check,): (String,) = sqlx::query_as("PRAGMA integrity_check")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    assert_eq!(check, "ok");
-    let (fk,): (i64,) = sqlx::query_as("SELECT count(*) FROM pragma_foreign_key_check")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    assert_eq!(fk, 0);
-    let (migrations,): (i64,) = sqlx::query_as("SELECT count(*) FROM _sqlx_migrations")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    assert_eq!(migrations, 5);
+    let migrations: i64 = match &t.pg {
+        Some(pg) => {
+            let pool = pg.pool().await;
+            // Every table is in the test's own schema.
+            let tables: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
+            )
+            .bind(&pg.name)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            assert!(tables >= 7, "{tables} tables in {}", pg.name);
+            sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+        None => {
+            let store = sqlite(&t).await;
+            let (check,): (String,) = sqlx::query_as("PRAGMA integrity_check")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(check, "ok");
+            let (fk,): (i64,) = sqlx::query_as("SELECT count(*) FROM pragma_foreign_key_check")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(fk, 0);
+            sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+                .fetch_one(store.pool())
+                .await
+                .unwrap()
+        }
+    };
+    // 0001–0007.
+    assert_eq!(migrations, 7);
     assert_eq!(t.timeline(1).await.len(), 1);
 }
 
-#[tokio::test]
-async fn an_opened_incident_is_exactly_what_a_later_read_returns() {
+async fn an_opened_incident_is_exactly_what_a_later_read_returns(backend: Backend) {
     use firewatch::clock::Clock;
     use firewatch::incident::lifecycle::{self, Report};
     use firewatch::incident::severity::Policy;
     use firewatch::incident::{Actor, ChannelRef, Platform};
 
-    let t = TestApp::spawn().await;
+    let t = TestApp::spawn_on(backend).await;
     let policy = Policy::runbook();
     let reporter = Actor {
         platform: Platform::Slack,
@@ -364,42 +482,94 @@ async fn a_tick_is_one_range_scan_of_the_due_index() {
     );
 }
 
-#[tokio::test]
-async fn a_new_due_time_fires_anew_and_other_changes_keep_what_fired() {
-    let t = TestApp::spawn().await;
-    let store = sqlite(&t).await;
+async fn a_new_due_time_fires_anew_and_other_changes_keep_what_fired(backend: Backend) {
+    let t = TestApp::spawn_on(backend).await;
     t.say("/incident-assess API returning 500s").await; // P1, update due 03:30
     t.console("bob", "ops", "/incident-ack").await;
     t.advance_minutes(30);
     assert_eq!(t.tick().await, 1);
-    let fire_at = |store: SqliteStore| async move {
-        let row: (i64, Option<i64>, i64) = sqlx::query_as(
-            "SELECT due_at, fire_at, fired FROM reminders WHERE incident_id = 1 AND kind = 'update'",
-        )
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-        row
+    let sql =
+        "SELECT due_at, fire_at, fired FROM reminders WHERE incident_id = 1 AND kind = 'update'";
+    let fire_at = |t: &TestApp| {
+        let pg = t.pg.as_ref().map(|pg| pg.url.clone());
+        let url = t.app.settings.store.url.clone();
+        async move {
+            let row: (i64, Option<i64>, i64) = match pg {
+                Some(url) => sqlx::query_as(sql)
+                    .fetch_one(&sqlx::PgPool::connect(&url).await.unwrap())
+                    .await
+                    .unwrap(),
+                None => sqlx::query_as(sql)
+                    .fetch_one(SqliteStore::connect(&url).await.unwrap().pool())
+                    .await
+                    .unwrap(),
+            };
+            row
+        }
     };
     let start = Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap();
     let ms = |minutes: i64| (start + chrono::TimeDelta::minutes(minutes)).timestamp_millis();
-    assert_eq!(fire_at(store.clone()).await, (ms(30), Some(ms(60)), 1));
+    assert_eq!(fire_at(&t).await, (ms(30), Some(ms(60)), 1));
     // A note changes the incident but not the promise: the reminder does not come back early.
     t.say("/incident-note still looking").await;
-    assert_eq!(fire_at(store.clone()).await, (ms(30), Some(ms(60)), 1));
+    assert_eq!(fire_at(&t).await, (ms(30), Some(ms(60)), 1));
     assert_eq!(t.tick().await, 0);
     // An update is a new promise.
     t.say("/incident-update found it").await;
-    assert_eq!(fire_at(store.clone()).await, (ms(60), Some(ms(60)), 0));
+    assert_eq!(fire_at(&t).await, (ms(60), Some(ms(60)), 0));
 }
 
 #[tokio::test]
-async fn a_baseline_replaces_the_last_one_with_its_timeline_entry_and_bad_figures_write_nothing() {
+async fn a_replicas_requests_are_taken_over_once_its_lease_runs_out_and_not_before() {
+    let t = TestApp::spawn_on(Backend::Postgres).await;
+    let pg = t.pg.as_ref().expect("on postgres");
+    let other = other_process(&t).await;
+    let a = inbound("slack:trigger:lease", 1);
+    assert!(other.accept_request(&a).await.unwrap());
+    assert_eq!(
+        pending(&*t.app.store, "slack:").await,
+        vec![],
+        "its lease is current"
+    );
+    // A replica that stopped renewing its lease (hung, or cut off from the database) owns it.
+    // (A row of its own, so the other store's heartbeat cannot renew it meanwhile.)
+    let pool = pg.pool().await;
+    sqlx::query(
+        "INSERT INTO processes (id, heartbeat_at) VALUES ('a-hung-replica', now() - interval '1 minute')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE processed_requests SET owner = 'a-hung-replica' WHERE request_key = $1")
+        .bind(&a.key)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        pending(&*t.app.store, "slack:").await,
+        vec![(a.key.clone(), false, 0)]
+    );
+    let owner: String =
+        sqlx::query_scalar("SELECT owner FROM processed_requests WHERE request_key = $1")
+            .bind(&a.key)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(owner, t.app.store.process());
+    // The one that took it is alive: the other cannot take it back.
+    assert_eq!(pending(&*other, "slack:").await, vec![]);
+    pool.close().await;
+    other.close().await;
+}
+
+async fn a_baseline_replaces_the_last_one_with_its_timeline_entry_and_bad_figures_write_nothing(
+    backend: Backend,
+) {
     use firewatch::incident::TimelineEvent;
     use firewatch::ops::jobs::Figures;
     use firewatch::store::Baseline;
 
-    let t = TestApp::spawn().await;
+    let t = TestApp::spawn_on(backend).await;
     t.say("/incident-assess checkout slow").await;
     let id = IncidentId::new(1).unwrap();
     let store = &t.app.store;

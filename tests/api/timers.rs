@@ -3,7 +3,9 @@
 use firewatch::incident::TimelineEvent;
 use firewatch::message::Message;
 
-use crate::helpers::{TestApp, assert_has};
+use firewatch::store::Access;
+
+use crate::helpers::{Backend, TestApp, assert_has};
 
 fn headlines(posts: &[Message]) -> Vec<String> {
     posts.iter().map(|m| m.headline.clone()).collect()
@@ -228,15 +230,29 @@ async fn after_a_restart_every_overdue_timer_fires_exactly_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_processes_ticking_the_same_store_fire_each_timer_once() {
-    let t = TestApp::spawn().await;
+async fn two_processes_ticking_the_same_sqlite_file_fire_each_timer_once() {
+    two_processes_ticking_the_same_store_fire_each_timer_once(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_ticking_the_same_postgres_fire_each_timer_once() {
+    two_processes_ticking_the_same_store_fire_each_timer_once(Backend::Postgres).await;
+}
+
+async fn two_processes_ticking_the_same_store_fire_each_timer_once(backend: Backend) {
+    let t = TestApp::spawn_on(backend).await;
     for i in 0..10 {
         t.say(&format!("/incident-assess checkout {i} is down"))
             .await;
     }
     t.advance_minutes(20);
-    // A second firewatch on the same database file, with its own connections.
-    let other = firewatch::startup::build(t.app.settings.clone(), t.clock.clone())
+    // A second firewatch on the same database, with its own connections: a replica on
+    // Postgres; on SQLite (one writer per file) a process that shares the file without the lock.
+    let access = match backend {
+        Backend::Sqlite => Access::Shared,
+        Backend::Postgres => Access::Exclusive,
+    };
+    let other = firewatch::startup::build_with(t.app.settings.clone(), t.clock.clone(), access)
         .await
         .expect("second app starts");
     let (a, b) = tokio::join!(
@@ -249,6 +265,33 @@ async fn two_processes_ticking_the_same_store_fire_each_timer_once() {
         assert_eq!(count(&timeline, "response_target_missed"), 1);
         assert_eq!(count(&timeline, "update_overdue"), 1);
     }
+    other.store.close().await;
+}
+
+#[tokio::test]
+async fn a_second_writer_on_a_sqlite_file_is_refused_with_the_holders_pid() {
+    let t = TestApp::spawn().await;
+    let refused = firewatch::startup::build(t.app.settings.clone(), t.clock.clone())
+        .await
+        .err()
+        .expect("a second writer is refused");
+    let text = firewatch::error_chain(&refused);
+    let db = t.dir.path().join("firewatch.db");
+    assert!(
+        text.starts_with(&format!(
+            "{} is in use by another firewatch process (pid {}, holding {}.lock)",
+            db.display(),
+            std::process::id(),
+            db.display()
+        )),
+        "{text}"
+    );
+    // Nothing was changed by the refused one, and the first one still works.
+    t.say("/incident-assess checkout is down").await;
+    assert_eq!(t.timeline(1).await.len(), 1);
+    // Once the writer is gone, the lock is free.
+    let t = t.restart().await;
+    assert_eq!(t.timeline(1).await.len(), 1);
 }
 
 #[tokio::test]

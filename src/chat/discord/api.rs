@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+use crate::chat::cards::Cards;
 use crate::config::Secret;
 use crate::message::{Attachment, Card, shorten};
 
@@ -52,7 +53,7 @@ pub struct DiscordApi {
     token: Option<Secret>,
     application_id: String,
     /// Card key → the channel, id and body of its first message.
-    cards: std::sync::Mutex<std::collections::HashMap<String, (String, String, Value)>>,
+    cards: Cards,
 }
 
 impl DiscordApi {
@@ -71,8 +72,14 @@ impl DiscordApi {
             base: format!("{}/api/v10", api_url.trim_end_matches('/')),
             token: token.cloned(),
             application_id: application_id.to_owned(),
-            cards: std::sync::Mutex::new(std::collections::HashMap::new()),
+            cards: Cards::default(),
         })
+    }
+
+    /// Remembers card messages in `store`, so a step taken on another replica, or after a
+    /// restart, edits them too.
+    pub fn keep_cards_in(&self, store: std::sync::Arc<dyn crate::store::Store>) {
+        self.cards.keep_in(store);
     }
 
     /// Answers an interaction received over the gateway (over HTTP the answer is the response).
@@ -139,24 +146,20 @@ impl DiscordApi {
 
     /// Follows a card (an approval request's progress): remembers the card's first message from
     /// Discord's answer `posted`, and on later steps edits it as the bot — the step added to its
-    /// embed, and the buttons removed once `closed`. Cards are remembered by this process only.
+    /// embed, and the buttons removed once `closed`. Cards are remembered in the store
+    /// ([`DiscordApi::keep_cards_in`]), so any replica edits them, also after a restart.
     pub async fn card_step(&self, card: &Card, posted: &Value, body: &Value, step: &str) {
         let (Some(channel), Some(id)) = (posted["channel_id"].as_str(), posted["id"].as_str())
         else {
             return;
         };
-        let first = {
-            let mut cards = self.cards.lock().expect("the card map is never poisoned");
-            match cards.get(&card.key) {
-                Some(first) => first.clone(),
-                None => {
-                    cards.insert(
-                        card.key.clone(),
-                        (channel.to_owned(), id.to_owned(), body.clone()),
-                    );
-                    return;
-                }
-            }
+        let known = self.cards.get(&card.key).await;
+        let Some(first) =
+            known.and_then(|v| serde_json::from_value::<(String, String, Value)>(v).ok())
+        else {
+            let first = serde_json::json!([channel, id, body]);
+            self.cards.put(&card.key, first).await;
+            return;
         };
         let (channel, id, mut updated) = first;
         if self.token.is_none() {
@@ -176,8 +179,8 @@ impl DiscordApi {
             .await
         {
             Ok(_) => {
-                let mut cards = self.cards.lock().expect("the card map is never poisoned");
-                cards.insert(card.key.clone(), (channel, id, updated));
+                let first = serde_json::json!([channel, id, updated]);
+                self.cards.put(&card.key, first).await;
             }
             Err(e) => {
                 tracing::warn!(card = %card.key, error = %e, "could not update a card message")

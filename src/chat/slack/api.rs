@@ -2,7 +2,6 @@
 //! post ephemeral messages, create and join incident channels. 429 answers are retried after
 //! Slack's `Retry-After`, a bounded number of times.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,10 +12,12 @@ use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
 use super::blocks;
+use crate::chat::cards::Cards;
 use crate::chat::outbox::{self, Outbox};
 use crate::config::Secret;
 use crate::incident::{ChannelRef, Platform};
 use crate::message::Message;
+use crate::store::Store;
 
 /// Why a Web API call failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,12 +48,12 @@ type Connector = SlackClientHyperHttpsConnector;
 pub struct SlackApi {
     client: Arc<SlackClient<Connector>>,
     token: SlackApiToken,
-    /// The first message of each card (approval requests) this process posted, to update.
-    cards: std::sync::Mutex<HashMap<String, Posted>>,
+    /// The first message of each card (approval requests), to update.
+    cards: Cards,
 }
 
 /// A posted message, as it can be updated.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct Posted {
     channel: String,
     ts: String,
@@ -77,8 +78,14 @@ impl SlackApi {
         Ok(Self {
             client: Arc::new(SlackClient::new(connector)),
             token: SlackApiToken::new(token.expose().into()),
-            cards: std::sync::Mutex::new(HashMap::new()),
+            cards: Cards::default(),
         })
+    }
+
+    /// Remembers card messages in `store`, so a step taken on another replica, or after a
+    /// restart, edits them too.
+    pub fn keep_cards_in(&self, store: Arc<dyn Store>) {
+        self.cards.keep_in(store);
     }
 
     /// The underlying client (Socket Mode runs on it).
@@ -88,8 +95,8 @@ impl SlackApi {
 
     /// Posts a neutral message into a channel; returns its `ts`. A message on a card (an
     /// approval request's progress) also updates the card's first message: its step is added as
-    /// a status line, and a closing step removes the buttons. Cards are remembered by this
-    /// process only: after a restart, steps are posted but the old message is not updated.
+    /// a status line, and a closing step removes the buttons. Cards are remembered in the store
+    /// ([`SlackApi::keep_cards_in`]), so any replica updates them, also after a restart.
     pub async fn post_message(
         &self,
         channel: &str,
@@ -121,22 +128,17 @@ impl SlackApi {
         json: serde_json::Value,
         step: &str,
     ) {
-        let first = {
-            let mut cards = self.cards.lock().expect("the card map is never poisoned");
-            match cards.get(key) {
-                Some(first) => first.clone(),
-                None => {
-                    cards.insert(
-                        key.to_owned(),
-                        Posted {
-                            channel: channel.to_owned(),
-                            ts: ts.to_owned(),
-                            body: json,
-                        },
-                    );
-                    return;
-                }
+        let known = self.cards.get(key).await;
+        let Some(first) = known.and_then(|v| serde_json::from_value::<Posted>(v).ok()) else {
+            let posted = Posted {
+                channel: channel.to_owned(),
+                ts: ts.to_owned(),
+                body: json,
+            };
+            if let Ok(value) = serde_json::to_value(&posted) {
+                self.cards.put(key, value).await;
             }
+            return;
         };
         if first.channel != channel {
             return;
@@ -152,8 +154,9 @@ impl SlackApi {
         let session = self.client.open_session(&self.token);
         match retrying(|| session.chat_update(&request)).await {
             Ok(_) => {
-                let mut cards = self.cards.lock().expect("the card map is never poisoned");
-                cards.insert(key.to_owned(), Posted { body, ..first });
+                if let Ok(value) = serde_json::to_value(Posted { body, ..first }) {
+                    self.cards.put(key, value).await;
+                }
             }
             Err(e) => tracing::warn!(card = key, error = %e, "could not update a card message"),
         }

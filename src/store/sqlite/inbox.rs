@@ -1,6 +1,8 @@
 //! The request inbox: chat requests stored before they are acknowledged, marked done with
 //! their effect.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{Row, Sqlite, Transaction};
@@ -42,18 +44,22 @@ pub(super) async fn mark_done(
 }
 
 /// Writes `write` on its own (when the group-commit writer is gone).
-pub(super) async fn write_now(pool: &SqlitePool, write: &Write) -> Result<bool> {
-    write_alone(pool, write).await
+pub(super) async fn write_now(pool: &SqlitePool, write: &Write, owner: &str) -> Result<bool> {
+    write_alone(pool, write, owner).await
 }
 
-fn insert(request: &Inbound) -> sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments> {
+fn insert<'q>(
+    request: &'q Inbound,
+    owner: &'q str,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
     sqlx::query(
-        "INSERT INTO processed_requests (request_key, seen_at, payload) VALUES (?, ?, ?) \
+        "INSERT INTO processed_requests (request_key, seen_at, payload, owner) VALUES (?, ?, ?, ?) \
          ON CONFLICT DO NOTHING",
     )
     .bind(&request.key)
     .bind(millis(request.received))
     .bind(&request.payload)
+    .bind(owner)
 }
 
 /// One inbox write waiting for the next group commit.
@@ -82,12 +88,13 @@ const MOST_WAITING: usize = 4096;
 /// A write is answered only after the transaction holding it committed (durably, with
 /// `synchronous = FULL`); writes keep their order; if a batch fails, each write is tried again on
 /// its own and gets its own answer. The writer ends when the store is dropped.
-pub(super) fn group_commit(pool: SqlitePool) -> mpsc::Sender<Waiting> {
+/// Requests are recorded as accepted by `owner` (this process).
+pub(super) fn group_commit(pool: SqlitePool, owner: Arc<str>) -> mpsc::Sender<Waiting> {
     let (sender, mut waiting) = mpsc::channel::<Waiting>(MOST_WAITING);
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MOST_PER_COMMIT);
         while waiting.recv_many(&mut batch, MOST_PER_COMMIT).await > 0 {
-            match write_all(&pool, &batch).await {
+            match write_all(&pool, &batch, &owner).await {
                 Ok(answers) => {
                     for ((_, reply), answer) in batch.drain(..).zip(answers) {
                         let _ = reply.send(Ok(answer));
@@ -100,7 +107,7 @@ pub(super) fn group_commit(pool: SqlitePool) -> mpsc::Sender<Waiting> {
                         "an inbox batch failed; writing its writes one by one"
                     );
                     for (write, reply) in batch.drain(..) {
-                        let _ = reply.send(write_alone(&pool, &write).await);
+                        let _ = reply.send(write_alone(&pool, &write, &owner).await);
                     }
                 }
             }
@@ -113,7 +120,7 @@ pub(super) fn group_commit(pool: SqlitePool) -> mpsc::Sender<Waiting> {
 /// turns the batch into rows), so a batch costs the same few round trips to the database thread
 /// however many writes it holds. Accepts come first: a request's marks are only ever sent after
 /// its accept was answered, so they are never in the same batch.
-async fn write_all(pool: &SqlitePool, batch: &[Waiting]) -> Result<Vec<bool>> {
+async fn write_all(pool: &SqlitePool, batch: &[Waiting], owner: &str) -> Result<Vec<bool>> {
     let mut accepts = Vec::new();
     let mut handled = Vec::new();
     let mut completed = Vec::new();
@@ -142,11 +149,12 @@ async fn write_all(pool: &SqlitePool, batch: &[Waiting]) -> Result<Vec<bool>> {
     let mut new = std::collections::HashSet::new();
     if !accepts.is_empty() {
         let keys: Vec<String> = sqlx::query_scalar(
-            "INSERT INTO processed_requests (request_key, seen_at, payload) \
-             SELECT json_extract(value, '$.k'), json_extract(value, '$.s'), json_extract(value, '$.p') \
+            "INSERT INTO processed_requests (request_key, seen_at, payload, owner) \
+             SELECT json_extract(value, '$.k'), json_extract(value, '$.s'), json_extract(value, '$.p'), ? \
              FROM json_each(?) WHERE true \
              ON CONFLICT DO NOTHING RETURNING request_key",
         )
+        .bind(owner)
         .bind(serde_json::Value::Array(accepts).to_string())
         .fetch_all(&mut *tx)
         .await?;
@@ -188,14 +196,14 @@ async fn write_all(pool: &SqlitePool, batch: &[Waiting]) -> Result<Vec<bool>> {
         .collect())
 }
 
-async fn write_alone(pool: &SqlitePool, write: &Write) -> Result<bool> {
+async fn write_alone(pool: &SqlitePool, write: &Write, owner: &str) -> Result<bool> {
     let mut conn = pool.acquire().await?;
-    apply(&mut conn, write).await
+    apply(&mut conn, write, owner).await
 }
 
-async fn apply(conn: &mut sqlx::SqliteConnection, write: &Write) -> Result<bool> {
+async fn apply(conn: &mut sqlx::SqliteConnection, write: &Write, owner: &str) -> Result<bool> {
     let done = match write {
-        Write::Accept(request) => insert(request).execute(&mut *conn).await?,
+        Write::Accept(request) => insert(request, owner).execute(&mut *conn).await?,
         Write::Handled(key, at) => sqlx::query(
             "UPDATE processed_requests SET done_at = ? WHERE request_key = ? AND done_at IS NULL",
         )
@@ -218,22 +226,29 @@ async fn apply(conn: &mut sqlx::SqliteConnection, write: &Write) -> Result<bool>
     Ok(done.rows_affected() == 1)
 }
 
-pub(super) async fn pending(pool: &SqlitePool, prefix: &str) -> Result<Vec<Inbound>> {
+/// Takes over what earlier processes left: requests not delivered and not accepted by `me`
+/// (there is one writer on the file, so any other owner is gone), each counted as one more
+/// attempt and recorded as `me`'s.
+pub(super) async fn pending(pool: &SqlitePool, prefix: &str, me: &str) -> Result<Vec<Inbound>> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let rows = sqlx::query(
         "SELECT request_key, seen_at, payload, done_at IS NOT NULL AS handled, attempts \
          FROM processed_requests \
-         WHERE delivered_at IS NULL AND payload IS NOT NULL \
+         WHERE delivered_at IS NULL AND payload IS NOT NULL AND owner IS NOT ? \
          AND substr(request_key, 1, length(?)) = ? ORDER BY seen_at, request_key",
     )
+    .bind(me)
     .bind(prefix)
     .bind(prefix)
     .fetch_all(&mut *tx)
     .await?;
     sqlx::query(
-        "UPDATE processed_requests SET attempts = attempts + 1 \
-         WHERE delivered_at IS NULL AND payload IS NOT NULL AND substr(request_key, 1, length(?)) = ?",
+        "UPDATE processed_requests SET attempts = attempts + 1, owner = ? \
+         WHERE delivered_at IS NULL AND payload IS NOT NULL AND owner IS NOT ? \
+         AND substr(request_key, 1, length(?)) = ?",
     )
+    .bind(me)
+    .bind(me)
     .bind(prefix)
     .bind(prefix)
     .execute(&mut *tx)
@@ -242,13 +257,19 @@ pub(super) async fn pending(pool: &SqlitePool, prefix: &str) -> Result<Vec<Inbou
     rows.iter().map(inbound).collect()
 }
 
-pub(super) async fn backlog(pool: &SqlitePool, prefix: &str, limit: usize) -> Result<Vec<Inbound>> {
+pub(super) async fn backlog(
+    pool: &SqlitePool,
+    prefix: &str,
+    limit: usize,
+    me: &str,
+) -> Result<Vec<Inbound>> {
     let rows = sqlx::query(
         "SELECT request_key, seen_at, payload, 0 AS handled, attempts \
          FROM processed_requests \
-         WHERE done_at IS NULL AND delivered_at IS NULL AND payload IS NOT NULL \
+         WHERE done_at IS NULL AND delivered_at IS NULL AND payload IS NOT NULL AND owner = ? \
          AND substr(request_key, 1, length(?)) = ? ORDER BY seen_at, request_key LIMIT ?",
     )
+    .bind(me)
     .bind(prefix)
     .bind(prefix)
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))

@@ -727,3 +727,65 @@ async fn in_discord_the_request_message_is_edited_with_each_approval_and_the_res
     assert_eq!(c.helm.calls().len(), 1);
     running.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_change_another_live_replica_runs_is_left_alone_until_its_lease_runs_out() {
+    let pg = crate::support::pg::PgSchema::create().await;
+    let c = with_policy(&[("FIREWATCH__STORE__URL", &pg.url)]).await;
+    bob_asks(&c).await;
+    let carol = person("carol", None).actor;
+    let now = c.t.clock.now();
+    c.t.app
+        .store
+        .vote(1, &carol, Vote::Approve, None, now, None)
+        .await
+        .unwrap();
+    // Another replica on the same database claims it and is running it; its lease is current.
+    let pool = pg.pool().await;
+    sqlx::query("INSERT INTO processes (id) VALUES ('replica-b')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(
+        c.t.app
+            .store
+            .claim_approval(1, "replica-b", now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // This replica's recovery pass (its first scheduler tick) leaves it running.
+    let posts = c.t.record_posts();
+    c.t.tick().await;
+    assert_eq!(state(&c, 1).await, State::Running);
+    assert!(c.helm.calls().is_empty(), "not run here too");
+    assert!(posts.take().is_empty());
+    // The other replica goes silent: once its lease ran out, recovery may close the request.
+    sqlx::query(
+        "UPDATE processes SET heartbeat_at = now() - interval '1 minute' WHERE id = 'replica-b'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let me = c.t.app.store.process().to_owned();
+    let closed =
+        c.t.app
+            .store
+            .close_approval(
+                1,
+                firewatch::store::Close {
+                    from: &[State::Running],
+                    to: State::Failed,
+                    result: Some("its replica is gone"),
+                    not_runner: Some(&me),
+                },
+                &[],
+                &carol,
+                now,
+            )
+            .await
+            .unwrap();
+    assert_eq!(closed.map(|r| r.state), Some(State::Failed));
+    assert!(c.helm.calls().is_empty());
+}

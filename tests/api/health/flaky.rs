@@ -66,6 +66,15 @@ impl Store for Flaky {
     async fn prune_requests(&self, before: DateTime<Utc>) -> Result<u64> {
         self.inner.prune_requests(before).await
     }
+    fn process(&self) -> &str {
+        self.inner.process()
+    }
+    async fn card(&self, key: &str) -> Result<Option<String>> {
+        self.inner.card(key).await
+    }
+    async fn keep_card(&self, key: &str, message: &str) -> Result<()> {
+        self.inner.keep_card(key, message).await
+    }
     async fn backlog_requests(&self, prefix: &str, limit: usize) -> Result<Vec<Inbound>> {
         self.inner.backlog_requests(prefix, limit).await
     }

@@ -1,8 +1,11 @@
-//! Fakes for the outside things firewatch reaches: a Kubernetes API server and a helm binary.
+//! Fakes for the outside things firewatch reaches: a Kubernetes API server and a helm binary;
+//! and for the store: fresh Postgres schemas and a proxy that can cut the connection.
 
 pub mod jobs;
 pub mod kube;
 pub mod objects;
+pub mod pg;
+pub mod pg_proxy;
 
 use std::path::{Path, PathBuf};
 
