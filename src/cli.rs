@@ -269,10 +269,15 @@ async fn shut_down(
     grace: Duration,
 ) -> std::io::Result<()> {
     let deadline = tokio::time::Instant::now() + grace;
-    let (result, ticked) = tokio::join!(
-        running.stop(),
+    let (stopped, ticked) = tokio::join!(
+        tokio::time::timeout(grace, running.stop()),
         tokio::time::timeout(grace, scheduler.stop())
     );
+    // Whatever is still running then stays in the inbox and runs again at the next start.
+    let result = stopped.unwrap_or_else(|_| {
+        tracing::warn!("commands were still running when the shutdown grace ran out");
+        Ok(())
+    });
     if ticked.is_err() {
         tracing::warn!(
             "a scheduler tick was still running at shutdown; its timers fire again at the next start"

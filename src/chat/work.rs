@@ -11,14 +11,14 @@
 //!   picked up from there as soon as there is room ([`Runner::backlog`]), oldest first.
 //! - A request runs once per process: a request is queued or running under its key at most once,
 //!   and the backlog sweep skips keys that are queued, running, or finished while it looked.
-//! - The engine runs on its own threads at a lower CPU priority (`nice` +10 on Linux), so a burst
-//!   of commands never delays the acknowledgements of the next ones; on an idle machine this
-//!   changes nothing.
+//! - The engine runs on its own threads at a lower CPU priority (`server.engine_nice`, +10 by
+//!   default, on Linux), so a burst of commands never delays the acknowledgements of the next
+//!   ones; on an idle machine this changes nothing.
 //! - [`Work::close`] stops starting requests; the ones running finish (shutdown waits for them
 //!   through the adapter's task tracker); the queued ones stay in the inbox for the next start.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use async_trait::async_trait;
@@ -148,13 +148,23 @@ impl<R: Runner> Work<R> {
         work
     }
 
-    /// Queues an accepted request without waiting: when the queue is full (or closing), the
-    /// request stays in the inbox and runs from there when there is room (or at the next start).
+    /// Claims `key` before its request is stored in the inbox, so the backlog sweep never takes a
+    /// request between its accept and its [`Work::submit`]. `false` when this process already
+    /// has it queued or running (a redelivery).
+    pub fn claim(&self, key: &str) -> bool {
+        self.keys.take(key)
+    }
+
+    /// Gives up a claim whose request was not stored (a redelivery, or the store failed).
+    pub fn unclaim(&self, key: &str) {
+        self.keys.drop_key(key);
+    }
+
+    /// Queues an accepted request, claimed with [`Work::claim`], without waiting: when the queue
+    /// is full (or closing), the request stays in the inbox and runs from there when there is
+    /// room (or at the next start).
     pub fn submit(&self, job: R::Job) {
         let key = R::key(&job);
-        if !self.keys.take(&key) {
-            return;
-        }
         match self.sender.try_send(job) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -325,6 +335,16 @@ pub async fn backlog<J: DeserializeOwned>(
         .collect())
 }
 
+/// The nice increment of the engine's threads (see [`set_engine_nice`]).
+static ENGINE_NICE: AtomicI32 = AtomicI32::new(10);
+
+/// Sets how much lower the engine's threads run (a nice increment, 0 to 19; `server.engine_nice`).
+/// Takes effect when the engine's runtime starts, so only before the first [`Work::start`] of the
+/// process.
+pub fn set_engine_nice(nice: i32) {
+    ENGINE_NICE.store(nice.clamp(0, 19), Ordering::Relaxed);
+}
+
 /// The runtime the engine runs on: its own threads, at a lower CPU priority than the threads that
 /// acknowledge requests. One per process, started on first use.
 pub fn engine_runtime() -> &'static Runtime {
@@ -344,14 +364,22 @@ pub fn engine_runtime() -> &'static Runtime {
     })
 }
 
-/// Gives the calling thread a lower scheduling priority (`nice` +10): on Linux the nice value is
-/// per thread. Elsewhere, or when the system refuses, the thread keeps its priority.
+/// Gives the calling thread a lower scheduling priority (`nice` + [`ENGINE_NICE`]): on Linux the
+/// nice value is per thread. Elsewhere, or when the system refuses, the thread keeps its priority.
 fn lower_priority() {
+    let nice = ENGINE_NICE.load(Ordering::Relaxed);
+    if nice == 0 {
+        return;
+    }
     #[cfg(target_os = "linux")]
     {
-        // SAFETY: setpriority with PRIO_PROCESS and who = 0 only changes the calling thread's nice
-        // value; it reads no memory of ours.
-        let failed = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) } != 0;
+        // SAFETY: getpriority and setpriority with PRIO_PROCESS and who = 0 read and change only
+        // the calling thread's nice value; they touch no memory of ours. A new thread starts at
+        // the nice value of the process, so this is an increment over it.
+        let failed = unsafe {
+            let current = libc::getpriority(libc::PRIO_PROCESS, 0);
+            libc::setpriority(libc::PRIO_PROCESS, 0, (current + nice).min(19))
+        } != 0;
         if failed {
             tracing::debug!("could not lower the engine threads' priority");
         }
@@ -428,10 +456,15 @@ mod tests {
         let work = Work::start(Arc::downgrade(&fake), TaskTracker::new(), bounds);
         for i in 0..40 {
             let key = accept(&fake, &format!("k{i:02}"));
+            assert!(work.claim(&key));
             work.submit(key);
         }
-        // A redelivery of a queued key is not queued twice.
-        work.submit("k00".to_owned());
+        // A key held between accept and submit is not taken twice; a released one can be.
+        assert!(work.claim("redelivered"));
+        assert!(!work.claim("redelivered"));
+        work.unclaim("redelivered");
+        assert!(work.claim("redelivered"));
+        work.unclaim("redelivered");
         let mut runs = wait_for_runs(&fake, 40, 2000).await;
         assert_eq!(runs.len(), 40, "every accepted request ran: {runs:?}");
         runs.sort();
@@ -450,6 +483,7 @@ mod tests {
         work.close();
         tokio::time::sleep(Duration::from_millis(20)).await;
         let key = accept(&fake, "late");
+        assert!(work.claim(&key));
         work.submit(key);
         assert!(wait_for_runs(&fake, 1, 20).await.is_empty());
     }

@@ -328,8 +328,9 @@ pub trait Store: Send + Sync {
     async fn pending_requests(&self, prefix: &str) -> Result<Vec<Inbound>>;
 
     /// Requests accepted but not handled yet whose key starts with `prefix`, oldest first, at
-    /// most `limit`, accepted by this process, without counting an attempt: the backlog a running
-    /// process takes up when its work queue had no room for them.
+    /// most `limit`, accepted by this process and never replayed (a replayed request belongs to
+    /// the start-up replay, which decides whether it still runs), without counting an attempt:
+    /// the backlog a running process takes up when its work queue had no room for them.
     async fn backlog_requests(&self, prefix: &str, limit: usize) -> Result<Vec<Inbound>>;
 
     /// Forgets delivered requests received before `before`; returns how many. Platforms stop
@@ -421,12 +422,14 @@ pub trait Store: Send + Sync {
     async fn baseline(&self, service: &str, job: &str) -> Result<Option<Baseline>>;
 
     /// Stores `baseline` (replacing the service's and job's previous one) and appends `entries`
-    /// (by `actor`, at the baseline's time) to its incident's timeline, in one transaction.
+    /// (by `actor`, at the baseline's time) to its incident's timeline, in one transaction;
+    /// `request` is marked done in it too ([`Error::Replayed`] when it was: nothing is written).
     async fn store_baseline(
         &self,
         baseline: &Baseline,
         entries: &[TimelineEvent],
         actor: &Actor,
+        request: Option<&str>,
     ) -> Result<()>;
 
     /// The message that shows card `key` (an approval request) on its platform, as its adapter

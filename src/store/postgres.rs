@@ -92,6 +92,10 @@ impl Drop for Heartbeat {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Two connections of its own for what must answer while the engine's transactions hold the
+    /// main pool (a burst of changes queueing on one incident's row lock): accepting requests,
+    /// the readiness ping and the lease heartbeat.
+    urgent: PgPool,
     /// This process: the owner of the requests it accepts, the runner of its approvals.
     process: Arc<str>,
     heartbeat: Arc<Heartbeat>,
@@ -113,24 +117,27 @@ impl PgStore {
                 redact_error(&e.to_string(), url)
             ),
         })?;
-        let pool = PgPoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await
-            .map_err(|source| Error::Open {
-                url: shown.clone(),
-                source,
-            })?;
+        let open = |connections| {
+            PgPoolOptions::new()
+                .max_connections(connections)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options.clone())
+        };
+        let opened = |source| Error::Open {
+            url: shown.clone(),
+            source,
+        };
+        let pool = open(8).await.map_err(opened)?;
+        let urgent = open(2).await.map_err(opened)?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         let process: Arc<str> = super::new_process_id().into();
-        renew(&pool, &process).await?;
+        renew(&urgent, &process).await?;
         // Rows of processes long gone (crashed, never closed) are of no use to anyone.
         sqlx::query("DELETE FROM processes WHERE heartbeat_at < now() - interval '1 day'")
             .execute(&pool)
             .await?;
         let heartbeat = Heartbeat(tokio::spawn({
-            let pool = pool.clone();
+            let pool = urgent.clone();
             let process = Arc::clone(&process);
             async move {
                 let mut every = tokio::time::interval(HEARTBEAT);
@@ -151,6 +158,7 @@ impl PgStore {
         }));
         Ok(Self {
             pool,
+            urgent,
             process,
             heartbeat: Arc::new(heartbeat),
         })
@@ -181,7 +189,7 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(&self.urgent).await?;
         Ok(())
     }
 
@@ -370,7 +378,7 @@ impl Store for PgStore {
     }
 
     async fn accept_request(&self, request: &Inbound) -> Result<bool> {
-        inbox::accept(&self.pool, request, &self.process).await
+        inbox::accept(&self.urgent, request, &self.process).await
     }
 
     async fn handled_request(&self, key: &str, at: DateTime<Utc>) -> Result<()> {
@@ -398,8 +406,9 @@ impl Store for PgStore {
         baseline: &Baseline,
         entries: &[TimelineEvent],
         actor: &Actor,
+        request: Option<&str>,
     ) -> Result<()> {
-        baselines::store(&self.pool, baseline, entries, actor).await
+        baselines::store(&self.pool, baseline, entries, actor, request).await
     }
 
     async fn prune_requests(&self, before: DateTime<Utc>) -> Result<u64> {
@@ -507,5 +516,6 @@ impl Store for PgStore {
             tracing::warn!(error = %crate::error_chain(&e), "could not end this process's lease");
         }
         self.pool.close().await;
+        self.urgent.close().await;
     }
 }

@@ -461,8 +461,9 @@ impl Store for SqliteStore {
         baseline: &Baseline,
         entries: &[TimelineEvent],
         actor: &Actor,
+        request: Option<&str>,
     ) -> Result<()> {
-        baselines::store(&self.pool, baseline, entries, actor).await
+        baselines::store(&self.pool, baseline, entries, actor, request).await
     }
 
     async fn card(&self, key: &str) -> Result<Option<String>> {

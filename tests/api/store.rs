@@ -604,11 +604,11 @@ async fn a_baseline_replaces_the_last_one_with_its_timeline_entry_and_bad_figure
         at,
     };
     store
-        .store_baseline(&baseline(120.0, 0.001), &[entry(120.0)], &actor)
+        .store_baseline(&baseline(120.0, 0.001), &[entry(120.0)], &actor, None)
         .await
         .unwrap();
     store
-        .store_baseline(&baseline(150.0, 0.002), &[entry(150.0)], &actor)
+        .store_baseline(&baseline(150.0, 0.002), &[entry(150.0)], &actor, None)
         .await
         .unwrap();
     let stored = store
@@ -622,7 +622,7 @@ async fn a_baseline_replaces_the_last_one_with_its_timeline_entry_and_bad_figure
     let entries = t.timeline(1).await.len();
     assert!(
         store
-            .store_baseline(&baseline(1.0, 5.0), &[entry(1.0)], &actor)
+            .store_baseline(&baseline(1.0, 5.0), &[entry(1.0)], &actor, None)
             .await
             .is_err()
     );
@@ -633,4 +633,24 @@ async fn a_baseline_replaces_the_last_one_with_its_timeline_entry_and_bad_figure
         .unwrap()
         .unwrap();
     assert_eq!(still.figures.p95_ms, 150.0);
+    // Two processes recording the same Job's result: the second writes nothing.
+    let job = Some("job:firewatch-1-load-2");
+    store
+        .store_baseline(&baseline(130.0, 0.001), &[entry(130.0)], &actor, job)
+        .await
+        .unwrap();
+    let entries = t.timeline(1).await.len();
+    assert!(matches!(
+        store
+            .store_baseline(&baseline(999.0, 0.5), &[entry(999.0)], &actor, job)
+            .await,
+        Err(Error::Replayed(_))
+    ));
+    assert_eq!(t.timeline(1).await.len(), entries);
+    let kept = store
+        .baseline("freightliner", "load")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.figures.p95_ms, 130.0);
 }

@@ -93,8 +93,8 @@ impl Discord {
         })
     }
 
-    /// Queues an accepted interaction for the engine; the caller does not wait for it (see
-    /// [`crate::chat::work`]).
+    /// Queues an interaction [`Discord::accept`] took for the engine; the caller does not wait
+    /// for it (see [`crate::chat::work`]).
     pub fn submit(&self, call: Call) {
         self.work.submit(call);
     }
@@ -115,14 +115,24 @@ impl Discord {
     /// # Errors
     /// The store could not record it.
     pub async fn accept(&self, call: &Call) -> Result<bool, store::Error> {
+        let key = key(call);
+        // Claimed first, so the backlog sweep cannot take it before `submit`; a key this
+        // process already holds is a redelivery.
+        if !self.work.claim(&key) {
+            return Ok(false);
+        }
         let inbound = Inbound {
-            key: key(call),
+            key,
             payload: serde_json::to_string(call).expect("a call serialises to JSON"),
             received: self.clock.now(),
             handled: false,
             attempts: 0,
         };
-        self.store.accept_request(&inbound).await
+        let accepted = self.store.accept_request(&inbound).await;
+        if !matches!(accepted, Ok(true)) {
+            self.work.unclaim(&inbound.key);
+        }
+        accepted
     }
 
     /// Runs an accepted interaction and answers it; marks it done.

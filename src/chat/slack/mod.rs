@@ -155,8 +155,8 @@ impl Slack {
         })
     }
 
-    /// Queues an accepted delivery for the engine; the caller does not wait for it (see
-    /// [`crate::chat::work`]).
+    /// Queues a delivery [`Slack::accept`] took for the engine; the caller does not wait for it
+    /// (see [`crate::chat::work`]).
     pub fn submit(&self, delivery: Delivery) {
         self.work.submit(delivery);
     }
@@ -173,15 +173,25 @@ impl Slack {
     /// # Errors
     /// The store could not record it (answer the caller that nothing was done).
     pub async fn accept(&self, delivery: &Delivery) -> Result<bool, store::Error> {
+        let key = delivery.key();
+        // Claimed first, so the backlog sweep cannot take it before `submit`; a key this
+        // process already holds is a redelivery.
+        if !self.work.claim(&key) {
+            return Ok(false);
+        }
         let payload = serde_json::to_string(delivery).expect("a delivery serialises to JSON");
         let inbound = Inbound {
-            key: delivery.key(),
+            key,
             payload,
             received: self.clock.now(),
             handled: false,
             attempts: 0,
         };
-        self.store.accept_request(&inbound).await
+        let accepted = self.store.accept_request(&inbound).await;
+        if !matches!(accepted, Ok(true)) {
+            self.work.unclaim(&inbound.key);
+        }
+        accepted
     }
 
     /// Runs an accepted delivery: the engine, then every reply, then marks it done.

@@ -116,6 +116,8 @@ impl Watch {
         let entry = finished_entry(&self.spec, self.purpose, &outcome, passed, lines.clone());
         let actor = bot(&self.incident);
         let now = self.clock.now();
+        // One result per Job, however many processes watch it (replicas resume the same Jobs).
+        let request = format!("job:{}", self.spec.name);
         let stored = match baseline {
             Some(figures) => {
                 let baseline = Baseline {
@@ -127,10 +129,20 @@ impl Watch {
                     by: actor.clone(),
                     at: now,
                 };
-                self.store.store_baseline(&baseline, &[entry], &actor).await
+                self.store
+                    .store_baseline(&baseline, &[entry], &actor, Some(&request))
+                    .await
             }
-            None => self.store.append(id, &actor, now, None, &[entry]).await,
+            None => {
+                self.store
+                    .append(id, &actor, now, Some(&request), &[entry])
+                    .await
+            }
         };
+        if let Err(crate::store::Error::Replayed(_)) = stored {
+            tracing::info!(incident = %id, job = %self.spec.name, "another process recorded this Job's result");
+            return;
+        }
         if let Err(e) = stored {
             tracing::error!(incident = %id, job = %self.spec.name, error = %crate::error_chain(&e), "a verification Job's result was not recorded; not posting it");
             return;

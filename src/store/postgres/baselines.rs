@@ -41,8 +41,10 @@ pub(super) async fn store(
     baseline: &Baseline,
     entries: &[TimelineEvent],
     actor: &Actor,
+    request: Option<&str>,
 ) -> Result<()> {
     let mut tx = pool.begin().await?;
+    super::inbox::mark_done(&mut tx, request, baseline.at).await?;
     // The incident's row lock orders this with the incident's other changes, as `update` does.
     sqlx::query("SELECT id FROM incidents WHERE id = $1 FOR NO KEY UPDATE")
         .bind(baseline.incident.get())

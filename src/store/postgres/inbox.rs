@@ -116,7 +116,8 @@ pub(super) async fn backlog(
     sqlx::query(
         "SELECT request_key, seen_at, payload, false AS handled, attempts \
          FROM processed_requests \
-         WHERE done_at IS NULL AND delivered_at IS NULL AND payload IS NOT NULL AND owner = $1 \
+         WHERE done_at IS NULL AND delivered_at IS NULL AND payload IS NOT NULL AND attempts = 0 \
+         AND owner = $1 \
          AND starts_with(request_key, $2) ORDER BY seen_at, request_key LIMIT $3",
     )
     .bind(me)

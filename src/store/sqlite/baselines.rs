@@ -41,8 +41,10 @@ pub(super) async fn store(
     baseline: &Baseline,
     entries: &[TimelineEvent],
     actor: &Actor,
+    request: Option<&str>,
 ) -> Result<()> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    super::inbox::mark_done(&mut tx, request, baseline.at).await?;
     sqlx::query(
         "INSERT INTO baselines (service, job, p95_ms, error_rate, rps, incident_id, job_name, \
          recorded_by_platform, recorded_by_id, recorded_by_name, recorded_at) \

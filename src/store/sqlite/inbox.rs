@@ -266,7 +266,8 @@ pub(super) async fn backlog(
     let rows = sqlx::query(
         "SELECT request_key, seen_at, payload, 0 AS handled, attempts \
          FROM processed_requests \
-         WHERE done_at IS NULL AND delivered_at IS NULL AND payload IS NOT NULL AND owner = ? \
+         WHERE done_at IS NULL AND delivered_at IS NULL AND payload IS NOT NULL AND attempts = 0 \
+         AND owner = ? \
          AND substr(request_key, 1, length(?)) = ? ORDER BY seen_at, request_key LIMIT ?",
     )
     .bind(me)

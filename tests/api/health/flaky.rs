@@ -86,8 +86,11 @@ impl Store for Flaky {
         baseline: &Baseline,
         entries: &[TimelineEvent],
         actor: &Actor,
+        request: Option<&str>,
     ) -> Result<()> {
-        self.inner.store_baseline(baseline, entries, actor).await
+        self.inner
+            .store_baseline(baseline, entries, actor, request)
+            .await
     }
     async fn append(
         &self,

@@ -123,3 +123,63 @@ async fn readyz_waits_for_socket_mode_to_say_hello() {
     }
     panic!("never ready: {last}");
 }
+
+/// The acceptance test of #8: a real `serve` on Postgres, the database cut off and back.
+#[tokio::test]
+async fn on_postgres_readyz_goes_503_while_the_database_is_cut_off_and_200_when_it_is_back() {
+    let proxy = crate::support::pg_proxy::PgProxy::to_test_server().await;
+    let schema = crate::support::pg::PgSchema::create_on(&proxy.url()).await;
+    let fake = crate::fake_slack::FakeSlack::start().await;
+    let t = crate::helpers::TestApp::spawn_with(vec![
+        ("FIREWATCH__STORE__URL".into(), schema.url.clone()),
+        (
+            "FIREWATCH__SLACK__API_URL".into(),
+            format!("{}/api", fake.url),
+        ),
+        (
+            "FIREWATCH__SLACK__BOT_TOKEN".into(),
+            "xoxb-test-token".into(),
+        ),
+        (
+            "FIREWATCH__SLACK__SIGNING_SECRET".into(),
+            crate::slack::SECRET.into(),
+        ),
+    ])
+    .await;
+    let running = firewatch::serve::start(&t.app, "127.0.0.1:0")
+        .await
+        .expect("serve starts");
+    let readyz = || async { get(running.addr, "/readyz").await };
+    let (status, _, body) = readyz().await;
+    assert_eq!((status, body.as_str()), (200, "ready\n"));
+
+    proxy.off();
+    // Each probe is bounded (2 s); the pool notices the cut on its next query.
+    let mut down = None;
+    for _ in 0..10 {
+        let (status, _, body) = readyz().await;
+        if status == 503 {
+            down = Some(body);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let body = down.expect("/readyz said 503 while the database was cut off");
+    assert!(body.starts_with("store: "), "{body}");
+    assert!(!body.contains("postgres@"), "no URL in the reason: {body}");
+    assert_eq!(get(running.addr, "/healthz").await.0, 200, "still alive");
+
+    proxy.on();
+    let mut back = false;
+    for _ in 0..40 {
+        let (status, _, body) = readyz().await;
+        if status == 200 {
+            assert_eq!(body, "ready\n");
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(back, "/readyz is 200 again once the database is back");
+    running.stop().await.unwrap();
+}
