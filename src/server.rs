@@ -214,6 +214,10 @@ async fn slack_interaction(
 }
 
 fn form_has(body: &[u8], key: &str, value: &str) -> bool {
+    // Most requests are commands: do not decode the whole form to find out.
+    if !body.windows(key.len()).any(|w| w == key.as_bytes()) {
+        return false;
+    }
     serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
         .is_ok_and(|pairs| pairs.iter().any(|(k, v)| k == key && v == value))
 }

@@ -131,18 +131,22 @@ async fn write_all(pool: &SqlitePool, batch: &[Waiting], owner: &str) -> Result<
         match write {
             Write::Accept(request) => {
                 repeated[i] = !seen.insert(request.key.as_str());
-                accepts.push(serde_json::json!({
-                    "k": request.key,
-                    "s": millis(request.received),
-                    "p": request.payload,
-                }));
+                accepts.push(BatchRow {
+                    k: &request.key,
+                    t: millis(request.received),
+                    p: Some(&request.payload),
+                });
             }
-            Write::Handled(key, at) => {
-                handled.push(serde_json::json!({"k": key, "t": millis(*at)}))
-            }
-            Write::Complete(key, at) => {
-                completed.push(serde_json::json!({"k": key, "t": millis(*at)}));
-            }
+            Write::Handled(key, at) => handled.push(BatchRow {
+                k: key,
+                t: millis(*at),
+                p: None,
+            }),
+            Write::Complete(key, at) => completed.push(BatchRow {
+                k: key,
+                t: millis(*at),
+                p: None,
+            }),
         }
     }
     let mut tx = pool.begin().await?;
@@ -150,12 +154,12 @@ async fn write_all(pool: &SqlitePool, batch: &[Waiting], owner: &str) -> Result<
     if !accepts.is_empty() {
         let keys: Vec<String> = sqlx::query_scalar(
             "INSERT INTO processed_requests (request_key, seen_at, payload, owner) \
-             SELECT json_extract(value, '$.k'), json_extract(value, '$.s'), json_extract(value, '$.p'), ? \
+             SELECT json_extract(value, '$.k'), json_extract(value, '$.t'), json_extract(value, '$.p'), ? \
              FROM json_each(?) WHERE true \
              ON CONFLICT DO NOTHING RETURNING request_key",
         )
         .bind(owner)
-        .bind(serde_json::Value::Array(accepts).to_string())
+        .bind(rows(&accepts)?)
         .fetch_all(&mut *tx)
         .await?;
         new.extend(keys);
@@ -167,7 +171,7 @@ async fn write_all(pool: &SqlitePool, batch: &[Waiting], owner: &str) -> Result<
              WHERE processed_requests.request_key = json_extract(j.value, '$.k') \
              AND processed_requests.done_at IS NULL",
         )
-        .bind(serde_json::Value::Array(handled).to_string())
+        .bind(rows(&handled)?)
         .execute(&mut *tx)
         .await?;
     }
@@ -180,7 +184,7 @@ async fn write_all(pool: &SqlitePool, batch: &[Waiting], owner: &str) -> Result<
              WHERE processed_requests.request_key = json_extract(j.value, '$.k') \
              AND processed_requests.delivered_at IS NULL",
         )
-        .bind(serde_json::Value::Array(completed).to_string())
+        .bind(rows(&completed)?)
         .execute(&mut *tx)
         .await?;
     }
@@ -194,6 +198,19 @@ async fn write_all(pool: &SqlitePool, batch: &[Waiting], owner: &str) -> Result<
             Write::Handled(..) | Write::Complete(..) => true,
         })
         .collect())
+}
+
+/// One write of a batch as `json_each` reads it: key, time (Unix ms), payload.
+#[derive(serde::Serialize)]
+struct BatchRow<'a> {
+    k: &'a str,
+    t: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p: Option<&'a str>,
+}
+
+fn rows(rows: &[BatchRow<'_>]) -> Result<String> {
+    serde_json::to_string(rows).map_err(|e| Error::Corrupt(format!("inbox batch: {e}")))
 }
 
 async fn write_alone(pool: &SqlitePool, write: &Write, owner: &str) -> Result<bool> {
