@@ -10,7 +10,7 @@
 //! Starts a `firewatch` binary (`--binary`, by default `target/release/firewatch`; the shipped
 //! build is the `dist` profile) with `serve` as a child process
 //! against a fake Slack Web API in this process, on a temporary SQLite store; times start →
-//! `GET /healthz` 200; then sends `--requests` signed slash commands (unique `trigger_id`s) over
+//! `GET /readyz` 200 (store, templates and chat ready); then sends `--requests` signed slash commands (unique `trigger_id`s) over
 //! `--concurrency` connections and prints p50/p99/max ack latency and requests/s, the child's
 //! VmRSS/VmHWM from `/proc/PID/status` idle and after the load, and how long the engine took to
 //! post every reply. The same load then goes to a bare axum `200` endpoint (this example run again
@@ -83,7 +83,7 @@ fn bare_server() {
         .block_on(async {
             let app = Router::new()
                 .route("/slack/commands", post(|_: Bytes| async { "" }))
-                .route("/healthz", get(|| async { "ok" }));
+                .route("/readyz", get(|| async { "ok" }));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             eprintln!("bare: serving on {}", listener.local_addr().unwrap());
             axum::serve(listener, app).await.unwrap();
@@ -129,7 +129,7 @@ struct Server {
     addr: SocketAddr,
     /// Spawn → "serving on" printed.
     listening: Duration,
-    /// Spawn → first `GET /healthz` 200.
+    /// Spawn → first `GET /readyz` 200.
     ready: Duration,
 }
 
@@ -171,7 +171,7 @@ async fn start(mut command: Command, client: &HttpClient) -> Server {
     .unwrap();
     let addr: SocketAddr = addr.parse().expect("an address");
     let ready = loop {
-        let request = hyper::Request::get(format!("http://{addr}/healthz"))
+        let request = hyper::Request::get(format!("http://{addr}/readyz"))
             .body(Full::new(Bytes::new()))
             .unwrap();
         if let Ok(response) = client.request(request).await
@@ -457,9 +457,7 @@ async fn drive(args: Args) {
         "firewatch throughput: {:.0} % of bare axum",
         100.0 * fw.per_second / reference.per_second
     );
-    println!(
-        "firewatch start: listening after {listening:.1?}, GET /healthz 200 after {ready:.1?}"
-    );
+    println!("firewatch start: listening after {listening:.1?}, GET /readyz 200 after {ready:.1?}");
     println!(
         "firewatch RSS: idle {} · right after the load {} · after the replies {} (peak VmHWM {})",
         mib(idle.0),
