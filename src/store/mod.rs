@@ -22,6 +22,7 @@
 //!
 //! Owns persistence only: no policy, no messages, no chat.
 
+mod decode;
 pub mod lock;
 pub mod postgres;
 pub mod sqlite;

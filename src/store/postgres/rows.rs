@@ -1,90 +1,13 @@
-//! Rows of the Postgres store: turning stored rows into incidents and timeline entries, and
-//! writing timeline entries and timers inside a transaction.
+//! Rows of the Postgres store: writing timeline entries and timers inside a transaction. Rows are
+//! read by `store::decode`, the same for both stores.
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgRow;
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, Transaction};
 
-use crate::incident::{
-    Actor, ChannelRef, Incident, IncidentId, Platform, Severity, Stamp, Status, TimelineEntry,
-    TimelineEvent,
-};
+use crate::incident::{Actor, IncidentId, Stamp, TimelineEvent};
 use crate::store::{Error, Result};
 
-pub(super) fn millis(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-pub(super) fn time(ms: i64) -> Result<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(ms).ok_or_else(|| Error::Corrupt(format!("time {ms}")))
-}
-
-pub(super) fn platform(text: &str) -> Result<Platform> {
-    Platform::parse(text).ok_or_else(|| Error::Corrupt(format!("platform '{text}'")))
-}
-
-/// Reads the `{prefix}_platform/_id/_name` and `{prefix}_at` columns as a stamp, if set.
-pub(super) fn stamp(row: &PgRow, prefix: &str) -> Result<Option<Stamp>> {
-    let at: Option<i64> = row.try_get(format!("{prefix}_at").as_str())?;
-    let Some(at) = at else { return Ok(None) };
-    let platform_name: String = row.try_get(format!("{prefix}_by_platform").as_str())?;
-    Ok(Some(Stamp {
-        by: Actor {
-            platform: platform(&platform_name)?,
-            id: row.try_get(format!("{prefix}_by_id").as_str())?,
-            name: row.try_get(format!("{prefix}_by_name").as_str())?,
-        },
-        at: time(at)?,
-    }))
-}
-
-pub(super) fn incident(row: &PgRow) -> Result<Incident> {
-    let id: i64 = row.try_get("id")?;
-    let severity: String = row.try_get("severity")?;
-    let status: String = row.try_get("status")?;
-    let channel_platform: String = row.try_get("platform")?;
-    let optional_time = |column: &str| -> Result<Option<DateTime<Utc>>> {
-        row.try_get::<Option<i64>, _>(column)?.map(time).transpose()
-    };
-    Ok(Incident {
-        id: IncidentId::new(id).ok_or_else(|| Error::Corrupt(format!("incident id {id}")))?,
-        summary: row.try_get("summary")?,
-        service: row.try_get("service")?,
-        severity: Severity::parse(&severity).map_err(Error::Corrupt)?,
-        severity_reason: row.try_get("severity_reason")?,
-        status: Status::parse(&status).map_err(Error::Corrupt)?,
-        channel: ChannelRef {
-            platform: platform(&channel_platform)?,
-            id: row.try_get("channel_id")?,
-        },
-        opened: stamp(row, "opened")?
-            .ok_or_else(|| Error::Corrupt(format!("incident {id} has no opening")))?,
-        acknowledged: stamp(row, "acknowledged")?,
-        resolved: stamp(row, "resolved")?,
-        root_cause: row.try_get("root_cause")?,
-        resolution: row.try_get("resolution")?,
-        closed_at: optional_time("closed_at")?,
-        next_update_due: optional_time("next_update_due")?,
-        ack_due: optional_time("ack_due")?,
-        version: row.try_get("version")?,
-    })
-}
-
-pub(super) fn entry(row: &PgRow) -> Result<TimelineEntry> {
-    let detail: String = row.try_get("detail")?;
-    let actor_platform: String = row.try_get("actor_platform")?;
-    Ok(TimelineEntry {
-        seq: row.try_get("seq")?,
-        at: time(row.try_get("at")?)?,
-        actor: Actor {
-            platform: platform(&actor_platform)?,
-            id: row.try_get("actor_id")?,
-            name: row.try_get("actor_name")?,
-        },
-        event: serde_json::from_str(&detail)
-            .map_err(|e| Error::Corrupt(format!("timeline entry: {e}")))?,
-    })
-}
+pub(super) use crate::store::decode::{entry, incident, millis, platform, time};
 
 pub(super) async fn append(
     tx: &mut Transaction<'_, Postgres>,
