@@ -632,6 +632,8 @@ async fn in_slack_the_request_message_is_updated_with_each_approval_and_the_resu
     slack("bob", "/incident-rollback", "a.2").await;
     let posts = fake.wait_calls("chat.postMessage", 2).await;
     assert!(posts[1].body.to_string().contains("Approval needed: R1"));
+    // The card is kept once Slack has answered the post; a step before that is posted anew.
+    card_kept(&c, "approval-1").await;
     slack("carol", "/incident-approve R1", "a.3").await;
     let updates = fake.wait_calls("chat.update", 1).await;
     let first = updates[0].body.to_string();
@@ -695,6 +697,7 @@ async fn in_discord_the_request_message_is_edited_with_each_approval_and_the_res
     .await;
     let edits = fake.wait_calls(edit, 2).await;
     assert!(edits[1].body.to_string().contains("Approval needed: R1"));
+    card_kept(&c, "approval-1").await;
     interact(
         "1190000000000000043",
         "carol",
@@ -788,4 +791,15 @@ async fn a_change_another_live_replica_runs_is_left_alone_until_its_lease_runs_o
             .unwrap();
     assert_eq!(closed.map(|r| r.state), Some(State::Failed));
     assert!(c.helm.calls().is_empty());
+}
+
+/// Waits (bounded) until the card `key` is in the store: the message the next steps update.
+async fn card_kept(c: &ClusterApp, key: &str) {
+    for _ in 0..200 {
+        if c.t.app.store.card(key).await.unwrap().is_some() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("card {key} was never stored");
 }
