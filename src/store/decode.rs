@@ -7,7 +7,8 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 use crate::incident::{
     Actor, ChannelRef, Incident, IncidentId, Platform, Severity, Stamp, Status, TimelineEntry,
 };
-use crate::store::{Error, Result};
+use crate::ops::jobs::Figures;
+use crate::store::{Baseline, Error, Result};
 
 pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -100,4 +101,50 @@ where
         event: serde_json::from_str(&detail)
             .map_err(|e| Error::Corrupt(format!("timeline entry: {e}")))?,
     })
+}
+
+/// A `baselines` row.
+pub(crate) fn baseline<R>(row: &R) -> Result<Baseline>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> f64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let incident: i64 = row.try_get("incident_id")?;
+    let platform_name: String = row.try_get("recorded_by_platform")?;
+    Ok(Baseline {
+        service: row.try_get("service")?,
+        job: row.try_get("job")?,
+        figures: Figures {
+            p95_ms: row.try_get("p95_ms")?,
+            error_rate: row.try_get("error_rate")?,
+            rps: row.try_get("rps")?,
+        },
+        incident: IncidentId::new(incident)
+            .ok_or_else(|| Error::Corrupt(format!("baseline incident {incident}")))?,
+        job_name: row.try_get("job_name")?,
+        by: Actor {
+            platform: platform(&platform_name)?,
+            id: row.try_get("recorded_by_id")?,
+            name: row.try_get("recorded_by_name")?,
+        },
+        at: time(row.try_get("recorded_at")?)?,
+    })
+}
+
+/// A stamp as its four columns (`_by_platform`, `_by_id`, `_by_name`, `_at`), all `None` when unset.
+pub(crate) fn stamp_parts(
+    s: Option<&Stamp>,
+) -> (Option<&str>, Option<&str>, Option<&str>, Option<i64>) {
+    match s {
+        Some(s) => (
+            Some(s.by.platform.as_str()),
+            Some(s.by.id.as_str()),
+            Some(s.by.name.as_str()),
+            Some(millis(s.at)),
+        ),
+        None => (None, None, None, None),
+    }
 }

@@ -1,12 +1,11 @@
 //! Load-test baselines: one row per service and load job, replaced with its timeline entries in
 //! one transaction.
 
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
-use super::rows::{append, millis, platform, time};
-use crate::incident::{Actor, IncidentId, TimelineEvent};
-use crate::ops::jobs::Figures;
-use crate::store::{Baseline, Error, Result};
+use super::rows::{append, millis};
+use crate::incident::{Actor, TimelineEvent};
+use crate::store::{Baseline, Result};
 
 pub(super) async fn one(pool: &PgPool, service: &str, job: &str) -> Result<Option<Baseline>> {
     let row = sqlx::query("SELECT * FROM baselines WHERE service = $1 AND job = $2")
@@ -14,26 +13,7 @@ pub(super) async fn one(pool: &PgPool, service: &str, job: &str) -> Result<Optio
         .bind(job)
         .fetch_optional(pool)
         .await?;
-    let Some(row) = row else { return Ok(None) };
-    let incident: i64 = row.try_get("incident_id")?;
-    Ok(Some(Baseline {
-        service: row.try_get("service")?,
-        job: row.try_get("job")?,
-        figures: Figures {
-            p95_ms: row.try_get("p95_ms")?,
-            error_rate: row.try_get("error_rate")?,
-            rps: row.try_get("rps")?,
-        },
-        incident: IncidentId::new(incident)
-            .ok_or_else(|| Error::Corrupt(format!("baseline incident {incident}")))?,
-        job_name: row.try_get("job_name")?,
-        by: Actor {
-            platform: platform(row.try_get("recorded_by_platform")?)?,
-            id: row.try_get("recorded_by_id")?,
-            name: row.try_get("recorded_by_name")?,
-        },
-        at: time(row.try_get("recorded_at")?)?,
-    }))
+    row.as_ref().map(crate::store::decode::baseline).transpose()
 }
 
 pub(super) async fn store(

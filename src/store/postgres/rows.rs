@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 
-use crate::incident::{Actor, IncidentId, Stamp, TimelineEvent};
+use crate::incident::{Actor, IncidentId, TimelineEvent};
 use crate::store::{Error, Result};
 
-pub(super) use crate::store::decode::{entry, incident, millis, platform, time};
+pub(super) use crate::store::decode::{entry, incident, millis, platform, stamp_parts, time};
 
 pub(super) async fn append(
     tx: &mut Transaction<'_, Postgres>,
@@ -70,18 +70,4 @@ pub(super) async fn sync_timers(
         }
     }
     Ok(())
-}
-
-pub(super) fn stamp_parts(
-    s: Option<&Stamp>,
-) -> (Option<&str>, Option<&str>, Option<&str>, Option<i64>) {
-    match s {
-        Some(s) => (
-            Some(s.by.platform.as_str()),
-            Some(s.by.id.as_str()),
-            Some(s.by.name.as_str()),
-            Some(millis(s.at)),
-        ),
-        None => (None, None, None, None),
-    }
 }
