@@ -205,6 +205,56 @@ fn memory(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// CPU time each thread group of `pid` has used, in nanoseconds, by thread name (tokio's worker
+/// threads, the engine's, SQLite's connection threads), from `/proc/PID/task/*/schedstat`.
+fn cpu(pid: u32) -> std::collections::BTreeMap<String, u64> {
+    let mut by_name = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let ran = std::fs::read_to_string(path.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+            .unwrap_or(0u64);
+        *by_name.entry(group(name.trim())).or_insert(0) += ran;
+    }
+    by_name
+}
+
+/// A thread's group: its name without a trailing number.
+fn group(name: &str) -> String {
+    name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-')
+        .to_owned()
+}
+
+/// CPU microseconds per request spent between two [`cpu`] readings, by thread group.
+fn cpu_per_request(
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+    requests: usize,
+) -> String {
+    let mut total = 0;
+    let mut parts = Vec::new();
+    for (name, ran) in after {
+        let spent = ran.saturating_sub(before.get(name).copied().unwrap_or(0));
+        total += spent;
+        if spent > 0 {
+            parts.push(format!(
+                "{name} {:.1}",
+                spent as f64 / 1e3 / requests as f64
+            ));
+        }
+    }
+    format!(
+        "{:.1} µs/request ({})",
+        total as f64 / 1e3 / requests as f64,
+        parts.join(", ")
+    )
+}
+
 fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
@@ -369,6 +419,8 @@ async fn drive(args: Args) {
         "warm",
     )
     .await;
+    let cpu_before = cpu(server.child.id());
+    let own_before = cpu(std::process::id());
     let fw = load(
         &client,
         server.addr,
@@ -379,6 +431,8 @@ async fn drive(args: Args) {
     )
     .await;
     let after = memory(server.child.id());
+    let cpu_acked = cpu(server.child.id());
+    let own_acked = cpu(std::process::id());
     let acked = Instant::now();
     let sqlite_url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let store_url = args.store.clone().unwrap_or(sqlite_url);
@@ -417,6 +471,7 @@ async fn drive(args: Args) {
         pool.close().await;
     }
     let settled = memory(server.child.id());
+    let cpu_drained = cpu(server.child.id());
     let (listening, ready) = (server.listening, server.ready);
     drop(server);
 
@@ -439,6 +494,8 @@ async fn drive(args: Args) {
         "bwarm",
     )
     .await;
+    let bare_before = cpu(bare.child.id());
+    let own_bare_before = cpu(std::process::id());
     let reference = load(
         &client,
         bare.addr,
@@ -448,6 +505,8 @@ async fn drive(args: Args) {
         "bload",
     )
     .await;
+    let bare_cpu = cpu(bare.child.id());
+    let own_bare = cpu(std::process::id());
     let bare_after = memory(bare.child.id());
     drop(bare);
 
@@ -456,6 +515,24 @@ async fn drive(args: Args) {
     println!(
         "firewatch throughput: {:.0} % of bare axum",
         100.0 * fw.per_second / reference.per_second
+    );
+    let n = args.requests;
+    println!(
+        "firewatch CPU during the load: {}",
+        cpu_per_request(&cpu_before, &cpu_acked, n)
+    );
+    println!(
+        "firewatch CPU after the load, until every reply was posted: {}",
+        cpu_per_request(&cpu_acked, &cpu_drained, n)
+    );
+    println!(
+        "bare axum CPU during its load: {}",
+        cpu_per_request(&bare_before, &bare_cpu, n)
+    );
+    println!(
+        "load generator CPU: {} (firewatch run) · {} (bare run)",
+        cpu_per_request(&own_before, &own_acked, n),
+        cpu_per_request(&own_bare_before, &own_bare, n)
     );
     println!("firewatch start: listening after {listening:.1?}, GET /readyz 200 after {ready:.1?}");
     println!(

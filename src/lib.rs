@@ -26,6 +26,7 @@ pub mod serve;
 pub mod server;
 pub mod startup;
 pub mod store;
+pub mod tls;
 
 /// An error and its causes on one line (`cannot open the store at x: unable to open database
 /// file`), for logs and the command line. A cause already quoted by its parent is not repeated.

@@ -38,16 +38,13 @@ impl Prober {
     /// A prober with `timeout` per request. Without the system's root certificates, https
     /// probes fail with a clear reason and http ones still work.
     pub fn new(timeout: Duration, prometheus: PrometheusSettings) -> Self {
-        let builder = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
-            Ok(builder) => builder,
-            Err(e) => {
-                tracing::warn!(error = %e, "no TLS root certificates: https probes will fail");
-                let config = rustls::ClientConfig::builder()
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth();
-                hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config)
-            }
-        };
+        let config = crate::tls::native_roots().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "no TLS root certificates: https probes will fail");
+            rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        });
+        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config);
         let https = builder.https_or_http().enable_http1().build();
         let client = Client::builder(TokioExecutor::new()).build(https);
         Self {

@@ -51,7 +51,7 @@ pub use timers::DUE as DUE_TIMERS_QUERY;
 pub struct SqliteStore {
     pool: SqlitePool,
     /// The inbox's group-commit writer.
-    accepts: mpsc::Sender<inbox::Waiting>,
+    accepts: mpsc::Sender<inbox::Job>,
     /// This process, as the owner of the requests it accepts.
     process: Arc<str>,
     /// The writer lock, when this store is the file's writer ([`crate::store::open`]); released
@@ -89,7 +89,7 @@ impl SqliteStore {
             .map_err(open_error)?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         let process: Arc<str> = super::new_process_id().into();
-        let accepts = inbox::group_commit(pool.clone(), Arc::clone(&process));
+        let accepts = inbox::group_commit(path, Arc::clone(&process))?;
         Ok(Self {
             pool,
             accepts,
@@ -115,15 +115,19 @@ impl SqliteStore {
     /// Hands `write` to the inbox's group-commit writer and waits until it is committed.
     async fn inbox(&self, write: inbox::Write) -> Result<bool> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        match self.accepts.send((write, reply)).await {
+        match self.accepts.send(inbox::Job::Write((write, reply))).await {
             Ok(()) => match answer.await {
                 Ok(written) => written,
                 Err(_) => Err(Error::Query(sqlx::Error::WorkerCrashed)),
             },
-            // The writer is gone (its runtime ended): write directly.
-            Err(mpsc::error::SendError((write, _))) => {
-                inbox::write_now(&self.pool, &write, &self.process).await
-            }
+            // The writer is gone (the store was closed): write directly, which fails once the
+            // pool is closed too.
+            Err(mpsc::error::SendError(job)) => match job {
+                inbox::Job::Write((write, _)) => {
+                    inbox::write_now(&self.pool, &write, &self.process).await
+                }
+                inbox::Job::Close(_) => unreachable!("only writes are sent here"),
+            },
         }
     }
 
@@ -488,6 +492,11 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        // The writes already sent are committed first, then the writer's connection closes.
+        let (done, closed) = tokio::sync::oneshot::channel();
+        if self.accepts.send(inbox::Job::Close(done)).await.is_ok() {
+            let _ = closed.await;
+        }
         self.pool.close().await;
         // Closed for good: another process may be the writer now.
         if let Ok(mut lock) = self.lock.lock() {

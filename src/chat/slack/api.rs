@@ -68,8 +68,7 @@ impl SlackApi {
     /// [`Error::Certificates`] when the system's CA certificates cannot be loaded.
     pub fn new(api_url: &str, token: &Secret) -> Result<Self, Error> {
         let https = HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(Error::Certificates)?
+            .with_tls_config(crate::tls::native_roots().map_err(Error::Certificates)?)
             .https_or_http()
             .enable_http1()
             .build();

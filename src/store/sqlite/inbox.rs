@@ -1,7 +1,9 @@
 //! The request inbox: chat requests stored before they are acknowledged, marked done with
 //! their effect.
 
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
@@ -76,141 +78,144 @@ pub(super) enum Write {
 /// A write with where its answer goes.
 pub(super) type Waiting = (Write, oneshot::Sender<Result<bool>>);
 
+/// What the group-commit writer is sent.
+#[derive(Debug)]
+pub(super) enum Job {
+    /// A write to commit with the next batch.
+    Write(Waiting),
+    /// Commit the writes already sent, close the connection, then answer.
+    Close(oneshot::Sender<()>),
+}
+
 /// The most writes one transaction commits, and how many may wait for it.
 const MOST_PER_COMMIT: usize = 256;
 const MOST_WAITING: usize = 4096;
 
-/// Starts the group-commit writer of the inbox: accepts and handled/delivered marks that arrive
-/// together are written in one transaction, so they share one `fsync` instead of queueing for
-/// the write lock one by one.
+/// Starts the group-commit writer of the inbox on a thread of its own, with a connection of its
+/// own to the database at `path`: accepts and handled/delivered marks that arrive together are
+/// written in one transaction, so they share one `fsync` instead of queueing for the write lock
+/// one by one.
+///
+/// Every acknowledgement waits for this writer, so a commit involves no other thread: the
+/// writer thread runs the statements itself (sqlx would hand each statement to its connection's
+/// thread and back, and on a busy machine each hand-off waits for a time slice). It runs at the
+/// priority of the thread that opened the store, not the engine's lower one.
 ///
 /// # Guarantees
 /// A write is answered only after the transaction holding it committed (durably, with
-/// `synchronous = FULL`); writes keep their order; if a batch fails, each write is tried again on
-/// its own and gets its own answer. The writer ends when the store is dropped.
-/// Requests are recorded as accepted by `owner` (this process).
-pub(super) fn group_commit(pool: SqlitePool, owner: Arc<str>) -> mpsc::Sender<Waiting> {
-    let (sender, mut waiting) = mpsc::channel::<Waiting>(MOST_WAITING);
-    tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(MOST_PER_COMMIT);
-        while waiting.recv_many(&mut batch, MOST_PER_COMMIT).await > 0 {
-            match write_all(&pool, &batch, &owner).await {
-                Ok(answers) => {
-                    for ((_, reply), answer) in batch.drain(..).zip(answers) {
-                        let _ = reply.send(Ok(answer));
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(
-                        error = %crate::error_chain(&e),
-                        writes = batch.len(),
-                        "an inbox batch failed; writing its writes one by one"
-                    );
-                    for (write, reply) in batch.drain(..) {
-                        let _ = reply.send(write_alone(&pool, &write, &owner).await);
-                    }
-                }
-            }
-        }
-    });
-    sender
+/// `synchronous = FULL`); writes keep their order; if a batch fails, each write is tried again in
+/// a transaction of its own and gets its own answer. The writer ends when the store is closed
+/// ([`Job::Close`]) or dropped. Requests are recorded as accepted by `owner` (this process).
+///
+/// # Errors
+/// The connection could not be opened or the thread not started.
+pub(super) fn group_commit(path: &Path, owner: Arc<str>) -> Result<mpsc::Sender<Job>> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    // WAL is a property of the file (set when the pool opened it); durability is per connection.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let (sender, waiting) = mpsc::channel::<Job>(MOST_WAITING);
+    std::thread::Builder::new()
+        .name("firewatch-inbox".into())
+        .spawn(move || write_batches(&conn, &owner, waiting))
+        .map_err(|e| Error::Query(sqlx::Error::Io(e)))?;
+    Ok(sender)
 }
 
-/// Writes a batch in one transaction with one statement per kind of write (SQLite's `json_each`
-/// turns the batch into rows), so a batch costs the same few round trips to the database thread
-/// however many writes it holds. Accepts come first: a request's marks are only ever sent after
-/// its accept was answered, so they are never in the same batch.
-async fn write_all(pool: &SqlitePool, batch: &[Waiting], owner: &str) -> Result<Vec<bool>> {
-    let mut accepts = Vec::new();
-    let mut handled = Vec::new();
-    let mut completed = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    // A key twice in one batch (a redelivery racing the first delivery): only the first is new.
-    let mut repeated = vec![false; batch.len()];
-    for (i, (write, _)) in batch.iter().enumerate() {
-        match write {
-            Write::Accept(request) => {
-                repeated[i] = !seen.insert(request.key.as_str());
-                accepts.push(BatchRow {
-                    k: &request.key,
-                    t: millis(request.received),
-                    p: Some(&request.payload),
-                });
+fn write_batches(conn: &rusqlite::Connection, owner: &str, mut waiting: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Waiting> = Vec::with_capacity(MOST_PER_COMMIT);
+    let mut closed = None;
+    while closed.is_none() {
+        let Some(first) = waiting.blocking_recv() else {
+            break;
+        };
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Write(write) => batch.push(write),
+                // Everything sent before the close is in this batch: commit it, then stop.
+                Job::Close(done) => {
+                    closed = Some(done);
+                    break;
+                }
             }
-            Write::Handled(key, at) => handled.push(BatchRow {
-                k: key,
-                t: millis(*at),
-                p: None,
-            }),
-            Write::Complete(key, at) => completed.push(BatchRow {
-                k: key,
-                t: millis(*at),
-                p: None,
-            }),
+            if batch.len() < MOST_PER_COMMIT {
+                next = waiting.try_recv().ok();
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        match commit(conn, batch.iter().map(|(write, _)| write), owner) {
+            Ok(answers) => {
+                for ((_, reply), answer) in batch.drain(..).zip(answers) {
+                    let _ = reply.send(Ok(answer));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(
+                    error = %crate::error_chain(&e),
+                    writes = batch.len(),
+                    "an inbox batch failed; writing its writes one by one"
+                );
+                for (write, reply) in batch.drain(..) {
+                    let _ = reply.send(commit(conn, [&write], owner).map(|answers| answers[0]));
+                }
+            }
         }
     }
-    let mut tx = pool.begin().await?;
-    let mut new = std::collections::HashSet::new();
-    if !accepts.is_empty() {
-        let keys: Vec<String> = sqlx::query_scalar(
-            "INSERT INTO processed_requests (request_key, seen_at, payload, owner) \
-             SELECT json_extract(value, '$.k'), json_extract(value, '$.t'), json_extract(value, '$.p'), ? \
-             FROM json_each(?) WHERE true \
-             ON CONFLICT DO NOTHING RETURNING request_key",
-        )
-        .bind(owner)
-        .bind(rows(&accepts)?)
-        .fetch_all(&mut *tx)
-        .await?;
-        new.extend(keys);
+    waiting.close();
+    if let Some(done) = closed {
+        let _ = done.send(());
     }
-    if !handled.is_empty() {
-        sqlx::query(
-            "UPDATE processed_requests SET done_at = json_extract(j.value, '$.t') \
-             FROM json_each(?) AS j \
-             WHERE processed_requests.request_key = json_extract(j.value, '$.k') \
-             AND processed_requests.done_at IS NULL",
-        )
-        .bind(rows(&handled)?)
-        .execute(&mut *tx)
-        .await?;
-    }
-    if !completed.is_empty() {
-        sqlx::query(
-            "UPDATE processed_requests \
-             SET done_at = coalesce(done_at, json_extract(j.value, '$.t')), \
-                 delivered_at = json_extract(j.value, '$.t') \
-             FROM json_each(?) AS j \
-             WHERE processed_requests.request_key = json_extract(j.value, '$.k') \
-             AND processed_requests.delivered_at IS NULL",
-        )
-        .bind(rows(&completed)?)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(batch
-        .iter()
-        .zip(repeated)
-        .map(|((write, _), repeated)| match write {
-            Write::Accept(request) => !repeated && new.contains(&request.key),
+}
+
+/// Writes `writes` in one transaction; for each, whether it changed a row (for an accept:
+/// whether the request is new, so a key twice in one batch is new only the first time).
+fn commit<'w>(
+    conn: &rusqlite::Connection,
+    writes: impl IntoIterator<Item = &'w Write>,
+    owner: &str,
+) -> Result<Vec<bool>> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    let mut answers = Vec::with_capacity(MOST_PER_COMMIT);
+    for write in writes {
+        let changed = match write {
+            Write::Accept(request) => tx
+                .prepare_cached(
+                    "INSERT INTO processed_requests (request_key, seen_at, payload, owner) \
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                )?
+                .execute(rusqlite::params![
+                    request.key,
+                    millis(request.received),
+                    request.payload,
+                    owner
+                ])?,
+            Write::Handled(key, at) => tx
+                .prepare_cached(
+                    "UPDATE processed_requests SET done_at = ?1 \
+                     WHERE request_key = ?2 AND done_at IS NULL",
+                )?
+                .execute(rusqlite::params![millis(*at), key])?,
+            Write::Complete(key, at) => tx
+                .prepare_cached(
+                    "UPDATE processed_requests SET done_at = coalesce(done_at, ?1), \
+                     delivered_at = ?1 WHERE request_key = ?2 AND delivered_at IS NULL",
+                )?
+                .execute(rusqlite::params![millis(*at), key])?,
+        };
+        answers.push(match write {
+            Write::Accept(_) => changed == 1,
             // Nobody asks whether a mark changed anything: marks are idempotent.
             Write::Handled(..) | Write::Complete(..) => true,
-        })
-        .collect())
-}
-
-/// One write of a batch as `json_each` reads it: key, time (Unix ms), payload.
-#[derive(serde::Serialize)]
-struct BatchRow<'a> {
-    k: &'a str,
-    t: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    p: Option<&'a str>,
-}
-
-fn rows(rows: &[BatchRow<'_>]) -> Result<String> {
-    serde_json::to_string(rows).map_err(|e| Error::Corrupt(format!("inbox batch: {e}")))
+        });
+    }
+    tx.commit()?;
+    Ok(answers)
 }
 
 async fn write_alone(pool: &SqlitePool, write: &Write, owner: &str) -> Result<bool> {
