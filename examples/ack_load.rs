@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo build --profile dist --bin firewatch
 //! cargo run --release --example ack_load -- --binary target/dist/firewatch [--concurrency 200] \
-//!     [--requests 5000] [--command "/incident-status"] [--store postgres://…]
+//!     [--requests 5000] [--command "/incident-status"] [--store postgres://…] [--rates 5000,10000]
 //! ```
 //!
 //! Starts a `firewatch` binary (`--binary`, by default `target/release/firewatch`; the shipped
@@ -13,9 +13,12 @@
 //! `GET /readyz` 200 (store, templates and chat ready); then sends `--requests` signed slash commands (unique `trigger_id`s) over
 //! `--concurrency` connections and prints p50/p99/max ack latency and requests/s, the child's
 //! VmRSS/VmHWM from `/proc/PID/status` idle and after the load, and how long the engine took to
-//! post every reply. The same load then goes to a bare axum `200` endpoint (this example run again
-//! as a child with `--bare-server`), so both servers run as their own process on the same cores.
-//! Figures are printed, never asserted.
+//! post every reply, with the server's CPU time per request by thread (from
+//! `/proc/PID/task/*/schedstat`). With `--rates`, firewatch is then offered each fixed rate (open
+//! loop, latency counted from when each request was due), which shows the latency below
+//! saturation. The same closed-loop load then goes to a bare axum `200` endpoint (this example
+//! run again as a child with `--bare-server`), so both servers run as their own process on the
+//! same cores. Figures are printed, never asserted.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -41,6 +44,9 @@ struct Args {
     binary: Option<std::path::PathBuf>,
     /// `--store URL`: the store firewatch runs on (default: a temporary SQLite file).
     store: Option<String>,
+    /// `--rates R1,R2`: after the closed-loop runs, offer these fixed rates (requests/s) to
+    /// firewatch, at most `concurrency` in flight, each for `requests` requests.
+    rates: Vec<u32>,
 }
 
 fn args() -> Args {
@@ -50,6 +56,7 @@ fn args() -> Args {
         command: "/incident-status".into(),
         binary: None,
         store: None,
+        rates: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -60,6 +67,12 @@ fn args() -> Args {
             "--command" => args.command = value,
             "--binary" => args.binary = Some(value.into()),
             "--store" => args.store = Some(value),
+            "--rates" => {
+                args.rates = value
+                    .split(',')
+                    .map(|r| r.trim().parse().expect("--rates R1,R2,… (requests/s)"))
+                    .collect();
+            }
             other => panic!("unknown flag {other}"),
         }
     }
@@ -267,6 +280,103 @@ struct Figures {
     failed: usize,
 }
 
+/// Slash command `i` of a run, signed like Slack signs it, from connection `worker`; `salt`
+/// keeps trigger ids unique across runs.
+fn signed(
+    addr: SocketAddr,
+    command: &str,
+    response_url: &str,
+    worker: usize,
+    salt: &str,
+    i: usize,
+) -> hyper::Request<Full<Bytes>> {
+    let (cmd, text) = command.split_once(' ').unwrap_or((command, ""));
+    let (channel, user, name) = (
+        format!("CLOAD{}", worker % 20),
+        format!("U{worker}"),
+        format!("load{worker}"),
+    );
+    let (url, trigger) = (format!("{response_url}/{i}"), format!("{salt}.{i}"));
+    let body = serde_urlencoded::to_string([
+        ("token", "unused"),
+        ("team_id", "T0LOAD"),
+        ("channel_id", channel.as_str()),
+        ("user_id", user.as_str()),
+        ("user_name", name.as_str()),
+        ("command", cmd),
+        ("text", text),
+        ("response_url", url.as_str()),
+        ("trigger_id", trigger.as_str()),
+    ])
+    .unwrap();
+    let ts = chrono::Utc::now().timestamp();
+    let signature = firewatch::chat::slack::sign(SECRET, ts, &body);
+    hyper::Request::post(format!("http://{addr}/slack/commands"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", signature)
+        .body(Full::new(Bytes::from(body)))
+        .unwrap()
+}
+
+/// Offers `requests` signed slash commands at `rate` per second (open loop: each is due at its
+/// own time, whatever the answers before it), at most `concurrency` in flight. A request's
+/// latency counts from when it was due, so a server that falls behind shows it.
+async fn load_at_rate(
+    client: &HttpClient,
+    addr: SocketAddr,
+    response_url: &str,
+    args: &Args,
+    rate: u32,
+    salt: &str,
+) -> Figures {
+    let permits = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(args.requests);
+    for i in 0..args.requests {
+        let due = started + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let permit = Arc::clone(&permits).acquire_owned().await.unwrap();
+        let request = signed(
+            addr,
+            &args.command,
+            response_url,
+            i % args.concurrency,
+            salt,
+            i,
+        );
+        let (client, failed) = (client.clone(), Arc::clone(&failed));
+        tasks.push(tokio::spawn(async move {
+            let ok = match client.request(request).await {
+                Ok(response) => {
+                    let ok = response.status() == 200;
+                    let _ = response.into_body().collect().await;
+                    ok
+                }
+                Err(_) => false,
+            };
+            drop(permit);
+            if !ok {
+                failed.fetch_add(1, Ordering::Relaxed);
+            }
+            due.elapsed()
+        }));
+    }
+    let mut latencies = Vec::with_capacity(args.requests);
+    for task in tasks {
+        latencies.push(task.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    figures(
+        latencies,
+        args.requests,
+        elapsed,
+        failed.load(Ordering::Relaxed),
+    )
+}
+
 /// Sends `requests` signed slash commands over `concurrency` workers; `salt` keeps trigger ids
 /// unique across runs.
 async fn load(
@@ -295,33 +405,7 @@ async fn load(
                     if i >= requests {
                         break latencies;
                     }
-                    let (cmd, text) = command.split_once(' ').unwrap_or((&command, ""));
-                    let (channel, user, name) = (
-                        format!("CLOAD{}", worker % 20),
-                        format!("U{worker}"),
-                        format!("load{worker}"),
-                    );
-                    let (url, trigger) = (format!("{response_url}/{i}"), format!("{salt}.{i}"));
-                    let body = serde_urlencoded::to_string([
-                        ("token", "unused"),
-                        ("team_id", "T0LOAD"),
-                        ("channel_id", channel.as_str()),
-                        ("user_id", user.as_str()),
-                        ("user_name", name.as_str()),
-                        ("command", cmd),
-                        ("text", text),
-                        ("response_url", url.as_str()),
-                        ("trigger_id", trigger.as_str()),
-                    ])
-                    .unwrap();
-                    let ts = chrono::Utc::now().timestamp();
-                    let signature = firewatch::chat::slack::sign(SECRET, ts, &body);
-                    let request = hyper::Request::post(format!("http://{addr}/slack/commands"))
-                        .header("content-type", "application/x-www-form-urlencoded")
-                        .header("x-slack-request-timestamp", ts.to_string())
-                        .header("x-slack-signature", signature)
-                        .body(Full::new(Bytes::from(body)))
-                        .unwrap();
+                    let request = signed(addr, &command, &response_url, worker, &salt, i);
                     let sent = Instant::now();
                     match client.request(request).await {
                         Ok(response) => {
@@ -345,6 +429,15 @@ async fn load(
         latencies.extend(worker.await.unwrap());
     }
     let elapsed = started.elapsed();
+    figures(latencies, requests, elapsed, failed.load(Ordering::Relaxed))
+}
+
+fn figures(
+    mut latencies: Vec<Duration>,
+    requests: usize,
+    elapsed: Duration,
+    failed: usize,
+) -> Figures {
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
     Figures {
@@ -352,8 +445,37 @@ async fn load(
         p99: at(0.99),
         max: *latencies.last().unwrap(),
         per_second: requests as f64 / elapsed.as_secs_f64(),
-        failed: failed.load(Ordering::Relaxed),
+        failed,
     }
+}
+
+/// Waits (at most 120 s from `since`) until every accepted request's answer was posted: how
+/// long that took, and how many were still unanswered.
+async fn drain(
+    sqlite: Option<&sqlx::SqlitePool>,
+    postgres: Option<&sqlx::PgPool>,
+    since: Instant,
+) -> (Option<Duration>, i64) {
+    let undelivered_sql = "SELECT count(*) FROM processed_requests WHERE delivered_at IS NULL";
+    let mut undelivered = 0;
+    while since.elapsed() < Duration::from_secs(120) {
+        undelivered = match (sqlite, postgres) {
+            (Some(pool), _) => sqlx::query_scalar::<_, i64>(undelivered_sql)
+                .fetch_one(pool)
+                .await
+                .expect("the inbox reads"),
+            (_, Some(pool)) => sqlx::query_scalar::<_, i64>(undelivered_sql)
+                .fetch_one(pool)
+                .await
+                .expect("the inbox reads"),
+            _ => unreachable!("one of them is open"),
+        };
+        if undelivered == 0 {
+            return (Some(since.elapsed()), 0);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    (None, undelivered)
 }
 
 fn show(name: &str, f: &Figures) {
@@ -443,26 +565,22 @@ async fn drive(args: Args) {
         let pool = sqlx::SqlitePool::connect(&store_url).await;
         (Some(pool.expect("the store opens")), None)
     };
-    let undelivered_sql = "SELECT count(*) FROM processed_requests WHERE delivered_at IS NULL";
-    let mut drained = None;
-    let mut undelivered = 0;
-    while acked.elapsed() < Duration::from_secs(120) {
-        undelivered = match (&sqlite, &postgres) {
-            (Some(pool), _) => sqlx::query_scalar::<_, i64>(undelivered_sql)
-                .fetch_one(pool)
-                .await
-                .expect("the inbox reads"),
-            (_, Some(pool)) => sqlx::query_scalar::<_, i64>(undelivered_sql)
-                .fetch_one(pool)
-                .await
-                .expect("the inbox reads"),
-            _ => unreachable!("one of them is open"),
-        };
-        if undelivered == 0 {
-            drained = Some(acked.elapsed());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    let (drained, undelivered) = drain(sqlite.as_ref(), postgres.as_ref(), acked).await;
+    let settled = memory(server.child.id());
+    let cpu_drained = cpu(server.child.id());
+    let mut at_rates = Vec::new();
+    for (n, &rate) in args.rates.iter().enumerate() {
+        let figures = load_at_rate(
+            &client,
+            server.addr,
+            &response_url,
+            &args,
+            rate,
+            &format!("rate{n}"),
+        )
+        .await;
+        drain(sqlite.as_ref(), postgres.as_ref(), Instant::now()).await;
+        at_rates.push((rate, figures));
     }
     if let Some(pool) = sqlite {
         pool.close().await;
@@ -470,8 +588,6 @@ async fn drive(args: Args) {
     if let Some(pool) = postgres {
         pool.close().await;
     }
-    let settled = memory(server.child.id());
-    let cpu_drained = cpu(server.child.id());
     let (listening, ready) = (server.listening, server.ready);
     drop(server);
 
@@ -516,6 +632,9 @@ async fn drive(args: Args) {
         "firewatch throughput: {:.0} % of bare axum",
         100.0 * fw.per_second / reference.per_second
     );
+    for (rate, figures) in &at_rates {
+        show(&format!("@{rate}/s"), figures);
+    }
     let n = args.requests;
     println!(
         "firewatch CPU during the load: {}",
