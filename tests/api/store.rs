@@ -252,7 +252,12 @@ async fn a_request_is_accepted_once_and_pending_until_delivered(backend: Backend
     } else {
         third.close().await;
     }
-    assert!(third.accept_request(&inbound("slack:late", 5)).await.is_err());
+    assert!(
+        third
+            .accept_request(&inbound("slack:late", 5))
+            .await
+            .is_err()
+    );
     let fourth = other_process(&t).await;
     let keys: Vec<String> = pending(&*fourth, "slack:")
         .await
