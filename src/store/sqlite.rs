@@ -115,20 +115,13 @@ impl SqliteStore {
     /// Hands `write` to the inbox's group-commit writer and waits until it is committed.
     async fn inbox(&self, write: inbox::Write) -> Result<bool> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        match self.accepts.send(inbox::Job::Write((write, reply))).await {
-            Ok(()) => match answer.await {
-                Ok(written) => written,
-                Err(_) => Err(Error::Query(sqlx::Error::WorkerCrashed)),
-            },
-            // The writer is gone (the store was closed): write directly, which fails once the
-            // pool is closed too.
-            Err(mpsc::error::SendError(job)) => match job {
-                inbox::Job::Write((write, _)) => {
-                    inbox::write_now(&self.pool, &write, &self.process).await
-                }
-                inbox::Job::Close(_) => unreachable!("only writes are sent here"),
-            },
-        }
+        // Either fails only once the store is closed: nothing is written then.
+        let closed = || Error::Query(sqlx::Error::PoolClosed);
+        self.accepts
+            .send(inbox::Job::Write((write, reply)))
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
     }
 
     /// The connection pool, for checks that need raw SQL (tests, integrity checks).

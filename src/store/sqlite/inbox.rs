@@ -45,25 +45,6 @@ pub(super) async fn mark_done(
     Ok(())
 }
 
-/// Writes `write` on its own (when the group-commit writer is gone).
-pub(super) async fn write_now(pool: &SqlitePool, write: &Write, owner: &str) -> Result<bool> {
-    write_alone(pool, write, owner).await
-}
-
-fn insert<'q>(
-    request: &'q Inbound,
-    owner: &'q str,
-) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
-    sqlx::query(
-        "INSERT INTO processed_requests (request_key, seen_at, payload, owner) VALUES (?, ?, ?, ?) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(&request.key)
-    .bind(millis(request.received))
-    .bind(&request.payload)
-    .bind(owner)
-}
-
 /// One inbox write waiting for the next group commit.
 #[derive(Debug)]
 pub(super) enum Write {
@@ -216,36 +197,6 @@ fn commit<'w>(
     }
     tx.commit()?;
     Ok(answers)
-}
-
-async fn write_alone(pool: &SqlitePool, write: &Write, owner: &str) -> Result<bool> {
-    let mut conn = pool.acquire().await?;
-    apply(&mut conn, write, owner).await
-}
-
-async fn apply(conn: &mut sqlx::SqliteConnection, write: &Write, owner: &str) -> Result<bool> {
-    let done = match write {
-        Write::Accept(request) => insert(request, owner).execute(&mut *conn).await?,
-        Write::Handled(key, at) => sqlx::query(
-            "UPDATE processed_requests SET done_at = ? WHERE request_key = ? AND done_at IS NULL",
-        )
-        .bind(millis(*at))
-        .bind(key)
-        .execute(&mut *conn)
-        .await?,
-        Write::Complete(key, at) => {
-            sqlx::query(
-                "UPDATE processed_requests SET done_at = coalesce(done_at, ?), delivered_at = ? \
-                 WHERE request_key = ? AND delivered_at IS NULL",
-            )
-            .bind(millis(*at))
-            .bind(millis(*at))
-            .bind(key)
-            .execute(&mut *conn)
-            .await?
-        }
-    };
-    Ok(done.rows_affected() == 1)
 }
 
 /// Takes over what earlier processes left: requests not delivered and not accepted by `me`
