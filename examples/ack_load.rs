@@ -2,7 +2,7 @@
 //! bare axum endpoint measured in the same run, and what memory the server holds.
 //!
 //! ```sh
-//! cargo build --profile dist --bin firewatch
+//! cargo build --profile dist --bin firewatch     # scripts/bench builds it as deploy/Dockerfile does
 //! cargo run --release --example ack_load -- --binary target/dist/firewatch [--concurrency 200] \
 //!     [--requests 5000] [--command "/incident-status"] [--store postgres://…] [--rates 5000,10000]
 //! ```
