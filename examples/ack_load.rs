@@ -319,6 +319,14 @@ fn signed(
         .unwrap()
 }
 
+/// Sends `request` and reads the whole answer: whether it was 200, `None` without an answer.
+async fn send(client: &HttpClient, request: hyper::Request<Full<Bytes>>) -> Option<bool> {
+    let response = client.request(request).await.ok()?;
+    let ok = response.status() == 200;
+    let _ = response.into_body().collect().await;
+    Some(ok)
+}
+
 /// Offers `requests` signed slash commands at `rate` per second (open loop: each is due at its
 /// own time, whatever the answers before it), at most `concurrency` in flight. A request's
 /// latency counts from when it was due, so a server that falls behind shows it.
@@ -349,14 +357,7 @@ async fn load_at_rate(
         );
         let (client, failed) = (client.clone(), Arc::clone(&failed));
         tasks.push(tokio::spawn(async move {
-            let ok = match client.request(request).await {
-                Ok(response) => {
-                    let ok = response.status() == 200;
-                    let _ = response.into_body().collect().await;
-                    ok
-                }
-                Err(_) => false,
-            };
+            let ok = send(&client, request).await == Some(true);
             drop(permit);
             if !ok {
                 failed.fetch_add(1, Ordering::Relaxed);
@@ -407,18 +408,12 @@ async fn load(
                     }
                     let request = signed(addr, &command, &response_url, worker, &salt, i);
                     let sent = Instant::now();
-                    match client.request(request).await {
-                        Ok(response) => {
-                            let ok = response.status() == 200;
-                            let _ = response.into_body().collect().await;
-                            latencies.push(sent.elapsed());
-                            if !ok {
-                                failed.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                        Err(_) => {
-                            failed.fetch_add(1, Ordering::Relaxed);
-                        }
+                    let answered = send(&client, request).await;
+                    if answered.is_some() {
+                        latencies.push(sent.elapsed());
+                    }
+                    if answered != Some(true) {
+                        failed.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             })

@@ -110,11 +110,11 @@ fn write_batches(conn: &rusqlite::Connection, owner: &str, mut waiting: mpsc::Re
     let mut batch: Vec<Waiting> = Vec::with_capacity(MOST_PER_COMMIT);
     let mut closed = None;
     while closed.is_none() {
-        let Some(first) = waiting.blocking_recv() else {
+        let Some(mut job) = waiting.blocking_recv() else {
             break;
         };
-        let mut next = Some(first);
-        while let Some(job) = next.take() {
+        // Whatever else waits, up to a full batch.
+        loop {
             match job {
                 Job::Write(write) => batch.push(write),
                 // Everything sent before the close is in this batch: commit it, then stop.
@@ -123,8 +123,12 @@ fn write_batches(conn: &rusqlite::Connection, owner: &str, mut waiting: mpsc::Re
                     break;
                 }
             }
-            if batch.len() < MOST_PER_COMMIT {
-                next = waiting.try_recv().ok();
+            if batch.len() == MOST_PER_COMMIT {
+                break;
+            }
+            match waiting.try_recv() {
+                Ok(next) => job = next,
+                Err(_) => break,
             }
         }
         if batch.is_empty() {
