@@ -10,15 +10,17 @@
 //! Starts a `firewatch` binary (`--binary`, by default `target/release/firewatch`; the shipped
 //! build is the `dist` profile) with `serve` as a child process
 //! against a fake Slack Web API in this process, on a temporary SQLite store; times start →
-//! `GET /readyz` 200 (store, templates and chat ready); then sends `--requests` signed slash commands (unique `trigger_id`s) over
-//! `--concurrency` connections and prints p50/p99/max ack latency and requests/s, the child's
+//! `GET /readyz` 200 (store, templates and chat ready); then sends `--requests` signed slash
+//! commands (unique `trigger_id`s) over `--concurrency` keep-alive connections and prints p50/p99/max ack latency and requests/s, the child's
 //! VmRSS/VmHWM from `/proc/PID/status` idle and after the load, and how long the engine took to
 //! post every reply, with the server's CPU time per request by thread (from
 //! `/proc/PID/task/*/schedstat`). With `--rates`, firewatch is then offered each fixed rate (open
 //! loop, latency counted from when each request was due), which shows the latency below
 //! saturation. The same closed-loop load then goes to a bare axum `200` endpoint (this example
 //! run again as a child with `--bare-server`), so both servers run as their own process on the
-//! same cores. Figures are printed, never asserted.
+//! same cores. The requests of a run are built and signed before its clock starts and written
+//! whole to raw connections, so the generator, which shares the cores, takes little of them.
+//! Figures are printed, never asserted.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -30,7 +32,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::routing::{get, post};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -280,151 +282,191 @@ struct Figures {
     failed: usize,
 }
 
-/// Slash command `i` of a run, signed like Slack signs it, from connection `worker`; `salt`
-/// keeps trigger ids unique across runs.
-fn signed(
+/// The requests of one run, each a whole HTTP/1.1 request: slash command `i` comes from user and
+/// channel `i % concurrency`, with trigger id `salt.i` (unique across runs), signed like Slack
+/// signs it. Built before the clock starts, so the generator's CPU during the load goes to
+/// sending and reading, not to building and signing: it shares the two cores with the server it
+/// measures. One timestamp for all: a run lasts seconds, Slack's window is five minutes.
+fn prepare(
     addr: SocketAddr,
-    command: &str,
+    args: &Args,
     response_url: &str,
-    worker: usize,
     salt: &str,
-    i: usize,
-) -> hyper::Request<Full<Bytes>> {
-    let (cmd, text) = command.split_once(' ').unwrap_or((command, ""));
-    let (channel, user, name) = (
-        format!("CLOAD{}", worker % 20),
-        format!("U{worker}"),
-        format!("load{worker}"),
-    );
-    let (url, trigger) = (format!("{response_url}/{i}"), format!("{salt}.{i}"));
-    let body = serde_urlencoded::to_string([
-        ("token", "unused"),
-        ("team_id", "T0LOAD"),
-        ("channel_id", channel.as_str()),
-        ("user_id", user.as_str()),
-        ("user_name", name.as_str()),
-        ("command", cmd),
-        ("text", text),
-        ("response_url", url.as_str()),
-        ("trigger_id", trigger.as_str()),
-    ])
-    .unwrap();
+    count: usize,
+) -> Arc<Vec<Vec<u8>>> {
+    let (cmd, text) = args.command.split_once(' ').unwrap_or((&args.command, ""));
     let ts = chrono::Utc::now().timestamp();
-    let signature = firewatch::chat::slack::sign(SECRET, ts, &body);
-    hyper::Request::post(format!("http://{addr}/slack/commands"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", ts.to_string())
-        .header("x-slack-signature", signature)
-        .body(Full::new(Bytes::from(body)))
-        .unwrap()
+    let requests = (0..count)
+        .map(|i| {
+            let worker = i % args.concurrency;
+            let (channel, user, name) = (
+                format!("CLOAD{}", worker % 20),
+                format!("U{worker}"),
+                format!("load{worker}"),
+            );
+            let (url, trigger) = (format!("{response_url}/{i}"), format!("{salt}.{i}"));
+            let body = serde_urlencoded::to_string([
+                ("token", "unused"),
+                ("team_id", "T0LOAD"),
+                ("channel_id", channel.as_str()),
+                ("user_id", user.as_str()),
+                ("user_name", name.as_str()),
+                ("command", cmd),
+                ("text", text),
+                ("response_url", url.as_str()),
+                ("trigger_id", trigger.as_str()),
+            ])
+            .unwrap();
+            let signature = firewatch::chat::slack::sign(SECRET, ts, &body);
+            format!(
+                "POST /slack/commands HTTP/1.1\r\nhost: {addr}\r\n\
+                 content-type: application/x-www-form-urlencoded\r\n\
+                 x-slack-request-timestamp: {ts}\r\nx-slack-signature: {signature}\r\n\
+                 content-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
+        })
+        .collect();
+    Arc::new(requests)
 }
 
-/// Sends `request` and reads the whole answer: whether it was 200, `None` without an answer.
-async fn send(client: &HttpClient, request: hyper::Request<Full<Bytes>>) -> Option<bool> {
-    let response = client.request(request).await.ok()?;
-    let ok = response.status() == 200;
-    let _ = response.into_body().collect().await;
-    Some(ok)
-}
-
-/// Offers `requests` signed slash commands at `rate` per second (open loop: each is due at its
-/// own time, whatever the answers before it), at most `concurrency` in flight. A request's
-/// latency counts from when it was due, so a server that falls behind shows it.
-async fn load_at_rate(
-    client: &HttpClient,
+/// One keep-alive connection of the load, one request in flight at a time: a request is
+/// written whole and its answer read with `httparse`, with no pool, no task per connection and
+/// no hand-off between tasks (what a pooled client costs per request).
+struct Connection {
     addr: SocketAddr,
-    response_url: &str,
-    args: &Args,
-    rate: u32,
-    salt: &str,
-) -> Figures {
-    let permits = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
-    let failed = Arc::new(AtomicUsize::new(0));
-    let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
-    let started = Instant::now();
-    let mut tasks = Vec::with_capacity(args.requests);
-    for i in 0..args.requests {
-        let due = started + interval.mul_f64(i as f64);
-        tokio::time::sleep_until(due.into()).await;
-        let permit = Arc::clone(&permits).acquire_owned().await.unwrap();
-        let request = signed(
+    stream: tokio::net::TcpStream,
+    read: Vec<u8>,
+}
+
+impl Connection {
+    async fn open(addr: SocketAddr) -> std::io::Result<Self> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
             addr,
-            &args.command,
-            response_url,
-            i % args.concurrency,
-            salt,
-            i,
-        );
-        let (client, failed) = (client.clone(), Arc::clone(&failed));
-        tasks.push(tokio::spawn(async move {
-            let ok = send(&client, request).await == Some(true);
-            drop(permit);
-            if !ok {
-                failed.fetch_add(1, Ordering::Relaxed);
+            stream,
+            read: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Sends `request` and reads its whole answer: whether it was 200. An error means the
+    /// connection is unusable (the caller opens another).
+    async fn exchange(&mut self, request: &[u8]) -> std::io::Result<bool> {
+        use std::io::{Error, ErrorKind};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.stream.write_all(request).await?;
+        self.read.clear();
+        let (ok, end, close) = loop {
+            if self.stream.read_buf(&mut self.read).await? == 0 {
+                return Err(ErrorKind::UnexpectedEof.into());
             }
-            due.elapsed()
-        }));
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut response = httparse::Response::new(&mut headers);
+            let head = match response.parse(&self.read).map_err(Error::other)? {
+                httparse::Status::Complete(head) => head,
+                httparse::Status::Partial => continue,
+            };
+            let header = |name: &str| {
+                response
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case(name))
+                    .map(|h| String::from_utf8_lossy(h.value).into_owned())
+            };
+            // Every answer of both servers has a length (none is chunked).
+            let length: usize = header("content-length")
+                .and_then(|l| l.trim().parse().ok())
+                .ok_or_else(|| Error::other("an answer without content-length"))?;
+            let close = header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
+            break (response.code == Some(200), head + length, close);
+        };
+        while self.read.len() < end {
+            if self.stream.read_buf(&mut self.read).await? == 0 {
+                return Err(ErrorKind::UnexpectedEof.into());
+            }
+        }
+        if close {
+            *self = Self::open(self.addr).await?;
+        }
+        Ok(ok)
     }
-    let mut latencies = Vec::with_capacity(args.requests);
-    for task in tasks {
-        latencies.push(task.await.unwrap());
-    }
-    let elapsed = started.elapsed();
-    figures(
-        latencies,
-        args.requests,
-        elapsed,
-        failed.load(Ordering::Relaxed),
-    )
 }
 
-/// Sends `requests` signed slash commands over `concurrency` workers; `salt` keeps trigger ids
-/// unique across runs.
+/// Sends `requests` over `concurrency` connections (opened before the clock starts), each
+/// connection taking the next request as soon as its previous one is answered.
+///
+/// Without `rate`, a closed loop: each latency counts from when its request was sent. With
+/// `rate` (requests/s), an open loop: request `i` is due at `i / rate` s and its latency counts
+/// from then, so a server that falls behind shows it; at most `concurrency` are in flight.
 async fn load(
-    client: &HttpClient,
     addr: SocketAddr,
-    response_url: &str,
-    args: &Args,
-    requests: usize,
-    salt: &str,
+    requests: Arc<Vec<Vec<u8>>>,
+    concurrency: usize,
+    rate: Option<u32>,
 ) -> Figures {
+    let mut connections = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        connections.push(Connection::open(addr).await.expect("a connection opens"));
+    }
+    let interval = rate.map(|r| Duration::from_secs_f64(1.0 / f64::from(r.max(1))));
     let next = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let workers: Vec<_> = (0..args.concurrency)
-        .map(|worker| {
-            let client = client.clone();
-            let next = Arc::clone(&next);
-            let failed = Arc::clone(&failed);
-            let command = args.command.clone();
-            let response_url = response_url.to_owned();
-            let salt = salt.to_owned();
+    let workers: Vec<_> = connections
+        .into_iter()
+        .map(|mut connection| {
+            let (requests, next, failed) = (
+                Arc::clone(&requests),
+                Arc::clone(&next),
+                Arc::clone(&failed),
+            );
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= requests {
+                    let Some(request) = requests.get(i) else {
                         break latencies;
-                    }
-                    let request = signed(addr, &command, &response_url, worker, &salt, i);
-                    let sent = Instant::now();
-                    let answered = send(&client, request).await;
-                    if answered.is_some() {
-                        latencies.push(sent.elapsed());
-                    }
-                    if answered != Some(true) {
-                        failed.fetch_add(1, Ordering::Relaxed);
+                    };
+                    let from = match interval {
+                        Some(interval) => {
+                            let due = started + interval.mul_f64(i as f64);
+                            tokio::time::sleep_until(due.into()).await;
+                            due
+                        }
+                        None => Instant::now(),
+                    };
+                    match connection.exchange(request).await {
+                        Ok(ok) => {
+                            latencies.push(from.elapsed());
+                            if !ok {
+                                failed.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        Err(_) => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                            match Connection::open(addr).await {
+                                Ok(fresh) => connection = fresh,
+                                Err(_) => break latencies,
+                            }
+                        }
                     }
                 }
             })
         })
         .collect();
-    let mut latencies = Vec::with_capacity(requests);
+    let mut latencies = Vec::with_capacity(requests.len());
     for worker in workers {
         latencies.extend(worker.await.unwrap());
     }
     let elapsed = started.elapsed();
-    figures(latencies, requests, elapsed, failed.load(Ordering::Relaxed))
+    figures(
+        latencies,
+        requests.len(),
+        elapsed,
+        failed.load(Ordering::Relaxed),
+    )
 }
 
 fn figures(
@@ -527,26 +569,12 @@ async fn drive(args: Args) {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let idle = memory(server.child.id());
     let response_url = format!("{slack}/respond");
-    load(
-        &client,
-        server.addr,
-        &response_url,
-        &args,
-        args.concurrency,
-        "warm",
-    )
-    .await;
+    let warm = prepare(server.addr, &args, &response_url, "warm", args.concurrency);
+    load(server.addr, warm, args.concurrency, None).await;
+    let requests = prepare(server.addr, &args, &response_url, "load", args.requests);
     let cpu_before = cpu(server.child.id());
     let own_before = cpu(std::process::id());
-    let fw = load(
-        &client,
-        server.addr,
-        &response_url,
-        &args,
-        args.requests,
-        "load",
-    )
-    .await;
+    let fw = load(server.addr, requests, args.concurrency, None).await;
     let after = memory(server.child.id());
     let cpu_acked = cpu(server.child.id());
     let own_acked = cpu(std::process::id());
@@ -565,15 +593,14 @@ async fn drive(args: Args) {
     let cpu_drained = cpu(server.child.id());
     let mut at_rates = Vec::new();
     for (n, &rate) in args.rates.iter().enumerate() {
-        let figures = load_at_rate(
-            &client,
+        let requests = prepare(
             server.addr,
-            &response_url,
             &args,
-            rate,
+            &response_url,
             &format!("rate{n}"),
-        )
-        .await;
+            args.requests,
+        );
+        let figures = load(server.addr, requests, args.concurrency, Some(rate)).await;
         drain(sqlite.as_ref(), postgres.as_ref(), Instant::now()).await;
         at_rates.push((rate, figures));
     }
@@ -596,26 +623,12 @@ async fn drive(args: Args) {
     )
     .await;
     let bare_idle = memory(bare.child.id());
-    load(
-        &client,
-        bare.addr,
-        &response_url,
-        &args,
-        args.concurrency,
-        "bwarm",
-    )
-    .await;
+    let warm = prepare(bare.addr, &args, &response_url, "bwarm", args.concurrency);
+    load(bare.addr, warm, args.concurrency, None).await;
+    let requests = prepare(bare.addr, &args, &response_url, "bload", args.requests);
     let bare_before = cpu(bare.child.id());
     let own_bare_before = cpu(std::process::id());
-    let reference = load(
-        &client,
-        bare.addr,
-        &response_url,
-        &args,
-        args.requests,
-        "bload",
-    )
-    .await;
+    let reference = load(bare.addr, requests, args.concurrency, None).await;
     let bare_cpu = cpu(bare.child.id());
     let own_bare = cpu(std::process::id());
     let bare_after = memory(bare.child.id());
