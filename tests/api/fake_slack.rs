@@ -76,8 +76,8 @@ impl FakeSlack {
         *self.inner.failing.lock().unwrap() = (n, status);
     }
 
-    /// Web API calls wait (recorded, unanswered) until the returned gate gets permits: a slow
-    /// Slack.
+    /// Web API calls and `response_url` posts wait (recorded, unanswered) until the returned
+    /// gate gets permits: a slow Slack.
     pub fn hold(&self) -> Arc<tokio::sync::Semaphore> {
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
         *self.inner.held.lock().unwrap() = Some(Arc::clone(&gate));
@@ -238,6 +238,10 @@ async fn respond(
     body: Bytes,
 ) -> Response {
     record(&inner, "response_url", &headers, &body);
+    let gate = inner.held.lock().unwrap().clone();
+    if let Some(gate) = gate {
+        gate.acquire().await.unwrap().forget();
+    }
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     match valid_blocks(&request) {
         Ok(()) => (StatusCode::OK, "ok").into_response(),

@@ -622,6 +622,31 @@ async fn an_answer_lost_in_a_crash_is_reported_and_the_command_is_not_run_again(
 }
 
 #[tokio::test]
+async fn a_status_whose_answer_was_lost_in_a_crash_is_simply_answered_again() {
+    let s = Served::start(&[("FIREWATCH__SERVER__SHUTDOWN_GRACE", "1s")]).await;
+    let gate = s.fake.hold();
+    let (status, _) = s
+        .command("alice", "C0INC", "/incident-status", "13.3.a")
+        .await;
+    assert_eq!(status, 200);
+    // The engine answered, but firewatch stops before Slack has taken the answer.
+    s.fake.wait_calls("response_url", 1).await;
+    let s = s.restart().await;
+    gate.add_permits(100);
+    // A command that only reads leaves no handled mark: the restart runs it again (a fresh
+    // answer) instead of reporting its answer lost.
+    let answers = s.fake.wait_calls("response_url", 2).await;
+    assert_eq!(text_of(&answers[1]), text_of(&answers[0]));
+    assert!(
+        !s.fake
+            .calls()
+            .iter()
+            .any(|call| text_of(call).contains("restarted before it could post")),
+        "a status is answered again, not reported lost"
+    );
+}
+
+#[tokio::test]
 async fn a_command_too_old_to_answer_is_not_run_and_its_author_is_told() {
     let s = Served::start(&[]).await;
     accepted_before_a_crash(&s, "/incident-assess checkout down", "14.1.a", 31).await;

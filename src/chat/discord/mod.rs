@@ -152,11 +152,12 @@ impl Discord {
             roles: call.roles.clone(),
         };
         let replies = self.engine.handle(&caller, &call.line).await;
-        // Whatever happens while answering, a replay must not run it again.
-        if let Err(e) = self
-            .store
-            .handled_request(&key(&call), self.clock.now())
-            .await
+        // Whatever happens while answering, a replay must not run it again (unless it only reads).
+        if replay::needs_handled_mark(&call.line)
+            && let Err(e) = self
+                .store
+                .handled_request(&key(&call), self.clock.now())
+                .await
         {
             tracing::warn!(error = %error_chain(&e), "could not mark the interaction handled");
         }

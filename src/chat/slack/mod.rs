@@ -12,7 +12,8 @@
 //!   are two requests; the incident's state machine refuses the second acknowledgement.
 //! - A request acknowledged to Slack is not lost by a crash: it sits in the inbox until its
 //!   answer is delivered. [`Slack::replay`] runs it at start-up if it was never handled, or tells
-//!   the channel that its answer was lost if it was (it never runs twice).
+//!   the channel that its answer was lost if it was (it never runs twice). A command that only
+//!   reads (`/incident-status`, `/incident-help`) simply runs again ([`replay::needs_handled_mark`]).
 
 pub mod api;
 pub mod blocks;
@@ -201,11 +202,12 @@ impl Slack {
         let caller = delivery.caller();
         let line = delivery.line();
         let replies = self.engine.handle(&caller, &line).await;
-        // Whatever happens while answering, a replay must not run it again.
-        if let Err(e) = self
-            .store
-            .handled_request(&delivery.key(), self.clock.now())
-            .await
+        // Whatever happens while answering, a replay must not run it again (unless it only reads).
+        if replay::needs_handled_mark(&line)
+            && let Err(e) = self
+                .store
+                .handled_request(&delivery.key(), self.clock.now())
+                .await
         {
             tracing::warn!(error = %error_chain(&e), "could not mark the request handled");
         }
