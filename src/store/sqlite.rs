@@ -81,9 +81,17 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            .thread_name(|n| format!("{}-{n}", crate::priority::STORE_THREAD));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // The engine's statements run on these connections' threads: at its priority.
+            .after_connect(|_, _| {
+                Box::pin(async {
+                    crate::priority::lower_store_threads();
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(open_error)?;

@@ -1,5 +1,6 @@
 //! The real `firewatch serve` binary stopped with SIGTERM or Ctrl-C (SIGINT) while a command is
-//! in flight; its logs as JSON lines; secrets read from files and never logged.
+//! in flight; its logs as JSON lines; secrets read from files and never logged; its threads'
+//! priorities.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -28,6 +29,11 @@ struct Serving {
 /// Starts `firewatch serve` on a store in `dir`, Slack at `fake`, the bot token and signing
 /// secret read from files (with trailing newlines), JSON logs.
 async fn serve(dir: &Path, fake: &FakeSlack) -> Serving {
+    serve_with(dir, fake, &[]).await
+}
+
+/// [`serve`] with more environment variables.
+async fn serve_with(dir: &Path, fake: &FakeSlack, env: &[(&str, &str)]) -> Serving {
     let config = write_config(dir);
     std::fs::write(dir.join("bot-token"), format!("{TOKEN}\n")).unwrap();
     std::fs::write(dir.join("signing-secret"), format!("{SECRET}\n")).unwrap();
@@ -46,6 +52,7 @@ async fn serve(dir: &Path, fake: &FakeSlack) -> Serving {
         .env("FIREWATCH__LOG__FORMAT", "json")
         .env("RUST_LOG", "firewatch=debug")
         .env_remove("KUBECONFIG")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -236,4 +243,74 @@ fn check_config_never_shows_a_secret_even_when_debugging() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("slack.bot_token_file"), "{err}");
     assert!(!err.contains(TOKEN), "{err}");
+}
+
+/// The nice value of each thread of `pid`, by thread name, from `/proc/PID/task/*/stat`.
+#[cfg(target_os = "linux")]
+fn nice_by_thread(pid: u32) -> Vec<(String, i64)> {
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // `TID (NAME) STATE …`: the name may hold spaces; nice is the 19th field.
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let name = head.split_once(" (").map_or("", |(_, name)| name);
+        let nice = rest.split_whitespace().nth(16).and_then(|n| n.parse().ok());
+        threads.push((name.to_owned(), nice.expect("a nice value")));
+    }
+    threads
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_engine_and_the_store_threads_it_queries_run_below_the_acknowledgements() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeSlack::start().await;
+    // The tests' configuration runs everything at one priority; a production server does not.
+    let serving = serve_with(
+        dir.path(),
+        &fake,
+        &[("FIREWATCH__SERVER__ENGINE_NICE", "10")],
+    )
+    .await;
+    let (status, _) = send_command(
+        serving.addr,
+        &fake,
+        "alice",
+        "C0INC",
+        "/incident-assess checkout returning 500s",
+        "nice.1",
+    )
+    .await;
+    assert_eq!(status, 200);
+    fake.wait_calls("chat.postMessage", 1).await;
+    let threads = nice_by_thread(serving.child.id().expect("running"));
+    let base = threads[0].1; // the main thread (the process id) comes first
+    let of = |name: &str| -> Vec<i64> {
+        threads
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, nice)| nice - base)
+            .collect()
+    };
+    for (name, lower) in [
+        ("firewatch-engin", 10),
+        ("firewatch-store", 10),
+        ("tokio-rt-worker", 0),
+        ("firewatch-inbox", 0),
+    ] {
+        let found = of(name);
+        assert!(!found.is_empty(), "no {name} thread: {threads:?}");
+        assert!(
+            found.iter().all(|&n| n == lower),
+            "{name} threads should run {lower} below the process: {threads:?}"
+        );
+    }
+    serving.signal("TERM");
+    let (code, lines) = serving.exit().await;
+    assert_eq!(code, Some(0), "{lines:#?}");
 }
