@@ -20,7 +20,6 @@ pub mod message;
 pub mod metrics;
 pub mod notify;
 pub mod ops;
-pub mod priority;
 pub mod readiness;
 pub mod scheduler;
 pub mod serve;

@@ -186,6 +186,7 @@ fn inbox_error(e: &crate::store::Error) -> Error {
 /// # Errors
 /// [`Error`] when no platform is configured, one is half configured, or the address is taken.
 pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
+    crate::chat::work::set_engine_nice(app.settings.server.engine_nice);
     let tasks = TaskTracker::new();
     let slack = slack_adapter(app, &tasks)?;
     let discord = discord_adapter(app, &tasks)?;

@@ -153,8 +153,6 @@ pub async fn build_with(
     let readiness = Readiness::default();
     readiness.templates_loaded();
     let metrics = Arc::new(Metrics::default());
-    // Before the store starts its connection threads, so they start at the engine's priority.
-    crate::priority::set_engine_nice(settings.server.engine_nice);
     let store = store::open(&settings.store.url, access).await?;
     // Card messages (approval requests) are edited by whichever replica takes a step.
     if let Some(api) = &slack_api {

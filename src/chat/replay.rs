@@ -36,12 +36,12 @@ pub fn triage(request: &Inbound, now: DateTime<Utc>, max_age: TimeDelta) -> Repl
     }
 }
 
-/// Whether a restart must not run `line` again once the engine has answered it, which the
-/// adapter then records with a handled mark: a command that changes something has no
-/// transaction of its own to record that when it ended in a refusal or an error, and may have
-/// acted outside the store. A command that only reads (`/incident-status`, `/incident-help`) or
-/// does not parse changes nothing: a restart runs it again, which gives a fresh answer, so it
-/// needs no mark (one store write less for the most frequent command).
+/// Whether the adapter must mark `line` handled once the engine has answered it, so that a
+/// restart does not run it again. A command that may change something needs the mark: when it
+/// ended in a refusal or an error it has no transaction of its own that records it ran, and it
+/// may have acted outside the store. A command that only reads (`/incident-status`,
+/// `/incident-help`), or one that does not parse, changes nothing: a restart runs it again, which
+/// gives a fresh answer, so it needs no mark (one store write less for the most frequent command).
 pub fn needs_handled_mark(line: &str) -> bool {
     command::parse(line)
         .is_ok_and(|call| !matches!(call.command, Command::Status | Command::Help { .. }))

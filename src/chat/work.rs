@@ -12,13 +12,13 @@
 //! - A request runs once per process: a request is queued or running under its key at most once,
 //!   and the backlog sweep skips keys that are queued, running, or finished while it looked.
 //! - The engine runs on its own threads at a lower CPU priority (`server.engine_nice`, +10 by
-//!   default, on Linux; see [`crate::priority`]), so a burst of commands never delays the acknowledgements of the next
+//!   default, on Linux), so a burst of commands never delays the acknowledgements of the next
 //!   ones; on an idle machine this changes nothing.
 //! - [`Work::close`] stops starting requests; the ones running finish (shutdown waits for them
 //!   through the adapter's task tracker); the queued ones stay in the inbox for the next start.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use async_trait::async_trait;
@@ -335,6 +335,16 @@ pub async fn backlog<J: DeserializeOwned>(
         .collect())
 }
 
+/// The nice increment of the engine's threads (see [`set_engine_nice`]).
+static ENGINE_NICE: AtomicI32 = AtomicI32::new(10);
+
+/// Sets how much lower the engine's threads run (a nice increment, 0 to 19; `server.engine_nice`).
+/// Takes effect when the engine's runtime starts, so only before the first [`Work::start`] of the
+/// process.
+pub fn set_engine_nice(nice: i32) {
+    ENGINE_NICE.store(nice.clamp(0, 19), Ordering::Relaxed);
+}
+
 /// The runtime the engine runs on: its own threads, at a lower CPU priority than the threads that
 /// acknowledge requests. One per process, started on first use.
 pub fn engine_runtime() -> &'static Runtime {
@@ -347,11 +357,33 @@ pub fn engine_runtime() -> &'static Runtime {
                     .map(usize::from)
                     .unwrap_or(2),
             )
-            .on_thread_start(crate::priority::lower_this_thread)
+            .on_thread_start(lower_priority)
             .enable_all()
             .build()
             .expect("the engine runtime starts")
     })
+}
+
+/// Gives the calling thread a lower scheduling priority (`nice` + [`ENGINE_NICE`]): on Linux the
+/// nice value is per thread. Elsewhere, or when the system refuses, the thread keeps its priority.
+fn lower_priority() {
+    let nice = ENGINE_NICE.load(Ordering::Relaxed);
+    if nice == 0 {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: getpriority and setpriority with PRIO_PROCESS and who = 0 read and change only
+        // the calling thread's nice value; they touch no memory of ours. A new thread starts at
+        // the nice value of the process, so this is an increment over it.
+        let failed = unsafe {
+            let current = libc::getpriority(libc::PRIO_PROCESS, 0);
+            libc::setpriority(libc::PRIO_PROCESS, 0, (current + nice).min(19))
+        } != 0;
+        if failed {
+            tracing::debug!("could not lower the engine threads' priority");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -212,9 +212,8 @@ pub struct ServerSettings {
     /// On SIGTERM or Ctrl-C, how long commands in flight may take to finish (1s to 10m). Keep
     /// it below the pod's `terminationGracePeriodSeconds`.
     pub shutdown_grace: Interval,
-    /// How much lower the engine's threads (and the SQLite store's connection threads, which run
-    /// its queries) run than the threads that acknowledge requests: a `nice` increment, 0 (the
-    /// same) to 19. Set once per process, when the first store opens.
+    /// How much lower the engine's threads run than the threads that acknowledge requests: a
+    /// `nice` increment, 0 (the same) to 19. Set once per process, by the first `serve`.
     pub engine_nice: i32,
 }
 

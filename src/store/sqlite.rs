@@ -82,16 +82,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true)
-            .thread_name(|n| format!("{}-{n}", crate::priority::STORE_THREAD));
+            // Named for CPU figures by thread (`examples/ack_load.rs`).
+            .thread_name(|n| format!("firewatch-store-{n}"));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            // The engine's statements run on these connections' threads: at its priority.
-            .after_connect(|_, _| {
-                Box::pin(async {
-                    crate::priority::lower_store_threads();
-                    Ok(())
-                })
-            })
             .connect_with(options)
             .await
             .map_err(open_error)?;

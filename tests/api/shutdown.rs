@@ -267,7 +267,7 @@ fn nice_by_thread(pid: u32) -> Vec<(String, i64)> {
 
 #[cfg(target_os = "linux")]
 #[tokio::test]
-async fn the_engine_and_the_store_threads_it_queries_run_below_the_acknowledgements() {
+async fn the_engine_threads_run_below_the_acknowledging_threads() {
     let dir = tempfile::tempdir().unwrap();
     let fake = FakeSlack::start().await;
     // The tests' configuration runs everything at one priority; a production server does not.
@@ -299,7 +299,6 @@ async fn the_engine_and_the_store_threads_it_queries_run_below_the_acknowledgeme
     };
     for (name, lower) in [
         ("firewatch-engin", 10),
-        ("firewatch-store", 10),
         ("tokio-rt-worker", 0),
         ("firewatch-inbox", 0),
     ] {
