@@ -8,19 +8,19 @@
 //! ```
 //!
 //! Starts a `firewatch` binary (`--binary`, by default `target/release/firewatch`; the shipped
-//! build is the `dist` profile) with `serve` as a child process
-//! against a fake Slack Web API in this process, on a temporary SQLite store; times start →
-//! `GET /readyz` 200 (store, templates and chat ready); then sends `--requests` signed slash
-//! commands (unique `trigger_id`s) over `--concurrency` keep-alive connections and prints p50/p99/max ack latency and requests/s, the child's
-//! VmRSS/VmHWM from `/proc/PID/status` idle and after the load, and how long the engine took to
-//! post every reply, with the server's CPU time per request by thread (from
-//! `/proc/PID/task/*/schedstat`). With `--rates`, firewatch is then offered each fixed rate (open
-//! loop, latency counted from when each request was due), which shows the latency below
-//! saturation. The same closed-loop load then goes to a bare axum `200` endpoint (this example
-//! run again as a child with `--bare-server`), so both servers run as their own process on the
-//! same cores. The requests of a run are built and signed before its clock starts and written
-//! whole to raw connections, so the generator, which shares the cores, takes little of them.
-//! Figures are printed, never asserted.
+//! build is the `dist` profile) with `serve` as a child process against a fake Slack Web API in
+//! this process (on a thread of its own), on a temporary SQLite store; times start → `GET
+//! /readyz` 200 (store, templates and chat ready); then sends `--requests` signed slash commands
+//! (unique `trigger_id`s) over `--concurrency` keep-alive connections and prints p50/p99/max ack
+//! latency and requests/s, the child's VmRSS/VmHWM from `/proc/PID/status` idle and after the
+//! load, and how long the engine took to post every reply, with the server's CPU time per
+//! request by thread (from `/proc/PID/task/*/schedstat`). With `--rates`, firewatch is then
+//! offered each fixed rate (open loop, latency counted from when each request was due), which
+//! shows the latency below saturation. The same closed-loop load then goes to a bare axum `200`
+//! endpoint (this example run again as a child with `--bare-server`), so both servers run as
+//! their own process on the same cores. The requests of a run are built and signed before its
+//! clock starts and written whole to raw connections, so the generator, which shares the cores,
+//! takes little of them. Figures are printed, never asserted.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
