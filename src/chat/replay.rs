@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::command::{self, Command};
 use crate::store::Inbound;
 
 /// Replays after which a request is given up (it may be what crashed firewatch).
@@ -36,42 +35,9 @@ pub fn triage(request: &Inbound, now: DateTime<Utc>, max_age: TimeDelta) -> Repl
     }
 }
 
-/// Whether the adapter must mark `line` handled once the engine has answered it, so that a
-/// restart does not run it again. A command that may change something needs the mark: when it
-/// ended in a refusal or an error it has no transaction of its own that records it ran, and it
-/// may have acted outside the store. A command that only reads (`/incident-status`,
-/// `/incident-help`), or one that does not parse, changes nothing: a restart runs it again, which
-/// gives a fresh answer, so it needs no mark (one store write less for the most frequent command).
-pub fn needs_handled_mark(line: &str) -> bool {
-    command::parse(line)
-        .is_ok_and(|call| !matches!(call.command, Command::Status | Command::Help { .. }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_commands_that_may_change_something_are_marked_handled() {
-        for line in [
-            "/incident-assess checkout down",
-            "/incident-note #3 looked at the logs",
-            "/incident-rollback",
-            "/incident-approve R2",
-            "/incident-diagnose app",
-        ] {
-            assert!(needs_handled_mark(line), "{line}");
-        }
-        for line in [
-            "/incident-status",
-            "/incident-status #3",
-            "/incident-help rollback",
-            "/incident-nonsense",
-            "/incident-scale many",
-        ] {
-            assert!(!needs_handled_mark(line), "{line}");
-        }
-    }
 
     fn request(minutes_old: i64, handled: bool, attempts: u32) -> (Inbound, DateTime<Utc>) {
         let now = DateTime::UNIX_EPOCH + TimeDelta::days(1);

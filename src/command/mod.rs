@@ -133,6 +133,13 @@ pub enum Command {
 }
 
 impl Command {
+    /// Whether it only reads (`/incident-status`, `/incident-help`): it changes nothing, so its
+    /// answer is private, and after a restart it simply runs again for a fresh answer (it needs
+    /// no handled mark in the inbox).
+    pub fn only_reads(&self) -> bool {
+        matches!(self, Command::Status | Command::Help { .. })
+    }
+
     /// Which command this is.
     pub fn name(&self) -> CommandName {
         match self {
@@ -235,6 +242,12 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
+
+/// Whether `line` changes nothing when run: a command that only reads
+/// ([`Command::only_reads`]), or text that does not parse (its answer is the parse error).
+pub fn changes_nothing(line: &str) -> bool {
+    parse(line).map_or(true, |call| call.command.only_reads())
+}
 
 /// Parses one command.
 ///

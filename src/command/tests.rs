@@ -528,3 +528,25 @@ fn quoted_line_breaks_cannot_add_lines_to_a_message() {
         matches!(inv.command, Command::Assess { description, .. } if !description.contains('\n'))
     );
 }
+
+#[test]
+fn only_commands_that_may_change_something_are_marked_handled() {
+    for line in [
+        "/incident-assess checkout down",
+        "/incident-note #3 looked at the logs",
+        "/incident-rollback",
+        "/incident-approve R2",
+        "/incident-diagnose app",
+    ] {
+        assert!(!changes_nothing(line), "{line}");
+    }
+    for line in [
+        "/incident-status",
+        "/incident-status #3",
+        "/incident-help rollback",
+        "/incident-nonsense",
+        "/incident-scale many",
+    ] {
+        assert!(changes_nothing(line), "{line}");
+    }
+}

@@ -315,8 +315,8 @@ pub trait Store: Send + Sync {
 
     /// Marks a request handled once the engine has answered it (a request that changed
     /// nothing has no transaction of its own to do it): a replay will not run it again.
-    /// Idempotent. Adapters skip it for commands that only read
-    /// ([`crate::chat::replay::needs_handled_mark`]).
+    /// Idempotent. Adapters skip it for commands that change nothing
+    /// ([`crate::command::changes_nothing`]).
     async fn handled_request(&self, key: &str, at: DateTime<Utc>) -> Result<()>;
 
     /// Marks a request's answer delivered (and the request handled). Idempotent.

@@ -90,6 +90,20 @@ async fn serve_with(dir: &Path, fake: &FakeSlack, env: &[(&str, &str)]) -> Servi
 }
 
 impl Serving {
+    /// Alice opens an incident in `C0INC` (Slack trigger id `trigger`); it is acknowledged.
+    async fn assess(&self, fake: &FakeSlack, trigger: &str) {
+        let (status, _) = send_command(
+            self.addr,
+            fake,
+            "alice",
+            "C0INC",
+            "/incident-assess checkout returning 500s",
+            trigger,
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+
     fn signal(&self, name: &str) {
         let pid = self.child.id().expect("running").to_string();
         let status = std::process::Command::new("kill")
@@ -151,16 +165,7 @@ async fn sigterm_lets_a_command_in_flight_commit_and_answer_then_exits_0() {
     let serving = serve(dir.path(), &fake).await;
     // Slack is slow: the alert's post waits until the gate opens.
     let gate = fake.hold();
-    let (status, _) = send_command(
-        serving.addr,
-        &fake,
-        "alice",
-        "C0INC",
-        "/incident-assess checkout returning 500s",
-        "sd.1",
-    )
-    .await;
-    assert_eq!(status, 200);
+    serving.assess(&fake, "sd.1").await;
     let posts = fake.wait_calls("chat.postMessage", 1).await;
     assert_eq!(posts[0].auth.as_deref(), Some(&*format!("Bearer {TOKEN}")));
 
@@ -277,16 +282,7 @@ async fn the_engine_threads_run_below_the_acknowledging_threads() {
         &[("FIREWATCH__SERVER__ENGINE_NICE", "10")],
     )
     .await;
-    let (status, _) = send_command(
-        serving.addr,
-        &fake,
-        "alice",
-        "C0INC",
-        "/incident-assess checkout returning 500s",
-        "nice.1",
-    )
-    .await;
-    assert_eq!(status, 200);
+    serving.assess(&fake, "nice.1").await;
     fake.wait_calls("chat.postMessage", 1).await;
     let threads = nice_by_thread(serving.child.id().expect("running"));
     let base = threads[0].1; // the main thread (the process id) comes first

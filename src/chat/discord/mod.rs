@@ -30,7 +30,7 @@ use crate::chat::outbox::{self, Outbox};
 use crate::chat::replay::{self, Replay};
 use crate::chat::work::{self, Bounds, Runner, Work};
 use crate::clock::Clock;
-use crate::command::{self, Command};
+use crate::command;
 use crate::engine::{Audience, Caller, Engine, Reply};
 use crate::error_chain;
 use crate::incident::{Actor, ChannelRef, Platform};
@@ -47,12 +47,9 @@ pub fn key(call: &Call) -> String {
     format!("{KEY_PREFIX}{}", call.id)
 }
 
-/// Whether the deferred answer is private: commands that only read (status, help).
+/// Whether the deferred answer is private: commands that change nothing (status, help).
 fn private(call: &Call) -> bool {
-    matches!(
-        command::parse(&call.line).map(|i| i.command),
-        Ok(Command::Status | Command::Help { .. }) | Err(_)
-    )
+    command::changes_nothing(&call.line)
 }
 
 /// The immediate answer to an interaction: "thinking…" for commands (private for reads),
@@ -152,8 +149,9 @@ impl Discord {
             roles: call.roles.clone(),
         };
         let replies = self.engine.handle(&caller, &call.line).await;
-        // Whatever happens while answering, a replay must not run it again (unless it only reads).
-        if replay::needs_handled_mark(&call.line)
+        // Whatever happens while answering, a replay must not run it again (one that changes
+        // nothing simply runs again).
+        if !command::changes_nothing(&call.line)
             && let Err(e) = self
                 .store
                 .handled_request(&key(&call), self.clock.now())

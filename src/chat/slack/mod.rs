@@ -13,7 +13,7 @@
 //! - A request acknowledged to Slack is not lost by a crash: it sits in the inbox until its
 //!   answer is delivered. [`Slack::replay`] runs it at start-up if it was never handled, or tells
 //!   the channel that its answer was lost if it was (it never runs twice). A command that only
-//!   reads (`/incident-status`, `/incident-help`) simply runs again ([`replay::needs_handled_mark`]).
+//!   reads (`/incident-status`, `/incident-help`) simply runs again ([`Command::only_reads`]).
 
 pub mod api;
 pub mod blocks;
@@ -202,8 +202,10 @@ impl Slack {
         let caller = delivery.caller();
         let line = delivery.line();
         let replies = self.engine.handle(&caller, &line).await;
-        // Whatever happens while answering, a replay must not run it again (unless it only reads).
-        if replay::needs_handled_mark(&line)
+        let command = command::parse(&line).ok().map(|call| call.command);
+        // Whatever happens while answering, a replay must not run it again (one that changes
+        // nothing simply runs again).
+        if command.as_ref().is_some_and(|c| !c.only_reads())
             && let Err(e) = self
                 .store
                 .handled_request(&delivery.key(), self.clock.now())
@@ -211,7 +213,7 @@ impl Slack {
         {
             tracing::warn!(error = %error_chain(&e), "could not mark the request handled");
         }
-        let assess = is_assess(&line);
+        let assess = matches!(command, Some(Command::Assess { .. }));
         let replies = if self.options.create_incident_channels && assess {
             channels::open_for_incident(self, &caller, replies).await
         } else {
@@ -417,10 +419,6 @@ impl Runner for Slack {
     async fn backlog(&self, limit: usize) -> Result<Vec<Delivery>, String> {
         work::backlog(self.store.as_ref(), KEY_PREFIX, limit).await
     }
-}
-
-fn is_assess(line: &str) -> bool {
-    matches!(command::parse(line), Ok(inv) if matches!(inv.command, Command::Assess { .. }))
 }
 
 /// Slack's request signature for `body` at `timestamp` with `secret`: `v0=<hex hmac>`. Used by
