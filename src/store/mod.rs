@@ -139,9 +139,9 @@ pub enum Error {
     /// A query failed.
     #[error("store query failed")]
     Query(#[from] sqlx::Error),
-    /// The SQLite inbox writer could not commit.
-    #[error("the request inbox could not be written")]
-    Inbox(#[from] rusqlite::Error),
+    /// A statement of the SQLite store's own connections (the inbox writer, the readers) failed.
+    #[error("store statement failed")]
+    Sqlite(#[from] rusqlite::Error),
     /// A stored value is not what firewatch writes.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),

@@ -14,7 +14,7 @@ use sqlx::sqlite::{
 };
 use tokio::sync::mpsc;
 
-use rows::{append, entry, incident, millis, stamp_parts, sync_timers};
+use rows::{append, incident, millis, stamp_parts, sync_timers};
 
 use super::lock::Lock;
 use super::{
@@ -40,6 +40,7 @@ macro_rules! select_incidents {
 mod approvals;
 mod baselines;
 mod inbox;
+mod read;
 mod rows;
 mod timers;
 
@@ -50,6 +51,8 @@ pub use timers::DUE as DUE_TIMERS_QUERY;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Where incidents and timelines are read (without sqlx's thread hand-offs).
+    readers: Arc<read::Readers>,
     /// The inbox's group-commit writer.
     accepts: mpsc::Sender<inbox::Job>,
     /// This process, as the owner of the requests it accepts.
@@ -94,6 +97,7 @@ impl SqliteStore {
         let accepts = inbox::group_commit(path, Arc::clone(&process))?;
         Ok(Self {
             pool,
+            readers: Arc::new(read::Readers::new(path)),
             accepts,
             process,
             lock: Arc::default(),
@@ -228,47 +232,19 @@ impl Store for SqliteStore {
     }
 
     async fn incident(&self, id: IncidentId) -> Result<Option<Incident>> {
-        sqlx::query(select_incidents!("WHERE i.id = ?"))
-            .bind(id.get())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(incident)
-            .transpose()
+        self.readers.incident(id)
     }
 
     async fn incidents_in(&self, channel: &ChannelRef) -> Result<Vec<Incident>> {
-        sqlx::query(select_incidents!(
-            "WHERE i.platform = ? AND i.channel_id = ? AND i.status <> 'closed' ORDER BY i.id DESC"
-        ))
-        .bind(channel.platform.as_str())
-        .bind(&channel.id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(incident)
-        .collect()
+        self.readers.incidents_in(channel)
     }
 
     async fn active_incidents(&self) -> Result<Vec<Incident>> {
-        sqlx::query(select_incidents!(
-            "WHERE i.status IN ('investigating', 'mitigating', 'monitoring') ORDER BY i.severity, i.id DESC"
-        ))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(incident)
-        .collect()
+        self.readers.active_incidents()
     }
 
     async fn timeline(&self, id: IncidentId) -> Result<Vec<TimelineEntry>> {
-        sqlx::query("SELECT * FROM timeline WHERE incident_id = ? ORDER BY seq")
-            .bind(id.get())
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(entry)
-            .collect()
+        self.readers.timeline(id)
     }
 
     async fn update(
@@ -492,6 +468,7 @@ impl Store for SqliteStore {
         if self.accepts.send(inbox::Job::Close(done)).await.is_ok() {
             let _ = closed.await;
         }
+        self.readers.close();
         self.pool.close().await;
         // Closed for good: another process may be the writer now.
         if let Ok(mut lock) = self.lock.lock() {

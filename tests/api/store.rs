@@ -45,6 +45,7 @@ on_both_backends!(
     an_opened_incident_is_exactly_what_a_later_read_returns,
     a_new_due_time_fires_anew_and_other_changes_keep_what_fired,
     the_store_answers_a_ping,
+    a_read_sees_every_change_committed_before_it_from_any_connection,
 );
 
 /// The incident's timers as (kind, due in Unix ms), read with raw SQL on either backend.
@@ -383,6 +384,56 @@ async fn a_change_marks_its_request_done_in_the_same_transaction(backend: Backen
         store.incident(id).await.unwrap().unwrap().version,
         before.version + 1
     );
+}
+
+async fn a_read_sees_every_change_committed_before_it_from_any_connection(backend: Backend) {
+    let t = TestApp::spawn_on(backend).await;
+    t.say("/incident-assess db down").await;
+    let store = &t.app.store;
+    let id = IncidentId::new(1).unwrap();
+    // Each kind of read once, so its connection and statements are kept for the next.
+    let first = store.incident(id).await.unwrap().unwrap();
+    let channel = first.channel.clone();
+    assert_eq!(
+        store.incidents_in(&channel).await.unwrap(),
+        vec![first.clone()]
+    );
+    assert_eq!(store.active_incidents().await.unwrap(), vec![first.clone()]);
+    assert_eq!(store.timeline(id).await.unwrap().len(), 1);
+
+    // A change through this handle, then one through another process's connections.
+    t.say("/incident-ack").await;
+    let acknowledged = store.timeline(id).await.unwrap().len();
+    assert!(acknowledged > 1);
+    let other = other_process(&t).await;
+    let resolve = |i: &Incident| {
+        let mut next = i.clone();
+        next.status = firewatch::incident::Status::Resolved;
+        Ok(firewatch::incident::lifecycle::Outcome {
+            incident: next,
+            entries: vec![firewatch::incident::TimelineEvent::Note {
+                text: "resolved elsewhere".into(),
+            }],
+        })
+    };
+    other
+        .update(id, &first.opened.by, Utc::now(), None, &resolve)
+        .await
+        .unwrap();
+    other.close().await;
+
+    let now = store.incident(id).await.unwrap().unwrap();
+    assert_eq!(now.version, first.version + 2);
+    assert_eq!(now.status, firewatch::incident::Status::Resolved);
+    assert!(now.acknowledged.is_some());
+    assert_eq!(store.incidents_in(&channel).await.unwrap(), vec![now]);
+    assert!(store.active_incidents().await.unwrap().is_empty());
+    assert_eq!(store.timeline(id).await.unwrap().len(), acknowledged + 1);
+
+    // Once closed, reads fail instead of reopening the database.
+    store.close().await;
+    assert!(store.incident(id).await.is_err());
+    assert!(store.timeline(id).await.is_err());
 }
 
 #[tokio::test]
