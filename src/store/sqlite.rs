@@ -351,7 +351,7 @@ impl Store for SqliteStore {
     }
 
     async fn backlog_requests(&self, prefix: &str, limit: usize) -> Result<Vec<Inbound>> {
-        inbox::backlog(&self.pool, prefix, limit, &self.process).await
+        self.readers.backlog(prefix, limit, &self.process)
     }
 
     async fn prune_requests(&self, before: DateTime<Utc>) -> Result<u64> {

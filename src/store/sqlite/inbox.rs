@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqlitePool, SqliteRow};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::sqlite::SqlitePool;
+use sqlx::{Sqlite, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{millis, time};
+use crate::store::decode::Columns;
 use crate::store::{Error, Inbound, Result};
 
 /// Marks `request` done inside the transaction of its effect.
@@ -234,27 +235,13 @@ pub(super) async fn pending(pool: &SqlitePool, prefix: &str, me: &str) -> Result
     rows.iter().map(inbound).collect()
 }
 
-pub(super) async fn backlog(
-    pool: &SqlitePool,
-    prefix: &str,
-    limit: usize,
-    me: &str,
-) -> Result<Vec<Inbound>> {
-    let rows = sqlx::query(
-        "SELECT request_key, seen_at, payload, 0 AS handled, attempts \
-         FROM processed_requests \
-         WHERE done_at IS NULL AND delivered_at IS NULL AND payload IS NOT NULL AND attempts = 0 \
-         AND owner = ? \
-         AND substr(request_key, 1, length(?)) = ? ORDER BY seen_at, request_key LIMIT ?",
-    )
-    .bind(me)
-    .bind(prefix)
-    .bind(prefix)
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(inbound).collect()
-}
+/// What the backlog sweep reads (`read::Readers::backlog`): requests `?1` (this process) accepted and has not started, with the
+/// key prefix `?2`, oldest first, at most `?3`.
+pub(super) const BACKLOG: &str = "SELECT request_key, seen_at, payload, 0 AS handled, attempts \
+     FROM processed_requests \
+     WHERE done_at IS NULL AND delivered_at IS NULL AND payload IS NOT NULL AND attempts = 0 \
+     AND owner = ?1 \
+     AND substr(request_key, 1, length(?2)) = ?2 ORDER BY seen_at, request_key LIMIT ?3";
 
 pub(super) async fn prune(pool: &SqlitePool, before: DateTime<Utc>) -> Result<u64> {
     let deleted = sqlx::query(
@@ -266,13 +253,14 @@ pub(super) async fn prune(pool: &SqlitePool, before: DateTime<Utc>) -> Result<u6
     Ok(deleted.rows_affected())
 }
 
-fn inbound(row: &SqliteRow) -> Result<Inbound> {
-    let attempts: i64 = row.try_get("attempts")?;
+/// A `processed_requests` row as [`pending`] and [`BACKLOG`] read it.
+pub(super) fn inbound(row: &impl Columns) -> Result<Inbound> {
+    let attempts: i64 = row.get("attempts")?;
     Ok(Inbound {
-        key: row.try_get("request_key")?,
-        payload: row.try_get("payload")?,
-        received: time(row.try_get("seen_at")?)?,
-        handled: row.try_get("handled")?,
+        key: row.get("request_key")?,
+        payload: row.get("payload")?,
+        received: time(row.get("seen_at")?)?,
+        handled: row.get("handled")?,
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
     })
 }

@@ -1,5 +1,5 @@
-//! The SQLite store's reads of incidents and timelines, run on the calling thread through
-//! rusqlite.
+//! The SQLite store's reads of incidents, timelines and the inbox backlog, run on the calling
+//! thread through rusqlite.
 //!
 //! sqlx runs each SQLite statement on its connection's own thread and hands it, and then every
 //! row, across threads through channels: an `/incident-status` spent more CPU on those hand-offs
@@ -18,9 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use super::inbox;
 use super::rows::{entry, incident};
 use crate::incident::{ChannelRef, Incident, IncidentId, TimelineEntry};
-use crate::store::{Error, Result};
+use crate::store::{Error, Inbound, Result};
 
 /// How many idle connections are kept (reads run on the engine's threads, two on this machine,
 /// and now and then on another).
@@ -123,6 +124,17 @@ impl Readers {
             let mut statement =
                 conn.prepare_cached("SELECT * FROM timeline WHERE incident_id = ?1 ORDER BY seq")?;
             every(&mut statement.query([id.get()])?, |row| entry(row))
+        })
+    }
+
+    /// Requests `me` accepted and has not started (see [`inbox::BACKLOG`]).
+    pub(super) fn backlog(&self, prefix: &str, limit: usize, me: &str) -> Result<Vec<Inbound>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(|conn| {
+            let mut statement = conn.prepare_cached(inbox::BACKLOG)?;
+            every(&mut statement.query((me, prefix, limit))?, |row| {
+                inbox::inbound(row)
+            })
         })
     }
 }
