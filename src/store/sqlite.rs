@@ -1,5 +1,9 @@
 //! The SQLite store: one file, WAL journal, `synchronous = FULL` so a committed change survives
 //! a crash or power loss. Times are stored as Unix milliseconds.
+//!
+//! Three ways in, by cost: the inbox's writes go to its group-commit writer thread
+//! (`sqlite/inbox.rs`); reads of incidents, timelines and the inbox backlog run on the calling
+//! thread through rusqlite (`sqlite/read.rs`); everything else goes through sqlx's pool.
 
 use std::path::Path;
 use std::str::FromStr;
