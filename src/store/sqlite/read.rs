@@ -12,7 +12,8 @@
 //! Each read is one statement in its own read transaction: it sees every transaction committed
 //! before it started, whichever connection committed it (statements are reset once read, so no
 //! connection holds a snapshot between reads). The connections only read (`query_only`). Once
-//! [`Readers::close`] ran, reads fail as the closed sqlx pool's do and no connection is open.
+//! [`Readers::close`] ran, reads fail as the closed sqlx pool's do, and a read still running
+//! closes its connection when it ends.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
