@@ -55,7 +55,8 @@ pub use timers::DUE as DUE_TIMERS_QUERY;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// Where incidents and timelines are read (without sqlx's thread hand-offs).
+    /// Where incidents, timelines and the inbox backlog are read (without sqlx's thread
+    /// hand-offs).
     readers: Arc<read::Readers>,
     /// The inbox's group-commit writer.
     accepts: mpsc::Sender<inbox::Job>,

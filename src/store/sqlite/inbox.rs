@@ -235,14 +235,6 @@ pub(super) async fn pending(pool: &SqlitePool, prefix: &str, me: &str) -> Result
     rows.iter().map(inbound).collect()
 }
 
-/// What the backlog sweep reads (`read::Readers::backlog`): requests `?1` (this process) accepted and has not started, with the
-/// key prefix `?2`, oldest first, at most `?3`.
-pub(super) const BACKLOG: &str = "SELECT request_key, seen_at, payload, 0 AS handled, attempts \
-     FROM processed_requests \
-     WHERE done_at IS NULL AND delivered_at IS NULL AND payload IS NOT NULL AND attempts = 0 \
-     AND owner = ?1 \
-     AND substr(request_key, 1, length(?2)) = ?2 ORDER BY seen_at, request_key LIMIT ?3";
-
 pub(super) async fn prune(pool: &SqlitePool, before: DateTime<Utc>) -> Result<u64> {
     let deleted = sqlx::query(
         "DELETE FROM processed_requests WHERE delivered_at IS NOT NULL AND seen_at < ?",
@@ -253,7 +245,8 @@ pub(super) async fn prune(pool: &SqlitePool, before: DateTime<Utc>) -> Result<u6
     Ok(deleted.rows_affected())
 }
 
-/// A `processed_requests` row as [`pending`] and [`BACKLOG`] read it.
+/// A `processed_requests` row as [`pending`] and the backlog sweep (`read::Readers::backlog`)
+/// read it.
 pub(super) fn inbound(row: &impl Columns) -> Result<Inbound> {
     let attempts: i64 = row.get("attempts")?;
     Ok(Inbound {

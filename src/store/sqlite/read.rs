@@ -63,6 +63,8 @@ impl Readers {
     }
 
     fn open(&self) -> Result<rusqlite::Connection> {
+        // Read-write flags, made read-only by `query_only`: a read-only connection cannot create
+        // the WAL's shared-memory file or recover it after a crash.
         let conn = rusqlite::Connection::open_with_flags(
             &self.path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -128,11 +130,18 @@ impl Readers {
         })
     }
 
-    /// Requests `me` accepted and has not started (see [`inbox::BACKLOG`]).
+    /// The backlog sweep's read: requests with the key prefix `prefix` that `me` (this process)
+    /// accepted and has not started, oldest first, at most `limit`.
     pub(super) fn backlog(&self, prefix: &str, limit: usize, me: &str) -> Result<Vec<Inbound>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with(|conn| {
-            let mut statement = conn.prepare_cached(inbox::BACKLOG)?;
+            let mut statement = conn.prepare_cached(
+                "SELECT request_key, seen_at, payload, 0 AS handled, attempts \
+                 FROM processed_requests \
+                 WHERE done_at IS NULL AND delivered_at IS NULL AND payload IS NOT NULL \
+                 AND attempts = 0 AND owner = ?1 AND substr(request_key, 1, length(?2)) = ?2 \
+                 ORDER BY seen_at, request_key LIMIT ?3",
+            )?;
             every(&mut statement.query((me, prefix, limit))?, |row| {
                 inbox::inbound(row)
             })
