@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -139,6 +140,9 @@ pub async fn serve(
 /// Why a request was not taken.
 enum Refused {
     NotConfigured(&'static str),
+    /// The body could not be read (too large, or the connection failed), as axum's `Bytes`
+    /// extractor answers it.
+    Body(BytesRejection),
     Unsigned(String),
     Unreadable(String),
 }
@@ -151,6 +155,7 @@ impl IntoResponse for Refused {
                 format!("{platform} is not configured"),
             )
                 .into_response(),
+            Refused::Body(rejection) => rejection.into_response(),
             Refused::Unsigned(reason) => {
                 tracing::warn!(%reason, "rejected a request without a valid signature");
                 (StatusCode::UNAUTHORIZED, "invalid request signature").into_response()
@@ -161,6 +166,18 @@ impl IntoResponse for Refused {
             }
         }
     }
+}
+
+/// A request's headers and body, read as the `HeaderMap` and `Bytes` extractors would (the same
+/// body limit and rejection) but without copying the headers: every acknowledgement pays for
+/// what this path allocates.
+async fn headers_and_body(request: Request) -> Result<(HeaderMap, Bytes), Refused> {
+    let (mut parts, body) = request.into_parts();
+    let headers = std::mem::take(&mut parts.headers);
+    let body = Bytes::from_request(Request::from_parts(parts, body), &())
+        .await
+        .map_err(Refused::Body)?;
+    Ok((headers, body))
 }
 
 fn verified<'a>(
@@ -181,10 +198,10 @@ fn verified<'a>(
 
 async fn slack_command(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<Response, Refused> {
     let started = Instant::now();
+    let (headers, body) = headers_and_body(request).await?;
     let endpoint = verified(&state, &headers, &body)?;
     // Slack checks the certificate of a new request URL with a signed `ssl_check=1` request.
     if form_has(&body, "ssl_check", "1") {
@@ -198,10 +215,10 @@ async fn slack_command(
 
 async fn slack_interaction(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<Response, Refused> {
     let started = Instant::now();
+    let (headers, body) = headers_and_body(request).await?;
     let endpoint = verified(&state, &headers, &body)?;
     match payload::button_press(&body).map_err(|e| Refused::Unreadable(e.to_string()))? {
         Some(press) => {
@@ -215,11 +232,10 @@ async fn slack_interaction(
 
 fn form_has(body: &[u8], key: &str, value: &str) -> bool {
     // Most requests are commands: do not decode the whole form to find out.
-    if !body.windows(key.len()).any(|w| w == key.as_bytes()) {
+    if memchr::memmem::find(body, key.as_bytes()).is_none() {
         return false;
     }
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-        .is_ok_and(|pairs| pairs.iter().any(|(k, v)| k == key && v == value))
+    form_urlencoded::parse(body).any(|(k, v)| k == key && v == value)
 }
 
 /// Stores the delivery and starts it; the answer to Slack does not wait for it.
@@ -247,10 +263,10 @@ async fn take(endpoint: &SlackEndpoint, delivery: Delivery) -> Response {
 
 async fn discord_interaction(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<Response, Refused> {
     let started = Instant::now();
+    let (headers, body) = headers_and_body(request).await?;
     let endpoint = state
         .discord
         .as_ref()

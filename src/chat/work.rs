@@ -164,16 +164,18 @@ impl<R: Runner> Work<R> {
     /// is full (or closing), the request stays in the inbox and runs from there when there is
     /// room (or at the next start).
     pub fn submit(&self, job: R::Job) {
-        let key = R::key(&job);
+        // The key is only needed when the job is not queued (during a burst, when the queue is
+        // full, that is most acknowledgements): it is built from the job handed back.
         match self.sender.try_send(job) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(mpsc::error::TrySendError::Full(job)) => {
+                let key = R::key(&job);
                 self.keys.drop_key(&key);
                 self.overflowed.store(true, Ordering::Release);
                 self.closing.notify.notify_one();
                 tracing::debug!(request = %key, "the work queue is full; the request waits in the inbox");
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => self.keys.drop_key(&key),
+            Err(mpsc::error::TrySendError::Closed(job)) => self.keys.drop_key(&R::key(&job)),
         }
     }
 

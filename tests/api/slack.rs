@@ -252,6 +252,43 @@ async fn forged_stale_and_unsigned_requests_get_401_and_change_nothing() {
 }
 
 #[tokio::test]
+async fn a_certificate_check_and_an_oversized_body_store_nothing() {
+    let s = Served::start(&[]).await;
+    let now = chrono::Utc::now().timestamp();
+    // Slack's check of a new request URL: signed, answered 200, nothing stored or run.
+    let check = "token=gIkuvaNzQIHg97ATvDxqgjtO&ssl_check=1";
+    let (status, _) = post(
+        s.addr(),
+        "/slack/commands",
+        &sign(SECRET, now, check),
+        now,
+        check,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(s.inbox().await, 0);
+    // Larger than any request Slack sends (axum's 2 MiB limit): refused before it is read whole.
+    let huge = format!("{check}&text={}", "a".repeat(3 << 20));
+    let (status, _) = post(
+        s.addr(),
+        "/slack/commands",
+        &sign(SECRET, now, &huge),
+        now,
+        &huge,
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert_eq!(s.inbox().await, 0);
+    // A command whose text merely reads `ssl_check=1` is a command: stored, run, answered.
+    let (status, _) = s
+        .command("alice", "C0INC", "/incident-status ssl_check=1", "3.3.a")
+        .await;
+    assert_eq!(status, 200);
+    s.fake.wait_calls("response_url", 1).await;
+    assert_eq!(s.inbox().await, 1);
+}
+
+#[tokio::test]
 async fn a_replayed_trigger_id_opens_one_incident() {
     let s = Served::start(&[]).await;
     let body = command_body(
