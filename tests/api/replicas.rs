@@ -9,13 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use firewatch::chat::slack::sign;
 use firewatch::store::{Inbound, PgStore, Store};
 use sqlx::PgPool;
 
 use crate::fake_slack::FakeSlack;
 use crate::helpers::write_config;
-use crate::slack::{SECRET, post, send_command};
+use crate::slack::{SECRET, post_signed, send_command};
 use crate::support::FakeHelm;
 use crate::support::kube::FakeKube;
 use crate::support::objects;
@@ -176,16 +175,7 @@ impl Fleet {
                          "text": {"type": "plain_text", "text": "Approve"}}]
         });
         let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
-        let now = chrono::Utc::now().timestamp();
-        post(
-            to.addr,
-            "/slack/interactions",
-            &sign(SECRET, now, &body),
-            now,
-            &body,
-        )
-        .await
-        .0
+        post_signed(to.addr, "/slack/interactions", &body).await.0
     }
 
     /// The channel posts whose text contains `needle`.

@@ -104,8 +104,13 @@ pub async fn send_command(
     trigger: &str,
 ) -> (u16, String) {
     let body = command_body(fake, user, channel, line, trigger);
+    post_signed(addr, "/slack/commands", &body).await
+}
+
+/// POSTs `body` to `path` signed now with [`SECRET`], as Slack does; returns the status and body.
+pub async fn post_signed(addr: SocketAddr, path: &str, body: &str) -> (u16, String) {
     let ts = chrono::Utc::now().timestamp();
-    post(addr, "/slack/commands", &sign(SECRET, ts, &body), ts, &body).await
+    post(addr, path, &sign(SECRET, ts, body), ts, body).await
 }
 
 fn command_body(fake: &FakeSlack, user: &str, channel: &str, line: &str, trigger: &str) -> String {
@@ -254,29 +259,14 @@ async fn forged_stale_and_unsigned_requests_get_401_and_change_nothing() {
 #[tokio::test]
 async fn a_certificate_check_and_an_oversized_body_store_nothing() {
     let s = Served::start(&[]).await;
-    let now = chrono::Utc::now().timestamp();
     // Slack's check of a new request URL: signed, answered 200, nothing stored or run.
     let check = "token=gIkuvaNzQIHg97ATvDxqgjtO&ssl_check=1";
-    let (status, _) = post(
-        s.addr(),
-        "/slack/commands",
-        &sign(SECRET, now, check),
-        now,
-        check,
-    )
-    .await;
+    let (status, _) = post_signed(s.addr(), "/slack/commands", check).await;
     assert_eq!(status, 200);
     assert_eq!(s.inbox().await, 0);
     // Larger than any request Slack sends (axum's 2 MiB limit): refused before it is read whole.
     let huge = format!("{check}&text={}", "a".repeat(3 << 20));
-    let (status, _) = post(
-        s.addr(),
-        "/slack/commands",
-        &sign(SECRET, now, &huge),
-        now,
-        &huge,
-    )
-    .await;
+    let (status, _) = post_signed(s.addr(), "/slack/commands", &huge).await;
     assert_eq!(status, 413);
     assert_eq!(s.inbox().await, 0);
     // A command whose text merely reads `ssl_check=1` is a command: stored, run, answered.

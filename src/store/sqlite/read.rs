@@ -108,8 +108,9 @@ impl Readers {
             let mut statement = conn.prepare_cached(select_incidents!(
                 "WHERE i.platform = ?1 AND i.channel_id = ?2 AND i.status <> 'closed' ORDER BY i.id DESC"
             ))?;
-            let mut rows = statement.query((channel.platform.as_str(), &channel.id))?;
-            every(&mut rows, |row| incident(row))
+            statement
+                .query_and_then((channel.platform.as_str(), &channel.id), |row| incident(row))?
+                .collect()
         })
     }
 
@@ -118,7 +119,7 @@ impl Readers {
             let mut statement = conn.prepare_cached(select_incidents!(
                 "WHERE i.status IN ('investigating', 'mitigating', 'monitoring') ORDER BY i.severity, i.id DESC"
             ))?;
-            every(&mut statement.query([])?, |row| incident(row))
+            statement.query_and_then([], |row| incident(row))?.collect()
         })
     }
 
@@ -126,7 +127,9 @@ impl Readers {
         self.with(|conn| {
             let mut statement =
                 conn.prepare_cached("SELECT * FROM timeline WHERE incident_id = ?1 ORDER BY seq")?;
-            every(&mut statement.query([id.get()])?, |row| entry(row))
+            statement
+                .query_and_then([id.get()], |row| entry(row))?
+                .collect()
         })
     }
 
@@ -142,21 +145,9 @@ impl Readers {
                  AND attempts = 0 AND owner = ?1 AND substr(request_key, 1, length(?2)) = ?2 \
                  ORDER BY seen_at, request_key LIMIT ?3",
             )?;
-            every(&mut statement.query((me, prefix, limit))?, |row| {
-                inbox::inbound(row)
-            })
+            statement
+                .query_and_then((me, prefix, limit), |row| inbox::inbound(row))?
+                .collect()
         })
     }
-}
-
-/// Every row of `rows`, decoded.
-fn every<T>(
-    rows: &mut rusqlite::Rows<'_>,
-    decode: impl Fn(&rusqlite::Row<'_>) -> Result<T>,
-) -> Result<Vec<T>> {
-    let mut all = Vec::new();
-    while let Some(row) = rows.next()? {
-        all.push(decode(row)?);
-    }
-    Ok(all)
 }
