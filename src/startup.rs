@@ -62,6 +62,9 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// What `GET /readyz` checks besides the store.
     pub readiness: Readiness,
+    /// Acknowledgements waiting for the inbox, across the chat adapters: the engine yields to
+    /// them (see [`crate::chat::work`]).
+    pub acks: Arc<crate::chat::work::Acks>,
 }
 
 /// What `check-config` found.
@@ -202,6 +205,7 @@ pub async fn build_with(
         settings,
         metrics,
         readiness,
+        acks: Arc::default(),
     })
 }
 

@@ -14,11 +14,20 @@
 //! - The engine runs on its own threads at a lower CPU priority (`server.engine_nice`, +10 by
 //!   default, on Linux), so a burst of commands never delays the acknowledgements of the next
 //!   ones; on an idle machine this changes nothing.
+//! - While acknowledgements wait for the inbox ([`Acks`], shared by a process's adapters), a
+//!   queue starts a request only when none of its own is running: a lower priority alone still
+//!   let the engine take a quarter of the CPU during a burst (and its replies and inbox marks
+//!   more), because it runs in every gap the acknowledgements leave. At least one request always
+//!   runs, so the engine keeps moving under any load; at human rates acknowledgements wait a
+//!   millisecond at a time and this changes nothing.
+//! - A claim ([`Work::claim`]) is released if its acknowledgement is abandoned (the platform
+//!   hung up while the inbox committed): the backlog sweep then looks for the request in the
+//!   inbox, so it does not stay unrun until the next start.
 //! - [`Work::close`] stops starting requests; the ones running finish (shutdown waits for them
 //!   through the adapter's task tracker); the queued ones stay in the inbox for the next start.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use async_trait::async_trait;
@@ -79,6 +88,65 @@ pub struct Work<R: Runner> {
     keys: Arc<Keys>,
     overflowed: Arc<AtomicBool>,
     closing: Arc<Closing>,
+    acks: Arc<Acks>,
+}
+
+/// How many acknowledgements are waiting for the inbox, across the adapters of one process (see
+/// the module's guarantees): counted by the [`Claim`]s alive.
+#[derive(Default)]
+pub struct Acks {
+    waiting: AtomicUsize,
+    /// Told when the count drops to zero.
+    idle: Notify,
+}
+
+impl Acks {
+    fn waiting(&self) -> bool {
+        self.waiting.load(Ordering::Acquire) > 0
+    }
+
+    fn done(&self) {
+        if self.waiting.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+}
+
+/// A request's key, held by this process from before the request is stored until it is queued
+/// ([`Claim::keep`] then [`Work::submit`]) or found not to be new ([`Claim::release`]). While
+/// it lives, its acknowledgement counts as waiting ([`Acks`]).
+///
+/// Dropped without either (the acknowledgement was abandoned while the inbox committed), it
+/// gives the key up and has the backlog sweep look in the inbox, where the request may be.
+#[must_use = "a claim is kept or released once the store has answered"]
+pub struct Claim<'w, R: Runner> {
+    work: &'w Work<R>,
+    key: String,
+    settled: bool,
+}
+
+impl<R: Runner> Claim<'_, R> {
+    /// The request is stored and new: the key stays held until [`Work::submit`] queues it.
+    pub fn keep(mut self) {
+        self.settled = true;
+    }
+
+    /// The request was not stored (a redelivery, or the store failed): the key is given up.
+    pub fn release(mut self) {
+        self.settled = true;
+        self.work.keys.drop_key(&self.key);
+    }
+}
+
+impl<R: Runner> Drop for Claim<'_, R> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.work.keys.drop_key(&self.key);
+            self.work.overflowed.store(true, Ordering::Release);
+            self.work.closing.notify.notify_one();
+        }
+        self.work.acks.done();
+    }
 }
 
 /// The keys queued or running, and (while a backlog sweep runs) the keys that finished meanwhile.
@@ -125,14 +193,16 @@ struct Closing {
 
 impl<R: Runner> Work<R> {
     /// Starts the queue's dispatcher; runs go into `tasks`, which shutdown waits for. The queue
-    /// holds the runner weakly: it ends when the runner is dropped.
-    pub fn start(runner: Weak<R>, tasks: TaskTracker, bounds: Bounds) -> Self {
+    /// holds the runner weakly: it ends when the runner is dropped. `acks` is shared by the
+    /// process's adapters.
+    pub fn start(runner: Weak<R>, tasks: TaskTracker, bounds: Bounds, acks: Arc<Acks>) -> Self {
         let (sender, receiver) = mpsc::channel(bounds.queued.max(1));
         let work = Self {
             sender,
             keys: Arc::default(),
             overflowed: Arc::default(),
             closing: Arc::default(),
+            acks,
         };
         let dispatcher = Dispatcher {
             runner,
@@ -143,21 +213,26 @@ impl<R: Runner> Work<R> {
             keys: Arc::clone(&work.keys),
             overflowed: Arc::clone(&work.overflowed),
             closing: Arc::clone(&work.closing),
+            acks: Arc::clone(&work.acks),
+            finished: Arc::default(),
         };
         engine_runtime().spawn(dispatcher.run());
         work
     }
 
     /// Claims `key` before its request is stored in the inbox, so the backlog sweep never takes a
-    /// request between its accept and its [`Work::submit`]. `false` when this process already
+    /// request between its accept and its [`Work::submit`]. `None` when this process already
     /// has it queued or running (a redelivery).
-    pub fn claim(&self, key: &str) -> bool {
-        self.keys.take(key)
-    }
-
-    /// Gives up a claim whose request was not stored (a redelivery, or the store failed).
-    pub fn unclaim(&self, key: &str) {
-        self.keys.drop_key(key);
+    pub fn claim(&self, key: &str) -> Option<Claim<'_, R>> {
+        if !self.keys.take(key) {
+            return None;
+        }
+        self.acks.waiting.fetch_add(1, Ordering::AcqRel);
+        Some(Claim {
+            work: self,
+            key: key.to_owned(),
+            settled: false,
+        })
     }
 
     /// Queues an accepted request, claimed with [`Work::claim`], without waiting: when the queue
@@ -208,9 +283,30 @@ struct Dispatcher<R: Runner> {
     keys: Arc<Keys>,
     overflowed: Arc<AtomicBool>,
     closing: Arc<Closing>,
+    acks: Arc<Acks>,
+    /// Told when one of this queue's requests finishes.
+    finished: Arc<Notify>,
 }
 
 impl<R: Runner> Dispatcher<R> {
+    /// Waits while acknowledgements wait for the inbox and another of this queue's requests runs
+    /// (the caller holds one permit of `running`).
+    async fn yield_to_acks(&self, running: &Semaphore) {
+        loop {
+            let idle = self.acks.idle.notified();
+            let finished = self.finished.notified();
+            let others = self.running - 1 - running.available_permits();
+            if others == 0 || !self.acks.waiting() || self.closing.closed.load(Ordering::Acquire) {
+                return;
+            }
+            tokio::select! {
+                () = idle => {}
+                () = finished => {}
+                () = self.closing.notify.notified() => {}
+            }
+        }
+    }
+
     async fn run(mut self) {
         let running = Arc::new(Semaphore::new(self.running));
         let handle = Handle::current();
@@ -238,6 +334,7 @@ impl<R: Runner> Dispatcher<R> {
             let Ok(permit) = Arc::clone(&running).acquire_owned().await else {
                 return;
             };
+            self.yield_to_acks(&running).await;
             if self.closing.closed.load(Ordering::Acquire) {
                 self.keys.drop_key(&R::key(&job));
                 return;
@@ -246,12 +343,14 @@ impl<R: Runner> Dispatcher<R> {
                 return;
             };
             let keys = Arc::clone(&self.keys);
+            let finished = Arc::clone(&self.finished);
             self.tasks.spawn_on(
                 async move {
                     let key = R::key(&job);
                     runner.run(job).await;
                     keys.release(&key);
                     drop(permit);
+                    finished.notify_one();
                 },
                 &handle,
             );
@@ -399,6 +498,10 @@ mod tests {
     struct Fake {
         inbox: Mutex<Vec<(String, bool)>>,
         runs: Mutex<Vec<String>>,
+        /// How long a run takes, in milliseconds (2 when 0).
+        takes: u64,
+        running: AtomicUsize,
+        most_at_once: AtomicUsize,
     }
 
     #[async_trait]
@@ -410,7 +513,10 @@ mod tests {
         }
 
         async fn run(&self, job: String) {
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_at_once.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(self.takes.max(2))).await;
+            self.running.fetch_sub(1, Ordering::SeqCst);
             self.runs.lock().unwrap().push(job.clone());
             let mut inbox = self.inbox.lock().unwrap();
             if let Some(entry) = inbox.iter_mut().find(|(k, _)| *k == job) {
@@ -429,6 +535,15 @@ mod tests {
                 .map(|(k, _)| k.clone())
                 .collect())
         }
+    }
+
+    fn start(fake: &Arc<Fake>, bounds: Bounds) -> Work<Fake> {
+        Work::start(
+            Arc::downgrade(fake),
+            TaskTracker::new(),
+            bounds,
+            Arc::default(),
+        )
     }
 
     fn accept(fake: &Fake, key: &str) -> String {
@@ -455,18 +570,17 @@ mod tests {
             queued: 2,
             running: 1,
         };
-        let work = Work::start(Arc::downgrade(&fake), TaskTracker::new(), bounds);
+        let work = start(&fake, bounds);
         for i in 0..40 {
             let key = accept(&fake, &format!("k{i:02}"));
-            assert!(work.claim(&key));
+            work.claim(&key).expect("a new key").keep();
             work.submit(key);
         }
         // A key held between accept and submit is not taken twice; a released one can be.
-        assert!(work.claim("redelivered"));
-        assert!(!work.claim("redelivered"));
-        work.unclaim("redelivered");
-        assert!(work.claim("redelivered"));
-        work.unclaim("redelivered");
+        let held = work.claim("redelivered").expect("a new key");
+        assert!(work.claim("redelivered").is_none());
+        held.release();
+        work.claim("redelivered").expect("released").release();
         let mut runs = wait_for_runs(&fake, 40, 2000).await;
         assert_eq!(runs.len(), 40, "every accepted request ran: {runs:?}");
         runs.sort();
@@ -481,12 +595,57 @@ mod tests {
             queued: 8,
             running: 1,
         };
-        let work = Work::start(Arc::downgrade(&fake), TaskTracker::new(), bounds);
+        let work = start(&fake, bounds);
         work.close();
         tokio::time::sleep(Duration::from_millis(20)).await;
         let key = accept(&fake, "late");
-        assert!(work.claim(&key));
+        work.claim(&key).expect("a new key").keep();
         work.submit(key);
         assert!(wait_for_runs(&fake, 1, 20).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn while_an_acknowledgement_waits_one_request_runs_at_a_time() {
+        let fake = Arc::new(Fake {
+            takes: 20,
+            ..Fake::default()
+        });
+        let bounds = Bounds {
+            queued: 64,
+            running: 4,
+        };
+        let work = start(&fake, bounds);
+        let waiting = work.claim("an acknowledgement").expect("a new key");
+        for i in 0..6 {
+            let key = accept(&fake, &format!("a{i}"));
+            work.claim(&key).expect("a new key").keep();
+            work.submit(key);
+        }
+        assert_eq!(wait_for_runs(&fake, 6, 400).await.len(), 6, "they all ran");
+        assert_eq!(fake.most_at_once.load(Ordering::SeqCst), 1);
+        waiting.release();
+        for i in 0..6 {
+            let key = accept(&fake, &format!("b{i}"));
+            work.claim(&key).expect("a new key").keep();
+            work.submit(key);
+        }
+        assert_eq!(wait_for_runs(&fake, 12, 400).await.len(), 12);
+        assert!(
+            fake.most_at_once.load(Ordering::SeqCst) > 1,
+            "with no acknowledgement waiting, requests run side by side"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_acknowledgement_gives_its_key_to_the_backlog_sweep() {
+        let fake = Arc::new(Fake::default());
+        let work = start(&fake, Bounds::default());
+        let key = accept(&fake, "stored, then the platform hung up");
+        // The acknowledgement's future is dropped after the inbox stored the request but before
+        // it was queued.
+        drop(work.claim(&key).expect("a new key"));
+        assert_eq!(wait_for_runs(&fake, 1, 400).await, vec![key.clone()]);
+        // Its key is free again, for a redelivery after a restart.
+        work.claim(&key).expect("released").release();
     }
 }

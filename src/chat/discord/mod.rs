@@ -86,7 +86,12 @@ impl Discord {
             router: Arc::clone(&app.outbox),
             mentions: Arc::new(Mentions::new(&app.settings.roles)),
             clock: Arc::clone(&app.clock),
-            work: Work::start(discord.clone(), tasks, Bounds::default()),
+            work: Work::start(
+                discord.clone(),
+                tasks,
+                Bounds::default(),
+                Arc::clone(&app.acks),
+            ),
         })
     }
 
@@ -115,9 +120,9 @@ impl Discord {
         let key = key(call);
         // Claimed first, so the backlog sweep cannot take it before `submit`; a key this
         // process already holds is a redelivery.
-        if !self.work.claim(&key) {
+        let Some(claim) = self.work.claim(&key) else {
             return Ok(false);
-        }
+        };
         let inbound = Inbound {
             key,
             payload: serde_json::to_string(call).expect("a call serialises to JSON"),
@@ -126,8 +131,10 @@ impl Discord {
             attempts: 0,
         };
         let accepted = self.store.accept_request(&inbound).await;
-        if !matches!(accepted, Ok(true)) {
-            self.work.unclaim(&inbound.key);
+        if matches!(accepted, Ok(true)) {
+            claim.keep();
+        } else {
+            claim.release();
         }
         accepted
     }

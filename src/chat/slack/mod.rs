@@ -152,7 +152,12 @@ impl Slack {
             mentions,
             clock: Arc::clone(&app.clock),
             options,
-            work: Work::start(slack.clone(), tasks, Bounds::default()),
+            work: Work::start(
+                slack.clone(),
+                tasks,
+                Bounds::default(),
+                Arc::clone(&app.acks),
+            ),
         })
     }
 
@@ -177,9 +182,9 @@ impl Slack {
         let key = delivery.key();
         // Claimed first, so the backlog sweep cannot take it before `submit`; a key this
         // process already holds is a redelivery.
-        if !self.work.claim(&key) {
+        let Some(claim) = self.work.claim(&key) else {
             return Ok(false);
-        }
+        };
         let payload = serde_json::to_string(delivery).expect("a delivery serialises to JSON");
         let inbound = Inbound {
             key,
@@ -189,8 +194,10 @@ impl Slack {
             attempts: 0,
         };
         let accepted = self.store.accept_request(&inbound).await;
-        if !matches!(accepted, Ok(true)) {
-            self.work.unclaim(&inbound.key);
+        if matches!(accepted, Ok(true)) {
+            claim.keep();
+        } else {
+            claim.release();
         }
         accepted
     }
