@@ -106,7 +106,9 @@ pub fn router(state: AppState) -> Router {
         .route("/slack/commands", post(slack_command))
         .route("/slack/interactions", post(slack_interaction))
         .route("/discord/interactions", post(discord_interaction))
-        .with_state(state);
+        // Shared behind one `Arc`: axum clones the state for every request, and a clone of
+        // `AppState` itself bumps a dozen reference counts that both acknowledging threads share.
+        .with_state(Arc::new(state));
     match health {
         Some(health) => routes.merge(health::router(health)),
         None => routes,
@@ -197,7 +199,7 @@ fn verified<'a>(
 }
 
 async fn slack_command(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     request: Request,
 ) -> Result<Response, Refused> {
     let started = Instant::now();
@@ -214,7 +216,7 @@ async fn slack_command(
 }
 
 async fn slack_interaction(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     request: Request,
 ) -> Result<Response, Refused> {
     let started = Instant::now();
@@ -266,7 +268,7 @@ async fn take(endpoint: &SlackEndpoint, delivery: Delivery) -> Response {
 }
 
 async fn discord_interaction(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     request: Request,
 ) -> Result<Response, Refused> {
     let started = Instant::now();
