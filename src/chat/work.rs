@@ -22,7 +22,8 @@
 //!   millisecond at a time and this changes nothing.
 //! - A claim ([`Work::claim`]) is released if its acknowledgement is abandoned (the platform
 //!   hung up while the inbox committed): the backlog sweep then looks for the request in the
-//!   inbox, so it does not stay unrun until the next start.
+//!   inbox at once and again once its write has surely landed, so it does not stay unrun until
+//!   the next start.
 //! - [`Work::close`] stops starting requests; the ones running finish (shutdown waits for them
 //!   through the adapter's task tracker); the queued ones stay in the inbox for the next start.
 
@@ -117,7 +118,8 @@ impl Acks {
 /// it lives, its acknowledgement counts as waiting ([`Acks`]).
 ///
 /// Dropped without either (the acknowledgement was abandoned while the inbox committed), it
-/// gives the key up and has the backlog sweep look in the inbox, where the request may be.
+/// gives the key up and has the backlog sweep look in the inbox, where the request may be: at
+/// once, and again after `SETTLE` (10 s).
 #[must_use = "a claim is kept or released once the store has answered"]
 pub struct Claim<'w, R: Runner> {
     work: &'w Work<R>,
@@ -138,12 +140,33 @@ impl<R: Runner> Claim<'_, R> {
     }
 }
 
+/// How long after an abandoned acknowledgement the backlog sweep looks again: its write may
+/// still be waiting for the inbox writer, whose connection gives up after 5 s (busy timeout).
+const SETTLE: std::time::Duration = if cfg!(test) {
+    std::time::Duration::from_millis(200)
+} else {
+    std::time::Duration::from_secs(10)
+};
+
 impl<R: Runner> Drop for Claim<'_, R> {
     fn drop(&mut self) {
         if !self.settled {
             self.work.keys.drop_key(&self.key);
-            self.work.overflowed.store(true, Ordering::Release);
-            self.work.closing.notify.notify_one();
+            let sweep = {
+                let overflowed = Arc::clone(&self.work.overflowed);
+                let closing = Arc::clone(&self.work.closing);
+                move || {
+                    overflowed.store(true, Ordering::Release);
+                    closing.notify.notify_one();
+                }
+            };
+            // Now, for a write already committed, and once more when any write still waiting
+            // has been committed or has failed.
+            sweep();
+            engine_runtime().spawn(async move {
+                tokio::time::sleep(SETTLE).await;
+                sweep();
+            });
         }
         self.work.acks.done();
     }
@@ -647,5 +670,18 @@ mod tests {
         assert_eq!(wait_for_runs(&fake, 1, 400).await, vec![key.clone()]);
         // Its key is free again, for a redelivery after a restart.
         work.claim(&key).expect("released").release();
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_write_committed_later_is_found_by_a_later_sweep() {
+        let fake = Arc::new(Fake::default());
+        let work = start(&fake, Bounds::default());
+        // Dropped while its write still waits for the inbox writer: the first sweep finds
+        // nothing, the write lands afterwards.
+        drop(work.claim("committed late").expect("a new key"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(fake.runs.lock().unwrap().is_empty());
+        let key = accept(&fake, "committed late");
+        assert_eq!(wait_for_runs(&fake, 1, 400).await, vec![key]);
     }
 }
