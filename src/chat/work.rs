@@ -102,8 +102,12 @@ pub struct Acks {
 }
 
 impl Acks {
-    fn waiting(&self) -> bool {
+    fn any(&self) -> bool {
         self.waiting.load(Ordering::Acquire) > 0
+    }
+
+    fn begin(&self) {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
     }
 
     fn done(&self) {
@@ -152,24 +156,26 @@ impl<R: Runner> Drop for Claim<'_, R> {
     fn drop(&mut self) {
         if !self.settled {
             self.work.keys.drop_key(&self.key);
-            let sweep = {
-                let overflowed = Arc::clone(&self.work.overflowed);
-                let closing = Arc::clone(&self.work.closing);
-                move || {
-                    overflowed.store(true, Ordering::Release);
-                    closing.notify.notify_one();
-                }
-            };
             // Now, for a write already committed, and once more when any write still waiting
             // has been committed or has failed.
-            sweep();
+            ask_for_sweep(&self.work.overflowed, &self.work.closing);
+            let (overflowed, closing) = (
+                Arc::clone(&self.work.overflowed),
+                Arc::clone(&self.work.closing),
+            );
             engine_runtime().spawn(async move {
                 tokio::time::sleep(SETTLE).await;
-                sweep();
+                ask_for_sweep(&overflowed, &closing);
             });
         }
         self.work.acks.done();
     }
+}
+
+/// Has the dispatcher look in the inbox for requests that are there but not queued.
+fn ask_for_sweep(overflowed: &AtomicBool, closing: &Closing) {
+    overflowed.store(true, Ordering::Release);
+    closing.notify.notify_one();
 }
 
 /// The keys queued or running, and (while a backlog sweep runs) the keys that finished meanwhile.
@@ -250,7 +256,7 @@ impl<R: Runner> Work<R> {
         if !self.keys.take(key) {
             return None;
         }
-        self.acks.waiting.fetch_add(1, Ordering::AcqRel);
+        self.acks.begin();
         Some(Claim {
             work: self,
             key: key.to_owned(),
@@ -269,8 +275,7 @@ impl<R: Runner> Work<R> {
             Err(mpsc::error::TrySendError::Full(job)) => {
                 let key = R::key(&job);
                 self.keys.drop_key(&key);
-                self.overflowed.store(true, Ordering::Release);
-                self.closing.notify.notify_one();
+                ask_for_sweep(&self.overflowed, &self.closing);
                 tracing::debug!(request = %key, "the work queue is full; the request waits in the inbox");
             }
             Err(mpsc::error::TrySendError::Closed(job)) => self.keys.drop_key(&R::key(&job)),
@@ -319,7 +324,7 @@ impl<R: Runner> Dispatcher<R> {
             let idle = self.acks.idle.notified();
             let finished = self.finished.notified();
             let others = self.running - 1 - running.available_permits();
-            if others == 0 || !self.acks.waiting() || self.closing.closed.load(Ordering::Acquire) {
+            if others == 0 || !self.acks.any() || self.closing.closed.load(Ordering::Acquire) {
                 return;
             }
             tokio::select! {
