@@ -20,6 +20,13 @@
 //!   more), because it runs in every gap the acknowledgements leave. At least one request always
 //!   runs, so the engine keeps moving under any load; at human rates acknowledgements wait a
 //!   millisecond at a time and this changes nothing.
+//! - During a flood (`PRESSURE`, 32, acknowledgements waiting at once; at human rates one or
+//!   two wait), a queue starts at most one request per `PACE` (10 ms), whatever else it runs,
+//!   and nothing but that timer wakes it: its own requests finishing and the acknowledgements
+//!   going idle for an instant (which they do after every inbox commit) used to start one
+//!   request after another, so the engine still took a sixth of the CPU. The requests wait
+//!   durably in the inbox; once a start finds no flood since the one before, they run side by
+//!   side again.
 //! - A claim ([`Work::claim`]) is released if its acknowledgement is abandoned (the platform
 //!   hung up while the inbox committed): the backlog sweep then looks for the request in the
 //!   inbox at once and again once its write has surely landed, so it does not stay unrun until
@@ -28,13 +35,14 @@
 //!   through the adapter's task tracker); the queued ones stay in the inbox for the next start.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
 use crate::error_chain;
@@ -45,6 +53,11 @@ pub const QUEUED: usize = 1024;
 /// How many requests the engine runs at once (they mostly wait on the store, the cluster and the
 /// chat APIs).
 pub const RUNNING: usize = 64;
+/// How many acknowledgements waiting for the inbox at once make a flood (at human rates one or
+/// two wait at a time).
+const PRESSURE: usize = 32;
+/// During a flood, a queue starts at most one request per `PACE`.
+const PACE: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// How much the queue holds and runs at once.
 #[derive(Debug, Clone, Copy)]
@@ -87,7 +100,7 @@ pub trait Runner: Send + Sync + 'static {
 pub struct Work<R: Runner> {
     sender: mpsc::Sender<R::Job>,
     keys: Arc<Keys>,
-    overflowed: Arc<AtomicBool>,
+    sweep: Arc<Sweep>,
     closing: Arc<Closing>,
     acks: Arc<Acks>,
 }
@@ -97,6 +110,9 @@ pub struct Work<R: Runner> {
 #[derive(Default)]
 pub struct Acks {
     waiting: AtomicUsize,
+    /// Counts the acknowledgements that began with [`PRESSURE`] or more waiting: a queue that
+    /// sees it move since its last start knows acknowledgements are queueing behind the inbox.
+    pressed: AtomicU64,
     /// Told when the count drops to zero.
     idle: Notify,
 }
@@ -107,7 +123,20 @@ impl Acks {
     }
 
     fn begin(&self) {
-        self.waiting.fetch_add(1, Ordering::AcqRel);
+        if self.waiting.fetch_add(1, Ordering::AcqRel) + 1 >= PRESSURE {
+            self.pressed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Changes whenever an acknowledgement begins under pressure.
+    fn pressure(&self) -> u64 {
+        self.pressed.load(Ordering::Relaxed)
+    }
+
+    /// Whether [`PRESSURE`] acknowledgements wait now, or did at some moment since
+    /// [`Acks::pressure`] read `then`.
+    fn flooded_since(&self, then: u64) -> bool {
+        self.waiting.load(Ordering::Acquire) >= PRESSURE || self.pressure() != then
     }
 
     fn done(&self) {
@@ -158,24 +187,39 @@ impl<R: Runner> Drop for Claim<'_, R> {
             self.work.keys.drop_key(&self.key);
             // Now, for a write already committed, and once more when any write still waiting
             // has been committed or has failed.
-            ask_for_sweep(&self.work.overflowed, &self.work.closing);
-            let (overflowed, closing) = (
-                Arc::clone(&self.work.overflowed),
-                Arc::clone(&self.work.closing),
-            );
+            self.work.sweep.ask();
+            let sweep = Arc::clone(&self.work.sweep);
             engine_runtime().spawn(async move {
                 tokio::time::sleep(SETTLE).await;
-                ask_for_sweep(&overflowed, &closing);
+                sweep.ask();
             });
         }
         self.work.acks.done();
     }
 }
 
-/// Has the dispatcher look in the inbox for requests that are there but not queued.
-fn ask_for_sweep(overflowed: &AtomicBool, closing: &Closing) {
-    overflowed.store(true, Ordering::Release);
-    closing.notify.notify_one();
+/// Whether the dispatcher should look in the inbox for requests that are there but not queued.
+#[derive(Default)]
+struct Sweep {
+    asked: AtomicBool,
+    /// Wakes the dispatcher when it waits for a request.
+    notify: Notify,
+}
+
+impl Sweep {
+    fn ask(&self) {
+        self.asked.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    fn asked(&self) -> bool {
+        self.asked.load(Ordering::Acquire)
+    }
+
+    /// Remembers that a look is still needed (or no longer is) without waking anyone.
+    fn set(&self, asked: bool) {
+        self.asked.store(asked, Ordering::Release);
+    }
 }
 
 /// The keys queued or running, and (while a backlog sweep runs) the keys that finished meanwhile.
@@ -229,7 +273,7 @@ impl<R: Runner> Work<R> {
         let work = Self {
             sender,
             keys: Arc::default(),
-            overflowed: Arc::default(),
+            sweep: Arc::default(),
             closing: Arc::default(),
             acks,
         };
@@ -240,7 +284,7 @@ impl<R: Runner> Work<R> {
             receiver,
             sender: work.sender.downgrade(),
             keys: Arc::clone(&work.keys),
-            overflowed: Arc::clone(&work.overflowed),
+            sweep: Arc::clone(&work.sweep),
             closing: Arc::clone(&work.closing),
             acks: Arc::clone(&work.acks),
             finished: Arc::default(),
@@ -275,7 +319,7 @@ impl<R: Runner> Work<R> {
             Err(mpsc::error::TrySendError::Full(job)) => {
                 let key = R::key(&job);
                 self.keys.drop_key(&key);
-                ask_for_sweep(&self.overflowed, &self.closing);
+                self.sweep.ask();
                 tracing::debug!(request = %key, "the work queue is full; the request waits in the inbox");
             }
             Err(mpsc::error::TrySendError::Closed(job)) => self.keys.drop_key(&R::key(&job)),
@@ -309,7 +353,7 @@ struct Dispatcher<R: Runner> {
     receiver: mpsc::Receiver<R::Job>,
     sender: mpsc::WeakSender<R::Job>,
     keys: Arc<Keys>,
-    overflowed: Arc<AtomicBool>,
+    sweep: Arc<Sweep>,
     closing: Arc<Closing>,
     acks: Arc<Acks>,
     /// Told when one of this queue's requests finishes.
@@ -317,14 +361,34 @@ struct Dispatcher<R: Runner> {
 }
 
 impl<R: Runner> Dispatcher<R> {
-    /// Waits while acknowledgements wait for the inbox and another of this queue's requests runs
-    /// (the caller holds one permit of `running`).
-    async fn yield_to_acks(&self, running: &Semaphore) {
+    /// Waits until this queue may start a request (the caller holds one permit of `running`):
+    /// at once when no acknowledgement waits for the inbox; while some wait, when none of this
+    /// queue's requests runs (or none waits any more); during a flood ([`PRESSURE`]
+    /// acknowledgements waiting now or at some moment since the last start), [`PACE`] after the
+    /// last start.
+    async fn wait_for_turn(&self, running: &Semaphore, last: Option<(Instant, u64)>) {
         loop {
             let idle = self.acks.idle.notified();
             let finished = self.finished.notified();
+            if self.closing.closed.load(Ordering::Acquire) {
+                return;
+            }
+            let flood = last.filter(|&(_, pressure)| self.acks.flooded_since(pressure));
+            if let Some((started, _)) = flood {
+                // Only the pace changes the answer now: waking when the acknowledgements go
+                // idle or a request finishes would take the CPU they need.
+                let due = started + PACE;
+                if due <= Instant::now() {
+                    return;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep_until(due) => {}
+                    () = self.closing.notify.notified() => {}
+                }
+                continue;
+            }
             let others = self.running - 1 - running.available_permits();
-            if others == 0 || !self.acks.any() || self.closing.closed.load(Ordering::Acquire) {
+            if others == 0 || !self.acks.any() {
                 return;
             }
             tokio::select! {
@@ -338,6 +402,8 @@ impl<R: Runner> Dispatcher<R> {
     async fn run(mut self) {
         let running = Arc::new(Semaphore::new(self.running));
         let handle = Handle::current();
+        // When this queue last started a request, and the pressure count then.
+        let mut last = None;
         loop {
             if self.closing.closed.load(Ordering::Acquire) {
                 return;
@@ -346,7 +412,7 @@ impl<R: Runner> Dispatcher<R> {
                 Ok(job) => job,
                 Err(mpsc::error::TryRecvError::Disconnected) => return,
                 Err(mpsc::error::TryRecvError::Empty) => {
-                    if self.overflowed.load(Ordering::Acquire) {
+                    if self.sweep.asked() {
                         self.sweep().await;
                         continue;
                     }
@@ -355,6 +421,7 @@ impl<R: Runner> Dispatcher<R> {
                             Some(job) => job,
                             None => return,
                         },
+                        () = self.sweep.notify.notified() => continue,
                         () = self.closing.notify.notified() => continue,
                     }
                 }
@@ -362,7 +429,8 @@ impl<R: Runner> Dispatcher<R> {
             let Ok(permit) = Arc::clone(&running).acquire_owned().await else {
                 return;
             };
-            self.yield_to_acks(&running).await;
+            self.wait_for_turn(&running, last).await;
+            last = Some((Instant::now(), self.acks.pressure()));
             if self.closing.closed.load(Ordering::Acquire) {
                 self.keys.drop_key(&R::key(&job));
                 return;
@@ -390,10 +458,10 @@ impl<R: Runner> Dispatcher<R> {
         let (Some(runner), Some(sender)) = (self.runner.upgrade(), self.sender.upgrade()) else {
             return;
         };
-        self.overflowed.store(false, Ordering::Release);
+        self.sweep.set(false);
         let room = sender.capacity();
         if room == 0 {
-            self.overflowed.store(true, Ordering::Release);
+            self.sweep.set(true);
             return;
         }
         {
@@ -408,7 +476,7 @@ impl<R: Runner> Dispatcher<R> {
             Err(reason) => {
                 tracing::warn!(%reason, "could not read the requests waiting in the inbox; trying again in a second");
                 self.keys.lock().sweeping = false;
-                self.overflowed.store(true, Ordering::Release);
+                self.sweep.set(true);
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 return;
             }
@@ -426,7 +494,7 @@ impl<R: Runner> Dispatcher<R> {
                 if sender.try_send(job).is_err() {
                     state.busy.remove(&key);
                     // Still more than there is room for: look again when there is.
-                    self.overflowed.store(true, Ordering::Release);
+                    self.sweep.set(true);
                     break;
                 }
                 queued += 1;
@@ -435,7 +503,7 @@ impl<R: Runner> Dispatcher<R> {
             state.finished.clear();
         }
         if queued == room {
-            self.overflowed.store(true, Ordering::Release);
+            self.sweep.set(true);
         }
         if queued > 0 {
             tracing::debug!(queued, skipped, "queued requests that waited in the inbox");
@@ -530,6 +598,7 @@ mod tests {
         takes: u64,
         running: AtomicUsize,
         most_at_once: AtomicUsize,
+        started: Mutex<Vec<Instant>>,
     }
 
     #[async_trait]
@@ -541,6 +610,7 @@ mod tests {
         }
 
         async fn run(&self, job: String) {
+            self.started.lock().unwrap().push(Instant::now());
             let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
             self.most_at_once.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(self.takes.max(2))).await;
@@ -662,6 +732,46 @@ mod tests {
             fake.most_at_once.load(Ordering::SeqCst) > 1,
             "with no acknowledgement waiting, requests run side by side"
         );
+    }
+
+    fn submit(work: &Work<Fake>, fake: &Fake, key: &str) {
+        let key = accept(fake, key);
+        work.claim(&key).expect("a new key").keep();
+        work.submit(key);
+    }
+
+    #[tokio::test]
+    async fn during_a_flood_of_acknowledgements_requests_start_at_a_pace() {
+        let fake = Arc::new(Fake::default());
+        let work = start(&fake, Bounds::default());
+        submit(&work, &fake, "before");
+        assert_eq!(wait_for_runs(&fake, 1, 400).await.len(), 1);
+        // As many acknowledgements wait for the inbox at once as make a flood.
+        let flood: Vec<_> = (0..PRESSURE)
+            .map(|i| work.claim(&format!("ack {i}")).expect("a new key"))
+            .collect();
+        for i in 0..4 {
+            submit(&work, &fake, &format!("during {i}"));
+        }
+        assert_eq!(wait_for_runs(&fake, 5, 400).await.len(), 5, "they all ran");
+        let started = fake.started.lock().unwrap().clone();
+        for pair in started.windows(2) {
+            assert!(
+                pair[1] - pair[0] >= PACE,
+                "started {:?} apart",
+                pair[1] - pair[0]
+            );
+        }
+        // Once the flood is over, requests start side by side again.
+        for claim in flood {
+            claim.release();
+        }
+        fake.most_at_once.store(0, Ordering::SeqCst);
+        for i in 0..4 {
+            submit(&work, &fake, &format!("after {i}"));
+        }
+        assert_eq!(wait_for_runs(&fake, 9, 400).await.len(), 9);
+        assert!(fake.most_at_once.load(Ordering::SeqCst) > 1);
     }
 
     #[tokio::test]
