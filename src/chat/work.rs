@@ -27,10 +27,10 @@
 //!   request after another, so the engine still took a sixth of the CPU. The requests wait
 //!   durably in the inbox; once a start finds no flood since the one before, they run side by
 //!   side again.
-//! - A claim ([`Work::claim`]) is released if its acknowledgement is abandoned (the platform
-//!   hung up while the inbox committed): the backlog sweep then looks for the request in the
-//!   inbox at once and again once its write has surely landed, so it does not stay unrun until
-//!   the next start.
+//! - The key an acknowledgement holds while [`Work::accept`] stores its request is released if
+//!   the acknowledgement is abandoned (the platform hung up while the inbox committed): the
+//!   backlog sweep then looks for the request in the inbox at once and again once its write has
+//!   surely landed, so it does not stay unrun until the next start.
 //! - [`Work::close`] stops starting requests; the ones running finish (shutdown waits for them
 //!   through the adapter's task tracker); the queued ones stay in the inbox for the next start.
 
@@ -46,7 +46,7 @@ use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
 use crate::error_chain;
-use crate::store::Store;
+use crate::store::{self, Inbound, Store};
 
 /// How many accepted requests may wait in memory.
 pub const QUEUED: usize = 1024;
@@ -106,7 +106,8 @@ pub struct Work<R: Runner> {
 }
 
 /// How many acknowledgements are waiting for the inbox, across the adapters of one process (see
-/// the module's guarantees): counted by the [`Claim`]s alive.
+/// the module's guarantees): counted by the keys held while [`Work::accept`] stores their
+/// requests.
 #[derive(Default)]
 pub struct Acks {
     waiting: AtomicUsize,
@@ -146,30 +147,30 @@ impl Acks {
     }
 }
 
-/// A request's key, held by this process from before the request is stored until it is queued
-/// ([`Claim::keep`] then [`Work::submit`]) or found not to be new ([`Claim::release`]). While
-/// it lives, its acknowledgement counts as waiting ([`Acks`]).
+/// A request's key, held by this process ([`Work::accept`]) from before the request is stored
+/// until it is queued ([`Claim::keep`] then [`Work::submit`]) or found not to be new
+/// ([`Claim::release`]). While it lives, its acknowledgement counts as waiting ([`Acks`]).
 ///
 /// Dropped without either (the acknowledgement was abandoned while the inbox committed), it
 /// gives the key up and has the backlog sweep look in the inbox, where the request may be: at
 /// once, and again after `SETTLE` (10 s).
 #[must_use = "a claim is kept or released once the store has answered"]
-pub struct Claim<'w, R: Runner> {
+struct Claim<'w, R: Runner> {
     work: &'w Work<R>,
-    key: String,
+    key: &'w str,
     settled: bool,
 }
 
 impl<R: Runner> Claim<'_, R> {
     /// The request is stored and new: the key stays held until [`Work::submit`] queues it.
-    pub fn keep(mut self) {
+    fn keep(mut self) {
         self.settled = true;
     }
 
     /// The request was not stored (a redelivery, or the store failed): the key is given up.
-    pub fn release(mut self) {
+    fn release(mut self) {
         self.settled = true;
-        self.work.keys.drop_key(&self.key);
+        self.work.keys.drop_key(self.key);
     }
 }
 
@@ -184,7 +185,7 @@ const SETTLE: std::time::Duration = if cfg!(test) {
 impl<R: Runner> Drop for Claim<'_, R> {
     fn drop(&mut self) {
         if !self.settled {
-            self.work.keys.drop_key(&self.key);
+            self.work.keys.drop_key(self.key);
             // Now, for a write already committed, and once more when any write still waiting
             // has been committed or has failed.
             self.work.sweep.ask();
@@ -293,22 +294,41 @@ impl<R: Runner> Work<R> {
         work
     }
 
-    /// Claims `key` before its request is stored in the inbox, so the backlog sweep never takes a
-    /// request between its accept and its [`Work::submit`]. `None` when this process already
-    /// has it queued or running (a redelivery).
-    pub fn claim(&self, key: &str) -> Option<Claim<'_, R>> {
+    /// Stores `request` in the inbox before it is acknowledged: `true` when it is new and must be
+    /// handed to [`Work::submit`], `false` for a redelivery (this process holds its key, or the
+    /// inbox has it). Its key is claimed first, so the backlog sweep never takes a request
+    /// between its accept and its submit.
+    ///
+    /// # Errors
+    /// The store could not record it (answer the caller that nothing was done).
+    pub async fn accept(&self, store: &dyn Store, request: &Inbound) -> store::Result<bool> {
+        let Some(claim) = self.claim(&request.key) else {
+            return Ok(false);
+        };
+        let accepted = store.accept_request(request).await;
+        if matches!(accepted, Ok(true)) {
+            claim.keep();
+        } else {
+            claim.release();
+        }
+        accepted
+    }
+
+    /// Holds `key` for an acknowledgement; `None` when this process already has it claimed,
+    /// queued or running.
+    fn claim<'w>(&'w self, key: &'w str) -> Option<Claim<'w, R>> {
         if !self.keys.take(key) {
             return None;
         }
         self.acks.begin();
         Some(Claim {
             work: self,
-            key: key.to_owned(),
+            key,
             settled: false,
         })
     }
 
-    /// Queues an accepted request, claimed with [`Work::claim`], without waiting: when the queue
+    /// Queues an accepted request, taken by [`Work::accept`], without waiting: when the queue
     /// is full (or closing), the request stays in the inbox and runs from there when there is
     /// room (or at the next start).
     pub fn submit(&self, job: R::Job) {
@@ -747,8 +767,10 @@ mod tests {
         submit(&work, &fake, "before");
         assert_eq!(wait_for_runs(&fake, 1, 400).await.len(), 1);
         // As many acknowledgements wait for the inbox at once as make a flood.
-        let flood: Vec<_> = (0..PRESSURE)
-            .map(|i| work.claim(&format!("ack {i}")).expect("a new key"))
+        let keys: Vec<_> = (0..PRESSURE).map(|i| format!("ack {i}")).collect();
+        let flood: Vec<_> = keys
+            .iter()
+            .map(|key| work.claim(key).expect("a new key"))
             .collect();
         for i in 0..4 {
             submit(&work, &fake, &format!("during {i}"));

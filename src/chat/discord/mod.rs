@@ -117,26 +117,14 @@ impl Discord {
     /// # Errors
     /// The store could not record it.
     pub async fn accept(&self, call: &Call) -> Result<bool, store::Error> {
-        let key = key(call);
-        // Claimed first, so the backlog sweep cannot take it before `submit`; a key this
-        // process already holds is a redelivery.
-        let Some(claim) = self.work.claim(&key) else {
-            return Ok(false);
-        };
         let inbound = Inbound {
-            key,
+            key: key(call),
             payload: serde_json::to_string(call).expect("a call serialises to JSON"),
             received: self.clock.now(),
             handled: false,
             attempts: 0,
         };
-        let accepted = self.store.accept_request(&inbound).await;
-        if matches!(accepted, Ok(true)) {
-            claim.keep();
-        } else {
-            claim.release();
-        }
-        accepted
+        self.work.accept(self.store.as_ref(), &inbound).await
     }
 
     /// Runs an accepted interaction and answers it; marks it done.

@@ -179,27 +179,14 @@ impl Slack {
     /// # Errors
     /// The store could not record it (answer the caller that nothing was done).
     pub async fn accept(&self, delivery: &Delivery) -> Result<bool, store::Error> {
-        let key = delivery.key();
-        // Claimed first, so the backlog sweep cannot take it before `submit`; a key this
-        // process already holds is a redelivery.
-        let Some(claim) = self.work.claim(&key) else {
-            return Ok(false);
-        };
-        let payload = serde_json::to_string(delivery).expect("a delivery serialises to JSON");
         let inbound = Inbound {
-            key,
-            payload,
+            key: delivery.key(),
+            payload: serde_json::to_string(delivery).expect("a delivery serialises to JSON"),
             received: self.clock.now(),
             handled: false,
             attempts: 0,
         };
-        let accepted = self.store.accept_request(&inbound).await;
-        if matches!(accepted, Ok(true)) {
-            claim.keep();
-        } else {
-            claim.release();
-        }
-        accepted
+        self.work.accept(self.store.as_ref(), &inbound).await
     }
 
     /// Runs an accepted delivery: the engine, then every reply, then marks it done.
