@@ -139,7 +139,86 @@ fn slack_form() -> impl Strategy<Value = String> {
     .prop_map(|pairs| serde_urlencoded::to_string(pairs).unwrap())
 }
 
+/// Bytes of a form body, drawn to hit the decoder's edges: field names, separators, escapes
+/// whole and broken, `+`, multi-byte and invalid UTF-8.
+fn form_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        prop_oneof![
+            Just(b"trigger_id".to_vec()),
+            Just(b"trigger%5Fid".to_vec()),
+            Just(b"team_id".to_vec()),
+            Just(b"channel_id".to_vec()),
+            Just(b"user_id".to_vec()),
+            Just(b"user_name".to_vec()),
+            Just(b"command".to_vec()),
+            Just(b"text".to_vec()),
+            Just(b"response_url".to_vec()),
+            Just(b"=".to_vec()),
+            Just(b"&".to_vec()),
+            Just(b"+".to_vec()),
+            Just(b"%".to_vec()),
+            Just(b"%2".to_vec()),
+            Just(b"%2F".to_vec()),
+            Just(b"%e2%9c%85".to_vec()),
+            Just(b"%ff".to_vec()),
+            Just(b"%zz".to_vec()),
+            Just("é".as_bytes().to_vec()),
+            Just(vec![0xff]),
+            prop::collection::vec(any::<u8>(), 1..4),
+        ],
+        0..40,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+/// A slash command Slack could send: every field, values of any text, the pairs in any order,
+/// maybe with fields firewatch does not read and a field given twice.
+fn complete_form() -> impl Strategy<Value = Vec<u8>> {
+    let names = [
+        "team_id",
+        "channel_id",
+        "user_id",
+        "user_name",
+        "command",
+        "text",
+        "response_url",
+        "trigger_id",
+        "token",
+        "api_app_id",
+    ];
+    (
+        prop::collection::vec("\\PC{0,12}", names.len()),
+        prop::option::of(0..names.len()),
+        any::<prop::sample::Index>(),
+    )
+        .prop_map(move |(values, twice, rotation)| {
+            let mut pairs: Vec<(&str, String)> = names.iter().copied().zip(values).collect();
+            if let Some(twice) = twice {
+                pairs.push((names[twice], "again".to_owned()));
+            }
+            let by = rotation.index(pairs.len());
+            pairs.rotate_left(by);
+            serde_urlencoded::to_string(pairs).unwrap().into_bytes()
+        })
+}
+
+/// What `serde_urlencoded` reads from `body`: the decoder `SlashCommand::from_form` replaced.
+fn read_by_serde(body: &[u8]) -> Option<SlashCommand> {
+    serde_urlencoded::from_bytes(body).ok()
+}
+
 proptest! {
+    #[test]
+    fn the_slash_command_decoder_reads_what_serde_urlencoded_reads(
+        body in prop_oneof![
+            form_bytes(),
+            complete_form(),
+            slack_form().prop_map(String::into_bytes),
+        ],
+    ) {
+        prop_assert_eq!(SlashCommand::from_form(&body).ok(), read_by_serde(&body));
+    }
+
     #[test]
     fn the_command_parser_never_panics(input in line()) {
         let _ = command::parse(&input);

@@ -119,7 +119,7 @@ impl Discord {
     pub async fn accept(&self, call: &Call) -> Result<bool, store::Error> {
         let inbound = Inbound {
             key: key(call),
-            payload: serde_json::to_string(call).expect("a call serialises to JSON"),
+            payload: work::stored(call),
             received: self.clock.now(),
             handled: false,
             attempts: 0,

@@ -181,7 +181,7 @@ impl Slack {
     pub async fn accept(&self, delivery: &Delivery) -> Result<bool, store::Error> {
         let inbound = Inbound {
             key: delivery.key(),
-            payload: serde_json::to_string(delivery).expect("a delivery serialises to JSON"),
+            payload: work::stored(delivery),
             received: self.clock.now(),
             handled: false,
             attempts: 0,
