@@ -88,7 +88,7 @@ impl Verifier {
             return Err(Rejection::Invalid("the signature does not match the body"));
         }
         match timestamp.parse::<i64>() {
-            Ok(at) if (now - at).abs() <= MAX_AGE_SECONDS => Ok(()),
+            Ok(at) if now.abs_diff(at) <= MAX_AGE_SECONDS.unsigned_abs() => Ok(()),
             _ => Err(Rejection::Invalid(
                 "the timestamp is expired or not within 5 minutes of now",
             )),
@@ -138,5 +138,69 @@ mod tests {
             Err(Rejection::Missing("x-slack-signature"))
         );
         assert_eq!(verifier.check(&good, &[0xff, 0xfe]), Err(Rejection::Body));
+    }
+
+    #[test]
+    fn a_malformed_signature_an_empty_secret_and_the_window_edges_are_judged_like_slack() {
+        let secret = "8f742231b10e8888abcd99yyyzzz85a5";
+        let verifier = Verifier::new(&Secret::new(secret));
+        let body = "command=%2Fincident-status&text=";
+        let at = 1_700_000_000;
+        let good = signed(secret, at, body);
+        let invalid = |headers: &HeaderMap, now: i64| match verifier.check_at(
+            headers,
+            body.as_bytes(),
+            now,
+        ) {
+            Err(Rejection::Invalid(reason)) => reason,
+            other => panic!("{other:?}"),
+        };
+        // Five minutes either way pass, a second more does not.
+        assert_eq!(verifier.check_at(&good, body.as_bytes(), at + 300), Ok(()));
+        assert_eq!(verifier.check_at(&good, body.as_bytes(), at - 300), Ok(()));
+        assert!(invalid(&good, at + 301).contains("expired"));
+        assert!(invalid(&good, at - 301).contains("expired"));
+        // A timestamp that is not a number, or as far from now as an i64 goes, is refused
+        // (signed with the secret, so only the window can refuse it).
+        for ts in ["soon", "-9223372036854775808"] {
+            let mut headers = good.clone();
+            let signature = crate::chat::slack::sign_text(secret, ts, body);
+            headers.insert(SIGNATURE_HEADER, signature.parse().unwrap());
+            headers.insert(TIMESTAMP_HEADER, ts.parse().unwrap());
+            assert!(invalid(&headers, at).contains("expired"), "{ts}");
+        }
+        let signature = good[SIGNATURE_HEADER].to_str().unwrap().to_owned();
+        let with = |signature: &str| {
+            let mut headers = good.clone();
+            headers.insert(SIGNATURE_HEADER, signature.parse().unwrap());
+            headers
+        };
+        // The same MAC in capitals is the same signature; anything else is not.
+        assert_eq!(
+            verifier.check_at(
+                &with(&signature.to_uppercase().replace("V0=", "v0=")),
+                body.as_bytes(),
+                at
+            ),
+            Ok(())
+        );
+        for forged in [
+            signature.trim_start_matches("v0=").to_owned(),
+            signature.replace("v0=", "v1="),
+            signature[..signature.len() - 2].to_owned(),
+            format!("{signature}00"),
+            format!("{}zz", &signature[..signature.len() - 2]),
+            "v0=".to_owned(),
+        ] {
+            assert!(
+                invalid(&with(&forged), at).contains("does not match"),
+                "{forged}"
+            );
+        }
+        let unkeyed = Verifier::new(&Secret::new(""));
+        assert_eq!(
+            unkeyed.check_at(&good, body.as_bytes(), at),
+            Err(Rejection::Invalid("the signing secret is empty"))
+        );
     }
 }
