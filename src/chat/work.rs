@@ -77,14 +77,6 @@ impl Default for Bounds {
     }
 }
 
-/// A request as the inbox stores it: JSON, written into a buffer sized once for a chat request
-/// (grown from `serde_json::to_string`'s 128 bytes, it was copied twice per acknowledgement).
-pub fn stored(request: &impl serde::Serialize) -> String {
-    let mut json = Vec::with_capacity(512);
-    serde_json::to_writer(&mut json, request).expect("a chat request serialises to JSON");
-    String::from_utf8(json).expect("serde_json writes UTF-8")
-}
-
 /// How a platform runs its requests and finds those that overflowed.
 #[async_trait]
 pub trait Runner: Send + Sync + 'static {

@@ -227,6 +227,23 @@ pub struct Inbound {
     pub attempts: u32,
 }
 
+impl Inbound {
+    /// A request as an adapter accepts it: new, never replayed, stored as `request`'s JSON,
+    /// written into a buffer sized once for a chat request (grown from `serde_json::to_string`'s
+    /// 128 bytes, it was copied twice per acknowledgement).
+    pub fn new(key: String, request: &impl serde::Serialize, received: DateTime<Utc>) -> Self {
+        let mut json = Vec::with_capacity(512);
+        serde_json::to_writer(&mut json, request).expect("a chat request serialises to JSON");
+        Self {
+            key,
+            payload: String::from_utf8(json).expect("serde_json writes UTF-8"),
+            received,
+            handled: false,
+            attempts: 0,
+        }
+    }
+}
+
 /// The timeline entries of a new approval request, given its number.
 pub type RequestEntries<'a> = &'a (dyn Fn(i64) -> Vec<TimelineEvent> + Send + Sync);
 

@@ -117,13 +117,7 @@ impl Discord {
     /// # Errors
     /// The store could not record it.
     pub async fn accept(&self, call: &Call) -> Result<bool, store::Error> {
-        let inbound = Inbound {
-            key: key(call),
-            payload: work::stored(call),
-            received: self.clock.now(),
-            handled: false,
-            attempts: 0,
-        };
+        let inbound = Inbound::new(key(call), call, self.clock.now());
         self.work.accept(self.store.as_ref(), &inbound).await
     }
 

@@ -179,13 +179,7 @@ impl Slack {
     /// # Errors
     /// The store could not record it (answer the caller that nothing was done).
     pub async fn accept(&self, delivery: &Delivery) -> Result<bool, store::Error> {
-        let inbound = Inbound {
-            key: delivery.key(),
-            payload: work::stored(delivery),
-            received: self.clock.now(),
-            handled: false,
-            attempts: 0,
-        };
+        let inbound = Inbound::new(delivery.key(), delivery, self.clock.now());
         self.work.accept(self.store.as_ref(), &inbound).await
     }
 

@@ -73,20 +73,15 @@ impl Verifier {
             .keyed
             .clone()
             .ok_or(Rejection::Invalid("the signing secret is empty"))?;
+        let mismatch = Rejection::Invalid("the signature does not match the body");
         let mut claimed = [0; 32];
-        let signed = signature
-            .strip_prefix("v0=")
-            .is_some_and(|hex| hex::decode_to_slice(hex, &mut claimed).is_ok())
-            && {
-                mac.update(b"v0:");
-                mac.update(timestamp.as_bytes());
-                mac.update(b":");
-                mac.update(body);
-                mac.verify_slice(&claimed).is_ok()
-            };
-        if !signed {
-            return Err(Rejection::Invalid("the signature does not match the body"));
-        }
+        let hex = signature.strip_prefix("v0=").ok_or(mismatch.clone())?;
+        hex::decode_to_slice(hex, &mut claimed).map_err(|_| mismatch.clone())?;
+        mac.update(b"v0:");
+        mac.update(timestamp.as_bytes());
+        mac.update(b":");
+        mac.update(body);
+        mac.verify_slice(&claimed).map_err(|_| mismatch)?;
         match timestamp.parse::<i64>() {
             Ok(at) if now.abs_diff(at) <= MAX_AGE_SECONDS.unsigned_abs() => Ok(()),
             _ => Err(Rejection::Invalid(
