@@ -437,6 +437,61 @@ async fn a_read_sees_every_change_committed_before_it_from_any_connection(backen
 }
 
 #[tokio::test]
+async fn the_inbox_wal_is_copied_back_beside_the_writer_and_starts_over() {
+    let t = TestApp::spawn_on(Backend::Sqlite).await;
+    let path = store::sqlite::database_path(&t.app.settings.store.url)
+        .expect("a SQLite file")
+        .to_owned();
+    let wal = path.with_file_name("firewatch.db-wal");
+    let size = |file: &std::path::Path| std::fs::metadata(file).map_or(0, |m| m.len());
+    let accept = |i: usize| {
+        let mut request = inbound(&format!("wal-test:{i}"), 1);
+        request.payload = format!("{{\"filler\":\"{}\"}}", "x".repeat(2000));
+        request
+    };
+    let before = size(&path);
+    // One at a time, each accept is a commit of its own: 40 of them nudge the checkpointer
+    // once. SQLite's own checkpoint (at 1 000 WAL pages) and the writer's backstop (4 096) are
+    // far off, so only the checkpointer copies pages into the database file.
+    for i in 0..40 {
+        assert!(t.app.store.accept_request(&accept(i)).await.unwrap());
+    }
+    let mut polls = 0;
+    while size(&path) <= before {
+        polls += 1;
+        assert!(
+            polls < 500,
+            "nothing was copied from the WAL into the database file"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // 400 commits more, of five pages or so each, take the WAL to about 9 MB when it never
+    // starts over from its beginning (1-2 MB when it does after the copies, as it should).
+    for i in 40..440 {
+        assert!(t.app.store.accept_request(&accept(i)).await.unwrap());
+    }
+    assert!(
+        size(&wal) < 4 << 20,
+        "the WAL kept growing: {} bytes",
+        size(&wal)
+    );
+    let integrity: (String,) = sqlx::query_as("PRAGMA integrity_check")
+        .fetch_one(sqlite(&t).await.pool())
+        .await
+        .unwrap();
+    assert_eq!(integrity.0, "ok");
+    assert_eq!(
+        t.app
+            .store
+            .backlog_requests("wal-test:", 1000)
+            .await
+            .unwrap()
+            .len(),
+        440
+    );
+}
+
+#[tokio::test]
 async fn a_store_that_cannot_be_opened_says_where() {
     let err = SqliteStore::connect("sqlite:///nonexistent-dir/firewatch.db")
         .await

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -73,6 +74,14 @@ pub(super) enum Job {
 const MOST_PER_COMMIT: usize = 256;
 const MOST_WAITING: usize = 4096;
 
+/// Commits of the writer between two nudges of the checkpointer (each commit adds a few pages
+/// to the WAL, a batch of hundreds a few dozen).
+const COMMITS_PER_CHECKPOINT: u64 = 32;
+
+/// WAL pages past which the writer's own connection checkpoints after a commit, as SQLite does
+/// by default at 1 000: a backstop, should the checkpointer thread be gone.
+const WRITER_CHECKPOINT_PAGES: u32 = 4096;
+
 /// Starts the group-commit writer of the inbox on a thread of its own, with a connection of its
 /// own to the database at `path`: accepts and handled/delivered marks that arrive together are
 /// written in one transaction, so they share one `fsync` instead of queueing for the write lock
@@ -83,6 +92,12 @@ const MOST_WAITING: usize = 4096;
 /// thread and back, and on a busy machine each hand-off waits for a time slice). It runs at the
 /// priority of the thread that opened the store, not the engine's lower one.
 ///
+/// Copying the WAL back into the database (a checkpoint, which SQLite runs after the commit
+/// that takes the WAL past 1 000 pages, and again after every later commit while it cannot
+/// finish) is left to a thread of its own, nudged every [`COMMITS_PER_CHECKPOINT`] commits:
+/// inline, it sorts the WAL's pages, copies them and syncs the database file while every
+/// acknowledgement waits. See [`Checkpoints`] for how the WAL still starts over.
+///
 /// # Guarantees
 /// A write is answered only after the transaction holding it committed (durably, with
 /// `synchronous = FULL`); writes keep their order; if a batch fails, each write is tried again in
@@ -90,7 +105,7 @@ const MOST_WAITING: usize = 4096;
 /// ([`Job::Close`]) or dropped. Requests are recorded as accepted by `owner` (this process).
 ///
 /// # Errors
-/// The connection could not be opened or the thread not started.
+/// The connection could not be opened, its statements not prepared or the thread not started.
 pub(super) fn group_commit(path: &Path, owner: Arc<str>) -> Result<mpsc::Sender<Job>> {
     let conn = rusqlite::Connection::open_with_flags(
         path,
@@ -99,15 +114,131 @@ pub(super) fn group_commit(path: &Path, owner: Arc<str>) -> Result<mpsc::Sender<
     conn.busy_timeout(Duration::from_secs(5))?;
     // WAL is a property of the file (set when the pool opened it); durability is per connection.
     conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
+    let checkpoints = Checkpoints::start(path)?;
     let (sender, waiting) = mpsc::channel::<Job>(MOST_WAITING);
+    let (ready, prepared) = std::sync::mpsc::sync_channel(1);
     std::thread::Builder::new()
         .name("firewatch-inbox".into())
-        .spawn(move || write_batches(&conn, &owner, waiting))
+        .spawn(move || match Statements::prepare(&conn) {
+            Ok(statements) => {
+                let _ = ready.send(Ok(()));
+                write_batches(statements, &owner, waiting, checkpoints);
+            }
+            Err(e) => {
+                let _ = ready.send(Err(e));
+            }
+        })
         .map_err(|e| Error::Query(sqlx::Error::Io(e)))?;
+    prepared.recv().map_err(|_| {
+        Error::Query(sqlx::Error::Io(std::io::Error::other(
+            "the inbox writer stopped while it started",
+        )))
+    })??;
     Ok(sender)
 }
 
-fn write_batches(conn: &rusqlite::Connection, owner: &str, mut waiting: mpsc::Receiver<Job>) {
+/// The writer's side of the checkpointer thread.
+///
+/// A passive checkpoint copies what no reader still needs and waits for nobody, so the writer
+/// goes on committing meanwhile. The WAL starts over from its beginning (instead of growing)
+/// only when a write transaction begins after a checkpoint copied all of it, which under a
+/// steady load of commits a checkpoint beside them seldom does: the checkpointer then tells
+/// the writer, which finishes the copy after its next commit (the few pages committed since)
+/// so its next transaction starts the WAL over.
+struct Checkpoints {
+    nudge: std::sync::mpsc::SyncSender<()>,
+    /// Set when the checkpointer's last copy did not reach the end of the WAL.
+    unfinished: Arc<AtomicBool>,
+    /// The writer's commits, so the checkpointer knows whether one came during its copy.
+    committed: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Checkpoints {
+    /// Starts the checkpointer thread, with a connection of its own to the database at `path`;
+    /// it ends when the writer does.
+    fn start(path: &Path) -> Result<Self> {
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // The database file is synced after a checkpoint as after a commit.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let (nudge, nudged) = std::sync::mpsc::sync_channel::<()>(1);
+        let unfinished = Arc::new(AtomicBool::new(false));
+        let committed = Arc::new(AtomicU64::new(0));
+        let (told, commits) = (Arc::clone(&unfinished), Arc::clone(&committed));
+        let thread = std::thread::Builder::new()
+            .name("firewatch-wal".into())
+            .spawn(move || {
+                while nudged.recv().is_ok() {
+                    let before = commits.load(Ordering::Relaxed);
+                    match checkpoint(&conn) {
+                        // A commit during the copy added pages it did not see.
+                        Ok(copied_all) => told.store(
+                            !copied_all || commits.load(Ordering::Relaxed) != before,
+                            Ordering::Relaxed,
+                        ),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not checkpoint the store's WAL")
+                        }
+                    }
+                }
+            })
+            .map_err(|e| Error::Query(sqlx::Error::Io(e)))?;
+        Ok(Self {
+            nudge,
+            unfinished,
+            committed,
+            thread,
+        })
+    }
+
+    /// Ends the checkpointer thread (after the copy it may be making) and closes its connection.
+    fn stop(self) {
+        drop(self.nudge);
+        let _ = self.thread.join();
+    }
+
+    /// Right after each commit of the writer (before its answers go out, so a copy running
+    /// meanwhile sees it): nudges the checkpointer every [`COMMITS_PER_CHECKPOINT`] commits.
+    fn committed(&self) {
+        let commits = self.committed.fetch_add(1, Ordering::Relaxed) + 1;
+        if commits.is_multiple_of(COMMITS_PER_CHECKPOINT) {
+            // Full: a nudge is already waiting for the checkpointer.
+            let _ = self.nudge.try_send(());
+        }
+    }
+
+    /// After a commit's answers went out: finishes a copy the checkpointer could not, or tries
+    /// again after the next commit (a reader still needed part of the WAL).
+    fn finish(&self, conn: &rusqlite::Connection) {
+        if !self.unfinished.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        match checkpoint(conn) {
+            Ok(copied_all) => self.unfinished.store(!copied_all, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "could not checkpoint the store's WAL"),
+        }
+    }
+}
+
+/// A passive checkpoint on `conn`: whether it copied the whole WAL as it was when it began.
+fn checkpoint(conn: &rusqlite::Connection) -> rusqlite::Result<bool> {
+    // One row: whether another checkpoint held it off, the WAL's pages, the pages copied.
+    let (blocked, log, copied): (i64, i64, i64) = conn
+        .prepare_cached("PRAGMA wal_checkpoint(PASSIVE)")?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+    Ok(blocked == 0 && copied >= log)
+}
+
+fn write_batches(
+    mut statements: Statements<'_>,
+    owner: &str,
+    mut waiting: mpsc::Receiver<Job>,
+    checkpoints: Checkpoints,
+) {
     let mut batch: Vec<Waiting> = Vec::with_capacity(MOST_PER_COMMIT);
     let mut closed = None;
     while closed.is_none() {
@@ -135,11 +266,13 @@ fn write_batches(conn: &rusqlite::Connection, owner: &str, mut waiting: mpsc::Re
         if batch.is_empty() {
             continue;
         }
-        match commit(conn, batch.iter().map(|(write, _)| write), owner) {
+        match statements.commit(batch.iter().map(|(write, _)| write), owner) {
             Ok(answers) => {
+                checkpoints.committed();
                 for ((_, reply), answer) in batch.drain(..).zip(answers) {
                     let _ = reply.send(Ok(answer));
                 }
+                checkpoints.finish(statements.conn);
             }
             Err(e) => {
                 tracing::warn!(
@@ -148,60 +281,109 @@ fn write_batches(conn: &rusqlite::Connection, owner: &str, mut waiting: mpsc::Re
                     "an inbox batch failed; writing its writes one by one"
                 );
                 for (write, reply) in batch.drain(..) {
-                    let _ = reply.send(commit(conn, [&write], owner).map(|answers| answers[0]));
+                    let answer = statements.commit([&write], owner);
+                    let _ = reply.send(answer.map(|answers| answers[0]));
                 }
             }
         }
     }
     waiting.close();
+    checkpoints.stop();
     if let Some(done) = closed {
         let _ = done.send(());
     }
 }
 
-/// Writes `writes` in one transaction; for each, whether it changed a row (for an accept:
-/// whether the request is new, so a key twice in one batch is new only the first time).
-fn commit<'w>(
-    conn: &rusqlite::Connection,
-    writes: impl IntoIterator<Item = &'w Write>,
-    owner: &str,
-) -> Result<Vec<bool>> {
-    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
-    let mut answers = Vec::with_capacity(MOST_PER_COMMIT);
-    for write in writes {
-        let changed = match write {
-            Write::Accept(request) => tx
-                .prepare_cached(
-                    "INSERT INTO processed_requests (request_key, seen_at, payload, owner) \
-                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-                )?
-                .execute(rusqlite::params![
-                    request.key,
-                    millis(request.received),
-                    request.payload,
-                    owner
-                ])?,
-            Write::Handled(key, at) => tx
-                .prepare_cached(
-                    "UPDATE processed_requests SET done_at = ?1 \
-                     WHERE request_key = ?2 AND done_at IS NULL",
-                )?
-                .execute(rusqlite::params![millis(*at), key])?,
-            Write::Complete(key, at) => tx
-                .prepare_cached(
-                    "UPDATE processed_requests SET done_at = coalesce(done_at, ?1), \
-                     delivered_at = ?1 WHERE request_key = ?2 AND delivered_at IS NULL",
-                )?
-                .execute(rusqlite::params![millis(*at), key])?,
-        };
-        answers.push(match write {
-            Write::Accept(_) => changed == 1,
-            // Nobody asks whether a mark changed anything: marks are idempotent.
-            Write::Handled(..) | Write::Complete(..) => true,
-        });
+/// The writer's statements, prepared once for the life of its connection. Every write runs
+/// one, and every batch `BEGIN IMMEDIATE` and `COMMIT`: through rusqlite's statement cache each
+/// write would hash its SQL text and move the statement out of the cache and back, and a
+/// `Transaction` parses `BEGIN` and `COMMIT` again for every batch.
+struct Statements<'c> {
+    conn: &'c rusqlite::Connection,
+    begin: rusqlite::Statement<'c>,
+    commit: rusqlite::Statement<'c>,
+    rollback: rusqlite::Statement<'c>,
+    accept: rusqlite::Statement<'c>,
+    handled: rusqlite::Statement<'c>,
+    complete: rusqlite::Statement<'c>,
+}
+
+impl<'c> Statements<'c> {
+    fn prepare(conn: &'c rusqlite::Connection) -> rusqlite::Result<Self> {
+        Ok(Self {
+            conn,
+            begin: conn.prepare("BEGIN IMMEDIATE")?,
+            commit: conn.prepare("COMMIT")?,
+            rollback: conn.prepare("ROLLBACK")?,
+            accept: conn.prepare(
+                "INSERT INTO processed_requests (request_key, seen_at, payload, owner) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            )?,
+            handled: conn.prepare(
+                "UPDATE processed_requests SET done_at = ?1 \
+                 WHERE request_key = ?2 AND done_at IS NULL",
+            )?,
+            complete: conn.prepare(
+                "UPDATE processed_requests SET done_at = coalesce(done_at, ?1), \
+                 delivered_at = ?1 WHERE request_key = ?2 AND delivered_at IS NULL",
+            )?,
+        })
     }
-    tx.commit()?;
-    Ok(answers)
+
+    /// Writes `writes` in one transaction; for each, whether it changed a row (for an accept:
+    /// whether the request is new, so a key twice in one batch is new only the first time).
+    /// On an error nothing of the batch is kept.
+    fn commit<'w>(
+        &mut self,
+        writes: impl IntoIterator<Item = &'w Write>,
+        owner: &str,
+    ) -> Result<Vec<bool>> {
+        self.begin.execute([])?;
+        let written = self.write(writes, owner).and_then(|answers| {
+            self.commit.execute([])?;
+            Ok(answers)
+        });
+        // A failed statement or COMMIT may leave the transaction open (SQLite ends it itself
+        // on some errors, such as a full disk).
+        if written.is_err()
+            && !self.conn.is_autocommit()
+            && let Err(e) = self.rollback.execute([])
+        {
+            tracing::warn!(error = %e, "could not roll back a failed inbox batch");
+        }
+        written
+    }
+
+    fn write<'w>(
+        &mut self,
+        writes: impl IntoIterator<Item = &'w Write>,
+        owner: &str,
+    ) -> Result<Vec<bool>> {
+        let mut answers = Vec::with_capacity(MOST_PER_COMMIT);
+        for write in writes {
+            answers.push(match write {
+                Write::Accept(request) => {
+                    let params = rusqlite::params![
+                        request.key,
+                        millis(request.received),
+                        request.payload,
+                        owner
+                    ];
+                    self.accept.execute(params)? == 1
+                }
+                // Nobody asks whether a mark changed anything: marks are idempotent.
+                Write::Handled(key, at) => {
+                    self.handled.execute(rusqlite::params![millis(*at), key])?;
+                    true
+                }
+                Write::Complete(key, at) => {
+                    self.complete.execute(rusqlite::params![millis(*at), key])?;
+                    true
+                }
+            });
+        }
+        Ok(answers)
+    }
 }
 
 /// Takes over what earlier processes left: requests not delivered and not accepted by `me`
@@ -256,4 +438,65 @@ pub(super) fn inbound(row: &impl Columns) -> Result<Inbound> {
         handled: row.get("handled")?,
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The inbox table as the migrations leave it, except that it refuses the payload `refused`.
+    fn inbox_refusing(refused: &str) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(&format!(
+            "CREATE TABLE processed_requests (request_key TEXT PRIMARY KEY, \
+             seen_at INTEGER NOT NULL, payload TEXT CHECK (payload <> '{refused}'), \
+             done_at INTEGER, delivered_at INTEGER, attempts INTEGER NOT NULL DEFAULT 0, \
+             owner TEXT)"
+        ))
+        .unwrap();
+        conn
+    }
+
+    fn accept(key: &str, payload: &str) -> Write {
+        Write::Accept(Inbound {
+            key: key.into(),
+            payload: payload.into(),
+            received: DateTime::UNIX_EPOCH,
+            handled: false,
+            attempts: 0,
+        })
+    }
+
+    #[test]
+    fn a_failed_batch_keeps_none_of_its_writes_and_the_next_one_commits() {
+        let conn = inbox_refusing("refused");
+        let mut statements = Statements::prepare(&conn).unwrap();
+        let rows = || -> (i64, i64) {
+            conn.query_row(
+                "SELECT count(*), count(done_at) FROM processed_requests",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap()
+        };
+        let batch = [
+            accept("a", "{}"),
+            Write::Handled("a".into(), DateTime::UNIX_EPOCH),
+            accept("b", "refused"),
+        ];
+        assert!(statements.commit(&batch, "me").is_err());
+        assert!(
+            conn.is_autocommit(),
+            "the failed batch's transaction is still open"
+        );
+        assert_eq!(rows(), (0, 0));
+        assert_eq!(statements.commit(&batch[..2], "me").unwrap(), [true, true]);
+        assert_eq!(rows(), (1, 1));
+        // A key already stored is not new; the statements stay usable batch after batch.
+        assert_eq!(
+            statements.commit([&accept("a", "{}")], "me").unwrap(),
+            [false]
+        );
+        assert_eq!(rows(), (1, 1));
+    }
 }
