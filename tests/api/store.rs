@@ -466,12 +466,12 @@ async fn the_inbox_wal_is_copied_back_beside_the_writer_and_starts_over() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     // 400 commits more, of five pages or so each, take the WAL to about 9 MB when it never
-    // starts over from its beginning (1-2 MB when it does after the copies, as it should).
+    // starts over from its beginning; it should once it holds 2 MiB (2.6-3.3 MB seen).
     for i in 40..440 {
         assert!(t.app.store.accept_request(&accept(i)).await.unwrap());
     }
     assert!(
-        size(&wal) < 4 << 20,
+        size(&wal) < 6 << 20,
         "the WAL kept growing: {} bytes",
         size(&wal)
     );

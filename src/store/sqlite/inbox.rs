@@ -78,6 +78,10 @@ const MOST_WAITING: usize = 4096;
 /// to the WAL, a batch of hundreds a few dozen).
 const COMMITS_PER_CHECKPOINT: u64 = 32;
 
+/// WAL pages from which the writer finishes a copy the checkpointer could not (2 MiB of 4 KiB
+/// pages): below, the checkpointer's next copy may well finish it.
+const RESTART_PAGES: i64 = 512;
+
 /// WAL pages past which the writer's own connection checkpoints after a commit, as SQLite does
 /// by default at 1 000: a backstop, should the checkpointer thread be gone.
 const WRITER_CHECKPOINT_PAGES: u32 = 4096;
@@ -143,9 +147,9 @@ pub(super) fn group_commit(path: &Path, owner: Arc<str>) -> Result<mpsc::Sender<
 /// A passive checkpoint copies what no reader still needs and waits for nobody, so the writer
 /// goes on committing meanwhile. The WAL starts over from its beginning (instead of growing)
 /// only when a write transaction begins after a checkpoint copied all of it, which under a
-/// steady load of commits a checkpoint beside them seldom does: the checkpointer then tells
-/// the writer, which finishes the copy after its next commit (the few pages committed since)
-/// so its next transaction starts the WAL over.
+/// steady load of commits a checkpoint beside them seldom does: once the WAL holds
+/// [`RESTART_PAGES`], the checkpointer then tells the writer, which finishes the copy after its
+/// next commit (the few pages committed since) so its next transaction starts the WAL over.
 struct Checkpoints {
     nudge: std::sync::mpsc::SyncSender<()>,
     /// Set when the checkpointer's last copy did not reach the end of the WAL.
@@ -176,8 +180,9 @@ impl Checkpoints {
                     let before = commits.load(Ordering::Relaxed);
                     match checkpoint(&conn) {
                         // A commit during the copy added pages it did not see.
-                        Ok(copied_all) => told.store(
-                            !copied_all || commits.load(Ordering::Relaxed) != before,
+                        Ok(copy) => told.store(
+                            copy.wal_pages >= RESTART_PAGES
+                                && (!copy.copied_all || commits.load(Ordering::Relaxed) != before),
                             Ordering::Relaxed,
                         ),
                         Err(e) => {
@@ -218,19 +223,30 @@ impl Checkpoints {
             return;
         }
         match checkpoint(conn) {
-            Ok(copied_all) => self.unfinished.store(!copied_all, Ordering::Relaxed),
+            Ok(copy) => self.unfinished.store(!copy.copied_all, Ordering::Relaxed),
             Err(e) => tracing::warn!(error = %e, "could not checkpoint the store's WAL"),
         }
     }
 }
 
-/// A passive checkpoint on `conn`: whether it copied the whole WAL as it was when it began.
-fn checkpoint(conn: &rusqlite::Connection) -> rusqlite::Result<bool> {
+/// What a checkpoint found and did.
+struct Copy {
+    /// The pages in the WAL when it began.
+    wal_pages: i64,
+    /// Whether it copied all of them.
+    copied_all: bool,
+}
+
+/// A passive checkpoint on `conn`.
+fn checkpoint(conn: &rusqlite::Connection) -> rusqlite::Result<Copy> {
     // One row: whether another checkpoint held it off, the WAL's pages, the pages copied.
     let (blocked, log, copied): (i64, i64, i64) = conn
         .prepare_cached("PRAGMA wal_checkpoint(PASSIVE)")?
         .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
-    Ok(blocked == 0 && copied >= log)
+    Ok(Copy {
+        wal_pages: log,
+        copied_all: blocked == 0 && copied >= log,
+    })
 }
 
 fn write_batches(
