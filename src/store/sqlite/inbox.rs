@@ -180,9 +180,9 @@ impl Checkpoints {
                     let before = commits.load(Ordering::Relaxed);
                     match checkpoint(&conn) {
                         // A commit during the copy added pages it did not see.
-                        Ok(copy) => told.store(
-                            copy.wal_pages >= RESTART_PAGES
-                                && (!copy.copied_all || commits.load(Ordering::Relaxed) != before),
+                        Ok(done) => told.store(
+                            done.wal_pages >= RESTART_PAGES
+                                && (!done.copied_all || commits.load(Ordering::Relaxed) != before),
                             Ordering::Relaxed,
                         ),
                         Err(e) => {
@@ -223,14 +223,14 @@ impl Checkpoints {
             return;
         }
         match checkpoint(conn) {
-            Ok(copy) => self.unfinished.store(!copy.copied_all, Ordering::Relaxed),
+            Ok(done) => self.unfinished.store(!done.copied_all, Ordering::Relaxed),
             Err(e) => tracing::warn!(error = %e, "could not checkpoint the store's WAL"),
         }
     }
 }
 
 /// What a checkpoint found and did.
-struct Copy {
+struct Checkpointed {
     /// The pages in the WAL when it began.
     wal_pages: i64,
     /// Whether it copied all of them.
@@ -238,12 +238,12 @@ struct Copy {
 }
 
 /// A passive checkpoint on `conn`.
-fn checkpoint(conn: &rusqlite::Connection) -> rusqlite::Result<Copy> {
+fn checkpoint(conn: &rusqlite::Connection) -> rusqlite::Result<Checkpointed> {
     // One row: whether another checkpoint held it off, the WAL's pages, the pages copied.
     let (blocked, log, copied): (i64, i64, i64) = conn
         .prepare_cached("PRAGMA wal_checkpoint(PASSIVE)")?
         .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
-    Ok(Copy {
+    Ok(Checkpointed {
         wal_pages: log,
         copied_all: blocked == 0 && copied >= log,
     })
