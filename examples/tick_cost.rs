@@ -14,13 +14,14 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{TimeDelta, TimeZone, Utc};
+use firewatch::app::startup;
 use firewatch::chat::outbox::{self, Outbox};
 use firewatch::clock::ManualClock;
 use firewatch::config::{ServiceSettings, Settings};
 use firewatch::incident::{ChannelRef, Platform};
 use firewatch::message::Message;
+use firewatch::scheduler;
 use firewatch::store::SqliteStore;
-use firewatch::{scheduler, startup};
 
 const INCIDENTS: i64 = 10_000;
 const DUE: i64 = 100;

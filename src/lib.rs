@@ -5,26 +5,21 @@
 //! against the incident's state ([`incident::lifecycle`]), commits the change to the [`store`]
 //! and renders [`message::Message`]s from the templates in `messages/` ([`notify`]).
 
+pub mod app;
 pub mod approval;
 pub mod catalog;
 pub mod chat;
-pub mod cli;
 pub mod clock;
 pub mod command;
 pub mod config;
 pub mod engine;
-pub mod health;
 pub mod incident;
 pub mod interval;
 pub mod message;
 pub mod metrics;
 pub mod notify;
 pub mod ops;
-pub mod readiness;
 pub mod scheduler;
-pub mod serve;
-pub mod server;
-pub mod startup;
 pub mod store;
 pub mod tls;
 

@@ -4,5 +4,5 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    firewatch::cli::main().await
+    firewatch::app::cli::main().await
 }

@@ -5,9 +5,11 @@
 pub mod cards;
 pub mod console;
 pub mod discord;
+mod link;
 pub mod outbox;
 pub mod replay;
 pub mod slack;
 pub mod work;
 
+pub use link::Link;
 pub use outbox::{Outbox, Router};

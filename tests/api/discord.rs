@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use ed25519_dalek::{Signer, SigningKey};
-use firewatch::serve::{self, Running};
+use firewatch::app::serve::{self, Running};
 use serde_json::{Value, json};
 
 use crate::fake_discord::FakeDiscord;

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{TimeDelta, TimeZone, Utc};
+use firewatch::app::startup::{self, App};
 use firewatch::chat::console;
 use firewatch::chat::outbox::{self, Outbox};
 use firewatch::clock::ManualClock;
@@ -13,7 +14,6 @@ use firewatch::config::Settings;
 use firewatch::incident::{ChannelRef, Platform};
 use firewatch::incident::{IncidentId, TimelineEntry};
 use firewatch::message::Message;
-use firewatch::startup::{self, App};
 use tempfile::TempDir;
 
 use crate::support::FakeHelm;

@@ -2,9 +2,9 @@
 
 use std::net::SocketAddr;
 
+use firewatch::app::serve::{self, Running};
 use firewatch::chat::slack::sign;
 use firewatch::clock::Clock;
-use firewatch::serve::{self, Running};
 use serde_json::Value;
 
 use crate::fake_slack::FakeSlack;

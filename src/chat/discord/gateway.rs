@@ -13,11 +13,11 @@ use serenity::async_trait;
 
 use super::Discord;
 use super::interaction::{self, Interaction as Read};
+use crate::chat::Link;
 use crate::config::Secret;
 use crate::error_chain;
 use crate::incident::Platform;
 use crate::metrics::Metrics;
-use crate::readiness::Link;
 
 struct Handler {
     discord: Arc<Discord>,

@@ -1,7 +1,7 @@
 //! The Discord adapter: `/incident <subcommand>` and button presses in (over HTTP or the
 //! gateway), embeds out, and the status-channel mirror of every incident message.
 //!
-//! An interaction's way: [`verify`] (HTTP only) → [`interaction::read`] → the request inbox
+//! An interaction's way: [`signature`] (HTTP only) → [`interaction::read`] → the request inbox
 //! (dedupe on the interaction id) → a deferred answer at once → the engine in a task → the
 //! result through the interaction's edit/follow-up endpoints ([`api`]) → marked done.
 //!
@@ -14,7 +14,7 @@ pub mod commands;
 pub mod embed;
 pub mod gateway;
 pub mod interaction;
-pub mod verify;
+pub mod signature;
 
 use std::sync::Arc;
 
@@ -78,7 +78,11 @@ pub struct Discord {
 impl Discord {
     /// An adapter over the engine and the REST client; runs go into `tasks`, which shutdown
     /// waits for.
-    pub fn new(app: &crate::startup::App, api: Arc<DiscordApi>, tasks: TaskTracker) -> Arc<Self> {
+    pub fn new(
+        app: &crate::app::startup::App,
+        api: Arc<DiscordApi>,
+        tasks: TaskTracker,
+    ) -> Arc<Self> {
         Arc::new_cyclic(|discord| Self {
             engine: Arc::clone(&app.engine),
             store: Arc::clone(&app.store),

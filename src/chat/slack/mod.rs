@@ -1,6 +1,6 @@
 //! The Slack adapter: signed slash commands and button presses in, Block Kit messages out.
 //!
-//! A request's way: [`verify`] the signature → read it ([`payload`]) → store it in the request
+//! A request's way: [`signature`] the signature → read it ([`payload`]) → store it in the request
 //! inbox (dedupe on `trigger_id`) → answer Slack at once → run it on the engine in a task →
 //! post the replies with the Web API ([`api`]) → mark it done. Replies meant for the caller
 //! alone go back through the command's `response_url`, so only they see them.
@@ -20,8 +20,8 @@ pub mod blocks;
 pub mod channels;
 pub mod manifest;
 pub mod payload;
+pub mod signature;
 pub mod socket;
-pub mod verify;
 
 use std::sync::Arc;
 
@@ -139,7 +139,7 @@ impl Slack {
     /// An adapter over the engine and the Web API client; runs go into `tasks`, which
     /// shutdown waits for.
     pub fn new(
-        app: &crate::startup::App,
+        app: &crate::app::startup::App,
         api: Arc<SlackApi>,
         mentions: Arc<Mentions>,
         options: Options,

@@ -8,11 +8,11 @@ use slack_morphism::prelude::*;
 
 use super::payload::{ACTION_PREFIX, ButtonPress, SlashCommand};
 use super::{Delivery, Slack};
+use crate::chat::Link;
 use crate::config::Secret;
 use crate::error_chain;
 use crate::incident::Platform;
 use crate::metrics::Metrics;
-use crate::readiness::Link;
 
 /// A running Socket Mode connection.
 pub struct SocketMode {

@@ -616,7 +616,7 @@ async fn in_slack_the_request_message_is_updated_with_each_approval_and_the_resu
     ])
     .await;
     crate::support::objects::broken(&c.kube);
-    let running = firewatch::serve::start(&c.t.app, "127.0.0.1:0")
+    let running = firewatch::app::serve::start(&c.t.app, "127.0.0.1:0")
         .await
         .expect("serve starts");
     let slack = |user: &'static str, line: &'static str, trigger: &'static str| {
@@ -675,7 +675,7 @@ async fn in_discord_the_request_message_is_edited_with_each_approval_and_the_res
     ])
     .await;
     crate::support::objects::broken(&c.kube);
-    let running = firewatch::serve::start(&c.t.app, "127.0.0.1:0")
+    let running = firewatch::app::serve::start(&c.t.app, "127.0.0.1:0")
         .await
         .expect("serve starts");
     let interact = |id: &str, user: &str, sub: &str, options: serde_json::Value| {

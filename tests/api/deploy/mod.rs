@@ -181,7 +181,7 @@ fn generated_settings(m: &Manifests) -> (Settings, String) {
     let (name, path) = &m.generated[0];
     let settings = Settings::load_with_env(path, std::iter::empty::<(String, String)>())
         .unwrap_or_else(|e| panic!("{}: {}", path.display(), firewatch::error_chain(&e)));
-    firewatch::startup::check(&settings).expect("templates render with the deployed settings");
+    firewatch::app::startup::check(&settings).expect("templates render with the deployed settings");
     let pod = m.deployments[0]
         .spec
         .as_ref()

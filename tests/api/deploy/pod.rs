@@ -29,7 +29,7 @@ fn the_deployment_probes_serves_and_reads_its_config_where_firewatch_expects() {
     assert_eq!(resolve(&ready.port, c), i32::from(listen.port()));
     // The readiness timeout is longer than /readyz's bound on the store check.
     let timeout = c.readiness_probe.as_ref().unwrap().timeout_seconds.unwrap();
-    assert!(u64::try_from(timeout).unwrap() > firewatch::health::STORE_CHECK.as_secs());
+    assert!(u64::try_from(timeout).unwrap() > firewatch::app::health::STORE_CHECK.as_secs());
     assert_eq!(
         c.args.as_deref().unwrap(),
         ["serve", "--config", config_path.as_str()]

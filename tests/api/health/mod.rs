@@ -8,16 +8,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use firewatch::app::health::Health;
+use firewatch::app::health::Readiness;
+use firewatch::app::http::{self, AppState};
+use firewatch::app::serve;
+use firewatch::app::startup::App;
 use firewatch::approval::{NewRequest, Request, State, Vote, Voted};
-use firewatch::health::Health;
 use firewatch::incident::{
     Actor, ChannelRef, Draft, Incident, IncidentId, TimelineEntry, TimelineEvent,
 };
 use firewatch::metrics::Metrics;
-use firewatch::readiness::Readiness;
-use firewatch::serve;
-use firewatch::server::{self, AppState};
-use firewatch::startup::App;
 use firewatch::store::{
     Baseline, Close, Decide, Fired, Inbound, OnDue, RequestEntries, Result, SqliteStore, Store,
     Updated,

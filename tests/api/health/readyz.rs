@@ -7,7 +7,7 @@ async fn serve_health(health: Health) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let state = AppState::new(None, TaskTracker::new()).with_health(health);
-    tokio::spawn(server::serve(listener, state, std::future::pending()));
+    tokio::spawn(http::serve(listener, state, std::future::pending()));
     addr
 }
 
@@ -24,7 +24,7 @@ async fn readyz_is_503_with_the_reason_while_the_store_is_down_and_200_when_it_i
     let readiness = Readiness::default();
     readiness.templates_loaded();
     let metrics = Arc::new(Metrics::default());
-    let addr = serve_health(Health::of(store.clone(), readiness, metrics)).await;
+    let addr = serve_health(Health::new(store.clone(), readiness, metrics)).await;
 
     let (status, _, body) = get(addr, "/readyz").await;
     assert_eq!((status, body.as_str()), (200, "ready\n"));
@@ -58,7 +58,7 @@ async fn readyz_names_every_problem_a_closed_store_and_unloaded_templates_and_a_
     sqlite.close().await;
     let readiness = Readiness::default();
     let link = readiness.link("discord gateway");
-    let addr = serve_health(Health::of(
+    let addr = serve_health(Health::new(
         Arc::new(sqlite),
         readiness.clone(),
         Arc::new(Metrics::default()),
@@ -146,7 +146,7 @@ async fn on_postgres_readyz_goes_503_while_the_database_is_cut_off_and_200_when_
         ),
     ])
     .await;
-    let running = firewatch::serve::start(&t.app, "127.0.0.1:0")
+    let running = firewatch::app::serve::start(&t.app, "127.0.0.1:0")
         .await
         .expect("serve starts");
     let readyz = || async { get(running.addr, "/readyz").await };

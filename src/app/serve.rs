@@ -11,16 +11,16 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 
+use crate::app::health::Health;
+use crate::app::http::{self, AppState};
+use crate::app::startup::App;
 use crate::chat::discord::{self, Discord};
 use crate::chat::slack::blocks::Mentions;
+use crate::chat::slack::signature::Verifier;
 use crate::chat::slack::socket::SocketMode;
-use crate::chat::slack::verify::Verifier;
 use crate::chat::slack::{self, Slack};
 use crate::config::DiscordMode;
 use crate::error_chain;
-use crate::health::Health;
-use crate::server::{self, AppState};
-use crate::startup::App;
 use crate::store::Inbound;
 
 /// How often done requests are pruned, and how long they are kept (Slack and Discord stop
@@ -142,7 +142,7 @@ fn slack_adapter(app: &App, tasks: &TaskTracker) -> Result<Option<Arc<Slack>>, E
 }
 
 /// The Discord adapter and, over HTTP, the request verifier (none in gateway mode).
-type DiscordParts = (Arc<Discord>, Option<discord::verify::Verifier>);
+type DiscordParts = (Arc<Discord>, Option<discord::signature::Verifier>);
 
 fn discord_adapter(app: &App, tasks: &TaskTracker) -> Result<Option<DiscordParts>, Error> {
     let settings = &app.settings.discord;
@@ -165,7 +165,7 @@ fn discord_adapter(app: &App, tasks: &TaskTracker) -> Result<Option<DiscordParts
                         .into(),
                 )
             })?;
-            let verifier = discord::verify::Verifier::new(key)
+            let verifier = discord::signature::Verifier::new(key)
                 .map_err(|e| Error::Incomplete(e.to_string()))?;
             Ok(Some((adapter, Some(verifier))))
         }
@@ -230,7 +230,11 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
         _ => None,
     };
     let mut state = AppState::new(slack_http, tasks.clone())
-        .with_health(Health::new(app))
+        .with_health(Health::new(
+            Arc::clone(&app.store),
+            app.readiness.clone(),
+            Arc::clone(&app.metrics),
+        ))
         .with_grace(Duration::from_secs(
             app.settings.server.shutdown_grace.as_secs(),
         ));
@@ -255,7 +259,7 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
         }
     }
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(server::serve(listener, state, async move {
+    let server = tokio::spawn(http::serve(listener, state, async move {
         let _ = stopped.await;
     }));
     if let Some(slack) = &slack {

@@ -1,5 +1,6 @@
-//! `GET /readyz` and `GET /metrics` of `firewatch serve` (`GET /healthz`, "the process
-//! answers", lives with the other routes in [`crate::server`]).
+//! `GET /healthz`, `GET /readyz` and `GET /metrics` of `firewatch serve`.
+//!
+//! - `/healthz`: 200 `ok` while the process answers.
 //!
 //! - `/readyz`: 200 `ready` when the store answers a trivial query within [`STORE_CHECK`], the
 //!   templates are loaded and every live chat connection (Slack Socket Mode, the Discord
@@ -13,17 +14,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::chat::Link;
 use crate::error_chain;
 use crate::incident::Severity;
 use crate::metrics::{self, Metrics};
-use crate::readiness::Readiness;
-use crate::startup::App;
 use crate::store::Store;
 
 /// How long `/readyz` and `/metrics` wait for the store.
@@ -38,17 +41,8 @@ pub struct Health {
 }
 
 impl Health {
-    /// The health of `app`.
-    pub fn new(app: &App) -> Self {
-        Self::of(
-            Arc::clone(&app.store),
-            app.readiness.clone(),
-            Arc::clone(&app.metrics),
-        )
-    }
-
     /// Health over these parts (tests give a store of their own).
-    pub fn of(store: Arc<dyn Store>, readiness: Readiness, metrics: Arc<Metrics>) -> Self {
+    pub fn new(store: Arc<dyn Store>, readiness: Readiness, metrics: Arc<Metrics>) -> Self {
         Self {
             store,
             readiness,
@@ -77,9 +71,10 @@ impl Health {
     }
 }
 
-/// The `/readyz` and `/metrics` routes.
+/// The `/healthz`, `/readyz` and `/metrics` routes.
 pub fn router(health: Health) -> Router {
     Router::new()
+        .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(scrape))
         .with_state(health)
@@ -121,4 +116,71 @@ async fn scrape(State(health): State<Health>) -> Response {
         metrics::render(&health.metrics, open.as_deref()),
     )
         .into_response()
+}
+
+/// What `/readyz` checks besides the store: whether the templates are loaded and whether each
+/// live chat connection is up. Shared by start-up (which loads the templates), the adapters
+/// (which own the links) and the server.
+#[derive(Debug, Clone, Default)]
+pub struct Readiness {
+    inner: Arc<Flags>,
+}
+
+#[derive(Debug, Default)]
+struct Flags {
+    templates: AtomicBool,
+    links: Mutex<Vec<Link>>,
+}
+
+impl Readiness {
+    /// Records that every template loaded and checked.
+    pub fn templates_loaded(&self) {
+        self.inner.templates.store(true, Ordering::Relaxed);
+    }
+
+    /// A new live connection, down until it reports [`Link::connected`].
+    pub fn link(&self, name: &'static str) -> Link {
+        let link = Link::new(name);
+        self.inner
+            .links
+            .lock()
+            .expect("the link list is never poisoned: nothing panics holding it")
+            .push(link.clone());
+        link
+    }
+
+    /// What is not ready, one reason per line; empty when everything is.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !self.inner.templates.load(Ordering::Relaxed) {
+            problems.push("templates: not loaded".to_owned());
+        }
+        let links = self
+            .inner
+            .links
+            .lock()
+            .expect("the link list is never poisoned: nothing panics holding it");
+        for link in links.iter().filter(|l| !l.is_up()) {
+            problems.push(format!("{}: not connected", link.name()));
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_once_templates_load_and_every_link_is_up() {
+        let readiness = Readiness::default();
+        assert_eq!(readiness.problems(), ["templates: not loaded"]);
+        readiness.templates_loaded();
+        let socket = readiness.link("slack socket mode");
+        assert_eq!(readiness.problems(), ["slack socket mode: not connected"]);
+        socket.connected();
+        assert!(readiness.problems().is_empty());
+        socket.disconnected();
+        assert_eq!(readiness.problems(), ["slack socket mode: not connected"]);
+    }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use super::{serve, startup};
 use crate::chat::Outbox;
 use crate::chat::console::{self, ConsoleOutbox};
 use crate::chat::discord::api::DiscordApi;
@@ -19,11 +20,11 @@ use crate::clock::SystemClock;
 use crate::command::{self, Invocation};
 use crate::config::{LogFormat, Settings};
 use crate::engine::{Audience, Caller};
+use crate::error_chain;
 use crate::incident::{Actor, ChannelRef, IncidentId, Platform};
 use crate::notify::Template;
 use crate::scheduler::Scheduler;
 use crate::store::Access;
-use crate::{error_chain, serve, startup};
 
 /// firewatch — ChatOps incident response for services on Kubernetes.
 ///

@@ -1,6 +1,6 @@
 //! The HTTP server of `firewatch serve`: `POST /slack/commands`, `POST /slack/interactions`,
 //! `POST /discord/interactions`, `GET /healthz`, and `GET /readyz` and `GET /metrics` from
-//! [`crate::health`]. Handlers answer within milliseconds: they verify, store the request in
+//! [`crate::app::health`]. Handlers answer within milliseconds: they verify, store the request in
 //! the inbox and hand it to a task; nothing here waits for the engine, the cluster or Slack.
 
 use std::future::Future;
@@ -18,13 +18,13 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
+use crate::app::health::{self, Health};
 use crate::chat::discord::interaction::{self, Interaction};
 use crate::chat::discord::{self, Discord};
 use crate::chat::slack::payload::{self, CommandRequest};
-use crate::chat::slack::verify::Verifier;
+use crate::chat::slack::signature::Verifier;
 use crate::chat::slack::{Delivery, Slack};
 use crate::error_chain;
-use crate::health::{self, Health};
 use crate::incident::Platform;
 use crate::metrics::Metrics;
 
@@ -46,7 +46,7 @@ pub struct AppState {
 #[derive(Clone)]
 struct DiscordEndpoint {
     adapter: Arc<Discord>,
-    verifier: Arc<discord::verify::Verifier>,
+    verifier: Arc<discord::signature::Verifier>,
 }
 
 #[derive(Clone)]
@@ -88,7 +88,7 @@ impl AppState {
     pub fn with_discord(
         mut self,
         adapter: Arc<Discord>,
-        verifier: discord::verify::Verifier,
+        verifier: discord::signature::Verifier,
     ) -> Self {
         self.discord = Some(DiscordEndpoint {
             adapter,
@@ -102,7 +102,6 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let health = state.health.clone();
     let routes = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
         .route("/slack/commands", post(slack_command))
         .route("/slack/interactions", post(slack_interaction))
         .route("/discord/interactions", post(discord_interaction))
@@ -111,7 +110,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(Arc::new(state));
     match health {
         Some(health) => routes.merge(health::router(health)),
-        None => routes,
+        None => routes.route("/healthz", get(|| async { "ok" })),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::app::health::Readiness;
 use crate::approval;
 use crate::catalog::Catalog;
 use crate::chat::Router;
@@ -19,7 +20,6 @@ use crate::incident::severity::{Policy, PolicyError};
 use crate::metrics::Metrics;
 use crate::notify::{self, Templates};
 use crate::ops::{self, Cluster};
-use crate::readiness::Readiness;
 use crate::store::{self, Access, Store};
 
 /// Why firewatch could not start.
