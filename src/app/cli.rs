@@ -11,7 +11,6 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use super::{serve, startup};
-use crate::chat::Outbox;
 use crate::chat::console::{self, ConsoleOutbox};
 use crate::chat::discord::api::DiscordApi;
 use crate::chat::discord::commands;
@@ -19,6 +18,7 @@ use crate::chat::slack::manifest;
 use crate::clock::SystemClock;
 use crate::command::{self, Invocation};
 use crate::config::{LogFormat, Settings};
+use crate::engine::Outbox;
 use crate::engine::{Audience, Caller};
 use crate::error_chain;
 use crate::incident::{Actor, ChannelRef, IncidentId, Platform};

@@ -6,10 +6,10 @@ pub mod cards;
 pub mod console;
 pub mod discord;
 mod link;
-pub mod outbox;
 pub mod replay;
+mod router;
 pub mod slack;
 pub mod work;
 
 pub use link::Link;
-pub use outbox::{Outbox, Router};
+pub use router::Router;

@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::task::JoinHandle;
 
+use super::Outbox;
 use crate::catalog::Service;
-use crate::chat::Outbox;
 use crate::clock::Clock;
 use crate::incident::lifecycle::{self, Event, Step};
 use crate::incident::severity::Policy;

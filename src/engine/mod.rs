@@ -15,6 +15,7 @@ mod handlers;
 mod help;
 mod jobs;
 mod mitigate;
+pub mod outbox;
 mod paper;
 mod read;
 mod timers;
@@ -31,10 +32,10 @@ use tokio_util::task::TaskTracker;
 
 pub use cluster::Limits;
 pub use jobs::Verification;
+pub use outbox::Outbox;
 
 use crate::approval::{self, Vote};
 use crate::catalog::Catalog;
-use crate::chat::Outbox;
 use crate::clock::Clock;
 use crate::command::{self, CommandName, Invocation};
 use crate::error_chain;

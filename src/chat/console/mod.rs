@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 pub use render::render;
 
-use crate::chat::outbox::{self, Outbox};
+use crate::engine::outbox::{self, Outbox};
 use crate::engine::{Audience, Caller, Engine, Reply};
 use crate::incident::{Actor, ChannelRef, Platform};
 use crate::message::Message;

@@ -13,8 +13,8 @@ use slack_morphism::prelude::*;
 
 use super::blocks;
 use crate::chat::cards::Cards;
-use crate::chat::outbox::{self, Outbox};
 use crate::config::Secret;
+use crate::engine::outbox::{self, Outbox};
 use crate::incident::{ChannelRef, Platform};
 use crate::message::Message;
 use crate::store::Store;

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use super::{Verification, finished_entry};
-use crate::chat::Outbox;
 use crate::clock::Clock;
+use crate::engine::Outbox;
 use crate::engine::{Engine, Result};
 use crate::incident::Incident;
 use crate::incident::TimelineEvent;

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use firewatch::catalog::Catalog;
-use firewatch::chat::Outbox;
+use firewatch::engine::Outbox;
 use firewatch::engine::{Caller, Engine, Limits, Parts};
 use firewatch::incident::severity::Policy;
 use firewatch::incident::{Actor, ChannelRef, Platform, TimelineEvent};
@@ -104,7 +104,7 @@ impl Outbox for Recording {
         &self,
         channel: &ChannelRef,
         message: &Message,
-    ) -> firewatch::chat::outbox::Result<()> {
+    ) -> firewatch::engine::outbox::Result<()> {
         let _ = self.0.send((channel.clone(), message.clone()));
         Ok(())
     }

@@ -1,47 +1,15 @@
-//! Messages the bot posts into channels: answers to commands, and what it says on its own
-//! (reminders, escalations, late evidence, mirrors). One [`Outbox`] per platform; the
-//! [`Router`] picks the platform from the channel.
+//! The engine's [`Outbox`] over every platform this process runs: a post goes to the adapter of
+//! the channel's platform, and incident messages are copied to the mirrors (the Discord status
+//! channel).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 
+use crate::engine::outbox::{Error, Outbox, Result};
 use crate::incident::{ChannelRef, Platform};
 use crate::message::Message;
-
-/// Why a message was not delivered.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// No adapter for the channel's platform runs in this process.
-    #[error("no {0} channel is connected")]
-    NoRoute(Platform),
-    /// The platform refused or could not be reached (after bounded retries).
-    #[error("{platform} did not take the message: {reason}")]
-    Platform {
-        /// Where it was going.
-        platform: Platform,
-        /// What went wrong, without secrets.
-        reason: String,
-    },
-}
-
-/// Result of deliveries.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Posts messages into channels of one platform.
-#[async_trait]
-pub trait Outbox: Send + Sync {
-    /// Posts `message` into `channel`, visible to everyone there.
-    ///
-    /// # Errors
-    /// [`Error`] when the platform did not take it.
-    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<()>;
-
-    /// Copies a message that was posted into `from` to wherever incident messages are mirrored
-    /// (the Discord status channel). Best effort: failures are logged, never returned.
-    async fn mirror(&self, _from: &ChannelRef, _message: &Message) {}
-}
 
 /// An [`Outbox`] over every platform this process runs, chosen by the channel's platform.
 /// Routes can be added while the engine runs (an adapter that starts later, the console).

@@ -1,0 +1,41 @@
+//! Where the engine posts what it says on its own (reminders, escalations, late evidence,
+//! approval steps, mirrors): the [`Outbox`] trait the chat side implements, one per platform.
+//! The engine knows channels and neutral messages only, never a platform's API.
+
+use async_trait::async_trait;
+
+use crate::incident::{ChannelRef, Platform};
+use crate::message::Message;
+
+/// Why a message was not delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No adapter for the channel's platform runs in this process.
+    #[error("no {0} channel is connected")]
+    NoRoute(Platform),
+    /// The platform refused or could not be reached (after bounded retries).
+    #[error("{platform} did not take the message: {reason}")]
+    Platform {
+        /// Where it was going.
+        platform: Platform,
+        /// What went wrong, without secrets.
+        reason: String,
+    },
+}
+
+/// Result of deliveries.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Posts messages into channels of one platform.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Posts `message` into `channel`, visible to everyone there.
+    ///
+    /// # Errors
+    /// [`Error`] when the platform did not take it.
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<()>;
+
+    /// Copies a message that was posted into `from` to wherever incident messages are mirrored
+    /// (the Discord status channel). Best effort: failures are logged, never returned.
+    async fn mirror(&self, _from: &ChannelRef, _message: &Message) {}
+}
