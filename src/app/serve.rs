@@ -1,4 +1,4 @@
-//! `firewatch serve`: builds the chat adapters the settings enable (Slack over HTTP and/or
+//! `firewatch serve`: builds the chat pipelines the settings enable (Slack over HTTP and/or
 //! Socket Mode, Discord over HTTP or the gateway), binds the HTTP server, runs again what the
 //! inbox holds from before a restart, and keeps the inbox pruned.
 
@@ -11,15 +11,18 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 
-use crate::app::health::Health;
-use crate::app::http::{self, AppState};
-use crate::app::startup::App;
+use super::App;
+use super::health::Health;
+use super::http::{self, AppState};
+use crate::chat::discord::embed::Mentions as DiscordMentions;
 use crate::chat::discord::{self, Discord};
 use crate::chat::slack::blocks::Mentions;
 use crate::chat::slack::signature::Verifier;
 use crate::chat::slack::socket::SocketMode;
 use crate::chat::slack::{self, Slack};
+use crate::chat::{Adapter, Pipeline};
 use crate::config::DiscordMode;
+use crate::engine::Outbox;
 use crate::error_chain;
 use crate::store::Inbound;
 
@@ -27,9 +30,6 @@ use crate::store::Inbound;
 /// redelivering within minutes).
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 const KEEP_DONE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
-/// How often requests left by a process that is gone (a replica that died while others run)
-/// are looked for after the start-up replay.
-const ADOPT_EVERY: Duration = Duration::from_secs(10);
 
 /// Why `serve` could not start.
 #[derive(Debug, thiserror::Error)]
@@ -64,8 +64,8 @@ pub struct Running {
     server: JoinHandle<std::io::Result<()>>,
     socket: Option<SocketMode>,
     background: Vec<JoinHandle<()>>,
-    slack: Option<Arc<Slack>>,
-    discord: Option<Arc<Discord>>,
+    slack: Option<Arc<Pipeline<Slack>>>,
+    discord: Option<Arc<Pipeline<Discord>>>,
 }
 
 impl Running {
@@ -76,7 +76,7 @@ impl Running {
     /// # Errors
     /// The server failed while running.
     pub async fn stop(self) -> std::io::Result<()> {
-        // Queued requests stay in the inbox for the next start; only those running finish.
+        // What has not started stays in the inbox for the next start; what runs finishes.
         if let Some(slack) = &self.slack {
             slack.close();
         }
@@ -87,8 +87,8 @@ impl Running {
         if let Some(socket) = &self.socket {
             socket.shutdown().await;
         }
-        // The gateway and the inbox pruning: nothing in them needs finishing (an interaction
-        // the gateway took is a tracked task of its own).
+        // The gateway, the inbox upkeep and pruning: nothing in them needs finishing (an
+        // interaction the gateway took runs as a tracked task of its own).
         for task in &self.background {
             task.abort();
         }
@@ -96,7 +96,8 @@ impl Running {
     }
 }
 
-fn slack_adapter(app: &App, tasks: &TaskTracker) -> Result<Option<Arc<Slack>>, Error> {
+/// The Slack pipeline, when Slack is configured.
+fn slack_pipeline(app: &App, tasks: &TaskTracker) -> Result<Option<Arc<Pipeline<Slack>>>, Error> {
     let settings = &app.settings.slack;
     for (key, secret) in [
         ("bot_token", &settings.bot_token),
@@ -112,39 +113,45 @@ fn slack_adapter(app: &App, tasks: &TaskTracker) -> Result<Option<Arc<Slack>>, E
             )));
         }
     }
-    match (
+    let api = match (
         &app.slack_api,
         &settings.signing_secret,
         &settings.app_token,
     ) {
-        (None, None, None) => Ok(None),
-        (None, _, _) => Err(Error::Incomplete(
-            "slack.bot_token is not set, so firewatch could not answer in Slack: set \
-             FIREWATCH__SLACK__BOT_TOKEN"
-                .into(),
-        )),
-        (Some(_), None, None) => Err(Error::Incomplete(
-            "slack.signing_secret is not set, so Slack's requests cannot be verified: set \
-             FIREWATCH__SLACK__SIGNING_SECRET (or slack.app_token for Socket Mode)"
-                .into(),
-        )),
-        (Some(api), _, _) => Ok(Some(Slack::new(
-            app,
-            Arc::clone(api),
-            Arc::new(Mentions::new(&app.settings.roles)),
-            slack::Options {
-                alerts_channel: settings.alerts_channel.clone(),
-                create_incident_channels: settings.create_incident_channels,
-            },
-            tasks.clone(),
-        ))),
-    }
+        (None, None, None) => return Ok(None),
+        (None, _, _) => {
+            return Err(Error::Incomplete(
+                "slack.bot_token is not set, so firewatch could not answer in Slack: set \
+                 FIREWATCH__SLACK__BOT_TOKEN"
+                    .into(),
+            ));
+        }
+        (Some(_), None, None) => {
+            return Err(Error::Incomplete(
+                "slack.signing_secret is not set, so Slack's requests cannot be verified: set \
+                 FIREWATCH__SLACK__SIGNING_SECRET (or slack.app_token for Socket Mode)"
+                    .into(),
+            ));
+        }
+        (Some(api), _, _) => Arc::clone(api),
+    };
+    let adapter = Slack::new(
+        api,
+        Arc::clone(&app.engine),
+        Arc::clone(&app.outbox) as Arc<dyn Outbox>,
+        Arc::new(Mentions::new(&app.settings.roles)),
+        slack::Options {
+            alerts_channel: settings.alerts_channel.clone(),
+            create_incident_channels: settings.create_incident_channels,
+        },
+    );
+    Ok(Some(pipeline(app, adapter, tasks)))
 }
 
-/// The Discord adapter and, over HTTP, the request verifier (none in gateway mode).
-type DiscordParts = (Arc<Discord>, Option<discord::signature::Verifier>);
+/// The Discord pipeline and, over HTTP, the request verifier (none in gateway mode).
+type DiscordParts = (Arc<Pipeline<Discord>>, Option<discord::signature::Verifier>);
 
-fn discord_adapter(app: &App, tasks: &TaskTracker) -> Result<Option<DiscordParts>, Error> {
+fn discord_pipeline(app: &App, tasks: &TaskTracker) -> Result<Option<DiscordParts>, Error> {
     let settings = &app.settings.discord;
     let Some(api) = &app.discord_api else {
         return match (&settings.public_key, &settings.bot_token) {
@@ -156,8 +163,7 @@ fn discord_adapter(app: &App, tasks: &TaskTracker) -> Result<Option<DiscordParts
             )),
         };
     };
-    let adapter = Discord::new(app, Arc::clone(api), tasks.clone());
-    match settings.mode {
+    let verifier = match settings.mode {
         DiscordMode::Http => {
             let key = settings.public_key.as_deref().ok_or_else(|| {
                 Error::Incomplete(
@@ -167,18 +173,65 @@ fn discord_adapter(app: &App, tasks: &TaskTracker) -> Result<Option<DiscordParts
             })?;
             let verifier = discord::signature::Verifier::new(key)
                 .map_err(|e| Error::Incomplete(e.to_string()))?;
-            Ok(Some((adapter, Some(verifier))))
+            Some(verifier)
         }
-        DiscordMode::Gateway if settings.bot_token.is_none() => Err(Error::Incomplete(
-            "discord.mode = \"gateway\" needs discord.bot_token (FIREWATCH__DISCORD__BOT_TOKEN)"
-                .into(),
-        )),
-        DiscordMode::Gateway => Ok(Some((adapter, None))),
+        DiscordMode::Gateway if settings.bot_token.is_none() => {
+            return Err(Error::Incomplete(
+                "discord.mode = \"gateway\" needs discord.bot_token (FIREWATCH__DISCORD__BOT_TOKEN)"
+                    .into(),
+            ));
+        }
+        DiscordMode::Gateway => None,
+    };
+    let adapter = Discord::new(
+        Arc::clone(api),
+        Arc::clone(&app.outbox) as Arc<dyn Outbox>,
+        Arc::new(DiscordMentions::new(&app.settings.roles)),
+    );
+    Ok(Some((pipeline(app, adapter, tasks), verifier)))
+}
+
+fn pipeline<A: Adapter>(app: &App, adapter: A, tasks: &TaskTracker) -> Arc<Pipeline<A>> {
+    Pipeline::new(
+        adapter,
+        Arc::clone(&app.engine),
+        Arc::clone(&app.store),
+        Arc::clone(&app.clock),
+        tasks.clone(),
+    )
+}
+
+/// What the inbox holds from before the start for `pipeline` (read before taking requests).
+async fn pending<A: Adapter>(pipeline: Option<&Arc<Pipeline<A>>>) -> Result<Vec<Inbound>, Error> {
+    match pipeline {
+        Some(p) => p.pending().await.map_err(|e| {
+            Error::Incomplete(format!(
+                "cannot read the request inbox: {}",
+                error_chain(&e)
+            ))
+        }),
+        None => Ok(Vec::new()),
     }
 }
 
-fn inbox_error(e: &crate::store::Error) -> Error {
-    Error::Incomplete(format!("cannot read the request inbox: {}", error_chain(e)))
+/// Replays `pending` in a tracked task, then keeps the pipeline's inbox moving until shutdown.
+fn resume<A: Adapter>(
+    pipeline: &Arc<Pipeline<A>>,
+    pending: Vec<Inbound>,
+    tasks: &TaskTracker,
+) -> JoinHandle<()> {
+    let replaying = Arc::clone(pipeline);
+    tasks.spawn(async move {
+        let ran = replaying.replay(pending).await;
+        if ran > 0 {
+            tracing::info!(
+                platform = A::PREFIX,
+                ran,
+                "ran requests accepted before the restart"
+            );
+        }
+    });
+    tokio::spawn(Arc::clone(pipeline).upkeep())
 }
 
 /// Starts serving `app` on `listen` (`127.0.0.1:0` picks a free port).
@@ -186,22 +239,14 @@ fn inbox_error(e: &crate::store::Error) -> Error {
 /// # Errors
 /// [`Error`] when no platform is configured, one is half configured, or the address is taken.
 pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
-    crate::chat::work::set_engine_nice(app.settings.server.engine_nice);
     let tasks = TaskTracker::new();
-    let slack = slack_adapter(app, &tasks)?;
-    let discord = discord_adapter(app, &tasks)?;
+    let slack = slack_pipeline(app, &tasks)?;
+    let discord = discord_pipeline(app, &tasks)?;
     if slack.is_none() && discord.is_none() {
         return Err(Error::NoPlatform);
     }
-    // Read before taking requests, so a new request is run by its own handler only.
-    let slack_pending: Vec<Inbound> = match &slack {
-        Some(s) => s.pending().await.map_err(|e| inbox_error(&e))?,
-        None => Vec::new(),
-    };
-    let discord_pending: Vec<Inbound> = match &discord {
-        Some((d, _)) => d.pending().await.map_err(|e| inbox_error(&e))?,
-        None => Vec::new(),
-    };
+    let slack_pending = pending(slack.as_ref()).await?;
+    let discord_pending = pending(discord.as_ref().map(|(d, _)| d)).await?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| Error::Bind {
@@ -225,68 +270,38 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
         ),
         _ => None,
     };
-    let slack_http = match (&slack, &app.settings.slack.signing_secret) {
-        (Some(slack), Some(secret)) => Some((Arc::clone(slack), Verifier::new(secret))),
-        _ => None,
-    };
-    let mut state = AppState::new(slack_http, tasks.clone())
-        .with_health(Health::new(
-            Arc::clone(&app.store),
-            app.readiness.clone(),
-            Arc::clone(&app.metrics),
-        ))
-        .with_grace(Duration::from_secs(
-            app.settings.server.shutdown_grace.as_secs(),
-        ));
+    let mut state = AppState::new(Health::new(
+        Arc::clone(&app.store),
+        app.readiness.clone(),
+        Arc::clone(&app.metrics),
+    ));
+    if let (Some(slack), Some(secret)) = (&slack, &app.settings.slack.signing_secret) {
+        state = state.with_slack(Arc::clone(slack), Verifier::new(secret));
+    }
     let mut background = vec![tokio::spawn(prune(app))];
-    if let Some((adapter, verifier)) = &discord {
+    if let Some((discord, verifier)) = &discord {
         match verifier {
-            Some(verifier) => state = state.with_discord(Arc::clone(adapter), verifier.clone()),
-            None => {
-                let adapter = Arc::clone(adapter);
-                let token = app.settings.discord.bot_token.clone();
-                let api_url = app.settings.discord.api_url.clone();
-                let link = app.readiness.link("discord gateway");
-                let metrics = Arc::clone(&app.metrics);
-                background.push(tokio::spawn(async move {
-                    let Some(token) = token else { return };
-                    let run = discord::gateway::run(adapter, &token, &api_url, link, metrics);
-                    if let Err(e) = run.await {
-                        tracing::error!(error = %e, "the discord gateway stopped");
-                    }
-                }));
-            }
+            Some(verifier) => state = state.with_discord(Arc::clone(discord), verifier.clone()),
+            None => background.push(gateway(app, Arc::clone(discord))),
         }
     }
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(http::serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
+    let grace = Duration::from_secs(app.settings.server.shutdown_grace.as_secs());
+    let server = tokio::spawn(http::serve(
+        listener,
+        state,
+        tasks.clone(),
+        grace,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     if let Some(slack) = &slack {
-        let slack = Arc::clone(slack);
-        tasks.spawn(async move {
-            let replayed = slack.replay(slack_pending).await;
-            if replayed > 0 {
-                tracing::info!(replayed, "ran slack requests accepted before the restart");
-            }
-        });
+        background.push(resume(slack, slack_pending, &tasks));
     }
     if let Some((discord, _)) = &discord {
-        let discord = Arc::clone(discord);
-        tasks.spawn(async move {
-            let replayed = discord.replay(discord_pending).await;
-            if replayed > 0 {
-                tracing::info!(
-                    replayed,
-                    "ran discord interactions accepted before the restart"
-                );
-            }
-        });
+        background.push(resume(discord, discord_pending, &tasks));
     }
-    background.push(tokio::spawn(adopt(
-        slack.clone(),
-        discord.as_ref().map(|(d, _)| Arc::clone(d)),
-    )));
     tracing::info!(%addr, "serving");
     Ok(Running {
         addr,
@@ -295,44 +310,23 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
         socket,
         background,
         slack,
-        discord: discord.map(|(adapter, _)| adapter),
+        discord: discord.map(|(pipeline, _)| pipeline),
     })
 }
 
-/// Replays, now and then, what another process accepted and left when it died: with several
-/// replicas on one database, the start-up replay of the others will not come.
-async fn adopt(slack: Option<Arc<Slack>>, discord: Option<Arc<Discord>>) {
-    let mut every = tokio::time::interval(ADOPT_EVERY);
-    every.tick().await;
-    loop {
-        every.tick().await;
-        if let Some(slack) = &slack {
-            match slack.pending().await {
-                Ok(pending) if !pending.is_empty() => {
-                    let replayed = slack.replay(pending).await;
-                    tracing::info!(
-                        replayed,
-                        "took over slack requests of a process that is gone"
-                    );
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %error_chain(&e), "cannot read the request inbox"),
-            }
+/// Takes Discord interactions over the gateway until shutdown.
+fn gateway(app: &App, discord: Arc<Pipeline<Discord>>) -> JoinHandle<()> {
+    let token = app.settings.discord.bot_token.clone();
+    let api_url = app.settings.discord.api_url.clone();
+    let link = app.readiness.link("discord gateway");
+    let metrics = Arc::clone(&app.metrics);
+    tokio::spawn(async move {
+        let Some(token) = token else { return };
+        let run = discord::gateway::run(discord, &token, &api_url, link, metrics);
+        if let Err(e) = run.await {
+            tracing::error!(error = %e, "the discord gateway stopped");
         }
-        if let Some(discord) = &discord {
-            match discord.pending().await {
-                Ok(pending) if !pending.is_empty() => {
-                    let replayed = discord.replay(pending).await;
-                    tracing::info!(
-                        replayed,
-                        "took over discord interactions of a process that is gone"
-                    );
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %error_chain(&e), "cannot read the request inbox"),
-            }
-        }
-    }
+    })
 }
 
 fn prune(app: &App) -> impl std::future::Future<Output = ()> + Send + 'static {

@@ -62,9 +62,6 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// What `GET /readyz` checks besides the store.
     pub readiness: Readiness,
-    /// Acknowledgements waiting for the inbox, across the chat adapters: the engine yields to
-    /// them (see [`crate::chat::work`]).
-    pub acks: Arc<crate::chat::work::Acks>,
 }
 
 /// What `check-config` found.
@@ -205,7 +202,6 @@ pub async fn build_with(
         settings,
         metrics,
         readiness,
-        acks: Arc::default(),
     })
 }
 

@@ -1,8 +1,10 @@
 //! What to do, after a restart, with a request the inbox still holds: run it, tell the channel
-//! its answer was lost, or let it go. The same rules for every platform.
+//! its answer was lost, or let it go, and what to tell people. The same rules and words for
+//! every platform.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::message::Message;
 use crate::store::Inbound;
 
 /// Replays after which a request is given up (it may be what crashed firewatch).
@@ -32,6 +34,35 @@ pub fn triage(request: &Inbound, now: DateTime<Utc>, max_age: TimeDelta) -> Repl
         Replay::Expired
     } else {
         Replay::Run
+    }
+}
+
+/// What people are told about `request` (running `line`, sent by `author`) when `replay` is not
+/// [`Replay::Run`].
+pub fn notice(replay: Replay, line: &str, author: &str, request: &Inbound) -> Message {
+    let at = request.received.format("%H:%M UTC");
+    match replay {
+        Replay::Run | Replay::AnswerLost => Message::notice(
+            "♻️ firewatch restarted before it could post an answer",
+            &format!(
+                "It had handled {line} from {author} (at {at}); what that did is saved. \
+                 /incident-status shows where things stand."
+            ),
+        ),
+        Replay::Expired => Message::notice(
+            "⌛ firewatch restarted and did not run a command",
+            &format!(
+                "{line} from {author} (at {at}) is too old now. Type it again if it is still needed."
+            ),
+        ),
+        Replay::GiveUp => Message::notice(
+            "⚠️ firewatch gave up on a command",
+            &format!(
+                "{line} from {author} (at {at}) failed {} times. /incident-status shows where \
+                 things stand.",
+                request.attempts
+            ),
+        ),
     }
 }
 

@@ -292,15 +292,6 @@ impl Settings {
             SECOND,
             Interval::from_secs(600),
         )?;
-        if !(0..=19).contains(&self.server.engine_nice) {
-            return Err((
-                "server.engine_nice".to_owned(),
-                format!(
-                    "{} is not a nice increment: use 0 (no difference) to 19",
-                    self.server.engine_nice
-                ),
-            ));
-        }
         self.check_ops()?;
         self.check_approvals()?;
         self.check_jobs()?;

@@ -212,9 +212,6 @@ pub struct ServerSettings {
     /// On SIGTERM or Ctrl-C, how long commands in flight may take to finish (1s to 10m). Keep
     /// it below the pod's `terminationGracePeriodSeconds`.
     pub shutdown_grace: Interval,
-    /// How much lower the engine's threads run than the threads that acknowledge requests: a
-    /// `nice` increment, 0 (the same) to 19. Set once per process, by the first `serve`.
-    pub engine_nice: i32,
 }
 
 impl Default for ServerSettings {
@@ -222,7 +219,6 @@ impl Default for ServerSettings {
         Self {
             listen: "0.0.0.0:8080".into(),
             shutdown_grace: Interval::from_secs(20),
-            engine_nice: 10,
         }
     }
 }

@@ -474,16 +474,3 @@ fn log_format_and_shutdown_grace_have_defaults_and_are_checked() {
     let (key, _) = invalid(&format!("{MINIMAL}\n[server]\nshutdown_grace = \"1h\"\n"));
     assert_eq!(key, "server.shutdown_grace");
 }
-
-#[test]
-fn the_engine_runs_ten_nice_steps_lower_by_default_and_the_step_is_checked() {
-    let s = load(MINIMAL).expect("loads");
-    assert_eq!(s.server.engine_nice, 10);
-    let s = load(&format!("{MINIMAL}\n[server]\nengine_nice = 0\n")).expect("loads");
-    assert_eq!(s.server.engine_nice, 0);
-    for bad in ["-1", "20"] {
-        let (key, message) = invalid(&format!("{MINIMAL}\n[server]\nengine_nice = {bad}\n"));
-        assert_eq!(key, "server.engine_nice");
-        assert!(message.contains("0 (no difference) to 19"), "{message}");
-    }
-}

@@ -298,6 +298,17 @@ impl Engine {
 }
 
 impl Engine {
+    /// The incident `id`, as stored.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn incident(
+        &self,
+        id: IncidentId,
+    ) -> std::result::Result<Option<Incident>, crate::store::Error> {
+        self.store.incident(id).await
+    }
+
     /// Binds an incident to another channel (its own Slack channel): later commands typed
     /// there act on it, and its messages go there. Recorded on the timeline.
     ///

@@ -36,11 +36,7 @@ pub fn write_config(dir: &Path) -> PathBuf {
         .replace(
             "dir = \"messages\"",
             &format!("dir = \"{}\"", repo().join("messages").display()),
-        )
-        // In-process servers share this process's engine threads with every other test's
-        // threads; lowered, they would wait behind them on a busy machine (the priority exists
-        // for the acknowledgements of a production server, not for tests).
-        .replace("engine_nice = 10", "engine_nice = 0");
+        );
     assert_ne!(
         text, example,
         "the example's store and messages lines moved"

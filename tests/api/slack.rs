@@ -680,7 +680,14 @@ async fn a_command_too_old_to_answer_is_not_run_and_its_author_is_told() {
     let s = s.restart().await;
     let told = s.fake.wait_calls("chat.postEphemeral", 1).await;
     assert_eq!(told[0].body["user"], "UALICE");
-    assert_has(&text_of(&told[0]), &["did not run your command", "too old"]);
+    assert_has(
+        &text_of(&told[0]),
+        &[
+            "did not run a command",
+            "/incident-assess checkout down from",
+            "too old",
+        ],
+    );
     assert_eq!(s.incidents().await, 0);
 }
 

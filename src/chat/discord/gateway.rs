@@ -14,13 +14,14 @@ use serenity::async_trait;
 use super::Discord;
 use super::interaction::{self, Interaction as Read};
 use crate::chat::Link;
+use crate::chat::Pipeline;
 use crate::config::Secret;
 use crate::error_chain;
 use crate::incident::Platform;
 use crate::metrics::Metrics;
 
 struct Handler {
-    discord: Arc<Discord>,
+    discord: Arc<Pipeline<Discord>>,
     link: Link,
     metrics: Arc<Metrics>,
 }
@@ -59,10 +60,12 @@ impl EventHandler for Handler {
             Err(e) => return tracing::warn!(error = %e, "unreadable gateway interaction"),
         };
         match self.discord.accept(&call).await {
-            Ok(true) => {
+            Ok(Some(claim)) => {
+                // Deferred before the engine runs: its answer edits the deferral.
                 let deferral = super::deferral(&call);
                 if let Err(e) = self
                     .discord
+                    .adapter()
                     .api()
                     .callback(&call.id, &call.token, &deferral)
                     .await
@@ -70,9 +73,9 @@ impl EventHandler for Handler {
                     tracing::warn!(error = %e, "could not defer the interaction");
                 }
                 self.metrics.ack(Platform::Discord, started.elapsed());
-                self.discord.submit(call);
+                self.discord.start(claim, call);
             }
-            Ok(false) => tracing::info!(interaction = %call.id, "redelivered; ignored"),
+            Ok(None) => tracing::info!(interaction = %call.id, "redelivered; ignored"),
             Err(e) => {
                 tracing::error!(error = %error_chain(&e), "could not store a gateway interaction")
             }
@@ -87,7 +90,7 @@ impl EventHandler for Handler {
 /// # Errors
 /// The client could not be built or the gateway refused the token.
 pub async fn run(
-    discord: Arc<Discord>,
+    discord: Arc<Pipeline<Discord>>,
     token: &Secret,
     api_url: &str,
     link: Link,

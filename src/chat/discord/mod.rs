@@ -1,13 +1,14 @@
 //! The Discord adapter: `/incident <subcommand>` and button presses in (over HTTP or the
 //! gateway), embeds out, and the status-channel mirror of every incident message.
 //!
-//! An interaction's way: [`signature`] (HTTP only) → [`interaction::read`] → the request inbox
-//! (dedupe on the interaction id) → a deferred answer at once → the engine in a task → the
-//! result through the interaction's edit/follow-up endpoints ([`api`]) → marked done.
+//! An interaction's way: its [`signature`] checked (HTTP only) → [`interaction::read`] → the
+//! chat pipeline ([`crate::chat::pipeline`]: inbox, dedupe on the interaction id, the engine in a
+//! task) with a deferred answer at once → the result through the interaction's edit/follow-up
+//! endpoints ([`api`]).
 //!
 //! # Guarantees
-//! As for Slack: a bad signature changes nothing; an interaction delivered twice has one effect;
-//! one acknowledged before a crash runs once after the restart (within its 15-minute token).
+//! A bad signature changes nothing and posts nothing. (Redeliveries and restarts: see the
+//! pipeline; an interaction replays within its 15-minute token.)
 
 pub mod api;
 pub mod commands;
@@ -19,27 +20,22 @@ pub mod signature;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::TimeDelta;
 use serde_json::{Value, json};
-use tokio_util::task::TaskTracker;
 
 use self::api::DiscordApi;
 use self::embed::Mentions;
 use self::interaction::Call;
-use crate::chat::Router;
-use crate::chat::replay::{self, Replay};
-use crate::chat::work::{self, Bounds, Runner, Work};
-use crate::clock::Clock;
+use crate::chat::pipeline::Adapter;
+use crate::chat::replay::Replay;
 use crate::command;
 use crate::engine::outbox::{self, Outbox};
-use crate::engine::{Audience, Caller, Engine, Reply};
-use crate::error_chain;
+use crate::engine::{Audience, Caller, Reply};
 use crate::incident::{Actor, ChannelRef, Platform};
 use crate::message::Message;
-use crate::store::{self, Inbound, Store};
 
+/// Prefix of every Discord key in the request inbox.
 const KEY_PREFIX: &str = "discord:";
-/// How long Discord lets an interaction be answered (its token lives 15 minutes).
-const REPLY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 const EPHEMERAL: u64 = 1 << 6;
 
 /// The inbox key of an interaction.
@@ -64,51 +60,23 @@ pub fn deferral(call: &Call) -> Value {
     }
 }
 
-/// The Discord adapter, shared by the HTTP route and the gateway.
+/// The Discord side of the chat pipeline, shared by the HTTP route and the gateway: who sent an
+/// interaction, and how its answers reach them.
 pub struct Discord {
-    engine: Arc<Engine>,
-    store: Arc<dyn Store>,
     api: Arc<DiscordApi>,
-    router: Arc<Router>,
+    /// Where messages for other channels go.
+    outbox: Arc<dyn Outbox>,
     mentions: Arc<Mentions>,
-    clock: Arc<dyn Clock>,
-    work: Work<Discord>,
 }
 
 impl Discord {
-    /// An adapter over the engine and the REST client; runs go into `tasks`, which shutdown
-    /// waits for.
-    pub fn new(
-        app: &crate::app::startup::App,
-        api: Arc<DiscordApi>,
-        tasks: TaskTracker,
-    ) -> Arc<Self> {
-        Arc::new_cyclic(|discord| Self {
-            engine: Arc::clone(&app.engine),
-            store: Arc::clone(&app.store),
+    /// An adapter answering with `api`; replies for other channels go to `outbox`.
+    pub fn new(api: Arc<DiscordApi>, outbox: Arc<dyn Outbox>, mentions: Arc<Mentions>) -> Self {
+        Self {
             api,
-            router: Arc::clone(&app.outbox),
-            mentions: Arc::new(Mentions::new(&app.settings.roles)),
-            clock: Arc::clone(&app.clock),
-            work: Work::start(
-                discord.clone(),
-                tasks,
-                Bounds::default(),
-                Arc::clone(&app.acks),
-            ),
-        })
-    }
-
-    /// Queues an interaction [`Discord::accept`] took for the engine; the caller does not wait
-    /// for it (see [`crate::chat::work`]).
-    pub fn submit(&self, call: Call) {
-        self.work.submit(call);
-    }
-
-    /// Stops starting queued interactions (shutdown): those running finish, the rest stay in
-    /// the inbox for the next start.
-    pub fn close(&self) {
-        self.work.close();
+            outbox,
+            mentions,
+        }
     }
 
     /// The REST client (the gateway answers through it).
@@ -116,114 +84,8 @@ impl Discord {
         &self.api
     }
 
-    /// Stores an interaction before it is answered: `true` when new.
-    ///
-    /// # Errors
-    /// The store could not record it.
-    pub async fn accept(&self, call: &Call) -> Result<bool, store::Error> {
-        let inbound = Inbound::new(key(call), call, self.clock.now());
-        self.work.accept(self.store.as_ref(), &inbound).await
-    }
-
-    /// Runs an accepted interaction and answers it; marks it done.
-    #[tracing::instrument(skip_all, fields(request = %key(&call)))]
-    pub async fn run(&self, call: Call) {
-        let caller = Caller {
-            actor: Actor {
-                platform: Platform::Discord,
-                id: call.user_id.clone(),
-                name: call.user_name.clone(),
-            },
-            channel: ChannelRef {
-                platform: Platform::Discord,
-                id: call.channel_id.clone(),
-            },
-            request: Some(key(&call)),
-            roles: call.roles.clone(),
-        };
-        let replies = self.engine.handle(&caller, &call.line).await;
-        // Whatever happens while answering, a replay must not run it again (one that changes
-        // nothing simply runs again).
-        if !command::changes_nothing(&call.line)
-            && let Err(e) = self
-                .store
-                .handled_request(&key(&call), self.clock.now())
-                .await
-        {
-            tracing::warn!(error = %error_chain(&e), "could not mark the interaction handled");
-        }
-        self.answer(&call, &caller, replies).await;
-        self.complete(&key(&call)).await;
-    }
-
-    async fn complete(&self, key: &str) {
-        if let Err(e) = self.store.complete_request(key, self.clock.now()).await {
-            tracing::warn!(error = %error_chain(&e), "could not mark the interaction delivered");
-        }
-    }
-
-    /// What the inbox holds from before a restart (read before taking new interactions).
-    ///
-    /// # Errors
-    /// The inbox could not be read.
-    pub async fn pending(&self) -> Result<Vec<Inbound>, store::Error> {
-        self.store.pending_requests(KEY_PREFIX).await
-    }
-
-    /// Deals with `pending`, oldest first, by the rules of [`replay::triage`]; an answer that
-    /// was lost is reported in the interaction's channel (as the bot). Returns how many ran.
-    pub async fn replay(&self, pending: Vec<Inbound>) -> usize {
-        let mut replayed = 0;
-        for inbound in pending {
-            let Ok(call) = serde_json::from_str::<Call>(&inbound.payload) else {
-                tracing::error!(request = %inbound.key, "unreadable stored interaction; dropped");
-                self.complete(&inbound.key).await;
-                continue;
-            };
-            let at = inbound.received.format("%H:%M UTC");
-            let notice = match replay::triage(&inbound, self.clock.now(), REPLY_WINDOW) {
-                Replay::Run => {
-                    self.work.submit_waiting(call).await;
-                    replayed += 1;
-                    continue;
-                }
-                Replay::AnswerLost => Message::notice(
-                    "♻️ firewatch restarted before it could post an answer",
-                    &format!(
-                        "It had handled {} from {} (at {at}); what that did is saved. \
-                         /incident-status shows where things stand.",
-                        call.line, call.user_name
-                    ),
-                ),
-                Replay::Expired => Message::notice(
-                    "⌛ firewatch restarted and did not run a command",
-                    &format!(
-                        "{} from {} (at {at}) is too old now. Type it again if it is still needed.",
-                        call.line, call.user_name
-                    ),
-                ),
-                Replay::GiveUp => {
-                    tracing::error!(request = %inbound.key, attempts = inbound.attempts, "giving up on an interaction that failed on every replay");
-                    Message::notice(
-                        "⚠️ firewatch gave up on a command",
-                        &format!(
-                            "{} from {} (at {at}) failed {} times. /incident-status shows where things stand.",
-                            call.line, call.user_name, inbound.attempts
-                        ),
-                    )
-                }
-            };
-            let body = embed::render(&notice, &self.mentions);
-            if let Err(e) = self.api.send(&call.channel_id, &body, None).await {
-                tracing::warn!(error = %e, "could not report a lost interaction");
-            }
-            self.complete(&inbound.key).await;
-        }
-        replayed
-    }
-
     /// Delivers the replies: the first message for this channel replaces the deferred answer,
-    /// the rest follow up; caller-only ones are ephemeral; other channels go through the router.
+    /// the rest follow up; caller-only ones are ephemeral; other channels go through the outbox.
     async fn answer(&self, call: &Call, caller: &Caller, replies: Vec<Reply>) {
         let mut original_pending = !call.button;
         let private_defer = !call.button && private(call);
@@ -232,7 +94,7 @@ impl Discord {
             let file = message.attachment.as_ref();
             let sent = match audience {
                 Audience::Channel(channel) if channel != caller.channel => {
-                    match self.router.post(&channel, &message).await {
+                    match self.outbox.post(&channel, &message).await {
                         Ok(()) => continue,
                         Err(e) => {
                             tracing::warn!(channel = %channel.id, error = %e, "could not post into the incident's channel");
@@ -346,18 +208,45 @@ impl Outbox for StatusMirror {
 }
 
 #[async_trait]
-impl Runner for Discord {
-    type Job = Call;
+impl Adapter for Discord {
+    type Request = Call;
+    const PREFIX: &'static str = KEY_PREFIX;
+    /// The interaction token lives 15 minutes.
+    const REPLY_WINDOW: TimeDelta = TimeDelta::minutes(15);
 
-    fn key(job: &Call) -> String {
-        key(job)
+    fn key(call: &Call) -> String {
+        key(call)
     }
 
-    async fn run(&self, job: Call) {
-        Discord::run(self, job).await;
+    fn line(call: &Call) -> String {
+        call.line.clone()
     }
 
-    async fn backlog(&self, limit: usize) -> Result<Vec<Call>, String> {
-        work::backlog(self.store.as_ref(), KEY_PREFIX, limit).await
+    async fn caller(&self, call: &Call) -> Caller {
+        Caller {
+            actor: Actor {
+                platform: Platform::Discord,
+                id: call.user_id.clone(),
+                name: call.user_name.clone(),
+            },
+            channel: ChannelRef {
+                platform: Platform::Discord,
+                id: call.channel_id.clone(),
+            },
+            request: None,
+            roles: call.roles.clone(),
+        }
+    }
+
+    async fn answer(&self, call: &Call, caller: &Caller, replies: Vec<Reply>) {
+        Discord::answer(self, call, caller, replies).await;
+    }
+
+    /// Posted in the interaction's channel as the bot: its token may have expired.
+    async fn tell(&self, call: &Call, _replay: Replay, notice: Message) {
+        let body = embed::render(&notice, &self.mentions);
+        if let Err(e) = self.api.send(&call.channel_id, &body, None).await {
+            tracing::warn!(error = %e, "could not report a lost interaction");
+        }
     }
 }

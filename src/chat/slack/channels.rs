@@ -92,7 +92,7 @@ async fn create(
     paged: &[String],
 ) -> Result<ChannelRef, String> {
     let incident = slack
-        .store
+        .engine
         .incident(id)
         .await
         .map_err(|e| error_chain(&e))?

@@ -1,19 +1,14 @@
 //! The Slack adapter: signed slash commands and button presses in, Block Kit messages out.
 //!
-//! A request's way: [`signature`] the signature → read it ([`payload`]) → store it in the request
-//! inbox (dedupe on `trigger_id`) → answer Slack at once → run it on the engine in a task →
-//! post the replies with the Web API ([`api`]) → mark it done. Replies meant for the caller
-//! alone go back through the command's `response_url`, so only they see them.
+//! A request's way: check its [`signature`] → read it ([`payload`]) → the chat pipeline
+//! ([`crate::chat::pipeline`]: inbox, dedupe on `trigger_id`, the engine in a task) → the
+//! replies posted with the Web API ([`api`]). Replies meant for the caller alone go back through
+//! the command's `response_url`, so only they see them.
 //!
 //! # Guarantees
 //! - A forged, stale or unsigned request changes nothing and posts nothing.
-//! - A request delivered twice (a Slack retry) has one effect: the inbox key is
-//!   marked done in the same transaction as the effect, and a redelivery is dropped. Two clicks
-//!   are two requests; the incident's state machine refuses the second acknowledgement.
-//! - A request acknowledged to Slack is not lost by a crash: it sits in the inbox until its
-//!   answer is delivered. [`Slack::replay`] runs it at start-up if it was never handled, or tells
-//!   the channel that its answer was lost if it was (it never runs twice). A command that only
-//!   reads (`/incident-status`, `/incident-help`) simply runs again ([`Command::only_reads`]).
+//! - Two clicks are two requests; the incident's state machine refuses the second
+//!   acknowledgement. (Redeliveries and restarts: see the pipeline.)
 
 pub mod api;
 pub mod blocks;
@@ -25,28 +20,21 @@ pub mod socket;
 
 use std::sync::Arc;
 
+use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
-use tokio_util::task::TaskTracker;
 
 use self::api::SlackApi;
 use self::blocks::Mentions;
 use self::payload::{ButtonPress, SlashCommand};
-use crate::chat::Router;
-use crate::chat::replay::{self, Replay};
-use crate::chat::work::{self, Bounds, Runner, Work};
-use crate::clock::Clock;
-use crate::command::{self, Command};
-use crate::engine::Outbox;
-use crate::engine::{Audience, Caller, Engine, Reply};
-use crate::error_chain;
+use crate::chat::pipeline::Adapter;
+use crate::chat::replay::Replay;
+use crate::command::{self, Command, Invocation};
+use crate::engine::{Audience, Caller, Engine, Outbox, Reply};
 use crate::incident::{Actor, ChannelRef, Platform};
 use crate::message::Message;
-use crate::store::{self, Inbound, Store};
 
 /// Prefix of every Slack key in the request inbox.
 const KEY_PREFIX: &str = "slack:";
-/// How long Slack lets a command be answered (`response_url` lives 30 minutes).
-const REPLY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
 
 /// One request from Slack, as stored in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,12 +47,11 @@ pub enum Delivery {
 }
 
 impl Delivery {
-    /// The inbox key: one per Slack invocation. Built on every acknowledgement: `concat` sizes it
-    /// once, where `format!` grew it twice (about 1 300 instructions per key).
+    /// The inbox key: one per Slack invocation.
     pub fn key(&self) -> String {
         match self {
-            Delivery::Command(c) => [KEY_PREFIX, "command:", &c.trigger_id].concat(),
-            Delivery::Button(b) => [KEY_PREFIX, "button:", &b.trigger_id].concat(),
+            Delivery::Command(c) => format!("{KEY_PREFIX}command:{}", c.trigger_id),
+            Delivery::Button(b) => format!("{KEY_PREFIX}button:{}", b.trigger_id),
         }
     }
 
@@ -96,26 +83,9 @@ impl Delivery {
             Delivery::Button(b) => b.response_url.as_deref(),
         }
     }
-
-    fn caller(&self) -> Caller {
-        let (id, name) = self.user();
-        Caller {
-            actor: Actor {
-                platform: Platform::Slack,
-                id: id.to_owned(),
-                name: name.unwrap_or(id).to_owned(),
-            },
-            channel: ChannelRef {
-                platform: Platform::Slack,
-                id: self.channel_id().to_owned(),
-            },
-            request: Some(self.key()),
-            roles: Vec::new(),
-        }
-    }
 }
 
-/// What the adapter is configured with besides the engine.
+/// What the adapter is configured with besides the Web API.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Every alert is also posted here.
@@ -124,191 +94,55 @@ pub struct Options {
     pub create_incident_channels: bool,
 }
 
-/// The Slack adapter, shared by the HTTP routes and Socket Mode.
+/// The Slack side of the chat pipeline, shared by the HTTP routes and Socket Mode: who sent a
+/// delivery, and how answers reach them.
 pub struct Slack {
-    engine: Arc<Engine>,
-    store: Arc<dyn Store>,
     api: Arc<SlackApi>,
-    router: Arc<Router>,
+    /// Binds incidents to the channels opened for them.
+    engine: Arc<Engine>,
+    /// Where messages for other platforms' channels go.
+    outbox: Arc<dyn Outbox>,
     mentions: Arc<Mentions>,
-    clock: Arc<dyn Clock>,
     options: Options,
-    work: Work<Slack>,
 }
 
 impl Slack {
-    /// An adapter over the engine and the Web API client; runs go into `tasks`, which
-    /// shutdown waits for.
+    /// An adapter posting with `api`; replies for channels of other platforms go to `outbox`.
     pub fn new(
-        app: &crate::app::startup::App,
         api: Arc<SlackApi>,
+        engine: Arc<Engine>,
+        outbox: Arc<dyn Outbox>,
         mentions: Arc<Mentions>,
         options: Options,
-        tasks: TaskTracker,
-    ) -> Arc<Self> {
-        Arc::new_cyclic(|slack| Self {
-            engine: Arc::clone(&app.engine),
-            store: Arc::clone(&app.store),
+    ) -> Self {
+        Self {
             api,
-            router: Arc::clone(&app.outbox),
+            engine,
+            outbox,
             mentions,
-            clock: Arc::clone(&app.clock),
             options,
-            work: Work::start(
-                slack.clone(),
-                tasks,
-                Bounds::default(),
-                Arc::clone(&app.acks),
-            ),
-        })
-    }
-
-    /// Queues a delivery [`Slack::accept`] took for the engine; the caller does not wait for it
-    /// (see [`crate::chat::work`]).
-    pub fn submit(&self, delivery: Delivery) {
-        self.work.submit(delivery);
-    }
-
-    /// Stops starting queued deliveries (shutdown): those running finish, the rest stay in the
-    /// inbox for the next start.
-    pub fn close(&self) {
-        self.work.close();
-    }
-
-    /// Stores a delivery in the inbox before Slack is answered: `true` when it is new and must
-    /// be run, `false` for a redelivery.
-    ///
-    /// # Errors
-    /// The store could not record it (answer the caller that nothing was done).
-    pub async fn accept(&self, delivery: &Delivery) -> Result<bool, store::Error> {
-        let inbound = Inbound::new(delivery.key(), delivery, self.clock.now());
-        self.work.accept(self.store.as_ref(), &inbound).await
-    }
-
-    /// Runs an accepted delivery: the engine, then every reply, then marks it done.
-    #[tracing::instrument(skip_all, fields(request = %delivery.key()))]
-    pub async fn run(&self, delivery: Delivery) {
-        let delivery = self.with_user_name(delivery).await;
-        let caller = delivery.caller();
-        let line = delivery.line();
-        let replies = self.engine.handle(&caller, &line).await;
-        let command = command::parse(&line).ok().map(|call| call.command);
-        // Whatever happens while answering, a replay must not run it again (one that changes
-        // nothing simply runs again).
-        if command.as_ref().is_some_and(|c| !c.only_reads())
-            && let Err(e) = self
-                .store
-                .handled_request(&delivery.key(), self.clock.now())
-                .await
-        {
-            tracing::warn!(error = %error_chain(&e), "could not mark the request handled");
         }
-        let assess = matches!(command, Some(Command::Assess { .. }));
-        let replies = if self.options.create_incident_channels && assess {
-            channels::open_for_incident(self, &caller, replies).await
-        } else {
-            replies
-        };
-        for reply in replies {
-            self.deliver(&delivery, &caller, reply, assess).await;
-        }
-        self.complete(&delivery.key()).await;
     }
 
-    /// Socket Mode commands come without the person's handle: ask Slack for it, so the timeline
-    /// reads the same as over HTTP (the user id when Slack cannot say).
-    async fn with_user_name(&self, delivery: Delivery) -> Delivery {
-        match delivery {
-            Delivery::Command(mut command) if command.user_name.is_none() => {
-                match self.api.user_name(&command.user_id).await {
-                    Ok(name) => command.user_name = name,
-                    Err(e) => tracing::warn!(error = %e, "could not look up a user's name"),
-                }
-                Delivery::Command(command)
+    /// The Web API client (Socket Mode connects through it).
+    pub fn api(&self) -> &SlackApi {
+        &self.api
+    }
+
+    /// The person's handle: Socket Mode commands come without it, so Slack is asked, so the
+    /// timeline reads the same as over HTTP (the user id when Slack cannot say).
+    async fn user_name(&self, delivery: &Delivery) -> String {
+        let (id, name) = delivery.user();
+        if let Some(name) = name {
+            return name.to_owned();
+        }
+        match self.api.user_name(id).await {
+            Ok(Some(name)) => name,
+            Ok(None) => id.to_owned(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look up a user's name");
+                id.to_owned()
             }
-            other => other,
-        }
-    }
-
-    /// What was accepted before a restart but never done. Read it before taking new requests,
-    /// so a request that arrives meanwhile is run by its own handler only.
-    ///
-    /// # Errors
-    /// The inbox could not be read.
-    pub async fn pending(&self) -> Result<Vec<Inbound>, store::Error> {
-        self.store.pending_requests(KEY_PREFIX).await
-    }
-
-    /// Deals with `pending` (from [`Slack::pending`]), oldest first: runs what was never
-    /// handled, tells the channel about answers that were lost, drops what is too old to answer
-    /// (telling its author) and gives up on requests replayed too often. Returns how many ran.
-    pub async fn replay(&self, pending: Vec<Inbound>) -> usize {
-        let mut replayed = 0;
-        for inbound in pending {
-            let Ok(delivery) = serde_json::from_str::<Delivery>(&inbound.payload) else {
-                tracing::error!(request = %inbound.key, "unreadable stored request; dropped");
-                self.complete(&inbound.key).await;
-                continue;
-            };
-            let line = delivery.line();
-            let at = inbound.received.format("%H:%M UTC");
-            match replay::triage(&inbound, self.clock.now(), REPLY_WINDOW) {
-                Replay::Run => {
-                    tracing::info!(request = %inbound.key, "running a request accepted before the restart");
-                    self.work.submit_waiting(delivery).await;
-                    replayed += 1;
-                    continue;
-                }
-                Replay::AnswerLost => {
-                    let notice = Message::notice(
-                        "♻️ firewatch restarted before it could post an answer",
-                        &format!(
-                            "It had handled {line} (at {at}); what that did is saved. \
-                             /incident-status shows where things stand."
-                        ),
-                    );
-                    let content = blocks::render(&notice, &Mentions::default());
-                    if self.api.post(delivery.channel_id(), content).await.is_err() {
-                        self.tell_caller(&delivery, &notice).await;
-                    }
-                }
-                Replay::Expired => {
-                    let notice = Message::notice(
-                        "⌛ firewatch restarted and did not run your command",
-                        &format!(
-                            "{line} (at {at}) is too old now. Type it again if it is still needed."
-                        ),
-                    );
-                    let (user, _) = delivery.user();
-                    let content = blocks::render(&notice, &Mentions::default());
-                    if let Err(e) = self
-                        .api
-                        .post_ephemeral(delivery.channel_id(), user, content)
-                        .await
-                    {
-                        tracing::warn!(error = %e, "could not tell the author of an expired request");
-                    }
-                }
-                Replay::GiveUp => {
-                    tracing::error!(request = %inbound.key, attempts = inbound.attempts, "giving up on a request that failed on every replay");
-                    let notice = Message::notice(
-                        "⚠️ firewatch gave up on a command",
-                        &format!(
-                            "{line} (at {at}) failed {} times. /incident-status shows where things stand.",
-                            inbound.attempts
-                        ),
-                    );
-                    self.tell_caller(&delivery, &notice).await;
-                }
-            }
-            self.complete(&inbound.key).await;
-        }
-        replayed
-    }
-
-    async fn complete(&self, key: &str) {
-        if let Err(e) = self.store.complete_request(key, self.clock.now()).await {
-            tracing::warn!(error = %error_chain(&e), "could not mark the request delivered");
         }
     }
 
@@ -333,7 +167,7 @@ impl Slack {
                 (Err(e), _) => Err(e.to_string()),
             }
         } else {
-            self.router
+            self.outbox
                 .post(&channel, &message)
                 .await
                 .map_err(|e| e.to_string())
@@ -395,19 +229,77 @@ impl Slack {
 }
 
 #[async_trait::async_trait]
-impl Runner for Slack {
-    type Job = Delivery;
+impl Adapter for Slack {
+    type Request = Delivery;
+    const PREFIX: &'static str = KEY_PREFIX;
+    /// `response_url` lives 30 minutes.
+    const REPLY_WINDOW: TimeDelta = TimeDelta::minutes(30);
 
-    fn key(job: &Delivery) -> String {
-        job.key()
+    fn key(delivery: &Delivery) -> String {
+        delivery.key()
     }
 
-    async fn run(&self, job: Delivery) {
-        Slack::run(self, job).await;
+    fn line(delivery: &Delivery) -> String {
+        delivery.line()
     }
 
-    async fn backlog(&self, limit: usize) -> Result<Vec<Delivery>, String> {
-        work::backlog(self.store.as_ref(), KEY_PREFIX, limit).await
+    async fn caller(&self, delivery: &Delivery) -> Caller {
+        let (id, _) = delivery.user();
+        Caller {
+            actor: Actor {
+                platform: Platform::Slack,
+                id: id.to_owned(),
+                name: self.user_name(delivery).await,
+            },
+            channel: ChannelRef {
+                platform: Platform::Slack,
+                id: delivery.channel_id().to_owned(),
+            },
+            request: None,
+            roles: Vec::new(),
+        }
+    }
+
+    async fn answer(&self, delivery: &Delivery, caller: &Caller, replies: Vec<Reply>) {
+        let opened = matches!(
+            command::parse(&delivery.line()),
+            Ok(Invocation {
+                command: Command::Assess { .. },
+                ..
+            })
+        );
+        let replies = if self.options.create_incident_channels && opened {
+            channels::open_for_incident(self, caller, replies).await
+        } else {
+            replies
+        };
+        for reply in replies {
+            self.deliver(delivery, caller, reply, opened).await;
+        }
+    }
+
+    async fn tell(&self, delivery: &Delivery, replay: Replay, notice: Message) {
+        let content = blocks::render(&notice, &Mentions::default());
+        match replay {
+            // The team sees what is saved; the author alone, if the channel cannot be reached.
+            Replay::Run | Replay::AnswerLost => {
+                if self.api.post(delivery.channel_id(), content).await.is_err() {
+                    self.tell_caller(delivery, &notice).await;
+                }
+            }
+            // Its `response_url` has expired: an ephemeral message to the author.
+            Replay::Expired => {
+                let (user, _) = delivery.user();
+                if let Err(e) = self
+                    .api
+                    .post_ephemeral(delivery.channel_id(), user, content)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not tell the author of an expired request");
+                }
+            }
+            Replay::GiveUp => self.tell_caller(delivery, &notice).await,
+        }
     }
 }
 

@@ -1,8 +1,6 @@
 //! What Slack sends: slash commands (form fields) and block actions (`payload=<json>`), in
 //! Slack's documented shapes, read into firewatch's own types.
 
-use std::borrow::Cow;
-
 use serde::{Deserialize, Serialize};
 
 /// Why a signed request could not be read.
@@ -46,7 +44,7 @@ impl SlashCommand {
     /// # Errors
     /// [`Error::Command`] naming the missing or repeated field.
     pub fn from_form(body: &[u8]) -> Result<Self, Error> {
-        read_command(body).0
+        serde_urlencoded::from_bytes(body).map_err(|e| Error::Command(e.to_string()))
     }
 
     /// The command line the engine reads: `/incident-assess API down`.
@@ -65,148 +63,23 @@ pub enum CommandRequest {
     Command(SlashCommand),
 }
 
-/// The fields of a slash command, in the order of [`command_request`]'s slots.
-const COMMAND_FIELDS: [&str; 8] = [
-    "team_id",
-    "channel_id",
-    "user_id",
-    "user_name",
-    "command",
-    "text",
-    "response_url",
-    "trigger_id",
-];
+/// The field that marks a certificate check.
+#[derive(Deserialize)]
+struct CertificateCheck {
+    ssl_check: Option<String>,
+}
 
-/// Reads the form-encoded body of a request to the slash-command URL, in one pass.
-///
-/// Decoded by hand rather than through serde: every acknowledgement pays for it, and the generic
-/// decoder took a fifth of firewatch's own handler time. A command is read exactly as
-/// `serde_urlencoded` reads it into [`SlashCommand`] (`application/x-www-form-urlencoded`: `+` is
-/// a space, `%XX` a byte, text decoded lossily, unknown fields ignored, a repeated one refused),
-/// which a property test checks. A body with the pair `ssl_check=1` is a certificate check,
-/// whatever else it holds.
+/// Reads the form-encoded body of a request to the slash-command URL
+/// (`application/x-www-form-urlencoded`: unknown fields are ignored, a repeated one refused).
 ///
 /// # Errors
 /// [`Error::Command`] naming the missing or repeated field.
 pub fn command_request(body: &[u8]) -> Result<CommandRequest, Error> {
-    match read_command(body) {
-        (_, true) => Ok(CommandRequest::CertificateCheck),
-        (command, false) => command.map(CommandRequest::Command),
+    let check: Result<CertificateCheck, _> = serde_urlencoded::from_bytes(body);
+    if check.is_ok_and(|c| c.ssl_check.as_deref() == Some("1")) {
+        return Ok(CommandRequest::CertificateCheck);
     }
-}
-
-/// The command in `body` (`ssl_check` read as a field it does not have), and whether the body
-/// holds the pair `ssl_check=1`.
-fn read_command(body: &[u8]) -> (Result<SlashCommand, Error>, bool) {
-    let mut fields: [Option<String>; 8] = Default::default();
-    let mut repeated = None;
-    let mut certificate_check = false;
-    for pair in body.split(|&b| b == b'&').filter(|pair| !pair.is_empty()) {
-        let (name, value) = match pair.iter().position(|&b| b == b'=') {
-            Some(at) => (&pair[..at], &pair[at + 1..]),
-            None => (pair, &[][..]),
-        };
-        let name = form_decoded(name);
-        if *name == *b"ssl_check" {
-            certificate_check |= *form_decoded(value) == *b"1";
-            continue;
-        }
-        let Some(slot) = COMMAND_FIELDS
-            .iter()
-            .position(|field| field.as_bytes() == &*name)
-        else {
-            continue;
-        };
-        if fields[slot].is_some() {
-            repeated.get_or_insert(slot);
-        } else {
-            fields[slot] = Some(form_text(form_decoded(value)));
-        }
-    }
-    (command(fields, repeated), certificate_check)
-}
-
-/// The command of the fields [`read_command`] found.
-fn command(fields: [Option<String>; 8], repeated: Option<usize>) -> Result<SlashCommand, Error> {
-    if let Some(slot) = repeated {
-        let field = COMMAND_FIELDS[slot];
-        return Err(Error::Command(format!("duplicate field `{field}`")));
-    }
-    let [
-        team,
-        channel,
-        user,
-        user_name,
-        command,
-        text,
-        response_url,
-        trigger,
-    ] = fields;
-    let required = |value: Option<String>, slot: usize| {
-        let field = COMMAND_FIELDS[slot];
-        value.ok_or_else(|| Error::Command(format!("missing field `{field}`")))
-    };
-    Ok(SlashCommand {
-        team_id: required(team, 0)?,
-        channel_id: required(channel, 1)?,
-        user_id: required(user, 2)?,
-        user_name,
-        command: required(command, 4)?,
-        text: text.unwrap_or_default(),
-        response_url: required(response_url, 6)?,
-        trigger_id: required(trigger, 7)?,
-    })
-}
-
-/// A form name or value decoded: `+` is a space and `%XX` the byte `XX`; a `%` not followed by
-/// two hex digits stays as it is (as `form_urlencoded` decodes). Runs between escapes are copied
-/// whole.
-fn form_decoded(raw: &[u8]) -> Cow<'_, [u8]> {
-    let escape = |b: &u8| *b == b'+' || *b == b'%';
-    let Some(first) = raw.iter().position(escape) else {
-        return Cow::Borrowed(raw);
-    };
-    let hex = |b: u8| {
-        char::from(b)
-            .to_digit(16)
-            .and_then(|d| u8::try_from(d).ok())
-    };
-    let mut decoded = Vec::with_capacity(raw.len());
-    decoded.extend_from_slice(&raw[..first]);
-    let mut rest = &raw[first..];
-    while let Some((&b, after)) = rest.split_first() {
-        rest = match (b, after) {
-            (b'+', _) => {
-                decoded.push(b' ');
-                after
-            }
-            (b'%', _) => match after {
-                [high, low, tail @ ..] if let (Some(high), Some(low)) = (hex(*high), hex(*low)) => {
-                    decoded.push(high << 4 | low);
-                    tail
-                }
-                _ => {
-                    decoded.push(b'%');
-                    after
-                }
-            },
-            _ => {
-                let run = rest.iter().position(escape).unwrap_or(rest.len());
-                decoded.extend_from_slice(&rest[..run]);
-                &rest[run..]
-            }
-        };
-    }
-    Cow::Owned(decoded)
-}
-
-/// Decoded form bytes as text, invalid UTF-8 replaced (as `form_urlencoded` does), copied once.
-fn form_text(bytes: Cow<'_, [u8]>) -> String {
-    match bytes {
-        Cow::Borrowed(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-        Cow::Owned(bytes) => String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-    }
+    SlashCommand::from_form(body).map(CommandRequest::Command)
 }
 
 /// A button press on one of firewatch's messages.

@@ -9,6 +9,7 @@ use slack_morphism::prelude::*;
 use super::payload::{ACTION_PREFIX, ButtonPress, SlashCommand};
 use super::{Delivery, Slack};
 use crate::chat::Link;
+use crate::chat::Pipeline;
 use crate::config::Secret;
 use crate::error_chain;
 use crate::incident::Platform;
@@ -27,12 +28,12 @@ impl SocketMode {
     /// # Errors
     /// Slack refused the token or could not be reached.
     pub async fn start(
-        slack: Arc<Slack>,
+        slack: Arc<Pipeline<Slack>>,
         app_token: &Secret,
         link: Link,
         metrics: Arc<Metrics>,
     ) -> Result<Self, String> {
-        let client = slack.api.client();
+        let client = slack.adapter().api().client();
         let environment = Arc::new(
             SlackClientEventsListenerEnvironment::new(client)
                 .with_error_handler(on_error)
@@ -86,28 +87,28 @@ async fn on_hello(state: SlackClientEventsUserState) {
     }
 }
 
-async fn adapter(state: &SlackClientEventsUserState) -> Option<Arc<Slack>> {
-    state.read().await.get_user_state::<Arc<Slack>>().cloned()
+async fn pipeline(state: &SlackClientEventsUserState) -> Option<Arc<Pipeline<Slack>>> {
+    state
+        .read()
+        .await
+        .get_user_state::<Arc<Pipeline<Slack>>>()
+        .cloned()
 }
 
-/// Accepts a delivery and runs it in a task; the websocket acknowledgement follows at once
-/// (timed from the callback's start).
+/// Takes a delivery into the pipeline; the websocket acknowledgement follows at once (timed
+/// from the callback's start).
 async fn dispatch(
-    slack: Arc<Slack>,
+    slack: Arc<Pipeline<Slack>>,
     delivery: Delivery,
     state: &SlackClientEventsUserState,
     started: std::time::Instant,
 ) {
-    let accepted = slack.accept(&delivery).await;
+    let taken = slack.take(delivery).await;
     if let Some(metrics) = state.read().await.get_user_state::<Arc<Metrics>>() {
         metrics.ack(Platform::Slack, started.elapsed());
     }
-    match accepted {
-        Ok(true) => slack.submit(delivery),
-        Ok(false) => tracing::info!(request = %delivery.key(), "redelivered; ignored"),
-        Err(e) => {
-            tracing::error!(error = %error_chain(&e), "could not store a socket mode request")
-        }
+    if let Err(e) = taken {
+        tracing::error!(error = %error_chain(&e), "could not store a socket mode request");
     }
 }
 
@@ -117,7 +118,7 @@ async fn on_command(
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
     let started = std::time::Instant::now();
-    if let Some(slack) = adapter(&state).await {
+    if let Some(slack) = pipeline(&state).await {
         let command = SlashCommand {
             team_id: event.team_id.0,
             channel_id: event.channel_id.0,
@@ -158,7 +159,7 @@ async fn on_interaction(
             trigger_id: actions.trigger_id.0,
         })
     })();
-    if let (Some(press), Some(slack)) = (press, adapter(&state).await) {
+    if let (Some(press), Some(slack)) = (press, pipeline(&state).await) {
         dispatch(slack, Delivery::Button(press), &state, started).await;
     }
     Ok(())

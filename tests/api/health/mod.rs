@@ -22,7 +22,6 @@ use firewatch::store::{
     Baseline, Close, Decide, Fired, Inbound, OnDue, RequestEntries, Result, SqliteStore, Store,
     Updated,
 };
-use tokio_util::task::TaskTracker;
 
 use crate::fake_slack::FakeSlack;
 use crate::helpers::TestApp;

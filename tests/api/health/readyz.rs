@@ -6,8 +6,8 @@ use super::*;
 async fn serve_health(health: Health) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = AppState::new(None, TaskTracker::new()).with_health(health);
-    tokio::spawn(http::serve(listener, state, std::future::pending()));
+    let routes = http::router(AppState::new(health));
+    tokio::spawn(async move { axum::serve(listener, routes).await });
     addr
 }
 
