@@ -197,7 +197,8 @@ impl Work {
             keys.finished = Some(HashSet::new());
             keys.busy.len()
         };
-        let found = backlog(room + held).await;
+        let limit = room + held;
+        let found = backlog(limit).await;
         let mut keys = self.shared.keys();
         let finished = keys.finished.take().unwrap_or_default();
         let found = match found {
@@ -207,19 +208,24 @@ impl Work {
                 return Err(reason);
             }
         };
+        // A backlog cut at its limit may hold more than was read: look again when a run
+        // finishes.
+        let mut more = found.len() >= limit;
         let mut started = 0;
         for (key, run) in found {
             if finished.contains(&key) || keys.busy.contains(&key) {
                 continue;
             }
             let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
-                // More wait than there is room for: look again when a run finishes.
-                self.shared.overflowed.store(true, Ordering::Release);
+                more = true;
                 break;
             };
             keys.busy.insert(key.clone());
             self.spawn(key, permit, run);
             started += 1;
+        }
+        if more {
+            self.shared.overflowed.store(true, Ordering::Release);
         }
         Ok(started)
     }
@@ -239,6 +245,8 @@ impl Work {
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
+
+    use futures::FutureExt;
 
     use super::*;
 
@@ -346,6 +354,30 @@ mod tests {
         assert_eq!(started, 0);
         drain(&work, &tasks, &inbox).await;
         assert_eq!(inbox.runs(), ["done meanwhile"]);
+    }
+
+    #[tokio::test]
+    async fn a_sweep_that_filled_its_room_looks_again_when_a_run_finishes() {
+        let tasks = TaskTracker::new();
+        let work = Work::new(tasks.clone(), 1);
+        let inbox = Arc::new(Inbox::default());
+        for key in ["a", "b", "c"] {
+            inbox.store(key);
+        }
+        let started = work
+            .sweep(async |limit| Ok(inbox.backlog(limit)))
+            .await
+            .unwrap();
+        assert_eq!(started, 1, "room for one");
+        tasks.close();
+        tasks.wait().await;
+        tasks.reopen();
+        assert!(
+            work.sweep_wanted().now_or_never().is_some(),
+            "the backlog was cut at the room there was: the finished run asks for a sweep"
+        );
+        drain(&work, &tasks, &inbox).await;
+        assert_eq!(inbox.runs(), ["a", "b", "c"]);
     }
 
     #[tokio::test]

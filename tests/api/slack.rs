@@ -802,3 +802,24 @@ async fn a_slow_slack_does_not_hold_up_the_acknowledgement() {
     let posts = s.fake.wait_calls("chat.postMessage", 2).await;
     assert_has(&text_of(&posts[1]), &["ACKNOWLEDGED"]);
 }
+
+#[tokio::test]
+async fn a_burst_beyond_what_runs_at_once_is_answered_in_full_from_the_inbox() {
+    let s = Served::start(&[]).await;
+    // Slack is slow to take answers: the first runs hold every place there is to run.
+    let gate = s.fake.hold();
+    let burst = firewatch::chat::work::RUNNING * 2 + 10;
+    let served = &s;
+    let sent = futures::future::join_all((0..burst).map(|i| async move {
+        let trigger = format!("burst.{i}");
+        served
+            .command("alice", "C0BURST", "/incident-status", &trigger)
+            .await
+            .0
+    }))
+    .await;
+    assert!(sent.iter().all(|status| *status == 200), "{sent:?}");
+    gate.add_permits(burst);
+    let answered = s.fake.wait_calls("response_url", burst).await;
+    assert_eq!(answered.len(), burst, "each request answered once");
+}
