@@ -1,80 +1,70 @@
-//! Load generator: how fast `firewatch serve` acknowledges signed Slack slash commands, beside a
-//! bare axum endpoint measured in the same run, and what memory the server holds.
+//! Load generator for the acknowledgement targets: how fast `firewatch serve` acknowledges
+//! signed Slack slash commands at a steady rate and in a burst, how much memory it holds idle and
+//! right after the burst, and how long it takes from start to `GET /readyz` 200. Figures are
+//! printed beside their targets (BENCHMARKS.md), never asserted.
 //!
 //! ```sh
-//! cargo build --profile dist --bin firewatch     # scripts/bench builds it as deploy/Dockerfile does
-//! cargo run --release --example ack_load -- --binary target/dist/firewatch [--concurrency 200] \
-//!     [--requests 5000] [--command "/incident-status"] [--store postgres://…] [--rates 5000,10000]
+//! cargo build --release --bin firewatch --example ack_load
+//! target/release/examples/ack_load [--binary target/release/firewatch] [--store URL] \
+//!     [--rate 100] [--seconds 60] [--burst 2000] [--connections 200] [--command "/incident-status"]
 //! ```
 //!
-//! Starts a `firewatch` binary (`--binary`, by default `target/release/firewatch`; the shipped
-//! build is the `dist` profile) with `serve` as a child process against a fake Slack Web API in
-//! this process (on a thread of its own), on a temporary SQLite store; times start → `GET
-//! /readyz` 200 (store, templates and chat ready); then sends `--requests` signed slash commands
-//! (unique `trigger_id`s) over `--concurrency` keep-alive connections and prints p50/p99/max ack
-//! latency and requests/s, the child's VmRSS/VmHWM from `/proc/PID/status` idle and after the
-//! load, and how long the engine took to post every reply, with the server's CPU time per
-//! request by thread (from `/proc/PID/task/*/schedstat`). With `--rates`, firewatch is then
-//! offered each fixed rate (open loop, latency counted from when each request was due), which
-//! shows the latency below saturation. The same closed-loop load then goes to a bare axum `200`
-//! endpoint (this example run again as a child with `--bare-server`), so both servers run as
-//! their own process on the same cores. The requests of a run are built and signed before its
-//! clock starts and written whole to raw connections, so the generator, which shares the cores,
-//! takes little of them. Figures are printed, never asserted.
+//! The server runs as a child process (`serve --config bot.toml.example`) on a temporary SQLite
+//! file, or on `--store` (a Postgres URL), against a fake Slack Web API in this process. Every
+//! request is a real slash command, signed as Slack signs it, with a unique `trigger_id`: each
+//! acknowledgement stores its request durably before it is answered. The steady load is open
+//! loop: each request's latency counts from when it was due, so a slow server cannot slow the
+//! offered rate down. The burst sends all its requests at once, spread over `--connections`
+//! keep-alive connections opened beforehand; each latency counts from the burst's start.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::routing::{get, post};
-use http_body_util::Full;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use axum::routing::post;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Mutex;
 
 const SECRET: &str = "bench-signing-secret";
 
 struct Args {
-    concurrency: usize,
-    requests: usize,
-    command: String,
     binary: Option<std::path::PathBuf>,
-    /// `--store URL`: the store firewatch runs on (default: a temporary SQLite file).
     store: Option<String>,
-    /// `--rates R1,R2`: after the closed-loop runs, offer these fixed rates (requests/s) to
-    /// firewatch, at most `concurrency` in flight, each for `requests` requests.
-    rates: Vec<u32>,
+    rate: u32,
+    seconds: u32,
+    burst: usize,
+    connections: usize,
+    command: String,
 }
 
 fn args() -> Args {
     let mut args = Args {
-        concurrency: 200,
-        requests: 5000,
-        command: "/incident-status".into(),
         binary: None,
         store: None,
-        rates: Vec::new(),
+        rate: 100,
+        seconds: 60,
+        burst: 2000,
+        connections: 200,
+        command: "/incident-status".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        let number = |v: &str| v.parse::<usize>().unwrap_or_else(|_| panic!("{flag} N"));
         match flag.as_str() {
-            "--concurrency" => args.concurrency = value.parse().expect("--concurrency N"),
-            "--requests" => args.requests = value.parse().expect("--requests N"),
-            "--command" => args.command = value,
             "--binary" => args.binary = Some(value.into()),
             "--store" => args.store = Some(value),
-            "--rates" => {
-                args.rates = value
-                    .split(',')
-                    .map(|r| r.trim().parse().expect("--rates R1,R2,… (requests/s)"))
-                    .collect();
-            }
+            "--rate" => args.rate = number(&value) as u32,
+            "--seconds" => args.seconds = number(&value) as u32,
+            "--burst" => args.burst = number(&value),
+            "--connections" => args.connections = number(&value).max(1),
+            "--command" => args.command = value,
             other => panic!("unknown flag {other}"),
         }
     }
@@ -82,85 +72,205 @@ fn args() -> Args {
 }
 
 fn main() {
-    if std::env::args().nth(1).as_deref() == Some("--bare-server") {
-        return bare_server();
-    }
     let args = args();
     tokio::runtime::Runtime::new()
         .expect("runtime")
         .block_on(drive(args));
 }
 
-/// The reference: axum answering 200 to any POST, nothing else.
-fn bare_server() {
-    tokio::runtime::Runtime::new()
-        .expect("runtime")
-        .block_on(async {
-            let app = Router::new()
-                .route("/slack/commands", post(|_: Bytes| async { "" }))
-                .route("/readyz", get(|| async { "ok" }));
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            eprintln!("bare: serving on {}", listener.local_addr().unwrap());
-            axum::serve(listener, app).await.unwrap();
-        });
+async fn drive(args: Args) {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let binary = args.binary.clone().unwrap_or_else(|| {
+        let exe = std::env::current_exe().expect("own path");
+        let profile = exe.parent().and_then(|examples| examples.parent());
+        profile.expect("target/PROFILE/examples").join("firewatch")
+    });
+    assert!(
+        binary.exists(),
+        "{} is missing: cargo build --release --bin firewatch",
+        binary.display()
+    );
+    let replies = Arc::new(AtomicU64::new(0));
+    let slack = fake_slack(Arc::clone(&replies));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = args
+        .store
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    println!(
+        "server: {} on {}",
+        binary.display(),
+        if store.starts_with("postgres") {
+            "Postgres"
+        } else {
+            "SQLite"
+        }
+    );
+    let mut command = Command::new(&binary);
+    command
+        .args(["serve", "--config"])
+        .arg(repo.join("bot.toml.example"))
+        .env_remove("RUST_LOG")
+        .env("FIREWATCH__SLACK__BOT_TOKEN", "xoxb-bench")
+        .env("FIREWATCH__SLACK__SIGNING_SECRET", SECRET)
+        .env("FIREWATCH__SLACK__API_URL", format!("{slack}/api"))
+        .env("FIREWATCH__STORE__URL", &store)
+        .env("FIREWATCH__SERVER__LISTEN", "127.0.0.1:0");
+    let server = Server::start(command).await;
+    println!(
+        "start → GET /readyz 200: {:.1} ms (target ≤ 200 ms)",
+        ms(server.ready)
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    println!("idle RSS: {} (target ≤ 32 MiB)", mib(server.rss_kib()));
+    let load = Load {
+        addr: server.addr,
+        command: args.command.clone(),
+        response_url: format!("{slack}/respond"),
+    };
+
+    let count = (args.rate * args.seconds) as usize;
+    let steady = load.steady(args.rate, count).await;
+    println!(
+        "steady {} req/s for {} s: {} (target p99 ≤ 100 ms)",
+        args.rate,
+        args.seconds,
+        steady.summary()
+    );
+    wait_for_replies(&replies, count as u64).await;
+
+    let burst = load.burst(args.burst, args.connections).await;
+    let rss = server.rss_kib();
+    let late = burst
+        .latencies
+        .iter()
+        .filter(|l| **l > Duration::from_secs(2))
+        .count();
+    println!(
+        "burst of {} over {} connections: {}, {late} later than 2 s (target every ack ≤ 2 s)",
+        args.burst,
+        args.connections,
+        burst.summary()
+    );
+    println!("RSS right after the burst: {} (target ≤ 64 MiB)", mib(rss));
+    let started = Instant::now();
+    let all = (count + args.burst) as u64;
+    wait_for_replies(&replies, all).await;
+    let posted = replies.load(Ordering::Relaxed);
+    if posted < all {
+        println!("only {posted} of {all} replies posted a minute after the burst");
+    } else {
+        println!(
+            "every reply of the burst posted {:.1} s after its last ack",
+            started.elapsed().as_secs_f64()
+        );
+    }
 }
 
-/// A fake Slack Web API: every method answers `ok`, `response_url` answers `ok`; counts calls.
-/// It runs on a thread of its own (`fake-slack`), so the generator's CPU figures show it apart
-/// from the load's.
-fn fake_slack(calls: Arc<AtomicU64>) -> String {
-    let api_calls = Arc::clone(&calls);
+/// Waits (at most a minute) until the fake Slack got `n` replies: the engine has caught up.
+async fn wait_for_replies(replies: &AtomicU64, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while replies.load(Ordering::Relaxed) < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A fake Slack Web API on a thread of its own: every method and `response_url` answers `ok`;
+/// replies through `response_url` are counted.
+fn fake_slack(replies: Arc<AtomicU64>) -> String {
     let app = Router::new()
         .route(
             "/api/{method}",
-            post(move |_: Bytes| {
-                let calls = Arc::clone(&api_calls);
-                async move {
-                    calls.fetch_add(1, Ordering::Relaxed);
-                    axum::Json(serde_json::json!({
-                        "ok": true, "channel": "CLOAD", "ts": "1764385200.000100",
-                        "message": {"ts": "1764385200.000100", "text": "", "type": "message"}
-                    }))
-                }
+            post(|_: Bytes| async {
+                axum::Json(serde_json::json!({
+                    "ok": true, "channel": "CLOAD", "ts": "1764385200.000100",
+                    "message": {"ts": "1764385200.000100", "text": "", "type": "message"}
+                }))
             }),
         )
         .route(
             "/respond/{id}",
             post(move |_: Bytes| {
-                let calls = Arc::clone(&calls);
-                async move {
-                    calls.fetch_add(1, Ordering::Relaxed);
-                    "ok"
-                }
+                replies.fetch_add(1, Ordering::Relaxed);
+                async { "ok" }
             }),
         );
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::Builder::new()
-        .name("fake-slack".into())
-        .spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime")
-                .block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                    axum::serve(listener, app).await.unwrap();
-                });
-        })
-        .expect("the fake Slack's thread starts");
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                axum::serve(listener, app).await.unwrap();
+            });
+    });
     url
 }
 
-/// A child server and the address it printed.
+/// The server as a child process.
 struct Server {
     child: Child,
     addr: SocketAddr,
-    /// Spawn → "serving on" printed.
-    listening: Duration,
     /// Spawn → first `GET /readyz` 200.
     ready: Duration,
+}
+
+impl Server {
+    async fn start(mut command: Command) -> Self {
+        let started = Instant::now();
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Keeps draining the log, so the child never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some((_, addr)) = line.split_once("serving on ")
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(addr.trim().to_owned());
+                } else if line.contains("ERROR") || line.contains("WARN") || line.contains("error")
+                {
+                    eprintln!("server: {line}");
+                }
+            }
+        });
+        let addr = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)))
+            .await
+            .unwrap()
+            .expect("the server prints its address");
+        let addr: SocketAddr = addr.parse().expect("an address");
+        let ready = loop {
+            if let Ok(mut c) = Connection::open(addr).await {
+                let probe = format!("GET /readyz HTTP/1.1\r\nhost: {addr}\r\n\r\n");
+                if c.exchange(probe.as_bytes()).await.unwrap_or(false) {
+                    break started.elapsed();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        Self { child, addr, ready }
+    }
+
+    /// VmRSS in KiB.
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
 }
 
 impl Drop for Server {
@@ -170,534 +280,197 @@ impl Drop for Server {
     }
 }
 
-async fn start(mut command: Command, client: &HttpClient) -> Server {
-    let started = Instant::now();
-    let mut child = command
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("server starts");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    // Keeps draining the log so the child never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Some((_, addr)) = line.split_once("serving on ")
-                && let Some(tx) = tx.take()
-            {
-                let _ = tx.send((addr.trim().to_owned(), started.elapsed()));
-            } else if line.contains("ERROR") || line.contains("WARN") || line.contains("error:") {
-                eprintln!("server: {line}");
+/// Signed slash commands for one server.
+struct Load {
+    addr: SocketAddr,
+    command: String,
+    response_url: String,
+}
+
+impl Load {
+    /// Request `i` of the run `run`, whole, signed as Slack signs it.
+    fn request(&self, run: &str, i: usize) -> Vec<u8> {
+        let (command, text) = self.command.split_once(' ').unwrap_or((&self.command, ""));
+        let (user, channel) = (format!("U{}", i % 50), format!("CLOAD{}", i % 20));
+        let (url, trigger) = (
+            format!("{}/{run}{i}", self.response_url),
+            format!("{run}.{i}"),
+        );
+        let body = serde_urlencoded::to_string([
+            ("team_id", "T0LOAD"),
+            ("channel_id", channel.as_str()),
+            ("user_id", user.as_str()),
+            ("user_name", user.as_str()),
+            ("command", command),
+            ("text", text),
+            ("response_url", url.as_str()),
+            ("trigger_id", trigger.as_str()),
+        ])
+        .unwrap();
+        let ts = chrono::Utc::now().timestamp();
+        let signature = firewatch::chat::slack::sign(SECRET, ts, &body);
+        format!(
+            "POST /slack/commands HTTP/1.1\r\nhost: {}\r\n\
+             content-type: application/x-www-form-urlencoded\r\n\
+             x-slack-request-timestamp: {ts}\r\nx-slack-signature: {signature}\r\n\
+             content-length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    /// `count` requests offered at `rate` per second, each on an idle keep-alive connection (a
+    /// new one when none is idle).
+    async fn steady(&self, rate: u32, count: usize) -> Figures {
+        let idle: Arc<Mutex<Vec<Connection>>> = Arc::default();
+        let start = tokio::time::Instant::now();
+        let mut runs = tokio::task::JoinSet::new();
+        for i in 0..count {
+            let due = start + Duration::from_secs_f64(i as f64 / f64::from(rate));
+            tokio::time::sleep_until(due).await;
+            let request = self.request("steady", i);
+            let (idle, addr) = (Arc::clone(&idle), self.addr);
+            runs.spawn(async move {
+                let connection = idle.lock().await.pop();
+                let mut connection = match connection {
+                    Some(c) => c,
+                    None => Connection::open(addr).await?,
+                };
+                let ok = connection.exchange(&request).await?;
+                idle.lock().await.push(connection);
+                Ok::<_, std::io::Error>((ok, due.elapsed()))
+            });
+        }
+        Figures::of(runs.join_all().await)
+    }
+
+    /// `count` requests sent at once over `connections` connections opened beforehand, one
+    /// request in flight on each.
+    async fn burst(&self, count: usize, connections: usize) -> Figures {
+        let mut opened = Vec::new();
+        for _ in 0..connections {
+            opened.push(Connection::open(self.addr).await.expect("a connection"));
+        }
+        let mut shares: Vec<Vec<Vec<u8>>> = vec![Vec::new(); connections];
+        for i in 0..count {
+            shares[i % connections].push(self.request("burst", i));
+        }
+        let start = Instant::now();
+        let mut runs = tokio::task::JoinSet::new();
+        for (mut connection, share) in opened.into_iter().zip(shares) {
+            runs.spawn(async move {
+                let mut answers = Vec::new();
+                for request in share {
+                    let ok = connection.exchange(&request).await?;
+                    answers.push((ok, start.elapsed()));
+                }
+                Ok::<_, std::io::Error>(answers)
+            });
+        }
+        let mut all = Vec::new();
+        for answers in runs.join_all().await {
+            match answers {
+                Ok(answers) => all.extend(answers.into_iter().map(Ok)),
+                Err(e) => all.push(Err(e)),
             }
         }
-    });
-    let (addr, listening) = tokio::task::spawn_blocking(move || {
-        rx.recv_timeout(Duration::from_secs(30))
-            .expect("the server prints its address")
-    })
-    .await
-    .unwrap();
-    let addr: SocketAddr = addr.parse().expect("an address");
-    let ready = loop {
-        let request = hyper::Request::get(format!("http://{addr}/readyz"))
-            .body(Full::new(Bytes::new()))
-            .unwrap();
-        if let Ok(response) = client.request(request).await
-            && response.status() == 200
-        {
-            break started.elapsed();
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    };
-    Server {
-        child,
-        addr,
-        listening,
-        ready,
+        Figures::of(all)
     }
 }
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
-
-/// VmRSS and VmHWM of `pid`, in KiB.
-fn memory(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// CPU time each thread group of `pid` has used, in nanoseconds, by thread name (tokio's worker
-/// threads, the engine's, SQLite's connection threads), from `/proc/PID/task/*/schedstat`.
-fn cpu(pid: u32) -> std::collections::BTreeMap<String, u64> {
-    let mut by_name = std::collections::BTreeMap::new();
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return by_name;
-    };
-    for task in tasks.flatten() {
-        let path = task.path();
-        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-        let ran = std::fs::read_to_string(path.join("schedstat"))
-            .ok()
-            .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
-            .unwrap_or(0u64);
-        *by_name.entry(group(name.trim())).or_insert(0) += ran;
-    }
-    by_name
-}
-
-/// A thread's group: its name without a trailing number.
-fn group(name: &str) -> String {
-    name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-')
-        .to_owned()
-}
-
-/// CPU microseconds per request spent between two [`cpu`] readings, by thread group.
-fn cpu_per_request(
-    before: &std::collections::BTreeMap<String, u64>,
-    after: &std::collections::BTreeMap<String, u64>,
-    requests: usize,
-) -> String {
-    let mut total = 0;
-    let mut parts = Vec::new();
-    for (name, ran) in after {
-        let spent = ran.saturating_sub(before.get(name).copied().unwrap_or(0));
-        total += spent;
-        if spent > 0 {
-            parts.push(format!(
-                "{name} {:.1}",
-                spent as f64 / 1e3 / requests as f64
-            ));
-        }
-    }
-    format!(
-        "{:.1} µs/request ({})",
-        total as f64 / 1e3 / requests as f64,
-        parts.join(", ")
-    )
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
-}
-
-struct Figures {
-    p50: Duration,
-    p99: Duration,
-    max: Duration,
-    per_second: f64,
-    failed: usize,
-}
-
-/// The requests of one run, each a whole HTTP/1.1 request: slash command `i` comes from user and
-/// channel `i % concurrency`, with trigger id `salt.i` (unique across runs), signed like Slack
-/// signs it. Built before the clock starts, so the generator's CPU during the load goes to
-/// sending and reading, not to building and signing: it shares the two cores with the server it
-/// measures. One timestamp for all: a run lasts seconds, Slack's window is five minutes.
-fn prepare(
-    addr: SocketAddr,
-    args: &Args,
-    response_url: &str,
-    salt: &str,
-    count: usize,
-) -> Arc<Vec<Vec<u8>>> {
-    let (cmd, text) = args.command.split_once(' ').unwrap_or((&args.command, ""));
-    let ts = chrono::Utc::now().timestamp();
-    let requests = (0..count)
-        .map(|i| {
-            let worker = i % args.concurrency;
-            let (channel, user, name) = (
-                format!("CLOAD{}", worker % 20),
-                format!("U{worker}"),
-                format!("load{worker}"),
-            );
-            let (url, trigger) = (format!("{response_url}/{i}"), format!("{salt}.{i}"));
-            let body = serde_urlencoded::to_string([
-                ("token", "unused"),
-                ("team_id", "T0LOAD"),
-                ("channel_id", channel.as_str()),
-                ("user_id", user.as_str()),
-                ("user_name", name.as_str()),
-                ("command", cmd),
-                ("text", text),
-                ("response_url", url.as_str()),
-                ("trigger_id", trigger.as_str()),
-            ])
-            .unwrap();
-            let signature = firewatch::chat::slack::sign(SECRET, ts, &body);
-            format!(
-                "POST /slack/commands HTTP/1.1\r\nhost: {addr}\r\n\
-                 content-type: application/x-www-form-urlencoded\r\n\
-                 x-slack-request-timestamp: {ts}\r\nx-slack-signature: {signature}\r\n\
-                 content-length: {}\r\n\r\n{body}",
-                body.len()
-            )
-            .into_bytes()
-        })
-        .collect();
-    Arc::new(requests)
-}
-
-/// One keep-alive connection of the load, one request in flight at a time: a request is
-/// written whole and its answer read with `httparse`, with no pool, no task per connection and
-/// no hand-off between tasks (what a pooled client costs per request).
+/// One keep-alive connection, one request in flight at a time.
 struct Connection {
-    addr: SocketAddr,
-    stream: tokio::net::TcpStream,
+    stream: TcpStream,
     read: Vec<u8>,
 }
 
 impl Connection {
     async fn open(addr: SocketAddr) -> std::io::Result<Self> {
-        let stream = tokio::net::TcpStream::connect(addr).await?;
+        let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         Ok(Self {
-            addr,
             stream,
-            read: Vec::with_capacity(4096),
+            read: Vec::with_capacity(1024),
         })
     }
 
-    /// Sends `request` and reads its whole answer: whether it was 200. An error means the
-    /// connection is unusable (the caller opens another).
+    /// Sends `request` and reads its whole answer: whether it was 200.
     async fn exchange(&mut self, request: &[u8]) -> std::io::Result<bool> {
-        use std::io::{Error, ErrorKind};
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         self.stream.write_all(request).await?;
         self.read.clear();
-        let (ok, end, close) = loop {
+        loop {
             if self.stream.read_buf(&mut self.read).await? == 0 {
-                return Err(ErrorKind::UnexpectedEof.into());
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
             }
             let mut headers = [httparse::EMPTY_HEADER; 32];
             let mut response = httparse::Response::new(&mut headers);
-            let head = match response.parse(&self.read).map_err(Error::other)? {
-                httparse::Status::Complete(head) => head,
-                httparse::Status::Partial => continue,
+            let httparse::Status::Complete(head) =
+                response.parse(&self.read).map_err(std::io::Error::other)?
+            else {
+                continue;
             };
-            let header = |name: &str| {
-                response
-                    .headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case(name))
-                    .map(|h| String::from_utf8_lossy(h.value).into_owned())
-            };
-            // Every answer of both servers has a length (none is chunked).
-            let length: usize = header("content-length")
-                .and_then(|l| l.trim().parse().ok())
-                .ok_or_else(|| Error::other("an answer without content-length"))?;
-            let close = header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
-            break (response.code == Some(200), head + length, close);
-        };
-        while self.read.len() < end {
-            if self.stream.read_buf(&mut self.read).await? == 0 {
-                return Err(ErrorKind::UnexpectedEof.into());
+            let length: usize = response
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok())
+                .unwrap_or(0);
+            let ok = response.code == Some(200);
+            while self.read.len() < head + length {
+                if self.stream.read_buf(&mut self.read).await? == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+            }
+            return Ok(ok);
+        }
+    }
+}
+
+/// The latencies of a run's acknowledgements, and how many failed.
+struct Figures {
+    latencies: Vec<Duration>,
+    failed: usize,
+}
+
+impl Figures {
+    fn of(answers: Vec<std::io::Result<(bool, Duration)>>) -> Self {
+        let mut latencies = Vec::new();
+        let mut failed = 0;
+        for answer in answers {
+            match answer {
+                Ok((true, latency)) => latencies.push(latency),
+                _ => failed += 1,
             }
         }
-        if close {
-            *self = Self::open(self.addr).await?;
-        }
-        Ok(ok)
+        latencies.sort();
+        Self { latencies, failed }
     }
-}
 
-/// Sends `requests` over `concurrency` connections (opened before the clock starts), each
-/// connection taking the next request as soon as its previous one is answered.
-///
-/// Without `rate`, a closed loop: each latency counts from when its request was sent. With
-/// `rate` (requests/s), an open loop: request `i` is due at `i / rate` s and its latency counts
-/// from then, so a server that falls behind shows it; at most `concurrency` are in flight.
-async fn load(
-    addr: SocketAddr,
-    requests: Arc<Vec<Vec<u8>>>,
-    concurrency: usize,
-    rate: Option<u32>,
-) -> Figures {
-    let mut connections = Vec::with_capacity(concurrency);
-    for _ in 0..concurrency {
-        connections.push(Connection::open(addr).await.expect("a connection opens"));
+    fn at(&self, quantile: f64) -> Duration {
+        let last = self.latencies.len().saturating_sub(1);
+        self.latencies
+            .get((last as f64 * quantile).round() as usize)
+            .copied()
+            .unwrap_or_default()
     }
-    let interval = rate.map(|r| Duration::from_secs_f64(1.0 / f64::from(r.max(1))));
-    let next = Arc::new(AtomicUsize::new(0));
-    let failed = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let workers: Vec<_> = connections
-        .into_iter()
-        .map(|mut connection| {
-            let (requests, next, failed) = (
-                Arc::clone(&requests),
-                Arc::clone(&next),
-                Arc::clone(&failed),
-            );
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(request) = requests.get(i) else {
-                        break latencies;
-                    };
-                    let from = match interval {
-                        Some(interval) => {
-                            let due = started + interval.mul_f64(i as f64);
-                            tokio::time::sleep_until(due.into()).await;
-                            due
-                        }
-                        None => Instant::now(),
-                    };
-                    match connection.exchange(request).await {
-                        Ok(ok) => {
-                            latencies.push(from.elapsed());
-                            if !ok {
-                                failed.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                        Err(_) => {
-                            failed.fetch_add(1, Ordering::Relaxed);
-                            match Connection::open(addr).await {
-                                Ok(fresh) => connection = fresh,
-                                Err(_) => break latencies,
-                            }
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
-    let mut latencies = Vec::with_capacity(requests.len());
-    for worker in workers {
-        latencies.extend(worker.await.unwrap());
-    }
-    let elapsed = started.elapsed();
-    figures(
-        latencies,
-        requests.len(),
-        elapsed,
-        failed.load(Ordering::Relaxed),
-    )
-}
 
-fn figures(
-    mut latencies: Vec<Duration>,
-    requests: usize,
-    elapsed: Duration,
-    failed: usize,
-) -> Figures {
-    latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    Figures {
-        p50: at(0.50),
-        p99: at(0.99),
-        max: *latencies.last().unwrap(),
-        per_second: requests as f64 / elapsed.as_secs_f64(),
-        failed,
-    }
-}
-
-/// Waits (at most 120 s from `since`) until every accepted request's answer was posted: how
-/// long that took, and how many were still unanswered.
-async fn drain(
-    sqlite: Option<&sqlx::SqlitePool>,
-    postgres: Option<&sqlx::PgPool>,
-    since: Instant,
-) -> (Option<Duration>, i64) {
-    let undelivered_sql = "SELECT count(*) FROM processed_requests WHERE delivered_at IS NULL";
-    let mut undelivered = 0;
-    while since.elapsed() < Duration::from_secs(120) {
-        undelivered = match (sqlite, postgres) {
-            (Some(pool), _) => sqlx::query_scalar::<_, i64>(undelivered_sql)
-                .fetch_one(pool)
-                .await
-                .expect("the inbox reads"),
-            (_, Some(pool)) => sqlx::query_scalar::<_, i64>(undelivered_sql)
-                .fetch_one(pool)
-                .await
-                .expect("the inbox reads"),
-            _ => unreachable!("one of them is open"),
-        };
-        if undelivered == 0 {
-            return (Some(since.elapsed()), 0);
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    (None, undelivered)
-}
-
-fn show(name: &str, f: &Figures) {
-    println!(
-        "{name:<10} p50 {:>8.2?}  p99 {:>8.2?}  max {:>8.2?}  {:>8.0} req/s  {} failed",
-        f.p50, f.p99, f.max, f.per_second, f.failed
-    );
-}
-
-async fn drive(args: Args) {
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let exe = std::env::current_exe().expect("own path");
-    let binary = args.binary.clone().unwrap_or_else(|| {
-        exe.parent()
-            .and_then(|examples| examples.parent())
-            .map(|profile| profile.join("firewatch"))
-            .expect("target/PROFILE/firewatch")
-    });
-    assert!(
-        binary.exists(),
-        "{} is missing: build it first (cargo build --profile dist --bin firewatch)",
-        binary.display()
-    );
-    println!("server binary: {}", binary.display());
-    let calls = Arc::new(AtomicU64::new(0));
-    let slack = fake_slack(Arc::clone(&calls));
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    let client: HttpClient = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(args.concurrency)
-        .build(connector);
-    println!(
-        "ack load: {} signed `{}` slash commands over {} connections ({} warm-up first)",
-        args.requests, args.command, args.concurrency, args.concurrency
-    );
-
-    let mut firewatch = Command::new(&binary);
-    firewatch
-        .args(["serve", "--config"])
-        .arg(repo.join("bot.toml.example"))
-        .env_remove("RUST_LOG")
-        .env("FIREWATCH__SLACK__BOT_TOKEN", "xoxb-bench")
-        .env("FIREWATCH__SLACK__SIGNING_SECRET", SECRET)
-        .env("FIREWATCH__SLACK__API_URL", format!("{slack}/api"))
-        .env(
-            "FIREWATCH__STORE__URL",
-            args.store
-                .clone()
-                .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display())),
+    fn summary(&self) -> String {
+        format!(
+            "{} acks, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {} failed",
+            self.latencies.len(),
+            ms(self.at(0.5)),
+            ms(self.at(0.99)),
+            ms(self.at(1.0)),
+            self.failed
         )
-        .env("FIREWATCH__SERVER__LISTEN", "127.0.0.1:0");
-    let server = start(firewatch, &client).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let idle = memory(server.child.id());
-    let response_url = format!("{slack}/respond");
-    let warm = prepare(server.addr, &args, &response_url, "warm", args.concurrency);
-    load(server.addr, warm, args.concurrency, None).await;
-    let requests = prepare(server.addr, &args, &response_url, "load", args.requests);
-    let cpu_before = cpu(server.child.id());
-    let own_before = cpu(std::process::id());
-    let fw = load(server.addr, requests, args.concurrency, None).await;
-    let after = memory(server.child.id());
-    let cpu_acked = cpu(server.child.id());
-    let own_acked = cpu(std::process::id());
-    let acked = Instant::now();
-    let sqlite_url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let store_url = args.store.clone().unwrap_or(sqlite_url);
-    let (sqlite, postgres) = if store_url.starts_with("postgres") {
-        let pool = sqlx::PgPool::connect(&store_url).await;
-        (None, Some(pool.expect("the store opens")))
-    } else {
-        let pool = sqlx::SqlitePool::connect(&store_url).await;
-        (Some(pool.expect("the store opens")), None)
-    };
-    let (drained, undelivered) = drain(sqlite.as_ref(), postgres.as_ref(), acked).await;
-    let settled = memory(server.child.id());
-    let cpu_drained = cpu(server.child.id());
-    let mut at_rates = Vec::new();
-    for (n, &rate) in args.rates.iter().enumerate() {
-        let requests = prepare(
-            server.addr,
-            &args,
-            &response_url,
-            &format!("rate{n}"),
-            args.requests,
-        );
-        let figures = load(server.addr, requests, args.concurrency, Some(rate)).await;
-        drain(sqlite.as_ref(), postgres.as_ref(), Instant::now()).await;
-        at_rates.push((rate, figures));
     }
-    if let Some(pool) = sqlite {
-        pool.close().await;
-    }
-    if let Some(pool) = postgres {
-        pool.close().await;
-    }
-    let (listening, ready) = (server.listening, server.ready);
-    drop(server);
+}
 
-    let bare = start(
-        {
-            let mut c = Command::new(&exe);
-            c.arg("--bare-server");
-            c
-        },
-        &client,
-    )
-    .await;
-    let bare_idle = memory(bare.child.id());
-    let warm = prepare(bare.addr, &args, &response_url, "bwarm", args.concurrency);
-    load(bare.addr, warm, args.concurrency, None).await;
-    let requests = prepare(bare.addr, &args, &response_url, "bload", args.requests);
-    let bare_before = cpu(bare.child.id());
-    let own_bare_before = cpu(std::process::id());
-    let reference = load(bare.addr, requests, args.concurrency, None).await;
-    let bare_cpu = cpu(bare.child.id());
-    let own_bare = cpu(std::process::id());
-    let bare_after = memory(bare.child.id());
-    drop(bare);
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
 
-    show("firewatch", &fw);
-    show("bare axum", &reference);
-    println!(
-        "firewatch throughput: {:.0} % of bare axum",
-        100.0 * fw.per_second / reference.per_second
-    );
-    for (rate, figures) in &at_rates {
-        show(&format!("@{rate}/s"), figures);
-    }
-    let n = args.requests;
-    println!(
-        "firewatch CPU during the load: {}",
-        cpu_per_request(&cpu_before, &cpu_acked, n)
-    );
-    println!(
-        "firewatch CPU after the load, until every reply was posted: {}",
-        cpu_per_request(&cpu_acked, &cpu_drained, n)
-    );
-    println!(
-        "bare axum CPU during its load: {}",
-        cpu_per_request(&bare_before, &bare_cpu, n)
-    );
-    println!(
-        "load generator CPU: {} (firewatch run) · {} (bare run)",
-        cpu_per_request(&own_before, &own_acked, n),
-        cpu_per_request(&own_bare_before, &own_bare, n)
-    );
-    println!("firewatch start: listening after {listening:.1?}, GET /readyz 200 after {ready:.1?}");
-    println!(
-        "firewatch RSS: idle {} · right after the load {} · after the replies {} (peak VmHWM {})",
-        mib(idle.0),
-        mib(after.0),
-        mib(settled.0),
-        mib(settled.1)
-    );
-    println!(
-        "bare axum RSS: idle {} · after the load {} (peak {})",
-        mib(bare_idle.0),
-        mib(bare_after.0),
-        mib(bare_after.1)
-    );
-    match drained {
-        Some(t) => println!(
-            "replies: every request answered {t:.2?} after the last ack ({} calls to the fake Slack)",
-            calls.load(Ordering::Relaxed)
-        ),
-        None => println!(
-            "replies: {undelivered} requests still unanswered 120 s after the last ack ({} calls to the fake Slack)",
-            calls.load(Ordering::Relaxed)
-        ),
-    }
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
 }

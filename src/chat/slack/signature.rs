@@ -34,8 +34,7 @@ pub enum Rejection {
 
 /// Checks requests against one signing secret.
 pub struct Verifier {
-    /// The HMAC keyed with the secret, cloned for each request (keying it hashes the secret's
-    /// pads: two of the dozen SHA-256 blocks a slash command costs); `None` when the secret is
+    /// The HMAC keyed with the secret, cloned for each request; `None` when the secret is
     /// empty, which Slack never signs with.
     keyed: Option<Hmac<Sha256>>,
 }
