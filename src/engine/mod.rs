@@ -120,9 +120,6 @@ fn refuse(headline: impl Into<String>, detail: impl Into<String>) -> Error {
     }
 }
 
-/// Commands that are parsed but not yet built.
-const NOT_YET_BUILT: [CommandName; 0] = [];
-
 /// What an engine is built from.
 #[derive(Clone)]
 pub struct Parts {
@@ -476,7 +473,6 @@ fn refusal(name: CommandName, refusal: Refusal) -> Error {
 fn allowed_now(id: IncidentId, status: Status) -> String {
     let allowed: Vec<String> = CommandName::ALL
         .into_iter()
-        .filter(|c| !NOT_YET_BUILT.contains(c))
         .filter(|c| step_of(*c).is_some_and(|step| lifecycle::allows(status, step)))
         .map(|c| c.to_string())
         .collect();
