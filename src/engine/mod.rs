@@ -15,8 +15,8 @@ mod handlers;
 mod help;
 mod jobs;
 mod mitigate;
-mod paper;
 mod read;
+mod report;
 mod timers;
 mod verify;
 
