@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use super::{Caller, Engine, Reply, Result, refuse};
-use crate::catalog::Service;
 use crate::command::CommandName;
 use crate::incident::IncidentId;
 use crate::ops::Change;
@@ -60,7 +59,10 @@ impl Engine {
     ) -> Result<Vec<Reply>> {
         let deployment = match deployment {
             Some(d) => d,
-            None => self.service_of(caller, incident).await?.deployment,
+            None => {
+                self.service_of(&self.target(caller, incident).await?)?
+                    .deployment
+            }
         };
         let change = Change::Scale {
             deployment,
@@ -91,23 +93,5 @@ impl Engine {
         let change = Change::Action { name, toggle };
         self.mitigate(caller, incident, CommandName::Action, change)
             .await
-    }
-
-    /// The service of the incident a command is about.
-    pub(super) async fn service_of(
-        &self,
-        caller: &Caller,
-        explicit: Option<IncidentId>,
-    ) -> Result<Service> {
-        let incident = self.target(caller, explicit).await?;
-        self.catalog.get(&incident.service).cloned().ok_or_else(|| {
-            refuse(
-                format!("{} is about an unknown service", incident.id),
-                format!(
-                    "Service '{}' is no longer in the config's [[services]].",
-                    incident.service
-                ),
-            )
-        })
     }
 }

@@ -34,7 +34,7 @@ impl Engine {
     ) -> Result<Vec<Reply>> {
         let incident = self.target(caller, explicit).await?;
         self.check_allowed(&incident, CommandName::Diagnose)?;
-        let service = self.service_of(caller, Some(incident.id)).await?;
+        let service = self.service_of(&incident)?;
         let findings = match area {
             Area::App => self.app(&service).await,
             Area::Perf => self.perf(&service, incident.id).await,

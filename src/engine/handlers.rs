@@ -5,9 +5,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{
-    Caller, Engine, Reply, Result, error_reference, evidence, refusal, refuse, to_channel,
-};
+use super::steps::refusal;
+use super::{Caller, Engine, Reply, Result, error_reference, evidence, refuse, to_channel};
 use crate::command::CommandName;
 use crate::incident::lifecycle::{self, Event, FollowUp, Outcome, Report};
 use crate::incident::trail::{self, Trail};

@@ -11,14 +11,13 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Caller, Engine, Reply, Result, refusal, refuse, to_channel};
+use super::{Caller, Engine, Reply, Result, refuse, to_channel};
 use crate::approval::{NewRequest, Person, Policy as ApprovalPolicy, Request};
 use crate::command::CommandName;
-use crate::incident::lifecycle::{self, Event, Step};
+use crate::incident::lifecycle::Step;
 use crate::incident::{Incident, IncidentId, TimelineEvent};
 use crate::message::{Block, ButtonStyle, Message};
 use crate::ops::{self, Change, Mutation, Plan};
-use crate::store::Updated;
 
 impl Engine {
     /// `/incident-rollback`, `/incident-scale`, `/incident-action`: check who asks, preview, then
@@ -33,7 +32,7 @@ impl Engine {
     ) -> Result<Vec<Reply>> {
         let incident = self.target(caller, explicit).await?;
         self.check_allowed(&incident, name)?;
-        let service = self.service_of(caller, Some(incident.id)).await?;
+        let service = self.service_of(&incident)?;
         if let Change::Scale { replicas, .. } = &change
             && *replicas > self.limits.max_replicas
         {
@@ -258,51 +257,6 @@ impl Engine {
     ) -> Result<Incident> {
         self.record_entries(caller, request, incident, name, Step::Mitigate, entries)
             .await
-    }
-
-    /// Appends `entry` to the incident's timeline as the caller's `name` command, a `step` (a
-    /// responder action: it acknowledges an unacknowledged incident).
-    pub(super) async fn record_step(
-        &self,
-        caller: &Caller,
-        request: Option<&str>,
-        incident: &Incident,
-        name: CommandName,
-        step: Step,
-        entry: TimelineEvent,
-    ) -> Result<Incident> {
-        self.record_entries(caller, request, incident, name, step, vec![entry])
-            .await
-    }
-
-    pub(super) async fn record_entries(
-        &self,
-        caller: &Caller,
-        request: Option<&str>,
-        incident: &Incident,
-        name: CommandName,
-        step: Step,
-        entries: Vec<TimelineEvent>,
-    ) -> Result<Incident> {
-        let now = self.clock.now();
-        let event = Event::Record {
-            step,
-            entries,
-            raise: None,
-        };
-        let decide =
-            |i: &Incident| lifecycle::apply(i, event.clone(), &caller.actor, now, &self.policy);
-        match self
-            .store
-            .update(incident.id, &caller.actor, now, request, &decide)
-            .await?
-        {
-            Updated::Changed { before, after } => {
-                self.metrics.incident_changed(&before, &after, now);
-                Ok(*after)
-            }
-            Updated::Refused(r) => Err(refusal(name, r)),
-        }
     }
 }
 

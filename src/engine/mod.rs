@@ -17,6 +17,7 @@ mod jobs;
 mod mitigate;
 mod read;
 mod report;
+mod steps;
 mod timers;
 mod verify;
 
@@ -36,11 +37,11 @@ use crate::approval::{self, Vote};
 use crate::catalog::Catalog;
 use crate::chat::Outbox;
 use crate::clock::Clock;
-use crate::command::{self, CommandName, Invocation};
+use crate::command::{self, Invocation};
 use crate::error_chain;
-use crate::incident::lifecycle::{self, Event, Refusal, Step};
+use crate::incident::lifecycle::Event;
 use crate::incident::severity::Policy;
-use crate::incident::{Actor, ChannelRef, Incident, IncidentId, Status};
+use crate::incident::{Actor, ChannelRef};
 use crate::message::Message;
 use crate::metrics::{Metrics, Outcome};
 use crate::notify::{self, Templates};
@@ -408,96 +409,6 @@ impl Engine {
             }
         }
     }
-
-    /// The incident a command is about: `#ID` when given, otherwise the channel's.
-    async fn target(&self, caller: &Caller, explicit: Option<IncidentId>) -> Result<Incident> {
-        if let Some(id) = explicit {
-            return self.store.incident(id).await?.ok_or_else(|| {
-                refuse(
-                    format!("There is no incident {id}"),
-                    "/incident-status lists the open incidents.",
-                )
-            });
-        }
-        match read::choose(self.store.incidents_in(&caller.channel).await?) {
-            read::Choice::One(incident) => Ok(*incident),
-            read::Choice::Nothing => Err(refuse(
-                "No incident is open in this channel",
-                "Name one with #ID (/incident-status lists them), or open one with /incident-assess <description>.",
-            )),
-            read::Choice::Several(candidates) => {
-                let listed: Vec<String> = candidates
-                    .iter()
-                    .map(|i| format!("{} ({} {})", i.id, i.severity, i.status))
-                    .collect();
-                Err(refuse(
-                    "Several incidents are open in this channel",
-                    format!(
-                        "Add #ID after the command to say which: {}.",
-                        listed.join(", ")
-                    ),
-                ))
-            }
-        }
-    }
-
-    /// Refuses `name` when the incident's state does not allow it, listing what is allowed.
-    fn check_allowed(&self, incident: &Incident, name: CommandName) -> Result<()> {
-        match step_of(name) {
-            Some(step) if !lifecycle::allows(incident.status, step) => Err(refusal(
-                name,
-                Refusal::WrongState {
-                    id: incident.id,
-                    status: incident.status,
-                    step,
-                },
-            )),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// A state-machine refusal of `name`, as the caller reads it.
-fn refusal(name: CommandName, refusal: Refusal) -> Error {
-    match refusal {
-        Refusal::WrongState { id, status, .. } => refuse(
-            format!("{name} is not possible now"),
-            allowed_now(id, status),
-        ),
-        Refusal::AlreadyAcknowledged { .. } => refuse("Already acknowledged", refusal.to_string()),
-        Refusal::SameSeverity { .. } => refuse("Nothing to change", refusal.to_string()),
-    }
-}
-
-/// What can be done to an incident in `status`, for refusal messages.
-fn allowed_now(id: IncidentId, status: Status) -> String {
-    let allowed: Vec<String> = CommandName::ALL
-        .into_iter()
-        .filter(|c| step_of(*c).is_some_and(|step| lifecycle::allows(status, step)))
-        .map(|c| c.to_string())
-        .collect();
-    format!("{id} is {status}. Allowed now: {}.", allowed.join(", "))
-}
-
-/// The lifecycle step a command is; `None` for commands not about one incident.
-fn step_of(name: CommandName) -> Option<Step> {
-    Some(match name {
-        CommandName::Ack => Step::Acknowledge,
-        CommandName::Update => Step::Update,
-        CommandName::Severity => Step::ChangeSeverity,
-        CommandName::Note => Step::Note,
-        CommandName::Resolve => Step::Resolve,
-        CommandName::Status => Step::Read,
-        CommandName::Rollback | CommandName::Scale | CommandName::Action => Step::Mitigate,
-        CommandName::Diagnose | CommandName::Verify | CommandName::PerformanceTest => {
-            Step::Investigate
-        }
-        CommandName::Report => Step::Close,
-        CommandName::Followup => Step::FollowUp,
-        CommandName::Assess | CommandName::Help | CommandName::Approve | CommandName::Deny => {
-            return None;
-        }
-    })
 }
 
 fn private(message: Message) -> Reply {

@@ -7,7 +7,8 @@
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Caller, Engine, Error, Reply, Result, allowed_now, refusal, refuse, to_channel};
+use super::steps::{allowed_now, refusal};
+use super::{Caller, Engine, Error, Reply, Result, refuse, to_channel};
 use crate::command::{CommandName, Followup};
 use crate::incident::lifecycle::{self, Event, FollowUp};
 use crate::incident::trail::{self, Trail};

@@ -25,7 +25,7 @@ impl Engine {
     ) -> Result<Vec<Reply>> {
         let incident = self.target(caller, explicit).await?;
         self.check_allowed(&incident, CommandName::Verify)?;
-        let service = self.service_of(caller, Some(incident.id)).await?;
+        let service = self.service_of(&incident)?;
         let smoke: Vec<_> = self
             .verification
             .of(&service.name, JobKind::Smoke)
@@ -69,7 +69,7 @@ impl Engine {
     ) -> Result<Vec<Reply>> {
         let incident = self.target(caller, explicit).await?;
         self.check_allowed(&incident, CommandName::PerformanceTest)?;
-        let service = self.service_of(caller, Some(incident.id)).await?;
+        let service = self.service_of(&incident)?;
         let load: Vec<_> = self
             .verification
             .of(&service.name, JobKind::Load)
