@@ -16,14 +16,16 @@
 //! Each step (approval, denial, expiry, result) is its own message naming the request (`R3`),
 //! on the request's card ([`card`]): Slack and Discord also edit the request message with it.
 
-use super::mitigate::{applied_entry, clock_time, field, person, previewed};
+use super::gate::{Effect, Mitigation, person, previewed};
+use super::jobs::JobRun;
+use super::messages::{card, clock_time, done_or_failed, field, names, outcome_message};
 use super::{Caller, Engine, Reply, Result, private, refuse, to_channel};
 use crate::approval::{Policy as ApprovalPolicy, Request, State, Vote, Voted, same_person};
 use crate::command::RequestId;
 use crate::incident::timers::bot;
-use crate::incident::{Actor, Incident, IncidentId, TimelineEvent};
+use crate::incident::{Actor, ChannelRef, Incident, IncidentId, TimelineEvent};
 use crate::message::Message;
-use crate::ops::{Change, Mutation};
+use crate::ops::{Change, Mutation, Plan};
 use crate::store::Close;
 
 /// How many requests one scheduler pass expires, resumes or recovers at most.
@@ -180,10 +182,7 @@ impl Engine {
     /// Runs approved request `id` if this call wins the claim: re-checks the incident, previews
     /// again, applies, and records the result with the request's close. Returns the channel and
     /// the message saying what happened; `None` when someone else claimed it.
-    pub(super) async fn execute(
-        &self,
-        id: i64,
-    ) -> Result<Option<(crate::incident::ChannelRef, Message)>> {
+    pub(super) async fn execute(&self, id: i64) -> Result<Option<(ChannelRef, Message)>> {
         let Some(request) = self
             .store
             .claim_approval(id, &self.runner, self.clock.now())
@@ -195,152 +194,137 @@ impl Engine {
             );
             return Ok(None);
         };
-        let label = request.label();
         let incident = self.incident_of(&request).await?;
-        let what = request.new.what.clone();
-        let channel = incident.channel.clone();
+        let message = match self.ready_to_run(&request, &incident).await? {
+            Ready::Run(run) => {
+                let (mutation, plan) = &*run;
+                self.run_approved(&request, &incident, mutation, plan)
+                    .await?
+            }
+            Ready::Closed(headline, body) => {
+                self.closing_card(&incident, &request, headline, &body)
+            }
+        };
+        Ok(Some((incident.channel.clone(), message)))
+    }
+
+    /// Whether a claimed request can still run: its incident is active, its service configured,
+    /// its change previews again and what it holds while it runs is free (a Job's watcher, then
+    /// reserved). Otherwise the request is closed (cancelled or failed) and the message says why.
+    async fn ready_to_run(&self, request: &Request, incident: &Incident) -> Result<Ready> {
+        let label = request.label();
+        let what = &request.new.what;
         if !incident.status.is_active() {
             let why = format!("{} is {}", incident.id, incident.status);
-            self.close_request(
-                &request,
-                &incident,
-                &[State::Running],
-                State::Cancelled,
-                &why,
-            )
-            .await?;
-            let message = Message::notice(
-                format!("⏹️ {label} cancelled"),
-                &format!("{why}; {what} did not run."),
-            );
-            return Ok(Some((
-                channel,
-                card(self.about(&incident, message), request.id, true),
-            )));
+            self.close_request(request, incident, &[State::Running], State::Cancelled, &why)
+                .await?;
+            let body = format!("{why}; {what} did not run.");
+            return Ok(Ready::Closed(format!("⏹️ {label} cancelled"), body));
         }
         let Some(service) = self.catalog.get(&request.new.service).cloned() else {
             let why = format!("service '{}' is no longer configured", request.new.service);
-            self.close_request(&request, &incident, &[State::Running], State::Failed, &why)
+            self.close_request(request, incident, &[State::Running], State::Failed, &why)
                 .await?;
-            let message = Message::notice(
-                format!("❌ {label} failed"),
-                &format!("{why}; nothing ran."),
-            );
-            return Ok(Some((
-                channel,
-                card(self.about(&incident, message), request.id, true),
-            )));
+            let body = format!("{why}; nothing ran.");
+            return Ok(Ready::Closed(format!("❌ {label} failed"), body));
         };
         let mutation = Mutation {
             service,
             change: request.new.change.clone(),
         };
-        let requester = request.new.requested_by.clone();
-        let now = self.clock.now();
         let plan = match self.cluster.preview(&mutation).await {
             Ok(plan) => plan,
-            Err(e) => {
-                let why = format!("the preview before running failed: {e}");
-                let entry = TimelineEvent::MutationFailed {
-                    what: what.clone(),
-                    error: why.clone(),
-                };
-                self.settle(
-                    request.id,
-                    Close {
-                        from: &[State::Running],
-                        to: State::Failed,
-                        result: Some(&why),
-                        not_runner: None,
-                    },
-                    &[entry],
-                    &requester,
-                    now,
-                )
+            Err(error) => return self.fail_preview(request, &error).await,
+        };
+        if let Err(why) = effect_of(&mutation.change).reserve(self) {
+            self.close_request(request, incident, &[State::Running], State::Failed, &why)
                 .await?;
-                let message = Message::notice(
-                    format!("❌ {label} failed: {what}"),
-                    &format!("{why}. Nothing was changed."),
-                );
-                return Ok(Some((
-                    channel,
-                    card(self.about(&incident, message), request.id, true),
-                )));
-            }
-        };
-        self.store
-            .append(
-                incident.id,
-                &bot(&incident),
-                now,
-                None,
-                &[
-                    TimelineEvent::ApprovalExecuting {
-                        request: request.id,
-                        what: what.clone(),
-                    },
-                    previewed(&what, &plan),
-                ],
-            )
-            .await?;
-        tracing::info!(request = request.id, %what, "approved request claimed; applying");
-        // A verification Job is this process's to watch from before it exists.
-        let reserved = match &request.new.change {
-            Change::Job { spec, .. } => self.reserve_job(&spec.name).then(|| spec.name.clone()),
-            _ => None,
-        };
-        let outcome = self.cluster.apply(&mutation).await;
-        let (state, result) = match &outcome {
-            Ok(done) => (State::Succeeded, done.detail.clone()),
-            Err(e) => (State::Failed, e.to_string()),
-        };
-        let mut entries = vec![applied_entry(&what, &outcome)];
-        let job = match (&request.new.change, &outcome) {
-            (Change::Job { purpose, spec }, Ok(_)) => {
-                entries.push(TimelineEvent::JobStarted {
-                    job: spec.job.clone(),
-                    name: spec.name.clone(),
-                    purpose: purpose.as_str().into(),
-                    image: spec.image.clone(),
-                });
-                Some((spec.clone(), *purpose))
-            }
-            _ => None,
+            let body = format!("{why}; nothing ran.");
+            return Ok(Ready::Closed(format!("❌ {label} failed"), body));
+        }
+        Ok(Ready::Run(Box::new((mutation, plan))))
+    }
+
+    /// Closes a claimed request whose preview failed just before it would have run.
+    async fn fail_preview(&self, request: &Request, error: &crate::ops::Error) -> Result<Ready> {
+        let what = &request.new.what;
+        let why = format!("the preview before running failed: {error}");
+        let entry = TimelineEvent::MutationFailed {
+            what: what.clone(),
+            error: why.clone(),
         };
         self.settle(
             request.id,
             Close {
                 from: &[State::Running],
-                to: state,
-                result: Some(&result),
+                to: State::Failed,
+                result: Some(&why),
                 not_runner: None,
             },
-            &entries,
-            &requester,
+            &[entry],
+            &request.new.requested_by,
             self.clock.now(),
         )
         .await?;
-        // A verification Job runs on: its result follows when it finishes.
-        match job {
-            Some((spec, purpose)) if reserved.is_some() => {
-                self.watch_job(&incident, spec, purpose);
-            }
-            _ => {
-                if let Some(name) = &reserved {
-                    self.release_job(name);
-                }
-            }
-        }
-        let headline = match &outcome {
-            Ok(_) => format!("🔧 {label} {}: done — {what}", incident.id),
-            Err(_) => format!("❌ {label} {}: failed — {what}", incident.id),
+        let body = format!("{why}. Nothing was changed.");
+        Ok(Ready::Closed(
+            format!("❌ {} failed: {what}", request.label()),
+            body,
+        ))
+    }
+
+    /// Runs a claimed request that is ready: its start and fresh preview are recorded as
+    /// firewatch's, it is applied, and the request closes with what it did.
+    async fn run_approved(
+        &self,
+        request: &Request,
+        incident: &Incident,
+        mutation: &Mutation,
+        plan: &Plan,
+    ) -> Result<Message> {
+        let what = &request.new.what;
+        let effect = effect_of(&mutation.change);
+        let mut entries = vec![
+            TimelineEvent::ApprovalExecuting {
+                request: request.id,
+                what: what.clone(),
+            },
+            previewed(what, plan),
+        ];
+        entries.extend(effect.starting());
+        let now = self.clock.now();
+        let started = self
+            .store
+            .append(incident.id, &bot(incident), now, None, &entries)
+            .await;
+        started.inspect_err(|_| effect.release(self))?;
+        tracing::info!(request = request.id, %what, "approved request claimed; applying");
+        let (outcome, entries) = self.apply_gated(incident, mutation, what, &*effect).await;
+        let (state, result) = match &outcome {
+            Ok(done) => (State::Succeeded, done.detail.clone()),
+            Err(e) => (State::Failed, e.to_string()),
         };
+        let close = Close {
+            from: &[State::Running],
+            to: state,
+            result: Some(&result),
+            not_runner: None,
+        };
+        let requester = &request.new.requested_by;
+        self.settle(request.id, close, &entries, requester, self.clock.now())
+            .await?;
+        let (mark, done) = done_or_failed(&outcome);
+        let headline = format!(
+            "{mark} {} {}: {done} — {what}",
+            request.label(),
+            incident.id
+        );
         let body = format!(
             "Requested by {requester}; approved by {}.",
             names(&request.approvers)
         );
-        let message = self.outcome_message(&incident, headline, &body, &plan, &outcome);
-        Ok(Some((channel, card(message, request.id, true))))
+        let message = outcome_message(headline, &body, plan, &outcome);
+        Ok(card(self.about(incident, message), request.id, true))
     }
 
     /// Scheduler work on the ledger: expire requests past their time, resume approved ones
@@ -580,10 +564,19 @@ impl Engine {
             .ok_or_else(|| crate::store::Error::NotFound(request.new.incident).into())
     }
 
-    fn about(&self, incident: &Incident, message: Message) -> Message {
-        message
-            .with_colour(&self.policy.level(incident.severity).colour)
-            .about(incident.id)
+    /// A message that closes request `request`'s card.
+    fn closing_card(
+        &self,
+        incident: &Incident,
+        request: &Request,
+        headline: String,
+        body: &str,
+    ) -> Message {
+        card(
+            self.about(incident, Message::notice(headline, body)),
+            request.id,
+            true,
+        )
     }
 
     async fn post(&self, incident: &Incident, message: Message) {
@@ -594,21 +587,23 @@ impl Engine {
     }
 }
 
-/// Puts a message about approval request `id` on its card (the request message, updated where
-/// the platform can edit).
-pub(super) fn card(message: Message, id: i64, closed: bool) -> Message {
-    message.on_card(format!("approval-{id}"), closed)
+/// The gate's effect for a stored change.
+fn effect_of(change: &Change) -> Box<dyn Effect + '_> {
+    match change {
+        Change::Job { spec, purpose } => Box::new(JobRun {
+            spec,
+            purpose: *purpose,
+        }),
+        _ => Box::new(Mitigation),
+    }
 }
 
-fn names(people: &[Actor]) -> String {
-    if people.is_empty() {
-        return "nobody".into();
-    }
-    people
-        .iter()
-        .map(|a| a.name.clone())
-        .collect::<Vec<_>>()
-        .join(", ")
+/// Whether a claimed request runs, or was closed with this message.
+enum Ready {
+    /// It runs: the change and its fresh preview.
+    Run(Box<(Mutation, Plan)>),
+    /// It was closed without running: the headline and body of the message that says so.
+    Closed(String, String),
 }
 
 /// Why a closed request takes no votes, with what happened to it.
