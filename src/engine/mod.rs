@@ -356,23 +356,7 @@ impl Engine {
             Command::Resolve {
                 root_cause,
                 resolution,
-            } => {
-                let event = Event::Resolve {
-                    root_cause,
-                    resolution,
-                };
-                let mut replies = self.transition(caller, incident, name, event).await?;
-                // The incident is over: what waits for approval is closed, nothing runs.
-                if let Some(id) = replies.iter().find_map(|r| r.message.incident) {
-                    match self.cancel_requests(id).await {
-                        Ok(more) => replies.extend(more),
-                        Err(e) => {
-                            tracing::error!(incident = %id, error = %error_chain(&e), "could not cancel the incident's approval requests; they are cancelled when they would run")
-                        }
-                    }
-                }
-                Ok(replies)
-            }
+            } => self.resolve(caller, incident, root_cause, resolution).await,
             Command::Approve { request } => {
                 self.vote_on(caller, incident, request, Vote::Approve, None)
                     .await

@@ -131,57 +131,10 @@ impl Engine {
         incident: &Incident,
         service: &Service,
     ) -> Result<(Reply, Incident)> {
-        let probes =
-            futures::future::join_all(service.health_urls.iter().map(|target| async move {
-                let url = crate::ops::probe::redact(target);
-                // A redirect (to a login page, say) is not a healthy answer: only 2xx passes.
-                match self.prober.get(target).await {
-                    Ok(a) if (200..300).contains(&a.status) => (
-                        true,
-                        format!("GET {url} → {} in {} ms", a.status, a.latency.as_millis()),
-                    ),
-                    Ok(a) => (
-                        false,
-                        format!("GET {url} → {} in {} ms", a.status, a.latency.as_millis()),
-                    ),
-                    Err(e) => (false, format!("GET {url}: {}", probe_error(&e))),
-                }
-            }))
-            .await;
-        let mut checks = probes;
-        checks.push(match self.cluster.rollout_status(service).await {
-            Ok(r) if r.is_complete() => (
-                true,
-                format!(
-                    "rollout of {} complete: {}",
-                    service.deployment,
-                    r.describe()
-                ),
-            ),
-            Ok(r) => (
-                false,
-                format!(
-                    "rollout of {} not complete: {}",
-                    service.deployment,
-                    r.describe()
-                ),
-            ),
-            Err(e) => (false, format!("rollout of {}: {e}", service.deployment)),
-        });
-        if self.prober.has_prometheus() {
-            let max = self.prober.error_rate_max();
-            checks.push(match self.prober.query("error_rate", service).await {
-                Ok(Some(rate)) => (
-                    rate <= max,
-                    format!(
-                        "error rate {} (at most {})",
-                        Unit::Share.show(rate),
-                        Unit::Share.show(max)
-                    ),
-                ),
-                Ok(None) => (false, "error rate: Prometheus has no data".into()),
-                Err(e) => (false, format!("error rate: {}", probe_error(&e))),
-            });
+        let mut checks = self.probe_health_urls(service).await;
+        checks.push(self.rollout_check(service).await);
+        if let Some(check) = self.error_rate_check(service).await {
+            checks.push(check);
         }
         let failed = checks.iter().filter(|(ok, _)| !ok).count();
         let lines: Vec<String> = checks
@@ -217,9 +170,62 @@ impl Engine {
         };
         let mut message = Message::notice(headline, "");
         message.blocks = lines.into_iter().map(Block::Text).collect();
-        let message = message
-            .with_colour(&self.policy.level(incident.severity).colour)
-            .about(incident.id);
+        let message = self.about(&incident, message);
         Ok((to_channel(&incident.channel, message), incident))
     }
+
+    /// GETs each health URL: only a 2xx answer passes (a redirect to a login page is not a
+    /// healthy answer).
+    async fn probe_health_urls(&self, service: &Service) -> Vec<Check> {
+        let probes = service.health_urls.iter().map(|target| async move {
+            let url = crate::ops::probe::redact(target);
+            match self.prober.get(target).await {
+                Ok(a) => (
+                    (200..300).contains(&a.status),
+                    format!("GET {url} → {} in {} ms", a.status, a.latency.as_millis()),
+                ),
+                Err(e) => (false, format!("GET {url}: {}", probe_error(&e))),
+            }
+        });
+        futures::future::join_all(probes).await
+    }
+
+    /// Whether the Deployment's rollout is complete.
+    async fn rollout_check(&self, service: &Service) -> Check {
+        let deployment = &service.deployment;
+        match self.cluster.rollout_status(service).await {
+            Ok(r) if r.is_complete() => (
+                true,
+                format!("rollout of {deployment} complete: {}", r.describe()),
+            ),
+            Ok(r) => (
+                false,
+                format!("rollout of {deployment} not complete: {}", r.describe()),
+            ),
+            Err(e) => (false, format!("rollout of {deployment}: {e}")),
+        }
+    }
+
+    /// Whether the error rate is at most `prometheus.error_rate_max`; `None` without Prometheus.
+    async fn error_rate_check(&self, service: &Service) -> Option<Check> {
+        if !self.prober.has_prometheus() {
+            return None;
+        }
+        let max = self.prober.error_rate_max();
+        Some(match self.prober.query("error_rate", service).await {
+            Ok(Some(rate)) => (
+                rate <= max,
+                format!(
+                    "error rate {} (at most {})",
+                    Unit::Share.show(rate),
+                    Unit::Share.show(max)
+                ),
+            ),
+            Ok(None) => (false, "error rate: Prometheus has no data".into()),
+            Err(e) => (false, format!("error rate: {}", probe_error(&e))),
+        })
+    }
 }
+
+/// One check of `/incident-verify`: whether it passed, and what it saw.
+type Check = (bool, String);

@@ -170,7 +170,7 @@ impl Watch {
     }
 
     /// Whether the run passed, the lines that say why, and the figures to store as baseline.
-    async fn judge(&self, outcome: &Outcome) -> (bool, Vec<String>, Option<Figures>) {
+    async fn judge(&self, outcome: &Outcome) -> Judged {
         let tail_lines = self.verification.settings.log_tail_lines as usize;
         let tail = || jobs::tail(&outcome.log, tail_lines);
         if self.purpose == Purpose::Smoke {
@@ -199,8 +199,9 @@ impl Watch {
                 return (false, lines, None);
             }
         };
+        let passed = outcome.verdict == Verdict::Passed;
         match self.purpose {
-            Purpose::Baseline if outcome.verdict == Verdict::Passed => (
+            Purpose::Baseline if passed => (
                 true,
                 vec![format!("baseline stored: {}", figures.describe())],
                 Some(figures),
@@ -214,48 +215,59 @@ impl Watch {
                 None,
             ),
             _ => {
-                let baseline = self
-                    .store
-                    .baseline(&self.incident.service, &self.spec.job)
-                    .await;
-                match baseline {
-                    Ok(Some(b)) => {
-                        let c = jobs::figures::compare(
-                            &figures,
-                            &b.figures,
-                            job.tolerance(&self.verification.settings),
-                        );
-                        let mut lines = c.lines;
-                        lines.push(format!(
-                            "baseline from {} ({}, {})",
-                            b.at.format("%Y-%m-%d %H:%M UTC"),
-                            b.job_name,
-                            b.incident
-                        ));
-                        (c.passed && outcome.verdict == Verdict::Passed, lines, None)
-                    }
-                    Ok(None) => (
-                        false,
-                        vec![
-                            figures.describe(),
-                            "no baseline to compare with (/performance-test baseline stores one)"
-                                .into(),
-                        ],
-                        None,
-                    ),
-                    Err(e) => (
-                        false,
-                        vec![
-                            figures.describe(),
-                            format!("the baseline could not be read: {e}"),
-                        ],
-                        None,
-                    ),
-                }
+                let tolerance = job.tolerance(&self.verification.settings);
+                self.compare_with_baseline(figures, tolerance, passed).await
             }
         }
     }
+
+    /// A load test's figures against the service's stored baseline: within tolerance (and the
+    /// test itself `passed`), with the lines that say so.
+    async fn compare_with_baseline(
+        &self,
+        figures: Figures,
+        tolerance: jobs::Tolerance,
+        passed: bool,
+    ) -> Judged {
+        let baseline = self
+            .store
+            .baseline(&self.incident.service, &self.spec.job)
+            .await;
+        match baseline {
+            Ok(Some(b)) => {
+                let c = jobs::figures::compare(&figures, &b.figures, tolerance);
+                let mut lines = c.lines;
+                lines.push(format!(
+                    "baseline from {} ({}, {})",
+                    b.at.format("%Y-%m-%d %H:%M UTC"),
+                    b.job_name,
+                    b.incident
+                ));
+                (c.passed && passed, lines, None)
+            }
+            Ok(None) => (
+                false,
+                vec![
+                    figures.describe(),
+                    "no baseline to compare with (/performance-test baseline stores one)".into(),
+                ],
+                None,
+            ),
+            Err(e) => (
+                false,
+                vec![
+                    figures.describe(),
+                    format!("the baseline could not be read: {e}"),
+                ],
+                None,
+            ),
+        }
+    }
 }
+
+/// What a finished run came to: whether it passed, the lines that say why, and the figures to
+/// store as the baseline.
+type Judged = (bool, Vec<String>, Option<Figures>);
 
 /// The channel message of a finished (or never started) Job.
 pub(super) fn result_message(
@@ -267,54 +279,7 @@ pub(super) fn result_message(
     lines: &[String],
     verification: &Verification,
 ) -> Message {
-    let what = match purpose {
-        Purpose::Smoke => "SMOKE TEST",
-        Purpose::Baseline => "LOAD TEST BASELINE",
-        Purpose::Compare => "PERFORMANCE TEST",
-    };
-    let id = incident.id;
-    let job = &spec.job;
-    let (headline, body) = match &outcome.verdict {
-        Verdict::NotStarted(why) => (
-            format!("⚠️ {what} COULD NOT START - {id}: {job}"),
-            format!(
-                "Job {} could not start: {why}. This is not a test failure: the test never ran.",
-                spec.name
-            ),
-        ),
-        Verdict::TimedOut => (
-            format!("⏱️ {what} TIMED OUT - {id}: {job}"),
-            format!(
-                "Job {} did not finish within {}s; it was stopped and deleted.",
-                spec.name, spec.timeout_secs
-            ),
-        ),
-        Verdict::Unknown(why) => (
-            format!("❓ {what} RESULT UNKNOWN - {id}: {job}"),
-            format!("Job {}: {why}.", spec.name),
-        ),
-        Verdict::Failed(why) if purpose == Purpose::Smoke => (
-            format!("❌ {what} FAILED - {id}: {job}"),
-            format!("Job {} failed: {why}.", spec.name),
-        ),
-        Verdict::Passed if purpose == Purpose::Smoke => (
-            format!("✅ {what} PASSED - {id}: {job}"),
-            format!("Job {} exited 0.", spec.name),
-        ),
-        verdict => {
-            let mark = if passed { "✅" } else { "❌" };
-            let result = match (purpose, passed) {
-                (Purpose::Baseline, true) => "STORED",
-                (Purpose::Baseline, false) => "NOT STORED",
-                (_, true) => "WITHIN TOLERANCE",
-                (_, false) => "OUTSIDE TOLERANCE",
-            };
-            (
-                format!("{mark} {what} {result} - {id}: {job}"),
-                format!("Job {} {}.", spec.name, verdict.describe()),
-            )
-        }
-    };
+    let (headline, body) = verdict_text(incident, spec, purpose, &outcome.verdict, passed);
     let mut message = Message::notice(headline, &body);
     if !lines.is_empty() {
         let log_shown = purpose == Purpose::Smoke
@@ -341,4 +306,61 @@ pub(super) fn result_message(
         )));
     }
     message
+}
+
+/// The headline and body of a Job's result: what ran, and its verdict in words.
+fn verdict_text(
+    incident: &Incident,
+    spec: &JobSpec,
+    purpose: Purpose,
+    verdict: &Verdict,
+    passed: bool,
+) -> (String, String) {
+    let what = match purpose {
+        Purpose::Smoke => "SMOKE TEST",
+        Purpose::Baseline => "LOAD TEST BASELINE",
+        Purpose::Compare => "PERFORMANCE TEST",
+    };
+    let id = incident.id;
+    let (job, name) = (&spec.job, &spec.name);
+    match verdict {
+        Verdict::NotStarted(why) => (
+            format!("⚠️ {what} COULD NOT START - {id}: {job}"),
+            format!(
+                "Job {name} could not start: {why}. This is not a test failure: the test never ran."
+            ),
+        ),
+        Verdict::TimedOut => (
+            format!("⏱️ {what} TIMED OUT - {id}: {job}"),
+            format!(
+                "Job {name} did not finish within {}s; it was stopped and deleted.",
+                spec.timeout_secs
+            ),
+        ),
+        Verdict::Unknown(why) => (
+            format!("❓ {what} RESULT UNKNOWN - {id}: {job}"),
+            format!("Job {name}: {why}."),
+        ),
+        Verdict::Failed(why) if purpose == Purpose::Smoke => (
+            format!("❌ {what} FAILED - {id}: {job}"),
+            format!("Job {name} failed: {why}."),
+        ),
+        Verdict::Passed if purpose == Purpose::Smoke => (
+            format!("✅ {what} PASSED - {id}: {job}"),
+            format!("Job {name} exited 0."),
+        ),
+        verdict => {
+            let mark = if passed { "✅" } else { "❌" };
+            let result = match (purpose, passed) {
+                (Purpose::Baseline, true) => "STORED",
+                (Purpose::Baseline, false) => "NOT STORED",
+                (_, true) => "WITHIN TOLERANCE",
+                (_, false) => "OUTSIDE TOLERANCE",
+            };
+            (
+                format!("{mark} {what} {result} - {id}: {job}"),
+                format!("Job {name} {}.", verdict.describe()),
+            )
+        }
+    }
 }
