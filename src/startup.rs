@@ -82,12 +82,7 @@ pub struct Checked {
 /// # Errors
 /// The first problem found.
 pub fn check(settings: &Settings) -> Result<Checked, Error> {
-    let policy = Policy::new(
-        settings.severity.levels(),
-        &settings.classify,
-        settings.incidents.default_severity,
-    )?
-    .with_escalation(settings.incidents.escalation_roles.clone());
+    let policy = Policy::from_settings(settings)?;
     let templates = Templates::load(settings.messages.dir.as_deref())?;
     templates.check(&policy)?;
     Ok(Checked { policy, templates })
