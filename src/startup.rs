@@ -13,7 +13,7 @@ use crate::chat::slack::api::{SlackApi, SlackOutbox};
 use crate::chat::slack::blocks::Mentions;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::engine::{Engine, Limits, Parts, Verification};
+use crate::engine::{Engine, Limits, Parts};
 use crate::incident::Platform;
 use crate::incident::severity::{Policy, PolicyError};
 use crate::metrics::Metrics;
@@ -28,6 +28,9 @@ pub enum Error {
     /// The severity policy is invalid.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// A verification job's result format or tolerance is invalid.
+    #[error(transparent)]
+    Jobs(#[from] ops::jobs::Invalid),
     /// A template is missing, broken, or refers to data it does not get.
     #[error(transparent)]
     Templates(#[from] notify::Error),
@@ -74,18 +77,25 @@ pub struct Checked {
     pub policy: Policy,
     /// The templates, each rendered with sample data.
     pub templates: Templates,
+    /// The verification jobs.
+    pub verification: ops::jobs::Verification,
 }
 
-/// Checks everything that can be checked without opening the store: the severity policy and
-/// every template rendered with sample data.
+/// Checks everything that can be checked without opening the store: the severity policy, the
+/// verification jobs and every template rendered with sample data.
 ///
 /// # Errors
 /// The first problem found.
 pub fn check(settings: &Settings) -> Result<Checked, Error> {
     let policy = Policy::from_settings(settings)?;
+    let verification = ops::jobs::Verification::new(settings)?;
     let templates = Templates::load(settings.messages.dir.as_deref())?;
     templates.check(&policy)?;
-    Ok(Checked { policy, templates })
+    Ok(Checked {
+        policy,
+        templates,
+        verification,
+    })
 }
 
 /// Builds the application: checks the settings, opens and migrates the store as its writer
@@ -147,7 +157,11 @@ pub async fn build_with(
         None => None,
     };
     let outbox = Arc::new(router);
-    let Checked { policy, templates } = check(&settings)?;
+    let Checked {
+        policy,
+        templates,
+        verification,
+    } = check(&settings)?;
     let readiness = Readiness::default();
     readiness.templates_loaded();
     let metrics = Arc::new(Metrics::default());
@@ -187,7 +201,7 @@ pub async fn build_with(
             settings.approvals.clone(),
             settings.roles.clone(),
         )),
-        verification: Arc::new(Verification::new(&settings)),
+        verification: Arc::new(verification),
     })
     .with_metrics(Arc::clone(&metrics));
     Ok(App {

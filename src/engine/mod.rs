@@ -33,7 +33,6 @@ use std::time::Duration;
 use tokio_util::task::TaskTracker;
 
 pub use cluster::Limits;
-pub use jobs::Verification;
 
 use crate::approval::{self, Vote};
 use crate::catalog::Catalog;
@@ -47,6 +46,7 @@ use crate::incident::{Actor, ChannelRef};
 use crate::message::Message;
 use crate::metrics::{Metrics, Outcome};
 use crate::notify::{self, Templates};
+use crate::ops::jobs::Verification;
 use crate::ops::probe::Prober;
 use crate::ops::{Cluster, Runbook};
 use crate::store::{self, Store};

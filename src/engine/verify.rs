@@ -8,7 +8,6 @@ use super::diagnose::{Unit, probe_error};
 use super::{Caller, Engine, Reply, Result, refuse, to_channel};
 use crate::catalog::Service;
 use crate::command::CommandName;
-use crate::config::JobKind;
 use crate::incident::lifecycle::Step;
 use crate::incident::{Incident, IncidentId, TimelineEvent};
 use crate::message::{Block, Message};
@@ -28,7 +27,7 @@ impl Engine {
         let service = self.service_of(&incident)?;
         let smoke: Vec<_> = self
             .verification
-            .of(&service.name, JobKind::Smoke)
+            .smoke_tests(&service.name)
             .into_iter()
             .cloned()
             .collect();
@@ -72,7 +71,7 @@ impl Engine {
         let service = self.service_of(&incident)?;
         let load: Vec<_> = self
             .verification
-            .of(&service.name, JobKind::Load)
+            .load_tests(&service.name)
             .into_iter()
             .cloned()
             .collect();

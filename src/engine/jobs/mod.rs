@@ -13,62 +13,16 @@
 mod watch;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::gate::{self, Ask, Effect};
 use super::{Caller, Engine, Result};
 use crate::catalog::Service;
 use crate::command::CommandName;
-use crate::config::{JobKind, JobSettings, Settings, VerificationSettings};
 use crate::incident::{Incident, TimelineEvent};
 use crate::interval::Interval;
 use crate::message::{Block, Message};
-use crate::ops::jobs::{self, JobSpec, Outcome, Purpose, Verdict, Waiting};
+use crate::ops::jobs::{self, Definition, JobSpec, Outcome, Purpose, Verdict};
 use crate::ops::{self, Change, Mutation, Plan};
-
-/// Lines of a load test's log read to find its figures.
-const LOAD_LOG_LINES: u32 = 2_000;
-
-/// The verification Jobs of the config.
-#[derive(Debug, Clone, Default)]
-pub struct Verification {
-    /// `[[jobs]]`.
-    pub jobs: Vec<JobSettings>,
-    /// `[verification]`.
-    pub settings: VerificationSettings,
-}
-
-impl Verification {
-    /// The jobs and settings of checked settings.
-    pub fn new(settings: &Settings) -> Self {
-        Self {
-            jobs: settings.jobs.clone(),
-            settings: settings.verification.clone(),
-        }
-    }
-
-    /// The jobs of `kind` that verify `service`, in config order.
-    pub fn of(&self, service: &str, kind: JobKind) -> Vec<&JobSettings> {
-        self.jobs
-            .iter()
-            .filter(|j| j.kind == kind && j.covers(service))
-            .collect()
-    }
-
-    fn named(&self, name: &str) -> Option<&JobSettings> {
-        self.jobs.iter().find(|j| j.name == name)
-    }
-
-    fn waiting(&self, purpose: Purpose) -> Waiting {
-        Waiting {
-            poll: Duration::from_millis(self.settings.poll_ms),
-            tail_lines: match purpose {
-                Purpose::Smoke => self.settings.log_tail_lines,
-                Purpose::Baseline | Purpose::Compare => LOAD_LOG_LINES,
-            },
-        }
-    }
-}
 
 impl Engine {
     /// Starts `job` for `incident`'s `service`: the next run's [`JobSpec`], taken through the
@@ -83,7 +37,7 @@ impl Engine {
         request: Option<&str>,
         incident: &Incident,
         service: &Service,
-        job: &JobSettings,
+        job: &Definition,
         purpose: Purpose,
     ) -> Result<Message> {
         let command = match purpose {
@@ -91,7 +45,9 @@ impl Engine {
             Purpose::Baseline | Purpose::Compare => CommandName::PerformanceTest,
         };
         let n = self.next_run(incident, &job.name).await?;
-        let spec = self.job_spec(incident, service, job, purpose, n);
+        let spec = self
+            .verification
+            .spec(job, incident.id.get(), service, purpose, n);
         let ask = Ask {
             caller,
             delivery: request,
@@ -166,68 +122,6 @@ impl Engine {
             .max()
             .unwrap_or(0);
         Ok(highest.saturating_add(1))
-    }
-
-    fn job_spec(
-        &self,
-        incident: &Incident,
-        service: &Service,
-        job: &JobSettings,
-        purpose: Purpose,
-        n: u32,
-    ) -> JobSpec {
-        let id = incident.id.get().to_string();
-        let fill = |v: &str| {
-            v.replace("{namespace}", &service.namespace)
-                .replace("{deployment}", &service.deployment)
-                .replace("{service}", &service.name)
-        };
-        let mut env: Vec<(String, String)> =
-            job.env.iter().map(|(k, v)| (k.clone(), fill(v))).collect();
-        for (k, v) in [
-            ("FIREWATCH_INCIDENT", id.clone()),
-            ("FIREWATCH_SERVICE", service.name.clone()),
-            ("FIREWATCH_NAMESPACE", service.namespace.clone()),
-            ("FIREWATCH_DEPLOYMENT", service.deployment.clone()),
-        ] {
-            if !job.env.contains_key(k) {
-                env.push((k.to_owned(), v));
-            }
-        }
-        JobSpec {
-            job: job.name.clone(),
-            name: jobs::job_name(incident.id.get(), &job.name, n),
-            namespace: job
-                .namespace
-                .clone()
-                .unwrap_or_else(|| service.namespace.clone()),
-            image: job.image.clone(),
-            command: job.command.iter().map(|c| fill(c)).collect(),
-            args: job.args.iter().map(|a| fill(a)).collect(),
-            env,
-            secret_env: job
-                .secret_env
-                .iter()
-                .filter_map(|(var, reference)| {
-                    let (secret, key) = crate::config::secret_ref(reference)?;
-                    Some((var.clone(), secret.to_owned(), key.to_owned()))
-                })
-                .collect(),
-            limits: job
-                .limits
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            timeout_secs: job.timeout.as_secs(),
-            ttl_secs: u32::try_from(self.verification.settings.ttl_after_finished.as_secs())
-                .unwrap_or(u32::MAX),
-            labels: vec![
-                (jobs::MANAGED_BY.0.into(), jobs::MANAGED_BY.1.into()),
-                (jobs::INCIDENT_LABEL.into(), id),
-                (jobs::JOB_LABEL.into(), job.name.clone()),
-                (jobs::PURPOSE_LABEL.into(), purpose.as_str().into()),
-            ],
-        }
     }
 
     pub(super) fn job_message(

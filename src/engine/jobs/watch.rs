@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{Verification, finished_entry};
+use super::finished_entry;
 use crate::chat::Outbox;
 use crate::clock::Clock;
 use crate::engine::{Engine, Result};
@@ -14,7 +14,7 @@ use crate::incident::severity::Policy;
 use crate::incident::timers::bot;
 use crate::message::{Block, Message};
 use crate::ops::Cluster;
-use crate::ops::jobs::{self, Figures, JobSpec, Outcome, Purpose, Verdict};
+use crate::ops::jobs::{self, Figures, JobSpec, Judged, Outcome, Purpose, Verdict, Verification};
 use crate::store::{Baseline, Store};
 
 impl Engine {
@@ -66,7 +66,9 @@ impl Engine {
                 if !self.reserve_job(name) {
                     continue;
                 }
-                let spec = self.job_spec(&incident, service, settings, purpose, n);
+                let spec = self
+                    .verification
+                    .spec(settings, incident.id.get(), service, purpose, n);
                 tracing::info!(incident = %incident.id, job = %name, "watching a verification Job an earlier process started");
                 self.watch_job(&incident, spec, purpose);
                 resumed += 1;
@@ -170,8 +172,8 @@ impl Watch {
     }
 
     /// Whether the run passed, the lines that say why, and the figures to store as baseline.
-    async fn judge(&self, outcome: &Outcome) -> Judged {
-        let tail_lines = self.verification.settings.log_tail_lines as usize;
+    async fn judge(&self, outcome: &Outcome) -> Judgement {
+        let tail_lines = self.verification.log_tail_lines as usize;
         let tail = || jobs::tail(&outcome.log, tail_lines);
         if self.purpose == Purpose::Smoke {
             return (outcome.verdict == Verdict::Passed, tail(), None);
@@ -186,11 +188,20 @@ impl Watch {
                 None,
             );
         };
+        let Judged::Load { format, tolerance } = job.judged else {
+            return (
+                false,
+                vec![format!(
+                    "job '{}' is no longer a load test in the config; its figures cannot be read",
+                    self.spec.job
+                )],
+                None,
+            );
+        };
         // A load test that failed (k6 thresholds) still reports its figures.
         if !matches!(outcome.verdict, Verdict::Passed | Verdict::Failed(_)) {
             return (false, tail(), None);
         }
-        let format = job.result.unwrap_or(jobs::ResultFormat::Line);
         let figures = match jobs::figures::parse(format, &outcome.log) {
             Ok(f) => f,
             Err(e) => {
@@ -214,10 +225,7 @@ impl Watch {
                 )],
                 None,
             ),
-            _ => {
-                let tolerance = job.tolerance(&self.verification.settings);
-                self.compare_with_baseline(figures, tolerance, passed).await
-            }
+            _ => self.compare_with_baseline(figures, tolerance, passed).await,
         }
     }
 
@@ -228,7 +236,7 @@ impl Watch {
         figures: Figures,
         tolerance: jobs::Tolerance,
         passed: bool,
-    ) -> Judged {
+    ) -> Judgement {
         let baseline = self
             .store
             .baseline(&self.incident.service, &self.spec.job)
@@ -267,7 +275,7 @@ impl Watch {
 
 /// What a finished run came to: whether it passed, the lines that say why, and the figures to
 /// store as the baseline.
-type Judged = (bool, Vec<String>, Option<Figures>);
+type Judgement = (bool, Vec<String>, Option<Figures>);
 
 /// The channel message of a finished (or never started) Job.
 pub(super) fn result_message(
@@ -302,7 +310,7 @@ pub(super) fn result_message(
     if let Some(e) = &outcome.cleanup_error {
         message.blocks.push(Block::Text(format!(
             "⚠️ The Job could not be deleted ({e}); the cluster removes it {}s after it finished.",
-            verification.settings.ttl_after_finished.as_secs()
+            verification.ttl_after_finished.as_secs()
         )));
     }
     message
