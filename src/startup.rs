@@ -197,10 +197,7 @@ pub async fn build_with(
             std::time::Duration::from_secs(settings.kubernetes.timeout.as_secs()),
             settings.prometheus.clone(),
         )),
-        approvals: Arc::new(approval::Policy::new(
-            settings.approvals.clone(),
-            settings.roles.clone(),
-        )),
+        approvals: Arc::new(approval::Policy::new(&settings.approvals, &settings.roles)),
         verification: Arc::new(verification),
     })
     .with_metrics(Arc::clone(&metrics));
