@@ -195,7 +195,7 @@ pub async fn build_with(
         runbook: Arc::new(ops::Runbook::new(&settings.actions)),
         prober: Arc::new(ops::probe::Prober::new(
             std::time::Duration::from_secs(settings.kubernetes.timeout.as_secs()),
-            settings.prometheus.clone(),
+            &settings.prometheus,
         )),
         approvals: Arc::new(approval::Policy::new(&settings.approvals, &settings.roles)),
         verification: Arc::new(verification),

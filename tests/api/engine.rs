@@ -119,7 +119,7 @@ async fn a_template_that_fails_after_the_commit_still_reports_the_saved_change()
         runbook: Arc::new(firewatch::ops::Runbook::new(&settings.actions)),
         prober: Arc::new(firewatch::ops::probe::Prober::new(
             std::time::Duration::from_secs(5),
-            settings.prometheus.clone(),
+            &settings.prometheus,
         )),
         approvals: Default::default(),
         verification: Default::default(),

@@ -130,7 +130,7 @@ async fn engine_with_outbox(
         runbook: Arc::new(firewatch::ops::Runbook::new(&settings.actions)),
         prober: Arc::new(firewatch::ops::probe::Prober::new(
             std::time::Duration::from_secs(5),
-            settings.prometheus.clone(),
+            &settings.prometheus,
         )),
         approvals: Default::default(),
         verification: Default::default(),
