@@ -1,7 +1,8 @@
 //! `[severity.p0]` … `[severity.p3]` and `[[classify]]`: what each severity promises and the
 //! rules that classify a description, as plain data with the runbook's values as defaults.
 //! `bot.toml.example` documents each key. Severity names, colours and patterns are parsed by
-//! [`crate::incident::severity::Policy::from_settings`], which names the key at fault.
+//! the severity policy (`incident::severity::Policy::from_settings`), which names the key at
+//! fault.
 
 use serde::{Deserialize, Serialize};
 

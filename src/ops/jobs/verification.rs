@@ -351,6 +351,51 @@ mod tests {
     }
 
     #[test]
+    fn the_examples_jobs_load_when_uncommented() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let example = std::fs::read_to_string(root.join("bot.toml.example")).expect("example");
+        let mut jobs = String::new();
+        let mut on = false;
+        for line in example.lines() {
+            on = on || line == "# [[jobs]]";
+            if on {
+                let Some(text) = line.strip_prefix('#') else {
+                    break;
+                };
+                jobs.push_str(text.strip_prefix(' ').unwrap_or(text));
+                jobs.push('\n');
+            }
+        }
+        assert!(jobs.matches("[[jobs]]").count() == 2, "{jobs}");
+        let text = example
+            .replace("url = \"sqlite://firewatch.db\"", "url = \"sqlite://x.db\"")
+            .replace("dir = \"messages\"", "dir = \"m\"")
+            + &jobs;
+        let mut f = tempfile::Builder::new()
+            .suffix(".toml")
+            .tempfile()
+            .expect("temp file");
+        f.write_all(text.as_bytes()).expect("write");
+        let s = Settings::load_with_env(f.path(), []).expect("the example with its jobs loads");
+        assert_eq!(s.jobs.len(), 2);
+        assert_eq!(s.jobs[1].result.as_deref(), Some("k6"));
+        assert_eq!(s.approvals.job.required, 0);
+        let v = Verification::new(&s).expect("the example's jobs are valid");
+        assert_eq!(v.smoke_tests("freightliner").len(), 1);
+        let load = v.load_tests("freightliner");
+        assert!(
+            matches!(
+                load[0].judged,
+                Judged::Load {
+                    format: ResultFormat::K6,
+                    ..
+                }
+            ),
+            "{load:?}"
+        );
+    }
+
+    #[test]
     fn bad_result_formats_and_tolerances_name_their_key_and_value() {
         let cases = [
             (
