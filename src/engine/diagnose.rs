@@ -47,13 +47,13 @@ impl Engine {
             findings: findings.clone(),
         };
         let incident = self
-            .record_step(
+            .record_entries(
                 caller,
                 caller.request.as_deref(),
                 &incident,
                 CommandName::Diagnose,
                 Step::Investigate,
-                entry,
+                vec![entry],
             )
             .await?;
         let mut message = Message::notice(format!("🩺 DIAGNOSE {name} - {}", incident.id), "");

@@ -48,11 +48,13 @@ pub(super) struct Ask<'a> {
     pub command: CommandName,
 }
 
-/// What differs between the kinds of change the gate lets through. The defaults are those of a
-/// change that is done when the cluster answers.
+/// What differs between the kinds of change the gate lets through. The defaults are those of
+/// a mitigation ([`Mitigation`]): done (or failed) when the cluster answers, and said so at once.
 pub(super) trait Effect: Send + Sync {
     /// Why such a change is asked for, for the request's "Why" (`mitigate`, `verify`).
-    fn purpose(&self) -> &'static str;
+    fn purpose(&self) -> &'static str {
+        "mitigate"
+    }
 
     /// A failed preview when asked: `None` refuses the caller and records nothing; `Some` is a
     /// result to record (as the caller's step) and post instead.
@@ -83,43 +85,38 @@ pub(super) trait Effect: Send + Sync {
         vec![applied_entry(what, outcome)]
     }
 
-    /// What follows the cluster's answer, once it is recorded (a Job is watched).
+    /// What follows the cluster's answer (a Job is watched, or given back when it was not
+    /// created).
     fn follow(&self, _engine: &Engine, _incident: &Incident, _outcome: &Outcome) {}
 
-    /// The channel message of a change that ran as it was asked (no approval needed).
-    fn ran(
-        &self,
-        engine: &Engine,
-        incident: &Incident,
-        ask: &Ask<'_>,
-        what: &str,
-        plan: &Plan,
-        outcome: &Outcome,
-    ) -> Message;
+    /// The channel message of a change that ran as it was asked (no approval needed): what ran,
+    /// who asked, the preview and the result.
+    fn ran(&self, engine: &Engine, ran: &Ran<'_>) -> Message {
+        let (mark, done) = done_or_failed(ran.outcome);
+        let headline = format!("{mark} {} {}: {done}", ran.ask.command, ran.incident.id);
+        let body = format!("{} by {}", ran.what, ran.ask.caller.actor);
+        let message = outcome_message(headline, &body, ran.plan, ran.outcome);
+        engine.about(ran.incident, message)
+    }
 }
 
-/// A rollback, scale or runbook action: done (or failed) when the cluster answers.
+/// A rollback, scale or runbook action: the trait's defaults.
 pub(super) struct Mitigation;
 
-impl Effect for Mitigation {
-    fn purpose(&self) -> &'static str {
-        "mitigate"
-    }
+impl Effect for Mitigation {}
 
-    fn ran(
-        &self,
-        engine: &Engine,
-        incident: &Incident,
-        ask: &Ask<'_>,
-        what: &str,
-        plan: &Plan,
-        outcome: &Outcome,
-    ) -> Message {
-        let (mark, done) = done_or_failed(outcome);
-        let headline = format!("{mark} {} {}: {done}", ask.command, incident.id);
-        let body = format!("{what} by {}", ask.caller.actor);
-        engine.about(incident, outcome_message(headline, &body, plan, outcome))
-    }
+/// A change that ran as it was asked, for its message.
+pub(super) struct Ran<'a> {
+    /// How it was asked.
+    pub ask: &'a Ask<'a>,
+    /// The incident after its entries were recorded.
+    pub incident: &'a Incident,
+    /// What it did, in words.
+    pub what: &'a str,
+    /// The preview it ran on.
+    pub plan: &'a Plan,
+    /// What the cluster said.
+    pub outcome: &'a Outcome,
 }
 
 impl Engine {
@@ -292,7 +289,14 @@ impl Engine {
             self.record_entries(ask.caller, None, &incident, ask.command, Step::Read, after)
                 .await?
         };
-        Ok(effect.ran(self, &incident, ask, what, plan, &outcome))
+        let ran = Ran {
+            ask,
+            incident: &incident,
+            what,
+            plan,
+            outcome: &outcome,
+        };
+        Ok(effect.ran(self, &ran))
     }
 
     /// Applies a change whose run is recorded, lets the effect follow up, and returns what

@@ -76,21 +76,6 @@ impl Engine {
         })
     }
 
-    /// Appends `entry` to the incident's timeline as the caller's `name` command, a `step` (a
-    /// responder action: it acknowledges an unacknowledged incident).
-    pub(super) async fn record_step(
-        &self,
-        caller: &Caller,
-        request: Option<&str>,
-        incident: &Incident,
-        name: CommandName,
-        step: Step,
-        entry: TimelineEvent,
-    ) -> Result<Incident> {
-        self.record_entries(caller, request, incident, name, step, vec![entry])
-            .await
-    }
-
     /// Appends `entries` to the incident's timeline as the caller's `name` command, a `step`,
     /// through the state machine: refused (nothing written) when the incident's state does not
     /// allow the step. `request` (the chat delivery) is marked done in the same commit.

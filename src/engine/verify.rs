@@ -145,13 +145,13 @@ impl Engine {
             checks: lines.clone(),
         };
         let incident = self
-            .record_step(
+            .record_entries(
                 caller,
                 caller.request.as_deref(),
                 incident,
                 CommandName::Verify,
                 Step::Investigate,
-                entry,
+                vec![entry],
             )
             .await?;
         let headline = if failed == 0 {

@@ -7,6 +7,8 @@
 
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
+
 use crate::approval::{Request, State};
 use crate::engine::messages::{card, clock_time};
 use crate::engine::{Engine, Reply, Result, to_channel};
@@ -45,11 +47,10 @@ impl Engine {
     }
 
     /// Expires the pending requests past their time; returns how many.
-    async fn expire_requests(&self, now: chrono::DateTime<chrono::Utc>) -> Result<usize> {
+    async fn expire_requests(&self, now: DateTime<Utc>) -> Result<usize> {
         let mut done = 0;
         let due = self.store.approvals_in(State::Pending, Some(now), BATCH);
         for request in due.await? {
-            let incident = self.incident_of(&request).await?;
             let close = Close {
                 from: &[State::Pending],
                 to: State::Expired,
@@ -59,14 +60,6 @@ impl Engine {
             let entry = TimelineEvent::ApprovalExpired {
                 request: request.id,
             };
-            let actor = bot(&incident);
-            let closed = self
-                .settle(request.id, close, &[entry], &actor, now)
-                .await?;
-            if closed.is_none() {
-                continue;
-            }
-            done += 1;
             let body = format!(
                 "{} got {} of {} approvals by {}; nothing ran.",
                 request.new.what,
@@ -74,9 +67,13 @@ impl Engine {
                 request.new.required,
                 clock_time(request.new.expires_at)
             );
-            let headline = format!("⌛ {} expired", request.label());
-            let message = self.closing_card(&incident, &request, headline, &body);
-            self.post(&incident.channel, &message).await;
+            let said = (format!("⌛ {} expired", request.label()), body);
+            if self
+                .close_and_post(&request, close, entry, said, now)
+                .await?
+            {
+                done += 1;
+            }
         }
         Ok(done)
     }
@@ -92,10 +89,9 @@ impl Engine {
     /// Fails the requests left `running` by a process that is gone (not this one, and not a
     /// replica whose lease is live): they may have reached the cluster, so they never run
     /// again. Returns how many.
-    async fn fail_interrupted(&self, now: chrono::DateTime<chrono::Utc>) -> Result<usize> {
+    async fn fail_interrupted(&self, now: DateTime<Utc>) -> Result<usize> {
         let mut done = 0;
         for request in self.store.approvals_in(State::Running, None, BATCH).await? {
-            let incident = self.incident_of(&request).await?;
             let close = Close {
                 from: &[State::Running],
                 to: State::Failed,
@@ -107,20 +103,40 @@ impl Engine {
                 state: State::Failed.to_string(),
                 why: INTERRUPTED.to_owned(),
             };
-            let actor = bot(&incident);
-            let closed = self
-                .settle(request.id, close, &[entry], &actor, now)
-                .await?;
-            if closed.is_none() {
-                continue;
+            let said = (
+                format!("❌ {} failed: interrupted", request.label()),
+                format!("{}: {INTERRUPTED}.", request.new.what),
+            );
+            if self
+                .close_and_post(&request, close, entry, said, now)
+                .await?
+            {
+                done += 1;
             }
-            done += 1;
-            let headline = format!("❌ {} failed: interrupted", request.label());
-            let body = format!("{}: {INTERRUPTED}.", request.new.what);
-            let message = self.closing_card(&incident, &request, headline, &body);
-            self.post(&incident.channel, &message).await;
         }
         Ok(done)
+    }
+
+    /// Closes `request` as `close` says, with `entry` on its incident's timeline (as
+    /// firewatch), and posts the closing card `said` (headline, body) when this call moved it.
+    /// Whether it did.
+    async fn close_and_post(
+        &self,
+        request: &Request,
+        close: Close<'_>,
+        entry: TimelineEvent,
+        (headline, body): (String, String),
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let incident = self.incident_of(request).await?;
+        let actor = bot(&incident);
+        let closed = self.settle(request.id, close, &[entry], &actor, at).await?;
+        if closed.is_none() {
+            return Ok(false);
+        }
+        let message = self.closing_card(&incident, request, headline, &body);
+        self.post(&incident.channel, &message).await;
+        Ok(true)
     }
 
     /// Runs the approved requests nobody claimed (a restart between the last approval and the
@@ -182,7 +198,7 @@ impl Engine {
         close: Close<'_>,
         entries: &[TimelineEvent],
         actor: &Actor,
-        at: chrono::DateTime<chrono::Utc>,
+        at: DateTime<Utc>,
     ) -> crate::store::Result<Option<Request>> {
         let closed = self
             .store

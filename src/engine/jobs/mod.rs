@@ -14,7 +14,7 @@ mod watch;
 
 use std::sync::Arc;
 
-use super::gate::{self, Ask, Effect};
+use super::gate::{self, Ask, Effect, Ran};
 use super::{Caller, Engine, Result};
 use crate::catalog::Service;
 use crate::command::CommandName;
@@ -22,7 +22,7 @@ use crate::incident::{Incident, TimelineEvent};
 use crate::interval::Interval;
 use crate::message::{Block, Message};
 use crate::ops::jobs::{self, Definition, JobSpec, Outcome, Purpose, Verdict};
-use crate::ops::{self, Change, Mutation, Plan};
+use crate::ops::{self, Change, Mutation};
 
 impl Engine {
     /// Starts `job` for `incident`'s `service`: the next run's [`JobSpec`], taken through the
@@ -123,27 +123,6 @@ impl Engine {
             .unwrap_or(0);
         Ok(highest.saturating_add(1))
     }
-
-    pub(super) fn job_message(
-        &self,
-        incident: &Incident,
-        spec: &JobSpec,
-        purpose: Purpose,
-        outcome: &Outcome,
-        passed: bool,
-        lines: &[String],
-    ) -> Message {
-        let message = watch::result_message(
-            incident,
-            spec,
-            purpose,
-            outcome,
-            passed,
-            lines,
-            &self.verification,
-        );
-        self.about(incident, message)
-    }
 }
 
 /// A verification Job through the change gate: its watcher is reserved before its start is
@@ -166,6 +145,26 @@ impl JobRun<'_> {
             Vec::new(),
         )
     }
+
+    /// The result message of a Job the cluster would not create: the test never ran.
+    fn not_started_message(
+        &self,
+        engine: &Engine,
+        incident: &Incident,
+        error: &ops::Error,
+    ) -> Message {
+        let (spec, purpose, outcome) = (self.spec, self.purpose, not_started(error));
+        let message = watch::result_message(
+            incident,
+            spec,
+            purpose,
+            &outcome,
+            false,
+            &[],
+            &engine.verification,
+        );
+        engine.about(incident, message)
+    }
 }
 
 impl Effect for JobRun<'_> {
@@ -179,8 +178,7 @@ impl Effect for JobRun<'_> {
         incident: &Incident,
         error: &ops::Error,
     ) -> Option<(Vec<TimelineEvent>, Message)> {
-        let outcome = not_started(error);
-        let message = engine.job_message(incident, self.spec, self.purpose, &outcome, false, &[]);
+        let message = self.not_started_message(engine, incident, error);
         Some((vec![self.not_started_entry(error)], message))
     }
 
@@ -214,18 +212,10 @@ impl Effect for JobRun<'_> {
         }
     }
 
-    fn ran(
-        &self,
-        engine: &Engine,
-        incident: &Incident,
-        ask: &Ask<'_>,
-        _what: &str,
-        _plan: &Plan,
-        outcome: &gate::Outcome,
-    ) -> Message {
-        let (spec, purpose) = (self.spec, self.purpose);
-        if let Err(e) = outcome {
-            return engine.job_message(incident, spec, purpose, &not_started(e), false, &[]);
+    fn ran(&self, engine: &Engine, ran: &Ran<'_>) -> Message {
+        let (spec, purpose, incident) = (self.spec, self.purpose, ran.incident);
+        if let Err(e) = ran.outcome {
+            return self.not_started_message(engine, incident, e);
         }
         tracing::info!(incident = %incident.id, job = %spec.name, "verification Job created");
         let mut message = Message::notice(
@@ -245,7 +235,7 @@ impl Effect for JobRun<'_> {
         );
         message.blocks.push(Block::Text(format!(
             "Asked by {}; no approval needed for verification Jobs.",
-            ask.caller.actor
+            ran.ask.caller.actor
         )));
         engine.about(incident, message)
     }
