@@ -1,4 +1,5 @@
-//! The bounds the engine keeps to in its work with the cluster, read from the settings.
+//! The bounds the engine keeps to in its work with the cluster (evidence wait, replica ceiling,
+//! CPU profiles), read once from the settings. Values only: it calls nothing.
 
 use std::time::Duration;
 

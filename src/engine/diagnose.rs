@@ -1,5 +1,6 @@
 //! `/incident-diagnose app|perf|security|infra`: read the cluster (and Prometheus), record what
-//! was found on the timeline, then post it (cut to a length the channel takes).
+//! was found on the timeline, then post it (cut to a length the channel takes). It only reads
+//! the cluster: nothing here changes it.
 
 use std::sync::LazyLock;
 

@@ -1,4 +1,5 @@
-//! `/incident-help`: generated from the command table, so it lists exactly what parses.
+//! `/incident-help`: generated from the command table, so it lists exactly what parses. Text
+//! only: no store, no cluster.
 
 use crate::command::CommandName;
 use crate::message::Message;

@@ -2,7 +2,8 @@
 //! Prometheus, the error rate; record the verdict on the timeline, then post it (✅/❌ per check).
 //! Then the service's smoke-test Jobs start (or only they, with `--smoke-only`); their results
 //! follow when they finish (see [`super::jobs`]). `/performance-test [baseline]` runs the
-//! service's load-test Jobs the same way.
+//! service's load-test Jobs the same way. The checks only read; Jobs are created only through
+//! the change gate.
 
 use super::diagnose::{Unit, probe_error};
 use super::{Caller, Engine, Reply, Result, refuse, to_channel};

@@ -2,7 +2,7 @@
 //! derive from an incident's timeline — the runbook's milestones, the team's response times and
 //! the follow-up action items. Pure functions of the stored timeline.
 //!
-//! [`derive`] is the one place that reads timeline entries for the report: a new kind of entry
+//! [`derive()`] is the one place that reads timeline entries for the report: a new kind of entry
 //! (a cluster mutation, a verification) becomes a milestone by adding a match arm there.
 
 use chrono::{DateTime, TimeDelta, Utc};

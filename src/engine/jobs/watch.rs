@@ -1,6 +1,7 @@
 //! Watching a created verification Job until it ends: its result judged (a smoke test's exit,
 //! a load test's figures against the baseline), committed to the timeline (with the baseline),
-//! then posted through the outbox.
+//! then posted through the outbox. A watcher only reads its Job (and deletes it once read); it
+//! starts nothing: Jobs are created through the change gate.
 
 use std::sync::Arc;
 
