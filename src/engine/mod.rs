@@ -10,6 +10,7 @@
 mod approve;
 mod cluster;
 mod diagnose;
+mod dispatch;
 mod evidence;
 mod gate;
 mod handlers;
@@ -34,13 +35,12 @@ use tokio_util::task::TaskTracker;
 
 pub use cluster::Limits;
 
-use crate::approval::{self, Vote};
+use crate::approval;
 use crate::catalog::Catalog;
 use crate::chat::Outbox;
 use crate::clock::Clock;
 use crate::command::{self, Invocation};
 use crate::error_chain;
-use crate::incident::lifecycle::Event;
 use crate::incident::severity::Policy;
 use crate::incident::{Actor, ChannelRef};
 use crate::message::Message;
@@ -305,78 +305,6 @@ impl Engine {
                          Nothing was changed; try again, or check /incident-status."
                     ),
                 ))]
-            }
-        }
-    }
-
-    async fn dispatch(&self, caller: &Caller, invocation: Invocation) -> Result<Vec<Reply>> {
-        use crate::command::Command;
-        let Invocation { incident, command } = invocation;
-        let name = command.name();
-        match command {
-            Command::Help { topic } => Ok(vec![private(help::help(topic))]),
-            Command::Assess {
-                description,
-                severity,
-                service,
-            } => {
-                self.assess(caller, description, severity, service.as_deref())
-                    .await
-            }
-            Command::Status => self.status(caller, incident).await,
-            Command::Ack => {
-                self.transition(caller, incident, name, Event::Acknowledge)
-                    .await
-            }
-            Command::Update {
-                status,
-                eta,
-                users,
-                progress,
-            } => {
-                let event = Event::PostUpdate {
-                    status,
-                    progress,
-                    eta,
-                    users,
-                };
-                self.transition(caller, incident, name, event).await
-            }
-            Command::Severity { severity, reason } => {
-                let event = Event::ChangeSeverity {
-                    to: severity,
-                    reason,
-                };
-                self.transition(caller, incident, name, event).await
-            }
-            Command::Note { text } => {
-                let event = Event::AddNote { text };
-                self.transition(caller, incident, name, event).await
-            }
-            Command::Resolve {
-                root_cause,
-                resolution,
-            } => self.resolve(caller, incident, root_cause, resolution).await,
-            Command::Approve { request } => {
-                self.vote_on(caller, incident, request, Vote::Approve, None)
-                    .await
-            }
-            Command::Deny { request, reason } => {
-                self.vote_on(caller, incident, request, Vote::Deny, reason)
-                    .await
-            }
-            Command::Report => self.report(caller, incident).await,
-            Command::Followup(followup) => self.followup(caller, incident, followup).await,
-            Command::Rollback { revision } => self.rollback(caller, incident, revision).await,
-            Command::Scale {
-                replicas,
-                deployment,
-            } => self.scale(caller, incident, replicas, deployment).await,
-            Command::Action { name } => self.action(caller, incident, name).await,
-            Command::Diagnose { area } => self.diagnose(caller, incident, area).await,
-            Command::Verify { smoke_only } => self.verify(caller, incident, smoke_only).await,
-            Command::PerformanceTest { baseline } => {
-                self.performance_test(caller, incident, baseline).await
             }
         }
     }
