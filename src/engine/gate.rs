@@ -7,7 +7,7 @@
 //! 3. **pin**: what runs, now or once approved, is the change exactly as previewed
 //!    ([`Plan::pinned`]), even if the release moves meanwhile;
 //! 4. **policy**: when the rule needs approvals, the request is stored with its card message
-//!    (votes and the approved run are [`super::approve`]'s); otherwise "no approval required"
+//!    (votes and the approved run are `approve`'s); otherwise "no approval required"
 //!    is recorded and the change runs at once.
 //!
 //! What differs between kinds of change is the [`Effect`] seam: a mutation reports its outcome

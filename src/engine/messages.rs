@@ -1,6 +1,6 @@
 //! The channel messages about changes to the cluster and their approval requests: the request
 //! card, the outcome of a run, and the pieces they are made of (fields, counts, clock times).
-//! The change gate ([`super::gate`]) and the approval ledger ([`super::approve`]) both post them.
+//! The change gate (`gate`) and the approval ledger (`approve`) both post them.
 //!
 //! Text only: nothing here reads the store or touches the cluster.
 

@@ -1,7 +1,7 @@
 //! The mitigation commands: `/incident-rollback [REVISION]`, `/incident-scale REPLICAS
 //! [DEPLOYMENT]` and `/incident-action NAME` (a runbook toggle). Each checks the incident's state
 //! and its own bounds, builds one [`Change`], and passes it through the change gate
-//! ([`super::gate`]), which previews it and runs it or asks for approval.
+//! (`gate`), which previews it and runs it or asks for approval.
 //!
 //! # Guarantees
 //! A scale above `scale.max_replicas` or an unknown runbook action is refused before the cluster

@@ -1,7 +1,7 @@
 //! `/incident-verify`: GET the service's health URLs, check the Deployment's rollout and, with
 //! Prometheus, the error rate; record the verdict on the timeline, then post it (✅/❌ per check).
 //! Then the service's smoke-test Jobs start (or only they, with `--smoke-only`); their results
-//! follow when they finish (see [`super::jobs`]). `/performance-test [baseline]` runs the
+//! follow when they finish (see `jobs`). `/performance-test [baseline]` runs the
 //! service's load-test Jobs the same way. The checks only read; Jobs are created only through
 //! the change gate.
 

@@ -1,7 +1,7 @@
 //! Running an approved request, exactly once: the run claims it with the store's atomic
 //! `approved → running` update, re-checks the incident and the service, previews the change
-//! again, then takes it through the change gate's effect ([`crate::engine::gate::Effect`]) and
-//! closes the request with what it did.
+//! again, then takes it through the change gate's effect (`gate::Effect`) and closes the
+//! request with what it did.
 //!
 //! It runs what the ledger approved; it does not count votes or decide who may approve.
 
