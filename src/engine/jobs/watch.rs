@@ -56,7 +56,7 @@ impl Engine {
                     "baseline" => Purpose::Baseline,
                     _ => Purpose::Compare,
                 };
-                let (Some(settings), Some(service), Some(n)) = (
+                let (Some(definition), Some(service), Some(n)) = (
                     self.verification.named(job),
                     self.catalog.get(&incident.service),
                     jobs::run_number(name, incident.id.get(), job),
@@ -67,9 +67,9 @@ impl Engine {
                 if !self.reserve_job(name) {
                     continue;
                 }
-                let spec = self
-                    .verification
-                    .spec(settings, incident.id.get(), service, purpose, n);
+                let spec =
+                    self.verification
+                        .spec(definition, incident.id.get(), service, purpose, n);
                 tracing::info!(incident = %incident.id, job = %name, "watching a verification Job an earlier process started");
                 self.watch_job(&incident, spec, purpose);
                 resumed += 1;
