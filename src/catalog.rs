@@ -1,4 +1,5 @@
 //! The service catalog: which services incidents can be about, and which one is the default.
+//! Built once from `[[services]]`; it reads nothing else and reaches nothing outside.
 
 use crate::config::{ServiceSettings, Settings};
 
@@ -19,19 +20,6 @@ pub struct Service {
     pub owners: Vec<String>,
 }
 
-impl From<&ServiceSettings> for Service {
-    fn from(s: &ServiceSettings) -> Self {
-        Self {
-            name: s.name.clone(),
-            namespace: s.namespace.clone(),
-            deployment: s.deployment.clone().unwrap_or_else(|| s.name.clone()),
-            helm_release: s.helm_release.clone().unwrap_or_else(|| s.name.clone()),
-            health_urls: s.health_urls.clone(),
-            owners: s.owners.clone(),
-        }
-    }
-}
-
 /// All services, one of them the default.
 #[derive(Debug, Clone)]
 pub struct Catalog {
@@ -42,7 +30,7 @@ pub struct Catalog {
 impl Catalog {
     /// The catalog of checked settings (which guarantee at least one service and a valid default).
     pub fn new(settings: &Settings) -> Self {
-        let services: Vec<Service> = settings.services.iter().map(Service::from).collect();
+        let services: Vec<Service> = settings.services.iter().map(service).collect();
         let default = settings
             .default_service()
             .and_then(|d| services.iter().position(|s| s.name == d.name))
@@ -73,5 +61,17 @@ impl Catalog {
     /// The service an incident is about, by name.
     pub fn get(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name == name)
+    }
+}
+
+/// A `[[services]]` entry with its Kubernetes names resolved (the service's name where unset).
+fn service(s: &ServiceSettings) -> Service {
+    Service {
+        name: s.name.clone(),
+        namespace: s.namespace.clone(),
+        deployment: s.deployment.clone().unwrap_or_else(|| s.name.clone()),
+        helm_release: s.helm_release.clone().unwrap_or_else(|| s.name.clone()),
+        health_urls: s.health_urls.clone(),
+        owners: s.owners.clone(),
     }
 }

@@ -14,7 +14,7 @@ use crate::chat::slack::api::{SlackApi, SlackOutbox};
 use crate::chat::slack::blocks::Mentions;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::engine::{Engine, Limits, Parts, Verification};
+use crate::engine::{Engine, Limits, Parts};
 use crate::incident::Platform;
 use crate::incident::severity::{Policy, PolicyError};
 use crate::metrics::Metrics;
@@ -28,6 +28,9 @@ pub enum Error {
     /// The severity policy is invalid.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// A verification job's result format or tolerance is invalid.
+    #[error(transparent)]
+    Jobs(#[from] ops::jobs::Invalid),
     /// A template is missing, broken, or refers to data it does not get.
     #[error(transparent)]
     Templates(#[from] notify::Error),
@@ -71,23 +74,25 @@ pub struct Checked {
     pub policy: Policy,
     /// The templates, each rendered with sample data.
     pub templates: Templates,
+    /// The verification jobs.
+    pub verification: ops::jobs::Verification,
 }
 
-/// Checks everything that can be checked without opening the store: the severity policy and
-/// every template rendered with sample data.
+/// Checks everything that can be checked without opening the store: the severity policy, the
+/// verification jobs and every template rendered with sample data.
 ///
 /// # Errors
 /// The first problem found.
 pub fn check(settings: &Settings) -> Result<Checked, Error> {
-    let policy = Policy::new(
-        settings.severity.levels(),
-        &settings.classify,
-        settings.incidents.default_severity,
-    )?
-    .with_escalation(settings.incidents.escalation_roles.clone());
+    let policy = Policy::from_settings(settings)?;
+    let verification = ops::jobs::Verification::new(settings)?;
     let templates = Templates::load(settings.messages.dir.as_deref())?;
     templates.check(&policy)?;
-    Ok(Checked { policy, templates })
+    Ok(Checked {
+        policy,
+        templates,
+        verification,
+    })
 }
 
 /// Builds the application: checks the settings, opens and migrates the store as its writer
@@ -149,7 +154,11 @@ pub async fn build_with(
         None => None,
     };
     let outbox = Arc::new(router);
-    let Checked { policy, templates } = check(&settings)?;
+    let Checked {
+        policy,
+        templates,
+        verification,
+    } = check(&settings)?;
     let readiness = Readiness::default();
     readiness.templates_loaded();
     let metrics = Arc::new(Metrics::default());
@@ -183,13 +192,10 @@ pub async fn build_with(
         runbook: Arc::new(ops::Runbook::new(&settings.actions)),
         prober: Arc::new(ops::probe::Prober::new(
             std::time::Duration::from_secs(settings.kubernetes.timeout.as_secs()),
-            settings.prometheus.clone(),
+            &settings.prometheus,
         )),
-        approvals: Arc::new(approval::Policy::new(
-            settings.approvals.clone(),
-            settings.roles.clone(),
-        )),
-        verification: Arc::new(Verification::new(&settings)),
+        approvals: Arc::new(approval::Policy::new(&settings.approvals, &settings.roles)),
+        verification: Arc::new(verification),
     })
     .with_metrics(Arc::clone(&metrics));
     Ok(App {

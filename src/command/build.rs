@@ -1,4 +1,5 @@
-//! Each command's positional arguments, typed: severities, statuses, replica counts, names.
+//! Each command's positional arguments, typed: severities, statuses, replica counts, names. One
+//! function per command's grammar; errors name the bad token. Pure: no I/O.
 
 use super::args::Args;
 use super::lexer::Token;
@@ -8,160 +9,181 @@ use crate::incident::{IncidentId, Severity, Status};
 /// The typed command from split arguments.
 pub(super) fn build(args: &Args) -> Result<Command, ParseError> {
     let pos = args.positionals.as_slice();
-    let command = match args.name {
-        CommandName::Assess => Command::Assess {
-            description: args.text(pos, "<description>")?,
-            severity: args
-                .option("sev")
-                .map(|s| Severity::parse(s).map_err(|e| args.fail(e)))
-                .transpose()?,
-            service: args.option("service").map(str::to_owned),
-        },
-        CommandName::Update => Command::Update {
-            status: args
-                .option("status")
-                .map(|s| active_status(args, s))
-                .transpose()?,
-            eta: args
-                .option("eta")
-                .map(str::to_owned)
-                .filter(|e| !e.trim().is_empty()),
-            users: args
-                .option("users")
-                .map(str::to_owned)
-                .filter(|u| !u.trim().is_empty()),
-            progress: args.text(pos, "<progress>")?,
-        },
-        CommandName::Severity => {
-            let (first, rest) = pos
-                .split_first()
-                .ok_or_else(|| args.fail("missing severity (P0, P1, P2 or P3)"))?;
-            Command::Severity {
-                severity: Severity::parse(&first.text).map_err(|e| args.fail(e))?,
-                reason: args.optional_text(rest, "[reason]")?,
-            }
-        }
-        CommandName::Note => Command::Note {
+    match args.name {
+        CommandName::Assess => assess(args, pos),
+        CommandName::Update => update(args, pos),
+        CommandName::Severity => severity(args, pos),
+        CommandName::Note => Ok(Command::Note {
             text: args.text(pos, "<text>")?,
-        },
+        }),
         CommandName::Ack => {
             args.no_more(pos)?;
-            Command::Ack
+            Ok(Command::Ack)
         }
-        CommandName::Resolve => resolve(args, pos)?,
+        CommandName::Resolve => resolve(args, pos),
         CommandName::Status => {
             if let Some(t) = pos.first().filter(|t| t.text.starts_with('#')) {
                 IncidentId::parse(&t.text).map_err(|e| args.fail(e))?;
             }
             args.no_more(pos)?;
-            Command::Status
+            Ok(Command::Status)
         }
-        CommandName::Help => {
-            let topic = pos
-                .first()
-                .map(|t| {
-                    let bare = t.text.trim_start_matches('/');
-                    let word = bare
-                        .strip_prefix("incident-")
-                        .filter(|w| !w.is_empty())
-                        .unwrap_or(bare);
-                    super::lookup(word, &t.text).map_err(|e| args.fail(e.problem))
-                })
-                .transpose()?;
-            args.no_more(pos.get(1..).unwrap_or_default())?;
-            Command::Help { topic }
-        }
+        CommandName::Help => help(args, pos),
         CommandName::Rollback => {
             let revision = pos
                 .first()
                 .map(|t| positive(args, &t.text, "a revision number"))
                 .transpose()?;
             args.no_more(pos.get(1..).unwrap_or_default())?;
-            Command::Rollback { revision }
+            Ok(Command::Rollback { revision })
         }
-        CommandName::Scale => scale(args, pos)?,
-        CommandName::Action => {
-            let name = pos
-                .first()
-                .ok_or_else(|| args.fail("missing action NAME"))?;
-            if !is_name(&name.text) {
-                return Err(args.fail(format!(
-                    "'{}' is not an action name (letters, digits, '-', '_', '.')",
-                    name.text
-                )));
-            }
-            args.no_more(&pos[1..])?;
-            Command::Action {
-                name: name.text.clone(),
-            }
-        }
+        CommandName::Scale => scale(args, pos),
+        CommandName::Action => action(args, pos),
         CommandName::Approve => {
             let request = pos.first().map(|t| request(args, &t.text)).transpose()?;
             args.no_more(pos.get(1..).unwrap_or_default())?;
-            Command::Approve { request }
+            Ok(Command::Approve { request })
         }
-        CommandName::Deny => {
-            let (request, rest) = match pos.split_first() {
-                Some((first, rest)) if !first.quoted => match RequestId::parse(&first.text) {
-                    Some(id) => (Some(id), rest),
-                    None => (None, pos),
-                },
-                _ => (None, pos),
-            };
-            Command::Deny {
-                request,
-                reason: args.optional_text(rest, "[reason]")?,
-            }
-        }
-        CommandName::Diagnose => {
-            let area = pos
-                .first()
-                .ok_or_else(|| args.fail("missing area (app, perf, security or infra)"))?;
-            let parsed = Area::parse(&area.text).ok_or_else(|| {
-                args.fail(format!(
-                    "'{}' is not an area (app, perf, security or infra)",
-                    area.text
-                ))
-            })?;
-            args.no_more(&pos[1..])?;
-            Command::Diagnose { area: parsed }
-        }
+        CommandName::Deny => deny(args, pos),
+        CommandName::Diagnose => diagnose(args, pos),
         CommandName::Verify => {
             args.no_more(pos)?;
-            Command::Verify {
+            Ok(Command::Verify {
                 smoke_only: args.option("smoke-only").is_some(),
-            }
+            })
         }
-        CommandName::PerformanceTest => {
-            let baseline = match pos.first() {
-                None => false,
-                Some(t) if !t.quoted && t.text.eq_ignore_ascii_case("baseline") => true,
-                Some(t) => {
-                    return Err(args.fail(format!(
-                        "'{}' is not an argument of /performance-test (only 'baseline')",
-                        t.text
-                    )));
-                }
-            };
-            args.no_more(pos.get(1..).unwrap_or_default())?;
-            Command::PerformanceTest { baseline }
-        }
+        CommandName::PerformanceTest => performance_test(args, pos),
         CommandName::Report => {
             args.no_more(pos)?;
-            Command::Report
+            Ok(Command::Report)
         }
-        CommandName::Followup => match pos {
-            [done, n] if !done.quoted && done.text.eq_ignore_ascii_case("done") => {
-                Command::Followup(Followup::Done(positive(
-                    args,
-                    &n.text,
-                    "an action item number",
-                )?))
-            }
-            _ => Command::Followup(Followup::Add(args.text(pos, "<text>")?)),
-        },
+        CommandName::Followup => followup(args, pos),
+    }
+}
+
+fn assess(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
+    Ok(Command::Assess {
+        description: args.text(pos, "<description>")?,
+        severity: args
+            .option("sev")
+            .map(|s| Severity::parse(s).map_err(|e| args.fail(e)))
+            .transpose()?,
+        service: args.option("service").map(str::to_owned),
+    })
+}
+
+fn update(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
+    let given = |name: &str| {
+        args.option(name)
+            .map(str::to_owned)
+            .filter(|v| !v.trim().is_empty())
     };
-    Ok(command)
+    Ok(Command::Update {
+        status: args
+            .option("status")
+            .map(|s| active_status(args, s))
+            .transpose()?,
+        eta: given("eta"),
+        users: given("users"),
+        progress: args.text(pos, "<progress>")?,
+    })
+}
+
+fn severity(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
+    let (first, rest) = pos
+        .split_first()
+        .ok_or_else(|| args.fail("missing severity (P0, P1, P2 or P3)"))?;
+    Ok(Command::Severity {
+        severity: Severity::parse(&first.text).map_err(|e| args.fail(e))?,
+        reason: args.optional_text(rest, "[reason]")?,
+    })
+}
+
+/// `/incident-help [COMMAND]`: the command as `/incident-ack`, `incident-ack` or `ack`.
+fn help(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
+    let topic = pos
+        .first()
+        .map(|t| {
+            let bare = t.text.trim_start_matches('/');
+            let word = bare
+                .strip_prefix("incident-")
+                .filter(|w| !w.is_empty())
+                .unwrap_or(bare);
+            super::lookup(word, &t.text).map_err(|e| args.fail(e.problem))
+        })
+        .transpose()?;
+    args.no_more(pos.get(1..).unwrap_or_default())?;
+    Ok(Command::Help { topic })
+}
+
+fn action(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
+    let name = pos
+        .first()
+        .ok_or_else(|| args.fail("missing action NAME"))?;
+    if !is_name(&name.text) {
+        return Err(args.fail(format!(
+            "'{}' is not an action name (letters, digits, '-', '_', '.')",
+            name.text
+        )));
+    }
+    args.no_more(&pos[1..])?;
+    Ok(Command::Action {
+        name: name.text.clone(),
+    })
+}
+
+/// `/incident-deny [REQ] [reason]`: a first word that is not a request number starts the reason.
+fn deny(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
+    let (request, rest) = match pos.split_first() {
+        Some((first, rest)) if !first.quoted => match RequestId::parse(&first.text) {
+            Some(id) => (Some(id), rest),
+            None => (None, pos),
+        },
+        _ => (None, pos),
+    };
+    Ok(Command::Deny {
+        request,
+        reason: args.optional_text(rest, "[reason]")?,
+    })
+}
+
+fn diagnose(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
+    let area = pos
+        .first()
+        .ok_or_else(|| args.fail("missing area (app, perf, security or infra)"))?;
+    let parsed = Area::parse(&area.text).ok_or_else(|| {
+        args.fail(format!(
+            "'{}' is not an area (app, perf, security or infra)",
+            area.text
+        ))
+    })?;
+    args.no_more(&pos[1..])?;
+    Ok(Command::Diagnose { area: parsed })
+}
+
+fn performance_test(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
+    let baseline = match pos.first() {
+        None => false,
+        Some(t) if !t.quoted && t.text.eq_ignore_ascii_case("baseline") => true,
+        Some(t) => {
+            return Err(args.fail(format!(
+                "'{}' is not an argument of /performance-test (only 'baseline')",
+                t.text
+            )));
+        }
+    };
+    args.no_more(pos.get(1..).unwrap_or_default())?;
+    Ok(Command::PerformanceTest { baseline })
+}
+
+/// `/incident-followup <text>`, or `/incident-followup done N`.
+fn followup(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
+    Ok(match pos {
+        [done, n] if !done.quoted && done.text.eq_ignore_ascii_case("done") => Command::Followup(
+            Followup::Done(positive(args, &n.text, "an action item number")?),
+        ),
+        _ => Command::Followup(Followup::Add(args.text(pos, "<text>")?)),
+    })
 }
 
 fn resolve(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {

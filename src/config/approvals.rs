@@ -1,5 +1,5 @@
 //! `[approvals]`: who must agree before a production change runs. `bot.toml.example` documents
-//! each key; [`crate::approval::Policy`] reads them.
+//! each key; the approval policy (`approval::Policy::new`) reads them.
 
 use std::collections::BTreeMap;
 

@@ -10,6 +10,7 @@ mod jobs;
 mod ops;
 mod secret;
 mod sections;
+mod severity;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -26,10 +27,10 @@ pub use secret::{Secret, StoreUrl, without_password};
 pub use sections::{
     DiscordMode, DiscordSettings, HelmSettings, IncidentSettings, KubernetesSettings, LogFormat,
     LogSettings, MessageSettings, ReportSettings, RoleSettings, SchedulerSettings, ServerSettings,
-    ServiceSettings, SeverityTable, SlackSettings, StoreSettings,
+    ServiceSettings, SlackSettings, StoreSettings,
 };
+pub use severity::{ClassifyRule, LevelSettings, SeverityTable, runbook_rules};
 
-use crate::incident::severity::Rule;
 use crate::interval::Interval;
 
 /// Everything in `bot.toml`.
@@ -51,7 +52,7 @@ pub struct Settings {
     /// `[severity.p0]` … `[severity.p3]`
     pub severity: SeverityTable,
     /// `[[classify]]`: replaces the default rules when present.
-    pub classify: Vec<Rule>,
+    pub classify: Vec<ClassifyRule>,
     /// `[roles.NAME]`: merged with the runbook's roles.
     pub roles: BTreeMap<String, RoleSettings>,
     /// `[server]`
@@ -94,7 +95,7 @@ impl Default for Settings {
             reports: ReportSettings::default(),
             services: Vec::new(),
             severity: SeverityTable::default(),
-            classify: Rule::runbook_defaults(),
+            classify: runbook_rules(),
             roles: sections::runbook_roles(),
             server: ServerSettings::default(),
             slack: SlackSettings::default(),
@@ -263,7 +264,7 @@ impl Settings {
                 format!("'{name}' is not in [[services]] (known: {})", join(&names)),
             ));
         }
-        for (key, level) in ["p0", "p1", "p2", "p3"].iter().zip(self.severity.levels()) {
+        for (key, level) in self.severity.levels() {
             self.check_roles(&format!("severity.{key}.roles"), &level.roles)?;
             within(
                 &format!("severity.{key}.respond_within"),

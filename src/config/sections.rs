@@ -6,8 +6,6 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{Secret, StoreUrl};
-use crate::incident::Severity;
-use crate::incident::severity::Level;
 use crate::interval::Interval;
 
 /// `[store]`: where incidents are kept.
@@ -48,8 +46,8 @@ pub struct MessageSettings {
 pub struct IncidentSettings {
     /// The service an incident affects when `--service` is not given; the first one when unset.
     pub default_service: Option<String>,
-    /// The severity when no classification rule matches.
-    pub default_severity: Severity,
+    /// The severity when no classification rule matches (`P0` … `P3`).
+    pub default_severity: String,
     /// Roles paged, on top of the severity's roles and the service's owners, when nobody
     /// acknowledges an incident within its response target. In the environment, a
     /// comma-separated list.
@@ -61,7 +59,7 @@ impl Default for IncidentSettings {
     fn default() -> Self {
         Self {
             default_service: None,
-            default_severity: Severity::P2,
+            default_severity: "P2".into(),
             escalation_roles: vec!["cloud-architect".into()],
         }
     }
@@ -119,43 +117,6 @@ pub struct ServiceSettings {
     /// Roles that own the service; paged with the severity's roles.
     #[serde(default)]
     pub owners: Vec<String>,
-}
-
-/// `[severity]`: the four levels.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SeverityTable {
-    /// P0, Critical.
-    pub p0: Level,
-    /// P1, High.
-    pub p1: Level,
-    /// P2, Medium.
-    pub p2: Level,
-    /// P3, Low.
-    pub p3: Level,
-}
-
-impl Default for SeverityTable {
-    fn default() -> Self {
-        Self {
-            p0: Level::runbook_default(Severity::P0),
-            p1: Level::runbook_default(Severity::P1),
-            p2: Level::runbook_default(Severity::P2),
-            p3: Level::runbook_default(Severity::P3),
-        }
-    }
-}
-
-impl SeverityTable {
-    /// The levels, P0 first.
-    pub fn levels(&self) -> [Level; 4] {
-        [
-            self.p0.clone(),
-            self.p1.clone(),
-            self.p2.clone(),
-            self.p3.clone(),
-        ]
-    }
 }
 
 /// `[roles.NAME]`: who a role is on each platform.

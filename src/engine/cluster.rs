@@ -1,13 +1,7 @@
-//! The mitigation commands as [`Change`]s (rollback, scale, runbook action), and the bounds the
-//! engine keeps to with the cluster.
+//! The bounds the engine keeps to in its work with the cluster (evidence wait, replica ceiling,
+//! CPU profiles), read once from the settings. Values only: it calls nothing.
 
 use std::time::Duration;
-
-use super::{Caller, Engine, Reply, Result, refuse};
-use crate::catalog::Service;
-use crate::command::CommandName;
-use crate::incident::IncidentId;
-use crate::ops::Change;
 
 /// Bounds of what the engine does with the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,80 +28,5 @@ impl Limits {
             profile_port: settings.diagnose.profile_port,
             profile_dir: settings.diagnose.profile_dir.clone(),
         }
-    }
-}
-
-impl Engine {
-    /// `/incident-rollback [REVISION]`.
-    pub(super) async fn rollback(
-        &self,
-        caller: &Caller,
-        incident: Option<IncidentId>,
-        revision: Option<u32>,
-    ) -> Result<Vec<Reply>> {
-        let change = Change::Rollback { revision };
-        self.mitigate(caller, incident, CommandName::Rollback, change)
-            .await
-    }
-
-    /// `/incident-scale REPLICAS [DEPLOYMENT]`; the service's Deployment when none is named.
-    pub(super) async fn scale(
-        &self,
-        caller: &Caller,
-        incident: Option<IncidentId>,
-        replicas: u32,
-        deployment: Option<String>,
-    ) -> Result<Vec<Reply>> {
-        let deployment = match deployment {
-            Some(d) => d,
-            None => self.service_of(caller, incident).await?.deployment,
-        };
-        let change = Change::Scale {
-            deployment,
-            replicas,
-        };
-        self.mitigate(caller, incident, CommandName::Scale, change)
-            .await
-    }
-
-    /// `/incident-action NAME`: a toggle from the runbook.
-    pub(super) async fn action(
-        &self,
-        caller: &Caller,
-        incident: Option<IncidentId>,
-        name: String,
-    ) -> Result<Vec<Reply>> {
-        let toggle = self.runbook.get(&name).cloned().ok_or_else(|| {
-            let known = self.runbook.list();
-            refuse(
-                format!("There is no runbook action '{name}'"),
-                if known.is_empty() {
-                    "No [[actions]] are configured.".to_owned()
-                } else {
-                    format!("Configured: {}.", known.join("; "))
-                },
-            )
-        })?;
-        let change = Change::Action { name, toggle };
-        self.mitigate(caller, incident, CommandName::Action, change)
-            .await
-    }
-
-    /// The service of the incident a command is about.
-    pub(super) async fn service_of(
-        &self,
-        caller: &Caller,
-        explicit: Option<IncidentId>,
-    ) -> Result<Service> {
-        let incident = self.target(caller, explicit).await?;
-        self.catalog.get(&incident.service).cloned().ok_or_else(|| {
-            refuse(
-                format!("{} is about an unknown service", incident.id),
-                format!(
-                    "Service '{}' is no longer in the config's [[services]].",
-                    incident.service
-                ),
-            )
-        })
     }
 }

@@ -1,5 +1,6 @@
 //! `/incident-diagnose app|perf|security|infra`: read the cluster (and Prometheus), record what
-//! was found on the timeline, then post it (cut to a length the channel takes).
+//! was found on the timeline, then post it (cut to a length the channel takes). It only reads
+//! the cluster: nothing here changes it.
 
 use std::sync::LazyLock;
 
@@ -34,7 +35,7 @@ impl Engine {
     ) -> Result<Vec<Reply>> {
         let incident = self.target(caller, explicit).await?;
         self.check_allowed(&incident, CommandName::Diagnose)?;
-        let service = self.service_of(caller, Some(incident.id)).await?;
+        let service = self.service_of(&incident)?;
         let findings = match area {
             Area::App => self.app(&service).await,
             Area::Perf => self.perf(&service, incident.id).await,
@@ -47,13 +48,13 @@ impl Engine {
             findings: findings.clone(),
         };
         let incident = self
-            .record_step(
+            .record_entries(
                 caller,
                 caller.request.as_deref(),
                 &incident,
                 CommandName::Diagnose,
                 Step::Investigate,
-                entry,
+                vec![entry],
             )
             .await?;
         let mut message = Message::notice(format!("🩺 DIAGNOSE {name} - {}", incident.id), "");

@@ -1,6 +1,7 @@
 //! Evidence on `/incident-assess`: the four parts are gathered concurrently; the alert waits at
 //! most `assess.evidence_timeout` for them, and parts that come later follow as an update posted
-//! through the outbox and recorded on the timeline.
+//! through the outbox and recorded on the timeline. It only reads the cluster; the incident is
+//! changed through the state machine alone.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,13 +1,15 @@
-//! Commands that change an incident: assess, ack, update, severity, note, resolve.
+//! Commands that change an incident: assess, ack, update, severity, note, resolve, and their
+//! announcements. Changes go through the state machine and the store; nothing here touches the
+//! cluster beyond the evidence `/incident-assess` gathers.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{
-    Caller, Engine, Reply, Result, error_reference, evidence, refusal, refuse, to_channel,
-};
+use super::steps::refusal;
+use super::{Caller, Engine, Reply, Result, error_reference, evidence, refuse, to_channel};
+use crate::catalog::Service;
 use crate::command::CommandName;
 use crate::incident::lifecycle::{self, Event, FollowUp, Outcome, Report};
 use crate::incident::trail::{self, Trail};
@@ -38,12 +40,7 @@ impl Engine {
         if let Some(down) = &signals.down {
             classification = classification.raise(Severity::P0, down.clone());
         }
-        let mut paged = self.policy.level(classification.severity).roles.clone();
-        for owner in &service.owners {
-            if !paged.contains(owner) {
-                paged.push(owner.clone());
-            }
-        }
+        let paged = self.paged_for(classification.severity, service);
         let report = Report {
             summary: description,
             service: service.name.clone(),
@@ -51,14 +48,7 @@ impl Engine {
             channel: caller.channel.clone(),
             paged: paged.clone(),
         };
-        let mut findings = evidence::findings(&gathered.parts);
-        findings.extend(evidence::signal_lines(&signals));
-        if !gathered.pending.is_empty() {
-            findings.push(format!(
-                "⏳ {} more part(s) still being gathered; they follow as an update",
-                gathered.pending.len()
-            ));
-        }
+        let findings = evidence_lines(&gathered, &signals);
         let mut draft = lifecycle::open(report, &caller.actor, now, &self.policy);
         if !evidence::nothing_gathered(&gathered.parts, &gathered.pending) {
             draft.entries.push(TimelineEvent::Evidence {
@@ -71,25 +61,7 @@ impl Engine {
             .open_incident(&draft, caller.request.as_deref())
             .await?;
         tracing::info!(incident = %incident.id, severity = %incident.severity, "incident opened");
-        let data = context::detected(&incident, &self.policy, &paged, now);
-        let mut message = self
-            .render(Template::Detected, &data, &incident)
-            .with_button(
-                "Acknowledge",
-                format!("/incident-ack {}", incident.id),
-                ButtonStyle::Primary,
-            );
-        message.blocks.push(Block::Text(String::new()));
-        message.blocks.push(Block::Text("🔎 Evidence".into()));
-        message.blocks.extend(findings.into_iter().map(Block::Text));
-        if signals.rollback.is_some() {
-            message = message.with_button(
-                "Roll back",
-                format!("/incident-rollback {}", incident.id),
-                ButtonStyle::Danger,
-            );
-        }
-        message.paged_roles = paged;
+        let message = self.alert(&incident, findings, signals.rollback.is_some(), paged, now);
         if !gathered.pending.is_empty() {
             let follow = evidence::FollowUp {
                 store: Arc::clone(&self.store),
@@ -104,6 +76,50 @@ impl Engine {
                 .spawn(evidence::follow_up(follow, gathered.pending));
         }
         Ok(vec![to_channel(&caller.channel, message)])
+    }
+
+    /// The roles a new incident of `severity` on `service` pages: the severity's, then the
+    /// service's owners.
+    fn paged_for(&self, severity: Severity, service: &Service) -> Vec<String> {
+        let mut paged = self.policy.level(severity).roles.clone();
+        for owner in &service.owners {
+            if !paged.contains(owner) {
+                paged.push(owner.clone());
+            }
+        }
+        paged
+    }
+
+    /// The 🚨 alert of a new incident: the detected template, the evidence, and the buttons
+    /// (Roll back when the evidence suggests it).
+    fn alert(
+        &self,
+        incident: &Incident,
+        findings: Vec<String>,
+        suggest_rollback: bool,
+        paged: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> Message {
+        let data = context::detected(incident, &self.policy, &paged, now);
+        let mut message = self
+            .render(Template::Detected, &data, incident)
+            .with_button(
+                "Acknowledge",
+                format!("/incident-ack {}", incident.id),
+                ButtonStyle::Primary,
+            );
+        message.blocks.push(Block::Text(String::new()));
+        message.blocks.push(Block::Text("🔎 Evidence".into()));
+        message.blocks.extend(findings.into_iter().map(Block::Text));
+        if suggest_rollback {
+            message = message.with_button(
+                "Roll back",
+                format!("/incident-rollback {}", incident.id),
+                ButtonStyle::Danger,
+            );
+        }
+        message.paged_roles = paged;
+        message
     }
 
     /// Ack, update, severity, note, resolve: run the state machine on the stored incident,
@@ -145,6 +161,33 @@ impl Engine {
         }
     }
 
+    /// `/incident-resolve`: the transition, then the incident's open approval requests are
+    /// closed (nothing they ask for runs once the incident is over).
+    pub(super) async fn resolve(
+        &self,
+        caller: &Caller,
+        explicit: Option<IncidentId>,
+        root_cause: String,
+        resolution: String,
+    ) -> Result<Vec<Reply>> {
+        let event = Event::Resolve {
+            root_cause,
+            resolution,
+        };
+        let mut replies = self
+            .transition(caller, explicit, CommandName::Resolve, event)
+            .await?;
+        if let Some(id) = replies.iter().find_map(|r| r.message.incident) {
+            match self.cancel_requests(id).await {
+                Ok(more) => replies.extend(more),
+                Err(e) => {
+                    tracing::error!(incident = %id, error = %crate::error_chain(&e), "could not cancel the incident's approval requests; they are cancelled when they would run")
+                }
+            }
+        }
+        Ok(replies)
+    }
+
     /// The paper trail of a committed change, for its announcement. A failed read must not make
     /// the saved change look failed: it is logged and the trail is empty.
     async fn trail_after(&self, incident: &Incident) -> Trail {
@@ -157,7 +200,8 @@ impl Engine {
         }
     }
 
-    /// The channel message for an accepted change.
+    /// The channel message for an accepted change: the event's template, or a plain notice
+    /// for bookkeeping (follow-ups, the close, recorded entries).
     async fn announce(
         &self,
         before: &Incident,
@@ -168,6 +212,7 @@ impl Engine {
     ) -> Message {
         let policy = &self.policy;
         let by = &caller.actor;
+        let id = after.id;
         match event {
             Event::Acknowledge => self.render(
                 Template::Acknowledged,
@@ -180,71 +225,86 @@ impl Engine {
                 self.render(Template::Update, &data, after)
             }
             Event::ChangeSeverity { reason, .. } => {
-                let newly_paged = self.newly_paged(before, after);
-                let data = context::severity_change(
-                    after,
-                    policy,
-                    before.severity,
-                    reason.as_deref(),
-                    &newly_paged,
-                    by,
-                    now,
-                );
-                let mut message = self.render(Template::Severity, &data, after);
-                message.paged_roles = newly_paged;
-                message
+                self.severity_changed(before, after, reason.as_deref(), by, now)
             }
             Event::AddNote { text } => self.render(
                 Template::Note,
                 &context::note(after, policy, by, text),
                 after,
             ),
-            Event::Resolve { .. } => {
-                let metrics = self.trail_after(after).await.metrics;
-                self.render(
-                    Template::Resolved,
-                    &context::resolved(after, policy, &metrics, now),
-                    after,
-                )
-                .with_button(
-                    "Write the report",
-                    format!("/incident-report {}", after.id),
-                    ButtonStyle::Primary,
-                )
-            }
-            Event::FollowUp(FollowUp::Add(text)) => {
-                let trail = self.trail_after(after).await;
-                let n = trail
-                    .action_items
-                    .iter()
-                    .rev()
-                    .find(|i| &i.text == text)
-                    .map_or_else(|| "?".to_owned(), |i| i.n.to_string());
-                Message::notice(
-                    format!("📌 ACTION ITEM {n} on {}", after.id),
-                    &format!(
-                        "{text}\nAdded by {by}. /incident-followup {} done {n} ticks it off.",
-                        after.id
-                    ),
-                )
-                .about(after.id)
-            }
+            Event::Resolve { .. } => self.resolved(after, now).await,
+            Event::FollowUp(FollowUp::Add(text)) => self.action_item_added(after, text, by).await,
             Event::FollowUp(FollowUp::Done(n)) => Message::notice(
-                format!("☑️ ACTION ITEM {n} on {} DONE", after.id),
+                format!("☑️ ACTION ITEM {n} on {id} DONE"),
                 &format!("Ticked off by {by}."),
             )
-            .about(after.id),
+            .about(id),
             Event::Close { report } => Message::notice(
-                format!("📁 INCIDENT {} CLOSED", after.id),
+                format!("📁 INCIDENT {id} CLOSED"),
                 &format!("Report: {report}"),
             )
-            .about(after.id),
+            .about(id),
             Event::Record { entries, .. } => {
                 let lines: Vec<String> = entries.iter().map(|e| e.describe()).collect();
-                Message::notice(format!("🗒️ {} recorded", after.id), &lines.join("\n"))
-                    .about(after.id)
+                Message::notice(format!("🗒️ {id} recorded"), &lines.join("\n")).about(id)
             }
         }
+    }
+
+    /// The severity-change message, paging the roles the new severity adds.
+    fn severity_changed(
+        &self,
+        before: &Incident,
+        after: &Incident,
+        reason: Option<&str>,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Message {
+        let newly_paged = self.newly_paged(before, after);
+        let data = context::severity_change(
+            after,
+            &self.policy,
+            before.severity,
+            reason,
+            &newly_paged,
+            by,
+            now,
+        );
+        let mut message = self.render(Template::Severity, &data, after);
+        message.paged_roles = newly_paged;
+        message
+    }
+
+    /// The resolution message, with the response times and the button that writes the report.
+    async fn resolved(&self, after: &Incident, now: DateTime<Utc>) -> Message {
+        let metrics = self.trail_after(after).await.metrics;
+        self.render(
+            Template::Resolved,
+            &context::resolved(after, &self.policy, &metrics, now),
+            after,
+        )
+        .with_button(
+            "Write the report",
+            format!("/incident-report {}", after.id),
+            ButtonStyle::Primary,
+        )
+    }
+
+    /// The notice of a new action item, with the number it got.
+    async fn action_item_added(&self, after: &Incident, text: &str, by: &Actor) -> Message {
+        let id = after.id;
+        let trail = self.trail_after(after).await;
+        let n = trail
+            .action_items
+            .iter()
+            .rev()
+            .find(|i| i.text == text)
+            .map_or_else(|| "?".to_owned(), |i| i.n.to_string());
+        Message::notice(
+            format!("📌 ACTION ITEM {n} on {id}"),
+            &format!("{text}\nAdded by {by}. /incident-followup {id} done {n} ticks it off."),
+        )
+        .about(id)
     }
 
     /// Roles the new severity pages that were not paged before (when raised).
@@ -335,4 +395,17 @@ impl Engine {
         self.store.update(id, actor, now, None, &decide).await?;
         Ok(())
     }
+}
+
+/// The alert's evidence lines: what was found, what it signals, and how much still comes.
+fn evidence_lines(gathered: &evidence::Gathered, signals: &evidence::Signals) -> Vec<String> {
+    let mut findings = evidence::findings(&gathered.parts);
+    findings.extend(evidence::signal_lines(signals));
+    if !gathered.pending.is_empty() {
+        findings.push(format!(
+            "⏳ {} more part(s) still being gathered; they follow as an update",
+            gathered.pending.len()
+        ));
+    }
+    findings
 }

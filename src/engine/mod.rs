@@ -10,14 +10,18 @@
 mod approve;
 mod cluster;
 mod diagnose;
+mod dispatch;
 mod evidence;
+mod gate;
 mod handlers;
 mod help;
 mod jobs;
+mod messages;
 mod mitigate;
 pub mod outbox;
-mod paper;
 mod read;
+mod report;
+mod steps;
 mod timers;
 mod verify;
 
@@ -31,20 +35,19 @@ use std::time::Duration;
 use tokio_util::task::TaskTracker;
 
 pub use cluster::Limits;
-pub use jobs::Verification;
 pub use outbox::Outbox;
 
-use crate::approval::{self, Vote};
+use crate::approval;
 use crate::catalog::Catalog;
 use crate::clock::Clock;
-use crate::command::{self, CommandName, Invocation};
+use crate::command::{self, Invocation};
 use crate::error_chain;
-use crate::incident::lifecycle::{self, Event, Refusal, Step};
 use crate::incident::severity::Policy;
-use crate::incident::{Actor, ChannelRef, Incident, IncidentId, Status};
+use crate::incident::{Actor, ChannelRef};
 use crate::message::Message;
 use crate::metrics::{Metrics, Outcome};
 use crate::notify::{self, Templates};
+use crate::ops::jobs::Verification;
 use crate::ops::probe::Prober;
 use crate::ops::{Cluster, Runbook};
 use crate::store::{self, Store};
@@ -120,9 +123,6 @@ fn refuse(headline: impl Into<String>, detail: impl Into<String>) -> Error {
         detail: detail.into(),
     }
 }
-
-/// Commands that are parsed but not yet built.
-const NOT_YET_BUILT: [CommandName; 0] = [];
 
 /// What an engine is built from.
 #[derive(Clone)]
@@ -310,94 +310,6 @@ impl Engine {
         }
     }
 
-    async fn dispatch(&self, caller: &Caller, invocation: Invocation) -> Result<Vec<Reply>> {
-        use crate::command::Command;
-        let Invocation { incident, command } = invocation;
-        let name = command.name();
-        match command {
-            Command::Help { topic } => Ok(vec![private(help::help(topic))]),
-            Command::Assess {
-                description,
-                severity,
-                service,
-            } => {
-                self.assess(caller, description, severity, service.as_deref())
-                    .await
-            }
-            Command::Status => self.status(caller, incident).await,
-            Command::Ack => {
-                self.transition(caller, incident, name, Event::Acknowledge)
-                    .await
-            }
-            Command::Update {
-                status,
-                eta,
-                users,
-                progress,
-            } => {
-                let event = Event::PostUpdate {
-                    status,
-                    progress,
-                    eta,
-                    users,
-                };
-                self.transition(caller, incident, name, event).await
-            }
-            Command::Severity { severity, reason } => {
-                let event = Event::ChangeSeverity {
-                    to: severity,
-                    reason,
-                };
-                self.transition(caller, incident, name, event).await
-            }
-            Command::Note { text } => {
-                let event = Event::AddNote { text };
-                self.transition(caller, incident, name, event).await
-            }
-            Command::Resolve {
-                root_cause,
-                resolution,
-            } => {
-                let event = Event::Resolve {
-                    root_cause,
-                    resolution,
-                };
-                let mut replies = self.transition(caller, incident, name, event).await?;
-                // The incident is over: what waits for approval is closed, nothing runs.
-                if let Some(id) = replies.iter().find_map(|r| r.message.incident) {
-                    match self.cancel_requests(id).await {
-                        Ok(more) => replies.extend(more),
-                        Err(e) => {
-                            tracing::error!(incident = %id, error = %error_chain(&e), "could not cancel the incident's approval requests; they are cancelled when they would run")
-                        }
-                    }
-                }
-                Ok(replies)
-            }
-            Command::Approve { request } => {
-                self.vote_on(caller, incident, request, Vote::Approve, None)
-                    .await
-            }
-            Command::Deny { request, reason } => {
-                self.vote_on(caller, incident, request, Vote::Deny, reason)
-                    .await
-            }
-            Command::Report => self.report(caller, incident).await,
-            Command::Followup(followup) => self.followup(caller, incident, followup).await,
-            Command::Rollback { revision } => self.rollback(caller, incident, revision).await,
-            Command::Scale {
-                replicas,
-                deployment,
-            } => self.scale(caller, incident, replicas, deployment).await,
-            Command::Action { name } => self.action(caller, incident, name).await,
-            Command::Diagnose { area } => self.diagnose(caller, incident, area).await,
-            Command::Verify { smoke_only } => self.verify(caller, incident, smoke_only).await,
-            Command::PerformanceTest { baseline } => {
-                self.performance_test(caller, incident, baseline).await
-            }
-        }
-    }
-
     /// Copies the channel messages about an incident to the mirrors (the Discord status
     /// channel), in the background: the caller's answer never waits for them.
     fn mirror(&self, replies: &[Reply]) {
@@ -412,97 +324,6 @@ impl Engine {
             }
         }
     }
-
-    /// The incident a command is about: `#ID` when given, otherwise the channel's.
-    async fn target(&self, caller: &Caller, explicit: Option<IncidentId>) -> Result<Incident> {
-        if let Some(id) = explicit {
-            return self.store.incident(id).await?.ok_or_else(|| {
-                refuse(
-                    format!("There is no incident {id}"),
-                    "/incident-status lists the open incidents.",
-                )
-            });
-        }
-        match read::choose(self.store.incidents_in(&caller.channel).await?) {
-            read::Choice::One(incident) => Ok(*incident),
-            read::Choice::Nothing => Err(refuse(
-                "No incident is open in this channel",
-                "Name one with #ID (/incident-status lists them), or open one with /incident-assess <description>.",
-            )),
-            read::Choice::Several(candidates) => {
-                let listed: Vec<String> = candidates
-                    .iter()
-                    .map(|i| format!("{} ({} {})", i.id, i.severity, i.status))
-                    .collect();
-                Err(refuse(
-                    "Several incidents are open in this channel",
-                    format!(
-                        "Add #ID after the command to say which: {}.",
-                        listed.join(", ")
-                    ),
-                ))
-            }
-        }
-    }
-
-    /// Refuses `name` when the incident's state does not allow it, listing what is allowed.
-    fn check_allowed(&self, incident: &Incident, name: CommandName) -> Result<()> {
-        match step_of(name) {
-            Some(step) if !lifecycle::allows(incident.status, step) => Err(refusal(
-                name,
-                Refusal::WrongState {
-                    id: incident.id,
-                    status: incident.status,
-                    step,
-                },
-            )),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// A state-machine refusal of `name`, as the caller reads it.
-fn refusal(name: CommandName, refusal: Refusal) -> Error {
-    match refusal {
-        Refusal::WrongState { id, status, .. } => refuse(
-            format!("{name} is not possible now"),
-            allowed_now(id, status),
-        ),
-        Refusal::AlreadyAcknowledged { .. } => refuse("Already acknowledged", refusal.to_string()),
-        Refusal::SameSeverity { .. } => refuse("Nothing to change", refusal.to_string()),
-    }
-}
-
-/// What can be done to an incident in `status`, for refusal messages.
-fn allowed_now(id: IncidentId, status: Status) -> String {
-    let allowed: Vec<String> = CommandName::ALL
-        .into_iter()
-        .filter(|c| !NOT_YET_BUILT.contains(c))
-        .filter(|c| step_of(*c).is_some_and(|step| lifecycle::allows(status, step)))
-        .map(|c| c.to_string())
-        .collect();
-    format!("{id} is {status}. Allowed now: {}.", allowed.join(", "))
-}
-
-/// The lifecycle step a command is; `None` for commands not about one incident.
-fn step_of(name: CommandName) -> Option<Step> {
-    Some(match name {
-        CommandName::Ack => Step::Acknowledge,
-        CommandName::Update => Step::Update,
-        CommandName::Severity => Step::ChangeSeverity,
-        CommandName::Note => Step::Note,
-        CommandName::Resolve => Step::Resolve,
-        CommandName::Status => Step::Read,
-        CommandName::Rollback | CommandName::Scale | CommandName::Action => Step::Mitigate,
-        CommandName::Diagnose | CommandName::Verify | CommandName::PerformanceTest => {
-            Step::Investigate
-        }
-        CommandName::Report => Step::Close,
-        CommandName::Followup => Step::FollowUp,
-        CommandName::Assess | CommandName::Help | CommandName::Approve | CommandName::Deny => {
-            return None;
-        }
-    })
 }
 
 fn private(message: Message) -> Reply {

@@ -1,4 +1,5 @@
-//! `/incident-status`: one incident with its timeline, or the list of open ones.
+//! `/incident-status`: one incident with its timeline, or the list of open ones; and which of a
+//! channel's incidents a command without `#ID` means. It only reads the store.
 
 use super::{Caller, Engine, Reply, Result, private};
 use crate::incident::{Incident, IncidentId};

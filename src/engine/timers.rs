@@ -1,4 +1,6 @@
-//! Due timers: the store claims and records them; the engine tells the incident's channel.
+//! Due timers: the store claims and records them; the engine tells the incident's channel. The
+//! same scheduler pass lets the approval ledger and the Job watchers catch up. What a timer means
+//! is decided by [`crate::incident::timers`], never here.
 
 use chrono::{DateTime, Utc};
 
@@ -15,7 +17,7 @@ const BATCH: u32 = 256;
 impl Engine {
     /// Fires every timer due now: missed response targets escalate, overdue updates are
     /// reminded; approval requests past their time expire and approved ones nobody runs are run
-    /// (see [`super::approve`]). Each firing is committed (with its timeline entry) before its message is
+    /// (see the approval ledger). Each firing is committed (with its timeline entry) before its message is
     /// posted to the incident's channel through the outbox. A failed post is logged; the
     /// timeline still records that the timer fired, and it does not fire again for it.
     ///

@@ -1,14 +1,14 @@
 //! `/incident-verify`: GET the service's health URLs, check the Deployment's rollout and, with
 //! Prometheus, the error rate; record the verdict on the timeline, then post it (✅/❌ per check).
 //! Then the service's smoke-test Jobs start (or only they, with `--smoke-only`); their results
-//! follow when they finish (see [`super::jobs`]). `/performance-test [baseline]` runs the
-//! service's load-test Jobs the same way.
+//! follow when they finish (see `jobs`). `/performance-test [baseline]` runs the
+//! service's load-test Jobs the same way. The checks only read; Jobs are created only through
+//! the change gate.
 
 use super::diagnose::{Unit, probe_error};
 use super::{Caller, Engine, Reply, Result, refuse, to_channel};
 use crate::catalog::Service;
 use crate::command::CommandName;
-use crate::config::JobKind;
 use crate::incident::lifecycle::Step;
 use crate::incident::{Incident, IncidentId, TimelineEvent};
 use crate::message::{Block, Message};
@@ -25,10 +25,10 @@ impl Engine {
     ) -> Result<Vec<Reply>> {
         let incident = self.target(caller, explicit).await?;
         self.check_allowed(&incident, CommandName::Verify)?;
-        let service = self.service_of(caller, Some(incident.id)).await?;
+        let service = self.service_of(&incident)?;
         let smoke: Vec<_> = self
             .verification
-            .of(&service.name, JobKind::Smoke)
+            .smoke_tests(&service.name)
             .into_iter()
             .cloned()
             .collect();
@@ -69,10 +69,10 @@ impl Engine {
     ) -> Result<Vec<Reply>> {
         let incident = self.target(caller, explicit).await?;
         self.check_allowed(&incident, CommandName::PerformanceTest)?;
-        let service = self.service_of(caller, Some(incident.id)).await?;
+        let service = self.service_of(&incident)?;
         let load: Vec<_> = self
             .verification
-            .of(&service.name, JobKind::Load)
+            .load_tests(&service.name)
             .into_iter()
             .cloned()
             .collect();
@@ -131,57 +131,10 @@ impl Engine {
         incident: &Incident,
         service: &Service,
     ) -> Result<(Reply, Incident)> {
-        let probes =
-            futures::future::join_all(service.health_urls.iter().map(|target| async move {
-                let url = crate::ops::probe::redact(target);
-                // A redirect (to a login page, say) is not a healthy answer: only 2xx passes.
-                match self.prober.get(target).await {
-                    Ok(a) if (200..300).contains(&a.status) => (
-                        true,
-                        format!("GET {url} → {} in {} ms", a.status, a.latency.as_millis()),
-                    ),
-                    Ok(a) => (
-                        false,
-                        format!("GET {url} → {} in {} ms", a.status, a.latency.as_millis()),
-                    ),
-                    Err(e) => (false, format!("GET {url}: {}", probe_error(&e))),
-                }
-            }))
-            .await;
-        let mut checks = probes;
-        checks.push(match self.cluster.rollout_status(service).await {
-            Ok(r) if r.is_complete() => (
-                true,
-                format!(
-                    "rollout of {} complete: {}",
-                    service.deployment,
-                    r.describe()
-                ),
-            ),
-            Ok(r) => (
-                false,
-                format!(
-                    "rollout of {} not complete: {}",
-                    service.deployment,
-                    r.describe()
-                ),
-            ),
-            Err(e) => (false, format!("rollout of {}: {e}", service.deployment)),
-        });
-        if self.prober.has_prometheus() {
-            let max = self.prober.error_rate_max();
-            checks.push(match self.prober.query("error_rate", service).await {
-                Ok(Some(rate)) => (
-                    rate <= max,
-                    format!(
-                        "error rate {} (at most {})",
-                        Unit::Share.show(rate),
-                        Unit::Share.show(max)
-                    ),
-                ),
-                Ok(None) => (false, "error rate: Prometheus has no data".into()),
-                Err(e) => (false, format!("error rate: {}", probe_error(&e))),
-            });
+        let mut checks = self.probe_health_urls(service).await;
+        checks.push(self.rollout_check(service).await);
+        if let Some(check) = self.error_rate_check(service).await {
+            checks.push(check);
         }
         let failed = checks.iter().filter(|(ok, _)| !ok).count();
         let lines: Vec<String> = checks
@@ -193,13 +146,13 @@ impl Engine {
             checks: lines.clone(),
         };
         let incident = self
-            .record_step(
+            .record_entries(
                 caller,
                 caller.request.as_deref(),
                 incident,
                 CommandName::Verify,
                 Step::Investigate,
-                entry,
+                vec![entry],
             )
             .await?;
         let headline = if failed == 0 {
@@ -217,9 +170,62 @@ impl Engine {
         };
         let mut message = Message::notice(headline, "");
         message.blocks = lines.into_iter().map(Block::Text).collect();
-        let message = message
-            .with_colour(&self.policy.level(incident.severity).colour)
-            .about(incident.id);
+        let message = self.about(&incident, message);
         Ok((to_channel(&incident.channel, message), incident))
     }
+
+    /// GETs each health URL: only a 2xx answer passes (a redirect to a login page is not a
+    /// healthy answer).
+    async fn probe_health_urls(&self, service: &Service) -> Vec<Check> {
+        let probes = service.health_urls.iter().map(|target| async move {
+            let url = crate::ops::probe::redact(target);
+            match self.prober.get(target).await {
+                Ok(a) => (
+                    (200..300).contains(&a.status),
+                    format!("GET {url} → {} in {} ms", a.status, a.latency.as_millis()),
+                ),
+                Err(e) => (false, format!("GET {url}: {}", probe_error(&e))),
+            }
+        });
+        futures::future::join_all(probes).await
+    }
+
+    /// Whether the Deployment's rollout is complete.
+    async fn rollout_check(&self, service: &Service) -> Check {
+        let deployment = &service.deployment;
+        match self.cluster.rollout_status(service).await {
+            Ok(r) if r.is_complete() => (
+                true,
+                format!("rollout of {deployment} complete: {}", r.describe()),
+            ),
+            Ok(r) => (
+                false,
+                format!("rollout of {deployment} not complete: {}", r.describe()),
+            ),
+            Err(e) => (false, format!("rollout of {deployment}: {e}")),
+        }
+    }
+
+    /// Whether the error rate is at most `prometheus.error_rate_max`; `None` without Prometheus.
+    async fn error_rate_check(&self, service: &Service) -> Option<Check> {
+        if !self.prober.has_prometheus() {
+            return None;
+        }
+        let max = self.prober.error_rate_max();
+        Some(match self.prober.query("error_rate", service).await {
+            Ok(Some(rate)) => (
+                rate <= max,
+                format!(
+                    "error rate {} (at most {})",
+                    Unit::Share.show(rate),
+                    Unit::Share.show(max)
+                ),
+            ),
+            Ok(None) => (false, "error rate: Prometheus has no data".into()),
+            Err(e) => (false, format!("error rate: {}", probe_error(&e))),
+        })
+    }
 }
+
+/// One check of `/incident-verify`: whether it passed, and what it saw.
+type Check = (bool, String);

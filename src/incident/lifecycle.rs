@@ -235,27 +235,17 @@ pub fn apply(
             step: event.step(),
         });
     }
-    let mut next = incident.clone();
-    let mut entries = Vec::new();
     let stamp = Stamp {
         by: by.clone(),
         at: now,
     };
-    let explicit_ack = event == Event::Acknowledge;
-    if let (Some(first), true) = (&incident.acknowledged, explicit_ack) {
-        return Err(Refusal::AlreadyAcknowledged {
-            id: incident.id,
-            by: first.clone(),
-        });
-    }
-    let by_responder = event.step() != Step::Read;
-    if incident.acknowledged.is_none() && incident.status.is_active() && by_responder {
-        next.acknowledged = Some(stamp.clone());
-        next.ack_due = None;
-        entries.push(TimelineEvent::Acknowledged {
-            implicit: !explicit_ack,
-        });
-    }
+    let mut change = Change {
+        next: incident.clone(),
+        entries: Vec::new(),
+        now,
+        policy,
+    };
+    change.take_command(incident, &event, &stamp)?;
     match event {
         Event::Acknowledge => {}
         Event::PostUpdate {
@@ -263,21 +253,7 @@ pub fn apply(
             progress,
             eta,
             users,
-        } => {
-            if let Some(to) = status.filter(|to| *to != incident.status) {
-                next.status = to;
-                entries.push(TimelineEvent::StatusChanged {
-                    from: incident.status,
-                    to,
-                });
-            }
-            entries.push(TimelineEvent::Updated {
-                progress,
-                eta,
-                users,
-            });
-            promise_update(&mut next, now, policy);
-        }
+        } => change.post_update(status, progress, eta, users),
         Event::ChangeSeverity { to, reason } => {
             if to == incident.severity {
                 return Err(Refusal::SameSeverity {
@@ -285,67 +261,129 @@ pub fn apply(
                     severity: to,
                 });
             }
-            next.severity = to;
-            next.severity_reason = match &reason {
+            let why = match &reason {
                 Some(reason) => format!("changed by {by}: {reason}"),
                 None => format!("changed by {by}"),
             };
-            entries.push(TimelineEvent::SeverityChanged {
-                from: incident.severity,
-                to,
-                reason,
-            });
-            promise_update(&mut next, now, policy);
-            tighten_ack_target(&mut next, policy);
+            change.set_severity(to, why, reason);
         }
-        Event::AddNote { text } => entries.push(TimelineEvent::Note { text }),
+        Event::AddNote { text } => change.entries.push(TimelineEvent::Note { text }),
         Event::Resolve {
             root_cause,
             resolution,
-        } => {
-            next.status = Status::Resolved;
-            next.resolved = Some(stamp);
-            next.root_cause = Some(root_cause.clone());
-            next.resolution = Some(resolution.clone());
-            next.next_update_due = None;
-            next.ack_due = None;
-            entries.push(TimelineEvent::Resolved {
-                root_cause,
-                resolution,
-            });
-        }
+        } => change.resolve(stamp, root_cause, resolution),
         Event::Close { report } => {
-            next.status = Status::Closed;
-            next.closed_at = Some(now);
-            entries.push(TimelineEvent::Closed { report });
+            change.next.status = Status::Closed;
+            change.next.closed_at = Some(now);
+            change.entries.push(TimelineEvent::Closed { report });
         }
-        Event::FollowUp(FollowUp::Add(text)) => entries.push(TimelineEvent::FollowupAdded { text }),
-        Event::FollowUp(FollowUp::Done(n)) => entries.push(TimelineEvent::FollowupDone { n }),
-        Event::Record {
-            entries: recorded,
-            raise,
-            ..
-        } => {
-            entries.extend(recorded);
-            if let Some((to, why)) =
-                raise.filter(|(to, _)| *to < incident.severity && incident.status.is_active())
-            {
-                next.severity = to;
-                next.severity_reason = format!("raised by the cluster: {why}");
-                entries.push(TimelineEvent::SeverityChanged {
-                    from: incident.severity,
-                    to,
-                    reason: Some(format!("raised by the cluster: {why}")),
-                });
-                promise_update(&mut next, now, policy);
-                tighten_ack_target(&mut next, policy);
-            }
+        Event::FollowUp(FollowUp::Add(text)) => {
+            change.entries.push(TimelineEvent::FollowupAdded { text });
         }
+        Event::FollowUp(FollowUp::Done(n)) => {
+            change.entries.push(TimelineEvent::FollowupDone { n });
+        }
+        Event::Record { entries, raise, .. } => change.record(entries, raise),
     }
     Ok(Outcome {
-        incident: next,
-        entries,
+        incident: change.next,
+        entries: change.entries,
     })
+}
+
+/// An accepted event being applied: the incident as it becomes, and its new entries.
+struct Change<'a> {
+    next: Incident,
+    entries: Vec<TimelineEvent>,
+    now: DateTime<Utc>,
+    policy: &'a Policy,
+}
+
+impl Change<'_> {
+    /// Who takes the incident: an explicit acknowledgement is refused when someone already
+    /// took it; any responder step on an unacknowledged active incident acknowledges it.
+    fn take_command(
+        &mut self,
+        incident: &Incident,
+        event: &Event,
+        stamp: &Stamp,
+    ) -> Result<(), Refusal> {
+        let explicit = *event == Event::Acknowledge;
+        if let (Some(first), true) = (&incident.acknowledged, explicit) {
+            return Err(Refusal::AlreadyAcknowledged {
+                id: incident.id,
+                by: first.clone(),
+            });
+        }
+        let by_responder = event.step() != Step::Read;
+        if incident.acknowledged.is_none() && incident.status.is_active() && by_responder {
+            self.next.acknowledged = Some(stamp.clone());
+            self.next.ack_due = None;
+            self.entries.push(TimelineEvent::Acknowledged {
+                implicit: !explicit,
+            });
+        }
+        Ok(())
+    }
+
+    /// A status update, moving the status when asked; the next update is due a cadence later.
+    fn post_update(
+        &mut self,
+        status: Option<Status>,
+        progress: String,
+        eta: Option<String>,
+        users: Option<String>,
+    ) {
+        let from = self.next.status;
+        if let Some(to) = status.filter(|to| *to != from) {
+            self.next.status = to;
+            self.entries.push(TimelineEvent::StatusChanged { from, to });
+        }
+        self.entries.push(TimelineEvent::Updated {
+            progress,
+            eta,
+            users,
+        });
+        promise_update(&mut self.next, self.now, self.policy);
+    }
+
+    /// A new severity (`why` for the incident, `reason` for the timeline): its update cadence
+    /// and, for an unacknowledged incident, its (possibly shorter) response target apply.
+    fn set_severity(&mut self, to: Severity, why: String, reason: Option<String>) {
+        let from = self.next.severity;
+        self.next.severity = to;
+        self.next.severity_reason = why;
+        self.entries
+            .push(TimelineEvent::SeverityChanged { from, to, reason });
+        promise_update(&mut self.next, self.now, self.policy);
+        tighten_ack_target(&mut self.next, self.policy);
+    }
+
+    /// Resolved: no more updates or acknowledgement are due.
+    fn resolve(&mut self, stamp: Stamp, root_cause: String, resolution: String) {
+        let next = &mut self.next;
+        next.status = Status::Resolved;
+        next.resolved = Some(stamp);
+        next.root_cause = Some(root_cause.clone());
+        next.resolution = Some(resolution.clone());
+        next.next_update_due = None;
+        next.ack_due = None;
+        self.entries.push(TimelineEvent::Resolved {
+            root_cause,
+            resolution,
+        });
+    }
+
+    /// Entries recorded as they are; a live signal raises an active incident's severity (never
+    /// lowers it).
+    fn record(&mut self, recorded: Vec<TimelineEvent>, raise: Option<(Severity, String)>) {
+        self.entries.extend(recorded);
+        let active = self.next.status.is_active();
+        if let Some((to, why)) = raise.filter(|(to, _)| *to < self.next.severity && active) {
+            let why = format!("raised by the cluster: {why}");
+            self.set_severity(to, why.clone(), Some(why));
+        }
+    }
 }
 
 /// A raised severity has a shorter response target: an unacknowledged incident is due for

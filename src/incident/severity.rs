@@ -1,11 +1,14 @@
 //! How bad an incident is: the four severities, what each promises (response target, update
-//! cadence, who gets paged), and the rules that classify a description.
+//! cadence, who gets paged), and the rules that classify a description. The policy is built
+//! once from the settings ([`Policy::from_settings`]), which parses and checks them; after that
+//! nothing here reads the config, the store or a chat.
 
 use std::fmt;
 
 use regex::Regex;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::config::{LevelSettings, Settings};
 use crate::interval::Interval;
 
 /// P0 (critical) to P3 (low). `P0 < P1` in ordering: a smaller value is more severe.
@@ -71,9 +74,8 @@ impl<'de> Deserialize<'de> for Severity {
     }
 }
 
-/// What one severity promises. Read from `[severity.pN]` in the config.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// What one severity promises.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Level {
     /// Short name: "Critical", "High", …
     pub label: String,
@@ -83,105 +85,32 @@ pub struct Level {
     pub respond_within: Interval,
     /// How often the channel must hear an update while the incident is active.
     pub update_every: Interval,
-    /// Roles paged when an incident has (or is raised to) this severity. In the environment,
-    /// a comma-separated list.
-    #[serde(deserialize_with = "crate::config::string_list")]
+    /// Roles paged when an incident has (or is raised to) this severity.
     pub roles: Vec<String>,
     /// Colour for chat attachments and embeds, `#RRGGBB`.
     pub colour: String,
 }
 
-impl Level {
-    /// The runbook's defaults for `severity`.
-    pub fn runbook_default(severity: Severity) -> Self {
-        let (label, criteria, respond, every, roles, colour): (_, _, u64, u64, &[&str], _) =
-            match severity {
-                Severity::P0 => (
-                    "Critical",
-                    "production down, data loss, security breach",
-                    5 * 60,
-                    15 * 60,
-                    &[
-                        "devops-troubleshooter",
-                        "security-auditor",
-                        "performance-engineer",
-                    ],
-                    "#D92D20",
-                ),
-                Severity::P1 => (
-                    "High",
-                    "severe degradation, partial outage, critical feature broken",
-                    3_600,
-                    30 * 60,
-                    &["devops-troubleshooter", "performance-engineer"],
-                    "#F79009",
-                ),
-                Severity::P2 => (
-                    "Medium",
-                    "non-critical feature broken, some users affected, workaround exists",
-                    4 * 3_600,
-                    2 * 3_600,
-                    &["devops-troubleshooter", "golang-pro"],
-                    "#EAAA08",
-                ),
-                Severity::P3 => (
-                    "Low",
-                    "cosmetic, documentation, enhancement",
-                    24 * 3_600,
-                    24 * 3_600,
-                    &["golang-pro", "api-documenter"],
-                    "#98A2B3",
-                ),
-            };
+impl From<&LevelSettings> for Level {
+    fn from(s: &LevelSettings) -> Self {
         Self {
-            label: label.into(),
-            criteria: criteria.into(),
-            respond_within: Interval::from_secs(respond),
-            update_every: Interval::from_secs(every),
-            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
-            colour: colour.into(),
+            label: s.label.clone(),
+            criteria: s.criteria.clone(),
+            respond_within: s.respond_within,
+            update_every: s.update_every,
+            roles: s.roles.clone(),
+            colour: s.colour.clone(),
         }
     }
 }
 
 /// One classification rule: a description matching `pattern` is at least `severity`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     /// The severity the rule assigns.
     pub severity: Severity,
     /// A regular expression (Rust `regex` syntax; `(?i)` for case-insensitive).
     pub pattern: String,
-}
-
-impl Rule {
-    /// The default rules, one per severity, from the runbook's criteria.
-    pub fn runbook_defaults() -> Vec<Rule> {
-        [
-            (
-                Severity::P0,
-                r"(?i)\b(down|outage|unavailable|unreachable|data[ -]?loss|lost data|breach(ed)?|compromised|leak(ed|ing)?|ransomware)\b",
-            ),
-            (
-                Severity::P1,
-                r"(?i)\b(degrad\w*|partial(ly)?|slow\w*|latency|time[ds]? ?outs?|timing out|critical feature|5\d\ds?|5xx|error rate|crash\w*|oom\w*)\b",
-            ),
-            (
-                Severity::P2,
-                r"(?i)\b(broken|not working|fail(s|ed|ing|ures?)?|some users|workaround|intermittent\w*|bug|errors?)\b",
-            ),
-            (
-                Severity::P3,
-                r"(?i)\b(cosmetic|typo|documentation|docs|enhancement|minor|misaligned|ui glitch)\b",
-            ),
-        ]
-        .into_iter()
-        .map(|(severity, pattern)| Rule {
-            severity,
-            pattern: pattern.into(),
-        })
-        .collect()
-    }
 }
 
 /// Why an incident has the severity it has.
@@ -254,6 +183,14 @@ impl fmt::Display for Classification {
 /// Why the policy could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
+    /// A severity in the settings is not `P0` … `P3`.
+    #[error("{key}: {message}")]
+    Severity {
+        /// The key, like `incidents.default_severity` or `classify[2].severity`.
+        key: String,
+        /// What is wrong, naming the bad value.
+        message: String,
+    },
     /// A classification rule's pattern is not a valid regular expression.
     #[error("classify[{index}].pattern: invalid regular expression: {source}")]
     Pattern {
@@ -325,16 +262,37 @@ impl Policy {
         &self.escalation
     }
 
-    /// The runbook's policy: default levels and rules, P2 when nothing matches, escalation to
-    /// the cloud architect.
+    /// The policy of the settings: the levels of `[severity.pN]`, the rules of `[[classify]]`,
+    /// and `[incidents]`' default severity and escalation roles.
+    ///
+    /// # Errors
+    /// [`PolicyError`] naming the first bad key and its value.
+    pub fn from_settings(settings: &Settings) -> Result<Self, PolicyError> {
+        let levels = settings
+            .severity
+            .levels()
+            .map(|(_, level)| Level::from(level));
+        let rules = settings
+            .classify
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| {
+                Ok(Rule {
+                    severity: severity_at(&format!("classify[{i}].severity"), &rule.severity)?,
+                    pattern: rule.pattern.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, PolicyError>>()?;
+        let incidents = &settings.incidents;
+        let default = severity_at("incidents.default_severity", &incidents.default_severity)?;
+        Ok(Self::new(levels, &rules, default)?.with_escalation(incidents.escalation_roles.clone()))
+    }
+
+    /// The runbook's policy: the defaults of the settings (its levels and rules, P2 when nothing
+    /// matches, escalation to the cloud architect).
     pub fn runbook() -> Self {
-        Self::new(
-            Severity::ALL.map(Level::runbook_default),
-            &Rule::runbook_defaults(),
-            Severity::P2,
-        )
-        .expect("the runbook defaults compile (checked by the tests)")
-        .with_escalation(vec!["cloud-architect".into()])
+        Self::from_settings(&Settings::default())
+            .expect("the runbook defaults are a valid policy (checked by the tests)")
     }
 
     /// What `severity` promises.
@@ -369,6 +327,14 @@ impl Policy {
             None => by_rules,
         }
     }
+}
+
+/// `text` as a severity, or an error naming `key`.
+fn severity_at(key: &str, text: &str) -> Result<Severity, PolicyError> {
+    Severity::parse(text).map_err(|message| PolicyError::Severity {
+        key: key.to_owned(),
+        message,
+    })
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! derive from an incident's timeline — the runbook's milestones, the team's response times and
 //! the follow-up action items. Pure functions of the stored timeline.
 //!
-//! [`derive`] is the one place that reads timeline entries for the report: a new kind of entry
+//! [`derive()`] is the one place that reads timeline entries for the report: a new kind of entry
 //! (a cluster mutation, a verification) becomes a milestone by adding a match arm there.
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -106,108 +106,59 @@ fn tagged<'a>(text: &'a str, tag: &str) -> Option<&'a str> {
 
 /// Derives the trail of `incident` from its whole `timeline` (oldest first).
 pub fn derive(incident: &Incident, timeline: &[TimelineEntry]) -> Trail {
-    let mut trail = Trail::default();
-    let mut reached: Vec<Milestone> = Vec::new();
-    let mut root_cause_noted = false;
+    let mut walk = Walk::default();
     for entry in timeline {
-        let who = entry.actor.to_string();
-        let mut push = |milestone: Option<Milestone>, what: String| {
-            if let Some(m) = milestone {
-                if reached.contains(&m) {
-                    return;
-                }
-                reached.push(m);
-            }
-            trail.moments.push(Moment {
-                at: entry.at,
-                milestone,
-                what,
-                who: who.clone(),
-            });
-        };
+        walk.read(entry);
+    }
+    let mut trail = walk.trail;
+    trail.metrics = response_times(incident, &trail.moments);
+    trail.moments.sort_by_key(|m| m.at);
+    trail
+}
+
+/// The trail as it is read, entry by entry.
+#[derive(Default)]
+struct Walk {
+    trail: Trail,
+    /// Milestones already on the trail: each counts once, the first time it is reached.
+    reached: Vec<Milestone>,
+    /// Whether a `root cause:` note named the root cause before the resolution did.
+    root_cause_noted: bool,
+}
+
+impl Walk {
+    /// Adds what one entry contributes: moments, milestones, action items, notes for the report.
+    fn read(&mut self, entry: &TimelineEntry) {
+        let (at, who) = (entry.at, &entry.actor.to_string());
         match &entry.event {
             TimelineEvent::Detected {
                 severity, summary, ..
-            } => push(
-                Some(Milestone::Detected),
-                format!("{} ({severity}): {summary}", Milestone::Detected.label()),
-            ),
+            } => {
+                let detail = format!(" ({severity}): {summary}");
+                self.reach(at, who, Milestone::Detected, detail);
+            }
             TimelineEvent::Updated {
                 progress, users, ..
-            } => {
-                if users.is_some() {
-                    trail.users_affected.clone_from(users);
-                }
-                push(
-                    Some(Milestone::AssessmentComplete),
-                    format!("{}: {progress}", Milestone::AssessmentComplete.label()),
-                );
-            }
+            } => self.updated(at, who, progress, users.as_deref()),
             TimelineEvent::SeverityChanged { from, to, reason } => {
-                push(
-                    Some(Milestone::AssessmentComplete),
-                    format!(
-                        "{}: severity {from} → {to}",
-                        Milestone::AssessmentComplete.label()
-                    ),
-                );
-                let why = reason
-                    .as_deref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default();
-                push(None, format!("Severity {from} → {to}{why}"));
+                let moved = format!(": severity {from} → {to}");
+                self.reach(at, who, Milestone::AssessmentComplete, moved);
+                let why = reason.as_deref().map(|r| format!(": {r}"));
+                let why = why.unwrap_or_default();
+                self.moment(at, who, format!("Severity {from} → {to}{why}"));
             }
-            TimelineEvent::StatusChanged { to, .. } => {
-                if matches!(to, Status::Mitigating | Status::Monitoring) {
-                    push(
-                        Some(Milestone::MitigationImplemented),
-                        format!("{} (status {to})", Milestone::MitigationImplemented.label()),
-                    );
-                }
-                if *to == Status::Monitoring {
-                    push(
-                        Some(Milestone::FixDeployed),
-                        format!("{} (status {to})", Milestone::FixDeployed.label()),
-                    );
-                }
-            }
-            TimelineEvent::Note { text } => {
-                if let Some(cause) = tagged(text, "root cause") {
-                    root_cause_noted = true;
-                    push(
-                        Some(Milestone::RootCauseIdentified),
-                        format!("{}: {cause}", Milestone::RootCauseIdentified.label()),
-                    );
-                } else if let Some(prevention) = tagged(text, "prevention") {
-                    trail.prevention.push(prevention.to_owned());
-                } else {
-                    push(None, format!("Note: {text}"));
-                }
-            }
-            TimelineEvent::Resolved { root_cause, .. } => {
-                if !root_cause_noted {
-                    push(
-                        Some(Milestone::RootCauseIdentified),
-                        format!("{}: {root_cause}", Milestone::RootCauseIdentified.label()),
-                    );
-                }
-                push(
-                    Some(Milestone::Resolved),
-                    Milestone::Resolved.label().into(),
-                );
-            }
+            TimelineEvent::StatusChanged { to, .. } => self.status_changed(at, who, *to),
+            TimelineEvent::Note { text } => self.note(at, who, text),
+            TimelineEvent::Resolved { root_cause, .. } => self.resolved(at, who, root_cause),
             TimelineEvent::MutationApplied {
                 what,
                 before,
                 after,
                 ..
-            } => push(
-                Some(Milestone::MitigationImplemented),
-                format!(
-                    "{}: {what} ({before} → {after})",
-                    Milestone::MitigationImplemented.label()
-                ),
-            ),
+            } => {
+                let done = format!(": {what} ({before} → {after})");
+                self.reach(at, who, Milestone::MitigationImplemented, done);
+            }
             // A preview changed nothing; the applied change or its failure is what counts.
             TimelineEvent::MutationPreviewed { .. } => {}
             TimelineEvent::ResponseTargetMissed { .. }
@@ -224,55 +175,130 @@ pub fn derive(incident: &Incident, timeline: &[TimelineEntry]) -> Trail {
             | TimelineEvent::ApprovalExecuting { .. }
             | TimelineEvent::Diagnosed { .. }
             | TimelineEvent::JobStarted { .. } => {
-                push(None, capitalise(&entry.event.describe()));
+                self.moment(at, who, capitalise(&entry.event.describe()));
             }
             TimelineEvent::Verified { .. } | TimelineEvent::JobFinished { .. } => {
-                let what = capitalise(&entry.event.describe());
-                trail
-                    .verification
-                    .push(format!("{} {what}", entry.at.format("%H:%M")));
-                push(None, what);
+                self.verification(at, who, &entry.event);
             }
-            TimelineEvent::FollowupAdded { text } => {
-                let n = u32::try_from(trail.action_items.len() + 1).unwrap_or(u32::MAX);
-                trail.action_items.push(ActionItem {
-                    n,
-                    text: text.clone(),
-                    by: who.clone(),
-                    done: false,
-                });
-            }
-            TimelineEvent::FollowupDone { n } => {
-                if let Some(item) = trail.action_items.iter_mut().find(|i| i.n == *n) {
-                    item.done = true;
-                }
-            }
+            TimelineEvent::FollowupAdded { text } => self.action_item(text, who),
+            TimelineEvent::FollowupDone { n } => self.action_item_done(*n),
             TimelineEvent::Acknowledged { .. } => {
-                push(None, "Acknowledged; incident commander".into());
+                self.moment(at, who, "Acknowledged; incident commander".into());
             }
             TimelineEvent::UpdateOverdue { .. } | TimelineEvent::Closed { .. } => {}
         }
     }
+
+    /// A status update: the first completes the assessment; the latest `--users` counts.
+    fn updated(&mut self, at: DateTime<Utc>, who: &str, progress: &str, users: Option<&str>) {
+        if let Some(users) = users {
+            self.trail.users_affected = Some(users.to_owned());
+        }
+        let detail = format!(": {progress}");
+        self.reach(at, who, Milestone::AssessmentComplete, detail);
+    }
+
+    /// Resolved: the resolution's root cause unless a note named it first.
+    fn resolved(&mut self, at: DateTime<Utc>, who: &str, root_cause: &str) {
+        if !self.root_cause_noted {
+            let cause = format!(": {root_cause}");
+            self.reach(at, who, Milestone::RootCauseIdentified, cause);
+        }
+        self.reach(at, who, Milestone::Resolved, String::new());
+    }
+
+    /// A verification (checks or a Job's result): a moment, and a line of the report's
+    /// Verification section.
+    fn verification(&mut self, at: DateTime<Utc>, who: &str, event: &TimelineEvent) {
+        let what = capitalise(&event.describe());
+        let when = at.format("%H:%M");
+        self.trail.verification.push(format!("{when} {what}"));
+        self.moment(at, who, what);
+    }
+
+    /// Action item `n` ticked off.
+    fn action_item_done(&mut self, n: u32) {
+        if let Some(item) = self.trail.action_items.iter_mut().find(|i| i.n == n) {
+            item.done = true;
+        }
+    }
+
+    /// A moment that is no milestone (notes, escalations, severity, approvals).
+    fn moment(&mut self, at: DateTime<Utc>, who: &str, what: String) {
+        self.trail.moments.push(Moment {
+            at,
+            milestone: None,
+            what,
+            who: who.to_owned(),
+        });
+    }
+
+    /// `milestone` reached, described as its label followed by `detail`; only the first time.
+    fn reach(&mut self, at: DateTime<Utc>, who: &str, milestone: Milestone, detail: String) {
+        if self.reached.contains(&milestone) {
+            return;
+        }
+        self.reached.push(milestone);
+        self.trail.moments.push(Moment {
+            at,
+            milestone: Some(milestone),
+            what: format!("{}{detail}", milestone.label()),
+            who: who.to_owned(),
+        });
+    }
+
+    /// Mitigating or Monitoring means a mitigation is in; Monitoring also means the fix is.
+    fn status_changed(&mut self, at: DateTime<Utc>, who: &str, to: Status) {
+        let status = format!(" (status {to})");
+        if matches!(to, Status::Mitigating | Status::Monitoring) {
+            self.reach(at, who, Milestone::MitigationImplemented, status.clone());
+        }
+        if to == Status::Monitoring {
+            self.reach(at, who, Milestone::FixDeployed, status);
+        }
+    }
+
+    /// A note: `root cause: …` names the root cause, `prevention: …` goes to the report's
+    /// Prevention section, anything else is a moment.
+    fn note(&mut self, at: DateTime<Utc>, who: &str, text: &str) {
+        if let Some(cause) = tagged(text, "root cause") {
+            self.root_cause_noted = true;
+            let cause = format!(": {cause}");
+            self.reach(at, who, Milestone::RootCauseIdentified, cause);
+        } else if let Some(prevention) = tagged(text, "prevention") {
+            self.trail.prevention.push(prevention.to_owned());
+        } else {
+            self.moment(at, who, format!("Note: {text}"));
+        }
+    }
+
+    /// A new action item, numbered in the order added.
+    fn action_item(&mut self, text: &str, by: &str) {
+        let items = &mut self.trail.action_items;
+        let n = u32::try_from(items.len() + 1).unwrap_or(u32::MAX);
+        items.push(ActionItem {
+            n,
+            text: text.to_owned(),
+            by: by.to_owned(),
+            done: false,
+        });
+    }
+}
+
+/// The response times of `incident`, from detection.
+fn response_times(incident: &Incident, moments: &[Moment]) -> Metrics {
+    let opened = incident.opened.at;
     let since_detection = |m: Milestone| {
-        trail
-            .moments
+        moments
             .iter()
             .find(|x| x.milestone == Some(m))
-            .map(|x| x.at - incident.opened.at)
+            .map(|x| x.at - opened)
     };
-    trail.metrics = Metrics {
-        acknowledge: incident
-            .acknowledged
-            .as_ref()
-            .map(|a| a.at - incident.opened.at),
+    Metrics {
+        acknowledge: incident.acknowledged.as_ref().map(|a| a.at - opened),
         mitigate: since_detection(Milestone::MitigationImplemented),
-        resolve: incident
-            .resolved
-            .as_ref()
-            .map(|r| r.at - incident.opened.at),
-    };
-    trail.moments.sort_by_key(|m| m.at);
-    trail
+        resolve: incident.resolved.as_ref().map(|r| r.at - opened),
+    }
 }
 
 fn capitalise(text: &str) -> String {

@@ -1,4 +1,5 @@
-//! HTTP probes of health URLs and Prometheus instant queries. Nothing here knows about chat.
+//! HTTP probes of health URLs and Prometheus instant queries. Built once from `[prometheus]`;
+//! nothing here knows about chat or the store.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,22 @@ use hyper_util::rt::TokioExecutor;
 use super::{Error, Result};
 use crate::catalog::Service;
 use crate::config::PrometheusSettings;
+
+/// Where Prometheus answers and what firewatch asks it; `{namespace}` and `{deployment}` in a
+/// query become the incident's service's.
+#[derive(Debug, Clone)]
+struct Prometheus {
+    /// Base URL.
+    url: String,
+    /// The share of requests that fail.
+    error_rate: String,
+    /// p99 latency in seconds.
+    latency_p99: String,
+    /// Memory in bytes.
+    memory: String,
+    /// Go goroutines.
+    goroutines: String,
+}
 
 /// The most of a response body read.
 const MAX_BODY: usize = 1 << 20;
@@ -31,13 +48,17 @@ pub struct Answer {
 pub struct Prober {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>,
     timeout: Duration,
-    prometheus: PrometheusSettings,
+    /// `None` when `prometheus.url` is not set.
+    prometheus: Option<Prometheus>,
+    /// `/incident-verify` passes when the error rate is at most this.
+    error_rate_max: f64,
 }
 
 impl Prober {
-    /// A prober with `timeout` per request. Without the system's root certificates, https
-    /// probes fail with a clear reason and http ones still work.
-    pub fn new(timeout: Duration, prometheus: PrometheusSettings) -> Self {
+    /// A prober with `timeout` per request, asking Prometheus as `[prometheus]` says. Without
+    /// the system's root certificates, https probes fail with a clear reason and http ones still
+    /// work.
+    pub fn new(timeout: Duration, settings: &PrometheusSettings) -> Self {
         let config = crate::tls::native_roots().unwrap_or_else(|e| {
             tracing::warn!(error = %e, "no TLS root certificates: https probes will fail");
             rustls::ClientConfig::builder()
@@ -47,21 +68,29 @@ impl Prober {
         let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config);
         let https = builder.https_or_http().enable_http1().build();
         let client = Client::builder(TokioExecutor::new()).build(https);
+        let prometheus = settings.url.as_ref().map(|url| Prometheus {
+            url: url.clone(),
+            error_rate: settings.error_rate.clone(),
+            latency_p99: settings.latency_p99.clone(),
+            memory: settings.memory.clone(),
+            goroutines: settings.goroutines.clone(),
+        });
         Self {
             client,
             timeout,
             prometheus,
+            error_rate_max: settings.error_rate_max,
         }
     }
 
     /// Whether Prometheus is configured.
     pub fn has_prometheus(&self) -> bool {
-        self.prometheus.url.is_some()
+        self.prometheus.is_some()
     }
 
     /// The error-rate ceiling of verification.
     pub fn error_rate_max(&self) -> f64 {
-        self.prometheus.error_rate_max
+        self.error_rate_max
     }
 
     /// GETs `url`.
@@ -113,8 +142,7 @@ impl Prober {
     /// [`Error::Unavailable`] when Prometheus is not configured or not reachable,
     /// [`Error::Api`] when it refuses the query.
     pub async fn query(&self, name: &str, service: &Service) -> Result<Option<f64>> {
-        let p = &self.prometheus;
-        let Some(base) = &p.url else {
+        let Some(p) = &self.prometheus else {
             return Err(Error::Unavailable("prometheus.url is not set".into()));
         };
         let template = match name {
@@ -128,7 +156,7 @@ impl Prober {
             .replace("{deployment}", &service.deployment);
         let url = format!(
             "{}/api/v1/query?query={}",
-            base.trim_end_matches('/'),
+            p.url.trim_end_matches('/'),
             encode(&promql)
         );
         let answer = self.get(&url).await?;

@@ -161,6 +161,30 @@ fn check_config_accepts_the_example_and_names_what_is_wrong_otherwise() {
         &["bot.toml: store.extra: unknown key (expected url or url_file)"],
     );
 
+    // Values the domain parses are named with their key too.
+    for (from, to, said) in [
+        (
+            "default_severity = \"P2\"",
+            "default_severity = \"P9\"",
+            "incidents.default_severity: 'P9' is not a severity (P0, P1, P2 or P3)",
+        ),
+        (
+            "\n[[services]]\n",
+            "\n[[jobs]]\nname = \"load\"\nkind = \"load\"\nimage = \"k6:1\"\nresult = \"xml\"\n\n[[services]]\n",
+            "jobs[0].result: 'xml' is not a result format (k6 or line)",
+        ),
+    ] {
+        assert!(example.contains(from), "{from}");
+        std::fs::write(&config, example.replacen(from, to, 1)).unwrap();
+        let bad = firewatch(
+            &["check-config", "--config", config.to_str().unwrap()],
+            &db,
+            "",
+        );
+        assert_eq!(bad.status.code(), Some(1), "{to}");
+        assert_has(&text(&bad.stderr), &[said]);
+    }
+
     let missing = firewatch(
         &["check-config", "--config", "/nonexistent/bot.toml"],
         &db,

@@ -105,12 +105,7 @@ async fn a_template_that_fails_after_the_commit_still_reports_the_saved_change()
         std::fs::write(broken.path().join(path.file_name().unwrap()), text).unwrap();
     }
     let settings = &t.app.settings;
-    let policy = Policy::new(
-        settings.severity.levels(),
-        &settings.classify,
-        settings.incidents.default_severity,
-    )
-    .unwrap();
+    let policy = Policy::from_settings(settings).unwrap();
     let engine = Engine::new(Parts {
         store: Arc::clone(&t.app.store),
         policy: Arc::new(policy),
@@ -124,7 +119,7 @@ async fn a_template_that_fails_after_the_commit_still_reports_the_saved_change()
         runbook: Arc::new(firewatch::ops::Runbook::new(&settings.actions)),
         prober: Arc::new(firewatch::ops::probe::Prober::new(
             std::time::Duration::from_secs(5),
-            settings.prometheus.clone(),
+            &settings.prometheus,
         )),
         approvals: Default::default(),
         verification: Default::default(),

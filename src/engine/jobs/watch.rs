@@ -1,10 +1,11 @@
 //! Watching a created verification Job until it ends: its result judged (a smoke test's exit,
 //! a load test's figures against the baseline), committed to the timeline (with the baseline),
-//! then posted through the outbox.
+//! then posted through the outbox. A watcher only reads its Job (and deletes it once read); it
+//! starts nothing: Jobs are created through the change gate.
 
 use std::sync::Arc;
 
-use super::{Verification, finished_entry};
+use super::finished_entry;
 use crate::clock::Clock;
 use crate::engine::Outbox;
 use crate::engine::{Engine, Result};
@@ -14,7 +15,7 @@ use crate::incident::severity::Policy;
 use crate::incident::timers::bot;
 use crate::message::{Block, Message};
 use crate::ops::Cluster;
-use crate::ops::jobs::{self, Figures, JobSpec, Outcome, Purpose, Verdict};
+use crate::ops::jobs::{self, Figures, JobSpec, Judged, Outcome, Purpose, Verdict, Verification};
 use crate::store::{Baseline, Store};
 
 impl Engine {
@@ -55,7 +56,7 @@ impl Engine {
                     "baseline" => Purpose::Baseline,
                     _ => Purpose::Compare,
                 };
-                let (Some(settings), Some(service), Some(n)) = (
+                let (Some(definition), Some(service), Some(n)) = (
                     self.verification.named(job),
                     self.catalog.get(&incident.service),
                     jobs::run_number(name, incident.id.get(), job),
@@ -66,7 +67,9 @@ impl Engine {
                 if !self.reserve_job(name) {
                     continue;
                 }
-                let spec = self.job_spec(&incident, service, settings, purpose, n);
+                let spec =
+                    self.verification
+                        .spec(definition, incident.id.get(), service, purpose, n);
                 tracing::info!(incident = %incident.id, job = %name, "watching a verification Job an earlier process started");
                 self.watch_job(&incident, spec, purpose);
                 resumed += 1;
@@ -170,8 +173,8 @@ impl Watch {
     }
 
     /// Whether the run passed, the lines that say why, and the figures to store as baseline.
-    async fn judge(&self, outcome: &Outcome) -> (bool, Vec<String>, Option<Figures>) {
-        let tail_lines = self.verification.settings.log_tail_lines as usize;
+    async fn judge(&self, outcome: &Outcome) -> Judgement {
+        let tail_lines = self.verification.log_tail_lines as usize;
         let tail = || jobs::tail(&outcome.log, tail_lines);
         if self.purpose == Purpose::Smoke {
             return (outcome.verdict == Verdict::Passed, tail(), None);
@@ -186,11 +189,20 @@ impl Watch {
                 None,
             );
         };
+        let Judged::Load { format, tolerance } = job.judged else {
+            return (
+                false,
+                vec![format!(
+                    "job '{}' is no longer a load test in the config; its figures cannot be read",
+                    self.spec.job
+                )],
+                None,
+            );
+        };
         // A load test that failed (k6 thresholds) still reports its figures.
         if !matches!(outcome.verdict, Verdict::Passed | Verdict::Failed(_)) {
             return (false, tail(), None);
         }
-        let format = job.result.unwrap_or(jobs::ResultFormat::Line);
         let figures = match jobs::figures::parse(format, &outcome.log) {
             Ok(f) => f,
             Err(e) => {
@@ -199,8 +211,9 @@ impl Watch {
                 return (false, lines, None);
             }
         };
+        let passed = outcome.verdict == Verdict::Passed;
         match self.purpose {
-            Purpose::Baseline if outcome.verdict == Verdict::Passed => (
+            Purpose::Baseline if passed => (
                 true,
                 vec![format!("baseline stored: {}", figures.describe())],
                 Some(figures),
@@ -213,49 +226,57 @@ impl Watch {
                 )],
                 None,
             ),
-            _ => {
-                let baseline = self
-                    .store
-                    .baseline(&self.incident.service, &self.spec.job)
-                    .await;
-                match baseline {
-                    Ok(Some(b)) => {
-                        let c = jobs::figures::compare(
-                            &figures,
-                            &b.figures,
-                            job.tolerance(&self.verification.settings),
-                        );
-                        let mut lines = c.lines;
-                        lines.push(format!(
-                            "baseline from {} ({}, {})",
-                            b.at.format("%Y-%m-%d %H:%M UTC"),
-                            b.job_name,
-                            b.incident
-                        ));
-                        (c.passed && outcome.verdict == Verdict::Passed, lines, None)
-                    }
-                    Ok(None) => (
-                        false,
-                        vec![
-                            figures.describe(),
-                            "no baseline to compare with (/performance-test baseline stores one)"
-                                .into(),
-                        ],
-                        None,
-                    ),
-                    Err(e) => (
-                        false,
-                        vec![
-                            figures.describe(),
-                            format!("the baseline could not be read: {e}"),
-                        ],
-                        None,
-                    ),
-                }
+            _ => self.compare_with_baseline(figures, tolerance, passed).await,
+        }
+    }
+
+    /// A load test's figures against the service's stored baseline: within tolerance (and the
+    /// test itself `passed`), with the lines that say so.
+    async fn compare_with_baseline(
+        &self,
+        figures: Figures,
+        tolerance: jobs::Tolerance,
+        passed: bool,
+    ) -> Judgement {
+        let baseline = self
+            .store
+            .baseline(&self.incident.service, &self.spec.job)
+            .await;
+        match baseline {
+            Ok(Some(b)) => {
+                let c = jobs::figures::compare(&figures, &b.figures, tolerance);
+                let mut lines = c.lines;
+                lines.push(format!(
+                    "baseline from {} ({}, {})",
+                    b.at.format("%Y-%m-%d %H:%M UTC"),
+                    b.job_name,
+                    b.incident
+                ));
+                (c.passed && passed, lines, None)
             }
+            Ok(None) => (
+                false,
+                vec![
+                    figures.describe(),
+                    "no baseline to compare with (/performance-test baseline stores one)".into(),
+                ],
+                None,
+            ),
+            Err(e) => (
+                false,
+                vec![
+                    figures.describe(),
+                    format!("the baseline could not be read: {e}"),
+                ],
+                None,
+            ),
         }
     }
 }
+
+/// What a finished run came to: whether it passed, the lines that say why, and the figures to
+/// store as the baseline.
+type Judgement = (bool, Vec<String>, Option<Figures>);
 
 /// The channel message of a finished (or never started) Job.
 pub(super) fn result_message(
@@ -267,54 +288,7 @@ pub(super) fn result_message(
     lines: &[String],
     verification: &Verification,
 ) -> Message {
-    let what = match purpose {
-        Purpose::Smoke => "SMOKE TEST",
-        Purpose::Baseline => "LOAD TEST BASELINE",
-        Purpose::Compare => "PERFORMANCE TEST",
-    };
-    let id = incident.id;
-    let job = &spec.job;
-    let (headline, body) = match &outcome.verdict {
-        Verdict::NotStarted(why) => (
-            format!("⚠️ {what} COULD NOT START - {id}: {job}"),
-            format!(
-                "Job {} could not start: {why}. This is not a test failure: the test never ran.",
-                spec.name
-            ),
-        ),
-        Verdict::TimedOut => (
-            format!("⏱️ {what} TIMED OUT - {id}: {job}"),
-            format!(
-                "Job {} did not finish within {}s; it was stopped and deleted.",
-                spec.name, spec.timeout_secs
-            ),
-        ),
-        Verdict::Unknown(why) => (
-            format!("❓ {what} RESULT UNKNOWN - {id}: {job}"),
-            format!("Job {}: {why}.", spec.name),
-        ),
-        Verdict::Failed(why) if purpose == Purpose::Smoke => (
-            format!("❌ {what} FAILED - {id}: {job}"),
-            format!("Job {} failed: {why}.", spec.name),
-        ),
-        Verdict::Passed if purpose == Purpose::Smoke => (
-            format!("✅ {what} PASSED - {id}: {job}"),
-            format!("Job {} exited 0.", spec.name),
-        ),
-        verdict => {
-            let mark = if passed { "✅" } else { "❌" };
-            let result = match (purpose, passed) {
-                (Purpose::Baseline, true) => "STORED",
-                (Purpose::Baseline, false) => "NOT STORED",
-                (_, true) => "WITHIN TOLERANCE",
-                (_, false) => "OUTSIDE TOLERANCE",
-            };
-            (
-                format!("{mark} {what} {result} - {id}: {job}"),
-                format!("Job {} {}.", spec.name, verdict.describe()),
-            )
-        }
-    };
+    let (headline, body) = verdict_text(incident, spec, purpose, &outcome.verdict, passed);
     let mut message = Message::notice(headline, &body);
     if !lines.is_empty() {
         let log_shown = purpose == Purpose::Smoke
@@ -337,8 +311,65 @@ pub(super) fn result_message(
     if let Some(e) = &outcome.cleanup_error {
         message.blocks.push(Block::Text(format!(
             "⚠️ The Job could not be deleted ({e}); the cluster removes it {}s after it finished.",
-            verification.settings.ttl_after_finished.as_secs()
+            verification.ttl_after_finished.as_secs()
         )));
     }
     message
+}
+
+/// The headline and body of a Job's result: what ran, and its verdict in words.
+fn verdict_text(
+    incident: &Incident,
+    spec: &JobSpec,
+    purpose: Purpose,
+    verdict: &Verdict,
+    passed: bool,
+) -> (String, String) {
+    let what = match purpose {
+        Purpose::Smoke => "SMOKE TEST",
+        Purpose::Baseline => "LOAD TEST BASELINE",
+        Purpose::Compare => "PERFORMANCE TEST",
+    };
+    let id = incident.id;
+    let (job, name) = (&spec.job, &spec.name);
+    match verdict {
+        Verdict::NotStarted(why) => (
+            format!("⚠️ {what} COULD NOT START - {id}: {job}"),
+            format!(
+                "Job {name} could not start: {why}. This is not a test failure: the test never ran."
+            ),
+        ),
+        Verdict::TimedOut => (
+            format!("⏱️ {what} TIMED OUT - {id}: {job}"),
+            format!(
+                "Job {name} did not finish within {}s; it was stopped and deleted.",
+                spec.timeout_secs
+            ),
+        ),
+        Verdict::Unknown(why) => (
+            format!("❓ {what} RESULT UNKNOWN - {id}: {job}"),
+            format!("Job {name}: {why}."),
+        ),
+        Verdict::Failed(why) if purpose == Purpose::Smoke => (
+            format!("❌ {what} FAILED - {id}: {job}"),
+            format!("Job {name} failed: {why}."),
+        ),
+        Verdict::Passed if purpose == Purpose::Smoke => (
+            format!("✅ {what} PASSED - {id}: {job}"),
+            format!("Job {name} exited 0."),
+        ),
+        verdict => {
+            let mark = if passed { "✅" } else { "❌" };
+            let result = match (purpose, passed) {
+                (Purpose::Baseline, true) => "STORED",
+                (Purpose::Baseline, false) => "NOT STORED",
+                (_, true) => "WITHIN TOLERANCE",
+                (_, false) => "OUTSIDE TOLERANCE",
+            };
+            (
+                format!("{mark} {what} {result} - {id}: {job}"),
+                format!("Job {name} {}.", verdict.describe()),
+            )
+        }
+    }
 }

@@ -94,7 +94,7 @@ fn configured_rules_replace_the_defaults() {
         pattern: "(?i)payments".into(),
     }];
     let policy = Policy::new(
-        Severity::ALL.map(Level::runbook_default),
+        Severity::ALL.map(|s| runbook_policy().level(s).clone()),
         &rules,
         Severity::P3,
     )
@@ -108,7 +108,7 @@ fn configured_rules_replace_the_defaults() {
 
 #[test]
 fn a_bad_pattern_or_colour_names_its_key() {
-    let levels = Severity::ALL.map(Level::runbook_default);
+    let levels = Severity::ALL.map(|s| runbook_policy().level(s).clone());
     let rules = [
         Rule {
             severity: Severity::P1,
@@ -144,5 +144,43 @@ fn a_live_signal_raises_a_classification_and_keeps_the_first_reason() {
         p0.clone().raise(Severity::P0, "x"),
         p0,
         "never lowered or re-raised"
+    );
+}
+
+#[test]
+fn the_runbook_policy_is_the_settings_defaults() {
+    let policy = runbook_policy();
+    assert_eq!(policy.level(Severity::P0).respond_within.to_string(), "5m");
+    assert_eq!(
+        policy.level(Severity::P1).roles,
+        ["devops-troubleshooter", "performance-engineer"]
+    );
+    assert_eq!(policy.escalation_roles(), ["cloud-architect"]);
+    let c = policy.classify("something odd with the cafeteria menu", None);
+    assert_eq!(c.severity, Severity::P2);
+}
+
+#[test]
+fn bad_severities_in_the_settings_name_their_key_and_value() {
+    let mut settings = crate::config::Settings::default();
+    settings.incidents.default_severity = "P9".into();
+    let err = Policy::from_settings(&settings).expect_err("P9");
+    assert_eq!(
+        err.to_string(),
+        "incidents.default_severity: 'P9' is not a severity (P0, P1, P2 or P3)"
+    );
+    let mut settings = crate::config::Settings::default();
+    settings.classify[2].severity = "high".into();
+    let err = Policy::from_settings(&settings).expect_err("high");
+    assert_eq!(
+        err.to_string(),
+        "classify[2].severity: 'high' is not a severity (P0, P1, P2 or P3)"
+    );
+    let mut settings = crate::config::Settings::default();
+    settings.severity.p2.colour = "yellow".into();
+    let err = Policy::from_settings(&settings).expect_err("yellow");
+    assert!(
+        err.to_string().starts_with("severity.p2.colour: 'yellow'"),
+        "{err}"
     );
 }

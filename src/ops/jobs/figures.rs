@@ -5,8 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// How a load job reports its figures in its log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResultFormat {
     /// k6's `--summary-export` JSON, printed to the log (`cat summary.json` after `k6 run`):
     /// `http_req_duration` `p(95)` (ms), `http_req_failed` rate, `http_reqs` rate.
@@ -14,6 +13,17 @@ pub enum ResultFormat {
     /// A line `p95_ms=… error_rate=… rps=…` (the last such line counts); vegeta, hey or a
     /// script can print it.
     Line,
+}
+
+impl ResultFormat {
+    /// `k6` or `line`, as `result` in `[[jobs]]` names them.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "k6" => Some(ResultFormat::K6),
+            "line" => Some(ResultFormat::Line),
+            _ => None,
+        }
+    }
 }
 
 /// What one load test measured.

@@ -1,11 +1,13 @@
 //! Verification Jobs: smoke tests and load tests the team keeps as container images, run as
-//! Kubernetes Jobs next to the service (`[[jobs]]` in the config). This module owns what a Job
-//! run is ([`JobSpec`]), how its state is read ([`JobState`]), how firewatch waits for it and
-//! cleans up ([`wait`]), and how a load test's figures are read and compared ([`figures`]).
+//! Kubernetes Jobs next to the service (`[[jobs]]` in the config). This module owns the jobs the
+//! config defines ([`Verification`]), what a Job run is ([`JobSpec`]), how its state is read
+//! ([`JobState`]), how firewatch waits for it and cleans up ([`wait`]), and how a load test's
+//! figures are read and compared ([`figures`]).
 //!
 //! Nothing here knows about chat or the store; the engine records and posts the [`Outcome`].
 
 pub mod figures;
+mod verification;
 
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::{Cluster, Error};
 
 pub use figures::{Comparison, Figures, ResultFormat, Tolerance};
+pub use verification::{Definition, Invalid, Judged, Verification};
 
 /// The label every Job and pod firewatch creates carries (`app.kubernetes.io/managed-by`).
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "firewatch");

@@ -116,12 +116,7 @@ async fn engine_with_outbox(
 ) -> (Engine, mpsc::UnboundedReceiver<(ChannelRef, Message)>) {
     let settings = &c.t.app.settings;
     let (tx, rx) = mpsc::unbounded_channel();
-    let policy = Policy::new(
-        settings.severity.levels(),
-        &settings.classify,
-        settings.incidents.default_severity,
-    )
-    .unwrap();
+    let policy = Policy::from_settings(settings).unwrap();
     let engine = Engine::new(Parts {
         store: Arc::clone(&c.t.app.store),
         policy: Arc::new(policy),
@@ -135,7 +130,7 @@ async fn engine_with_outbox(
         runbook: Arc::new(firewatch::ops::Runbook::new(&settings.actions)),
         prober: Arc::new(firewatch::ops::probe::Prober::new(
             std::time::Duration::from_secs(5),
-            settings.prometheus.clone(),
+            &settings.prometheus,
         )),
         approvals: Default::default(),
         verification: Default::default(),

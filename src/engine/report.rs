@@ -1,10 +1,14 @@
-//! The paper trail: `/incident-report` (write the post-incident report, close the incident) and
-//! `/incident-followup` (action items).
+//! The post-incident report and its follow-up actions: `/incident-report` renders the report
+//! from the incident's trail ([`crate::incident::trail`]), writes it to the reports folder and
+//! closes the incident; `/incident-followup` adds and ticks action items.
+//!
+//! It writes report files and commits through the state machine; it never touches the cluster.
 
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Caller, Engine, Error, Reply, Result, allowed_now, refusal, refuse, to_channel};
+use super::steps::{allowed_now, refusal};
+use super::{Caller, Engine, Error, Reply, Result, refuse, to_channel};
 use crate::command::{CommandName, Followup};
 use crate::incident::lifecycle::{self, Event, FollowUp};
 use crate::incident::trail::{self, Trail};

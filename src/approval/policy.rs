@@ -1,0 +1,331 @@
+//! The approval policy: for each kind of change and each severity, how many approvals a change
+//! needs, who may approve it, who may ask for it and how long a request waits; and who is in
+//! each role on each platform. Built once from `[approvals]` and `[roles.NAME]` by
+//! [`Policy::new`]; after that nothing here reads the config, the store or the cluster.
+
+use std::collections::BTreeMap;
+
+use crate::config::{ApprovalRule, ApprovalSettings, RoleSettings};
+use crate::incident::{Actor, Platform, Severity};
+use crate::interval::Interval;
+use crate::ops::Change;
+
+/// The rule for one change at one severity, roles resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// Approvals needed; 0 runs at once.
+    pub required: u32,
+    /// Roles whose members may approve.
+    pub approvers: Vec<String>,
+    /// People who may approve (`slack:U…`).
+    pub approver_ids: Vec<String>,
+    /// Roles whose members may request.
+    pub requesters: Vec<String>,
+    /// People who may request.
+    pub requester_ids: Vec<String>,
+    /// How long a request waits.
+    pub ttl: Interval,
+}
+
+/// A person as the policy sees them: who, and their platform roles (Discord role ids).
+#[derive(Debug, Clone, Copy)]
+pub struct Person<'a> {
+    /// The person.
+    pub actor: &'a Actor,
+    /// Their platform role ids (Discord member roles); empty elsewhere.
+    pub platform_roles: &'a [String],
+}
+
+/// One kind of change's rule at each severity, P0 first.
+type BySeverity = [Rule; 4];
+
+/// Who a role is on each platform.
+#[derive(Debug, Clone, Default)]
+struct Members {
+    /// Slack user ids.
+    slack: Vec<String>,
+    /// Discord user ids.
+    discord_users: Vec<String>,
+    /// Discord role ids.
+    discord_roles: Vec<String>,
+    /// Terminal user names.
+    console: Vec<String>,
+}
+
+/// The approval policy of the config.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    rollback: BySeverity,
+    scale: BySeverity,
+    /// Every runbook action without a rule of its own.
+    action: BySeverity,
+    /// Runbook actions with a rule of their own, by name.
+    actions: Vec<(String, BySeverity)>,
+    job: BySeverity,
+    roles: BTreeMap<String, Members>,
+}
+
+impl Default for Policy {
+    /// The default `[approvals]`, with no role members.
+    fn default() -> Self {
+        Self::new(&ApprovalSettings::default(), &BTreeMap::new())
+    }
+}
+
+impl Policy {
+    /// The policy of `[approvals]` (checked settings), with `[roles.NAME]` to match people.
+    pub fn new(settings: &ApprovalSettings, roles: &BTreeMap<String, RoleSettings>) -> Self {
+        let rules = |rule: &ApprovalRule| Severity::ALL.map(|s| resolve(rule, s, settings.ttl));
+        Self {
+            rollback: rules(&settings.rollback),
+            scale: rules(&settings.scale),
+            action: rules(&settings.action),
+            actions: settings
+                .actions
+                .iter()
+                .map(|(name, rule)| (name.clone(), rules(rule)))
+                .collect(),
+            job: rules(&settings.job),
+            roles: roles
+                .iter()
+                .map(|(name, role)| (name.clone(), Members::from(role)))
+                .collect(),
+        }
+    }
+
+    /// The rule for `change` on an incident of `severity`.
+    pub fn rule(&self, change: &Change, severity: Severity) -> Rule {
+        let rules = match change {
+            Change::Rollback { .. } => &self.rollback,
+            Change::Scale { .. } => &self.scale,
+            Change::Action { name, .. } => self
+                .actions
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map_or(&self.action, |(_, r)| r),
+            Change::Job { .. } => &self.job,
+        };
+        rules[severity.index()].clone()
+    }
+
+    /// Whether `person` may approve under `rule` (the requester check is separate).
+    pub fn may_approve(&self, rule: &Rule, person: Person<'_>) -> bool {
+        self.admits(&rule.approvers, &rule.approver_ids, person)
+    }
+
+    /// Whether `person` may ask for a change under `rule`.
+    pub fn may_request(&self, rule: &Rule, person: Person<'_>) -> bool {
+        self.admits(&rule.requesters, &rule.requester_ids, person)
+    }
+
+    fn admits(&self, roles: &[String], ids: &[String], person: Person<'_>) -> bool {
+        if roles.is_empty() && ids.is_empty() {
+            return true;
+        }
+        let actor = person.actor;
+        let platform = actor.platform.as_str();
+        let named = ids.iter().any(|id| {
+            id.split_once(':')
+                .is_some_and(|(p, who)| p == platform && who.trim() == actor.id)
+        });
+        named
+            || roles
+                .iter()
+                .any(|role| self.roles.get(role).is_some_and(|m| m.include(person)))
+    }
+
+    /// Who may approve under `rule`, for refusals and request messages: `anyone but the
+    /// requester`, or `@deployment-engineer, slack:U123`.
+    pub fn describe_approvers(rule: &Rule) -> String {
+        describe(
+            &rule.approvers,
+            &rule.approver_ids,
+            "anyone but the requester",
+        )
+    }
+
+    /// Who may request under `rule`.
+    pub fn describe_requesters(rule: &Rule) -> String {
+        describe(&rule.requesters, &rule.requester_ids, "anyone")
+    }
+}
+
+/// `base` at `severity`: what its `[…pN]` table changes, with `ttl` when neither sets one.
+fn resolve(base: &ApprovalRule, severity: Severity, ttl: Interval) -> Rule {
+    let over = match severity {
+        Severity::P0 => base.p0.as_ref(),
+        Severity::P1 => base.p1.as_ref(),
+        Severity::P2 => base.p2.as_ref(),
+        Severity::P3 => base.p3.as_ref(),
+    };
+    let pick = |o: Option<&Vec<String>>, b: &Vec<String>| o.unwrap_or(b).clone();
+    Rule {
+        required: over.and_then(|o| o.required).unwrap_or(base.required),
+        approvers: pick(over.and_then(|o| o.approvers.as_ref()), &base.approvers),
+        approver_ids: pick(
+            over.and_then(|o| o.approver_ids.as_ref()),
+            &base.approver_ids,
+        ),
+        requesters: base.requesters.clone(),
+        requester_ids: base.requester_ids.clone(),
+        ttl: over.and_then(|o| o.ttl).or(base.ttl).unwrap_or(ttl),
+    }
+}
+
+fn describe(roles: &[String], ids: &[String], open: &str) -> String {
+    if roles.is_empty() && ids.is_empty() {
+        return open.to_owned();
+    }
+    roles
+        .iter()
+        .map(|r| format!("@{r}"))
+        .chain(ids.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl From<&RoleSettings> for Members {
+    fn from(role: &RoleSettings) -> Self {
+        Self {
+            slack: role.slack.clone(),
+            discord_users: role.discord_users.clone(),
+            discord_roles: role.discord_roles.clone(),
+            console: role.console.clone(),
+        }
+    }
+}
+
+impl Members {
+    /// Whether `person` is one of them, on the platform they act from.
+    fn include(&self, person: Person<'_>) -> bool {
+        let actor = person.actor;
+        match actor.platform {
+            Platform::Slack => self.slack.contains(&actor.id),
+            Platform::Discord => {
+                self.discord_users.contains(&actor.id)
+                    || person
+                        .platform_roles
+                        .iter()
+                        .any(|r| self.discord_roles.contains(r))
+            }
+            Platform::Console => self
+                .console
+                .iter()
+                .any(|n| n == &actor.id || n == &actor.name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(platform: Platform, id: &str) -> Actor {
+        Actor {
+            platform,
+            id: id.into(),
+            name: id.into(),
+        }
+    }
+
+    #[test]
+    fn defaults_rollback_one_scale_none_at_p0_p1() {
+        let policy = Policy::default();
+        let rollback = Change::Rollback { revision: None };
+        let scale = Change::Scale {
+            deployment: "d".into(),
+            replicas: 3,
+        };
+        for sev in [Severity::P0, Severity::P1, Severity::P2, Severity::P3] {
+            assert_eq!(policy.rule(&rollback, sev).required, 1);
+            assert_eq!(policy.rule(&rollback, sev).ttl.as_secs(), 900);
+        }
+        assert_eq!(policy.rule(&scale, Severity::P0).required, 0);
+        assert_eq!(policy.rule(&scale, Severity::P1).required, 0);
+        assert_eq!(policy.rule(&scale, Severity::P2).required, 1);
+        assert_eq!(policy.rule(&scale, Severity::P3).required, 1);
+    }
+
+    #[test]
+    fn people_match_roles_per_platform_and_ids() {
+        let mut roles = BTreeMap::new();
+        roles.insert(
+            "sre".to_owned(),
+            RoleSettings {
+                slack: vec!["U1".into()],
+                discord_users: vec!["111111111111111111".into()],
+                discord_roles: vec!["222222222222222222".into()],
+                console: vec!["carol".into()],
+                ..RoleSettings::default()
+            },
+        );
+        let mut settings = ApprovalSettings::default();
+        settings.rollback.approvers = vec!["sre".into()];
+        settings.rollback.approver_ids = vec!["slack:U9".into()];
+        let policy = Policy::new(&settings, &roles);
+        let rule = policy.rule(&Change::Rollback { revision: None }, Severity::P1);
+        let yes = |a: &Actor, r: &[String]| {
+            policy.may_approve(
+                &rule,
+                Person {
+                    actor: a,
+                    platform_roles: r,
+                },
+            )
+        };
+        assert!(yes(&actor(Platform::Slack, "U1"), &[]));
+        assert!(yes(&actor(Platform::Slack, "U9"), &[]));
+        assert!(!yes(&actor(Platform::Slack, "U2"), &[]));
+        assert!(!yes(&actor(Platform::Console, "U1"), &[]));
+        assert!(yes(&actor(Platform::Discord, "111111111111111111"), &[]));
+        assert!(yes(
+            &actor(Platform::Discord, "333333333333333333"),
+            &["222222222222222222".into()]
+        ));
+        assert!(!yes(&actor(Platform::Discord, "333333333333333333"), &[]));
+        assert!(yes(&actor(Platform::Console, "carol"), &[]));
+        assert!(!yes(&actor(Platform::Console, "dave"), &[]));
+        assert_eq!(Policy::describe_approvers(&rule), "@sre, slack:U9");
+    }
+
+    #[test]
+    fn a_runbook_action_may_have_its_own_rule_and_a_severity_its_own_numbers() {
+        let mut settings = ApprovalSettings::default();
+        settings.actions.insert(
+            "Circuit-Breaker".into(),
+            ApprovalRule {
+                required: 2,
+                p0: Some(crate::config::SeverityRule {
+                    required: Some(0),
+                    ..Default::default()
+                }),
+                ..ApprovalRule::default()
+            },
+        );
+        let policy = Policy::new(&settings, &BTreeMap::new());
+        let action = |name: &str| Change::Action {
+            name: name.into(),
+            toggle: crate::ops::Toggle {
+                target: crate::ops::ToggleTarget::Env {
+                    variable: "X".into(),
+                    container: None,
+                },
+                value: "1".into(),
+                restart: false,
+            },
+        };
+        assert_eq!(
+            policy
+                .rule(&action("circuit-breaker"), Severity::P1)
+                .required,
+            2
+        );
+        assert_eq!(
+            policy
+                .rule(&action("circuit-breaker"), Severity::P0)
+                .required,
+            0
+        );
+        assert_eq!(policy.rule(&action("rate-limit"), Severity::P1).required, 1);
+    }
+}
