@@ -42,19 +42,18 @@ use crate::incident::{
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-/// A new process id: the pid and a random part, so ids never repeat across restarts or hosts.
+/// A new process id: the host, the pid and a random part, so ids never repeat across restarts
+/// or hosts.
 pub(crate) fn new_process_id() -> String {
+    use std::hash::{BuildHasher, RandomState};
     let host = std::env::var("HOSTNAME").unwrap_or_default();
     let host: String = host
         .chars()
         .filter(|c| c.is_ascii_graphic())
         .take(40)
         .collect();
-    let id = format!(
-        "{}-{}",
-        std::process::id(),
-        crate::engine::error_reference()
-    );
+    let random = RandomState::new().hash_one(std::time::SystemTime::now()) as u32;
+    let id = format!("{}-{random:08x}", std::process::id());
     if host.is_empty() {
         id
     } else {
@@ -228,15 +227,11 @@ pub struct Inbound {
 }
 
 impl Inbound {
-    /// A request as an adapter accepts it: new, never replayed, stored as `request`'s JSON,
-    /// written into a buffer sized once for a chat request (grown from `serde_json::to_string`'s
-    /// 128 bytes, it was copied twice per acknowledgement).
+    /// A request as an adapter accepts it: new, never replayed, stored as `request`'s JSON.
     pub fn new(key: String, request: &impl serde::Serialize, received: DateTime<Utc>) -> Self {
-        let mut json = Vec::with_capacity(512);
-        serde_json::to_writer(&mut json, request).expect("a chat request serialises to JSON");
         Self {
             key,
-            payload: String::from_utf8(json).expect("serde_json writes UTF-8"),
+            payload: serde_json::to_string(request).expect("a chat request serialises to JSON"),
             received,
             handled: false,
             attempts: 0,
