@@ -19,7 +19,7 @@ use firewatch::serve;
 use firewatch::server::{self, AppState};
 use firewatch::startup::App;
 use firewatch::store::{
-    Baseline, Close, Decide, Fired, Inbound, OnDue, RequestEntries, Result, SqliteStore, Store,
+    Baseline, Close, Decide, Fired, Inbound, OnDue, RequestEntries, Result, SqlStore, Store,
     Updated,
 };
 use tokio_util::task::TaskTracker;
