@@ -10,6 +10,7 @@
 //! the lease heartbeat.
 
 mod approvals;
+mod baselines;
 mod dialect;
 mod inbox;
 mod incidents;
@@ -27,7 +28,6 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 
 use self::dialect::Dialect;
 use self::lease::Lease;
-use super::decode::{baseline, millis};
 use super::lock::Lock;
 use super::url::{is_postgres, sqlite_path, sqlite_url};
 use super::{
@@ -134,9 +134,19 @@ impl SqlStore {
         &self.writes
     }
 
-    /// Begins a write transaction.
-    async fn write(&self) -> Result<Transaction<'static, Any>> {
-        Ok(self.writes.begin_with(self.dialect.begin()).await?)
+    /// Begins a write transaction; with `request` (the chat request that asked for the change),
+    /// marks it done at `at` in it first, so the request's effect and its mark commit together.
+    ///
+    /// # Errors
+    /// [`Error::Replayed`] when `request` was done before: nothing is written.
+    async fn write(
+        &self,
+        request: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<Transaction<'static, Any>> {
+        let mut tx = self.writes.begin_with(self.dialect.begin()).await?;
+        inbox::mark_done(&mut tx, request, at).await?;
+        Ok(tx)
     }
 
     /// Where what must answer while the engine's transactions hold `writes` goes: accepts on
@@ -159,7 +169,10 @@ impl Store for SqlStore {
     }
 
     async fn open_incident(&self, draft: &Draft, request: Option<&str>) -> Result<Incident> {
-        incidents::open(self, draft, request).await
+        let mut tx = self.write(request, draft.opened.at).await?;
+        let incident = incidents::open(&mut tx, draft).await?;
+        tx.commit().await?;
+        Ok(incident)
     }
 
     async fn incident(&self, id: IncidentId) -> Result<Option<Incident>> {
@@ -186,7 +199,14 @@ impl Store for SqlStore {
         request: Option<&str>,
         decide: Decide<'_>,
     ) -> Result<Updated> {
-        incidents::update(self, id, actor, at, request, decide).await
+        let mut tx = self.write(request, at).await?;
+        let updated = incidents::update(&mut tx, self.dialect, id, actor, at, decide).await?;
+        match updated {
+            // A refusal writes nothing, not even the request's mark.
+            Updated::Refused(_) => tx.rollback().await?,
+            Updated::Changed { .. } => tx.commit().await?,
+        }
+        Ok(updated)
     }
 
     async fn fire_due(
@@ -230,8 +250,7 @@ impl Store for SqlStore {
         request: Option<&str>,
         entries: &[TimelineEvent],
     ) -> Result<()> {
-        let mut tx = self.write().await?;
-        inbox::mark_done(&mut tx, request, at).await?;
+        let mut tx = self.write(request, at).await?;
         incidents::append(&mut tx, id, entries, actor, at).await?;
         tx.commit().await?;
         Ok(())
@@ -243,7 +262,10 @@ impl Store for SqlStore {
         entries: RequestEntries<'_>,
         request: Option<&str>,
     ) -> Result<Request> {
-        approvals::create(self, new, entries, request).await
+        let mut tx = self.write(request, new.requested_at).await?;
+        let created = approvals::create(&mut tx, new, entries).await?;
+        tx.commit().await?;
+        Ok(created)
     }
 
     async fn approval(&self, id: i64) -> Result<Option<Request>> {
@@ -272,7 +294,10 @@ impl Store for SqlStore {
         at: DateTime<Utc>,
         request: Option<&str>,
     ) -> Result<Voted> {
-        approvals::vote(self, id, voter, vote, reason, at, request).await
+        let mut tx = self.write(request, at).await?;
+        let voted = approvals::vote(&mut tx, self.dialect, id, voter, vote, reason, at).await?;
+        tx.commit().await?;
+        Ok(voted)
     }
 
     async fn claim_approval(
@@ -292,16 +317,17 @@ impl Store for SqlStore {
         actor: &Actor,
         at: DateTime<Utc>,
     ) -> Result<Option<Request>> {
-        approvals::close(self, id, close, entries, actor, at).await
+        let mut tx = self.write(None, at).await?;
+        let Some(closed) = approvals::close(&mut tx, self.dialect, id, close, at).await? else {
+            return Ok(None);
+        };
+        incidents::append(&mut tx, closed.new.incident, entries, actor, at).await?;
+        tx.commit().await?;
+        Ok(Some(closed))
     }
 
     async fn baseline(&self, service: &str, job: &str) -> Result<Option<Baseline>> {
-        let row = sqlx::query("SELECT * FROM baselines WHERE service = $1 AND job = $2")
-            .bind(service)
-            .bind(job)
-            .fetch_optional(&self.reads)
-            .await?;
-        row.as_ref().map(baseline).transpose()
+        baselines::one(&self.reads, service, job).await
     }
 
     async fn store_baseline(
@@ -311,37 +337,8 @@ impl Store for SqlStore {
         actor: &Actor,
         request: Option<&str>,
     ) -> Result<()> {
-        let mut tx = self.write().await?;
-        inbox::mark_done(&mut tx, request, baseline.at).await?;
-        // Ordered with the incident's other changes, as `update` is.
-        let incident = baseline.incident.get();
-        self.dialect
-            .lock(&mut tx, dialect::Row::Incident, incident)
-            .await?;
-        sqlx::query(
-            "INSERT INTO baselines (service, job, p95_ms, error_rate, rps, incident_id, job_name, \
-             recorded_by_platform, recorded_by_id, recorded_by_name, recorded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (service, job) DO UPDATE SET p95_ms = excluded.p95_ms, \
-             error_rate = excluded.error_rate, rps = excluded.rps, incident_id = excluded.incident_id, \
-             job_name = excluded.job_name, recorded_by_platform = excluded.recorded_by_platform, \
-             recorded_by_id = excluded.recorded_by_id, recorded_by_name = excluded.recorded_by_name, \
-             recorded_at = excluded.recorded_at",
-        )
-        .bind(&baseline.service)
-        .bind(&baseline.job)
-        .bind(baseline.figures.p95_ms)
-        .bind(baseline.figures.error_rate)
-        .bind(baseline.figures.rps)
-        .bind(incident)
-        .bind(&baseline.job_name)
-        .bind(baseline.by.platform.as_str())
-        .bind(&baseline.by.id)
-        .bind(&baseline.by.name)
-        .bind(millis(baseline.at))
-        .execute(&mut *tx)
-        .await?;
-        incidents::append(&mut tx, baseline.incident, entries, actor, baseline.at).await?;
+        let mut tx = self.write(request, baseline.at).await?;
+        baselines::store(&mut tx, self.dialect, baseline, entries, actor).await?;
         tx.commit().await?;
         Ok(())
     }

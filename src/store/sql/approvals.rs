@@ -7,22 +7,19 @@ use chrono::{DateTime, Utc};
 use sqlx::{AnyConnection, Executor};
 
 use super::SqlStore;
-use super::dialect::Row;
-use super::inbox::mark_done;
+use super::dialect::{Dialect, Row};
 use super::incidents::append;
 use crate::approval::{NewRequest, Request, State, Vote, Voted};
 use crate::incident::{Actor, IncidentId, TimelineEvent};
 use crate::store::decode::{millis, request, voter};
 use crate::store::{Close, Error, RequestEntries, Result};
 
+/// Stores a new `pending` request and its timeline entries (by the requester).
 pub(super) async fn create(
-    store: &SqlStore,
+    tx: &mut AnyConnection,
     new: &NewRequest,
     entries: RequestEntries<'_>,
-    request_key: Option<&str>,
 ) -> Result<Request> {
-    let mut tx = store.write().await?;
-    mark_done(&mut tx, request_key, new.requested_at).await?;
     let action = serde_json::to_string(&new.change)
         .map_err(|e| Error::Corrupt(format!("approval change: {e}")))?;
     let by = &new.requested_by;
@@ -48,8 +45,7 @@ pub(super) async fn create(
     .bind(new.severity.as_str())
     .fetch_one(&mut *tx)
     .await?;
-    append(&mut tx, new.incident, &entries(id), by, new.requested_at).await?;
-    tx.commit().await?;
+    append(tx, new.incident, &entries(id), by, new.requested_at).await?;
     Ok(Request {
         id,
         new: new.clone(),
@@ -61,7 +57,7 @@ pub(super) async fn create(
 
 pub(super) async fn one(store: &SqlStore, id: i64) -> Result<Option<Request>> {
     let mut conn = store.reads.acquire().await?;
-    load(&mut conn, store, id).await
+    load(&mut conn, store.dialect, id).await
 }
 
 pub(super) async fn of_incident(
@@ -102,28 +98,27 @@ async fn load_all(store: &SqlStore, ids: Vec<i64>) -> Result<Vec<Request>> {
     let mut conn = store.reads.acquire().await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        out.extend(load(&mut conn, store, id).await?);
+        out.extend(load(&mut conn, store.dialect, id).await?);
     }
     Ok(out)
 }
 
+/// Records `voter`'s vote on request `id` and what it completes; the caller commits whatever
+/// it returns (a vote on a closed request, or a second one, still marks its chat request done).
 pub(super) async fn vote(
-    store: &SqlStore,
+    tx: &mut AnyConnection,
+    dialect: Dialect,
     id: i64,
     voter: &Actor,
     vote: Vote,
     reason: Option<&str>,
     at: DateTime<Utc>,
-    request_key: Option<&str>,
 ) -> Result<Voted> {
-    let mut tx = store.write().await?;
-    mark_done(&mut tx, request_key, at).await?;
-    store.dialect.lock(&mut tx, Row::Approval, id).await?;
-    let before = load(&mut tx, store, id)
+    dialect.lock(tx, Row::Approval, id).await?;
+    let before = load(tx, dialect, id)
         .await?
         .ok_or_else(|| Error::Corrupt(format!("no approval request R{id}")))?;
     if before.state != State::Pending || before.new.expires_at <= at {
-        tx.commit().await?;
         return Ok(Voted::Closed(before));
     }
     let inserted = sqlx::query(
@@ -140,19 +135,18 @@ pub(super) async fn vote(
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
-        tx.commit().await?;
         return Ok(Voted::Duplicate(before));
     }
     let incident = before.new.incident;
     let outcome = match vote {
         Vote::Deny => {
-            set_state(&mut tx, id, State::Pending, State::Denied, reason, at).await?;
+            set_state(tx, id, State::Pending, State::Denied, reason, at).await?;
             let entry = TimelineEvent::ApprovalDenied {
                 request: id,
                 reason: reason.map(str::to_owned),
             };
-            append(&mut tx, incident, &[entry], voter, at).await?;
-            Voted::Denied(load(&mut tx, store, id).await?.unwrap_or(before))
+            append(tx, incident, &[entry], voter, at).await?;
+            Voted::Denied(load(tx, dialect, id).await?.unwrap_or(before))
         }
         Vote::Approve => {
             let count: i64 = sqlx::query_scalar(
@@ -168,16 +162,15 @@ pub(super) async fn vote(
                 approvals,
                 required,
             };
-            append(&mut tx, incident, &[entry], voter, at).await?;
+            append(tx, incident, &[entry], voter, at).await?;
             let complete = approvals >= required
-                && set_state(&mut tx, id, State::Pending, State::Approved, None, at).await?;
+                && set_state(tx, id, State::Pending, State::Approved, None, at).await?;
             Voted::Approved {
-                request: load(&mut tx, store, id).await?.unwrap_or(before),
+                request: load(tx, dialect, id).await?.unwrap_or(before),
                 complete,
             }
         }
     };
-    tx.commit().await?;
     Ok(outcome)
 }
 
@@ -203,24 +196,22 @@ pub(super) async fn claim(
     }
 }
 
+/// Moves request `id` as `close` says; `None` (nothing written) when it is not in `close.from`,
+/// or, for recovery, its runner is not gone.
 pub(super) async fn close(
-    store: &SqlStore,
+    tx: &mut AnyConnection,
+    dialect: Dialect,
     id: i64,
     close: Close<'_>,
-    entries: &[TimelineEvent],
-    actor: &Actor,
     at: DateTime<Utc>,
 ) -> Result<Option<Request>> {
-    let mut tx = store.write().await?;
-    store.dialect.lock(&mut tx, Row::Approval, id).await?;
-    let Some(before) = load(&mut tx, store, id).await? else {
-        tx.rollback().await?;
+    dialect.lock(tx, Row::Approval, id).await?;
+    let Some(before) = load(tx, dialect, id).await? else {
         return Ok(None);
     };
-    // Recovery closes only a request whose runner is gone.
     let runner_gone = match close.not_runner {
         Some(me) => {
-            let gone: i64 = sqlx::query_scalar(store.dialect.runner_gone())
+            let gone: i64 = sqlx::query_scalar(dialect.runner_gone())
                 .bind(id)
                 .bind(me)
                 .fetch_one(&mut *tx)
@@ -230,14 +221,10 @@ pub(super) async fn close(
         None => true,
     };
     if !close.from.contains(&before.state) || !runner_gone {
-        tx.rollback().await?;
         return Ok(None);
     }
-    set_state(&mut tx, id, before.state, close.to, close.result, at).await?;
-    append(&mut tx, before.new.incident, entries, actor, at).await?;
-    let after = load(&mut tx, store, id).await?;
-    tx.commit().await?;
-    Ok(after)
+    set_state(tx, id, before.state, close.to, close.result, at).await?;
+    load(tx, dialect, id).await
 }
 
 /// Moves `id` from `from` to `to`; whether it was in `from`.
@@ -270,12 +257,12 @@ async fn set_state(
 }
 
 /// Request `id` with who approved it, read on `conn` (inside a transaction: as it writes it).
-async fn load(conn: &mut AnyConnection, store: &SqlStore, id: i64) -> Result<Option<Request>> {
+async fn load(conn: &mut AnyConnection, dialect: Dialect, id: i64) -> Result<Option<Request>> {
     let query = sqlx::query("SELECT * FROM approvals WHERE id = $1").bind(id);
     let Some(row) = conn.fetch_optional(query).await? else {
         return Ok(None);
     };
-    let approvers = sqlx::query(store.dialect.approvers())
+    let approvers = sqlx::query(dialect.approvers())
         .bind(id)
         .fetch_all(&mut *conn)
         .await?

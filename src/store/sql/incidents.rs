@@ -4,9 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{AnyConnection, AnyPool};
 
-use super::SqlStore;
-use super::dialect::Row as Locked;
-use super::inbox::mark_done;
+use super::dialect::{Dialect, Row as Locked};
 use crate::incident::{
     Actor, ChannelRef, Draft, Incident, IncidentId, Status, TimelineEntry, TimelineEvent,
 };
@@ -68,14 +66,9 @@ pub(super) async fn timeline(pool: &AnyPool, id: IncidentId) -> Result<Vec<Timel
         .collect()
 }
 
-pub(super) async fn open(
-    store: &SqlStore,
-    draft: &Draft,
-    request: Option<&str>,
-) -> Result<Incident> {
-    let mut tx = store.write().await?;
+/// Stores a new incident with its first timeline entries and timers.
+pub(super) async fn open(tx: &mut AnyConnection, draft: &Draft) -> Result<Incident> {
     let opened = &draft.opened;
-    mark_done(&mut tx, request, opened.at).await?;
     let raw: i64 = sqlx::query_scalar(
         "INSERT INTO incidents (summary, service, severity, severity_reason, status, platform, \
          channel_id, opened_by_platform, opened_by_id, opened_by_name, opened_at) \
@@ -94,13 +87,12 @@ pub(super) async fn open(
     .fetch_one(&mut *tx)
     .await?;
     let id = IncidentId::new(raw).ok_or_else(|| Error::Corrupt(format!("new id {raw}")))?;
-    append(&mut tx, id, &draft.entries, &opened.by, opened.at).await?;
+    append(tx, id, &draft.entries, &opened.by, opened.at).await?;
     let timers = [
         ("update", Some(draft.next_update_due)),
         ("ack", Some(draft.ack_due)),
     ];
-    sync_timers(&mut tx, id, timers).await?;
-    tx.commit().await?;
+    sync_timers(tx, id, timers).await?;
     // Built from what was written rather than read back: once committed, the incident
     // exists, and a failed read must not make it look as if it did not.
     Ok(Incident {
@@ -123,22 +115,19 @@ pub(super) async fn open(
     })
 }
 
+/// Changes incident `id` as `decide` says (by `actor`, at `at`), or writes nothing (the caller
+/// rolls back) when it refuses.
 pub(super) async fn update(
-    store: &SqlStore,
+    tx: &mut AnyConnection,
+    dialect: Dialect,
     id: IncidentId,
     actor: &Actor,
     at: DateTime<Utc>,
-    request: Option<&str>,
     decide: Decide<'_>,
 ) -> Result<Updated> {
-    let mut tx = store.write().await?;
-    mark_done(&mut tx, request, at).await?;
     // Locked first, so the read below is the state the write replaces, in this process or any
     // other.
-    store
-        .dialect
-        .lock(&mut tx, Locked::Incident, id.get())
-        .await?;
+    dialect.lock(tx, Locked::Incident, id.get()).await?;
     let before = sqlx::query(ONE)
         .bind(id.get())
         .fetch_optional(&mut *tx)
@@ -149,10 +138,7 @@ pub(super) async fn update(
         .ok_or(Error::NotFound(id))?;
     let outcome = match decide(&before) {
         Ok(outcome) => outcome,
-        Err(refusal) => {
-            tx.rollback().await?;
-            return Ok(Updated::Refused(refusal));
-        }
+        Err(refusal) => return Ok(Updated::Refused(refusal)),
     };
     let next = &outcome.incident;
     let (ack_platform, ack_id, ack_name, ack_at) = stamp_parts(next.acknowledged.as_ref());
@@ -183,10 +169,9 @@ pub(super) async fn update(
     .bind(id.get())
     .execute(&mut *tx)
     .await?;
-    append(&mut tx, id, &outcome.entries, actor, at).await?;
+    append(tx, id, &outcome.entries, actor, at).await?;
     let timers = [("update", next.next_update_due), ("ack", next.ack_due)];
-    sync_timers(&mut tx, id, timers).await?;
-    tx.commit().await?;
+    sync_timers(tx, id, timers).await?;
     let after = Incident {
         id,
         version: before.version + 1,

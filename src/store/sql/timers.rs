@@ -53,7 +53,7 @@ async fn fire_one(
     now: DateTime<Utc>,
     on_due: OnDue<'_>,
 ) -> Result<Option<Fired>> {
-    let mut tx = store.write().await?;
+    let mut tx = store.write(None, now).await?;
     if !store
         .dialect
         .lock(&mut tx, Row::IncidentUnlessHeld, id)
