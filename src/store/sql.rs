@@ -91,6 +91,9 @@ impl SqlStore {
             AnyPoolOptions::new()
                 .max_connections(connections)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
+                // A Postgres connection may have been cut while idle; a SQLite one is a file
+                // that nothing can hang up on, so it goes to work without a ping first.
+                .test_before_acquire(dialect == Dialect::Postgres)
                 .after_connect(move |conn, _| {
                     Box::pin(async move {
                         if let Some(sql) = dialect.first_statements() {

@@ -433,6 +433,50 @@ async fn a_read_sees_every_change_committed_before_it_from_any_connection(backen
 }
 
 #[tokio::test]
+async fn a_sqlite_store_commits_through_a_synced_write_ahead_log() {
+    let t = TestApp::spawn().await;
+    let store = sqlite(&t).await;
+    let (journal,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    // 2 is FULL: the WAL is synced at every commit.
+    let (synchronous,): (i64,) = sqlx::query_as("PRAGMA synchronous")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!((journal.as_str(), synchronous), ("wal", 2));
+}
+
+#[tokio::test]
+async fn a_sqlite_file_whose_path_has_spaces_and_percent_signs_is_opened_where_it_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("on call");
+    std::fs::create_dir(&folder).unwrap();
+    let file = folder.join("fire watch 100%.db");
+    let url = format!("sqlite://{}", file.display());
+    let store = store::open(&url, Access::Exclusive).await.expect("opens");
+    assert!(store.accept_request(&inbound("slack:1", 1)).await.unwrap());
+    assert!(file.exists() && folder.join("fire watch 100%.db.lock").exists());
+    let again = store::open(&url, Access::Exclusive)
+        .await
+        .err()
+        .expect("locked");
+    assert!(matches!(again, Error::Locked { .. }), "{again}");
+    store.close().await;
+    let reopened = store::open(&url, Access::Exclusive)
+        .await
+        .expect("free again");
+    assert!(
+        !reopened
+            .accept_request(&inbound("slack:1", 1))
+            .await
+            .unwrap()
+    );
+    reopened.close().await;
+}
+
+#[tokio::test]
 async fn a_store_that_cannot_be_opened_says_where() {
     let err = SqlStore::connect("sqlite:///nonexistent-dir/firewatch.db")
         .await
