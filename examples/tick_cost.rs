@@ -21,7 +21,7 @@ use firewatch::engine::outbox::{self, Outbox};
 use firewatch::incident::{ChannelRef, Platform};
 use firewatch::message::Message;
 use firewatch::scheduler;
-use firewatch::store::SqliteStore;
+use firewatch::store::SqlStore;
 
 const INCIDENTS: i64 = 10_000;
 const DUE: i64 = 100;
@@ -59,7 +59,7 @@ async fn main() {
     app.outbox.route(Platform::Console, Arc::new(Discard));
 
     // 10 000 acknowledged P3 incidents; incident i's update is due one hour and i seconds on.
-    let store = SqliteStore::connect(&settings.store.url).await.unwrap();
+    let store = SqlStore::connect(&settings.store.url).await.unwrap();
     let mut tx = store.pool().begin().await.unwrap();
     let t0 = start.timestamp_millis();
     sqlx::query(
@@ -91,10 +91,7 @@ async fn main() {
             .fetch_one(store.pool())
             .await
             .unwrap();
-    let explain = format!(
-        "EXPLAIN QUERY PLAN {}",
-        firewatch::store::sqlite::DUE_TIMERS_QUERY
-    );
+    let explain = format!("EXPLAIN QUERY PLAN {}", firewatch::store::DUE_TIMERS_QUERY);
     let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(explain))
         .bind(0_i64)
         .bind(256_i64)

@@ -327,7 +327,7 @@ impl Settings {
         if let Some(kubeconfig) = &self.kubernetes.kubeconfig {
             self.kubernetes.kubeconfig = Some(resolve(kubeconfig));
         }
-        if let Ok(path) = crate::store::sqlite::database_path(&self.store.url)
+        if let Ok(path) = crate::store::sqlite_path(&self.store.url)
             && path.is_relative()
         {
             self.store.url = StoreUrl::new(format!("sqlite://{}", resolve(path).display()));

@@ -1,58 +1,17 @@
-//! Stored rows as firewatch's types, the same for both stores and both SQLite drivers: times are
-//! Unix milliseconds, platforms, severities and statuses their names, timeline events JSON.
+//! Stored rows as firewatch's types, the same for both databases: times are Unix milliseconds,
+//! platforms, severities and states their names, timeline events and approved changes JSON.
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
+use crate::approval::{NewRequest, Request, State};
+use crate::incident::timers::{Timer, TimerKind};
 use crate::incident::{
     Actor, ChannelRef, Incident, IncidentId, Platform, Severity, Stamp, Status, TimelineEntry,
 };
 use crate::ops::jobs::Figures;
-use crate::store::{Baseline, Error, Result};
-
-/// A stored row's columns by name, whichever driver read it: sqlx's rows for both stores, and
-/// rusqlite's for the SQLite store's own readers (`store::sqlite::read`).
-pub(crate) trait Columns {
-    /// The column named `column`, as `T` (an `Option` for a column that may be NULL).
-    fn get<T: Value>(&self, column: &str) -> Result<T>;
-}
-
-/// A type a column decodes to in every driver.
-pub(crate) trait Value:
-    for<'r> sqlx::Decode<'r, sqlx::Sqlite>
-    + sqlx::Type<sqlx::Sqlite>
-    + for<'r> sqlx::Decode<'r, sqlx::Postgres>
-    + sqlx::Type<sqlx::Postgres>
-    + rusqlite::types::FromSql
-{
-}
-
-impl<T> Value for T where
-    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite>
-        + sqlx::Type<sqlx::Sqlite>
-        + for<'r> sqlx::Decode<'r, sqlx::Postgres>
-        + sqlx::Type<sqlx::Postgres>
-        + rusqlite::types::FromSql
-{
-}
-
-impl Columns for sqlx::sqlite::SqliteRow {
-    fn get<T: Value>(&self, column: &str) -> Result<T> {
-        Ok(self.try_get(column)?)
-    }
-}
-
-impl Columns for sqlx::postgres::PgRow {
-    fn get<T: Value>(&self, column: &str) -> Result<T> {
-        Ok(self.try_get(column)?)
-    }
-}
-
-impl Columns for rusqlite::Row<'_> {
-    fn get<T: Value>(&self, column: &str) -> Result<T> {
-        Ok(rusqlite::Row::get(self, column)?)
-    }
-}
+use crate::store::{Baseline, Error, Inbound, Result};
 
 pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -62,118 +21,191 @@ pub(crate) fn time(ms: i64) -> Result<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms).ok_or_else(|| Error::Corrupt(format!("time {ms}")))
 }
 
-pub(crate) fn platform(text: &str) -> Result<Platform> {
-    Platform::parse(text).ok_or_else(|| Error::Corrupt(format!("platform '{text}'")))
+/// The incident id in `column`.
+fn incident_id(row: &AnyRow, column: &str) -> Result<IncidentId> {
+    let id: i64 = row.try_get(column)?;
+    IncidentId::new(id).ok_or_else(|| Error::Corrupt(format!("{column} {id}")))
 }
 
-/// A stamp's columns: `_at`, `_by_platform`, `_by_id` and `_by_name` of one prefix.
-type StampColumns = [&'static str; 4];
-const OPENED: StampColumns = [
+/// The columns that name an actor: its platform, id and name.
+type ActorColumns = [&'static str; 3];
+
+fn actor(row: &AnyRow, [platform, id, name]: ActorColumns) -> Result<Actor> {
+    let text: String = row.try_get(platform)?;
+    Ok(Actor {
+        platform: Platform::parse(&text)
+            .ok_or_else(|| Error::Corrupt(format!("platform '{text}'")))?,
+        id: row.try_get(id)?,
+        name: row.try_get(name)?,
+    })
+}
+
+/// A stamp's columns: when, and by whom.
+type StampColumns = (&'static str, ActorColumns);
+const OPENED: StampColumns = (
     "opened_at",
-    "opened_by_platform",
-    "opened_by_id",
-    "opened_by_name",
-];
-const ACKNOWLEDGED: StampColumns = [
+    ["opened_by_platform", "opened_by_id", "opened_by_name"],
+);
+const ACKNOWLEDGED: StampColumns = (
     "acknowledged_at",
-    "acknowledged_by_platform",
-    "acknowledged_by_id",
-    "acknowledged_by_name",
-];
-const RESOLVED: StampColumns = [
+    [
+        "acknowledged_by_platform",
+        "acknowledged_by_id",
+        "acknowledged_by_name",
+    ],
+);
+const RESOLVED: StampColumns = (
     "resolved_at",
-    "resolved_by_platform",
-    "resolved_by_id",
-    "resolved_by_name",
-];
+    ["resolved_by_platform", "resolved_by_id", "resolved_by_name"],
+);
 
 /// Reads a stamp's columns, if it is set.
-fn stamp(
-    row: &impl Columns,
-    [at, by_platform, by_id, by_name]: StampColumns,
-) -> Result<Option<Stamp>> {
-    let Some(at) = row.get::<Option<i64>>(at)? else {
+fn stamp(row: &AnyRow, (at, by): StampColumns) -> Result<Option<Stamp>> {
+    let Some(at) = row.try_get::<Option<i64>, _>(at)? else {
         return Ok(None);
     };
     Ok(Some(Stamp {
-        by: Actor {
-            platform: platform(&row.get::<String>(by_platform)?)?,
-            id: row.get(by_id)?,
-            name: row.get(by_name)?,
-        },
+        by: actor(row, by)?,
         at: time(at)?,
     }))
 }
 
-pub(crate) fn incident(row: &impl Columns) -> Result<Incident> {
-    let id: i64 = row.get("id")?;
-    let severity: String = row.get("severity")?;
-    let status: String = row.get("status")?;
-    let channel_platform: String = row.get("platform")?;
+/// An `incidents` row with its timers' due times (`next_update_due`, `ack_due`).
+pub(crate) fn incident(row: &AnyRow) -> Result<Incident> {
+    let id = incident_id(row, "id")?;
+    let severity: String = row.try_get("severity")?;
+    let status: String = row.try_get("status")?;
+    let channel_platform: String = row.try_get("platform")?;
     let optional_time = |column: &str| -> Result<Option<DateTime<Utc>>> {
-        row.get::<Option<i64>>(column)?.map(time).transpose()
+        row.try_get::<Option<i64>, _>(column)?.map(time).transpose()
     };
     Ok(Incident {
-        id: IncidentId::new(id).ok_or_else(|| Error::Corrupt(format!("incident id {id}")))?,
-        summary: row.get("summary")?,
-        service: row.get("service")?,
+        id,
+        summary: row.try_get("summary")?,
+        service: row.try_get("service")?,
         severity: Severity::parse(&severity).map_err(Error::Corrupt)?,
-        severity_reason: row.get("severity_reason")?,
+        severity_reason: row.try_get("severity_reason")?,
         status: Status::parse(&status).map_err(Error::Corrupt)?,
         channel: ChannelRef {
-            platform: platform(&channel_platform)?,
-            id: row.get("channel_id")?,
+            platform: Platform::parse(&channel_platform)
+                .ok_or_else(|| Error::Corrupt(format!("platform '{channel_platform}'")))?,
+            id: row.try_get("channel_id")?,
         },
         opened: stamp(row, OPENED)?
             .ok_or_else(|| Error::Corrupt(format!("incident {id} has no opening")))?,
         acknowledged: stamp(row, ACKNOWLEDGED)?,
         resolved: stamp(row, RESOLVED)?,
-        root_cause: row.get("root_cause")?,
-        resolution: row.get("resolution")?,
+        root_cause: row.try_get("root_cause")?,
+        resolution: row.try_get("resolution")?,
         closed_at: optional_time("closed_at")?,
         next_update_due: optional_time("next_update_due")?,
         ack_due: optional_time("ack_due")?,
-        version: row.get("version")?,
+        version: row.try_get("version")?,
     })
 }
 
-pub(crate) fn entry(row: &impl Columns) -> Result<TimelineEntry> {
-    let detail: String = row.get("detail")?;
-    let actor_platform: String = row.get("actor_platform")?;
+/// A `timeline` row.
+pub(crate) fn entry(row: &AnyRow) -> Result<TimelineEntry> {
+    let detail: String = row.try_get("detail")?;
     Ok(TimelineEntry {
-        seq: row.get("seq")?,
-        at: time(row.get("at")?)?,
-        actor: Actor {
-            platform: platform(&actor_platform)?,
-            id: row.get("actor_id")?,
-            name: row.get("actor_name")?,
-        },
+        seq: row.try_get("seq")?,
+        at: time(row.try_get("at")?)?,
+        actor: actor(row, ["actor_platform", "actor_id", "actor_name"])?,
         event: serde_json::from_str(&detail)
             .map_err(|e| Error::Corrupt(format!("timeline entry: {e}")))?,
     })
 }
 
 /// A `baselines` row.
-pub(crate) fn baseline(row: &impl Columns) -> Result<Baseline> {
-    let incident: i64 = row.get("incident_id")?;
-    let platform_name: String = row.get("recorded_by_platform")?;
+pub(crate) fn baseline(row: &AnyRow) -> Result<Baseline> {
     Ok(Baseline {
-        service: row.get("service")?,
-        job: row.get("job")?,
+        service: row.try_get("service")?,
+        job: row.try_get("job")?,
         figures: Figures {
-            p95_ms: row.get("p95_ms")?,
-            error_rate: row.get("error_rate")?,
-            rps: row.get("rps")?,
+            p95_ms: row.try_get("p95_ms")?,
+            error_rate: row.try_get("error_rate")?,
+            rps: row.try_get("rps")?,
         },
-        incident: IncidentId::new(incident)
-            .ok_or_else(|| Error::Corrupt(format!("baseline incident {incident}")))?,
-        job_name: row.get("job_name")?,
-        by: Actor {
-            platform: platform(&platform_name)?,
-            id: row.get("recorded_by_id")?,
-            name: row.get("recorded_by_name")?,
+        incident: incident_id(row, "incident_id")?,
+        job_name: row.try_get("job_name")?,
+        by: actor(
+            row,
+            ["recorded_by_platform", "recorded_by_id", "recorded_by_name"],
+        )?,
+        at: time(row.try_get("recorded_at")?)?,
+    })
+}
+
+/// An `approval_votes` row's voter.
+pub(crate) fn voter(row: &AnyRow) -> Result<Actor> {
+    actor(row, ["voter_platform", "voter_id", "voter_name"])
+}
+
+/// An `approvals` row, with who approved it.
+pub(crate) fn request(row: &AnyRow, approvers: Vec<Actor>) -> Result<Request> {
+    let id: i64 = row.try_get("id")?;
+    let action: String = row.try_get("action")?;
+    let preview: String = row.try_get("preview")?;
+    let (what, preview) = match preview.split_once('\n') {
+        Some((what, preview)) => (what.to_owned(), preview.to_owned()),
+        None => (preview, String::new()),
+    };
+    let state: String = row.try_get("state")?;
+    let severity: String = row.try_get("severity")?;
+    let required: i64 = row.try_get("required")?;
+    let requested_by = [
+        "requested_by_platform",
+        "requested_by_id",
+        "requested_by_name",
+    ];
+    Ok(Request {
+        id,
+        new: NewRequest {
+            incident: incident_id(row, "incident_id")?,
+            command: row.try_get("command")?,
+            service: row.try_get("service")?,
+            severity: Severity::parse(&severity).map_err(Error::Corrupt)?,
+            change: serde_json::from_str(&action)
+                .map_err(|e| Error::Corrupt(format!("approval R{id} change: {e}")))?,
+            what,
+            preview,
+            reason: row.try_get("reason")?,
+            requested_by: actor(row, requested_by)?,
+            requested_at: time(row.try_get("requested_at")?)?,
+            expires_at: time(row.try_get("expires_at")?)?,
+            required: u32::try_from(required).unwrap_or(0),
         },
-        at: time(row.get("recorded_at")?)?,
+        state: State::parse(&state)
+            .ok_or_else(|| Error::Corrupt(format!("approval state '{state}'")))?,
+        result: row.try_get("result")?,
+        approvers,
+    })
+}
+
+/// A `reminders` row.
+pub(crate) fn timer(row: &AnyRow) -> Result<Timer> {
+    let kind: String = row.try_get("kind")?;
+    let fired: i64 = row.try_get("fired")?;
+    Ok(Timer {
+        incident: incident_id(row, "incident_id")?,
+        kind: TimerKind::parse(&kind)
+            .ok_or_else(|| Error::Corrupt(format!("timer kind '{kind}'")))?,
+        due: time(row.try_get("due_at")?)?,
+        fire_at: time(row.try_get("fire_at")?)?,
+        fired: u32::try_from(fired).unwrap_or(u32::MAX),
+    })
+}
+
+/// A `processed_requests` row as the take-over and the backlog read it (`handled` 0 or 1).
+pub(crate) fn inbound(row: &AnyRow) -> Result<Inbound> {
+    let handled: i64 = row.try_get("handled")?;
+    let attempts: i64 = row.try_get("attempts")?;
+    Ok(Inbound {
+        key: row.try_get("request_key")?,
+        payload: row.try_get("payload")?,
+        received: time(row.try_get("seen_at")?)?,
+        handled: handled != 0,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
     })
 }
 

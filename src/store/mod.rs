@@ -1,31 +1,34 @@
-//! Where incidents live: the [`Store`] trait, its SQLite and Postgres implementations, and
-//! [`open`], which picks one by the URL's scheme.
+//! Where incidents live: the [`Store`] trait, [`SqlStore`] (its one implementation, on a SQLite
+//! file or a Postgres database) and [`open`], which picks the database by the URL's scheme.
 //!
 //! # Guarantees
-//! - A change is durable when [`Store::update`] returns: the engine only tells the channel after.
+//! - A change is durable when the method that makes it returns: the engine only tells the
+//!   channel after, and an adapter acknowledges a request only once [`Store::accept_request`]
+//!   returned (SQLite: WAL journal with `synchronous = FULL`, so a commit survives `kill -9` and
+//!   a power cut).
 //! - Changes to one incident are serialised: [`Store::update`] runs the state machine on the
 //!   incident as it is inside the writing transaction, so two commands never both act on the
 //!   same old state, in one process or several.
+//! - A read sees every change committed before it, whichever connection or process committed it.
 //! - The timeline is append-only (the database refuses updates and deletes).
 //! - A due timer fires once: [`Store::fire_due`] claims it, appends its timeline entry and sets
 //!   its next firing time in one transaction.
 //! - The approval ledger: one vote per person per request; the vote that completes a request
 //!   moves it `pending → approved` in its transaction; [`Store::claim_approval`] moves it
-//!   `approved → running` in one atomic update, so exactly one caller runs it. (Postgres: votes
-//!   are counted with the request's row locked, the claim is `UPDATE approvals SET state =
-//!   'running' … WHERE id = $1 AND state = 'approved' RETURNING …`.)
+//!   `approved → running` in one atomic update (`UPDATE … WHERE state = 'approved'
+//!   RETURNING …`), so exactly one caller runs it.
 //! - Several processes: each store handle has a process id ([`Store::process`]) recorded on the
 //!   requests it accepts and the approvals it runs. Recovery after a restart
 //!   ([`Store::pending_requests`], [`Close::not_runner`]) takes only what a process that is gone
-//!   left: on SQLite, any other process (one writer holds the file's lock); on Postgres, a
-//!   process whose lease (a heartbeat row renewed every few seconds) ran out.
+//!   left: on SQLite, any other process (one serving process holds the file's lock, [`lock`]);
+//!   on Postgres, a process whose lease (a heartbeat row renewed every few seconds) ran out.
 //!
 //! Owns persistence only: no policy, no messages, no chat.
 
 mod decode;
 pub mod lock;
-pub mod postgres;
-pub mod sqlite;
+mod sql;
+mod url;
 
 use std::sync::Arc;
 
@@ -39,22 +42,21 @@ use crate::incident::{
     Actor, ChannelRef, Draft, Incident, IncidentId, TimelineEntry, TimelineEvent,
 };
 
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use sql::{DUE_TIMERS_QUERY, SqlStore};
+pub use url::{check_url, sqlite_path};
 
-/// A new process id: the pid and a random part, so ids never repeat across restarts or hosts.
-pub(crate) fn new_process_id() -> String {
+/// A new process id: the host, the pid and a random part, so ids never repeat across restarts
+/// or hosts.
+fn new_process_id() -> String {
+    use std::hash::{BuildHasher, RandomState};
     let host = std::env::var("HOSTNAME").unwrap_or_default();
     let host: String = host
         .chars()
         .filter(|c| c.is_ascii_graphic())
         .take(40)
         .collect();
-    let id = format!(
-        "{}-{}",
-        std::process::id(),
-        crate::engine::error_reference()
-    );
+    let random = RandomState::new().hash_one(std::time::SystemTime::now()) as u32;
+    let id = format!("{}-{random:08x}", std::process::id());
     if host.is_empty() {
         id
     } else {
@@ -78,36 +80,14 @@ pub enum Access {
 /// `postgresql://…` for Postgres, `sqlite://PATH`, `sqlite:PATH` or a path for SQLite.
 ///
 /// # Errors
-/// [`Error::Location`] for a URL neither store takes, [`Error::Locked`] when another process
+/// [`Error::Location`] for a URL neither database takes, [`Error::Locked`] when another process
 /// holds a SQLite file (with [`Access::Exclusive`]), [`Error::Open`] and [`Error::Migrate`].
 pub async fn open(url: &str, access: Access) -> Result<Arc<dyn Store>> {
-    if postgres::is_postgres(url) {
-        return Ok(Arc::new(PgStore::connect(url).await?));
-    }
-    let store = SqliteStore::connect(url).await?;
-    Ok(match access {
-        Access::Exclusive => {
-            let path = sqlite::database_path(url).map_err(|reason| Error::Location {
-                url: url.to_owned(),
-                reason,
-            })?;
-            let held = lock::Lock::take(path)?;
-            Arc::new(store.holding(held))
-        }
-        Access::Shared => Arc::new(store),
+    let store = SqlStore::connect(url).await?;
+    Ok(match sqlite_path(url) {
+        Ok(path) if access == Access::Exclusive => Arc::new(store.holding(lock::Lock::take(path)?)),
+        _ => Arc::new(store),
     })
-}
-
-/// Checks a store URL without connecting: which store it names and that it is well formed.
-///
-/// # Errors
-/// Why the URL names no usable store.
-pub fn check_url(url: &str) -> std::result::Result<(), String> {
-    if postgres::is_postgres(url) {
-        postgres::check_url(url)
-    } else {
-        sqlite::database_path(url).map(drop)
-    }
 }
 
 /// Why a store operation failed.
@@ -139,9 +119,6 @@ pub enum Error {
     /// A query failed.
     #[error("store query failed")]
     Query(#[from] sqlx::Error),
-    /// A statement of the SQLite store's own connections (the inbox writer, the readers) failed.
-    #[error("store statement failed")]
-    Sqlite(#[from] rusqlite::Error),
     /// A stored value is not what firewatch writes.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
@@ -228,15 +205,11 @@ pub struct Inbound {
 }
 
 impl Inbound {
-    /// A request as an adapter accepts it: new, never replayed, stored as `request`'s JSON,
-    /// written into a buffer sized once for a chat request (grown from `serde_json::to_string`'s
-    /// 128 bytes, it was copied twice per acknowledgement).
+    /// A request as an adapter accepts it: new, never replayed, stored as `request`'s JSON.
     pub fn new(key: String, request: &impl serde::Serialize, received: DateTime<Utc>) -> Self {
-        let mut json = Vec::with_capacity(512);
-        serde_json::to_writer(&mut json, request).expect("a chat request serialises to JSON");
         Self {
             key,
-            payload: String::from_utf8(json).expect("serde_json writes UTF-8"),
+            payload: serde_json::to_string(request).expect("a chat request serialises to JSON"),
             received,
             handled: false,
             attempts: 0,
@@ -312,10 +285,10 @@ pub trait Store: Send + Sync {
     /// so a crash either fired and recorded a timer or did neither, and a timer fires once however
     /// many processes tick. Returns the timers whose firing appended something.
     ///
-    /// Finding nothing due costs one indexed query. (Postgres claims each due timer by locking
-    /// its incident with `SELECT … FOR UPDATE SKIP LOCKED`, so several replicas share the work
-    /// and a timer another replica holds is left to it.) A timer that cannot be fired is logged
-    /// and skipped.
+    /// Finding nothing due costs one indexed query ([`DUE_TIMERS_QUERY`]). (Postgres claims each
+    /// due timer by locking its incident with `SELECT … FOR NO KEY UPDATE SKIP LOCKED`, so several
+    /// replicas share the work and a timer another replica holds is left to it.) A timer that
+    /// cannot be fired is logged and skipped.
     ///
     /// # Errors
     /// Store failures before any timer was claimed.
@@ -421,7 +394,7 @@ pub trait Store: Send + Sync {
 
     /// Claims an `approved` request for running: one atomic `approved → running` update that
     /// records `runner` (this process). `Some` for the one caller that won; `None` for everyone
-    /// else, however many try at once. (Postgres: `UPDATE … WHERE state = 'approved' RETURNING`.)
+    /// else, however many try at once (`UPDATE … WHERE state = 'approved' RETURNING`).
     async fn claim_approval(
         &self,
         id: i64,
@@ -461,7 +434,8 @@ pub trait Store: Send + Sync {
     /// Stores (or replaces) the message that shows card `key`.
     async fn keep_card(&self, key: &str, message: &str) -> Result<()>;
 
-    /// Waits for in-flight work and closes connections (SQLite checkpoints its journal).
+    /// Ends this process's lease (SQLite: releases the file's lock), waits for the statements
+    /// under way and closes the connections; later calls fail.
     async fn close(&self);
 }
 

@@ -62,7 +62,7 @@ impl Served {
     }
 
     async fn count(&self, sql: &'static str) -> i64 {
-        let store = firewatch::store::SqliteStore::connect(&self.t.app.settings.store.url)
+        let store = firewatch::store::SqlStore::connect(&self.t.app.settings.store.url)
             .await
             .unwrap();
         let (n,): (i64,) = sqlx::query_as(sql).fetch_one(store.pool()).await.unwrap();

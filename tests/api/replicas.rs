@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use firewatch::store::{Inbound, PgStore, Store};
+use firewatch::store::{Inbound, SqlStore, Store};
 use sqlx::PgPool;
 
 use crate::fake_slack::FakeSlack;
@@ -351,7 +351,7 @@ async fn a_replica_starting_leaves_a_request_in_flight_on_another_alone() {
 async fn the_postgres_store_comes_back_after_its_connections_are_cut() {
     let proxy = PgProxy::to_test_server().await;
     let pg = PgSchema::create_on(&proxy.url()).await;
-    let store = PgStore::connect(&pg.url).await.expect("store opens");
+    let store = SqlStore::connect(&pg.url).await.expect("store opens");
     store.ping().await.expect("up");
     proxy.off();
     let err = store.ping().await.expect_err("down while the proxy is off");

@@ -147,7 +147,7 @@ fn check_logs(lines: &[String]) -> Vec<serde_json::Value> {
 }
 
 async fn rows(dir: &Path, sql: &'static str) -> i64 {
-    let store = firewatch::store::SqliteStore::connect(&format!(
+    let store = firewatch::store::SqlStore::connect(&format!(
         "sqlite://{}",
         dir.join("firewatch.db").display()
     ))

@@ -72,7 +72,7 @@ impl Served {
     }
 
     async fn incidents(&self) -> i64 {
-        let store = firewatch::store::SqliteStore::connect(&self.t.app.settings.store.url)
+        let store = firewatch::store::SqlStore::connect(&self.t.app.settings.store.url)
             .await
             .unwrap();
         let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM incidents")
@@ -83,7 +83,7 @@ impl Served {
     }
 
     async fn inbox(&self) -> i64 {
-        let store = firewatch::store::SqliteStore::connect(&self.t.app.settings.store.url)
+        let store = firewatch::store::SqlStore::connect(&self.t.app.settings.store.url)
             .await
             .unwrap();
         let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM processed_requests")
@@ -567,7 +567,7 @@ async fn socket_mode_takes_the_same_commands_without_a_public_url() {
     fake.wait_calls("socket", 2).await;
     let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM incidents")
         .fetch_one(
-            firewatch::store::SqliteStore::connect(&t.app.settings.store.url)
+            firewatch::store::SqlStore::connect(&t.app.settings.store.url)
                 .await
                 .unwrap()
                 .pool(),

@@ -311,8 +311,8 @@ async fn a_duplicate_delivery_counts_one_vote() {
     assert!(c.helm.calls().is_empty());
 }
 
-async fn sqlite(c: &ClusterApp) -> firewatch::store::SqliteStore {
-    firewatch::store::SqliteStore::connect(&c.t.app.settings.store.url)
+async fn sqlite(c: &ClusterApp) -> firewatch::store::SqlStore {
+    firewatch::store::SqlStore::connect(&c.t.app.settings.store.url)
         .await
         .unwrap()
 }

@@ -4,7 +4,7 @@ use super::*;
 
 /// A SQLite store whose `ping` can be made to fail or hang.
 pub struct Flaky {
-    pub inner: SqliteStore,
+    pub inner: SqlStore,
     /// 0 answers, 1 fails, 2 never answers.
     pub mode: AtomicU8,
 }

@@ -19,7 +19,7 @@ use firewatch::incident::{
 };
 use firewatch::metrics::Metrics;
 use firewatch::store::{
-    Baseline, Close, Decide, Fired, Inbound, OnDue, RequestEntries, Result, SqliteStore, Store,
+    Baseline, Close, Decide, Fired, Inbound, OnDue, RequestEntries, Result, SqlStore, Store,
     Updated,
 };
 

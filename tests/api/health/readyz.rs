@@ -14,7 +14,7 @@ async fn serve_health(health: Health) -> SocketAddr {
 #[tokio::test]
 async fn readyz_is_503_with_the_reason_while_the_store_is_down_and_200_when_it_is_back() {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("fw.db").display()))
+    let sqlite = SqlStore::connect(&format!("sqlite://{}", dir.path().join("fw.db").display()))
         .await
         .unwrap();
     let store = Arc::new(Flaky {
@@ -52,7 +52,7 @@ async fn readyz_is_503_with_the_reason_while_the_store_is_down_and_200_when_it_i
 #[tokio::test]
 async fn readyz_names_every_problem_a_closed_store_and_unloaded_templates_and_a_dropped_link() {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("fw.db").display()))
+    let sqlite = SqlStore::connect(&format!("sqlite://{}", dir.path().join("fw.db").display()))
         .await
         .unwrap();
     sqlite.close().await;

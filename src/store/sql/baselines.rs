@@ -1,35 +1,34 @@
 //! Load-test baselines: one row per service and load job, replaced with its timeline entries in
 //! one transaction.
 
-use sqlx::PgPool;
+use sqlx::{AnyConnection, AnyPool};
 
-use super::rows::{append, millis};
+use super::dialect::{Dialect, Row};
+use super::incidents::append;
 use crate::incident::{Actor, TimelineEvent};
+use crate::store::decode::{baseline, millis};
 use crate::store::{Baseline, Result};
 
-pub(super) async fn one(pool: &PgPool, service: &str, job: &str) -> Result<Option<Baseline>> {
+pub(super) async fn one(pool: &AnyPool, service: &str, job: &str) -> Result<Option<Baseline>> {
     let row = sqlx::query("SELECT * FROM baselines WHERE service = $1 AND job = $2")
         .bind(service)
         .bind(job)
         .fetch_optional(pool)
         .await?;
-    row.as_ref().map(crate::store::decode::baseline).transpose()
+    row.as_ref().map(baseline).transpose()
 }
 
+/// Stores `new` in place of its service's and job's last baseline, with `entries` (by `actor`)
+/// on its incident's timeline.
 pub(super) async fn store(
-    pool: &PgPool,
-    baseline: &Baseline,
+    tx: &mut AnyConnection,
+    dialect: Dialect,
+    new: &Baseline,
     entries: &[TimelineEvent],
     actor: &Actor,
-    request: Option<&str>,
 ) -> Result<()> {
-    let mut tx = pool.begin().await?;
-    super::inbox::mark_done(&mut tx, request, baseline.at).await?;
-    // The incident's row lock orders this with the incident's other changes, as `update` does.
-    sqlx::query("SELECT id FROM incidents WHERE id = $1 FOR NO KEY UPDATE")
-        .bind(baseline.incident.get())
-        .fetch_optional(&mut *tx)
-        .await?;
+    // Ordered with the incident's other changes, as an update is.
+    dialect.lock(tx, Row::Incident, new.incident.get()).await?;
     sqlx::query(
         "INSERT INTO baselines (service, job, p95_ms, error_rate, rps, incident_id, job_name, \
          recorded_by_platform, recorded_by_id, recorded_by_name, recorded_at) \
@@ -40,20 +39,18 @@ pub(super) async fn store(
          recorded_by_id = excluded.recorded_by_id, recorded_by_name = excluded.recorded_by_name, \
          recorded_at = excluded.recorded_at",
     )
-    .bind(&baseline.service)
-    .bind(&baseline.job)
-    .bind(baseline.figures.p95_ms)
-    .bind(baseline.figures.error_rate)
-    .bind(baseline.figures.rps)
-    .bind(baseline.incident.get())
-    .bind(&baseline.job_name)
-    .bind(baseline.by.platform.as_str())
-    .bind(&baseline.by.id)
-    .bind(&baseline.by.name)
-    .bind(millis(baseline.at))
+    .bind(&new.service)
+    .bind(&new.job)
+    .bind(new.figures.p95_ms)
+    .bind(new.figures.error_rate)
+    .bind(new.figures.rps)
+    .bind(new.incident.get())
+    .bind(&new.job_name)
+    .bind(new.by.platform.as_str())
+    .bind(&new.by.id)
+    .bind(&new.by.name)
+    .bind(millis(new.at))
     .execute(&mut *tx)
     .await?;
-    append(&mut tx, baseline.incident, entries, actor, baseline.at).await?;
-    tx.commit().await?;
-    Ok(())
+    append(tx, new.incident, entries, actor, new.at).await
 }

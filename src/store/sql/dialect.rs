@@ -1,0 +1,159 @@
+//! What SQLite and Postgres do differently, and nothing else: how a write transaction begins,
+//! which rows a transaction locks, how a process's lease is judged, the order votes arrived in,
+//! what a new connection runs first, and the migrations. Every other statement of the store is
+//! written once, with `$N` parameters (sqlx's SQLite driver binds them as Postgres does).
+
+use sqlx::migrate::Migrator;
+use sqlx::{AnyConnection, Executor};
+
+use crate::store::Result;
+
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The SQL a store speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A row a write transaction locks before it reads what it changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Row {
+    /// An incident: every change to one incident locks it first.
+    Incident,
+    /// An incident, unless another transaction holds it (a due timer, left to whoever does).
+    IncidentUnlessHeld,
+    /// An approval request: votes on it and its closing go one at a time.
+    Approval,
+}
+
+/// ` AND` the process named by the SQL `$process` has no current lease: it has not renewed
+/// its `processes` row for 30 seconds (the database's clock, so replicas' clocks need not
+/// agree), or never had one.
+macro_rules! unleased {
+    ($process:literal) => {
+        concat!(
+            " AND NOT EXISTS (SELECT 1 FROM processes p WHERE p.id = ",
+            $process,
+            " AND p.heartbeat_at > now() - interval '30 seconds')"
+        )
+    };
+}
+
+impl Dialect {
+    /// How a write transaction begins. SQLite's `IMMEDIATE` takes the database's one write lock
+    /// at once, so what the transaction reads is what its writes replace; Postgres locks rows
+    /// instead ([`Dialect::lock`]).
+    pub(super) fn begin(self) -> &'static str {
+        match self {
+            Self::Sqlite => "BEGIN IMMEDIATE",
+            Self::Postgres => "BEGIN",
+        }
+    }
+
+    /// What each new connection runs first. SQLite: a WAL journal, and `synchronous = FULL` so
+    /// the WAL is synced at every commit: a committed change survives a crash and a power cut.
+    /// (A SQLite URL carries no such options; sqlx's defaults already turn foreign keys on and
+    /// wait up to 5 s for another process's write lock.)
+    pub(super) fn first_statements(self) -> Option<&'static str> {
+        match self {
+            Self::Sqlite => Some("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"),
+            Self::Postgres => None,
+        }
+    }
+
+    /// The schema's migrations: each database has its own folder (applied databases keep
+    /// their checksums).
+    pub(super) fn migrator(self) -> &'static Migrator {
+        match self {
+            Self::Sqlite => &SQLITE,
+            Self::Postgres => &POSTGRES,
+        }
+    }
+
+    /// Locks `row` number `id` until the transaction ends; whether it did (`false` when there is
+    /// no such row, or another transaction holds an [`Row::IncidentUnlessHeld`]). Postgres takes
+    /// a row lock (`FOR NO KEY UPDATE` for an incident, so other transactions' timeline inserts
+    /// do not wait for it). SQLite has nothing to lock: the write transaction holds the whole
+    /// database from its [`Dialect::begin`].
+    pub(super) async fn lock(self, tx: &mut AnyConnection, row: Row, id: i64) -> Result<bool> {
+        let sql = match (self, row) {
+            (Self::Sqlite, _) => return Ok(true),
+            (Self::Postgres, Row::Incident) => {
+                "SELECT id FROM incidents WHERE id = $1 FOR NO KEY UPDATE"
+            }
+            (Self::Postgres, Row::IncidentUnlessHeld) => {
+                "SELECT id FROM incidents WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED"
+            }
+            (Self::Postgres, Row::Approval) => "SELECT id FROM approvals WHERE id = $1 FOR UPDATE",
+        };
+        Ok(tx
+            .fetch_optional(sqlx::query(sql).bind(id))
+            .await?
+            .is_some())
+    }
+
+    /// Takes over the inbox requests that no live process holds ($1: this process, $2: the key
+    /// prefix): each one's owner becomes $1 and its attempts grow by one; returns them (in no
+    /// order) with the attempts before. On SQLite one serving process holds the file's lock, so
+    /// any other owner is gone; on Postgres, an owner without a current lease, and rows another
+    /// process is taking over at this moment are skipped, so each goes to one process.
+    pub(super) fn take_over(self) -> &'static str {
+        macro_rules! take_over {
+            ($orphans:expr) => {
+                concat!(
+                    "UPDATE processed_requests SET attempts = attempts + 1, owner = $1 \
+                     WHERE request_key IN (SELECT request_key FROM processed_requests r \
+                     WHERE delivered_at IS NULL AND payload IS NOT NULL \
+                     AND substr(request_key, 1, length($2)) = $2 AND owner IS DISTINCT FROM $1",
+                    $orphans,
+                    ") RETURNING request_key, seen_at, payload, \
+                     CASE WHEN done_at IS NULL THEN 0 ELSE 1 END AS handled, \
+                     attempts - 1 AS attempts"
+                )
+            };
+        }
+        match self {
+            Self::Sqlite => take_over!(""),
+            Self::Postgres => take_over!(concat!(unleased!("r.owner"), " FOR UPDATE SKIP LOCKED")),
+        }
+    }
+
+    /// Whether approval request $1's runner is gone (1) or not (0): not $2 (this process), and
+    /// on Postgres without a current lease (another replica may be running it right now).
+    pub(super) fn runner_gone(self) -> &'static str {
+        macro_rules! runner_gone {
+            ($unleased:expr) => {
+                concat!(
+                    "SELECT CASE WHEN a.runner IS DISTINCT FROM $2",
+                    $unleased,
+                    " THEN 1 ELSE 0 END FROM approvals a WHERE a.id = $1"
+                )
+            };
+        }
+        match self {
+            Self::Sqlite => runner_gone!(""),
+            Self::Postgres => runner_gone!(unleased!("a.runner")),
+        }
+    }
+
+    /// Who approved request $1, in the order their votes arrived: SQLite keeps that order in
+    /// the table's `rowid`, Postgres in its `seq` column.
+    pub(super) fn approvers(self) -> &'static str {
+        macro_rules! approvers {
+            ($arrival:literal) => {
+                concat!(
+                    "SELECT voter_platform, voter_id, voter_name FROM approval_votes \
+                     WHERE approval_id = $1 AND vote = 'approve' ORDER BY at, ",
+                    $arrival
+                )
+            };
+        }
+        match self {
+            Self::Sqlite => approvers!("rowid"),
+            Self::Postgres => approvers!("seq"),
+        }
+    }
+}
