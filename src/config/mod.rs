@@ -11,6 +11,7 @@ mod ops;
 mod secret;
 mod sections;
 mod severity;
+mod store_url;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -30,6 +31,7 @@ pub use sections::{
     ServiceSettings, SlackSettings, StoreSettings,
 };
 pub use severity::{ClassifyRule, LevelSettings, SeverityTable, runbook_rules};
+pub use store_url::{check_url, is_postgres, sqlite_path};
 
 use crate::interval::Interval;
 
@@ -296,8 +298,7 @@ impl Settings {
         self.check_ops()?;
         self.check_approvals()?;
         self.check_jobs()?;
-        crate::store::check_url(&self.store.url)
-            .map_err(|reason| ("store.url".to_owned(), reason))?;
+        check_url(&self.store.url).map_err(|reason| ("store.url".to_owned(), reason))?;
         self.server.listen.parse::<SocketAddr>().map_err(|_| {
             (
                 "server.listen".to_owned(),
@@ -327,7 +328,7 @@ impl Settings {
         if let Some(kubeconfig) = &self.kubernetes.kubeconfig {
             self.kubernetes.kubeconfig = Some(resolve(kubeconfig));
         }
-        if let Ok(path) = crate::store::sqlite_path(&self.store.url)
+        if let Ok(path) = sqlite_path(&self.store.url)
             && path.is_relative()
         {
             self.store.url = StoreUrl::new(format!("sqlite://{}", resolve(path).display()));

@@ -42,8 +42,8 @@ use crate::incident::{
     Actor, ChannelRef, Draft, Incident, IncidentId, TimelineEntry, TimelineEvent,
 };
 
+pub use crate::config::{check_url, sqlite_path};
 pub use sql::{DUE_TIMERS_QUERY, SqlStore};
-pub use url::{check_url, sqlite_path};
 
 /// A new process id: the host, the pid and a random part, so ids never repeat across restarts
 /// or hosts.

@@ -29,11 +29,12 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 use self::dialect::Dialect;
 use self::lease::Lease;
 use super::lock::Lock;
-use super::url::{is_postgres, sqlite_path, sqlite_url};
+use super::url::sqlite_url;
 use super::{
     Baseline, Close, Decide, Error, Fired, Inbound, OnDue, RequestEntries, Result, Store, Updated,
 };
 use crate::approval::{NewRequest, Request, State, Vote, Voted};
+use crate::config::{is_postgres, sqlite_path};
 use crate::incident::{
     Actor, ChannelRef, Draft, Incident, IncidentId, TimelineEntry, TimelineEvent,
 };

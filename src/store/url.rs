@@ -1,62 +1,7 @@
-//! Store URLs: which database a URL names, checked without connecting, and the URL sqlx opens a
-//! SQLite file with.
+//! The URL sqlx opens a SQLite file with. (Which database a `store.url` names is the
+//! configuration's: [`crate::config::sqlite_path`].)
 
 use std::path::Path;
-use std::str::FromStr;
-
-use sqlx::postgres::PgConnectOptions;
-
-use crate::config::without_password;
-
-/// Whether `url` names a Postgres database.
-pub(super) fn is_postgres(url: &str) -> bool {
-    let url = url.trim();
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
-}
-
-/// Checks a store URL without connecting: which database it names and that it is well formed.
-///
-/// # Errors
-/// Why the URL names no usable store, without repeating its password.
-pub fn check_url(url: &str) -> Result<(), String> {
-    if !is_postgres(url) {
-        return sqlite_path(url).map(drop);
-    }
-    PgConnectOptions::from_str(url.trim())
-        .map(drop)
-        .map_err(|e| {
-            let message = e.to_string().replace(url.trim(), &without_password(url));
-            format!("not a usable postgres URL: {message}")
-        })
-}
-
-/// The database file a SQLite store URL names: `sqlite://PATH`, `sqlite:PATH` or a plain `PATH`.
-///
-/// # Errors
-/// Why the URL is not a durable SQLite file: another scheme, URL parameters, or an in-memory
-/// database (which would lose every incident at exit).
-pub fn sqlite_path(url: &str) -> Result<&Path, String> {
-    let url = url.trim();
-    let path = match url.split_once("://") {
-        Some(("sqlite", path)) => path,
-        Some((scheme, _)) => {
-            return Err(format!(
-                "'{scheme}://' is not supported; use sqlite://PATH, a file path or postgres://…"
-            ));
-        }
-        None => url.strip_prefix("sqlite:").unwrap_or(url),
-    };
-    if path.is_empty() {
-        return Err("no database file is given; use sqlite://PATH or a file path".into());
-    }
-    if path.contains('?') {
-        return Err("URL parameters ('?…') are not supported; give only the file path".into());
-    }
-    if path.starts_with(":memory:") {
-        return Err("an in-memory database loses every incident at exit; give a file path".into());
-    }
-    Ok(Path::new(path))
-}
 
 /// The URL sqlx's `Any` driver opens the SQLite file at `path` with, creating it if missing
 /// (`mode=rwc`): absolute (a relative path would be read as the URL's host) and with every
@@ -84,6 +29,8 @@ pub(super) fn sqlite_url(path: &Path) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
     use super::*;
 
     #[test]
@@ -94,19 +41,5 @@ mod tests {
         let any = sqlx::any::AnyConnectOptions::from_str(&url).unwrap();
         let options = sqlx::sqlite::SqliteConnectOptions::try_from(&any).unwrap();
         assert_eq!(options.get_filename(), Path::new("/tmp/on call/50% #1.db"));
-    }
-
-    #[test]
-    fn urls_name_their_database_and_postgres_passwords_stay_hidden() {
-        assert!(is_postgres(" postgresql://db/x") && !is_postgres("sqlite://x.db"));
-        assert_eq!(sqlite_path("sqlite://fw.db"), Ok(Path::new("fw.db")));
-        assert_eq!(
-            sqlite_path("sqlite:/var/fw.db"),
-            Ok(Path::new("/var/fw.db"))
-        );
-        assert!(sqlite_path("sqlite::memory:").is_err());
-        assert!(sqlite_path("mysql://db/x").is_err());
-        let err = check_url("postgres://fw:s3cret@db:notaport/x").unwrap_err();
-        assert!(!err.contains("s3cret"), "{err}");
     }
 }
