@@ -170,8 +170,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 Arc::clone(&app.engine),
                 std::time::Duration::from_secs(app.settings.scheduler.tick.as_secs()),
             );
+            // Listening for the signals before the address is printed: whoever waits for that
+            // line may signal at once.
+            let stopped = shutdown_signal()?;
             eprintln!("firewatch: serving on {}", running.addr);
-            shutdown_signal().await;
+            stopped.await;
             let grace = Duration::from_secs(app.settings.server.shutdown_grace.as_secs());
             tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
             let result = shut_down(&app, running, scheduler, grace).await;
@@ -302,23 +305,33 @@ async fn shut_down(
 /// How long closing the store may take at shutdown.
 const CLOSE_STORE: Duration = Duration::from_secs(5);
 
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => return std::future::pending::<()>().await,
-            };
+/// Ctrl-C or SIGTERM: listened for from this call on, received when the future completes.
+///
+/// # Errors
+/// The signal handlers could not be installed.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen = |kind| signal(kind).map_err(|e| format!("cannot listen for signals: {e}"));
+    let mut interrupt = listen(SignalKind::interrupt())?;
+    let mut terminate = listen(SignalKind::terminate())?;
+    Ok(async move {
         tokio::select! {
-            _ = interrupt => {}
-            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+    })
+}
+
+/// Ctrl-C: received when the future completes.
+///
+/// # Errors
+/// Never on this platform.
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// `firewatch report ID`: the engine's `/incident-report` on the store, printed to stdout.
