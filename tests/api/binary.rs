@@ -129,7 +129,7 @@ fn check_config_accepts_the_example_and_names_what_is_wrong_otherwise() {
     std::fs::write(
         &config,
         example.replace(
-            "dir = \"messages\"",
+            "# dir = \"messages\"",
             &format!("dir = \"{}\"", messages.display()),
         ),
     )

@@ -34,7 +34,7 @@ pub fn write_config(dir: &Path) -> PathBuf {
             &format!("url = \"sqlite://{}\"", dir.join("firewatch.db").display()),
         )
         .replace(
-            "dir = \"messages\"",
+            "# dir = \"messages\"",
             &format!("dir = \"{}\"", repo().join("messages").display()),
         );
     assert_ne!(
