@@ -1,9 +1,30 @@
 //! firewatch — ChatOps incident response for services on Kubernetes.
 //!
-//! One engine runs every incident command, whichever chat platform it came from:
-//! `chat` adapters turn platform input into a [`command::Command`], the [`engine`] checks it
+//! One engine runs every incident command, whichever chat platform it came from. A request's
+//! way: [`app::http`] (or Slack Socket Mode, the Discord gateway) checks its signature → the
+//! platform's adapter ([`chat::slack`], [`chat::discord`]) decodes it → [`chat::pipeline`] stores
+//! it in the inbox and answers the platform → [`command`] parses the line → [`engine`] checks it
 //! against the incident's state ([`incident::lifecycle`]), commits the change to the [`store`]
-//! and renders [`message::Message`]s from the templates in `messages/` ([`notify`]).
+//! and renders replies from `messages/` ([`notify`]) → the adapter posts them.
+//!
+//! Where to find a behaviour:
+//!
+//! | behaviour | module |
+//! |---|---|
+//! | the command line, start-up, `serve`, HTTP routes, `/healthz` `/readyz` `/metrics` | [`app`] (`cli`, `startup`, `serve`, `http`, `health`) |
+//! | a slash command's grammar and its errors | [`command`] |
+//! | what a command does to an incident: states, severity, timers, the report's milestones | [`incident`] (`lifecycle`, `severity`, `timers`, `trail`, `timeline`) |
+//! | running a command: assess, update, resolve, status, report, follow-ups | [`engine`] (`handlers`, `read`, `report`, `dispatch`) |
+//! | changes to the cluster and their approvals | [`engine`] `gate` (preview → policy → request or run), `mitigate`, `jobs`, `approve`; the policy in [`approval`] |
+//! | evidence, diagnosis, verification | [`engine`] `evidence`, `diagnose`, `verify`; the cluster side in [`ops`] |
+//! | reminders and escalations | [`incident::timers`] (what fires), [`engine`] `timers`, [`scheduler`] (the tick) |
+//! | Slack, Discord, the terminal: decoding, rendering, posting | [`chat`] (`slack`, `discord`, `console`) |
+//! | the inbox: dedupe, replay after a restart, bounded runs | [`chat::pipeline`], [`chat::work`], [`chat::replay`] |
+//! | persistence (SQLite and Postgres, one implementation) | [`store`] |
+//! | Kubernetes and Helm | [`ops`] (`kube`, `helm`, `jobs`, `probe`) |
+//! | message templates | [`notify`], `messages/`; neutral messages in [`message`] |
+//! | `bot.toml` | [`config`]; services in [`catalog`] |
+//! | what `/metrics` counts | [`metrics`] |
 
 pub mod app;
 pub mod approval;

@@ -215,7 +215,7 @@ impl<A: Adapter> Pipeline<A> {
     }
 
     /// Until [`Pipeline::close`]: starts requests that waited in the inbox for room as soon as
-    /// there is some, and every [`UPKEEP_EVERY`] looks for requests no live process will answer
+    /// there is some, and every 10 seconds looks for requests no live process will answer
     /// (an acknowledgement abandoned mid-store, a replica that died) and runs them.
     pub async fn upkeep(self: Arc<Self>) {
         let mut every = tokio::time::interval(UPKEEP_EVERY);

@@ -137,7 +137,7 @@ impl Discord {
     }
 }
 
-/// Posts into Discord channels as the bot, for the [`Router`].
+/// Posts into Discord channels as the bot, for the [`crate::chat::Router`].
 pub struct DiscordOutbox {
     api: Arc<DiscordApi>,
     mentions: Arc<Mentions>,
