@@ -15,6 +15,7 @@ mod dialect;
 mod inbox;
 mod incidents;
 mod lease;
+mod marks;
 mod timers;
 
 use std::str::FromStr;
@@ -28,6 +29,7 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 
 use self::dialect::Dialect;
 use self::lease::Lease;
+use self::marks::{Mark, Marks};
 use super::lock::Lock;
 use super::url::sqlite_url;
 use super::{
@@ -60,6 +62,8 @@ pub struct SqlStore {
     /// This process: the owner of the requests it accepts, the runner of its approvals.
     process: Arc<str>,
     lease: Arc<Lease>,
+    /// The inbox's own writes, committed together.
+    marks: Arc<Marks>,
 }
 
 impl SqlStore {
@@ -114,7 +118,9 @@ impl SqlStore {
             Dialect::Postgres => (writes.clone(), Some(pool(2).await.map_err(opened)?)),
         };
         let process: Arc<str> = super::new_process_id().into();
-        let lease = Lease::start(dialect, urgent.as_ref().unwrap_or(&writes), &process).await?;
+        let accepts = urgent.as_ref().unwrap_or(&writes);
+        let lease = Lease::start(dialect, accepts, &process).await?;
+        let marks = Marks::start(accepts.clone(), dialect, Arc::clone(&process));
         Ok(Self {
             dialect,
             reads,
@@ -122,6 +128,7 @@ impl SqlStore {
             urgent,
             process,
             lease: Arc::new(lease),
+            marks: Arc::new(marks),
         })
     }
 
@@ -223,15 +230,21 @@ impl Store for SqlStore {
     }
 
     async fn accept_request(&self, request: &Inbound) -> Result<bool> {
-        inbox::accept(self.accepts(), request, &self.process).await
+        self.marks.write(Mark::Accept(request.clone())).await
     }
 
     async fn handled_request(&self, key: &str, at: DateTime<Utc>) -> Result<()> {
-        inbox::handled(&self.writes, key, at).await
+        self.marks
+            .write(Mark::Handled(key.to_owned(), at))
+            .await
+            .map(drop)
     }
 
     async fn complete_request(&self, key: &str, at: DateTime<Utc>) -> Result<()> {
-        inbox::complete(&self.writes, key, at).await
+        self.marks
+            .write(Mark::Complete(key.to_owned(), at))
+            .await
+            .map(drop)
     }
 
     async fn pending_requests(&self, prefix: &str) -> Result<Vec<Inbound>> {
@@ -369,6 +382,7 @@ impl Store for SqlStore {
     }
 
     async fn close(&self) {
+        self.marks.close().await;
         self.lease.end(self.accepts(), &self.process).await;
         self.writes.close().await;
         self.reads.close().await;

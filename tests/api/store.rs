@@ -40,6 +40,7 @@ on_both_backends!(
     a_request_is_accepted_once_and_pending_until_delivered,
     a_change_marks_its_request_done_in_the_same_transaction,
     accepts_arriving_together_are_each_answered_and_a_repeated_key_is_new_once,
+    a_write_the_database_refuses_fails_alone_among_writes_committed_together,
     a_baseline_replaces_the_last_one_with_its_timeline_entry_and_bad_figures_write_nothing,
     the_schema_is_migrated_once_and_survives_a_restart,
     an_opened_incident_is_exactly_what_a_later_read_returns,
@@ -766,4 +767,34 @@ async fn a_baseline_replaces_the_last_one_with_its_timeline_entry_and_bad_figure
         .unwrap()
         .unwrap();
     assert_eq!(kept.figures.p95_ms, 130.0);
+}
+
+/// The inbox commits the writes that arrive together in one transaction; one the database
+/// refuses (Postgres takes no NUL character in text; SQLite does) must not take the others down.
+async fn a_write_the_database_refuses_fails_alone_among_writes_committed_together(
+    backend: Backend,
+) {
+    let t = TestApp::spawn_on(backend).await;
+    let store = std::sync::Arc::clone(&t.app.store);
+    let accepts = (0..50).map(|i| {
+        let store = std::sync::Arc::clone(&store);
+        let mut request = inbound(&format!("slack:command:{i}"), i);
+        if i == 25 {
+            request.payload = "{\"text\":\"nul \u{0} byte\"}".into();
+        }
+        tokio::spawn(async move { store.accept_request(&request).await })
+    });
+    let mut answers = Vec::new();
+    for accept in accepts.collect::<Vec<_>>() {
+        answers.push(accept.await.unwrap());
+    }
+    for (i, answer) in answers.iter().enumerate() {
+        match (i, backend) {
+            (25, Backend::Postgres) => assert!(answer.is_err(), "{answer:?}"),
+            _ => assert!(matches!(answer, Ok(true)), "{i}: {answer:?}"),
+        }
+    }
+    let stored = store.backlog_requests("slack:", 1000).await.unwrap();
+    let expected = if backend == Backend::Postgres { 49 } else { 50 };
+    assert_eq!(stored.len(), expected);
 }

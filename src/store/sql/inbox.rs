@@ -1,12 +1,13 @@
-//! The request inbox: chat requests stored before they are acknowledged (one `INSERT … ON
-//! CONFLICT DO NOTHING` each, committed before the answer), marked done in the transaction of
-//! their effect, and taken over after a restart only when the process that accepted them is
-//! gone.
+//! The request inbox: chat requests stored before they are acknowledged (an `INSERT … ON
+//! CONFLICT DO NOTHING` each, committed before the answer, several together when they arrive
+//! together: [`super::marks`]), marked done in the transaction of their effect, and taken over
+//! after a restart only when the process that accepted them is gone.
 
 use chrono::{DateTime, Utc};
 use sqlx::{AnyConnection, AnyPool};
 
 use super::SqlStore;
+use super::marks::Mark;
 use crate::store::decode::{inbound, millis};
 use crate::store::{Error, Inbound, Result};
 
@@ -41,42 +42,43 @@ pub(super) async fn mark_done(
     Ok(())
 }
 
-/// Stores `request` as accepted by `owner`; whether its key is new.
-pub(super) async fn accept(pool: &AnyPool, request: &Inbound, owner: &str) -> Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO processed_requests (request_key, seen_at, payload, owner) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-    )
-    .bind(&request.key)
-    .bind(millis(request.received))
-    .bind(&request.payload)
-    .bind(owner)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub(super) async fn handled(pool: &AnyPool, key: &str, at: DateTime<Utc>) -> Result<()> {
-    sqlx::query(
-        "UPDATE processed_requests SET done_at = $1 WHERE request_key = $2 AND done_at IS NULL",
-    )
-    .bind(millis(at))
-    .bind(key)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub(super) async fn complete(pool: &AnyPool, key: &str, at: DateTime<Utc>) -> Result<()> {
-    sqlx::query(
-        "UPDATE processed_requests SET done_at = coalesce(done_at, $1), delivered_at = $1 \
-         WHERE request_key = $2 AND delivered_at IS NULL",
-    )
-    .bind(millis(at))
-    .bind(key)
-    .execute(pool)
-    .await?;
-    Ok(())
+/// Writes one of the inbox's marks on `conn` (in the batch's transaction): an accept answers
+/// whether its key is new; the others always `true`.
+pub(super) async fn mark(conn: &mut AnyConnection, mark: &Mark, owner: &str) -> Result<bool> {
+    let written =
+        match mark {
+            Mark::Accept(request) => {
+                sqlx::query(
+                    "INSERT INTO processed_requests (request_key, seen_at, payload, owner) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(&request.key)
+                .bind(millis(request.received))
+                .bind(&request.payload)
+                .bind(owner)
+                .execute(&mut *conn)
+                .await?
+            }
+            Mark::Handled(key, at) => {
+                sqlx::query(
+                    "UPDATE processed_requests SET done_at = $1 \
+                 WHERE request_key = $2 AND done_at IS NULL",
+                )
+                .bind(millis(*at))
+                .bind(key)
+                .execute(&mut *conn)
+                .await?
+            }
+            Mark::Complete(key, at) => sqlx::query(
+                "UPDATE processed_requests SET done_at = coalesce(done_at, $1), delivered_at = $1 \
+                 WHERE request_key = $2 AND delivered_at IS NULL",
+            )
+            .bind(millis(*at))
+            .bind(key)
+            .execute(&mut *conn)
+            .await?,
+        };
+    Ok(!matches!(mark, Mark::Accept(_)) || written.rows_affected() == 1)
 }
 
 /// Takes over the undelivered requests with the key prefix `prefix` that no live process holds

@@ -1,0 +1,108 @@
+//! The inbox's own writes — a request accepted, handled, delivered — committed together: one
+//! task takes them as they come and commits all that wait in one transaction, so a burst of
+//! acknowledgements shares its commits (and their syncs to disk) instead of queueing for one
+//! each. Each caller is answered once its write is committed.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use sqlx::AnyPool;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::dialect::Dialect;
+use super::inbox;
+use crate::store::{Error, Inbound, Result};
+
+/// How many writes one transaction takes at most.
+const BATCH: usize = 256;
+
+/// One write to the inbox.
+pub(super) enum Mark {
+    /// Stored before it is acknowledged: answers whether its key is new.
+    Accept(Inbound),
+    /// Its effect (if any) is committed.
+    Handled(String, DateTime<Utc>),
+    /// Its answer is delivered.
+    Complete(String, DateTime<Utc>),
+}
+
+type Job = (Mark, oneshot::Sender<Result<bool>>);
+
+/// The task that commits the inbox's writes.
+#[derive(Debug)]
+pub(super) struct Marks {
+    sender: Mutex<Option<mpsc::Sender<Job>>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Marks {
+    /// Starts the task, writing into `pool` as `owner`.
+    pub(super) fn start(pool: AnyPool, dialect: Dialect, owner: Arc<str>) -> Self {
+        let (sender, mut receiver) = mpsc::channel::<Job>(BATCH);
+        let task = tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            while receiver.recv_many(&mut batch, BATCH).await > 0 {
+                let answers = commit(&pool, dialect, &owner, &batch).await;
+                for ((_, reply), answer) in batch.drain(..).zip(answers) {
+                    let _ = reply.send(answer);
+                }
+            }
+        });
+        Self {
+            sender: Mutex::new(Some(sender)),
+            task: Mutex::new(Some(task)),
+        }
+    }
+
+    /// Writes `mark` with whatever else waits; answers once it is committed.
+    ///
+    /// # Errors
+    /// The write failed, or the store is closed (nothing was written).
+    pub(super) async fn write(&self, mark: Mark) -> Result<bool> {
+        let closed = || Error::Query(sqlx::Error::PoolClosed);
+        let sender = self.sender.lock().expect("not poisoned").clone();
+        let (reply, answer) = oneshot::channel();
+        sender
+            .ok_or_else(closed)?
+            .send((mark, reply))
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    /// Takes no more writes, and returns once those already taken are committed.
+    pub(super) async fn close(&self) {
+        self.sender.lock().expect("not poisoned").take();
+        let task = self.task.lock().expect("not poisoned").take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Commits `batch` in one transaction; when that fails, each write alone, so one bad write
+/// fails only itself.
+async fn commit(pool: &AnyPool, dialect: Dialect, owner: &str, batch: &[Job]) -> Vec<Result<bool>> {
+    let together = async {
+        let mut tx = pool.begin_with(dialect.begin()).await?;
+        let mut answers = Vec::with_capacity(batch.len());
+        for (mark, _) in batch {
+            answers.push(inbox::mark(&mut tx, mark, owner).await?);
+        }
+        tx.commit().await?;
+        Ok::<_, Error>(answers)
+    };
+    if let Ok(answers) = together.await {
+        return answers.into_iter().map(Ok).collect();
+    }
+    let mut answers = Vec::with_capacity(batch.len());
+    for (mark, _) in batch {
+        let alone = async {
+            let mut conn = pool.acquire().await?;
+            inbox::mark(&mut conn, mark, owner).await
+        };
+        answers.push(alone.await);
+    }
+    answers
+}
