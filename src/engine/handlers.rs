@@ -336,9 +336,7 @@ impl Engine {
         incident: &Incident,
     ) -> Message {
         match self.templates.render(template, data) {
-            Ok(message) => message
-                .with_colour(&self.policy.level(incident.severity).colour)
-                .about(incident.id),
+            Ok(message) => self.about(incident, message),
             Err(e) => {
                 let reference = error_reference();
                 tracing::error!(error = %e, reference = %reference, "template failed after commit");
