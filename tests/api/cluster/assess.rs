@@ -28,7 +28,7 @@ async fn assess_without_a_cluster_opens_the_incident_and_says_the_cluster_is_una
             "cluster unavailable: no cluster configured",
         ],
     );
-    let kinds: Vec<&str> = t.timeline(1).await.iter().map(|e| e.event.kind()).collect();
+    let kinds: Vec<String> = t.timeline(1).await.iter().map(|e| e.event.kind()).collect();
     assert_eq!(kinds, ["detected"]);
 }
 
@@ -257,7 +257,7 @@ async fn a_late_readiness_signal_raises_the_severity_and_pages_the_new_roles() {
         incident.acknowledged.is_none(),
         "firewatch does not acknowledge"
     );
-    let kinds: Vec<&str> =
+    let kinds: Vec<String> =
         c.t.timeline(1)
             .await
             .iter()
