@@ -54,7 +54,7 @@ pub struct Moment {
 }
 
 /// A follow-up action item.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ActionItem {
     /// Its number, 1-based, in the order added.
     pub n: u32,
