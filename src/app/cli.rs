@@ -18,10 +18,9 @@ use crate::chat::slack::manifest;
 use crate::clock::SystemClock;
 use crate::command::{self, Invocation};
 use crate::config::{LogFormat, Settings};
-use crate::engine::Outbox;
-use crate::engine::{Audience, Caller};
+use crate::engine::{Audience, Outbox};
 use crate::error_chain;
-use crate::incident::{Actor, ChannelRef, IncidentId, Platform};
+use crate::incident::{IncidentId, Platform};
 use crate::notify::Template;
 use crate::scheduler::Scheduler;
 use crate::store::Access;
@@ -202,7 +201,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
             };
             let input = tokio::io::BufReader::new(tokio::io::stdin());
-            let result = console::run_with_posts(
+            let result = console::run(
                 &app.engine,
                 input,
                 &mut std::io::stdout(),
@@ -341,19 +340,7 @@ async fn report(settings: Settings, id: IncidentId, user: String) -> Result<(), 
     let app = startup::build_with(settings, Arc::new(SystemClock), Access::Shared)
         .await
         .map_err(|e| error_chain(&e))?;
-    let caller = Caller {
-        actor: Actor {
-            platform: Platform::Console,
-            id: user.clone(),
-            name: user,
-        },
-        channel: ChannelRef {
-            platform: Platform::Console,
-            id: "command-line".into(),
-        },
-        request: None,
-        roles: Vec::new(),
-    };
+    let caller = console::caller(&user, "command-line");
     let invocation = Invocation {
         incident: Some(id),
         command: command::Command::Report,

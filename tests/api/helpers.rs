@@ -259,7 +259,7 @@ impl TestApp {
             interactive: false,
             colour: false,
         };
-        console::run(&self.app.engine, lines.as_bytes(), &mut out, options)
+        console::run(&self.app.engine, lines.as_bytes(), &mut out, options, None)
             .await
             .expect("console runs");
         String::from_utf8(out).expect("utf-8 output")
