@@ -8,10 +8,8 @@ use crate::approval;
 use crate::catalog::Catalog;
 use crate::chat::Router;
 use crate::chat::discord::api::DiscordApi;
-use crate::chat::discord::embed::Mentions as DiscordMentions;
 use crate::chat::discord::{DiscordOutbox, StatusMirror};
 use crate::chat::slack::api::{SlackApi, SlackOutbox};
-use crate::chat::slack::blocks::Mentions;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::engine::{Engine, Limits, Parts};
@@ -115,14 +113,12 @@ pub async fn build_with(
     access: Access,
 ) -> Result<App, Error> {
     let mut router = Router::new();
+    let roles = Arc::new(approval::roles(&settings.roles));
     let slack_api = match &settings.slack.bot_token {
         Some(token) => {
             let api = Arc::new(SlackApi::new(&settings.slack.api_url, token)?);
-            let mentions = Arc::new(Mentions::new(&settings.roles));
-            router.route(
-                Platform::Slack,
-                Arc::new(SlackOutbox::new(Arc::clone(&api), mentions)),
-            );
+            let outbox = SlackOutbox::new(Arc::clone(&api), Arc::clone(&roles));
+            router.route(Platform::Slack, Arc::new(outbox));
             Some(api)
         }
         None => None,
@@ -136,17 +132,11 @@ pub async fn build_with(
                 discord.bot_token.as_ref(),
             )?);
             if discord.bot_token.is_some() {
-                let mentions = Arc::new(DiscordMentions::new(&settings.roles));
-                router.route(
-                    Platform::Discord,
-                    Arc::new(DiscordOutbox::new(Arc::clone(&api), Arc::clone(&mentions))),
-                );
+                let outbox = DiscordOutbox::new(Arc::clone(&api), Arc::clone(&roles));
+                router.route(Platform::Discord, Arc::new(outbox));
                 if let Some(status) = &discord.status_channel_id {
-                    router.add_mirror(Arc::new(StatusMirror::new(
-                        Arc::clone(&api),
-                        mentions,
-                        status,
-                    )));
+                    let mirror = StatusMirror::new(Arc::clone(&api), roles, status);
+                    router.add_mirror(Arc::new(mirror));
                 }
             }
             Some(api)

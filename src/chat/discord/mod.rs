@@ -24,8 +24,8 @@ use chrono::TimeDelta;
 use serde_json::{Value, json};
 
 use self::api::DiscordApi;
-use self::embed::Mentions;
 use self::interaction::Call;
+use crate::approval::Roles;
 use crate::chat::pipeline::Adapter;
 use crate::chat::replay::Replay;
 use crate::command;
@@ -66,17 +66,13 @@ pub struct Discord {
     api: Arc<DiscordApi>,
     /// Where messages for other channels go.
     outbox: Arc<dyn Outbox>,
-    mentions: Arc<Mentions>,
+    roles: Arc<Roles>,
 }
 
 impl Discord {
     /// An adapter answering with `api`; replies for other channels go to `outbox`.
-    pub fn new(api: Arc<DiscordApi>, outbox: Arc<dyn Outbox>, mentions: Arc<Mentions>) -> Self {
-        Self {
-            api,
-            outbox,
-            mentions,
-        }
+    pub fn new(api: Arc<DiscordApi>, outbox: Arc<dyn Outbox>, roles: Arc<Roles>) -> Self {
+        Self { api, outbox, roles }
     }
 
     /// The REST client (the gateway answers through it).
@@ -90,7 +86,7 @@ impl Discord {
         let mut original_pending = !call.button;
         let private_defer = !call.button && private(call);
         for Reply { audience, message } in replies {
-            let mut body = embed::render(&message, &self.mentions);
+            let mut body = embed::render(&message, &self.roles);
             let file = message.attachment.as_ref();
             let sent = match audience {
                 Audience::Channel(channel) if channel != caller.channel => {
@@ -129,7 +125,7 @@ impl Discord {
             }
         }
         if original_pending {
-            let done = embed::render(&Message::notice("✅ Done", ""), &self.mentions);
+            let done = embed::render(&Message::notice("✅ Done", ""), &self.roles);
             if let Err(e) = self.api.edit_original(&call.token, &done, None).await {
                 tracing::warn!(error = %e, "could not close the deferred answer");
             }
@@ -140,20 +136,20 @@ impl Discord {
 /// Posts into Discord channels as the bot, for the [`Router`].
 pub struct DiscordOutbox {
     api: Arc<DiscordApi>,
-    mentions: Arc<Mentions>,
+    roles: Arc<Roles>,
 }
 
 impl DiscordOutbox {
     /// An outbox over `api`.
-    pub fn new(api: Arc<DiscordApi>, mentions: Arc<Mentions>) -> Self {
-        Self { api, mentions }
+    pub fn new(api: Arc<DiscordApi>, roles: Arc<Roles>) -> Self {
+        Self { api, roles }
     }
 }
 
 #[async_trait]
 impl Outbox for DiscordOutbox {
     async fn post(&self, channel: &ChannelRef, message: &Message) -> outbox::Result<()> {
-        let body = embed::render(message, &self.mentions);
+        let body = embed::render(message, &self.roles);
         let posted = self
             .api
             .send(&channel.id, &body, message.attachment.as_ref())
@@ -179,9 +175,9 @@ pub struct StatusMirror {
 
 impl StatusMirror {
     /// A mirror into `status_channel_id`.
-    pub fn new(api: Arc<DiscordApi>, mentions: Arc<Mentions>, status_channel_id: &str) -> Self {
+    pub fn new(api: Arc<DiscordApi>, roles: Arc<Roles>, status_channel_id: &str) -> Self {
         Self {
-            outbox: DiscordOutbox::new(api, mentions),
+            outbox: DiscordOutbox::new(api, roles),
             channel: ChannelRef {
                 platform: Platform::Discord,
                 id: status_channel_id.to_owned(),
@@ -244,7 +240,7 @@ impl Adapter for Discord {
 
     /// Posted in the interaction's channel as the bot: its token may have expired.
     async fn tell(&self, call: &Call, _replay: Replay, notice: Message) {
-        let body = embed::render(&notice, &self.mentions);
+        let body = embed::render(&notice, &self.roles);
         if let Err(e) = self.api.send(&call.channel_id, &body, None).await {
             tracing::warn!(error = %e, "could not report a lost interaction");
         }
