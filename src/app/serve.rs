@@ -269,18 +269,23 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
         ),
         _ => None,
     };
-    let mut state = AppState::new(Health::new(
+    let health = Health::new(
         Arc::clone(&app.store),
         app.readiness.clone(),
         Arc::clone(&app.metrics),
-    ));
+    );
+    let mut state = AppState {
+        slack: None,
+        discord: None,
+        health,
+    };
     if let (Some(slack), Some(secret)) = (&slack, &app.settings.slack.signing_secret) {
-        state = state.with_slack(Arc::clone(slack), Verifier::new(secret));
+        state.slack = Some((Arc::clone(slack), Verifier::new(secret)));
     }
     let mut background = vec![tokio::spawn(prune(app))];
     if let Some((discord, verifier)) = &discord {
         match verifier {
-            Some(verifier) => state = state.with_discord(Arc::clone(discord), verifier.clone()),
+            Some(verifier) => state.discord = Some((Arc::clone(discord), verifier.clone())),
             None => background.push(gateway(app, Arc::clone(discord))),
         }
     }
