@@ -17,6 +17,7 @@ use crate::incident::Platform;
 use crate::incident::severity::{Policy, PolicyError};
 use crate::metrics::Metrics;
 use crate::notify::{self, Templates};
+use crate::ops::jobs::Verification;
 use crate::ops::{self, Cluster};
 use crate::store::{self, Access, Store};
 
@@ -65,32 +66,17 @@ pub struct App {
     pub readiness: Readiness,
 }
 
-/// What `check-config` found.
-#[derive(Debug)]
-pub struct Checked {
-    /// The severity policy.
-    pub policy: Policy,
-    /// The templates, each rendered with sample data.
-    pub templates: Templates,
-    /// The verification jobs.
-    pub verification: ops::jobs::Verification,
-}
-
 /// Checks everything that can be checked without opening the store: the severity policy, the
-/// verification jobs and every template rendered with sample data.
+/// verification jobs and every template rendered with sample data. Returns the three.
 ///
 /// # Errors
 /// The first problem found.
-pub fn check(settings: &Settings) -> Result<Checked, Error> {
+pub fn check(settings: &Settings) -> Result<(Policy, Templates, Verification), Error> {
     let policy = Policy::from_settings(settings)?;
-    let verification = ops::jobs::Verification::new(settings)?;
+    let verification = Verification::new(settings)?;
     let templates = Templates::load(settings.messages.dir.as_deref())?;
     templates.check(&policy)?;
-    Ok(Checked {
-        policy,
-        templates,
-        verification,
-    })
+    Ok((policy, templates, verification))
 }
 
 /// Builds the application: checks the settings, opens and migrates the store as its writer
@@ -144,11 +130,7 @@ pub async fn build_with(
         None => None,
     };
     let outbox = Arc::new(router);
-    let Checked {
-        policy,
-        templates,
-        verification,
-    } = check(&settings)?;
+    let (policy, templates, verification) = check(&settings)?;
     let readiness = Readiness::default();
     readiness.templates_loaded();
     let metrics = Arc::new(Metrics::default());
