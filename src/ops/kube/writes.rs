@@ -37,10 +37,10 @@ pub(super) async fn preview(k: &KubeCluster, mutation: &Mutation) -> Result<Plan
             })
         }
         Change::Action { toggle: t, .. } => {
-            let done = toggle::set(k, service, t, true, &now()).await?;
+            let (before, after) = toggle::set(k, service, t, true, &now()).await?;
             Ok(Plan {
-                before: done.before,
-                after: done.after,
+                before,
+                after,
                 checked: "server-side dry run (dryRun=All) accepted".into(),
                 pinned: mutation.change.clone(),
             })
@@ -99,10 +99,10 @@ pub(super) async fn apply(k: &KubeCluster, mutation: &Mutation) -> Result<Done> 
             })
         }
         Change::Action { toggle: t, .. } => {
-            let done = toggle::set(k, service, t, false, &now()).await?;
+            let (before, after) = toggle::set(k, service, t, false, &now()).await?;
             Ok(Done {
-                before: done.before,
-                after: done.after,
+                before,
+                after,
                 detail: "patched".into(),
             })
         }
