@@ -142,15 +142,14 @@ pub async fn build_with(
     if let Some(api) = &discord_api {
         api.keep_cards_in(Arc::clone(&store));
     }
-    let cluster: Arc<dyn Cluster> = match ops::connect(&settings).await {
-        Ok(cluster) => Arc::new(cluster),
+    let cluster = match ops::connect(&settings).await {
+        Ok(cluster) => Ok(Arc::new(cluster) as Arc<dyn Cluster>),
         Err(e) => {
             tracing::info!(error = %e, "no cluster: incidents work, cluster commands say why");
-            Arc::new(ops::Unavailable::new(reason(e)))
+            Err(reason(e))
         }
     };
-    let cluster: Arc<dyn Cluster> =
-        Arc::new(ops::metered::Metered::new(cluster, Arc::clone(&metrics)));
+    let cluster = Arc::new(ops::metered::Metered::new(cluster, Arc::clone(&metrics)));
     let engine = Engine::new(Parts {
         store: Arc::clone(&store),
         policy: Arc::new(policy),
