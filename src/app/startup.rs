@@ -98,7 +98,7 @@ pub async fn build_with(
     clock: Arc<dyn Clock>,
     access: Access,
 ) -> Result<App, Error> {
-    let mut router = Router::new();
+    let mut router = Router::default();
     let roles = Arc::new(approval::roles(&settings.roles));
     let slack_api = match &settings.slack.bot_token {
         Some(token) => {

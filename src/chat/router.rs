@@ -11,8 +11,9 @@ use crate::engine::outbox::{Error, Outbox, Result};
 use crate::incident::{ChannelRef, Platform};
 use crate::message::Message;
 
-/// An [`Outbox`] over every platform this process runs, chosen by the channel's platform.
-/// Routes can be added while the engine runs (an adapter that starts later, the console).
+/// An [`Outbox`] over every platform this process runs, chosen by the channel's platform (a
+/// platform without a route fails with [`Error::NoRoute`]). Routes can be added while the
+/// engine runs (an adapter that starts later, the console).
 #[derive(Default)]
 pub struct Router {
     routes: RwLock<HashMap<Platform, Arc<dyn Outbox>>>,
@@ -20,11 +21,6 @@ pub struct Router {
 }
 
 impl Router {
-    /// A router with no routes: every post fails with [`Error::NoRoute`].
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// Sends `platform`'s channels to `outbox` (replacing an earlier route).
     pub fn route(&self, platform: Platform, outbox: Arc<dyn Outbox>) {
         self.routes
@@ -98,7 +94,7 @@ mod tests {
     #[tokio::test]
     async fn posts_go_to_the_channels_platform_or_fail_plainly() {
         let slack = Arc::new(Recorder::default());
-        let mut router = Router::new();
+        let mut router = Router::default();
         router.route(Platform::Slack, slack.clone());
         let message = Message::notice("📊 hello", "");
         router
