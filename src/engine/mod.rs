@@ -43,7 +43,7 @@ use crate::clock::Clock;
 use crate::command::{self, Invocation};
 use crate::error_chain;
 use crate::incident::severity::Policy;
-use crate::incident::{Actor, ChannelRef};
+use crate::incident::{Actor, ChannelRef, Platform};
 use crate::message::Message;
 use crate::metrics::{Metrics, Outcome};
 use crate::notify::{self, Templates};
@@ -66,6 +66,25 @@ pub struct Caller {
     /// The person's platform role ids (a Discord member's roles), for approval policies; empty
     /// where the platform does not say.
     pub roles: Vec<String>,
+}
+
+impl Caller {
+    /// The person `id` (called `name`) on `platform`, typing in its channel `channel`.
+    pub fn new(platform: Platform, id: &str, name: &str, channel: &str) -> Self {
+        Self {
+            actor: Actor {
+                platform,
+                id: id.to_owned(),
+                name: name.to_owned(),
+            },
+            channel: ChannelRef {
+                platform,
+                id: channel.to_owned(),
+            },
+            request: None,
+            roles: Vec::new(),
+        }
+    }
 }
 
 /// Who sees a reply.

@@ -14,7 +14,7 @@ pub use render::render;
 
 use crate::engine::outbox::{self, Outbox};
 use crate::engine::{Audience, Caller, Engine, Reply};
-use crate::incident::{Actor, ChannelRef, Platform};
+use crate::incident::{ChannelRef, Platform};
 use crate::message::Message;
 
 /// A message the bot posted on its own (a reminder, an escalation), on its way to the terminal.
@@ -76,19 +76,7 @@ pub struct Options {
 
 /// `user` at the terminal, typing in `channel`.
 pub fn caller(user: &str, channel: &str) -> Caller {
-    Caller {
-        actor: Actor {
-            platform: Platform::Console,
-            id: user.to_owned(),
-            name: user.to_owned(),
-        },
-        channel: ChannelRef {
-            platform: Platform::Console,
-            id: channel.to_owned(),
-        },
-        request: None,
-        roles: Vec::new(),
-    }
+    Caller::new(Platform::Console, user, user, channel)
 }
 
 const CONSOLE_HELP: &str = "Console commands: :as USER (act as someone else), :channel NAME \

@@ -31,7 +31,7 @@ use crate::chat::replay::Replay;
 use crate::command;
 use crate::engine::outbox::{self, Outbox};
 use crate::engine::{Audience, Caller, Reply};
-use crate::incident::{Actor, ChannelRef, Platform};
+use crate::incident::{ChannelRef, Platform};
 use crate::message::Message;
 
 /// Prefix of every Discord key in the request inbox.
@@ -219,18 +219,15 @@ impl Adapter for Discord {
     }
 
     async fn caller(&self, call: &Call) -> Caller {
+        let caller = Caller::new(
+            Platform::Discord,
+            &call.user_id,
+            &call.user_name,
+            &call.channel_id,
+        );
         Caller {
-            actor: Actor {
-                platform: Platform::Discord,
-                id: call.user_id.clone(),
-                name: call.user_name.clone(),
-            },
-            channel: ChannelRef {
-                platform: Platform::Discord,
-                id: call.channel_id.clone(),
-            },
-            request: None,
             roles: call.roles.clone(),
+            ..caller
         }
     }
 

@@ -30,7 +30,7 @@ use crate::chat::pipeline::Adapter;
 use crate::chat::replay::Replay;
 use crate::command::{self, Command, Invocation};
 use crate::engine::{Audience, Caller, Engine, Outbox, Reply};
-use crate::incident::{Actor, ChannelRef, Platform};
+use crate::incident::Platform;
 use crate::message::Message;
 
 /// Prefix of every Slack key in the request inbox.
@@ -245,19 +245,8 @@ impl Adapter for Slack {
 
     async fn caller(&self, delivery: &Delivery) -> Caller {
         let (id, _) = delivery.user();
-        Caller {
-            actor: Actor {
-                platform: Platform::Slack,
-                id: id.to_owned(),
-                name: self.user_name(delivery).await,
-            },
-            channel: ChannelRef {
-                platform: Platform::Slack,
-                id: delivery.channel_id().to_owned(),
-            },
-            request: None,
-            roles: Vec::new(),
-        }
+        let name = self.user_name(delivery).await;
+        Caller::new(Platform::Slack, id, &name, delivery.channel_id())
     }
 
     async fn answer(&self, delivery: &Delivery, caller: &Caller, replies: Vec<Reply>) {
