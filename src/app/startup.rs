@@ -167,8 +167,8 @@ pub async fn build_with(
         )),
         approvals: Arc::new(approval::Policy::new(&settings.approvals, &settings.roles)),
         verification: Arc::new(verification),
-    })
-    .with_metrics(Arc::clone(&metrics));
+        metrics: Arc::clone(&metrics),
+    });
     Ok(App {
         engine: Arc::new(engine),
         store,

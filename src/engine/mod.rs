@@ -172,6 +172,8 @@ pub struct Parts {
     pub approvals: Arc<approval::Policy>,
     /// The verification Jobs (`[[jobs]]`) and how they are judged.
     pub verification: Arc<Verification>,
+    /// Where commands, approvals and incident milestones are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The incident engine.
@@ -189,6 +191,7 @@ pub struct Engine {
     prober: Arc<Prober>,
     approvals: Arc<approval::Policy>,
     verification: Arc<Verification>,
+    metrics: Arc<Metrics>,
     /// The verification Jobs this process watches (by name).
     watching: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     /// Dropped with the engine: the Job watchers of this process stop with it (a restart
@@ -198,8 +201,6 @@ pub struct Engine {
     jobs_resumed: AtomicBool,
     /// This process, as the runner of the approval requests it claims.
     runner: String,
-    /// Where commands, approvals and incident milestones are counted.
-    metrics: Arc<Metrics>,
     /// Work a command leaves running after its answer (mirror posts, late evidence), so that
     /// shutdown can wait for it.
     background: TaskTracker,
@@ -226,20 +227,13 @@ impl Engine {
             prober: parts.prober,
             approvals: parts.approvals,
             verification: parts.verification,
+            metrics: parts.metrics,
             watching: Arc::default(),
             alive: tokio::sync::watch::channel(()).0,
             jobs_resumed: AtomicBool::new(false),
-            metrics: Arc::new(Metrics::default()),
             background: TaskTracker::new(),
             next_recovery: std::sync::Mutex::new(None),
         }
-    }
-
-    /// Counts into `metrics` (by default, a registry of its own that nobody reads).
-    #[must_use]
-    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
-        self.metrics = metrics;
-        self
     }
 
     /// Waits up to `within` for the work commands left running after their answers (mirror

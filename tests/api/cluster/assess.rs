@@ -134,6 +134,7 @@ async fn engine_with_outbox(
         )),
         approvals: Default::default(),
         verification: Default::default(),
+        metrics: Default::default(),
     });
     (engine, rx)
 }
