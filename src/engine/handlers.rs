@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use super::steps::refusal;
 use super::{Caller, Engine, Reply, Result, error_reference, evidence, refuse, to_channel};
-use crate::catalog::Service;
 use crate::command::CommandName;
 use crate::incident::lifecycle::{self, Event, FollowUp, Outcome, Report};
 use crate::incident::trail::{self, Trail};
@@ -40,7 +39,7 @@ impl Engine {
         if let Some(down) = &signals.down {
             classification = classification.raise(Severity::P0, down.clone());
         }
-        let paged = self.paged_for(classification.severity, service);
+        let paged = self.paged(classification.severity, &service.name, &[]);
         let report = Report {
             summary: description,
             service: service.name.clone(),
@@ -78,13 +77,15 @@ impl Engine {
         Ok(vec![to_channel(&caller.channel, message)])
     }
 
-    /// The roles a new incident of `severity` on `service` pages: the severity's, then the
-    /// service's owners.
-    fn paged_for(&self, severity: Severity, service: &Service) -> Vec<String> {
-        let mut paged = self.policy.level(severity).roles.clone();
-        for owner in &service.owners {
-            if !paged.contains(owner) {
-                paged.push(owner.clone());
+    /// The roles an incident of `severity` on `service` pages: the severity's, then the
+    /// service's owners, then `more`, each once.
+    pub(super) fn paged(&self, severity: Severity, service: &str, more: &[String]) -> Vec<String> {
+        let owners = self.catalog.get(service).map(|s| &s.owners[..]);
+        let mut paged: Vec<String> = Vec::new();
+        let level = &self.policy.level(severity).roles;
+        for role in level.iter().chain(owners.unwrap_or_default()).chain(more) {
+            if !paged.contains(role) {
+                paged.push(role.clone());
             }
         }
         paged
@@ -312,17 +313,11 @@ impl Engine {
         if after.severity >= before.severity {
             return Vec::new();
         }
-        let old = &self.policy.level(before.severity).roles;
-        let owners = self
-            .catalog
-            .get(&after.service)
-            .map(|s| s.owners.clone())
-            .unwrap_or_default();
-        self.policy
-            .level(after.severity)
-            .roles
+        let paged = self.paged(before.severity, &after.service, &[]);
+        let roles = &self.policy.level(after.severity).roles;
+        roles
             .iter()
-            .filter(|r| !old.contains(r) && !owners.contains(r))
+            .filter(|r| !paged.contains(r))
             .cloned()
             .collect()
     }
