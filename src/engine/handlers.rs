@@ -32,9 +32,9 @@ impl Engine {
             .pick(service)
             .map_err(|e| refuse("Unknown service", e))?;
         let now = self.clock.now();
-        let gathered =
-            evidence::gather(&self.cluster, service, now, self.limits.evidence_timeout).await;
-        let signals = evidence::signals(&gathered.parts, now);
+        let timeout = self.limits.evidence_timeout;
+        let (parts, pending) = evidence::gather(&self.cluster, service, now, timeout).await;
+        let signals = evidence::signals(&parts, now);
         let mut classification = self.policy.classify(&description, severity);
         if let Some(down) = &signals.down {
             classification = classification.raise(Severity::P0, down.clone());
@@ -47,9 +47,9 @@ impl Engine {
             channel: caller.channel.clone(),
             paged: paged.clone(),
         };
-        let findings = evidence_lines(&gathered, &signals);
+        let findings = evidence_lines(&parts, pending.len(), &signals);
         let mut draft = lifecycle::open(report, &caller.actor, now, &self.policy);
-        if !evidence::nothing_gathered(&gathered.parts, &gathered.pending) {
+        if !evidence::nothing_gathered(&parts, &pending) {
             draft.entries.push(TimelineEvent::Evidence {
                 findings: findings.clone(),
                 late: false,
@@ -61,7 +61,7 @@ impl Engine {
             .await?;
         tracing::info!(incident = %incident.id, severity = %incident.severity, "incident opened");
         let message = self.alert(&incident, findings, signals.rollback.is_some(), paged, now);
-        if !gathered.pending.is_empty() {
+        if !pending.is_empty() {
             let follow = evidence::FollowUp {
                 store: Arc::clone(&self.store),
                 outbox: Arc::clone(&self.outbox),
@@ -69,10 +69,9 @@ impl Engine {
                 policy: Arc::clone(&self.policy),
                 incident: incident.clone(),
                 actor: caller.actor.clone(),
-                early: gathered.parts,
+                early: parts,
             };
-            self.background
-                .spawn(evidence::follow_up(follow, gathered.pending));
+            self.background.spawn(evidence::follow_up(follow, pending));
         }
         Ok(vec![to_channel(&caller.channel, message)])
     }
@@ -391,13 +390,16 @@ impl Engine {
 }
 
 /// The alert's evidence lines: what was found, what it signals, and how much still comes.
-fn evidence_lines(gathered: &evidence::Gathered, signals: &evidence::Signals) -> Vec<String> {
-    let mut findings = evidence::findings(&gathered.parts);
+fn evidence_lines(
+    parts: &[evidence::Part],
+    pending: usize,
+    signals: &evidence::Signals,
+) -> Vec<String> {
+    let mut findings = evidence::findings(parts);
     findings.extend(evidence::signal_lines(signals));
-    if !gathered.pending.is_empty() {
+    if pending > 0 {
         findings.push(format!(
-            "⏳ {} more part(s) still being gathered; they follow as an update",
-            gathered.pending.len()
+            "⏳ {pending} more part(s) still being gathered; they follow as an update"
         ));
     }
     findings
