@@ -79,58 +79,6 @@ impl Discord {
     pub fn api(&self) -> &DiscordApi {
         &self.api
     }
-
-    /// Delivers the replies: the first message for this channel replaces the deferred answer,
-    /// the rest follow up; caller-only ones are ephemeral; other channels go through the outbox.
-    async fn answer(&self, call: &Call, caller: &Caller, replies: Vec<Reply>) {
-        let mut original_pending = !call.button;
-        let private_defer = !call.button && private(call);
-        for Reply { audience, message } in replies {
-            let mut body = embed::render(&message, &self.roles);
-            let file = message.attachment.as_ref();
-            let sent = match audience {
-                Audience::Channel(channel) if channel != caller.channel => {
-                    match self.outbox.post(&channel, &message).await {
-                        Ok(()) => continue,
-                        Err(e) => {
-                            tracing::warn!(channel = %channel.id, error = %e, "could not post into the incident's channel");
-                            body["flags"] = json!(EPHEMERAL);
-                            self.api.follow_up(&call.token, &body, file).await
-                        }
-                    }
-                }
-                Audience::Channel(_) if original_pending && !private_defer => {
-                    original_pending = false;
-                    self.api.edit_original(&call.token, &body, file).await
-                }
-                Audience::Channel(_) => self.api.follow_up(&call.token, &body, file).await,
-                Audience::Caller if original_pending => {
-                    original_pending = false;
-                    self.api.edit_original(&call.token, &body, file).await
-                }
-                Audience::Caller => {
-                    body["flags"] = json!(EPHEMERAL);
-                    self.api.follow_up(&call.token, &body, file).await
-                }
-            };
-            match sent {
-                Ok(posted) => {
-                    if let Some(card) = &message.card {
-                        self.api
-                            .card_step(card, &posted, &body, &message.headline)
-                            .await;
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "could not answer the interaction"),
-            }
-        }
-        if original_pending {
-            let done = embed::render(&Message::notice("✅ Done", ""), &self.roles);
-            if let Err(e) = self.api.edit_original(&call.token, &done, None).await {
-                tracing::warn!(error = %e, "could not close the deferred answer");
-            }
-        }
-    }
 }
 
 /// Posts into Discord channels as the bot, for the [`Router`].
@@ -231,8 +179,56 @@ impl Adapter for Discord {
         }
     }
 
+    /// Delivers the replies: the first message for this channel replaces the deferred answer,
+    /// the rest follow up; caller-only ones are ephemeral; other channels go through the outbox.
     async fn answer(&self, call: &Call, caller: &Caller, replies: Vec<Reply>) {
-        Discord::answer(self, call, caller, replies).await;
+        let mut original_pending = !call.button;
+        let private_defer = !call.button && private(call);
+        for Reply { audience, message } in replies {
+            let mut body = embed::render(&message, &self.roles);
+            let file = message.attachment.as_ref();
+            let sent = match audience {
+                Audience::Channel(channel) if channel != caller.channel => {
+                    match self.outbox.post(&channel, &message).await {
+                        Ok(()) => continue,
+                        Err(e) => {
+                            tracing::warn!(channel = %channel.id, error = %e, "could not post into the incident's channel");
+                            body["flags"] = json!(EPHEMERAL);
+                            self.api.follow_up(&call.token, &body, file).await
+                        }
+                    }
+                }
+                Audience::Channel(_) if original_pending && !private_defer => {
+                    original_pending = false;
+                    self.api.edit_original(&call.token, &body, file).await
+                }
+                Audience::Channel(_) => self.api.follow_up(&call.token, &body, file).await,
+                Audience::Caller if original_pending => {
+                    original_pending = false;
+                    self.api.edit_original(&call.token, &body, file).await
+                }
+                Audience::Caller => {
+                    body["flags"] = json!(EPHEMERAL);
+                    self.api.follow_up(&call.token, &body, file).await
+                }
+            };
+            match sent {
+                Ok(posted) => {
+                    if let Some(card) = &message.card {
+                        self.api
+                            .card_step(card, &posted, &body, &message.headline)
+                            .await;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not answer the interaction"),
+            }
+        }
+        if original_pending {
+            let done = embed::render(&Message::notice("✅ Done", ""), &self.roles);
+            if let Err(e) = self.api.edit_original(&call.token, &done, None).await {
+                tracing::warn!(error = %e, "could not close the deferred answer");
+            }
+        }
     }
 
     /// Posted in the interaction's channel as the bot: its token may have expired.
