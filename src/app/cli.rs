@@ -159,7 +159,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Serve => {
             let listen = settings.server.listen.clone();
-            let app = startup::build(settings, Arc::new(SystemClock))
+            let app = startup::build(settings, Arc::new(SystemClock), Access::Exclusive)
                 .await
                 .map_err(|e| error_chain(&e))?;
             let running = serve::start(&app, &listen)
@@ -183,7 +183,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::DiscordRegister { guild } => register_discord(&settings, guild.as_deref()).await,
         Command::Report { id, user } => report(settings, id, user_or_default(user)).await,
         Command::Console { user, channel } => {
-            let app = startup::build(settings, Arc::new(SystemClock))
+            let app = startup::build(settings, Arc::new(SystemClock), Access::Exclusive)
                 .await
                 .map_err(|e| error_chain(&e))?;
             let user = user_or_default(user);
@@ -337,7 +337,7 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
 async fn report(settings: Settings, id: IncidentId, user: String) -> Result<(), String> {
     // Beside a running `serve` on the same SQLite file: report runs one command in its own
     // transactions and replays, recovers and fires nothing, so it needs no writer lock.
-    let app = startup::build_with(settings, Arc::new(SystemClock), Access::Shared)
+    let app = startup::build(settings, Arc::new(SystemClock), Access::Shared)
         .await
         .map_err(|e| error_chain(&e))?;
     let caller = console::caller(&user, "command-line");

@@ -79,21 +79,13 @@ pub fn check(settings: &Settings) -> Result<(Policy, Templates, Verification), E
     Ok((policy, templates, verification))
 }
 
-/// Builds the application: checks the settings, opens and migrates the store as its writer
-/// ([`Access::Exclusive`]: `serve`, `console`).
+/// Builds the application: checks the settings, opens and migrates the store as `access` says
+/// (as its writer, [`Access::Exclusive`], for `serve` and `console`; `report` runs beside a
+/// serving process with [`Access::Shared`]).
 ///
 /// # Errors
 /// [`Error`] naming what could not be set up.
-pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Error> {
-    build_with(settings, clock, Access::Exclusive).await
-}
-
-/// [`build`] with the store opened as `access` says (`report` runs beside a serving process
-/// with [`Access::Shared`]).
-///
-/// # Errors
-/// [`Error`] naming what could not be set up.
-pub async fn build_with(
+pub async fn build(
     settings: Settings,
     clock: Arc<dyn Clock>,
     access: Access,
