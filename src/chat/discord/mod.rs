@@ -38,11 +38,6 @@ use crate::message::Message;
 const KEY_PREFIX: &str = "discord:";
 const EPHEMERAL: u64 = 1 << 6;
 
-/// The inbox key of an interaction.
-pub fn key(call: &Call) -> String {
-    format!("{KEY_PREFIX}{}", call.id)
-}
-
 /// Whether the deferred answer is private: commands that change nothing (status, help).
 fn private(call: &Call) -> bool {
     command::changes_nothing(&call.line)
@@ -159,7 +154,7 @@ impl Adapter for Discord {
     const REPLY_WINDOW: TimeDelta = TimeDelta::minutes(15);
 
     fn key(call: &Call) -> String {
-        key(call)
+        format!("{KEY_PREFIX}{}", call.id)
     }
 
     fn line(call: &Call) -> String {
