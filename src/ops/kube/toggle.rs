@@ -12,7 +12,8 @@ use super::KubeCluster;
 use crate::catalog::Service;
 use crate::ops::{Error, Result, Toggle, ToggleTarget};
 
-fn params(dry_run: bool) -> PatchParams {
+/// Patch parameters: a server-side dry run when `dry_run`.
+pub(super) fn params(dry_run: bool) -> PatchParams {
     let params = PatchParams::default();
     if dry_run { params.dry_run() } else { params }
 }
