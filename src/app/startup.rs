@@ -138,7 +138,11 @@ pub async fn build(
         Ok(cluster) => Ok(Arc::new(cluster) as Arc<dyn Cluster>),
         Err(e) => {
             tracing::info!(error = %e, "no cluster: incidents work, cluster commands say why");
-            Err(reason(e))
+            // Every call will say "cluster unavailable: <why>": keep only the why.
+            Err(match e {
+                ops::Error::Unavailable(why) => why,
+                other => other.to_string(),
+            })
         }
     };
     let cluster = Arc::new(ops::metered::Metered::new(cluster, Arc::clone(&metrics)));
@@ -172,12 +176,4 @@ pub async fn build(
         metrics,
         readiness,
     })
-}
-
-/// The reason inside a connect error (which already reads "cluster unavailable: …").
-fn reason(e: ops::Error) -> String {
-    match e {
-        ops::Error::Unavailable(reason) => reason,
-        other => other.to_string(),
-    }
 }
