@@ -183,11 +183,10 @@ fn mrkdwn(text: &str) -> Value {
 /// `text` (escaped) followed by a link to a channel: `🚨 #1 is handled in <#C…>`.
 pub fn with_channel_link(text: &str, channel_id: &str) -> SlackMessageContent {
     let line = format!("{} <#{}>", escape(text), escape(channel_id));
-    let value = json!({
+    content(json!({
         "text": line,
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": line}}]
-    });
-    serde_json::from_value(value).expect("a section block is Block Kit the model reads")
+    }))
 }
 
 fn context(text: &str) -> Value {
