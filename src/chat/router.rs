@@ -34,11 +34,6 @@ impl Router {
         self.mirrors.push(mirror);
     }
 
-    /// Whether channels of `platform` can be posted to.
-    pub fn reaches(&self, platform: Platform) -> bool {
-        self.outbox_for(platform).is_some()
-    }
-
     fn outbox_for(&self, platform: Platform) -> Option<Arc<dyn Outbox>> {
         self.routes
             .read()
@@ -106,7 +101,8 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.to_string(), "no discord channel is connected");
-        assert!(router.reaches(Platform::Slack) && !router.reaches(Platform::Console));
+        let reaches = |platform| router.outbox_for(platform).is_some();
+        assert!(reaches(Platform::Slack) && !reaches(Platform::Console));
         let mirror = Arc::new(Recorder::default());
         router.add_mirror(mirror.clone());
         router.mirror(&channel(Platform::Console), &message).await;
