@@ -53,9 +53,13 @@ async fn main() {
     }];
     let start = Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap();
     let clock = Arc::new(ManualClock::new(start));
-    let app = startup::build(settings.clone(), clock.clone())
-        .await
-        .expect("app starts");
+    let app = startup::build(
+        settings.clone(),
+        clock.clone(),
+        firewatch::store::Access::Exclusive,
+    )
+    .await
+    .expect("app starts");
     app.outbox.route(Platform::Console, Arc::new(Discard));
 
     // 10 000 acknowledged P3 incidents; incident i's update is due one hour and i seconds on.

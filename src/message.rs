@@ -8,7 +8,7 @@ use regex::Regex;
 use crate::incident::IncidentId;
 
 /// A message to post.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Message {
     /// The first line, with its emoji: `🚨 INCIDENT DETECTED - P1`.
     pub headline: String,
@@ -98,6 +98,15 @@ pub fn shorten(text: &str, limit: usize) -> String {
     cut
 }
 
+/// `text` with its first letter upper-case.
+pub fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 impl Message {
     /// Reads a rendered template: the first non-empty line is the headline; `Label: value` lines
     /// become fields, other lines text. Runs of blank lines shrink to one; none lead or trail.
@@ -134,12 +143,7 @@ impl Message {
         Self {
             headline,
             blocks,
-            colour: None,
-            incident: None,
-            paged_roles: Vec::new(),
-            buttons: Vec::new(),
-            attachment: None,
-            card: None,
+            ..Self::default()
         }
     }
 

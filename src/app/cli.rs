@@ -18,10 +18,9 @@ use crate::chat::slack::manifest;
 use crate::clock::SystemClock;
 use crate::command::{self, Invocation};
 use crate::config::{LogFormat, Settings};
-use crate::engine::Outbox;
-use crate::engine::{Audience, Caller};
+use crate::engine::{Audience, Outbox};
 use crate::error_chain;
-use crate::incident::{Actor, ChannelRef, IncidentId, Platform};
+use crate::incident::{IncidentId, Platform};
 use crate::notify::Template;
 use crate::scheduler::Scheduler;
 use crate::store::Access;
@@ -160,7 +159,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Serve => {
             let listen = settings.server.listen.clone();
-            let app = startup::build(settings, Arc::new(SystemClock))
+            let app = startup::build(settings, Arc::new(SystemClock), Access::Exclusive)
                 .await
                 .map_err(|e| error_chain(&e))?;
             let running = serve::start(&app, &listen)
@@ -184,7 +183,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::DiscordRegister { guild } => register_discord(&settings, guild.as_deref()).await,
         Command::Report { id, user } => report(settings, id, user_or_default(user)).await,
         Command::Console { user, channel } => {
-            let app = startup::build(settings, Arc::new(SystemClock))
+            let app = startup::build(settings, Arc::new(SystemClock), Access::Exclusive)
                 .await
                 .map_err(|e| error_chain(&e))?;
             let user = user_or_default(user);
@@ -202,7 +201,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
             };
             let input = tokio::io::BufReader::new(tokio::io::stdin());
-            let result = console::run_with_posts(
+            let result = console::run(
                 &app.engine,
                 input,
                 &mut std::io::stdout(),
@@ -338,22 +337,10 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
 async fn report(settings: Settings, id: IncidentId, user: String) -> Result<(), String> {
     // Beside a running `serve` on the same SQLite file: report runs one command in its own
     // transactions and replays, recovers and fires nothing, so it needs no writer lock.
-    let app = startup::build_with(settings, Arc::new(SystemClock), Access::Shared)
+    let app = startup::build(settings, Arc::new(SystemClock), Access::Shared)
         .await
         .map_err(|e| error_chain(&e))?;
-    let caller = Caller {
-        actor: Actor {
-            platform: Platform::Console,
-            id: user.clone(),
-            name: user,
-        },
-        channel: ChannelRef {
-            platform: Platform::Console,
-            id: "command-line".into(),
-        },
-        request: None,
-        roles: Vec::new(),
-    };
+    let caller = console::caller(&user, "command-line");
     let invocation = Invocation {
         incident: Some(id),
         command: command::Command::Report,

@@ -123,26 +123,20 @@ async fn scrape(State(health): State<Health>) -> Response {
 /// (which own the links) and the server.
 #[derive(Debug, Clone, Default)]
 pub struct Readiness {
-    inner: Arc<Flags>,
-}
-
-#[derive(Debug, Default)]
-struct Flags {
-    templates: AtomicBool,
-    links: Mutex<Vec<Link>>,
+    templates: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<Link>>>,
 }
 
 impl Readiness {
     /// Records that every template loaded and checked.
     pub fn templates_loaded(&self) {
-        self.inner.templates.store(true, Ordering::Relaxed);
+        self.templates.store(true, Ordering::Relaxed);
     }
 
     /// A new live connection, down until it reports [`Link::connected`].
     pub fn link(&self, name: &'static str) -> Link {
         let link = Link::new(name);
-        self.inner
-            .links
+        self.links
             .lock()
             .expect("the link list is never poisoned: nothing panics holding it")
             .push(link.clone());
@@ -152,11 +146,10 @@ impl Readiness {
     /// What is not ready, one reason per line; empty when everything is.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        if !self.inner.templates.load(Ordering::Relaxed) {
+        if !self.templates.load(Ordering::Relaxed) {
             problems.push("templates: not loaded".to_owned());
         }
         let links = self
-            .inner
             .links
             .lock()
             .expect("the link list is never poisoned: nothing panics holding it");

@@ -28,46 +28,15 @@ use crate::chat::slack::{Delivery, Slack};
 use crate::error_chain;
 use crate::incident::Platform;
 
-/// What the handlers share.
+/// What the handlers share: each platform's pipeline with the verifier of its requests (a
+/// platform that is `None` answers 404), and the health routes.
 pub struct AppState {
-    slack: Option<Endpoint<Slack, Verifier>>,
-    discord: Option<Endpoint<Discord, discord::signature::Verifier>>,
-    health: Health,
-}
-
-/// A platform's pipeline and how its requests are verified.
-struct Endpoint<A: crate::chat::Adapter, V> {
-    pipeline: Arc<Pipeline<A>>,
-    verifier: V,
-}
-
-impl AppState {
-    /// The health routes, and no platform (its routes answer 404) until one is added.
-    pub fn new(health: Health) -> Self {
-        Self {
-            slack: None,
-            discord: None,
-            health,
-        }
-    }
-
-    /// Adds the Slack endpoints.
-    #[must_use]
-    pub fn with_slack(mut self, pipeline: Arc<Pipeline<Slack>>, verifier: Verifier) -> Self {
-        self.slack = Some(Endpoint { pipeline, verifier });
-        self
-    }
-
-    /// Adds the Discord interactions endpoint.
-    #[must_use]
-    pub fn with_discord(
-        mut self,
-        pipeline: Arc<Pipeline<Discord>>,
-        verifier: discord::signature::Verifier,
-    ) -> Self {
-        self.discord = Some(Endpoint { pipeline, verifier });
-        self
-    }
+    /// The Slack endpoints.
+    pub slack: Option<(Arc<Pipeline<Slack>>, Verifier)>,
+    /// The Discord interactions endpoint.
+    pub discord: Option<(Arc<Pipeline<Discord>>, discord::signature::Verifier)>,
+    /// `/healthz`, `/readyz` and `/metrics`.
+    pub health: Health,
 }
 
 /// The routes, for tests with `oneshot` and for [`serve`].
@@ -142,15 +111,14 @@ fn verified_slack<'a>(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<&'a Arc<Pipeline<Slack>>, Refused> {
-    let endpoint = state
+    let (pipeline, verifier) = state
         .slack
         .as_ref()
         .ok_or(Refused::NotConfigured("slack"))?;
-    endpoint
-        .verifier
+    verifier
         .check(headers, body)
         .map_err(|r| Refused::Unsigned(r.to_string()))?;
-    Ok(&endpoint.pipeline)
+    Ok(pipeline)
 }
 
 async fn slack_command(
@@ -166,12 +134,7 @@ async fn slack_command(
         Ok(CommandRequest::CertificateCheck) => return Ok(StatusCode::OK.into_response()),
         Err(e) => return Err(Refused::Unreadable(e.to_string())),
     };
-    let answer = take_slack(slack, Delivery::Command(command)).await;
-    state
-        .health
-        .metrics()
-        .ack(Platform::Slack, started.elapsed());
-    Ok(answer)
+    Ok(take_slack(&state, slack, Delivery::Command(command), started).await)
 }
 
 async fn slack_interaction(
@@ -185,17 +148,23 @@ async fn slack_interaction(
     let Some(press) = press else {
         return Ok(StatusCode::OK.into_response());
     };
-    let answer = take_slack(slack, Delivery::Button(press)).await;
+    Ok(take_slack(&state, slack, Delivery::Button(press), started).await)
+}
+
+/// Hands the delivery to the pipeline, and times the answer from `started`; the answer to Slack
+/// does not wait for it to run.
+async fn take_slack(
+    state: &AppState,
+    slack: &Arc<Pipeline<Slack>>,
+    delivery: Delivery,
+    started: Instant,
+) -> Response {
+    let taken = slack.take(delivery).await;
     state
         .health
         .metrics()
         .ack(Platform::Slack, started.elapsed());
-    Ok(answer)
-}
-
-/// Hands the delivery to the pipeline; the answer to Slack does not wait for it to run.
-async fn take_slack(slack: &Arc<Pipeline<Slack>>, delivery: Delivery) -> Response {
-    match slack.take(delivery).await {
+    match taken {
         Ok(_) => StatusCode::OK.into_response(),
         Err(e) => {
             tracing::error!(error = %error_chain(&e), "could not store a slack request");
@@ -210,12 +179,11 @@ async fn discord_interaction(
     body: Bytes,
 ) -> Result<Response, Refused> {
     let started = Instant::now();
-    let endpoint = state
+    let (pipeline, verifier) = state
         .discord
         .as_ref()
         .ok_or(Refused::NotConfigured("discord"))?;
-    endpoint
-        .verifier
+    verifier
         .check(&headers, &body, chrono::Utc::now().timestamp())
         .map_err(|r| Refused::Unsigned(r.to_string()))?;
     let call = match interaction::read(&body).map_err(|e| Refused::Unreadable(e.to_string()))? {
@@ -228,7 +196,7 @@ async fn discord_interaction(
         Interaction::Call(call) => call,
     };
     let deferral = discord::deferral(&call);
-    match endpoint.pipeline.take(call).await {
+    match pipeline.take(call).await {
         Ok(_) => {}
         Err(e) => {
             tracing::error!(error = %error_chain(&e), "could not store a discord interaction");

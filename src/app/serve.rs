@@ -14,9 +14,8 @@ use tokio_util::task::TaskTracker;
 use super::App;
 use super::health::Health;
 use super::http::{self, AppState};
-use crate::chat::discord::embed::Mentions as DiscordMentions;
+use crate::approval;
 use crate::chat::discord::{self, Discord};
-use crate::chat::slack::blocks::Mentions;
 use crate::chat::slack::signature::Verifier;
 use crate::chat::slack::socket::SocketMode;
 use crate::chat::slack::{self, Slack};
@@ -139,7 +138,7 @@ fn slack_pipeline(app: &App, tasks: &TaskTracker) -> Result<Option<Arc<Pipeline<
         api,
         Arc::clone(&app.engine),
         Arc::clone(&app.outbox) as Arc<dyn Outbox>,
-        Arc::new(Mentions::new(&app.settings.roles)),
+        Arc::new(approval::roles(&app.settings.roles)),
         slack::Options {
             alerts_channel: settings.alerts_channel.clone(),
             create_incident_channels: settings.create_incident_channels,
@@ -186,7 +185,7 @@ fn discord_pipeline(app: &App, tasks: &TaskTracker) -> Result<Option<DiscordPart
     let adapter = Discord::new(
         Arc::clone(api),
         Arc::clone(&app.outbox) as Arc<dyn Outbox>,
-        Arc::new(DiscordMentions::new(&app.settings.roles)),
+        Arc::new(approval::roles(&app.settings.roles)),
     );
     Ok(Some((pipeline(app, adapter, tasks), verifier)))
 }
@@ -270,18 +269,23 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
         ),
         _ => None,
     };
-    let mut state = AppState::new(Health::new(
+    let health = Health::new(
         Arc::clone(&app.store),
         app.readiness.clone(),
         Arc::clone(&app.metrics),
-    ));
+    );
+    let mut state = AppState {
+        slack: None,
+        discord: None,
+        health,
+    };
     if let (Some(slack), Some(secret)) = (&slack, &app.settings.slack.signing_secret) {
-        state = state.with_slack(Arc::clone(slack), Verifier::new(secret));
+        state.slack = Some((Arc::clone(slack), Verifier::new(secret)));
     }
     let mut background = vec![tokio::spawn(prune(app))];
     if let Some((discord, verifier)) = &discord {
         match verifier {
-            Some(verifier) => state = state.with_discord(Arc::clone(discord), verifier.clone()),
+            Some(verifier) => state.discord = Some((Arc::clone(discord), verifier.clone())),
             None => background.push(gateway(app, Arc::clone(discord))),
         }
     }

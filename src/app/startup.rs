@@ -8,10 +8,8 @@ use crate::approval;
 use crate::catalog::Catalog;
 use crate::chat::Router;
 use crate::chat::discord::api::DiscordApi;
-use crate::chat::discord::embed::Mentions as DiscordMentions;
 use crate::chat::discord::{DiscordOutbox, StatusMirror};
 use crate::chat::slack::api::{SlackApi, SlackOutbox};
-use crate::chat::slack::blocks::Mentions;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::engine::{Engine, Limits, Parts};
@@ -19,6 +17,7 @@ use crate::incident::Platform;
 use crate::incident::severity::{Policy, PolicyError};
 use crate::metrics::Metrics;
 use crate::notify::{self, Templates};
+use crate::ops::jobs::Verification;
 use crate::ops::{self, Cluster};
 use crate::store::{self, Access, Store};
 
@@ -67,62 +66,37 @@ pub struct App {
     pub readiness: Readiness,
 }
 
-/// What `check-config` found.
-#[derive(Debug)]
-pub struct Checked {
-    /// The severity policy.
-    pub policy: Policy,
-    /// The templates, each rendered with sample data.
-    pub templates: Templates,
-    /// The verification jobs.
-    pub verification: ops::jobs::Verification,
-}
-
 /// Checks everything that can be checked without opening the store: the severity policy, the
-/// verification jobs and every template rendered with sample data.
+/// verification jobs and every template rendered with sample data. Returns the three.
 ///
 /// # Errors
 /// The first problem found.
-pub fn check(settings: &Settings) -> Result<Checked, Error> {
+pub fn check(settings: &Settings) -> Result<(Policy, Templates, Verification), Error> {
     let policy = Policy::from_settings(settings)?;
-    let verification = ops::jobs::Verification::new(settings)?;
+    let verification = Verification::new(settings)?;
     let templates = Templates::load(settings.messages.dir.as_deref())?;
     templates.check(&policy)?;
-    Ok(Checked {
-        policy,
-        templates,
-        verification,
-    })
+    Ok((policy, templates, verification))
 }
 
-/// Builds the application: checks the settings, opens and migrates the store as its writer
-/// ([`Access::Exclusive`]: `serve`, `console`).
+/// Builds the application: checks the settings, opens and migrates the store as `access` says
+/// (as its writer, [`Access::Exclusive`], for `serve` and `console`; `report` runs beside a
+/// serving process with [`Access::Shared`]).
 ///
 /// # Errors
 /// [`Error`] naming what could not be set up.
-pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, Error> {
-    build_with(settings, clock, Access::Exclusive).await
-}
-
-/// [`build`] with the store opened as `access` says (`report` runs beside a serving process
-/// with [`Access::Shared`]).
-///
-/// # Errors
-/// [`Error`] naming what could not be set up.
-pub async fn build_with(
+pub async fn build(
     settings: Settings,
     clock: Arc<dyn Clock>,
     access: Access,
 ) -> Result<App, Error> {
-    let mut router = Router::new();
+    let mut router = Router::default();
+    let roles = Arc::new(approval::roles(&settings.roles));
     let slack_api = match &settings.slack.bot_token {
         Some(token) => {
             let api = Arc::new(SlackApi::new(&settings.slack.api_url, token)?);
-            let mentions = Arc::new(Mentions::new(&settings.roles));
-            router.route(
-                Platform::Slack,
-                Arc::new(SlackOutbox::new(Arc::clone(&api), mentions)),
-            );
+            let outbox = SlackOutbox::new(Arc::clone(&api), Arc::clone(&roles));
+            router.route(Platform::Slack, Arc::new(outbox));
             Some(api)
         }
         None => None,
@@ -136,17 +110,11 @@ pub async fn build_with(
                 discord.bot_token.as_ref(),
             )?);
             if discord.bot_token.is_some() {
-                let mentions = Arc::new(DiscordMentions::new(&settings.roles));
-                router.route(
-                    Platform::Discord,
-                    Arc::new(DiscordOutbox::new(Arc::clone(&api), Arc::clone(&mentions))),
-                );
+                let outbox = DiscordOutbox::new(Arc::clone(&api), Arc::clone(&roles));
+                router.route(Platform::Discord, Arc::new(outbox));
                 if let Some(status) = &discord.status_channel_id {
-                    router.add_mirror(Arc::new(StatusMirror::new(
-                        Arc::clone(&api),
-                        mentions,
-                        status,
-                    )));
+                    let mirror = StatusMirror::new(Arc::clone(&api), roles, status);
+                    router.add_mirror(Arc::new(mirror));
                 }
             }
             Some(api)
@@ -154,11 +122,7 @@ pub async fn build_with(
         None => None,
     };
     let outbox = Arc::new(router);
-    let Checked {
-        policy,
-        templates,
-        verification,
-    } = check(&settings)?;
+    let (policy, templates, verification) = check(&settings)?;
     let readiness = Readiness::default();
     readiness.templates_loaded();
     let metrics = Arc::new(Metrics::default());
@@ -170,15 +134,18 @@ pub async fn build_with(
     if let Some(api) = &discord_api {
         api.keep_cards_in(Arc::clone(&store));
     }
-    let cluster: Arc<dyn Cluster> = match ops::connect(&settings).await {
-        Ok(cluster) => Arc::new(cluster),
+    let cluster = match ops::connect(&settings).await {
+        Ok(cluster) => Ok(Arc::new(cluster) as Arc<dyn Cluster>),
         Err(e) => {
             tracing::info!(error = %e, "no cluster: incidents work, cluster commands say why");
-            Arc::new(ops::Unavailable::new(reason(e)))
+            // Every call will say "cluster unavailable: <why>": keep only the why.
+            Err(match e {
+                ops::Error::Unavailable(why) => why,
+                other => other.to_string(),
+            })
         }
     };
-    let cluster: Arc<dyn Cluster> =
-        Arc::new(ops::metered::Metered::new(cluster, Arc::clone(&metrics)));
+    let cluster = Arc::new(ops::metered::Metered::new(cluster, Arc::clone(&metrics)));
     let engine = Engine::new(Parts {
         store: Arc::clone(&store),
         policy: Arc::new(policy),
@@ -196,8 +163,8 @@ pub async fn build_with(
         )),
         approvals: Arc::new(approval::Policy::new(&settings.approvals, &settings.roles)),
         verification: Arc::new(verification),
-    })
-    .with_metrics(Arc::clone(&metrics));
+        metrics: Arc::clone(&metrics),
+    });
     Ok(App {
         engine: Arc::new(engine),
         store,
@@ -209,12 +176,4 @@ pub async fn build_with(
         metrics,
         readiness,
     })
-}
-
-/// The reason inside a connect error (which already reads "cluster unavailable: …").
-fn reason(e: ops::Error) -> String {
-    match e {
-        ops::Error::Unavailable(reason) => reason,
-        other => other.to_string(),
-    }
 }

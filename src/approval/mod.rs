@@ -22,7 +22,7 @@ mod policy;
 
 use chrono::{DateTime, Utc};
 
-pub use policy::{Person, Policy, Rule};
+pub use policy::{Members, Person, Policy, Roles, Rule, roles};
 
 use crate::incident::{Actor, IncidentId, Severity};
 use crate::ops::Change;

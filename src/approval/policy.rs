@@ -39,17 +39,28 @@ pub struct Person<'a> {
 /// One kind of change's rule at each severity, P0 first.
 type BySeverity = [Rule; 4];
 
-/// Who a role is on each platform.
+/// Who a role is on each platform: whom approval rules admit, and whom paging mentions.
 #[derive(Debug, Clone, Default)]
-struct Members {
-    /// Slack user ids.
-    slack: Vec<String>,
+pub struct Members {
+    /// Slack user ids (`U…`) and user-group ids (`S…`).
+    pub slack: Vec<String>,
     /// Discord user ids.
-    discord_users: Vec<String>,
+    pub discord_users: Vec<String>,
     /// Discord role ids.
-    discord_roles: Vec<String>,
+    pub discord_roles: Vec<String>,
     /// Terminal user names.
-    console: Vec<String>,
+    pub console: Vec<String>,
+}
+
+/// Every role's members, by role name.
+pub type Roles = BTreeMap<String, Members>;
+
+/// The members of each `[roles.NAME]`.
+pub fn roles(settings: &BTreeMap<String, RoleSettings>) -> Roles {
+    settings
+        .iter()
+        .map(|(name, role)| (name.clone(), Members::from(role)))
+        .collect()
 }
 
 /// The approval policy of the config.
@@ -62,7 +73,7 @@ pub struct Policy {
     /// Runbook actions with a rule of their own, by name.
     actions: Vec<(String, BySeverity)>,
     job: BySeverity,
-    roles: BTreeMap<String, Members>,
+    roles: Roles,
 }
 
 impl Default for Policy {
@@ -86,10 +97,7 @@ impl Policy {
                 .map(|(name, rule)| (name.clone(), rules(rule)))
                 .collect(),
             job: rules(&settings.job),
-            roles: roles
-                .iter()
-                .map(|(name, role)| (name.clone(), Members::from(role)))
-                .collect(),
+            roles: self::roles(roles),
         }
     }
 

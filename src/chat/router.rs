@@ -11,8 +11,9 @@ use crate::engine::outbox::{Error, Outbox, Result};
 use crate::incident::{ChannelRef, Platform};
 use crate::message::Message;
 
-/// An [`Outbox`] over every platform this process runs, chosen by the channel's platform.
-/// Routes can be added while the engine runs (an adapter that starts later, the console).
+/// An [`Outbox`] over every platform this process runs, chosen by the channel's platform (a
+/// platform without a route fails with [`Error::NoRoute`]). Routes can be added while the
+/// engine runs (an adapter that starts later, the console).
 #[derive(Default)]
 pub struct Router {
     routes: RwLock<HashMap<Platform, Arc<dyn Outbox>>>,
@@ -20,11 +21,6 @@ pub struct Router {
 }
 
 impl Router {
-    /// A router with no routes: every post fails with [`Error::NoRoute`].
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// Sends `platform`'s channels to `outbox` (replacing an earlier route).
     pub fn route(&self, platform: Platform, outbox: Arc<dyn Outbox>) {
         self.routes
@@ -36,11 +32,6 @@ impl Router {
     /// Copies every mirrored message to `mirror` (its `post` gets the channel it came from).
     pub fn add_mirror(&mut self, mirror: Arc<dyn Outbox>) {
         self.mirrors.push(mirror);
-    }
-
-    /// Whether channels of `platform` can be posted to.
-    pub fn reaches(&self, platform: Platform) -> bool {
-        self.outbox_for(platform).is_some()
     }
 
     fn outbox_for(&self, platform: Platform) -> Option<Arc<dyn Outbox>> {
@@ -98,7 +89,7 @@ mod tests {
     #[tokio::test]
     async fn posts_go_to_the_channels_platform_or_fail_plainly() {
         let slack = Arc::new(Recorder::default());
-        let mut router = Router::new();
+        let mut router = Router::default();
         router.route(Platform::Slack, slack.clone());
         let message = Message::notice("📊 hello", "");
         router
@@ -110,7 +101,8 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.to_string(), "no discord channel is connected");
-        assert!(router.reaches(Platform::Slack) && !router.reaches(Platform::Console));
+        let reaches = |platform| router.outbox_for(platform).is_some();
+        assert!(reaches(Platform::Slack) && !reaches(Platform::Console));
         let mirror = Arc::new(Recorder::default());
         router.add_mirror(mirror.clone());
         router.mirror(&channel(Platform::Console), &message).await;

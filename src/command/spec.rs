@@ -151,11 +151,6 @@ impl CommandName {
         )
     }
 
-    /// The slash command that runs it on its own: `/incident-assess`, `/performance-test`.
-    pub fn slash(self) -> String {
-        self.to_string()
-    }
-
     /// Finds a command by its word, accepting `assess`, `incident-assess` and `/incident-assess`
     /// (and `performance-test`, `/performance-test`).
     pub fn lookup(text: &str) -> Option<Self> {

@@ -149,7 +149,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         secret_file(&dir, "url", b"sqlite:///var/lib/firewatch/fw.db\n");
         let s = load(&dir, "[store]\nurl_file = \"url\"\n").expect("loads");
-        assert_eq!(s.store.url.expose(), "sqlite:///var/lib/firewatch/fw.db");
+        assert_eq!(s.store.url, "sqlite:///var/lib/firewatch/fw.db");
         let both = load(
             &dir,
             "[store]\nurl = \"sqlite://other.db\"\nurl_file = \"url\"\n",

@@ -246,30 +246,14 @@ fn is_quantity(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-
-    use crate::config::{Error, Settings};
-
-    fn load(extra: &str) -> Result<Settings, (String, String)> {
-        let text = format!("[[services]]\nname = \"web\"\nnamespace = \"web\"\n{extra}");
-        let mut f = tempfile::Builder::new()
-            .suffix(".toml")
-            .tempfile()
-            .expect("temp file");
-        f.write_all(text.as_bytes()).expect("write");
-        match Settings::load_with_env(f.path(), []) {
-            Ok(s) => Ok(s),
-            Err(Error::Invalid { key, message, .. }) => Err((key, message)),
-            Err(other) => panic!("expected an invalid key, got {other:?}"),
-        }
-    }
+    use crate::config::tests::{WEB, invalid, load};
 
     const SMOKE: &str = "[[jobs]]\nname = \"smoke\"\nkind = \"smoke\"\nimage = \"curl:8\"\n";
 
     #[test]
     fn jobs_load_with_their_defaults() {
         let s = load(&format!(
-            "{SMOKE}[[jobs]]\nname = \"load\"\nkind = \"load\"\nimage = \"k6:1\"\nresult = \"k6\"\n\
+            "{WEB}{SMOKE}[[jobs]]\nname = \"load\"\nkind = \"load\"\nimage = \"k6:1\"\nresult = \"k6\"\n\
              services = [\"web\"]\nlimits = {{ cpu = \"500m\", memory = \"256Mi\" }}\n\
              env = {{ TARGET = \"http://{{deployment}}.{{namespace}}\" }}\np95_tolerance = 0.3\n"
         ))
@@ -338,7 +322,7 @@ mod tests {
             ("[verification]\npoll_ms = 1", "verification.poll_ms"),
         ];
         for (extra, key) in cases {
-            let (got, message) = load(extra).expect_err(extra);
+            let (got, message) = invalid(&format!("{WEB}{extra}"));
             assert_eq!(got, key, "{extra}: {message}");
             assert!(!message.is_empty());
         }

@@ -519,4 +519,4 @@ fn describe(path: String, message: String) -> (String, String) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -210,22 +210,7 @@ impl super::Settings {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-
-    use crate::config::{Error, Settings};
-
-    fn invalid(extra: &str) -> (String, String) {
-        let text = format!("[[services]]\nname = \"web\"\nnamespace = \"web\"\n{extra}");
-        let mut f = tempfile::Builder::new()
-            .suffix(".toml")
-            .tempfile()
-            .expect("temp file");
-        f.write_all(text.as_bytes()).expect("write");
-        match Settings::load_with_env(f.path(), []) {
-            Err(Error::Invalid { key, message, .. }) => (key, message),
-            other => panic!("expected an invalid key, got {other:?}"),
-        }
-    }
+    use crate::config::tests::{WEB, invalid};
 
     #[test]
     fn bad_cluster_settings_name_their_key() {
@@ -263,7 +248,7 @@ mod tests {
             ),
         ];
         for (extra, key) in cases {
-            let (got, message) = invalid(extra);
+            let (got, message) = invalid(&format!("{WEB}{extra}"));
             assert_eq!(got, key, "{extra}: {message}");
             assert!(!message.is_empty());
         }

@@ -56,11 +56,6 @@ impl StoreUrl {
     pub fn new(url: impl Into<String>) -> Self {
         Self(url.into())
     }
-
-    /// The URL with its password, for the one place that connects.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
 }
 
 impl std::ops::Deref for StoreUrl {
@@ -142,7 +137,7 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("postgres://firewatch:***@db.internal:5432/firewatch"));
         assert_eq!(
-            url.expose(),
+            url,
             "postgres://firewatch:hunter2@db.internal:5432/firewatch"
         );
         assert!(url.starts_with("postgres://"));

@@ -8,7 +8,10 @@ name = "freightliner"
 namespace = "freightliner-production"
 "#;
 
-fn file(text: &str) -> tempfile::NamedTempFile {
+/// One service, `web`, for tests that are about the keys below it.
+pub(crate) const WEB: &str = "[[services]]\nname = \"web\"\nnamespace = \"web\"\n";
+
+pub(crate) fn file(text: &str) -> tempfile::NamedTempFile {
     let mut f = tempfile::Builder::new()
         .suffix(".toml")
         .tempfile()
@@ -17,7 +20,7 @@ fn file(text: &str) -> tempfile::NamedTempFile {
     f
 }
 
-fn load(text: &str) -> Result<Settings> {
+pub(crate) fn load(text: &str) -> Result<Settings> {
     load_env(text, &[])
 }
 
@@ -27,7 +30,7 @@ fn load_env(text: &str, env: &[(&str, &str)]) -> Result<Settings> {
     Settings::load_with_env(f.path(), env)
 }
 
-fn invalid(text: &str) -> (String, String) {
+pub(crate) fn invalid(text: &str) -> (String, String) {
     match load(text) {
         Err(Error::Invalid { key, message, .. }) => (key, message),
         other => panic!("expected an invalid key, got {other:?}"),

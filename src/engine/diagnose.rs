@@ -70,9 +70,7 @@ impl Engine {
                 total - MAX_LINES
             )));
         }
-        let message = message
-            .with_colour(&self.policy.level(incident.severity).colour)
-            .about(incident.id);
+        let message = self.about(&incident, message);
         Ok(vec![to_channel(&incident.channel, message)])
     }
 

@@ -42,19 +42,14 @@ pub(super) struct Signals {
     pub rollback: Option<String>,
 }
 
-/// Parts that arrived in time, and the ones still running.
-pub(super) struct Gathered {
-    pub parts: Vec<Part>,
-    pub pending: Vec<JoinHandle<Part>>,
-}
-
-/// Starts the four reads and waits for them until `timeout`.
+/// Starts the four reads and waits for them until `timeout`: the parts that arrived in time,
+/// and the ones still running.
 pub(super) async fn gather(
     cluster: &Arc<dyn Cluster>,
     service: &Service,
     now: DateTime<Utc>,
     timeout: Duration,
-) -> Gathered {
+) -> (Vec<Part>, Vec<JoinHandle<Part>>) {
     let since = now - DEPLOYS_WINDOW;
     let (c, s) = (Arc::clone(cluster), service.clone());
     let readiness = tokio::spawn(async move { Part::Readiness(c.readiness(&s).await) });
@@ -66,18 +61,15 @@ pub(super) async fn gather(
     let warnings = tokio::spawn(async move { Part::Warnings(c.warnings(&s).await) });
     let handles = [readiness, rollouts, logs, warnings];
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut gathered = Gathered {
-        parts: Vec::new(),
-        pending: Vec::new(),
-    };
+    let (mut parts, mut pending) = (Vec::new(), Vec::new());
     for mut handle in handles {
         match tokio::time::timeout_at(deadline, &mut handle).await {
-            Ok(Ok(part)) => gathered.parts.push(part),
+            Ok(Ok(part)) => parts.push(part),
             Ok(Err(e)) => tracing::error!(error = %e, "an evidence task failed"),
-            Err(_) => gathered.pending.push(handle),
+            Err(_) => pending.push(handle),
         }
     }
-    gathered
+    (parts, pending)
 }
 
 /// Waits for the parts still running.

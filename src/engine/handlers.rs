@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use super::steps::refusal;
 use super::{Caller, Engine, Reply, Result, error_reference, evidence, refuse, to_channel};
-use crate::catalog::Service;
 use crate::command::CommandName;
 use crate::incident::lifecycle::{self, Event, FollowUp, Outcome, Report};
 use crate::incident::trail::{self, Trail};
@@ -33,14 +32,14 @@ impl Engine {
             .pick(service)
             .map_err(|e| refuse("Unknown service", e))?;
         let now = self.clock.now();
-        let gathered =
-            evidence::gather(&self.cluster, service, now, self.limits.evidence_timeout).await;
-        let signals = evidence::signals(&gathered.parts, now);
+        let timeout = self.limits.evidence_timeout;
+        let (parts, pending) = evidence::gather(&self.cluster, service, now, timeout).await;
+        let signals = evidence::signals(&parts, now);
         let mut classification = self.policy.classify(&description, severity);
         if let Some(down) = &signals.down {
             classification = classification.raise(Severity::P0, down.clone());
         }
-        let paged = self.paged_for(classification.severity, service);
+        let paged = self.paged(classification.severity, &service.name, &[]);
         let report = Report {
             summary: description,
             service: service.name.clone(),
@@ -48,9 +47,9 @@ impl Engine {
             channel: caller.channel.clone(),
             paged: paged.clone(),
         };
-        let findings = evidence_lines(&gathered, &signals);
+        let findings = evidence_lines(&parts, pending.len(), &signals);
         let mut draft = lifecycle::open(report, &caller.actor, now, &self.policy);
-        if !evidence::nothing_gathered(&gathered.parts, &gathered.pending) {
+        if !evidence::nothing_gathered(&parts, &pending) {
             draft.entries.push(TimelineEvent::Evidence {
                 findings: findings.clone(),
                 late: false,
@@ -62,7 +61,7 @@ impl Engine {
             .await?;
         tracing::info!(incident = %incident.id, severity = %incident.severity, "incident opened");
         let message = self.alert(&incident, findings, signals.rollback.is_some(), paged, now);
-        if !gathered.pending.is_empty() {
+        if !pending.is_empty() {
             let follow = evidence::FollowUp {
                 store: Arc::clone(&self.store),
                 outbox: Arc::clone(&self.outbox),
@@ -70,21 +69,22 @@ impl Engine {
                 policy: Arc::clone(&self.policy),
                 incident: incident.clone(),
                 actor: caller.actor.clone(),
-                early: gathered.parts,
+                early: parts,
             };
-            self.background
-                .spawn(evidence::follow_up(follow, gathered.pending));
+            self.background.spawn(evidence::follow_up(follow, pending));
         }
         Ok(vec![to_channel(&caller.channel, message)])
     }
 
-    /// The roles a new incident of `severity` on `service` pages: the severity's, then the
-    /// service's owners.
-    fn paged_for(&self, severity: Severity, service: &Service) -> Vec<String> {
-        let mut paged = self.policy.level(severity).roles.clone();
-        for owner in &service.owners {
-            if !paged.contains(owner) {
-                paged.push(owner.clone());
+    /// The roles an incident of `severity` on `service` pages: the severity's, then the
+    /// service's owners, then `more`, each once.
+    pub(super) fn paged(&self, severity: Severity, service: &str, more: &[String]) -> Vec<String> {
+        let owners = self.catalog.get(service).map(|s| &s.owners[..]);
+        let mut paged: Vec<String> = Vec::new();
+        let level = &self.policy.level(severity).roles;
+        for role in level.iter().chain(owners.unwrap_or_default()).chain(more) {
+            if !paged.contains(role) {
+                paged.push(role.clone());
             }
         }
         paged
@@ -312,17 +312,11 @@ impl Engine {
         if after.severity >= before.severity {
             return Vec::new();
         }
-        let old = &self.policy.level(before.severity).roles;
-        let owners = self
-            .catalog
-            .get(&after.service)
-            .map(|s| s.owners.clone())
-            .unwrap_or_default();
-        self.policy
-            .level(after.severity)
-            .roles
+        let paged = self.paged(before.severity, &after.service, &[]);
+        let roles = &self.policy.level(after.severity).roles;
+        roles
             .iter()
-            .filter(|r| !old.contains(r) && !owners.contains(r))
+            .filter(|r| !paged.contains(r))
             .cloned()
             .collect()
     }
@@ -336,9 +330,7 @@ impl Engine {
         incident: &Incident,
     ) -> Message {
         match self.templates.render(template, data) {
-            Ok(message) => message
-                .with_colour(&self.policy.level(incident.severity).colour)
-                .about(incident.id),
+            Ok(message) => self.about(incident, message),
             Err(e) => {
                 let reference = error_reference();
                 tracing::error!(error = %e, reference = %reference, "template failed after commit");
@@ -398,13 +390,16 @@ impl Engine {
 }
 
 /// The alert's evidence lines: what was found, what it signals, and how much still comes.
-fn evidence_lines(gathered: &evidence::Gathered, signals: &evidence::Signals) -> Vec<String> {
-    let mut findings = evidence::findings(&gathered.parts);
+fn evidence_lines(
+    parts: &[evidence::Part],
+    pending: usize,
+    signals: &evidence::Signals,
+) -> Vec<String> {
+    let mut findings = evidence::findings(parts);
     findings.extend(evidence::signal_lines(signals));
-    if !gathered.pending.is_empty() {
+    if pending > 0 {
         findings.push(format!(
-            "⏳ {} more part(s) still being gathered; they follow as an update",
-            gathered.pending.len()
+            "⏳ {pending} more part(s) still being gathered; they follow as an update"
         ));
     }
     findings

@@ -2,7 +2,7 @@
 //! only: no store, no cluster.
 
 use crate::command::CommandName;
-use crate::message::Message;
+use crate::message::{Message, capitalise};
 
 /// Help for one command, or the list of all of them.
 pub(super) fn help(topic: Option<CommandName>) -> Message {
@@ -23,12 +23,4 @@ pub(super) fn help(topic: Option<CommandName>) -> Message {
             Message::notice("ℹ️ firewatch commands", &body)
         }
     }
-}
-
-fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }

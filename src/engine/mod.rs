@@ -43,7 +43,7 @@ use crate::clock::Clock;
 use crate::command::{self, Invocation};
 use crate::error_chain;
 use crate::incident::severity::Policy;
-use crate::incident::{Actor, ChannelRef};
+use crate::incident::{Actor, ChannelRef, Platform};
 use crate::message::Message;
 use crate::metrics::{Metrics, Outcome};
 use crate::notify::{self, Templates};
@@ -66,6 +66,25 @@ pub struct Caller {
     /// The person's platform role ids (a Discord member's roles), for approval policies; empty
     /// where the platform does not say.
     pub roles: Vec<String>,
+}
+
+impl Caller {
+    /// The person `id` (called `name`) on `platform`, typing in its channel `channel`.
+    pub fn new(platform: Platform, id: &str, name: &str, channel: &str) -> Self {
+        Self {
+            actor: Actor {
+                platform,
+                id: id.to_owned(),
+                name: name.to_owned(),
+            },
+            channel: ChannelRef {
+                platform,
+                id: channel.to_owned(),
+            },
+            request: None,
+            roles: Vec::new(),
+        }
+    }
 }
 
 /// Who sees a reply.
@@ -153,6 +172,8 @@ pub struct Parts {
     pub approvals: Arc<approval::Policy>,
     /// The verification Jobs (`[[jobs]]`) and how they are judged.
     pub verification: Arc<Verification>,
+    /// Where commands, approvals and incident milestones are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The incident engine.
@@ -170,6 +191,7 @@ pub struct Engine {
     prober: Arc<Prober>,
     approvals: Arc<approval::Policy>,
     verification: Arc<Verification>,
+    metrics: Arc<Metrics>,
     /// The verification Jobs this process watches (by name).
     watching: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     /// Dropped with the engine: the Job watchers of this process stop with it (a restart
@@ -179,8 +201,6 @@ pub struct Engine {
     jobs_resumed: AtomicBool,
     /// This process, as the runner of the approval requests it claims.
     runner: String,
-    /// Where commands, approvals and incident milestones are counted.
-    metrics: Arc<Metrics>,
     /// Work a command leaves running after its answer (mirror posts, late evidence), so that
     /// shutdown can wait for it.
     background: TaskTracker,
@@ -192,51 +212,28 @@ pub struct Engine {
 impl Engine {
     /// An engine over these parts.
     pub fn new(parts: Parts) -> Self {
-        let Parts {
-            store,
-            policy,
-            catalog,
-            templates,
-            clock,
-            outbox,
-            reports,
-            cluster,
-            limits,
-            runbook,
-            prober,
-            approvals,
-            verification,
-        } = parts;
-        let runner = store.process().to_owned();
         Self {
-            store,
-            policy,
-            catalog,
-            templates,
-            clock,
-            outbox,
-            reports,
-            cluster,
-            limits,
-            runbook,
-            prober,
-            approvals,
-            verification,
+            runner: parts.store.process().to_owned(),
+            store: parts.store,
+            policy: parts.policy,
+            catalog: parts.catalog,
+            templates: parts.templates,
+            clock: parts.clock,
+            outbox: parts.outbox,
+            reports: parts.reports,
+            cluster: parts.cluster,
+            limits: parts.limits,
+            runbook: parts.runbook,
+            prober: parts.prober,
+            approvals: parts.approvals,
+            verification: parts.verification,
+            metrics: parts.metrics,
             watching: Arc::default(),
             alive: tokio::sync::watch::channel(()).0,
             jobs_resumed: AtomicBool::new(false),
-            metrics: Arc::new(Metrics::default()),
             background: TaskTracker::new(),
-            runner,
             next_recovery: std::sync::Mutex::new(None),
         }
-    }
-
-    /// Counts into `metrics` (by default, a registry of its own that nobody reads).
-    #[must_use]
-    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
-        self.metrics = metrics;
-        self
     }
 
     /// Waits up to `within` for the work commands left running after their answers (mirror

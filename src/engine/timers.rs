@@ -26,13 +26,9 @@ impl Engine {
     pub async fn run_due(&self) -> Result<Vec<Fired>, store::Error> {
         let now = self.clock.now();
         let on_due = |incident: &Incident, timer: &Timer| {
-            timers::on_due(
-                incident,
-                timer,
-                now,
-                &self.policy,
-                &self.escalation_paging(incident),
-            )
+            let escalation = self.policy.escalation_roles();
+            let paged = self.paged(incident.severity, &incident.service, escalation);
+            timers::on_due(incident, timer, now, &self.policy, &paged)
         };
         if let Err(e) = self.run_approvals().await {
             tracing::error!(error = %crate::error_chain(&e), "approval requests could not be expired or resumed; retrying next tick");
@@ -54,30 +50,6 @@ impl Engine {
             }
         }
         Ok(all)
-    }
-
-    /// Who a missed response target pages: the severity's roles, the service's owners and the
-    /// escalation roles.
-    fn escalation_paging(&self, incident: &Incident) -> Vec<String> {
-        let owners = self
-            .catalog
-            .get(&incident.service)
-            .map(|s| s.owners.clone())
-            .unwrap_or_default();
-        let mut roles: Vec<String> = Vec::new();
-        for role in self
-            .policy
-            .level(incident.severity)
-            .roles
-            .iter()
-            .chain(&owners)
-            .chain(self.policy.escalation_roles())
-        {
-            if !roles.contains(role) {
-                roles.push(role.clone());
-            }
-        }
-        roles
     }
 
     async fn deliver(&self, fired: &Fired, now: DateTime<Utc>) {

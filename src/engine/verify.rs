@@ -26,12 +26,7 @@ impl Engine {
         let incident = self.target(caller, explicit).await?;
         self.check_allowed(&incident, CommandName::Verify)?;
         let service = self.service_of(&incident)?;
-        let smoke: Vec<_> = self
-            .verification
-            .smoke_tests(&service.name)
-            .into_iter()
-            .cloned()
-            .collect();
+        let smoke = self.verification.smoke_tests(&service.name);
         if smoke_only && smoke.is_empty() {
             return Err(refuse(
                 format!("No smoke-test job is configured for {}", service.name),
@@ -70,12 +65,7 @@ impl Engine {
         let incident = self.target(caller, explicit).await?;
         self.check_allowed(&incident, CommandName::PerformanceTest)?;
         let service = self.service_of(&incident)?;
-        let load: Vec<_> = self
-            .verification
-            .load_tests(&service.name)
-            .into_iter()
-            .cloned()
-            .collect();
+        let load = self.verification.load_tests(&service.name);
         if load.is_empty() {
             return Err(refuse(
                 format!("No load-test job is configured for {}", service.name),

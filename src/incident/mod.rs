@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 pub use severity::Severity;
 pub use timeline::{TimelineEntry, TimelineEvent};
 
+use crate::message::capitalise;
+
 /// An incident's number, shown and typed as `#12`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -102,17 +104,6 @@ impl Status {
         }
     }
 
-    /// The capitalised name shown in messages.
-    pub fn label(self) -> &'static str {
-        match self {
-            Status::Investigating => "Investigating",
-            Status::Mitigating => "Mitigating",
-            Status::Monitoring => "Monitoring",
-            Status::Resolved => "Resolved",
-            Status::Closed => "Closed",
-        }
-    }
-
     /// Whether the incident is still ongoing for users.
     pub fn is_active(self) -> bool {
         Self::ACTIVE.contains(&self)
@@ -133,8 +124,9 @@ impl Status {
 }
 
 impl fmt::Display for Status {
+    /// The capitalised name shown in messages: `Investigating`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
+        f.write_str(&capitalise(self.as_str()))
     }
 }
 

@@ -104,15 +104,6 @@ impl From<&LevelSettings> for Level {
     }
 }
 
-/// One classification rule: a description matching `pattern` is at least `severity`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rule {
-    /// The severity the rule assigns.
-    pub severity: Severity,
-    /// A regular expression (Rust `regex` syntax; `(?i)` for case-insensitive).
-    pub pattern: String,
-}
-
 /// Why an incident has the severity it has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
@@ -220,72 +211,45 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Builds the policy, compiling every rule.
-    ///
-    /// # Errors
-    /// [`PolicyError`] naming the first bad rule or colour.
-    pub fn new(levels: [Level; 4], rules: &[Rule], default: Severity) -> Result<Self, PolicyError> {
-        for (severity, level) in Severity::ALL.iter().zip(&levels) {
-            let hex = level.colour.strip_prefix('#').unwrap_or("");
-            if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(PolicyError::Colour {
-                    key: severity.as_str().to_lowercase(),
-                    colour: level.colour.clone(),
-                });
-            }
-        }
-        let rules = rules
-            .iter()
-            .enumerate()
-            .map(|(index, rule)| {
-                Regex::new(&rule.pattern)
-                    .map(|re| (rule.severity, re))
-                    .map_err(|source| PolicyError::Pattern { index, source })
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Self {
-            levels,
-            rules,
-            default,
-            escalation: Vec::new(),
-        })
-    }
-
-    /// The policy with `roles` paged when a response target is missed.
-    pub fn with_escalation(mut self, roles: Vec<String>) -> Self {
-        self.escalation = roles;
-        self
-    }
-
     /// Roles paged, on top of the severity's and the service's, when a response target is missed.
     pub fn escalation_roles(&self) -> &[String] {
         &self.escalation
     }
 
-    /// The policy of the settings: the levels of `[severity.pN]`, the rules of `[[classify]]`,
-    /// and `[incidents]`' default severity and escalation roles.
+    /// The policy of the settings: the levels of `[severity.pN]`, the rules of `[[classify]]`
+    /// (each compiled), and `[incidents]`' default severity and escalation roles.
     ///
     /// # Errors
     /// [`PolicyError`] naming the first bad key and its value.
     pub fn from_settings(settings: &Settings) -> Result<Self, PolicyError> {
-        let levels = settings
-            .severity
-            .levels()
-            .map(|(_, level)| Level::from(level));
+        let levels = settings.severity.levels();
+        for (key, level) in &levels {
+            let hex = level.colour.strip_prefix('#').unwrap_or("");
+            if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(PolicyError::Colour {
+                    key: (*key).to_owned(),
+                    colour: level.colour.clone(),
+                });
+            }
+        }
         let rules = settings
             .classify
             .iter()
             .enumerate()
-            .map(|(i, rule)| {
-                Ok(Rule {
-                    severity: severity_at(&format!("classify[{i}].severity"), &rule.severity)?,
-                    pattern: rule.pattern.clone(),
-                })
+            .map(|(index, rule)| {
+                let severity = severity_at(&format!("classify[{index}].severity"), &rule.severity)?;
+                let re = Regex::new(&rule.pattern)
+                    .map_err(|source| PolicyError::Pattern { index, source })?;
+                Ok((severity, re))
             })
-            .collect::<Result<Vec<_>, PolicyError>>()?;
+            .collect::<Result<_, PolicyError>>()?;
         let incidents = &settings.incidents;
-        let default = severity_at("incidents.default_severity", &incidents.default_severity)?;
-        Ok(Self::new(levels, &rules, default)?.with_escalation(incidents.escalation_roles.clone()))
+        Ok(Self {
+            levels: levels.map(|(_, level)| Level::from(level)),
+            rules,
+            default: severity_at("incidents.default_severity", &incidents.default_severity)?,
+            escalation: incidents.escalation_roles.clone(),
+        })
     }
 
     /// The runbook's policy: the defaults of the settings (its levels and rules, P2 when nothing

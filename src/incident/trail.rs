@@ -8,6 +8,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{Incident, Status, TimelineEntry, TimelineEvent};
+use crate::message::capitalise;
 
 /// A runbook milestone of the report's Timeline section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -54,7 +55,7 @@ pub struct Moment {
 }
 
 /// A follow-up action item.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ActionItem {
     /// Its number, 1-based, in the order added.
     pub n: u32,
@@ -299,12 +300,4 @@ fn response_times(incident: &Incident, moments: &[Moment]) -> Metrics {
         mitigate: since_detection(Milestone::MitigationImplemented),
         resolve: incident.resolved.as_ref().map(|r| r.at - opened),
     }
-}
-
-fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }

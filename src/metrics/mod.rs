@@ -143,17 +143,6 @@ pub const CLUSTER_CALLS: [&str; 19] = [
     "delete_job",
 ];
 
-/// Incident milestones timed from when it was opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Milestone {
-    /// Someone acknowledged it.
-    Acknowledge,
-    /// It moved from investigating to mitigating or monitoring.
-    Mitigate,
-    /// It was resolved.
-    Resolve,
-}
-
 /// Every figure firewatch counts. One per application; shared as `Arc<Metrics>`.
 #[derive(Debug)]
 pub struct Metrics {
@@ -162,7 +151,11 @@ pub struct Metrics {
     approvals: [AtomicU64; APPROVAL_OUTCOMES.len()],
     cluster: [Histogram; CLUSTER_CALLS.len()],
     cluster_errors: [AtomicU64; CLUSTER_CALLS.len()],
-    milestones: [Histogram; 3],
+    /// Incident milestones, timed from the opening: acknowledged; moved from investigating to
+    /// mitigating or monitoring; resolved.
+    to_acknowledge: Histogram,
+    to_mitigate: Histogram,
+    to_resolve: Histogram,
 }
 
 impl Default for Metrics {
@@ -173,7 +166,9 @@ impl Default for Metrics {
             approvals: [const { AtomicU64::new(0) }; APPROVAL_OUTCOMES.len()],
             cluster: [const { Histogram::new(CLUSTER_BOUNDS) }; CLUSTER_CALLS.len()],
             cluster_errors: [const { AtomicU64::new(0) }; CLUSTER_CALLS.len()],
-            milestones: [const { Histogram::new(MILESTONE_BOUNDS) }; 3],
+            to_acknowledge: Histogram::new(MILESTONE_BOUNDS),
+            to_mitigate: Histogram::new(MILESTONE_BOUNDS),
+            to_resolve: Histogram::new(MILESTONE_BOUNDS),
         }
     }
 }
@@ -231,26 +226,17 @@ impl Metrics {
         if before.acknowledged.is_none()
             && let Some(ack) = &after.acknowledged
         {
-            self.milestone(Milestone::Acknowledge, since(ack.at));
+            self.to_acknowledge.observe(since(ack.at));
         }
         use crate::incident::Status::{Investigating, Mitigating, Monitoring};
         if before.status == Investigating && matches!(after.status, Mitigating | Monitoring) {
-            self.milestone(Milestone::Mitigate, since(now));
+            self.to_mitigate.observe(since(now));
         }
         if before.resolved.is_none()
             && let Some(resolved) = &after.resolved
         {
-            self.milestone(Milestone::Resolve, since(resolved.at));
+            self.to_resolve.observe(since(resolved.at));
         }
-    }
-
-    fn milestone(&self, milestone: Milestone, took: Duration) {
-        let i = match milestone {
-            Milestone::Acknowledge => 0,
-            Milestone::Mitigate => 1,
-            Milestone::Resolve => 2,
-        };
-        self.milestones[i].observe(took);
     }
 }
 

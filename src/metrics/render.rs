@@ -113,25 +113,25 @@ pub fn render(metrics: &Metrics, open: Option<&[(Severity, u64)]>) -> String {
             metrics.cluster_errors[i].load(Ordering::Relaxed)
         );
     }
-    for (i, (name, help)) in [
+    for (name, help, times) in [
         (
             "firewatch_time_to_acknowledge_seconds",
             "Time from an incident's opening to its acknowledgement.",
+            &metrics.to_acknowledge,
         ),
         (
             "firewatch_time_to_mitigate_seconds",
             "Time from an incident's opening to its move from investigating to mitigating or monitoring.",
+            &metrics.to_mitigate,
         ),
         (
             "firewatch_time_to_resolve_seconds",
             "Time from an incident's opening to its resolution.",
+            &metrics.to_resolve,
         ),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    ] {
         family(&mut out, name, "histogram", help);
-        histogram(&mut out, name, "", &metrics.milestones[i]);
+        histogram(&mut out, name, "", times);
     }
     out
 }

@@ -251,7 +251,7 @@ pub struct StatusView {
     duration: String,
     earlier: usize,
     timeline: Vec<Line>,
-    action_items: Vec<Item>,
+    action_items: Vec<ActionItem>,
 }
 
 /// Data for one incident with the latest [`STATUS_TIMELINE_LEN`] entries of its timeline.
@@ -263,7 +263,7 @@ pub fn status(
 ) -> StatusView {
     let earlier = timeline.len().saturating_sub(STATUS_TIMELINE_LEN);
     let day = incident.opened.at.date_naive();
-    let action_items = items(&trail::derive(incident, timeline).action_items);
+    let action_items = trail::derive(incident, timeline).action_items;
     StatusView {
         header: header(incident, policy),
         severity_reason: incident.severity_reason.clone(),
@@ -360,26 +360,6 @@ fn paging(roles: &[String]) -> String {
         .map(|r| format!("@{r}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// A follow-up action item in templates.
-#[derive(Debug, Clone, Serialize)]
-pub struct Item {
-    n: u32,
-    text: String,
-    by: String,
-    done: bool,
-}
-
-fn items(list: &[ActionItem]) -> Vec<Item> {
-    list.iter()
-        .map(|i| Item {
-            n: i.n,
-            text: i.text.clone(),
-            by: i.by.clone(),
-            done: i.done,
-        })
-        .collect()
 }
 
 /// The team's response times, as templates show them.
@@ -494,7 +474,7 @@ pub struct Report {
     resolution: String,
     prevention: Vec<String>,
     verification: Vec<String>,
-    action_items: Vec<Item>,
+    action_items: Vec<ActionItem>,
     generated: String,
 }
 
@@ -540,7 +520,7 @@ pub fn report(incident: &Incident, policy: &Policy, trail: &Trail, now: DateTime
         resolution: incident.resolution.clone().unwrap_or_default(),
         prevention: trail.prevention.clone(),
         verification: trail.verification.clone(),
-        action_items: items(&trail.action_items),
+        action_items: trail.action_items.clone(),
         generated: timestamp(now),
     }
 }

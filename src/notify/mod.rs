@@ -208,13 +208,8 @@ impl Templates {
     /// # Errors
     /// [`Error::Render`] when the template refers to something `data` lacks.
     pub fn render(&self, template: Template, data: &impl Serialize) -> Result<Message, Error> {
-        self.registry
-            .render(template.name(), data)
-            .map(|text| Message::from_rendered(&text))
-            .map_err(|e| Error::Render {
-                origin: self.origin_of(template),
-                reason: e.to_string(),
-            })
+        let text = self.render_text(template, data)?;
+        Ok(Message::from_rendered(&text))
     }
 
     /// Renders `template` with `data` as text, for documents (the report) rather than messages.

@@ -27,8 +27,6 @@ pub struct Revision {
     pub status: String,
     /// When it was deployed.
     pub deployed: Option<DateTime<Utc>>,
-    /// Helm's description (`Upgrade complete`, `Rollback to 3`).
-    pub description: String,
 }
 
 impl Revision {
@@ -55,28 +53,23 @@ struct Release {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct Info {
-    #[serde(default)]
     status: String,
-    #[serde(default)]
     last_deployed: Option<DateTime<Utc>>,
-    #[serde(default)]
-    description: String,
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct Chart {
-    #[serde(default)]
     metadata: ChartMetadata,
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
 struct ChartMetadata {
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     version: String,
-    #[serde(default, rename = "appVersion")]
     app_version: String,
 }
 
@@ -108,7 +101,6 @@ pub fn decode(secret: &str, data: &[u8]) -> Result<Revision> {
         app_version: meta.app_version,
         status: release.info.status,
         deployed: release.info.last_deployed,
-        description: release.info.description,
     })
 }
 
@@ -228,7 +220,6 @@ mod tests {
             app_version: format!("1.{number}.0"),
             status: "superseded".into(),
             deployed: None,
-            description: String::new(),
         }
     }
 

@@ -11,7 +11,8 @@
 //! - [`diagnose`]: what `/incident-diagnose` and `/incident-verify` read (pods, events, nodes,
 //!   rollout status).
 //! - [`mutation`]: the one value every change to the cluster goes through, and the runbook.
-//! - [`metered`]: a [`Cluster`] wrapper that times every call for `GET /metrics`.
+//! - [`metered`]: the [`Cluster`] the engine calls: every call timed for `GET /metrics`, and
+//!   failing with why when no cluster could be reached.
 //! - [`probe`]: HTTP probes of health URLs and Prometheus queries (not the cluster's API).
 //! - [`jobs`]: verification Jobs (smoke and load tests) and a load test's figures.
 
@@ -132,84 +133,4 @@ pub trait Cluster: Send + Sync {
 
     /// Deletes the Job and (propagation Background) its pods; a Job already gone is fine.
     async fn delete_job(&self, spec: &JobSpec) -> Result<()>;
-}
-
-/// The cluster when none is configured or the client could not be built: every call says why.
-#[derive(Debug, Clone)]
-pub struct Unavailable {
-    reason: String,
-}
-
-impl Unavailable {
-    /// A cluster that is unavailable for `reason`.
-    pub fn new(reason: impl Into<String>) -> Self {
-        Self {
-            reason: reason.into(),
-        }
-    }
-
-    fn fail<T>(&self) -> Result<T> {
-        Err(Error::Unavailable(self.reason.clone()))
-    }
-}
-
-#[async_trait]
-impl Cluster for Unavailable {
-    async fn readiness(&self, _: &Service) -> Result<Readiness> {
-        self.fail()
-    }
-    async fn rollouts(&self, _: &Service, _: DateTime<Utc>) -> Result<Vec<Rollout>> {
-        self.fail()
-    }
-    async fn log_errors(&self, _: &Service) -> Result<LogErrors> {
-        self.fail()
-    }
-    async fn warnings(&self, _: &Service) -> Result<Vec<Warning>> {
-        self.fail()
-    }
-    async fn history(&self, _: &Service) -> Result<Vec<Revision>> {
-        self.fail()
-    }
-    async fn preview(&self, _: &Mutation) -> Result<Plan> {
-        self.fail()
-    }
-    async fn apply(&self, _: &Mutation) -> Result<Done> {
-        self.fail()
-    }
-    async fn pods(&self, _: &Service) -> Result<Vec<PodState>> {
-        self.fail()
-    }
-    async fn log_matches(&self, _: &Service, _: &regex::Regex) -> Result<LogErrors> {
-        self.fail()
-    }
-    async fn events(&self, _: &Service) -> Result<Vec<EventLine>> {
-        self.fail()
-    }
-    async fn network_policies(&self, _: &Service) -> Result<Vec<String>> {
-        self.fail()
-    }
-    async fn nodes(&self) -> Result<Vec<NodeState>> {
-        self.fail()
-    }
-    async fn pod_usage(&self, _: &Service) -> Result<Vec<String>> {
-        self.fail()
-    }
-    async fn rollout_status(&self, _: &Service) -> Result<RolloutStatus> {
-        self.fail()
-    }
-    async fn cpu_profile(&self, _: &Service, _: u16, _: u32) -> Result<(String, Vec<u8>)> {
-        self.fail()
-    }
-    async fn create_job(&self, _: &JobSpec, _: bool) -> Result<()> {
-        self.fail()
-    }
-    async fn job_state(&self, _: &JobSpec) -> Result<JobState> {
-        self.fail()
-    }
-    async fn job_log(&self, _: &JobSpec, _: &str, _: u32) -> Result<String> {
-        self.fail()
-    }
-    async fn delete_job(&self, _: &JobSpec) -> Result<()> {
-        self.fail()
-    }
 }

@@ -15,7 +15,6 @@ use super::{Error, Result};
 #[derive(Debug)]
 pub struct Lock {
     _file: File,
-    path: PathBuf,
 }
 
 impl Lock {
@@ -62,11 +61,6 @@ impl Lock {
         file.rewind().map_err(io_error)?;
         write!(file, "{}", std::process::id()).map_err(io_error)?;
         file.flush().map_err(io_error)?;
-        Ok(Self { _file: file, path })
-    }
-
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(Self { _file: file })
     }
 }

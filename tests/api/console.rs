@@ -386,7 +386,7 @@ async fn a_line_that_is_not_utf8_is_skipped_and_the_rest_still_runs() {
         interactive: false,
         colour: false,
     };
-    firewatch::chat::console::run(&t.app.engine, input.as_slice(), &mut out, options)
+    firewatch::chat::console::run(&t.app.engine, input.as_slice(), &mut out, options, None)
         .await
         .expect("console keeps going");
     let out = String::from_utf8(out).unwrap();
@@ -421,7 +421,7 @@ async fn what_the_bot_posts_on_its_own_prints_between_commands() {
             interactive: false,
             colour: false,
         };
-        console::run_with_posts(
+        console::run(
             &engine,
             tokio::io::BufReader::new(input),
             &mut out,

@@ -114,7 +114,10 @@ async fn a_template_that_fails_after_the_commit_still_reports_the_saved_change()
         clock: t.clock.clone(),
         outbox: t.app.outbox.clone(),
         reports: settings.reports.dir.clone(),
-        cluster: Arc::new(firewatch::ops::Unavailable::new("not in this test")),
+        cluster: Arc::new(firewatch::ops::metered::Metered::new(
+            Err("not in this test".into()),
+            Default::default(),
+        )),
         limits: firewatch::engine::Limits::new(settings),
         runbook: Arc::new(firewatch::ops::Runbook::new(&settings.actions)),
         prober: Arc::new(firewatch::ops::probe::Prober::new(
@@ -123,6 +126,7 @@ async fn a_template_that_fails_after_the_commit_still_reports_the_saved_change()
         )),
         approvals: Default::default(),
         verification: Default::default(),
+        metrics: Default::default(),
     });
     let replies = engine
         .handle(&caller("alice"), "/incident-update restarting pods")

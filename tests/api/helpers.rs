@@ -214,7 +214,7 @@ impl TestApp {
             std::fs::write(&path, text).expect("write config");
         }
         let settings = Settings::load_with_env(&path, env.clone()).expect("settings load");
-        let app = startup::build(settings, clock.clone())
+        let app = startup::build(settings, clock.clone(), firewatch::store::Access::Exclusive)
             .await
             .expect("app starts");
         Self {
@@ -259,7 +259,7 @@ impl TestApp {
             interactive: false,
             colour: false,
         };
-        console::run(&self.app.engine, lines.as_bytes(), &mut out, options)
+        console::run(&self.app.engine, lines.as_bytes(), &mut out, options, None)
             .await
             .expect("console runs");
         String::from_utf8(out).expect("utf-8 output")

@@ -252,10 +252,9 @@ async fn two_processes_ticking_the_same_store_fire_each_timer_once(backend: Back
         Backend::Sqlite => Access::Shared,
         Backend::Postgres => Access::Exclusive,
     };
-    let other =
-        firewatch::app::startup::build_with(t.app.settings.clone(), t.clock.clone(), access)
-            .await
-            .expect("second app starts");
+    let other = firewatch::app::startup::build(t.app.settings.clone(), t.clock.clone(), access)
+        .await
+        .expect("second app starts");
     let (a, b) = tokio::join!(
         firewatch::scheduler::tick(&t.app.engine),
         firewatch::scheduler::tick(&other.engine)
@@ -272,10 +271,11 @@ async fn two_processes_ticking_the_same_store_fire_each_timer_once(backend: Back
 #[tokio::test]
 async fn a_second_writer_on_a_sqlite_file_is_refused_with_the_holders_pid() {
     let t = TestApp::spawn().await;
-    let refused = firewatch::app::startup::build(t.app.settings.clone(), t.clock.clone())
-        .await
-        .err()
-        .expect("a second writer is refused");
+    let refused =
+        firewatch::app::startup::build(t.app.settings.clone(), t.clock.clone(), Access::Exclusive)
+            .await
+            .err()
+            .expect("a second writer is refused");
     let text = firewatch::error_chain(&refused);
     let db = t.dir.path().join("firewatch.db");
     assert!(

@@ -14,7 +14,7 @@ pub use render::render;
 
 use crate::engine::outbox::{self, Outbox};
 use crate::engine::{Audience, Caller, Engine, Reply};
-use crate::incident::{Actor, ChannelRef, Platform};
+use crate::incident::{ChannelRef, Platform};
 use crate::message::Message;
 
 /// A message the bot posted on its own (a reminder, an escalation), on its way to the terminal.
@@ -28,7 +28,7 @@ pub struct ConsoleOutbox {
 }
 
 impl ConsoleOutbox {
-    /// An outbox and the receiving end to hand to [`run_with_posts`].
+    /// An outbox and the receiving end to hand to [`run`].
     pub fn new() -> (Self, mpsc::UnboundedReceiver<Post>) {
         let (posts, receiver) = mpsc::unbounded_channel();
         (Self { posts }, receiver)
@@ -74,48 +74,21 @@ pub struct Options {
     pub colour: bool,
 }
 
-fn caller(user: &str, channel: &str) -> Caller {
-    Caller {
-        actor: Actor {
-            platform: Platform::Console,
-            id: user.to_owned(),
-            name: user.to_owned(),
-        },
-        channel: ChannelRef {
-            platform: Platform::Console,
-            id: channel.to_owned(),
-        },
-        request: None,
-        roles: Vec::new(),
-    }
+/// `user` at the terminal, typing in `channel`.
+pub fn caller(user: &str, channel: &str) -> Caller {
+    Caller::new(Platform::Console, user, user, channel)
 }
 
 const CONSOLE_HELP: &str = "Console commands: :as USER (act as someone else), :channel NAME \
 (switch channel), :quit. Lines starting with // are comments. /incident-help lists the bot's commands.";
 
-/// Reads commands from `input` until it ends (or `:quit`), writing every reply to `output`.
+/// Reads commands from `input` until it ends (or `:quit`), writing every reply to `output`, and
+/// what the bot posts on its own (from a [`ConsoleOutbox`]'s `posts`) as it comes, while
+/// waiting for the next line.
 ///
 /// # Errors
 /// Only I/O errors on `input` or `output`; command problems are replies.
 pub async fn run<R, W>(
-    engine: &Engine,
-    input: R,
-    output: &mut W,
-    options: Options,
-) -> std::io::Result<()>
-where
-    R: AsyncBufRead + Unpin,
-    W: Write,
-{
-    run_with_posts(engine, input, output, options, None).await
-}
-
-/// [`run`], also printing what the bot posts on its own (from a [`ConsoleOutbox`]) as it comes,
-/// while waiting for the next line.
-///
-/// # Errors
-/// Only I/O errors on `input` or `output`; command problems are replies.
-pub async fn run_with_posts<R, W>(
     engine: &Engine,
     input: R,
     output: &mut W,

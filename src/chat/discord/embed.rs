@@ -3,12 +3,10 @@
 //! paged roles as mentions in the content — the only place mentions notify. `allowed_mentions`
 //! names exactly those ids, so text typed by a user (`@everyone`) never pings anyone.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
 
 use super::interaction::BUTTON_PREFIX;
-use crate::config::RoleSettings;
+use crate::approval::Roles;
 use crate::message::{Block, ButtonStyle, Message, shorten};
 
 const TITLE: usize = 256;
@@ -18,32 +16,9 @@ const FIELD_VALUE: usize = 1_024;
 const FIELDS: usize = 25;
 const CUSTOM_ID: usize = 100;
 
-/// Who each role is on Discord.
-#[derive(Debug, Clone, Default)]
-pub struct Mentions {
-    by_role: BTreeMap<String, (Vec<String>, Vec<String>)>,
-}
-
-impl Mentions {
-    /// The Discord user and role ids of every configured role.
-    pub fn new(roles: &BTreeMap<String, RoleSettings>) -> Self {
-        Self {
-            by_role: roles
-                .iter()
-                .map(|(name, r)| {
-                    (
-                        name.clone(),
-                        (r.discord_users.clone(), r.discord_roles.clone()),
-                    )
-                })
-                .collect(),
-        }
-    }
-}
-
 /// The message as a Discord message body (`content`, `embeds`, `components`,
 /// `allowed_mentions`).
-pub fn render(message: &Message, mentions: &Mentions) -> Value {
+pub fn render(message: &Message, roles: &Roles) -> Value {
     let mut fields = Vec::new();
     let mut description = String::new();
     for block in &message.blocks {
@@ -78,10 +53,11 @@ pub fn render(message: &Message, mentions: &Mentions) -> Value {
     if let Some(id) = message.incident {
         embed["footer"] = json!({"text": format!("Incident {id} · firewatch")});
     }
-    let (mut users, mut roles) = (Vec::new(), Vec::new());
+    let (mut users, mut role_ids) = (Vec::new(), Vec::new());
     let mut paged = Vec::new();
     for role in &message.paged_roles {
-        let (u, r) = mentions.by_role.get(role).cloned().unwrap_or_default();
+        let members = roles.get(role).cloned().unwrap_or_default();
+        let (u, r) = (members.discord_users, members.discord_roles);
         let ids: Vec<String> = u
             .iter()
             .map(|id| format!("<@{id}>"))
@@ -93,11 +69,11 @@ pub fn render(message: &Message, mentions: &Mentions) -> Value {
             format!("{role} ({})", ids.join(" "))
         });
         users.extend(u);
-        roles.extend(r);
+        role_ids.extend(r);
     }
     let mut body = json!({
         "embeds": [embed],
-        "allowed_mentions": {"parse": [], "users": users, "roles": roles},
+        "allowed_mentions": {"parse": [], "users": users, "roles": role_ids},
     });
     if !paged.is_empty() {
         body["content"] = json!(format!("Paged: {}", paged.join(", ")));
@@ -130,19 +106,17 @@ fn push_line(out: &mut String, line: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::approval::Members;
     use crate::incident::IncidentId;
 
     #[test]
     fn an_alert_is_an_embed_coloured_by_severity_with_mentions_only_for_paged_roles() {
-        let mut roles = BTreeMap::new();
-        roles.insert(
-            "devops-troubleshooter".to_owned(),
-            RoleSettings {
-                discord_users: vec!["998877665544332211".into()],
-                discord_roles: vec!["112233445566778899".into()],
-                ..RoleSettings::default()
-            },
-        );
+        let members = Members {
+            discord_users: vec!["998877665544332211".into()],
+            discord_roles: vec!["112233445566778899".into()],
+            ..Members::default()
+        };
+        let roles = Roles::from([("devops-troubleshooter".to_owned(), members)]);
         let mut message = Message::from_rendered(
             "🚨 INCIDENT DETECTED - P0\nService: freightliner\n\n@everyone look",
         )
@@ -154,7 +128,7 @@ mod tests {
         );
         message.incident = IncidentId::new(4);
         message.paged_roles = vec!["devops-troubleshooter".into()];
-        let body = render(&message, &Mentions::new(&roles));
+        let body = render(&message, &roles);
         let embed = &body["embeds"][0];
         assert_eq!(embed["title"], "🚨 INCIDENT DETECTED - P0");
         assert_eq!(embed["color"], 0xD92D20);

@@ -24,24 +24,19 @@ use chrono::TimeDelta;
 use serde_json::{Value, json};
 
 use self::api::DiscordApi;
-use self::embed::Mentions;
 use self::interaction::Call;
+use crate::approval::Roles;
 use crate::chat::pipeline::Adapter;
 use crate::chat::replay::Replay;
 use crate::command;
 use crate::engine::outbox::{self, Outbox};
 use crate::engine::{Audience, Caller, Reply};
-use crate::incident::{Actor, ChannelRef, Platform};
+use crate::incident::{ChannelRef, Platform};
 use crate::message::Message;
 
 /// Prefix of every Discord key in the request inbox.
 const KEY_PREFIX: &str = "discord:";
 const EPHEMERAL: u64 = 1 << 6;
-
-/// The inbox key of an interaction.
-pub fn key(call: &Call) -> String {
-    format!("{KEY_PREFIX}{}", call.id)
-}
 
 /// Whether the deferred answer is private: commands that change nothing (status, help).
 fn private(call: &Call) -> bool {
@@ -66,22 +61,117 @@ pub struct Discord {
     api: Arc<DiscordApi>,
     /// Where messages for other channels go.
     outbox: Arc<dyn Outbox>,
-    mentions: Arc<Mentions>,
+    roles: Arc<Roles>,
 }
 
 impl Discord {
     /// An adapter answering with `api`; replies for other channels go to `outbox`.
-    pub fn new(api: Arc<DiscordApi>, outbox: Arc<dyn Outbox>, mentions: Arc<Mentions>) -> Self {
-        Self {
-            api,
-            outbox,
-            mentions,
-        }
+    pub fn new(api: Arc<DiscordApi>, outbox: Arc<dyn Outbox>, roles: Arc<Roles>) -> Self {
+        Self { api, outbox, roles }
     }
 
     /// The REST client (the gateway answers through it).
     pub fn api(&self) -> &DiscordApi {
         &self.api
+    }
+}
+
+/// Posts into Discord channels as the bot, for the [`crate::chat::Router`].
+pub struct DiscordOutbox {
+    api: Arc<DiscordApi>,
+    roles: Arc<Roles>,
+}
+
+impl DiscordOutbox {
+    /// An outbox over `api`.
+    pub fn new(api: Arc<DiscordApi>, roles: Arc<Roles>) -> Self {
+        Self { api, roles }
+    }
+}
+
+#[async_trait]
+impl Outbox for DiscordOutbox {
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> outbox::Result<()> {
+        let body = embed::render(message, &self.roles);
+        let posted = self
+            .api
+            .send(&channel.id, &body, message.attachment.as_ref())
+            .await
+            .map_err(|e| outbox::Error::Platform {
+                platform: Platform::Discord,
+                reason: e.to_string(),
+            })?;
+        if let Some(card) = &message.card {
+            self.api
+                .card_step(card, &posted, &body, &message.headline)
+                .await;
+        }
+        Ok(())
+    }
+}
+
+/// Mirrors every incident message, from any platform, into the status channel.
+pub struct StatusMirror {
+    outbox: DiscordOutbox,
+    channel: ChannelRef,
+}
+
+impl StatusMirror {
+    /// A mirror into `status_channel_id`.
+    pub fn new(api: Arc<DiscordApi>, roles: Arc<Roles>, status_channel_id: &str) -> Self {
+        Self {
+            outbox: DiscordOutbox::new(api, roles),
+            channel: ChannelRef {
+                platform: Platform::Discord,
+                id: status_channel_id.to_owned(),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl Outbox for StatusMirror {
+    /// Posts `message` into the status channel, unless it is about no incident or was
+    /// posted there already.
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> outbox::Result<()> {
+        if message.incident.is_none() || *channel == self.channel {
+            return Ok(());
+        }
+        let mut copy = message.clone();
+        // Stakeholders follow along; the buttons (and the card they drive) belong to the
+        // responders' channel.
+        copy.buttons.clear();
+        copy.card = None;
+        self.outbox.post(&self.channel, &copy).await
+    }
+}
+
+#[async_trait]
+impl Adapter for Discord {
+    type Request = Call;
+    const PREFIX: &'static str = KEY_PREFIX;
+    /// The interaction token lives 15 minutes.
+    const REPLY_WINDOW: TimeDelta = TimeDelta::minutes(15);
+
+    fn key(call: &Call) -> String {
+        format!("{KEY_PREFIX}{}", call.id)
+    }
+
+    fn line(call: &Call) -> String {
+        call.line.clone()
+    }
+
+    async fn caller(&self, call: &Call) -> Caller {
+        let caller = Caller::new(
+            Platform::Discord,
+            &call.user_id,
+            &call.user_name,
+            &call.channel_id,
+        );
+        Caller {
+            roles: call.roles.clone(),
+            ..caller
+        }
     }
 
     /// Delivers the replies: the first message for this channel replaces the deferred answer,
@@ -90,7 +180,7 @@ impl Discord {
         let mut original_pending = !call.button;
         let private_defer = !call.button && private(call);
         for Reply { audience, message } in replies {
-            let mut body = embed::render(&message, &self.mentions);
+            let mut body = embed::render(&message, &self.roles);
             let file = message.attachment.as_ref();
             let sent = match audience {
                 Audience::Channel(channel) if channel != caller.channel => {
@@ -129,122 +219,16 @@ impl Discord {
             }
         }
         if original_pending {
-            let done = embed::render(&Message::notice("✅ Done", ""), &self.mentions);
+            let done = embed::render(&Message::notice("✅ Done", ""), &self.roles);
             if let Err(e) = self.api.edit_original(&call.token, &done, None).await {
                 tracing::warn!(error = %e, "could not close the deferred answer");
             }
         }
     }
-}
-
-/// Posts into Discord channels as the bot, for the [`crate::chat::Router`].
-pub struct DiscordOutbox {
-    api: Arc<DiscordApi>,
-    mentions: Arc<Mentions>,
-}
-
-impl DiscordOutbox {
-    /// An outbox over `api`.
-    pub fn new(api: Arc<DiscordApi>, mentions: Arc<Mentions>) -> Self {
-        Self { api, mentions }
-    }
-}
-
-#[async_trait]
-impl Outbox for DiscordOutbox {
-    async fn post(&self, channel: &ChannelRef, message: &Message) -> outbox::Result<()> {
-        let body = embed::render(message, &self.mentions);
-        let posted = self
-            .api
-            .send(&channel.id, &body, message.attachment.as_ref())
-            .await
-            .map_err(|e| outbox::Error::Platform {
-                platform: Platform::Discord,
-                reason: e.to_string(),
-            })?;
-        if let Some(card) = &message.card {
-            self.api
-                .card_step(card, &posted, &body, &message.headline)
-                .await;
-        }
-        Ok(())
-    }
-}
-
-/// Mirrors every incident message, from any platform, into the status channel.
-pub struct StatusMirror {
-    outbox: DiscordOutbox,
-    channel: ChannelRef,
-}
-
-impl StatusMirror {
-    /// A mirror into `status_channel_id`.
-    pub fn new(api: Arc<DiscordApi>, mentions: Arc<Mentions>, status_channel_id: &str) -> Self {
-        Self {
-            outbox: DiscordOutbox::new(api, mentions),
-            channel: ChannelRef {
-                platform: Platform::Discord,
-                id: status_channel_id.to_owned(),
-            },
-        }
-    }
-}
-
-#[async_trait]
-impl Outbox for StatusMirror {
-    /// Posts `message` into the status channel, unless it is about no incident or was
-    /// posted there already.
-    async fn post(&self, channel: &ChannelRef, message: &Message) -> outbox::Result<()> {
-        if message.incident.is_none() || *channel == self.channel {
-            return Ok(());
-        }
-        let mut copy = message.clone();
-        // Stakeholders follow along; the buttons (and the card they drive) belong to the
-        // responders' channel.
-        copy.buttons.clear();
-        copy.card = None;
-        self.outbox.post(&self.channel, &copy).await
-    }
-}
-
-#[async_trait]
-impl Adapter for Discord {
-    type Request = Call;
-    const PREFIX: &'static str = KEY_PREFIX;
-    /// The interaction token lives 15 minutes.
-    const REPLY_WINDOW: TimeDelta = TimeDelta::minutes(15);
-
-    fn key(call: &Call) -> String {
-        key(call)
-    }
-
-    fn line(call: &Call) -> String {
-        call.line.clone()
-    }
-
-    async fn caller(&self, call: &Call) -> Caller {
-        Caller {
-            actor: Actor {
-                platform: Platform::Discord,
-                id: call.user_id.clone(),
-                name: call.user_name.clone(),
-            },
-            channel: ChannelRef {
-                platform: Platform::Discord,
-                id: call.channel_id.clone(),
-            },
-            request: None,
-            roles: call.roles.clone(),
-        }
-    }
-
-    async fn answer(&self, call: &Call, caller: &Caller, replies: Vec<Reply>) {
-        Discord::answer(self, call, caller, replies).await;
-    }
 
     /// Posted in the interaction's channel as the bot: its token may have expired.
     async fn tell(&self, call: &Call, _replay: Replay, notice: Message) {
-        let body = embed::render(&notice, &self.mentions);
+        let body = embed::render(&notice, &self.roles);
         if let Err(e) = self.api.send(&call.channel_id, &body, None).await {
             tracing::warn!(error = %e, "could not report a lost interaction");
         }

@@ -12,6 +12,7 @@ use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
 use super::blocks;
+use crate::approval::Roles;
 use crate::chat::cards::Cards;
 use crate::config::Secret;
 use crate::engine::outbox::{self, Outbox};
@@ -100,9 +101,9 @@ impl SlackApi {
         &self,
         channel: &str,
         message: &Message,
-        mentions: &blocks::Mentions,
+        roles: &Roles,
     ) -> Result<String, Error> {
-        let json = blocks::to_json(message, mentions);
+        let json = blocks::to_json(message, roles);
         let ts = self.post(channel, blocks::content(json.clone())).await?;
         if let Some(card) = &message.card {
             self.update_card(
@@ -302,13 +303,13 @@ where
 /// Posts into Slack channels for the [`crate::chat::Router`].
 pub struct SlackOutbox {
     api: Arc<SlackApi>,
-    mentions: Arc<blocks::Mentions>,
+    roles: Arc<Roles>,
 }
 
 impl SlackOutbox {
-    /// An outbox over `api`, mentioning paged roles as `mentions` says.
-    pub fn new(api: Arc<SlackApi>, mentions: Arc<blocks::Mentions>) -> Self {
-        Self { api, mentions }
+    /// An outbox over `api`, mentioning the members of the paged roles.
+    pub fn new(api: Arc<SlackApi>, roles: Arc<Roles>) -> Self {
+        Self { api, roles }
     }
 }
 
@@ -320,7 +321,7 @@ impl Outbox for SlackOutbox {
             reason: e.to_string(),
         };
         self.api
-            .post_message(&channel.id, message, &self.mentions)
+            .post_message(&channel.id, message, &self.roles)
             .await
             .map_err(failed)?;
         if let Some(file) = &message.attachment {

@@ -3,15 +3,13 @@
 //! buttons that run their command when pressed.
 //!
 //! Everything from the message is escaped (`&`, `<`, `>`), so text typed by a user can never
-//! become a mention or a link; only [`Mentions`] adds those.
-
-use std::collections::BTreeMap;
+//! become a mention or a link; only the paged roles' members (from [`Roles`]) add those.
 
 use serde_json::{Value, json};
 use slack_morphism::prelude::SlackMessageContent;
 
 use super::payload::ACTION_PREFIX;
-use crate::config::RoleSettings;
+use crate::approval::Roles;
 use crate::message::{Block, ButtonStyle, Message, shorten};
 
 /// Longest message body posted as is (Slack caps a section's text near 3 000 characters);
@@ -32,58 +30,39 @@ const BUTTONS: usize = 25;
 /// Slack allows 50 blocks; the header, the cut note, paged, actions and context take five.
 const MOST_BODY_BLOCKS: usize = 44;
 
-/// Who each role is on Slack.
-#[derive(Debug, Clone, Default)]
-pub struct Mentions {
-    by_role: BTreeMap<String, Vec<String>>,
+/// The Slack user ids (not groups) of the members of `paged`, for inviting into a channel.
+pub fn users(roles: &Roles, paged: &[String]) -> Vec<String> {
+    let mut users: Vec<String> = paged
+        .iter()
+        .filter_map(|r| roles.get(r))
+        .flat_map(|m| &m.slack)
+        .filter(|id| id.starts_with('U') || id.starts_with('W'))
+        .cloned()
+        .collect();
+    users.sort();
+    users.dedup();
+    users
 }
 
-impl Mentions {
-    /// The Slack ids of every configured role.
-    pub fn new(roles: &BTreeMap<String, RoleSettings>) -> Self {
-        Self {
-            by_role: roles
-                .iter()
-                .map(|(name, role)| (name.clone(), role.slack.clone()))
-                .collect(),
-        }
-    }
-
-    /// The Slack user ids (not groups) of `roles`, for inviting into a channel.
-    pub fn users(&self, roles: &[String]) -> Vec<String> {
-        let mut users: Vec<String> = roles
-            .iter()
-            .filter_map(|r| self.by_role.get(r))
-            .flatten()
-            .filter(|id| id.starts_with('U') || id.starts_with('W'))
-            .cloned()
-            .collect();
-        users.sort();
-        users.dedup();
-        users
-    }
-
-    /// `role (<@U1> <!subteam^S1>)` for each role; a role without Slack ids by its name.
-    fn line(&self, roles: &[String]) -> String {
-        roles
-            .iter()
-            .map(|role| {
-                let ids: Vec<String> = self
-                    .by_role
-                    .get(role)
-                    .into_iter()
-                    .flatten()
-                    .map(|id| mention(id))
-                    .collect();
-                if ids.is_empty() {
-                    escape(role)
-                } else {
-                    format!("{} ({})", escape(role), ids.join(" "))
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
+/// `role (<@U1> <!subteam^S1>)` for each of `paged`; a role without Slack ids by its name.
+fn paged_line(roles: &Roles, paged: &[String]) -> String {
+    paged
+        .iter()
+        .map(|role| {
+            let ids: Vec<String> = roles
+                .get(role)
+                .into_iter()
+                .flat_map(|m| &m.slack)
+                .map(|id| mention(id))
+                .collect();
+            if ids.is_empty() {
+                escape(role)
+            } else {
+                format!("{} ({})", escape(role), ids.join(" "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn mention(id: &str) -> String {
@@ -102,8 +81,8 @@ pub fn escape(text: &str) -> String {
 }
 
 /// The message as Block Kit, with a plain-text fallback for notifications.
-pub fn render(message: &Message, mentions: &Mentions) -> SlackMessageContent {
-    content(to_json(message, mentions))
+pub fn render(message: &Message, roles: &Roles) -> SlackMessageContent {
+    content(to_json(message, roles))
 }
 
 /// Block Kit JSON built here as the client's message content.
@@ -128,7 +107,7 @@ pub fn with_status(first: &Value, step: &str, closed: bool) -> Option<Value> {
 
 /// The message as the JSON Slack receives (`text` and `blocks`), within Block Kit's limits
 /// whatever the message holds.
-pub fn to_json(message: &Message, mentions: &Mentions) -> Value {
+pub fn to_json(message: &Message, roles: &Roles) -> Value {
     let headline = if message.headline.trim().is_empty() {
         "firewatch"
     } else {
@@ -153,7 +132,7 @@ pub fn to_json(message: &Message, mentions: &Mentions) -> Value {
             "✂️ {cut_chars} more characters are not shown here (Slack's message limit)."
         )));
     }
-    let paged = mentions.line(&message.paged_roles);
+    let paged = paged_line(roles, &message.paged_roles);
     if !paged.is_empty() {
         blocks.push(json!({
             "type": "section",
@@ -204,11 +183,10 @@ fn mrkdwn(text: &str) -> Value {
 /// `text` (escaped) followed by a link to a channel: `🚨 #1 is handled in <#C…>`.
 pub fn with_channel_link(text: &str, channel_id: &str) -> SlackMessageContent {
     let line = format!("{} <#{}>", escape(text), escape(channel_id));
-    let value = json!({
+    content(json!({
         "text": line,
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": line}}]
-    });
-    serde_json::from_value(value).expect("a section block is Block Kit the model reads")
+    }))
 }
 
 fn context(text: &str) -> Value {
@@ -267,18 +245,15 @@ fn body_within(blocks: &[Block], budget: usize, most_parts: usize) -> (Vec<Part>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::approval::Members;
     use crate::incident::IncidentId;
 
-    fn mentions() -> Mentions {
-        let mut roles = BTreeMap::new();
-        roles.insert(
-            "devops-troubleshooter".to_owned(),
-            RoleSettings {
-                slack: vec!["U0123ABCD".into(), "S0456EFGH".into()],
-                ..RoleSettings::default()
-            },
-        );
-        Mentions::new(&roles)
+    fn roles() -> Roles {
+        let members = Members {
+            slack: vec!["U0123ABCD".into(), "S0456EFGH".into()],
+            ..Members::default()
+        };
+        Roles::from([("devops-troubleshooter".to_owned(), members)])
     }
 
     #[test]
@@ -289,7 +264,7 @@ mod tests {
         .with_button("Acknowledge", "/incident-ack #1".into(), ButtonStyle::Primary);
         message.incident = IncidentId::new(1);
         message.paged_roles = vec!["devops-troubleshooter".into(), "golang-pro".into()];
-        let json = to_json(&message, &mentions());
+        let json = to_json(&message, &roles());
         let blocks = json["blocks"].as_array().unwrap();
         assert_eq!(blocks[0]["text"]["text"], "🚨 INCIDENT DETECTED - P1");
         assert_eq!(blocks[1]["fields"][0]["text"], "*Service*\nfreightliner");
@@ -307,7 +282,7 @@ mod tests {
         assert_eq!(blocks[5]["elements"][0]["text"], "Incident #1 · firewatch");
         assert!(json["text"].as_str().unwrap().contains("<@U0123ABCD>"));
         // The typed model accepts it.
-        let content = render(&message, &mentions());
+        let content = render(&message, &roles());
         assert_eq!(content.blocks.unwrap().len(), 6);
     }
 
@@ -317,7 +292,7 @@ mod tests {
             .map(|i| format!("line {i} of the diagnosis output"))
             .collect::<Vec<_>>();
         let message = Message::from_rendered(&format!("🔎 Diagnosis\n{}", long.join("\n")));
-        let json = to_json(&message, &Mentions::default());
+        let json = to_json(&message, &Roles::new());
         let text_len: usize = json["blocks"]
             .as_array()
             .unwrap()
@@ -349,7 +324,7 @@ mod tests {
         }
         let mut message = Message::from_rendered(&format!("headline\n{}", lines.join("\n")));
         message.headline.clear();
-        let json = to_json(&message, &Mentions::default());
+        let json = to_json(&message, &Roles::new());
         let blocks = json["blocks"].as_array().unwrap();
         assert!(blocks.len() <= 50, "{}", blocks.len());
         assert_eq!(
@@ -383,7 +358,7 @@ mod tests {
     #[test]
     fn only_user_ids_are_invited() {
         assert_eq!(
-            mentions().users(&["devops-troubleshooter".into(), "nobody".into()]),
+            users(&roles(), &["devops-troubleshooter".into(), "nobody".into()]),
             vec!["U0123ABCD".to_owned()]
         );
     }

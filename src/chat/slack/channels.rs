@@ -111,7 +111,7 @@ async fn create(
         other => other,
     }
     .map_err(|e| format!("creating the channel failed: {e}"))?;
-    let mut users = slack.mentions.users(paged);
+    let mut users = blocks::users(&slack.roles, paged);
     users.push(caller.actor.id.clone());
     users.sort();
     users.dedup();

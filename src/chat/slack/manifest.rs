@@ -66,7 +66,7 @@ pub fn manifest(base_url: Option<&str>, socket_mode: bool) -> Result<String, Str
     yaml.push_str("  bot_user:\n    display_name: firewatch\n    always_online: true\n");
     yaml.push_str("  slash_commands:\n");
     for name in CommandName::ALL {
-        yaml.push_str(&format!("    - command: {}\n", name.slash()));
+        yaml.push_str(&format!("    - command: {name}\n"));
         if let Some(base) = &base {
             yaml.push_str(&format!(
                 "      url: {}\n",
@@ -114,7 +114,7 @@ mod tests {
     fn the_manifest_declares_every_command_the_urls_and_the_scopes() {
         let yaml = manifest(Some("https://fw.example.com/"), false).unwrap();
         for name in CommandName::ALL {
-            assert!(yaml.contains(&format!("- command: {}\n", name.slash())));
+            assert!(yaml.contains(&format!("- command: {name}\n")));
         }
         assert_eq!(
             yaml.matches("url: \"https://fw.example.com/slack/commands\"")

@@ -24,13 +24,13 @@ use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
 use self::api::SlackApi;
-use self::blocks::Mentions;
 use self::payload::{ButtonPress, SlashCommand};
+use crate::approval::Roles;
 use crate::chat::pipeline::Adapter;
 use crate::chat::replay::Replay;
 use crate::command::{self, Command, Invocation};
 use crate::engine::{Audience, Caller, Engine, Outbox, Reply};
-use crate::incident::{Actor, ChannelRef, Platform};
+use crate::incident::Platform;
 use crate::message::Message;
 
 /// Prefix of every Slack key in the request inbox.
@@ -102,7 +102,7 @@ pub struct Slack {
     engine: Arc<Engine>,
     /// Where messages for other platforms' channels go.
     outbox: Arc<dyn Outbox>,
-    mentions: Arc<Mentions>,
+    roles: Arc<Roles>,
     options: Options,
 }
 
@@ -112,14 +112,14 @@ impl Slack {
         api: Arc<SlackApi>,
         engine: Arc<Engine>,
         outbox: Arc<dyn Outbox>,
-        mentions: Arc<Mentions>,
+        roles: Arc<Roles>,
         options: Options,
     ) -> Self {
         Self {
             api,
             engine,
             outbox,
-            mentions,
+            roles,
             options,
         }
     }
@@ -155,7 +155,7 @@ impl Slack {
         let posted = if channel.platform == Platform::Slack {
             let posted = self
                 .api
-                .post_message(&channel.id, &message, &self.mentions)
+                .post_message(&channel.id, &message, &self.roles)
                 .await;
             match (posted, &message.attachment) {
                 (Ok(_), Some(file)) => self
@@ -195,7 +195,7 @@ impl Slack {
             && let Some(alerts) = &self.options.alerts_channel
             && *alerts != channel.id
         {
-            let copy = blocks::render(&message, &self.mentions);
+            let copy = blocks::render(&message, &self.roles);
             if let Err(e) = self.api.post(alerts, copy).await {
                 tracing::warn!(channel = %alerts, error = %e, "could not post the alert into the alerts channel");
             }
@@ -204,7 +204,7 @@ impl Slack {
 
     /// Shows a message to the caller only: `response_url`, else an ephemeral post.
     async fn tell_caller(&self, delivery: &Delivery, message: &Message) {
-        self.answer(delivery, blocks::render(message, &Mentions::default()))
+        self.answer(delivery, blocks::render(message, &Roles::new()))
             .await;
     }
 
@@ -245,19 +245,8 @@ impl Adapter for Slack {
 
     async fn caller(&self, delivery: &Delivery) -> Caller {
         let (id, _) = delivery.user();
-        Caller {
-            actor: Actor {
-                platform: Platform::Slack,
-                id: id.to_owned(),
-                name: self.user_name(delivery).await,
-            },
-            channel: ChannelRef {
-                platform: Platform::Slack,
-                id: delivery.channel_id().to_owned(),
-            },
-            request: None,
-            roles: Vec::new(),
-        }
+        let name = self.user_name(delivery).await;
+        Caller::new(Platform::Slack, id, &name, delivery.channel_id())
     }
 
     async fn answer(&self, delivery: &Delivery, caller: &Caller, replies: Vec<Reply>) {
@@ -279,7 +268,7 @@ impl Adapter for Slack {
     }
 
     async fn tell(&self, delivery: &Delivery, replay: Replay, notice: Message) {
-        let content = blocks::render(&notice, &Mentions::default());
+        let content = blocks::render(&notice, &Roles::new());
         match replay {
             // The team sees what is saved; the author alone, if the channel cannot be reached.
             Replay::Run | Replay::AnswerLost => {

@@ -87,18 +87,26 @@ fn sev_overrides_the_rules_and_the_reason_shows_both() {
     );
 }
 
+/// The default settings with `rules` (severity, pattern) as `[[classify]]`.
+fn classified(rules: &[(&str, &str)]) -> crate::config::Settings {
+    let classify = rules
+        .iter()
+        .map(|(severity, pattern)| crate::config::ClassifyRule {
+            severity: (*severity).into(),
+            pattern: (*pattern).into(),
+        })
+        .collect();
+    crate::config::Settings {
+        classify,
+        ..Default::default()
+    }
+}
+
 #[test]
 fn configured_rules_replace_the_defaults() {
-    let rules = [Rule {
-        severity: Severity::P0,
-        pattern: "(?i)payments".into(),
-    }];
-    let policy = Policy::new(
-        Severity::ALL.map(|s| runbook_policy().level(s).clone()),
-        &rules,
-        Severity::P3,
-    )
-    .expect("valid");
+    let mut settings = classified(&[("P0", "(?i)payments")]);
+    settings.incidents.default_severity = "P3".into();
+    let policy = Policy::from_settings(&settings).expect("valid");
     assert_eq!(
         policy.classify("Payments failing", None).severity,
         Severity::P0
@@ -108,23 +116,12 @@ fn configured_rules_replace_the_defaults() {
 
 #[test]
 fn a_bad_pattern_or_colour_names_its_key() {
-    let levels = Severity::ALL.map(|s| runbook_policy().level(s).clone());
-    let rules = [
-        Rule {
-            severity: Severity::P1,
-            pattern: "ok".into(),
-        },
-        Rule {
-            severity: Severity::P1,
-            pattern: "(unclosed".into(),
-        },
-    ];
-    let err = Policy::new(levels.clone(), &rules, Severity::P2).expect_err("bad regex");
+    let mut settings = classified(&[("P1", "ok"), ("P1", "(unclosed")]);
+    let err = Policy::from_settings(&settings).expect_err("bad regex");
     assert!(err.to_string().starts_with("classify[1].pattern"), "{err}");
 
-    let mut levels = levels;
-    levels[3].colour = "grey".into();
-    let err = Policy::new(levels, &[], Severity::P2).expect_err("bad colour");
+    settings.severity.p3.colour = "grey".into();
+    let err = Policy::from_settings(&settings).expect_err("bad colour");
     assert!(err.to_string().starts_with("severity.p3.colour"), "{err}");
 }
 

@@ -247,39 +247,10 @@ pub enum TimelineEvent {
 }
 
 impl TimelineEvent {
-    /// The stored kind name (`detected`, `status_changed`, …).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            TimelineEvent::Detected { .. } => "detected",
-            TimelineEvent::Acknowledged { .. } => "acknowledged",
-            TimelineEvent::StatusChanged { .. } => "status_changed",
-            TimelineEvent::Updated { .. } => "updated",
-            TimelineEvent::SeverityChanged { .. } => "severity_changed",
-            TimelineEvent::Note { .. } => "note",
-            TimelineEvent::Resolved { .. } => "resolved",
-            TimelineEvent::ChannelBound { .. } => "channel_bound",
-            TimelineEvent::Closed { .. } => "closed",
-            TimelineEvent::ResponseTargetMissed { .. } => "response_target_missed",
-            TimelineEvent::UpdateOverdue { .. } => "update_overdue",
-            TimelineEvent::FollowupAdded { .. } => "followup_added",
-            TimelineEvent::FollowupDone { .. } => "followup_done",
-            TimelineEvent::Evidence { .. } => "evidence",
-            TimelineEvent::MutationPreviewed { .. } => "mutation_previewed",
-            TimelineEvent::MutationApplied { .. } => "mutation_applied",
-            TimelineEvent::MutationFailed { .. } => "mutation_failed",
-            TimelineEvent::Diagnosed { .. } => "diagnosed",
-            TimelineEvent::Verified { .. } => "verified",
-            TimelineEvent::ApprovalRequested { .. } => "approval_requested",
-            TimelineEvent::ApprovalNotRequired { .. } => "approval_not_required",
-            TimelineEvent::ApprovalGiven { .. } => "approval_given",
-            TimelineEvent::ApprovalDenied { .. } => "approval_denied",
-            TimelineEvent::ApprovalExpired { .. } => "approval_expired",
-            TimelineEvent::ApprovalClosed { .. } => "approval_closed",
-            TimelineEvent::ApprovalRefused { .. } => "approval_refused",
-            TimelineEvent::ApprovalExecuting { .. } => "approval_executing",
-            TimelineEvent::JobStarted { .. } => "job_started",
-            TimelineEvent::JobFinished { .. } => "job_finished",
-        }
+    /// The stored kind name (`detected`, `status_changed`, …): the tag of its JSON.
+    pub fn kind(&self) -> String {
+        let json = serde_json::to_value(self).expect("a timeline event serialises to JSON");
+        json["kind"].as_str().unwrap_or_default().to_owned()
     }
 }
 

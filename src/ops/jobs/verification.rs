@@ -77,11 +77,6 @@ impl Definition {
     pub fn covers(&self, service: &str) -> bool {
         self.services.is_empty() || self.services.iter().any(|s| s == service)
     }
-
-    /// Whether it is a load test.
-    pub fn is_load(&self) -> bool {
-        matches!(self.judged, Judged::Load { .. })
-    }
 }
 
 /// The verification Jobs, and how their runs are watched.
@@ -142,7 +137,7 @@ impl Verification {
     fn of(&self, service: &str, load: bool) -> Vec<&Definition> {
         self.jobs
             .iter()
-            .filter(|j| j.is_load() == load && j.covers(service))
+            .filter(|j| matches!(j.judged, Judged::Load { .. }) == load && j.covers(service))
             .collect()
     }
 

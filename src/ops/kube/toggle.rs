@@ -12,25 +12,21 @@ use super::KubeCluster;
 use crate::catalog::Service;
 use crate::ops::{Error, Result, Toggle, ToggleTarget};
 
-/// The value before and after (as the server answered), and what the restart did.
-pub(super) struct Toggled {
-    pub before: String,
-    pub after: String,
-}
-
-fn params(dry_run: bool) -> PatchParams {
+/// Patch parameters: a server-side dry run when `dry_run`.
+pub(super) fn params(dry_run: bool) -> PatchParams {
     let params = PatchParams::default();
     if dry_run { params.dry_run() } else { params }
 }
 
-/// Sets the toggle (as a dry run when `dry_run`), then restarts when it says so.
+/// Sets the toggle (as a dry run when `dry_run`), then restarts when it says so: the value
+/// before, and after (as the server answered) with what the restart did.
 pub(super) async fn set(
     k: &KubeCluster,
     service: &Service,
     toggle: &Toggle,
     dry_run: bool,
     now: &str,
-) -> Result<Toggled> {
+) -> Result<(String, String)> {
     let ns = &service.namespace;
     let shown = |v: Option<&str>| v.map_or_else(|| "(unset)".to_owned(), str::to_owned);
     let (before, after) = match &toggle.target {
@@ -101,7 +97,7 @@ pub(super) async fn set(
     } else {
         after
     };
-    Ok(Toggled { before, after })
+    Ok((before, after))
 }
 
 /// Restarts the Deployment's rollout: the pod template's `restartedAt` annotation.

@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
-use kube::api::{Patch, PatchParams};
+use kube::api::Patch;
 
 use super::{KubeCluster, jobs, reads, toggle};
 use crate::ops::{Change, Done, Error, Mutation, Plan, Result, helm};
@@ -37,10 +37,10 @@ pub(super) async fn preview(k: &KubeCluster, mutation: &Mutation) -> Result<Plan
             })
         }
         Change::Action { toggle: t, .. } => {
-            let done = toggle::set(k, service, t, true, &now()).await?;
+            let (before, after) = toggle::set(k, service, t, true, &now()).await?;
             Ok(Plan {
-                before: done.before,
-                after: done.after,
+                before,
+                after,
                 checked: "server-side dry run (dryRun=All) accepted".into(),
                 pinned: mutation.change.clone(),
             })
@@ -99,10 +99,10 @@ pub(super) async fn apply(k: &KubeCluster, mutation: &Mutation) -> Result<Done> 
             })
         }
         Change::Action { toggle: t, .. } => {
-            let done = toggle::set(k, service, t, false, &now()).await?;
+            let (before, after) = toggle::set(k, service, t, false, &now()).await?;
             Ok(Done {
-                before: done.before,
-                after: done.after,
+                before,
+                after,
                 detail: "patched".into(),
             })
         }
@@ -131,10 +131,7 @@ async fn scale(
     let what = format!("scale of deployment {ns}/{name}");
     let current = k.call(&what, true, || api.get_scale(name)).await?;
     let before = current.spec.and_then(|s| s.replicas).unwrap_or(0);
-    let mut params = PatchParams::default();
-    if dry_run {
-        params = params.dry_run();
-    }
+    let params = toggle::params(dry_run);
     let patch = Patch::Merge(serde_json::json!({ "spec": { "replicas": wanted } }));
     let patched = k
         .call(&what, false, || api.patch_scale(name, &params, &patch))

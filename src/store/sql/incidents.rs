@@ -25,11 +25,20 @@ macro_rules! select_incidents {
 }
 
 /// One incident ($1: its id).
-pub(super) const ONE: &str = select_incidents!("WHERE i.id = $1");
+const ONE: &str = select_incidents!("WHERE i.id = $1");
 
 pub(super) async fn one(pool: &AnyPool, id: IncidentId) -> Result<Option<Incident>> {
     let row = sqlx::query(ONE).bind(id.get()).fetch_optional(pool).await?;
     row.as_ref().map(incident).transpose()
+}
+
+/// Incident `id` as the transaction `tx` sees it.
+pub(super) async fn read(tx: &mut AnyConnection, id: IncidentId) -> Result<Incident> {
+    let row = sqlx::query(ONE).bind(id.get()).fetch_optional(tx).await?;
+    row.as_ref()
+        .map(incident)
+        .transpose()?
+        .ok_or(Error::NotFound(id))
 }
 
 pub(super) async fn in_channel(pool: &AnyPool, channel: &ChannelRef) -> Result<Vec<Incident>> {
@@ -128,14 +137,7 @@ pub(super) async fn update(
     // Locked first, so the read below is the state the write replaces, in this process or any
     // other.
     dialect.lock(tx, Locked::Incident, id.get()).await?;
-    let before = sqlx::query(ONE)
-        .bind(id.get())
-        .fetch_optional(&mut *tx)
-        .await?
-        .as_ref()
-        .map(incident)
-        .transpose()?
-        .ok_or(Error::NotFound(id))?;
+    let before = read(tx, id).await?;
     let outcome = match decide(&before) {
         Ok(outcome) => outcome,
         Err(refusal) => return Ok(Updated::Refused(refusal)),

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 
 use super::SqlStore;
 use super::dialect::Row;
-use super::incidents::{ONE, append};
-use crate::store::decode::{incident, millis, timer};
-use crate::store::{Error, Fired, OnDue, Result};
+use super::incidents::{append, read};
+use crate::store::decode::{millis, timer};
+use crate::store::{Fired, OnDue, Result};
 
 /// The due rows, oldest first: a range scan of `reminders_by_fire_at`. Parameters: now (Unix
 /// milliseconds), the most rows to return.
@@ -76,14 +76,7 @@ async fn fire_one(
         return Ok(None);
     };
     let timer = timer(&row)?;
-    let before = sqlx::query(ONE)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .as_ref()
-        .map(incident)
-        .transpose()?
-        .ok_or(Error::NotFound(timer.incident))?;
+    let before = read(&mut tx, timer.incident).await?;
     let firing = on_due(&before, &timer);
     append(&mut tx, timer.incident, &firing.entries, &firing.by, now).await?;
     sqlx::query(

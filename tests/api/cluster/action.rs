@@ -58,7 +58,7 @@ async fn an_action_on_a_configmap_previews_with_a_dry_run_then_patches_and_resta
     assert_eq!(flags["data"]["LOG_LEVEL"], "info");
     let deployment = c.kube.get(&objects::deployments(), "freightliner").unwrap();
     assert!(deployment["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"].is_string());
-    let kinds: Vec<&str> =
+    let kinds: Vec<String> =
         c.t.timeline(1)
             .await
             .iter()

@@ -33,7 +33,7 @@ fn person(user: &str, request: Option<&str>) -> Caller {
     }
 }
 
-async fn kinds(c: &ClusterApp) -> Vec<&'static str> {
+async fn kinds(c: &ClusterApp) -> Vec<String> {
     c.t.timeline(1)
         .await
         .iter()
@@ -338,7 +338,7 @@ async fn an_expired_request_never_runs() {
     assert_has(&out, &["R1 is expired", "nothing runs"]);
     c.t.tick().await;
     assert!(c.helm.calls().is_empty());
-    assert!(kinds(&c).await.contains(&"approval_expired"));
+    assert!(kinds(&c).await.contains(&"approval_expired".into()));
     let expired = "firewatch_approvals_total{outcome=\"expired\"}";
     assert_eq!(metric(&c.t.app, expired), 1.0);
     assert_eq!(
@@ -488,7 +488,7 @@ async fn a_run_interrupted_by_a_restart_is_marked_failed_and_never_run_again() {
         said.iter().any(|m| m.contains("❌ R1 failed: interrupted")),
         "{said:?}"
     );
-    assert!(kinds(&c).await.contains(&"approval_closed"));
+    assert!(kinds(&c).await.contains(&"approval_closed".into()));
 }
 
 #[tokio::test]

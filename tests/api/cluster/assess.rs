@@ -28,7 +28,7 @@ async fn assess_without_a_cluster_opens_the_incident_and_says_the_cluster_is_una
             "cluster unavailable: no cluster configured",
         ],
     );
-    let kinds: Vec<&str> = t.timeline(1).await.iter().map(|e| e.event.kind()).collect();
+    let kinds: Vec<String> = t.timeline(1).await.iter().map(|e| e.event.kind()).collect();
     assert_eq!(kinds, ["detected"]);
 }
 
@@ -134,6 +134,7 @@ async fn engine_with_outbox(
         )),
         approvals: Default::default(),
         verification: Default::default(),
+        metrics: Default::default(),
     });
     (engine, rx)
 }
@@ -257,7 +258,7 @@ async fn a_late_readiness_signal_raises_the_severity_and_pages_the_new_roles() {
         incident.acknowledged.is_none(),
         "firewatch does not acknowledge"
     );
-    let kinds: Vec<&str> =
+    let kinds: Vec<String> =
         c.t.timeline(1)
             .await
             .iter()

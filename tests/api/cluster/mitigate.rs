@@ -37,7 +37,7 @@ async fn rollback_shows_from_and_to_then_runs_helm_with_the_exact_argv() {
         ]
     );
     let timeline = c.t.timeline(1).await;
-    let kinds: Vec<&str> = timeline.iter().map(|e| e.event.kind()).collect();
+    let kinds: Vec<String> = timeline.iter().map(|e| e.event.kind()).collect();
     assert_eq!(
         kinds,
         [
@@ -152,7 +152,7 @@ async fn scale_runs_a_server_dry_run_then_the_real_merge_patch() {
     assert!(!patches[1].query.contains("dryRun"), "{:?}", patches[1]);
     let deployment = c.kube.get(&objects::deployments(), "freightliner").unwrap();
     assert_eq!(deployment["spec"]["replicas"], 6);
-    let kinds: Vec<&str> =
+    let kinds: Vec<String> =
         c.t.timeline(1)
             .await
             .iter()

@@ -6,7 +6,12 @@ use super::*;
 async fn serve_health(health: Health) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let routes = http::router(AppState::new(health));
+    let state = AppState {
+        slack: None,
+        discord: None,
+        health,
+    };
+    let routes = http::router(state);
     tokio::spawn(async move { axum::serve(listener, routes).await });
     addr
 }

@@ -1,15 +1,9 @@
-use std::io::Write;
+use crate::config::tests::{WEB, load};
 
 use super::*;
 
 fn settings(extra: &str) -> Settings {
-    let text = format!("[[services]]\nname = \"web\"\nnamespace = \"web\"\n{extra}");
-    let mut f = tempfile::Builder::new()
-        .suffix(".toml")
-        .tempfile()
-        .expect("temp file");
-    f.write_all(text.as_bytes()).expect("write");
-    Settings::load_with_env(f.path(), []).expect("the config itself loads")
+    load(&format!("{WEB}{extra}")).expect("the config itself loads")
 }
 
 const SMOKE: &str = "[[jobs]]\nname = \"smoke\"\nkind = \"smoke\"\nimage = \"curl:8\"\n";
@@ -58,12 +52,7 @@ fn the_examples_jobs_load_when_uncommented() {
         .replace("url = \"sqlite://firewatch.db\"", "url = \"sqlite://x.db\"")
         .replace("dir = \"messages\"", "dir = \"m\"")
         + &jobs;
-    let mut f = tempfile::Builder::new()
-        .suffix(".toml")
-        .tempfile()
-        .expect("temp file");
-    f.write_all(text.as_bytes()).expect("write");
-    let s = Settings::load_with_env(f.path(), []).expect("the example with its jobs loads");
+    let s = load(&text).expect("the example with its jobs loads");
     assert_eq!(s.jobs.len(), 2);
     assert_eq!(s.jobs[1].result.as_deref(), Some("k6"));
     assert_eq!(s.approvals.job.required, 0);
