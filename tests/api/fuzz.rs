@@ -1,7 +1,7 @@
 //! Property tests (proptest) for everything that reads outside input: the command grammar, the
 //! Slack form and interaction decoders and the Discord interaction decoder. Each must return a
 //! value or an error for any input — never panic. `cargo test` runs 256 cases per property;
-//! `PROPTEST_CASES=200000 cargo test --release --test api fuzz` is the long run (BENCHMARKS.md).
+//! `PROPTEST_CASES=200000 cargo test --release --test api fuzz` is the long run.
 
 use firewatch::chat::discord::interaction;
 use firewatch::chat::slack::payload::{self, SlashCommand};
