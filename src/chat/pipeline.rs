@@ -15,7 +15,8 @@
 //!   reply window), a lost answer is reported, a request too old to answer is dropped with a
 //!   word to its author, and one that failed on every replay is given up.
 //! - [`Pipeline::upkeep`] starts the requests that waited in the inbox for room, and takes over
-//!   those a process that is gone left (another replica that died).
+//!   those a process that is gone left (another replica that died), by the same rules: one that
+//!   waited past the platform's reply window is not run, and its author is told.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -188,30 +189,40 @@ impl<A: Adapter> Pipeline<A> {
     pub async fn replay(self: &Arc<Self>, pending: Vec<Inbound>) -> usize {
         let mut ran = 0;
         for inbound in pending {
-            let Ok(request) = serde_json::from_str::<A::Request>(&inbound.payload) else {
-                tracing::error!(request = %inbound.key, "unreadable stored request; dropped");
-                self.complete(&inbound.key).await;
-                continue;
-            };
-            let verdict = replay::triage(&inbound, self.clock.now(), A::REPLY_WINDOW);
-            if verdict == Replay::Run {
+            if replay::triage(&inbound, self.clock.now(), A::REPLY_WINDOW) == Replay::Run {
                 tracing::info!(request = %inbound.key, "running a request no live process answered");
-                let pipeline = Arc::clone(self);
+                let (key, pipeline) = (inbound.key.clone(), Arc::clone(self));
                 self.work
-                    .start_waiting(inbound.key, async move { pipeline.run(request).await })
+                    .start_waiting(key, async move { pipeline.take_up(inbound).await })
                     .await;
                 ran += 1;
-                continue;
+            } else {
+                Arc::clone(self).take_up(inbound).await;
             }
-            if verdict == Replay::GiveUp {
-                tracing::error!(request = %inbound.key, attempts = inbound.attempts, "giving up on a request that failed on every replay");
-            }
-            let author = self.adapter.caller(&request).await.actor.name;
-            let notice = replay::notice(verdict, &A::line(&request), &author, &inbound);
-            self.adapter.tell(&request, verdict, notice).await;
-            self.complete(&inbound.key).await;
         }
         ran
+    }
+
+    /// Runs a request that waited in the inbox if it can still be answered; otherwise tells
+    /// people what became of it ([`replay::triage`]) and lets it go. An unreadable one is
+    /// dropped.
+    async fn take_up(self: Arc<Self>, inbound: Inbound) {
+        let Ok(request) = serde_json::from_str::<A::Request>(&inbound.payload) else {
+            tracing::error!(request = %inbound.key, "unreadable stored request; dropped");
+            return self.complete(&inbound.key).await;
+        };
+        let verdict = replay::triage(&inbound, self.clock.now(), A::REPLY_WINDOW);
+        match verdict {
+            Replay::Run => return self.run(request).await,
+            Replay::GiveUp => {
+                tracing::error!(request = %inbound.key, attempts = inbound.attempts, "giving up on a request that failed on every replay");
+            }
+            Replay::AnswerLost | Replay::Expired => {}
+        }
+        let author = self.adapter.caller(&request).await.actor.name;
+        let notice = replay::notice(verdict, &A::line(&request), &author, &inbound);
+        self.adapter.tell(&request, verdict, notice).await;
+        self.complete(&inbound.key).await;
     }
 
     /// Until [`Pipeline::close`]: starts requests that waited in the inbox for room as soon as
@@ -247,13 +258,12 @@ impl<A: Adapter> Pipeline<A> {
                     .backlog_requests(A::PREFIX, limit)
                     .await
                     .map_err(|e| error_chain(&e))?;
-                // An unreadable payload is left to the replay, which reports and drops it.
+                // What waited past the platform's reply window is let go, by the replay's rules.
                 Ok(waiting
                     .into_iter()
-                    .filter_map(|inbound| {
-                        let request = serde_json::from_str::<A::Request>(&inbound.payload).ok()?;
-                        let pipeline = Arc::clone(self);
-                        Some((inbound.key, async move { pipeline.run(request).await }))
+                    .map(|inbound| {
+                        let (key, pipeline) = (inbound.key.clone(), Arc::clone(self));
+                        (key, pipeline.take_up(inbound))
                     })
                     .collect())
             })

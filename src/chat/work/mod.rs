@@ -9,23 +9,30 @@
 //!   kept in memory: it stays in the inbox (where it already is, durably) and the backlog sweep
 //!   ([`Work::sweep`]) starts it once there is room, oldest first.
 //! - Once per process: a key is held from before its request is stored ([`Work::claim`]) until
-//!   its run ends, and the sweep skips keys that are held or that finished while it looked.
+//!   its run ends, and the sweep skips keys that are held or that this process ran in the last
+//!   [`REMEMBERED`] (a run whose inbox marks could not be written looks unstarted in the inbox;
+//!   it runs again only after a restart, by the replay's rules). A run that panics still gives
+//!   its key up.
 //! - An acknowledgement abandoned while its request was being stored (the platform hung up)
 //!   gives its key up and wakes the sweep, which finds the request in the inbox if it landed
 //!   there (the periodic sweep finds one that landed later).
 //! - [`Work::close`] starts nothing more; runs in progress finish (shutdown waits for them
 //!   through the task tracker); what has not started stays in the inbox for the next start.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
 /// How many requests run at once (they mostly wait on the store, the cluster and the chat APIs).
 pub const RUNNING: usize = 64;
+/// How long the sweep remembers the keys this process ran: longer than any platform redelivers
+/// and than a request stays answerable.
+pub const REMEMBERED: Duration = Duration::from_secs(3600);
 
 /// The running requests of one platform.
 pub struct Work {
@@ -48,9 +55,8 @@ struct Shared {
 struct Keys {
     /// Claimed, or running.
     busy: HashSet<String>,
-    /// While a sweep reads the inbox: the keys that finished meanwhile (the sweep may have read
-    /// them before their run marked them done).
-    finished: Option<HashSet<String>>,
+    /// Run by this process, and when they finished.
+    ran: HashMap<String, Instant>,
 }
 
 impl Shared {
@@ -61,9 +67,7 @@ impl Shared {
     fn finish(&self, key: &str) {
         let mut keys = self.keys();
         keys.busy.remove(key);
-        if let Some(finished) = &mut keys.finished {
-            finished.insert(key.to_owned());
-        }
+        keys.ran.insert(key.to_owned(), Instant::now());
     }
 
     fn ask_for_sweep(&self) {
@@ -96,6 +100,24 @@ impl Drop for Claim {
         if !self.settled {
             self.shared.keys().busy.remove(&self.key);
             self.shared.ask_for_sweep();
+        }
+    }
+}
+
+/// A run's end, however it ends (a panic too): its key is given up and remembered as run, its
+/// place freed, and the sweep woken when requests wait for room.
+struct Finished {
+    shared: Arc<Shared>,
+    key: String,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.shared.finish(&self.key);
+        self.permit.take();
+        if self.shared.overflowed.load(Ordering::Acquire) {
+            self.shared.sweep.notify_one();
         }
     }
 }
@@ -158,14 +180,14 @@ impl Work {
         permit: OwnedSemaphorePermit,
         run: impl Future<Output = ()> + Send + 'static,
     ) {
-        let shared = Arc::clone(&self.shared);
+        let finished = Finished {
+            shared: Arc::clone(&self.shared),
+            key,
+            permit: Some(permit),
+        };
         self.tasks.spawn(async move {
             run.await;
-            shared.finish(&key);
-            drop(permit);
-            if shared.overflowed.load(Ordering::Acquire) {
-                shared.sweep.notify_one();
-            }
+            drop(finished);
         });
     }
 
@@ -176,7 +198,7 @@ impl Work {
     }
 
     /// Starts, as room allows, requests that wait in the inbox: `backlog(limit)` reads up to
-    /// `limit` of them as `(key, run)`, oldest first. Keys held or finished meanwhile are
+    /// `limit` of them as `(key, run)`, oldest first. Keys held, or run by this process, are
     /// skipped.
     ///
     /// # Errors
@@ -191,16 +213,15 @@ impl Work {
             return Ok(0);
         }
         self.shared.overflowed.store(false, Ordering::Release);
-        // Held keys are not done either: ask for enough to see past them.
-        let held = {
+        // Held and recently run keys are not done either: ask for enough to see past them.
+        let skipped = {
             let mut keys = self.shared.keys();
-            keys.finished = Some(HashSet::new());
-            keys.busy.len()
+            keys.ran.retain(|_, at| at.elapsed() < REMEMBERED);
+            keys.busy.len() + keys.ran.len()
         };
-        let limit = room + held;
+        let limit = room + skipped;
         let found = backlog(limit).await;
         let mut keys = self.shared.keys();
-        let finished = keys.finished.take().unwrap_or_default();
         let found = match found {
             Ok(found) => found,
             Err(reason) => {
@@ -213,7 +234,7 @@ impl Work {
         let mut more = found.len() >= limit;
         let mut started = 0;
         for (key, run) in found {
-            if finished.contains(&key) || keys.busy.contains(&key) {
+            if keys.busy.contains(&key) || keys.ran.contains_key(&key) {
                 continue;
             }
             let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {

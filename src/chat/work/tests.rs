@@ -171,3 +171,46 @@ async fn an_abandoned_acknowledgement_gives_its_key_to_the_backlog_sweep() {
     drain(&work, &tasks, &inbox).await;
     assert_eq!(inbox.runs(), ["stored, then the platform hung up"]);
 }
+
+#[tokio::test]
+async fn a_request_this_process_ran_is_not_run_again_though_its_marks_were_not_written() {
+    let tasks = TaskTracker::new();
+    let work = Work::new(tasks.clone(), 4);
+    let inbox = Arc::new(Inbox::default());
+    inbox.store("marks failed");
+    let claim = work.claim("marks failed".into()).expect("a new key");
+    // The run's marks could not be written: the inbox still shows it waiting.
+    let runs = Arc::clone(&inbox);
+    work.start(claim, async move {
+        runs.runs.lock().unwrap().push("marks failed".into());
+    });
+    tasks.close();
+    tasks.wait().await;
+    tasks.reopen();
+    let started = work
+        .sweep(async |limit| Ok(inbox.backlog(limit)))
+        .await
+        .unwrap();
+    assert_eq!(started, 0);
+    assert_eq!(inbox.runs(), ["marks failed"]);
+}
+
+#[tokio::test]
+async fn a_run_that_panics_gives_its_key_and_its_place_up() {
+    let tasks = TaskTracker::new();
+    let work = Work::new(tasks.clone(), 1);
+    let claim = work.claim("panics".into()).expect("a new key");
+    work.start(claim, async { panic!("a bug in a command") });
+    tasks.close();
+    tasks.wait().await;
+    tasks.reopen();
+    work.claim("panics".into())
+        .expect("its key is free again")
+        .release();
+    let inbox = Arc::new(Inbox::default());
+    let claim = work.claim("next".into()).expect("a new key");
+    inbox.store("next");
+    work.start(claim, inbox.run("next".into()));
+    drain(&work, &tasks, &inbox).await;
+    assert_eq!(inbox.runs(), ["next"], "its place was given back");
+}
