@@ -119,6 +119,10 @@ pub enum Error {
     /// A query failed.
     #[error("store query failed")]
     Query(#[from] sqlx::Error),
+    /// A write committed together with others failed for a reason all of them met (the
+    /// database unreachable, busy, or timing out): the database's message.
+    #[error("store write failed: {0}")]
+    Write(String),
     /// A stored value is not what firewatch writes.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),

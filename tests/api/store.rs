@@ -798,3 +798,29 @@ async fn a_write_the_database_refuses_fails_alone_among_writes_committed_togethe
     let expected = if backend == Backend::Postgres { 49 } else { 50 };
     assert_eq!(stored.len(), expected);
 }
+
+/// While the database is unreachable, the inbox's writes that wait together are refused
+/// together, each with the reason, instead of each trying (and waiting) on its own; once it is
+/// back, writes go through again.
+#[tokio::test]
+async fn on_postgres_inbox_writes_waiting_together_fail_together_while_the_database_is_gone() {
+    let proxy = crate::support::pg_proxy::PgProxy::to_test_server().await;
+    let schema = crate::support::pg::PgSchema::create_on(&proxy.url()).await;
+    let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&schema.url).await.unwrap());
+    proxy.off();
+    let accepts = (0..20).map(|i| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let request = inbound(&format!("slack:command:{i}"), i);
+            store.accept_request(&request).await
+        })
+    });
+    for accept in accepts.collect::<Vec<_>>() {
+        let answer = accept.await.unwrap();
+        assert!(matches!(answer, Err(Error::Write(_))), "{answer:?}");
+    }
+    proxy.on();
+    let request = inbound("slack:command:after", 99);
+    assert!(store.accept_request(&request).await.unwrap());
+    store.close().await;
+}

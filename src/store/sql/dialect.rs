@@ -6,7 +6,7 @@
 use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, Executor};
 
-use crate::store::Result;
+use crate::store::{Error, Result};
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -50,6 +50,24 @@ impl Dialect {
         match self {
             Self::Sqlite => "BEGIN IMMEDIATE",
             Self::Postgres => "BEGIN",
+        }
+    }
+
+    /// Whether `error` is the fault of one write's own data (a value the database refuses, a
+    /// constraint), which other writes committed beside it need not share — unlike a lost
+    /// connection, a timeout or a busy database, which every one of them would meet.
+    pub(super) fn own_fault(self, error: &Error) -> bool {
+        let Error::Query(sqlx::Error::Database(e)) = error else {
+            return false;
+        };
+        let Some(code) = e.code() else {
+            return false;
+        };
+        match self {
+            // The primary result code: TOOBIG, CONSTRAINT, MISMATCH, RANGE.
+            Self::Sqlite => matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(18 | 19 | 20 | 25)),
+            // SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation).
+            Self::Postgres => code.starts_with("22") || code.starts_with("23"),
         }
     }
 

@@ -16,6 +16,8 @@ use crate::store::{Error, Inbound, Result};
 
 /// How many writes one transaction takes at most.
 const BATCH: usize = 256;
+/// How long closing waits for the writes already taken.
+const CLOSE_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// One write to the inbox.
 pub(super) enum Mark {
@@ -71,18 +73,22 @@ impl Marks {
         answer.await.map_err(|_| closed())?
     }
 
-    /// Takes no more writes, and returns once those already taken are committed.
+    /// Takes no more writes, and returns once those already taken are committed (or failed),
+    /// or after [`CLOSE_WITHIN`], whichever comes first.
     pub(super) async fn close(&self) {
         self.sender.lock().expect("not poisoned").take();
         let task = self.task.lock().expect("not poisoned").take();
-        if let Some(task) = task {
-            let _ = task.await;
+        if let Some(task) = task
+            && tokio::time::timeout(CLOSE_WITHIN, task).await.is_err()
+        {
+            tracing::warn!("inbox writes were still being committed when the store closed");
         }
     }
 }
 
-/// Commits `batch` in one transaction; when that fails, each write alone, so one bad write
-/// fails only itself.
+/// Commits `batch` in one transaction. When the database refuses one write's data, each write
+/// is tried alone, so that one fails only itself; any other failure (unreachable, busy, timing
+/// out) is every write's answer at once.
 async fn commit(pool: &AnyPool, dialect: Dialect, owner: &str, batch: &[Job]) -> Vec<Result<bool>> {
     let together = async {
         let mut tx = pool.begin_with(dialect.begin()).await?;
@@ -93,16 +99,28 @@ async fn commit(pool: &AnyPool, dialect: Dialect, owner: &str, batch: &[Job]) ->
         tx.commit().await?;
         Ok::<_, Error>(answers)
     };
-    if let Ok(answers) = together.await {
-        return answers.into_iter().map(Ok).collect();
-    }
+    let mut failed = match together.await {
+        Ok(answers) => return answers.into_iter().map(Ok).collect(),
+        Err(e) if dialect.own_fault(&e) => None,
+        Err(e) => Some(crate::error_chain(&e)),
+    };
     let mut answers = Vec::with_capacity(batch.len());
     for (mark, _) in batch {
+        if let Some(reason) = &failed {
+            answers.push(Err(Error::Write(reason.clone())));
+            continue;
+        }
         let alone = async {
             let mut conn = pool.acquire().await?;
             inbox::mark(&mut conn, mark, owner).await
         };
-        answers.push(alone.await);
+        let answer = alone.await;
+        if let Err(e) = &answer
+            && !dialect.own_fault(e)
+        {
+            failed = Some(crate::error_chain(e));
+        }
+        answers.push(answer);
     }
     answers
 }
