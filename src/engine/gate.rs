@@ -159,8 +159,15 @@ impl Engine {
         let who = ApprovalPolicy::describe_requesters(rule);
         let command = ask.command;
         let why = format!("only {who} may ask for {command} (approval policy)");
-        self.audit_refusal(ask.caller, ask.incident, None, "request", &why)
-            .await?;
+        self.audit_refusal(
+            ask.caller,
+            ask.delivery,
+            ask.incident,
+            None,
+            "request",
+            &why,
+        )
+        .await?;
         Err(refuse(
             format!("You may not ask for {what}"),
             format!("Only {who} may ask for {command}. The attempt is on the incident's timeline."),
@@ -314,10 +321,12 @@ impl Engine {
         (outcome, entries)
     }
 
-    /// Records a refused approve, deny or request on the incident's timeline (audit).
+    /// Records a refused approve, deny or request on the incident's timeline (audit), marking
+    /// the chat `delivery` done with it (`None` when the command marked it already).
     pub(super) async fn audit_refusal(
         &self,
         caller: &Caller,
+        delivery: Option<&str>,
         incident: &Incident,
         request: Option<i64>,
         tried: &str,
@@ -334,7 +343,7 @@ impl Engine {
                 incident.id,
                 &caller.actor,
                 self.clock.now(),
-                caller.request.as_deref(),
+                delivery,
                 &[entry],
             )
             .await?;

@@ -285,9 +285,7 @@ impl Engine {
                 tracing::info!(request = %key, command = %name, "already handled; no effect");
                 Vec::new()
             }
-            Err(Error::User { headline, detail }) => {
-                vec![private(Message::notice(format!("⚠️ {headline}"), &detail))]
-            }
+            Err(Error::User { headline, detail }) => vec![refused(&headline, &detail)],
             Err(internal) => {
                 let reference = error_reference();
                 tracing::error!(
@@ -321,6 +319,11 @@ impl Engine {
             }
         }
     }
+}
+
+/// A refusal, as the caller reads it.
+fn refused(headline: &str, detail: &str) -> Reply {
+    private(Message::notice(format!("⚠️ {headline}"), detail))
 }
 
 fn private(message: Message) -> Reply {

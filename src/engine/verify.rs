@@ -6,7 +6,7 @@
 //! the change gate.
 
 use super::diagnose::{Unit, probe_error};
-use super::{Caller, Engine, Reply, Result, refuse, to_channel};
+use super::{Caller, Engine, Error, Reply, Result, refuse, refused, to_channel};
 use crate::catalog::Service;
 use crate::command::CommandName;
 use crate::incident::lifecycle::Step;
@@ -44,11 +44,14 @@ impl Engine {
             request = None;
         }
         for job in &smoke {
-            let message = self
+            match self
                 .start_job(caller, request, &incident, &service, job, Purpose::Smoke)
-                .await?;
+                .await
+            {
+                Ok(message) => replies.push(to_channel(&incident.channel, message)),
+                Err(e) => return besides(replies, e),
+            }
             request = None;
-            replies.push(to_channel(&incident.channel, message));
         }
         Ok(replies)
     }
@@ -104,11 +107,14 @@ impl Engine {
         let mut replies = Vec::new();
         let mut request = caller.request.as_deref();
         for job in &load {
-            let message = self
+            match self
                 .start_job(caller, request, &incident, &service, job, purpose)
-                .await?;
+                .await
+            {
+                Ok(message) => replies.push(to_channel(&incident.channel, message)),
+                Err(e) => return besides(replies, e),
+            }
             request = None;
-            replies.push(to_channel(&incident.channel, message));
         }
         Ok(replies)
     }
@@ -219,3 +225,15 @@ impl Engine {
 
 /// One check of `/incident-verify`: whether it passed, and what it saw.
 type Check = (bool, String);
+
+/// What a command answers when `error` stops it after `replies` (what already ran, and is
+/// committed): a refusal is told to the caller beside them, not instead of them.
+fn besides(mut replies: Vec<Reply>, error: Error) -> Result<Vec<Reply>> {
+    match error {
+        Error::User { headline, detail } if !replies.is_empty() => {
+            replies.push(refused(&headline, &detail));
+            Ok(replies)
+        }
+        other => Err(other),
+    }
+}

@@ -156,7 +156,8 @@ impl Engine {
         } else {
             return Ok(());
         };
-        self.audit_refusal(caller, incident, Some(request.id), tried, &why)
+        let delivery = caller.request.as_deref();
+        self.audit_refusal(caller, delivery, incident, Some(request.id), tried, &why)
             .await?;
         Err(refusal)
     }

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use firewatch::incident::TimelineEvent;
+use firewatch::engine::Caller;
+use firewatch::incident::{Platform, TimelineEvent};
 
 use super::broken_with_incident_on;
 use crate::helpers::{ClusterApp, Recorder, assert_has};
@@ -680,4 +681,27 @@ async fn a_job_whose_state_cannot_be_read_ends_unknown_and_says_the_ttl_cleans_u
             .1
             .starts_with("unknown: its state could not be read")
     );
+}
+
+#[tokio::test]
+async fn a_caller_who_may_not_start_jobs_still_gets_the_checks_and_the_refusal_is_audited() {
+    let c = app(
+        "",
+        &[("FIREWATCH__APPROVALS__JOB__REQUESTER_IDS", "console:bob")],
+    )
+    .await;
+    // As a chat delivery comes: with a request key, marked done with the checks' entries.
+    let mut caller = Caller::new(Platform::Console, "mallory", "mallory", "ops");
+    caller.request = Some("slack:command:verify.1".into());
+    let replies = c.t.app.engine.handle(&caller, "/incident-verify").await;
+    let said: Vec<String> = replies.iter().map(|r| r.message.plain_text()).collect();
+    assert!(said.iter().any(|t| t.contains("VERIFIED")), "{said:?}");
+    assert!(
+        said.iter()
+            .any(|t| t.contains("You may not ask for") && t.contains("console:bob")),
+        "{said:?}"
+    );
+    let last = c.t.timeline(1).await.pop().unwrap();
+    assert_eq!(last.event.kind(), "approval_refused");
+    assert!(c.kube.jobs_created().is_empty());
 }
