@@ -309,7 +309,7 @@ pub trait Store: Send + Sync {
 
     /// Marks a request handled once the engine has answered it (a request that changed
     /// nothing has no transaction of its own to do it): a replay will not run it again.
-    /// Idempotent. Adapters skip it for commands that change nothing
+    /// Idempotent. The chat pipeline skips it for commands that change nothing
     /// ([`crate::command::changes_nothing`]).
     async fn handled_request(&self, key: &str, at: DateTime<Utc>) -> Result<()>;
 

@@ -6,8 +6,8 @@
 //! queue, not in SQLite's busy handler, which sleeps up to 100 ms between tries) and a few read
 //! beside it (WAL lets them read while it writes). On Postgres one pool reads and writes, with
 //! two connections of its own for what must answer while engine transactions hold that pool
-//! (a burst of changes queueing on one incident's row lock): accepts, the readiness ping and
-//! the lease heartbeat.
+//! (a burst of changes queueing on one incident's row lock): the inbox's writes (committed
+//! together by [`marks`]), the readiness ping and the lease.
 
 mod approvals;
 mod baselines;

@@ -180,7 +180,10 @@ pub(super) async fn claim(
     runner: &str,
     at: DateTime<Utc>,
 ) -> Result<Option<Request>> {
-    // The claim is this one statement: of any number of callers, one sees a row.
+    // The claim is this one statement: of any number of callers, one sees a row. It counts
+    // once committed (a row returned before a commit that failed would run the change while
+    // the request stays approved).
+    let mut tx = store.write(None, at).await?;
     let claimed: Option<i64> = sqlx::query_scalar(
         "UPDATE approvals SET state = 'running', runner = $1, started_at = $2, updated_at = $2 \
          WHERE id = $3 AND state = 'approved' RETURNING id",
@@ -188,8 +191,9 @@ pub(super) async fn claim(
     .bind(runner)
     .bind(millis(at))
     .bind(id)
-    .fetch_optional(&store.writes)
+    .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     match claimed {
         Some(id) => one(store, id).await,
         None => Ok(None),
