@@ -123,6 +123,9 @@ pub enum Error {
     /// database unreachable, busy, or timing out): the database's message.
     #[error("store write failed: {0}")]
     Write(String),
+    /// The store is not fit to serve: its writes fail, or its SQLite file was deleted.
+    #[error("{0}")]
+    Unfit(String),
     /// A stored value is not what firewatch writes.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
@@ -245,7 +248,12 @@ pub trait Store: Send + Sync {
     /// the approvals it claims. New for every store handle.
     fn process(&self) -> &str;
 
-    /// Checks that the store answers: one trivial query.
+    /// Checks that the store is fit to serve: it answers a trivial query, its writes succeed
+    /// (the latest of them, or a heartbeat written now when they were failing), and a SQLite
+    /// store's file is still the one it opened.
+    ///
+    /// # Errors
+    /// [`Error::Unfit`] naming what is wrong; store failures.
     async fn ping(&self) -> Result<()>;
 
     /// Opens an incident: stores it, its first timeline entries and its timers, atomically.

@@ -7,11 +7,23 @@
 //! beside it (WAL lets them read while it writes). On Postgres one pool reads and writes, with
 //! two connections of its own for what must answer while engine transactions hold that pool
 //! (a burst of changes queueing on one incident's row lock): the inbox's writes (committed
-//! together by [`marks`]), the readiness ping and the lease.
+//! together by [`marks`]), the readiness ping and the heartbeat.
+//!
+//! # Guarantees
+//! - No connection goes back into use inside a transaction. When a COMMIT fails (a full disk,
+//!   an I/O error) SQLite may roll the transaction back itself; sqlx then still counts the
+//!   connection as inside it (its ROLLBACK on drop fails, so the depth it keeps is never
+//!   lowered) and every later `BEGIN` on it would fail with "attempted to call begin_with at
+//!   non-zero transaction depth". A connection returned to its pool is checked once its queued
+//!   rollback has run, and closed if it is still inside a transaction ([`settled`]): every write
+//!   path (incidents, approvals, timers, the inbox, the heartbeat) gets a fresh one.
+//! - Whether writes succeed, and whether a SQLite file is still the one opened, is known
+//!   ([`health`]) and reported by [`Store::ping`].
 
 mod approvals;
 mod baselines;
 mod dialect;
+mod health;
 mod inbox;
 mod incidents;
 mod lease;
@@ -25,9 +37,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
 
 use self::dialect::Dialect;
+use self::health::{Health, Heartbeat};
 use self::lease::Lease;
 use self::marks::{Mark, Marks};
 use super::lock::Lock;
@@ -64,6 +77,9 @@ pub struct SqlStore {
     lease: Arc<Lease>,
     /// The inbox's own writes, committed together.
     marks: Arc<Marks>,
+    /// Whether writes succeed and the SQLite file is still the one opened.
+    health: Arc<Health>,
+    heartbeat: Arc<Heartbeat>,
 }
 
 impl SqlStore {
@@ -80,12 +96,16 @@ impl SqlStore {
             url: url.to_owned(),
             reason,
         };
-        let (dialect, address) = if is_postgres(url) {
+        let (dialect, address, file) = if is_postgres(url) {
             super::check_url(url).map_err(location)?;
-            (Dialect::Postgres, url.trim().to_owned())
+            (Dialect::Postgres, url.trim().to_owned(), None)
         } else {
             let path = sqlite_path(url).map_err(location)?;
-            (Dialect::Sqlite, sqlite_url(path).map_err(location)?)
+            (
+                Dialect::Sqlite,
+                sqlite_url(path).map_err(location)?,
+                Some(path),
+            )
         };
         let opened = |source| Error::Open {
             url: url.to_owned(),
@@ -99,6 +119,7 @@ impl SqlStore {
                 // A Postgres connection may have been cut while idle; a SQLite one is a file
                 // that nothing can hang up on, so it goes to work without a ping first.
                 .test_before_acquire(dialect == Dialect::Postgres)
+                .after_release(|conn, _| Box::pin(settled(conn)))
                 .after_connect(move |conn, _| {
                     Box::pin(async move {
                         if let Some(sql) = dialect.first_statements() {
@@ -120,7 +141,19 @@ impl SqlStore {
         let process: Arc<str> = super::new_process_id().into();
         let accepts = urgent.as_ref().unwrap_or(&writes);
         let lease = Lease::start(dialect, accepts, &process).await?;
-        let marks = Marks::start(accepts.clone(), dialect, Arc::clone(&process));
+        let health = Arc::new(Health::new(file));
+        let marks = Marks::start(
+            accepts.clone(),
+            dialect,
+            Arc::clone(&process),
+            Arc::clone(&health),
+        );
+        let heartbeat = Heartbeat::start(
+            accepts.clone(),
+            dialect,
+            Arc::clone(&process),
+            Arc::clone(&health),
+        );
         Ok(Self {
             dialect,
             reads,
@@ -129,6 +162,8 @@ impl SqlStore {
             process,
             lease: Arc::new(lease),
             marks: Arc::new(marks),
+            health,
+            heartbeat: Arc::new(heartbeat),
         })
     }
 
@@ -176,7 +211,14 @@ impl Store for SqlStore {
     async fn ping(&self) -> Result<()> {
         let pool = self.urgent.as_ref().unwrap_or(&self.reads);
         sqlx::query("SELECT 1").execute(pool).await?;
-        Ok(())
+        // While writes fail, a readiness check sees a recovery before the next heartbeat.
+        if self.health.wants_probe() {
+            let _ = health::beat(self.accepts(), self.dialect, &self.process, &self.health).await;
+        }
+        match self.health.problem() {
+            Some(problem) => Err(Error::Unfit(problem)),
+            None => Ok(()),
+        }
     }
 
     async fn open_incident(&self, draft: &Draft, request: Option<&str>) -> Result<Incident> {
@@ -383,6 +425,7 @@ impl Store for SqlStore {
 
     async fn close(&self) {
         self.marks.close().await;
+        self.heartbeat.stop();
         self.lease.end(self.accepts(), &self.process).await;
         self.writes.close().await;
         self.reads.close().await;
@@ -390,4 +433,21 @@ impl Store for SqlStore {
             urgent.close().await;
         }
     }
+}
+
+/// Whether a connection coming back to its pool may be used again. A transaction dropped
+/// without its COMMIT or ROLLBACK having succeeded queues a ROLLBACK on its connection; once that
+/// has run (the ping runs after it), a connection sqlx still counts as inside a transaction is
+/// one whose ROLLBACK failed too, typically because the database had already ended the
+/// transaction itself (SQLite after a failed COMMIT): it is closed, and the pool opens a new one.
+async fn settled(conn: &mut AnyConnection) -> sqlx::Result<bool> {
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!(
+            "a store connection is still inside a transaction whose commit or rollback failed; \
+             closing it"
+        );
+        return Ok(false);
+    }
+    Ok(true)
 }

@@ -47,6 +47,7 @@ on_both_backends!(
     a_new_due_time_fires_anew_and_other_changes_keep_what_fired,
     the_store_answers_a_ping,
     a_read_sees_every_change_committed_before_it_from_any_connection,
+    a_transaction_the_database_ended_on_its_own_leaves_no_connection_inside_it,
 );
 
 /// The incident's timers as (kind, due in Unix ms), read with raw SQL on either backend.
@@ -163,6 +164,45 @@ async fn timers_follow_the_incident_until_it_is_resolved(backend: Backend) {
     );
     t.say("/incident-resolve lb misconfig | reverted").await;
     assert!(reminders(&t, 1).await.is_empty());
+}
+
+async fn a_transaction_the_database_ended_on_its_own_leaves_no_connection_inside_it(
+    backend: Backend,
+) {
+    let t = TestApp::spawn_on(backend).await;
+    // A handle of its own: on SQLite its writes go through one connection.
+    let store = SqlStore::connect(&t.app.settings.store.url).await.unwrap();
+    // The database ends the transaction behind sqlx's back, as SQLite does when a COMMIT fails
+    // for a full disk or an I/O error: sqlx still counts the connection as inside it, and the
+    // rollback it queues when the transaction is dropped fails.
+    let mut tx = store.pool().begin().await.unwrap();
+    sqlx::query("COMMIT").execute(&mut *tx).await.unwrap();
+    drop(tx);
+    // Every write transaction after it begins afresh (more than the pool holds connections).
+    let close = store::Close {
+        from: &[firewatch::approval::State::Pending],
+        to: firewatch::approval::State::Cancelled,
+        result: None,
+        not_runner: None,
+    };
+    let actor = firewatch::incident::Actor {
+        platform: firewatch::incident::Platform::Console,
+        id: "alice".into(),
+        name: "alice".into(),
+    };
+    for n in 0..10 {
+        let closed = store
+            .close_approval(99, close, &[], &actor, Utc::now())
+            .await;
+        assert!(
+            matches!(closed, Ok(None)),
+            "write {n}: {:?}",
+            closed.map_err(|e| firewatch::error_chain(&e))
+        );
+    }
+    let request = inbound("slack:command:after", 1);
+    assert!(store.accept_request(&request).await.expect("inbox write"));
+    store.close().await;
 }
 
 fn inbound(key: &str, minute: i64) -> Inbound {

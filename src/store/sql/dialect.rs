@@ -1,6 +1,6 @@
 //! What SQLite and Postgres do differently, and nothing else: how a write transaction begins,
-//! which rows a transaction locks, how a process's lease is judged, the order votes arrived in,
-//! what a new connection runs first, and the migrations. Every other statement of the store is
+//! which rows a transaction locks, how a process's lease is judged and its heartbeat written, the
+//! order votes arrived in, what a new connection runs first, and the migrations. Every other statement of the store is
 //! written once, with `$N` parameters (sqlx's SQLite driver binds them as Postgres does).
 
 use sqlx::migrate::Migrator;
@@ -68,6 +68,24 @@ impl Dialect {
             Self::Sqlite => matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(18 | 19 | 20 | 25)),
             // SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation).
             Self::Postgres => code.starts_with("22") || code.starts_with("23"),
+        }
+    }
+
+    /// The heartbeat of process $1, a small write that tells whether the store takes writes
+    /// ([`super::health`]). Postgres: the renewal of the process's lease, by the database's
+    /// clock (`dialect::unleased!` judges it by the same clock). SQLite, whose lease is the file's
+    /// lock: the one row of `heartbeat`.
+    pub(super) fn heartbeat(self) -> &'static str {
+        match self {
+            Self::Sqlite => {
+                "INSERT INTO heartbeat (id, process, at) \
+                 VALUES (1, $1, CAST(strftime('%s', 'now') AS INTEGER)) \
+                 ON CONFLICT (id) DO UPDATE SET process = excluded.process, at = excluded.at"
+            }
+            Self::Postgres => {
+                "INSERT INTO processes (id) VALUES ($1) \
+                 ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()"
+            }
         }
     }
 

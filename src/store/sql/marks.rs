@@ -1,7 +1,8 @@
 //! The inbox's own writes — a request accepted, handled, delivered — committed together: one
 //! task takes them as they come and commits all that wait in one transaction, so a burst of
 //! acknowledgements shares its commits (and their syncs to disk) instead of queueing for one
-//! each. Each caller is answered once its write is committed.
+//! each. Each caller is answered once its write is committed. How each batch came out is
+//! recorded in the store's [`Health`].
 
 use std::sync::{Arc, Mutex};
 
@@ -11,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::dialect::Dialect;
+use super::health::Health;
 use super::inbox;
 use crate::store::{Error, Inbound, Result};
 
@@ -40,12 +42,17 @@ pub(super) struct Marks {
 
 impl Marks {
     /// Starts the task, writing into `pool` as `owner`.
-    pub(super) fn start(pool: AnyPool, dialect: Dialect, owner: Arc<str>) -> Self {
+    pub(super) fn start(
+        pool: AnyPool,
+        dialect: Dialect,
+        owner: Arc<str>,
+        health: Arc<Health>,
+    ) -> Self {
         let (sender, mut receiver) = mpsc::channel::<Job>(BATCH);
         let task = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while receiver.recv_many(&mut batch, BATCH).await > 0 {
-                let answers = commit(&pool, dialect, &owner, &batch).await;
+                let answers = commit(&pool, dialect, &owner, &batch, &health).await;
                 for ((_, reply), answer) in batch.drain(..).zip(answers) {
                     let _ = reply.send(answer);
                 }
@@ -88,8 +95,14 @@ impl Marks {
 
 /// Commits `batch` in one transaction. When the database refuses one write's data, each write
 /// is tried alone, so that one fails only itself; any other failure (unreachable, busy, timing
-/// out) is every write's answer at once.
-async fn commit(pool: &AnyPool, dialect: Dialect, owner: &str, batch: &[Job]) -> Vec<Result<bool>> {
+/// out, a full disk) is every write's answer at once, and `health`'s.
+async fn commit(
+    pool: &AnyPool,
+    dialect: Dialect,
+    owner: &str,
+    batch: &[Job],
+    health: &Health,
+) -> Vec<Result<bool>> {
     let together = async {
         let mut tx = pool.begin_with(dialect.begin()).await?;
         let mut answers = Vec::with_capacity(batch.len());
@@ -100,9 +113,15 @@ async fn commit(pool: &AnyPool, dialect: Dialect, owner: &str, batch: &[Job]) ->
         Ok::<_, Error>(answers)
     };
     let mut failed = match together.await {
-        Ok(answers) => return answers.into_iter().map(Ok).collect(),
+        Ok(answers) => {
+            health.wrote(Ok(()));
+            return answers.into_iter().map(Ok).collect();
+        }
         Err(e) if dialect.own_fault(&e) => None,
-        Err(e) => Some(crate::error_chain(&e)),
+        Err(e) => {
+            health.wrote(Err(&e));
+            Some(crate::error_chain(&e))
+        }
     };
     let mut answers = Vec::with_capacity(batch.len());
     for (mark, _) in batch {
