@@ -19,8 +19,8 @@
 //! | evidence, diagnosis, verification | [`engine`] `evidence`, `diagnose`, `verify`; the cluster side in [`ops`] |
 //! | reminders and escalations | [`incident::timers`] (what fires), [`engine`] `timers`, [`scheduler`] (the tick) |
 //! | Slack, Discord, the terminal: decoding, rendering, posting | [`chat`] (`slack`, `discord`, `console`) |
-//! | the inbox: dedupe, replay after a restart, bounded runs | [`chat::pipeline`], [`chat::work`], [`chat::replay`] |
-//! | persistence (SQLite and Postgres, one implementation) | [`store`] |
+//! | the inbox: dedupe, replay after a restart, runs again after a failure, bounded runs | [`chat::pipeline`], [`chat::work`], [`chat::replay`] |
+//! | persistence (SQLite and Postgres, one implementation), whether it takes writes | [`store`] |
 //! | Kubernetes and Helm | [`ops`] (`kube`, `helm`, `jobs`, `probe`) |
 //! | message templates | [`notify`], `messages/`; neutral messages in [`message`] |
 //! | `bot.toml` | [`config`]; services in [`catalog`] |

@@ -2,7 +2,8 @@
 //!
 //! - `/healthz`: 200 `ok` while the process answers.
 //!
-//! - `/readyz`: 200 `ready` when the store answers a trivial query within [`STORE_CHECK`], the
+//! - `/readyz`: 200 `ready` when the store is fit within [`STORE_CHECK`] ([`Store::ping`]: it
+//!   answers a trivial query, its writes succeed, a SQLite file is still the one it opened), the
 //!   templates are loaded and every live chat connection (Slack Socket Mode, the Discord
 //!   gateway) is up; otherwise 503 with one reason per line. Never hangs: the store check is
 //!   bounded.

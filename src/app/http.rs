@@ -102,9 +102,12 @@ impl IntoResponse for Refused {
     }
 }
 
-/// What a platform is told when its request could not be stored: nothing was changed.
+/// What a platform is told when storing its request failed. A connection lost while its commit
+/// was on the way leaves open whether the store took it (and then it runs), so the person is
+/// pointed at what shows it rather than told that nothing changed.
 const NOT_RECORDED: &str = "⚠️ firewatch could not record that (its store is unavailable). \
-                            Nothing was changed; try again in a moment.";
+                            /incident-status shows whether it went through; if not, try again \
+                            in a moment.";
 
 fn verified_slack<'a>(
     state: &'a AppState,

@@ -9,8 +9,16 @@
 //! - A request is stored in the inbox before it is acknowledged: a crash after the
 //!   acknowledgement does not lose it. A redelivery (same key) has no effect.
 //! - A request that changes something is marked handled in the same transaction as its effect
-//!   (the engine passes its key to the store), and again once the engine answered, so a replay
-//!   never runs it twice; one that only reads simply runs again.
+//!   (the engine passes its key to the store), and again once the engine gave its final answer
+//!   (a refusal changes nothing and has no transaction of its own), so a replay never runs it
+//!   twice; one that only reads simply runs again. Handled therefore means its effect is
+//!   committed, or it was refused.
+//! - A run that fails for an internal reason (the store unavailable, a connection lost, a full
+//!   disk) leaves its request unhandled in the inbox and runs it again after a growing wait
+//!   ([`replay::retry`]) until it goes through or its platform's reply window would end; only
+//!   then is its author told it was not done. While it keeps failing the author is told once
+//!   that firewatch keeps trying ([`replay::TELL_AFTER`]). A restart meanwhile finds it pending
+//!   and replays it.
 //! - After a restart ([`Pipeline::replay`]) what was never handled runs (within the platform's
 //!   reply window), a lost answer is reported, a request too old to answer is dropped with a
 //!   word to its author, and one that failed on every replay is given up.
@@ -22,16 +30,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_util::task::TaskTracker;
 
-use super::replay::{self, Replay};
+use super::replay::{self, AfterFailure, Replay, Retry};
 use super::work::{Claim, RUNNING, Work};
 use crate::clock::Clock;
 use crate::command;
-use crate::engine::{Caller, Engine, Reply};
+use crate::engine::{Answer, Audience, Caller, Engine, Failure, Reply};
 use crate::error_chain;
 use crate::message::Message;
 use crate::store::{self, Inbound, Store};
@@ -124,8 +132,9 @@ impl<A: Adapter> Pipeline<A> {
     /// Runs an accepted request without waiting for it (see [`crate::chat::work`]).
     pub fn start(self: &Arc<Self>, claim: Claim, request: A::Request) {
         let pipeline = Arc::clone(self);
+        let received = self.clock.now();
         self.work
-            .start(claim, async move { pipeline.run(request).await });
+            .start(claim, async move { pipeline.run(request, received).await });
     }
 
     /// [`Pipeline::accept`], then [`Pipeline::start`] when it is new; `true` when it was.
@@ -151,22 +160,100 @@ impl<A: Adapter> Pipeline<A> {
         self.work.close();
     }
 
+    /// Runs `request` (received at `received`) until the engine gives a final answer, running it
+    /// again after internal failures by [`replay::retry`]'s rule, and answers it.
     #[tracing::instrument(skip_all, fields(request = %A::key(&request)))]
-    async fn run(&self, request: A::Request) {
+    async fn run(&self, request: A::Request, received: DateTime<Utc>) {
         let key = A::key(&request);
         let mut caller = self.adapter.caller(&request).await;
         caller.request = Some(key.clone());
         let line = A::line(&request);
-        let replies = self.engine.handle(&caller, &line).await;
+        let mut last: Option<Failure> = None;
+        for failures in 1.. {
+            let failure = match self.engine.attempt(&caller, &line).await {
+                Answer::Final(replies) => return self.answer(&request, &caller, replies).await,
+                Answer::Replayed => {
+                    // Done by an earlier run: the first run of a redelivery has nothing to say;
+                    // after a failure of ours, its author learns that it is done after all.
+                    if let Some(failure) = &last {
+                        let after = AfterFailure::AnswerLost;
+                        self.tell_after(&request, &caller, failure, after, received)
+                            .await;
+                    }
+                    return self.complete(&key).await;
+                }
+                Answer::Failed(failure) => failure,
+            };
+            let now = self.clock.now();
+            let Retry::After(wait) = replay::retry(failures, received, now, A::REPLY_WINDOW) else {
+                tracing::error!(
+                    attempts = failures,
+                    "giving up on a request that failed until it was too late to answer"
+                );
+                let after = AfterFailure::NotDone;
+                self.tell_after(&request, &caller, &failure, after, received)
+                    .await;
+                return self.complete(&key).await;
+            };
+            if failures == replay::TELL_AFTER {
+                let after = AfterFailure::Retrying {
+                    until: received + A::REPLY_WINDOW,
+                };
+                self.tell_after(&request, &caller, &failure, after, received)
+                    .await;
+            }
+            tracing::warn!(
+                attempts = failures,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "the request failed; it runs again after a wait"
+            );
+            last = Some(failure);
+            if !self.work.pause(wait).await {
+                // Shutting down: it stays unhandled in the inbox, and the next start runs it.
+                return;
+            }
+        }
+    }
+
+    /// Delivers the engine's final answer to `request`, with the inbox marks around it.
+    async fn answer(&self, request: &A::Request, caller: &Caller, replies: Vec<Reply>) {
+        let key = A::key(request);
         // Whatever happens while answering, a replay must not run it again (one that changes
         // nothing simply runs again).
-        if !command::changes_nothing(&line)
+        if !command::changes_nothing(&A::line(request))
             && let Err(e) = self.inbox.handled_request(&key, self.clock.now()).await
         {
             tracing::warn!(error = %error_chain(&e), "could not mark the request handled");
         }
-        self.adapter.answer(&request, &caller, replies).await;
+        self.adapter.answer(request, caller, replies).await;
         self.complete(&key).await;
+    }
+
+    /// Tells people what became of `request` after `failure` ([`replay::failure_notice`]): its
+    /// author while it is retried or when it was not done, the channel when its change is saved.
+    async fn tell_after(
+        &self,
+        request: &A::Request,
+        caller: &Caller,
+        failure: &Failure,
+        after: AfterFailure,
+        received: DateTime<Utc>,
+    ) {
+        let (line, author) = (A::line(request), &caller.actor.name);
+        let notice = replay::failure_notice(after, &line, author, received, &failure.reference);
+        match after {
+            AfterFailure::Retrying { .. } => {
+                let reply = Reply {
+                    audience: Audience::Caller,
+                    message: notice,
+                };
+                self.adapter.answer(request, caller, vec![reply]).await;
+            }
+            AfterFailure::AnswerLost => {
+                self.adapter.tell(request, Replay::AnswerLost, notice).await;
+            }
+            AfterFailure::NotDone => self.adapter.tell(request, Replay::GiveUp, notice).await,
+        }
     }
 
     async fn complete(&self, key: &str) {
@@ -213,7 +300,7 @@ impl<A: Adapter> Pipeline<A> {
         };
         let verdict = replay::triage(&inbound, self.clock.now(), A::REPLY_WINDOW);
         match verdict {
-            Replay::Run => return self.run(request).await,
+            Replay::Run => return self.run(request, inbound.received).await,
             Replay::GiveUp => {
                 tracing::error!(request = %inbound.key, attempts = inbound.attempts, "giving up on a request that failed on every replay");
             }

@@ -248,24 +248,35 @@ impl Engine {
         done
     }
 
-    /// Parses and runs one command text. Never fails: every problem becomes a reply to the caller.
-    #[tracing::instrument(skip(self, caller, text), fields(user = %caller.actor.id, channel = %caller.channel.id))]
+    /// Parses and runs one command text. Never fails: every problem becomes a reply to the caller
+    /// (an internal failure an apology: [`Failure::apology`]).
     pub async fn handle(&self, caller: &Caller, text: &str) -> Vec<Reply> {
+        self.attempt(caller, text).await.replies()
+    }
+
+    /// Parses and runs one command text, for a caller that can run it again: what it came to,
+    /// telling an internal failure (worth trying again) from a final answer.
+    #[tracing::instrument(skip(self, caller, text), fields(user = %caller.actor.id, channel = %caller.channel.id))]
+    pub async fn attempt(&self, caller: &Caller, text: &str) -> Answer {
         match command::parse(text) {
-            Ok(invocation) => self.run(caller, invocation).await,
+            Ok(invocation) => self.run_once(caller, invocation).await,
             Err(e) => {
                 self.metrics
                     .command(None, caller.actor.platform, Outcome::Refused);
-                vec![private(Message::notice(
+                Answer::Final(vec![private(Message::notice(
                     "⚠️ Could not read that command",
                     &e.to_string(),
-                ))]
+                ))])
             }
         }
     }
 
     /// Runs a parsed command. Never fails: every problem becomes a reply to the caller.
     pub async fn run(&self, caller: &Caller, invocation: Invocation) -> Vec<Reply> {
+        self.run_once(caller, invocation).await.replies()
+    }
+
+    async fn run_once(&self, caller: &Caller, invocation: Invocation) -> Answer {
         let name = invocation.command.name();
         let answer = self.dispatch(caller, invocation).await;
         let outcome = match &answer {
@@ -279,13 +290,15 @@ impl Engine {
         match answer {
             Ok(replies) => {
                 self.mirror(&replies);
-                replies
+                Answer::Final(replies)
             }
             Err(Error::Store(store::Error::Replayed(key))) => {
                 tracing::info!(request = %key, command = %name, "already handled; no effect");
-                Vec::new()
+                Answer::Replayed
             }
-            Err(Error::User { headline, detail }) => vec![refused(&headline, &detail)],
+            Err(Error::User { headline, detail }) => {
+                Answer::Final(vec![refused(&headline, &detail)])
+            }
             Err(internal) => {
                 let reference = error_reference();
                 tracing::error!(
@@ -294,13 +307,7 @@ impl Engine {
                     command = %name,
                     "command failed"
                 );
-                vec![private(Message::notice(
-                    "⚠️ Sorry, firewatch failed to handle that",
-                    &format!(
-                        "This is our failure, not yours (reference {reference}). \
-                         Nothing was changed; try again, or check /incident-status."
-                    ),
-                ))]
+                Answer::Failed(Failure { reference })
             }
         }
     }
@@ -318,6 +325,55 @@ impl Engine {
                     .spawn(async move { outbox.mirror(&channel, &message).await });
             }
         }
+    }
+}
+
+/// What running one command came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// It ran, or was refused for a reason that running it again would not change (the caller's
+    /// mistake, the incident's state), or only read: the replies that answer it.
+    Final(Vec<Reply>),
+    /// Its request was marked done by an earlier run (a redelivery, or a run again after a
+    /// failure that came after its change was committed): nothing was done this time.
+    Replayed,
+    /// It failed for an internal reason (the store unavailable, a connection lost, a full disk),
+    /// logged with its cause. A change is committed with its request's mark, so running it again
+    /// either makes the change or finds it made ([`Answer::Replayed`]).
+    Failed(Failure),
+}
+
+impl Answer {
+    /// The replies for a caller that will not run it again: a failure's apology, nothing for a
+    /// replay.
+    pub fn replies(self) -> Vec<Reply> {
+        match self {
+            Self::Final(replies) => replies,
+            Self::Replayed => Vec::new(),
+            Self::Failed(failure) => vec![failure.apology()],
+        }
+    }
+}
+
+/// An internal failure of one run of a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The short random reference its log line carries.
+    pub reference: String,
+}
+
+impl Failure {
+    /// What the caller is told when the command is not run again (the terminal): it may or may
+    /// not have been saved (a connection lost during a commit leaves that open).
+    pub fn apology(&self) -> Reply {
+        private(Message::notice(
+            "⚠️ Sorry, firewatch failed to handle that",
+            &format!(
+                "This is our failure, not yours (reference {}). /incident-status shows whether \
+                 it was saved; try again if it was not.",
+                self.reference
+            ),
+        ))
     }
 }
 

@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use firewatch::chat::slack::sign;
@@ -50,13 +51,17 @@ impl Rng {
 }
 
 /// One `firewatch serve` process.
-struct Server {
+pub struct Server {
     child: Child,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
+    /// What it logged (and the test printed) so far, one line each.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
-    fn start(db: &Path, slack: &FakeSlack) -> Self {
+    /// Starts `firewatch serve` on the SQLite file `db`, posting to `slack`, logging warnings
+    /// and errors.
+    pub fn start(db: &Path, slack: &FakeSlack) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_firewatch"))
             .args(["serve", "--config", "bot.toml.example"])
             .current_dir(repo())
@@ -76,6 +81,8 @@ impl Server {
             .expect("firewatch starts");
         let stderr = child.stderr.take().expect("stderr is piped");
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let logged = Arc::clone(&log);
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -87,6 +94,7 @@ impl Server {
                     }
                     None => eprintln!("firewatch: {line}"),
                 }
+                logged.lock().unwrap().push(line);
             }
         });
         let addr = rx
@@ -94,7 +102,12 @@ impl Server {
             .expect("firewatch prints its address")
             .parse()
             .expect("an address");
-        Self { child, addr }
+        Self { child, addr, log }
+    }
+
+    /// The lines it logged so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
     }
 
     fn alive(&mut self) -> bool {

@@ -46,6 +46,17 @@ pub fn write_config(dir: &Path) -> PathBuf {
     path
 }
 
+/// Sends firewatch's logs to the test's output (shown when a test fails, captured otherwise).
+pub fn capture_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "firewatch=info".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
 /// Which store a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -144,14 +155,7 @@ impl ClusterApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        // Logs appear with a failing test's output (and are captured otherwise).
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "firewatch=info".into()),
-            )
-            .with_test_writer()
-            .try_init();
+        capture_logs();
         let dir = tempfile::tempdir().expect("temp dir");
         Self::start(dir, Arc::new(ManualClock::new(test_start())), Vec::new()).await
     }
@@ -172,13 +176,7 @@ impl TestApp {
 
     /// A firewatch whose settings also take these `FIREWATCH__…` overrides.
     pub async fn spawn_with(env: Vec<(String, String)>) -> Self {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "firewatch=info".into()),
-            )
-            .with_test_writer()
-            .try_init();
+        capture_logs();
         let dir = tempfile::tempdir().expect("temp dir");
         Self::start(dir, Arc::new(ManualClock::new(test_start())), env).await
     }

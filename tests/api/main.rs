@@ -18,5 +18,6 @@ mod report;
 mod shutdown;
 mod slack;
 mod store;
+mod store_faults;
 mod support;
 mod timers;

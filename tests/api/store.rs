@@ -568,8 +568,8 @@ async fn the_schema_is_migrated_once_and_survives_a_restart(backend: Backend) {
                 .unwrap()
         }
     };
-    // Every migration of the backend, once: Postgres 0001–0007, SQLite 0001–0008.
-    let expected = if t.pg.is_some() { 7 } else { 8 };
+    // Every migration of the backend, once: Postgres 0001–0007, SQLite 0001–0009.
+    let expected = if t.pg.is_some() { 7 } else { 9 };
     assert_eq!(migrations, expected);
     assert_eq!(t.timeline(1).await.len(), 1);
 }

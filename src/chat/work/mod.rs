@@ -16,8 +16,12 @@
 //! - An acknowledgement abandoned while its request was being stored (the platform hung up)
 //!   gives its key up and wakes the sweep, which finds the request in the inbox if it landed
 //!   there (the periodic sweep finds one that landed later).
+//! - A run waiting to try again ([`Work::pause`], after a failure it may get past) keeps its key
+//!   and its place: at most [`RUNNING`] requests run or wait to run again, and the backlog waits
+//!   in the inbox meanwhile.
 //! - [`Work::close`] starts nothing more; runs in progress finish (shutdown waits for them
-//!   through the task tracker); what has not started stays in the inbox for the next start.
+//!   through the task tracker), a run waiting to try again stops waiting and ends; what has not
+//!   started or not finished stays in the inbox for the next start.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -26,6 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// How many requests run at once (they mostly wait on the store, the cluster and the chat APIs).
@@ -49,6 +54,8 @@ struct Shared {
     overflowed: AtomicBool,
     /// Wakes the sweep.
     sweep: Notify,
+    /// Cancelled by [`Work::close`]: ends the waits of runs that would try again.
+    closed: CancellationToken,
 }
 
 #[derive(Default)]
@@ -251,9 +258,20 @@ impl Work {
         Ok(started)
     }
 
-    /// Starts nothing more. Runs in progress finish; the rest stays in the inbox.
+    /// Waits `delay` inside a run before it tries again, keeping its key and its place; `false`
+    /// when [`Work::close`] came first (the run should end, leaving its request in the inbox).
+    pub async fn pause(&self, delay: Duration) -> bool {
+        tokio::select! {
+            () = tokio::time::sleep(delay) => !self.is_closed(),
+            () = self.shared.closed.cancelled() => false,
+        }
+    }
+
+    /// Starts nothing more. Runs in progress finish (those waiting to try again stop waiting);
+    /// the rest stays in the inbox.
     pub fn close(&self) {
         self.permits.close();
+        self.shared.closed.cancel();
         self.shared.sweep.notify_waiters();
     }
 

@@ -214,3 +214,47 @@ async fn a_run_that_panics_gives_its_key_and_its_place_up() {
     drain(&work, &tasks, &inbox).await;
     assert_eq!(inbox.runs(), ["next"], "its place was given back");
 }
+
+#[tokio::test]
+async fn a_run_waiting_to_try_again_keeps_its_place_until_close_ends_its_wait() {
+    let tasks = TaskTracker::new();
+    let work = Arc::new(Work::new(tasks.clone(), 1));
+    let inbox = Arc::new(Inbox::default());
+    let tries = Arc::new(Mutex::new(0));
+    let claim = work.claim("failing".into()).expect("a new key");
+    let (again, counted) = (Arc::clone(&work), Arc::clone(&tries));
+    work.start(claim, async move {
+        loop {
+            let n = {
+                let mut tries = counted.lock().unwrap();
+                *tries += 1;
+                *tries
+            };
+            // Short waits at first, then one longer than any test.
+            let wait = if n < 3 { 1 } else { 3_600_000 };
+            if !again.pause(Duration::from_millis(wait)).await {
+                return;
+            }
+        }
+    });
+    while *tries.lock().unwrap() < 3 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // Its place is still taken: the next request waits in the inbox, and its key is held.
+    let claim = work.claim("next".into()).expect("a new key");
+    inbox.store("next");
+    work.start(claim, inbox.run("next".into()));
+    assert!(work.claim("failing".into()).is_none(), "still held");
+    assert_eq!(
+        work.sweep(async |limit| Ok(inbox.backlog(limit))).await,
+        Ok(0)
+    );
+    // Closing ends the wait at once: shutdown does not wait an hour for it.
+    work.close();
+    tasks.close();
+    tokio::time::timeout(Duration::from_secs(60), tasks.wait())
+        .await
+        .expect("the waiting run ended when work closed");
+    assert_eq!(*tries.lock().unwrap(), 3);
+    assert!(inbox.runs().is_empty());
+}

@@ -117,15 +117,15 @@ impl Health {
     /// moment it is found otherwise.
     fn file_problem(&self) -> Option<String> {
         let opened = self.file.as_ref()?;
-        let found = match (identity(&opened.path), opened.identity) {
-            (Some(now), Some(then)) if now == then => return None,
-            (None, _) => "was deleted",
-            (Some(_), _) => "was replaced by another file",
-        };
+        if identity(&opened.path).is_some_and(|now| Some(now) == opened.identity) {
+            return None;
+        }
+        // A connection opened since may have created a new, empty file at the path: either way
+        // the file firewatch writes is no longer there.
         let problem = format!(
-            "the database file {} {found} while firewatch had it open: what it writes goes to \
-             the file it opened, which nothing will read again and which is lost when firewatch \
-             stops (while it runs, a copy can be taken from /proc/{}/fd)",
+            "the database file {} was deleted or replaced while firewatch had it open: what it \
+             writes goes to the file it opened, which nothing will read again and which is lost \
+             when firewatch stops (while it runs, a copy can be taken from /proc/{}/fd)",
             opened.path.display(),
             std::process::id()
         );
@@ -232,17 +232,15 @@ mod tests {
         assert_eq!(health.problem(), None);
 
         std::fs::remove_file(&path).unwrap();
-        let problem = health.problem().expect("the file is gone");
-        assert!(
-            problem.starts_with(&format!("the database file {} was deleted", path.display())),
-            "{problem}"
+        let gone = format!(
+            "the database file {} was deleted or replaced",
+            path.display()
         );
+        let problem = health.problem().expect("the file is gone");
+        assert!(problem.starts_with(&gone), "{problem}");
         // A new file at the path is not the one firewatch writes.
         std::fs::write(&path, "").unwrap();
         let problem = health.problem().expect("the file is another one");
-        assert!(
-            problem.contains("was replaced by another file"),
-            "{problem}"
-        );
+        assert!(problem.starts_with(&gone), "{problem}");
     }
 }
