@@ -84,3 +84,13 @@ async fn notes(store: &dyn Store, incident: &Incident) -> Vec<String> {
 fn texts(calls: &[Call]) -> Vec<String> {
     calls.iter().map(|c| c.body.to_string()).collect()
 }
+
+/// Asserts that nothing Slack was sent says `words`.
+#[track_caller]
+fn never_said(fake: &FakeSlack, words: &str) {
+    let said = texts(&fake.calls());
+    assert!(
+        !said.iter().any(|t| t.contains(words)),
+        "{words:?} was said: {said:#?}"
+    );
+}
