@@ -440,7 +440,11 @@ impl Store for SqlStore {
 /// has run (the ping runs after it), a connection sqlx still counts as inside a transaction is
 /// one whose ROLLBACK failed too, typically because the database had already ended the
 /// transaction itself (SQLite after a failed COMMIT): it is closed, and the pool opens a new one.
+/// A connection outside any transaction (nearly all of them) goes back without a round trip.
 async fn settled(conn: &mut AnyConnection) -> sqlx::Result<bool> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
     conn.ping().await?;
     if conn.is_in_transaction() {
         tracing::warn!(
