@@ -23,6 +23,7 @@
 //! | persistence (SQLite and Postgres, one implementation) | [`store`] |
 //! | Kubernetes and Helm | [`ops`] (`kube`, `helm`, `jobs`, `probe`) |
 //! | message templates | [`notify`], `messages/`; neutral messages in [`message`] |
+//! | terminal escapes, bidi overrides and invisible characters in text from outside | [`text`] (used by every renderer and the report) |
 //! | `bot.toml` | [`config`]; services in [`catalog`] |
 //! | what `/metrics` counts | [`metrics`] |
 
@@ -42,6 +43,7 @@ pub mod notify;
 pub mod ops;
 pub mod scheduler;
 pub mod store;
+pub mod text;
 pub mod tls;
 
 /// An error and its causes on one line (`cannot open the store at x: unable to open database

@@ -24,6 +24,7 @@ use crate::incident::{IncidentId, Platform};
 use crate::notify::Template;
 use crate::scheduler::Scheduler;
 use crate::store::Access;
+use crate::text;
 
 /// firewatch — ChatOps incident response for services on Kubernetes.
 ///
@@ -198,7 +199,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 user,
                 channel: channel.trim_start_matches('#').to_owned(),
                 interactive: std::io::stdin().is_terminal(),
-                colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+                colour: colour(&std::io::stdout()),
             };
             let input = tokio::io::BufReader::new(tokio::io::stdin());
             let result = console::run(
@@ -358,13 +359,19 @@ async fn report(settings: Settings, id: IncidentId, user: String) -> Result<(), 
                 }
             }
             Audience::Caller => {
-                let text = reply.message.plain_text();
-                outcome = Err(text.replacen("⚠️ ", "", 1));
+                let plain = reply.message.plain_text();
+                outcome = Err(text::escape_hidden(&plain).replacen("⚠️ ", "", 1));
             }
         }
     }
     app.store.close().await;
     outcome
+}
+
+/// Whether to colour what goes to `stream`: it is a terminal and `NO_COLOR` is not set to
+/// something (<https://no-color.org>).
+fn colour(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 fn init_logging(default: &str, format: LogFormat) -> Result<(), String> {
@@ -374,8 +381,10 @@ fn init_logging(default: &str, format: LogFormat) -> Result<(), String> {
         _ => EnvFilter::try_new(default)
             .map_err(|e| format!("log.level: invalid filter '{default}': {e}"))?,
     };
+    // A log file or a collector gets plain text: colour codes only for a terminal.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => logs.init(),

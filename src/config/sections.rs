@@ -345,7 +345,7 @@ impl Default for LogSettings {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
-    /// Human-readable lines.
+    /// Human-readable lines, coloured only when stderr is a terminal and `NO_COLOR` is unset.
     #[default]
     Text,
     /// One JSON object per line: `timestamp`, `level`, `fields`, `target`, `spans`.

@@ -11,7 +11,7 @@ use crate::fake_discord::FakeDiscord;
 use crate::helpers::{TestApp, assert_has, http};
 
 const APPLICATION: &str = "1180000000000000000";
-const STATUS_CHANNEL: &str = "1200000000000000000";
+pub const STATUS_CHANNEL: &str = "1200000000000000000";
 const CHANNEL: &str = "1160000000000000000";
 
 fn key() -> SigningKey {

@@ -19,7 +19,7 @@ struct Served {
     running: Running,
 }
 
-fn slack_env(fake: &FakeSlack, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub fn slack_env(fake: &FakeSlack, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env = vec![
         (
             "FIREWATCH__SLACK__API_URL".to_owned(),

@@ -167,7 +167,7 @@ impl DiscordApi {
         }
         let embed = &mut updated["embeds"][0];
         let mut description = embed["description"].as_str().unwrap_or_default().to_owned();
-        description.push_str(&format!("\n• {step}"));
+        description.push_str(&format!("\n• {}", super::embed::escape(step)));
         embed["description"] = Value::String(shorten(description.trim_start(), 4_096));
         if card.closed {
             updated["components"] = serde_json::json!([]);

@@ -81,7 +81,9 @@ impl TimelineEvent {
             TimelineEvent::ChannelBound { channel } => {
                 format!("moved to its own channel ({})", channel.id)
             }
-            TimelineEvent::Closed { report } => format!("closed; report at {report}"),
+            TimelineEvent::Closed { report } => {
+                format!("closed; report {}", super::report_file_name(report))
+            }
             TimelineEvent::FollowupAdded { text } => format!("follow-up added: {text}"),
             TimelineEvent::FollowupDone { n } => format!("follow-up {n} done"),
             other => unreachable!("describe() routes {} elsewhere", other.kind()),

@@ -254,6 +254,15 @@ impl TimelineEvent {
     }
 }
 
+/// The file name of a report recorded at `path` (`incident-20261129.md`), as people are shown
+/// it: where it sits on the server is the server's business, and the reports folder is known.
+pub fn report_file_name(path: &str) -> &str {
+    std::path::Path::new(path)
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or(path)
+}
+
 /// A stored timeline entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimelineEntry {

@@ -7,6 +7,7 @@ mod bench;
 mod calls;
 mod diagnose;
 mod faults;
+mod hostile;
 mod jobs;
 mod mitigate;
 
