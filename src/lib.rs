@@ -11,14 +11,14 @@
 //!
 //! | behaviour | module |
 //! |---|---|
-//! | the command line, start-up, `serve`, HTTP routes, `/healthz` `/readyz` `/metrics` | [`app`] (`cli`, `startup`, `serve`, `http`, `health`) |
+//! | the command line, start-up, `serve`, HTTP routes, `/healthz` `/readyz` `/metrics`, `check-config`'s warnings | [`app`] (`cli`, `startup`, `serve`, `http`, `health`, `warnings`) |
 //! | a slash command's grammar and its errors | [`command`] |
 //! | what a command does to an incident: states, severity, timers, the report's milestones | [`incident`] (`lifecycle`, `severity`, `timers`, `trail`, `timeline`) |
 //! | running a command: assess, update, resolve, status, report, follow-ups | [`engine`] (`handlers`, `read`, `report`, `dispatch`) |
-//! | changes to the cluster and their approvals | [`engine`] `gate` (preview → policy → request or run), `mitigate`, `jobs`, `approve`; the policy in [`approval`] |
+//! | changes to the cluster and their approvals | [`engine`] `gate` (preview → policy → request or run), `mitigate`, `jobs`, `approve` (votes only from the request's channel); the policy and who is who (`[people.NAME]`) in [`approval`] |
 //! | evidence, diagnosis, verification | [`engine`] `evidence`, `diagnose`, `verify`; the cluster side in [`ops`] |
 //! | reminders and escalations | [`incident::timers`] (what fires), [`engine`] `timers`, [`scheduler`] (the tick) |
-//! | Slack, Discord, the terminal: decoding, rendering, posting | [`chat`] (`slack`, `discord`, `console`) |
+//! | Slack, Discord, the terminal: decoding, rendering, posting; which workspaces and servers are served | [`chat`] (`slack`, `discord`, `console`, `Served`) |
 //! | the inbox: dedupe, replay after a restart, bounded runs | [`chat::pipeline`], [`chat::work`], [`chat::replay`] |
 //! | persistence (SQLite and Postgres, one implementation) | [`store`] |
 //! | Kubernetes and Helm | [`ops`] (`kube`, `helm`, `jobs`, `probe`) |

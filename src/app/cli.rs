@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use super::{serve, startup};
+use super::{serve, startup, warnings};
 use crate::chat::console::{self, ConsoleOutbox};
 use crate::chat::discord::api::DiscordApi;
 use crate::chat::discord::commands;
@@ -90,6 +90,9 @@ enum Command {
         user: Option<String>,
     },
     /// Check the configuration and render every template with sample data, then exit.
+    ///
+    /// Warns (on stderr, exit status 0) about what works but is open: production changes anyone
+    /// but the requester may approve, and slack.team_ids or discord.guild_ids left empty.
     CheckConfig,
     /// Register the /incident command and its subcommands with Discord (bulk overwrite).
     ///
@@ -156,6 +159,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                     |d| format!("from {}", d.display())
                 ),
             );
+            for warning in warnings::warnings(&settings) {
+                eprintln!("warning: {warning}");
+            }
             Ok(())
         }
         Command::Serve => {

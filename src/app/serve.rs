@@ -19,7 +19,7 @@ use crate::chat::discord::{self, Discord};
 use crate::chat::slack::signature::Verifier;
 use crate::chat::slack::socket::SocketMode;
 use crate::chat::slack::{self, Slack};
-use crate::chat::{Adapter, Pipeline};
+use crate::chat::{Adapter, Pipeline, Served};
 use crate::config::DiscordMode;
 use crate::engine::Outbox;
 use crate::error_chain;
@@ -138,10 +138,11 @@ fn slack_pipeline(app: &App, tasks: &TaskTracker) -> Result<Option<Arc<Pipeline<
         api,
         Arc::clone(&app.engine),
         Arc::clone(&app.outbox) as Arc<dyn Outbox>,
-        Arc::new(approval::roles(&app.settings.roles)),
+        Arc::new(approval::roles(&app.settings.roles, &app.settings.people)),
         slack::Options {
             alerts_channel: settings.alerts_channel.clone(),
             create_incident_channels: settings.create_incident_channels,
+            teams: Served::new(&settings.team_ids),
         },
     );
     Ok(Some(pipeline(app, adapter, tasks)))
@@ -185,7 +186,8 @@ fn discord_pipeline(app: &App, tasks: &TaskTracker) -> Result<Option<DiscordPart
     let adapter = Discord::new(
         Arc::clone(api),
         Arc::clone(&app.outbox) as Arc<dyn Outbox>,
-        Arc::new(approval::roles(&app.settings.roles)),
+        Arc::new(approval::roles(&app.settings.roles, &app.settings.people)),
+        Served::new(&settings.guild_ids),
     );
     Ok(Some((pipeline(app, adapter, tasks), verifier)))
 }
@@ -238,6 +240,9 @@ fn resume<A: Adapter>(
 /// # Errors
 /// [`Error`] when no platform is configured, one is half configured, or the address is taken.
 pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
+    for warning in super::warnings::warnings(&app.settings) {
+        tracing::warn!("{warning}");
+    }
     let tasks = TaskTracker::new();
     let slack = slack_pipeline(app, &tasks)?;
     let discord = discord_pipeline(app, &tasks)?;

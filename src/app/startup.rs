@@ -91,7 +91,7 @@ pub async fn build(
     access: Access,
 ) -> Result<App, Error> {
     let mut router = Router::default();
-    let roles = Arc::new(approval::roles(&settings.roles));
+    let roles = Arc::new(approval::roles(&settings.roles, &settings.people));
     let slack_api = match &settings.slack.bot_token {
         Some(token) => {
             let api = Arc::new(SlackApi::new(&settings.slack.api_url, token)?);
@@ -161,7 +161,11 @@ pub async fn build(
             std::time::Duration::from_secs(settings.kubernetes.timeout.as_secs()),
             &settings.prometheus,
         )),
-        approvals: Arc::new(approval::Policy::new(&settings.approvals, &settings.roles)),
+        approvals: Arc::new(approval::Policy::new(
+            &settings.approvals,
+            &settings.roles,
+            &settings.people,
+        )),
         verification: Arc::new(verification),
         metrics: Arc::clone(&metrics),
     });

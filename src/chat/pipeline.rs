@@ -8,6 +8,10 @@
 //! # Guarantees
 //! - A request is stored in the inbox before it is acknowledged: a crash after the
 //!   acknowledgement does not lose it. A redelivery (same key) has no effect.
+//! - A request from a workspace or server firewatch does not serve ([`Adapter::admit`]:
+//!   `slack.team_ids`, `discord.guild_ids`) is refused before it is stored, whatever its
+//!   transport; its author is told why ([`Refusal::notice`]). One stored before the settings
+//!   stopped serving its place is dropped, not run, when it is taken up.
 //! - A request that changes something is marked handled in the same transaction as its effect
 //!   (the engine passes its key to the store), and again once the engine answered, so a replay
 //!   never runs it twice; one that only reads simply runs again.
@@ -39,6 +43,29 @@ use crate::store::{self, Inbound, Store};
 /// How often [`Pipeline::upkeep`] looks for requests without a live process to run them.
 const UPKEEP_EVERY: Duration = Duration::from_secs(10);
 
+/// Why a request was not taken into the inbox; nothing was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// It came from a workspace or server firewatch does not serve; what its author is told.
+    #[error("{0}")]
+    NotServed(String),
+    /// The inbox could not store it.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+impl Refusal {
+    /// What the request's author is told: nothing was done, and why.
+    pub fn notice(&self) -> String {
+        match self {
+            Self::NotServed(why) => format!("⚠️ {why} Nothing was recorded."),
+            Self::Store(_) => "⚠️ firewatch could not record that (its store is unavailable). \
+                               Nothing was changed; try again in a moment."
+                .into(),
+        }
+    }
+}
+
 /// What a chat platform supplies to the pipeline.
 #[async_trait]
 pub trait Adapter: Send + Sync + 'static {
@@ -54,6 +81,10 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// The command line it runs.
     fn line(request: &Self::Request) -> String;
+
+    /// Whether it comes from a workspace or server firewatch serves: `Err` says to its author
+    /// why not. Checked before it is stored.
+    fn admit(&self, request: &Self::Request) -> Result<(), String>;
 
     /// Who sent it and from where (the pipeline sets [`Caller::request`]).
     async fn caller(&self, request: &Self::Request) -> Caller;
@@ -101,8 +132,10 @@ impl<A: Adapter> Pipeline<A> {
     /// [`Pipeline::start`] when it is new, `None` for a redelivery.
     ///
     /// # Errors
-    /// The inbox could not store it: answer that nothing was done.
-    pub async fn accept(&self, request: &A::Request) -> store::Result<Option<Claim>> {
+    /// [`Refusal`]: it comes from a workspace or server firewatch does not serve, or the inbox
+    /// could not store it; answer with its [`Refusal::notice`].
+    pub async fn accept(&self, request: &A::Request) -> Result<Option<Claim>, Refusal> {
+        self.adapter.admit(request).map_err(Refusal::NotServed)?;
         let key = A::key(request);
         let Some(claim) = self.work.claim(key.clone()) else {
             return Ok(None);
@@ -116,7 +149,8 @@ impl<A: Adapter> Pipeline<A> {
             }
             Err(e) => {
                 claim.release();
-                Err(e)
+                tracing::error!(request = %inbound.key, error = %error_chain(&e), "could not store a request");
+                Err(e.into())
             }
         }
     }
@@ -131,8 +165,8 @@ impl<A: Adapter> Pipeline<A> {
     /// [`Pipeline::accept`], then [`Pipeline::start`] when it is new; `true` when it was.
     ///
     /// # Errors
-    /// The inbox could not store it.
-    pub async fn take(self: &Arc<Self>, request: A::Request) -> store::Result<bool> {
+    /// [`Refusal`], as [`Pipeline::accept`].
+    pub async fn take(self: &Arc<Self>, request: A::Request) -> Result<bool, Refusal> {
         match self.accept(&request).await? {
             Some(claim) => {
                 self.start(claim, request);
@@ -211,6 +245,11 @@ impl<A: Adapter> Pipeline<A> {
             tracing::error!(request = %inbound.key, "unreadable stored request; dropped");
             return self.complete(&inbound.key).await;
         };
+        // Stored while the settings served its workspace or server, which they no longer do.
+        if let Err(why) = self.adapter.admit(&request) {
+            tracing::warn!(request = %inbound.key, %why, "dropped a stored request from a workspace or server no longer served");
+            return self.complete(&inbound.key).await;
+        }
         let verdict = replay::triage(&inbound, self.clock.now(), A::REPLY_WINDOW);
         match verdict {
             Replay::Run => return self.run(request).await,

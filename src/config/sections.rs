@@ -134,6 +134,8 @@ pub struct RoleSettings {
     /// Terminal (`firewatch console`) user names: a console user is matched by the name it runs
     /// as (`--user`), for approvals.
     pub console: Vec<String>,
+    /// People (`[people.NAME]`) in the role: all their accounts are members, on every platform.
+    pub people: Vec<String>,
 }
 
 /// The roles of the runbook, with empty platform mappings.
@@ -206,6 +208,11 @@ pub struct SlackSettings {
     pub alerts_channel: Option<String>,
     /// Open a dedicated channel per incident.
     pub create_incident_channels: bool,
+    /// The workspaces (team ids, `T…`) whose commands and button presses are taken; a request
+    /// from another workspace is refused before it is stored. Empty: any workspace the app is
+    /// installed in (`check-config` and `serve` warn).
+    #[serde(deserialize_with = "super::string_list")]
+    pub team_ids: Vec<String>,
 }
 
 impl Default for SlackSettings {
@@ -220,6 +227,7 @@ impl Default for SlackSettings {
             app_token_file: None,
             alerts_channel: None,
             create_incident_channels: false,
+            team_ids: Vec::new(),
         }
     }
 }
@@ -265,6 +273,11 @@ pub struct DiscordSettings {
     pub status_channel_id: Option<String>,
     /// `http` or `gateway`.
     pub mode: DiscordMode,
+    /// The servers (guild ids) whose interactions are taken; one from another server, or from
+    /// a direct message, is refused before it is stored. Empty: any server the application is
+    /// in, and direct messages (`check-config` and `serve` warn).
+    #[serde(deserialize_with = "super::string_list")]
+    pub guild_ids: Vec<String>,
 }
 
 impl Default for DiscordSettings {
@@ -277,6 +290,7 @@ impl Default for DiscordSettings {
             bot_token_file: None,
             status_channel_id: None,
             mode: DiscordMode::Http,
+            guild_ids: Vec::new(),
         }
     }
 }

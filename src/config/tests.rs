@@ -439,7 +439,10 @@ fn bad_approval_rules_name_the_key() {
         "{MINIMAL}\n[approvals.rollback]\napprovers = [\"nobody-role\"]\n"
     ));
     assert_eq!(key, "approvals.rollback.approvers");
-    assert!(message.contains("unknown role 'nobody-role'"), "{message}");
+    assert!(
+        message.contains("'nobody-role' is neither a role nor a person"),
+        "{message}"
+    );
     let (key, message) = invalid(&format!(
         "{MINIMAL}\n[approvals.scale]\napprover_ids = [\"U0CAROL\"]\n"
     ));

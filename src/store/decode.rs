@@ -40,6 +40,16 @@ fn actor(row: &AnyRow, [platform, id, name]: ActorColumns) -> Result<Actor> {
     })
 }
 
+/// The channel in `[platform, id]`.
+fn channel(row: &AnyRow, [platform, id]: [&str; 2]) -> Result<ChannelRef> {
+    let text: String = row.try_get(platform)?;
+    Ok(ChannelRef {
+        platform: Platform::parse(&text)
+            .ok_or_else(|| Error::Corrupt(format!("platform '{text}'")))?,
+        id: row.try_get(id)?,
+    })
+}
+
 /// A stamp's columns: when, and by whom.
 type StampColumns = (&'static str, ActorColumns);
 const OPENED: StampColumns = (
@@ -75,7 +85,6 @@ pub(crate) fn incident(row: &AnyRow) -> Result<Incident> {
     let id = incident_id(row, "id")?;
     let severity: String = row.try_get("severity")?;
     let status: String = row.try_get("status")?;
-    let channel_platform: String = row.try_get("platform")?;
     let optional_time = |column: &str| -> Result<Option<DateTime<Utc>>> {
         row.try_get::<Option<i64>, _>(column)?.map(time).transpose()
     };
@@ -86,11 +95,7 @@ pub(crate) fn incident(row: &AnyRow) -> Result<Incident> {
         severity: Severity::parse(&severity).map_err(Error::Corrupt)?,
         severity_reason: row.try_get("severity_reason")?,
         status: Status::parse(&status).map_err(Error::Corrupt)?,
-        channel: ChannelRef {
-            platform: Platform::parse(&channel_platform)
-                .ok_or_else(|| Error::Corrupt(format!("platform '{channel_platform}'")))?,
-            id: row.try_get("channel_id")?,
-        },
+        channel: channel(row, ["platform", "channel_id"])?,
         opened: stamp(row, OPENED)?
             .ok_or_else(|| Error::Corrupt(format!("incident {id} has no opening")))?,
         acknowledged: stamp(row, ACKNOWLEDGED)?,
@@ -171,6 +176,7 @@ pub(crate) fn request(row: &AnyRow, approvers: Vec<Actor>) -> Result<Request> {
             preview,
             reason: row.try_get("reason")?,
             requested_by: actor(row, requested_by)?,
+            channel: channel(row, ["channel_platform", "channel_id"])?,
             requested_at: time(row.try_get("requested_at")?)?,
             expires_at: time(row.try_get("expires_at")?)?,
             required: u32::try_from(required).unwrap_or(0),

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::approval::{NewRequest, Request, State, Vote, Voted};
+use crate::approval::{Ballot, NewRequest, Request, State, Voted};
 use crate::incident::lifecycle::{Outcome, Refusal};
 use crate::incident::timers::{Firing, Timer};
 use crate::incident::{
@@ -377,9 +377,9 @@ pub trait Store: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Request>>;
 
-    /// Records `voter`'s vote on request `id` with its timeline entry and marks `request` done,
-    /// in one transaction. One vote per person: a second one changes nothing
-    /// ([`Voted::Duplicate`]). A deny closes the request; the approval that reaches `required`
+    /// Records `ballot` on request `id` with its timeline entry and marks `request` done, in one
+    /// transaction. One vote per person (by [`Ballot::person`], whichever of their accounts
+    /// casts it): a second one changes nothing ([`Voted::Duplicate`]). A deny closes the request; the approval that reaches `required`
     /// moves it `pending → approved` ([`Voted::Approved`] with `complete`). A request that is not
     /// pending, or has expired, is left as it is ([`Voted::Closed`]).
     ///
@@ -389,9 +389,7 @@ pub trait Store: Send + Sync {
     async fn vote(
         &self,
         id: i64,
-        voter: &Actor,
-        vote: Vote,
-        reason: Option<&str>,
+        ballot: &Ballot<'_>,
         at: DateTime<Utc>,
         request: Option<&str>,
     ) -> Result<Voted>;

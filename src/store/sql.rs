@@ -35,7 +35,7 @@ use super::url::sqlite_url;
 use super::{
     Baseline, Close, Decide, Error, Fired, Inbound, OnDue, RequestEntries, Result, Store, Updated,
 };
-use crate::approval::{NewRequest, Request, State, Vote, Voted};
+use crate::approval::{Ballot, NewRequest, Request, State, Voted};
 use crate::config::{is_postgres, sqlite_path};
 use crate::incident::{
     Actor, ChannelRef, Draft, Incident, IncidentId, TimelineEntry, TimelineEvent,
@@ -305,14 +305,12 @@ impl Store for SqlStore {
     async fn vote(
         &self,
         id: i64,
-        voter: &Actor,
-        vote: Vote,
-        reason: Option<&str>,
+        ballot: &Ballot<'_>,
         at: DateTime<Utc>,
         request: Option<&str>,
     ) -> Result<Voted> {
         let mut tx = self.write(request, at).await?;
-        let voted = approvals::vote(&mut tx, self.dialect, id, voter, vote, reason, at).await?;
+        let voted = approvals::vote(&mut tx, self.dialect, id, ballot, at).await?;
         tx.commit().await?;
         Ok(voted)
     }

@@ -208,6 +208,63 @@ fn check_config_accepts_the_example_and_names_what_is_wrong_otherwise() {
 }
 
 #[test]
+fn check_config_warns_that_anyone_may_approve_production_changes_until_approvers_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let example = firewatch(&["check-config", "--config", "bot.toml.example"], &db, "");
+    assert!(example.status.success(), "a warning is not an error");
+    assert_has(
+        &text(&example.stderr),
+        &[
+            "warning: approvals.rollback: anyone but the requester may approve these production \
+             changes (at P0, P1, P2, P3): no approvers or approver_ids are listed",
+            "warning: approvals.scale: anyone but the requester may approve these production \
+             changes (at P2, P3)",
+            "warning: approvals.action: ",
+        ],
+    );
+    // With Slack configured and no slack.team_ids, any workspace may command it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_firewatch"));
+    let slack = child
+        .args(["check-config", "--config", "bot.toml.example"])
+        .current_dir(repo())
+        .env("FIREWATCH__SLACK__SIGNING_SECRET", "s3cret")
+        .output()
+        .unwrap();
+    assert_has(&text(&slack.stderr), &["warning: slack.team_ids is empty"]);
+    assert!(!text(&slack.stderr).contains("s3cret"));
+
+    // The rules the example shows (commented out) for production: nothing to warn about.
+    let config = dir.path().join("bot.toml");
+    let example = std::fs::read_to_string(repo().join("bot.toml.example")).unwrap();
+    let restricted = example
+        .replace(
+            "[approvals.rollback]\nrequired = 1\napprovers = []",
+            "[approvals.rollback]\nrequired = 1\napprovers = [\"deployment-engineer\"]",
+        )
+        .replace(
+            "[approvals.scale]\nrequired = 1\n",
+            "[approvals.scale]\nrequired = 1\napprovers = [\"devops-troubleshooter\"]\n",
+        )
+        .replace(
+            "[approvals.action]\nrequired = 1\n",
+            "[approvals.action]\nrequired = 1\napprovers = [\"devops-troubleshooter\"]\n",
+        );
+    std::fs::write(&config, &restricted).unwrap();
+    let quiet = firewatch(
+        &["check-config", "--config", config.to_str().unwrap()],
+        &db,
+        "",
+    );
+    assert!(quiet.status.success(), "{}", text(&quiet.stderr));
+    assert!(
+        !text(&quiet.stderr).contains("warning"),
+        "{}",
+        text(&quiet.stderr)
+    );
+}
+
+#[test]
 fn an_unopenable_store_stops_the_console_with_a_clear_message() {
     let out = firewatch(
         &["console", "-c", "bot.toml.example"],

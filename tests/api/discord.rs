@@ -115,6 +115,18 @@ pub fn command_as(id: &str, user: &str, user_id: &str, sub: &str, options: Value
     })
 }
 
+/// `interaction` with the fields the gateway sends and serenity's model requires besides those of
+/// Discord's documented example.
+pub fn over_the_gateway(mut interaction: Value) -> Value {
+    interaction["member"]["deaf"] = json!(false);
+    interaction["member"]["mute"] = json!(false);
+    interaction["member"]["flags"] = json!(0);
+    interaction["guild_locale"] = json!("en-US");
+    interaction["entitlements"] = json!([]);
+    interaction["attachment_size_limit"] = json!(26_214_400);
+    interaction
+}
+
 fn json_body(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
@@ -438,18 +450,11 @@ async fn gateway_mode_takes_interactions_over_the_websocket() {
         identify[0].body["d"]["intents"], 0,
         "interactions need no intents"
     );
-    let mut interaction = command(
+    let interaction = over_the_gateway(command(
         "1190000000000000030",
         "assess",
         json!([{"name": "description", "type": 3, "value": "search is down"}]),
-    );
-    interaction["member"]["deaf"] = json!(false);
-    interaction["member"]["mute"] = json!(false);
-    interaction["member"]["flags"] = json!(0);
-    interaction["guild_locale"] = json!("en-US");
-    interaction["entitlements"] = json!([]);
-    // Discord sends it, and serenity's model requires it.
-    interaction["attachment_size_limit"] = json!(26_214_400);
+    ));
     fake.dispatch("INTERACTION_CREATE", interaction).await;
     let callback = fake
         .wait_calls("POST /interactions/1190000000000000030/{token}/callback", 1)

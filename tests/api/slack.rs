@@ -107,6 +107,38 @@ pub async fn send_command(
     post_signed(addr, "/slack/commands", &body).await
 }
 
+/// A press of a firewatch button running `command`, by `user` (Slack id `U{USER}`) in
+/// `channel`, as Slack posts it to the interactivity URL: `team.id` is `team`, the presser's own
+/// workspace (`user.team_id`) `user_team`.
+pub struct Press<'a> {
+    pub team: &'a str,
+    pub user_team: &'a str,
+    pub channel: &'a str,
+    pub user: &'a str,
+    pub command: &'a str,
+    pub trigger: &'a str,
+}
+
+/// Sends `press` to firewatch at `addr`, signed now; returns the status and body.
+pub async fn send_press(addr: SocketAddr, fake: &FakeSlack, press: &Press<'_>) -> (u16, String) {
+    let payload = serde_json::json!({
+        "type": "block_actions",
+        "user": {"id": format!("U{}", press.user.to_uppercase()), "username": press.user,
+                 "name": press.user, "team_id": press.user_team},
+        "api_app_id": "A123456",
+        "container": {"type": "message", "message_ts": "1764385200.000100", "channel_id": press.channel},
+        "trigger_id": press.trigger,
+        "team": {"id": press.team, "domain": "example"},
+        "channel": {"id": press.channel, "name": "incidents"},
+        "response_url": fake.response_url(press.trigger),
+        "actions": [{"action_id": "firewatch:0", "block_id": "b", "value": press.command,
+                     "type": "button", "action_ts": "1764385201.1",
+                     "text": {"type": "plain_text", "text": "Approve"}}]
+    });
+    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+    post_signed(addr, "/slack/interactions", &body).await
+}
+
 /// POSTs `body` to `path` signed now with [`SECRET`], as Slack does; returns the status and body.
 pub async fn post_signed(addr: SocketAddr, path: &str, body: &str) -> (u16, String) {
     let ts = chrono::Utc::now().timestamp();
@@ -114,10 +146,22 @@ pub async fn post_signed(addr: SocketAddr, path: &str, body: &str) -> (u16, Stri
 }
 
 fn command_body(fake: &FakeSlack, user: &str, channel: &str, line: &str, trigger: &str) -> String {
+    command_body_from("T0001", fake, user, channel, line, trigger)
+}
+
+/// A slash command's form body as Slack posts it, typed in workspace `team`.
+pub fn command_body_from(
+    team: &str,
+    fake: &FakeSlack,
+    user: &str,
+    channel: &str,
+    line: &str,
+    trigger: &str,
+) -> String {
     let (command, text) = line.split_once(' ').unwrap_or((line, ""));
     serde_urlencoded::to_string([
         ("token", "gIkuvaNzQIHg97ATvDxqgjtO"),
-        ("team_id", "T0001"),
+        ("team_id", team),
         ("team_domain", "example"),
         ("channel_id", channel),
         ("channel_name", "incidents"),
@@ -536,19 +580,7 @@ async fn socket_mode_takes_the_same_commands_without_a_public_url() {
         .expect("serve starts");
     let open = fake.wait_calls("apps.connections.open", 1).await;
     assert_eq!(open[0].auth.as_deref(), Some("Bearer xapp-test-token"));
-    let envelope = serde_json::json!({
-        "envelope_id": "57d6a792-4d35-4d0b-b6aa-3361493e1caf",
-        "type": "slash_commands",
-        "accepts_response_payload": true,
-        "payload": {
-            "token": "x", "team_id": "T0001", "team_domain": "example",
-            "channel_id": "C0INC", "channel_name": "incidents",
-            "user_id": "UALICE", "user_name": "alice",
-            "command": "/incident-assess", "text": "search is down",
-            "api_app_id": "A123456", "is_enterprise_install": "false",
-            "response_url": fake.response_url("12.1.a"), "trigger_id": "12.1.a"
-        }
-    });
+    let envelope = socket_command(&fake, "T0001", "alice", "12.1.a");
     fake.send_envelope(envelope.clone()).await;
     let posts = fake.wait_calls("chat.postMessage", 1).await;
     assert_has(&text_of(&posts[0]), &["🚨 INCIDENT DETECTED"]);
@@ -576,6 +608,24 @@ async fn socket_mode_takes_the_same_commands_without_a_public_url() {
         .unwrap();
     assert_eq!(n, 1);
     running.stop().await.unwrap();
+}
+
+/// A Socket Mode envelope of `/incident-assess search is down` typed by `user` in workspace
+/// `team`, channel C0INC (envelope id `57d6a792-4d35-4d0b-b6aa-3361493e1caf`).
+pub fn socket_command(fake: &FakeSlack, team: &str, user: &str, trigger: &str) -> Value {
+    serde_json::json!({
+        "envelope_id": "57d6a792-4d35-4d0b-b6aa-3361493e1caf",
+        "type": "slash_commands",
+        "accepts_response_payload": true,
+        "payload": {
+            "token": "x", "team_id": team, "team_domain": "example",
+            "channel_id": "C0INC", "channel_name": "incidents",
+            "user_id": format!("U{}", user.to_uppercase()), "user_name": user,
+            "command": "/incident-assess", "text": "search is down",
+            "api_app_id": "A123456", "is_enterprise_install": "false",
+            "response_url": fake.response_url(trigger), "trigger_id": trigger
+        }
+    })
 }
 
 /// Stores a slash command in the inbox as if Slack had been answered and firewatch then died.

@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 use self::api::DiscordApi;
 use self::interaction::Call;
 use crate::approval::Roles;
+use crate::chat::Served;
 use crate::chat::pipeline::Adapter;
 use crate::chat::replay::Replay;
 use crate::command;
@@ -55,6 +56,11 @@ pub fn deferral(call: &Call) -> Value {
     }
 }
 
+/// The immediate answer to an interaction that was not taken: `text`, to its author only.
+pub fn refusal(text: &str) -> Value {
+    json!({"type": 4, "data": {"flags": EPHEMERAL, "content": text}})
+}
+
 /// The Discord side of the chat pipeline, shared by the HTTP route and the gateway: who sent an
 /// interaction, and how its answers reach them.
 pub struct Discord {
@@ -62,12 +68,25 @@ pub struct Discord {
     /// Where messages for other channels go.
     outbox: Arc<dyn Outbox>,
     roles: Arc<Roles>,
+    /// The servers whose interactions are taken (`discord.guild_ids`).
+    guilds: Served,
 }
 
 impl Discord {
-    /// An adapter answering with `api`; replies for other channels go to `outbox`.
-    pub fn new(api: Arc<DiscordApi>, outbox: Arc<dyn Outbox>, roles: Arc<Roles>) -> Self {
-        Self { api, outbox, roles }
+    /// An adapter answering with `api`, taking interactions from `guilds`; replies for other
+    /// channels go to `outbox`.
+    pub fn new(
+        api: Arc<DiscordApi>,
+        outbox: Arc<dyn Outbox>,
+        roles: Arc<Roles>,
+        guilds: Served,
+    ) -> Self {
+        Self {
+            api,
+            outbox,
+            roles,
+            guilds,
+        }
     }
 
     /// The REST client (the gateway answers through it).
@@ -159,6 +178,17 @@ impl Adapter for Discord {
 
     fn line(call: &Call) -> String {
         call.line.clone()
+    }
+
+    fn admit(&self, call: &Call) -> Result<(), String> {
+        if self.guilds.admits(call.guild_id.as_deref()) {
+            return Ok(());
+        }
+        tracing::warn!(guild = ?call.guild_id, user = %call.user_id, "refused an interaction from a server firewatch does not serve (discord.guild_ids)");
+        Err(match call.guild_id {
+            Some(_) => "firewatch does not take commands from this Discord server.".into(),
+            None => "firewatch does not take commands in direct messages: use /incident in your team's server.".into(),
+        })
     }
 
     async fn caller(&self, call: &Call) -> Caller {

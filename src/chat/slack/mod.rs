@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use self::api::SlackApi;
 use self::payload::{ButtonPress, SlashCommand};
 use crate::approval::Roles;
+use crate::chat::Served;
 use crate::chat::pipeline::Adapter;
 use crate::chat::replay::Replay;
 use crate::command::{self, Command, Invocation};
@@ -70,6 +71,15 @@ impl Delivery {
         }
     }
 
+    /// The workspaces it comes from: a command's `team_id`; a button's `team.id` and
+    /// `user.team_id`.
+    pub fn teams(&self) -> Vec<&str> {
+        match self {
+            Delivery::Command(c) => vec![c.team_id.as_str()],
+            Delivery::Button(b) => b.teams().collect(),
+        }
+    }
+
     fn channel_id(&self) -> &str {
         match self {
             Delivery::Command(c) => &c.channel_id,
@@ -92,6 +102,8 @@ pub struct Options {
     pub alerts_channel: Option<String>,
     /// Open `#inc-YYYYMMDD-<slug>` per incident and bind the incident to it.
     pub create_incident_channels: bool,
+    /// The workspaces whose requests are taken (`slack.team_ids`).
+    pub teams: Served,
 }
 
 /// The Slack side of the chat pipeline, shared by the HTTP routes and Socket Mode: who sent a
@@ -243,6 +255,16 @@ impl Adapter for Slack {
         delivery.line()
     }
 
+    fn admit(&self, delivery: &Delivery) -> Result<(), String> {
+        let teams = delivery.teams();
+        if self.options.teams.admits(teams.iter().copied()) {
+            return Ok(());
+        }
+        let (user, _) = delivery.user();
+        tracing::warn!(?teams, %user, "refused a request from a workspace firewatch does not serve (slack.team_ids)");
+        Err("firewatch does not take requests from this Slack workspace.".into())
+    }
+
     async fn caller(&self, delivery: &Delivery) -> Caller {
         let (id, _) = delivery.user();
         let name = self.user_name(delivery).await;
@@ -333,6 +355,8 @@ mod tests {
             command: "/incident-ack".into(),
             response_url: None,
             trigger_id: "4.5.6".into(),
+            team_id: Some("T1".into()),
+            user_team_id: None,
         };
         assert_eq!(
             Delivery::Command(command).key(),

@@ -1,6 +1,7 @@
 //! Cluster operations against the fake Kubernetes API server and the fake helm.
 
 mod action;
+mod approval_scope;
 mod approvals;
 mod assess;
 mod bench;

@@ -127,13 +127,11 @@ impl Store for Flaky {
     async fn vote(
         &self,
         id: i64,
-        voter: &Actor,
-        vote: Vote,
-        reason: Option<&str>,
+        ballot: &Ballot<'_>,
         at: DateTime<Utc>,
         request: Option<&str>,
     ) -> Result<Voted> {
-        self.inner.vote(id, voter, vote, reason, at, request).await
+        self.inner.vote(id, ballot, at, request).await
     }
     async fn claim_approval(
         &self,
