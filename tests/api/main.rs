@@ -12,6 +12,7 @@ mod fake_slack;
 mod fuzz;
 mod health;
 mod helpers;
+mod posts;
 mod recorder;
 mod replicas;
 mod report;
