@@ -5,7 +5,8 @@
 //! platform's adapter ([`chat::slack`], [`chat::discord`]) decodes it → [`chat::pipeline`] stores
 //! it in the inbox and answers the platform → [`command`] parses the line → [`engine`] checks it
 //! against the incident's state ([`incident::lifecycle`]), commits the change to the [`store`]
-//! and renders replies from `messages/` ([`notify`]) → the adapter posts them.
+//! and renders replies from `messages/` ([`notify`]) → the adapter answers the caller, and stores
+//! channel posts in the outbox, from which [`delivery`] sends them (retried through an outage).
 //!
 //! Where to find a behaviour:
 //!
@@ -19,6 +20,7 @@
 //! | evidence, diagnosis, verification | [`engine`] `evidence`, `diagnose`, `verify`; the cluster side in [`ops`] |
 //! | reminders and escalations | [`incident::timers`] (what fires), [`engine`] `timers`, [`scheduler`] (the tick) |
 //! | Slack, Discord, the terminal: decoding, rendering, posting; which workspaces and servers are served | [`chat`] (`slack`, `discord`, `console`, `Served`) |
+//! | posts that survive a platform outage: the outbox, retries, order per channel, giving up | [`delivery`]; each platform's courier in [`chat::slack`] `outbox`, [`chat::discord`] `outbox` |
 //! | the inbox: dedupe, replay after a restart, bounded runs | [`chat::pipeline`], [`chat::work`], [`chat::replay`] |
 //! | persistence (SQLite and Postgres, one implementation) | [`store`] |
 //! | Kubernetes and Helm | [`ops`] (`kube`, `helm`, `jobs`, `probe`) |
@@ -34,6 +36,7 @@ pub mod chat;
 pub mod clock;
 pub mod command;
 pub mod config;
+pub mod delivery;
 pub mod engine;
 pub mod incident;
 pub mod interval;

@@ -201,6 +201,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 Arc::clone(&app.engine),
                 std::time::Duration::from_secs(app.settings.scheduler.tick.as_secs()),
             );
+            // Posts into Slack or Discord channels, when the config names them (a mirror).
+            let sending = app.posts.start();
             let options = console::Options {
                 user,
                 channel: channel.trim_start_matches('#').to_owned(),
@@ -217,6 +219,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             )
             .await;
             scheduler.stop().await;
+            sending.stop().await;
             app.store.close().await;
             match result {
                 // The reader went away (`firewatch console | head`): every handled command is
@@ -270,8 +273,9 @@ async fn register_discord(settings: &Settings, guild: Option<&str>) -> Result<()
 }
 
 /// Stops taking requests and ticking, gives the commands in flight and their follow-up work
-/// (mirror posts, late evidence) up to `grace` to finish, then closes the store. Whatever is
-/// still running then stays in the inbox (or the timers) and runs again at the next start.
+/// (mirror posts, late evidence) and the posts they stored up to `grace` to finish, then closes
+/// the store. Whatever is still running then stays in the inbox (or the timers, or the outbox)
+/// and runs again at the next start.
 async fn shut_down(
     app: &startup::App,
     running: serve::Running,
@@ -296,6 +300,15 @@ async fn shut_down(
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
     if !app.engine.finish_background(left).await {
         tracing::warn!("mirror posts or late evidence were still running at shutdown");
+    }
+    // What that work stored in the outbox; a post still not delivered waits for the next start
+    // (or another replica).
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    if tokio::time::timeout(left, app.posts.deliver_due())
+        .await
+        .is_err()
+    {
+        tracing::warn!("posts were still being sent at shutdown; they stay in the outbox");
     }
     // The pool waits for connections in use; a stuck query must not keep the process alive.
     if tokio::time::timeout(CLOSE_STORE, app.store.close())
@@ -358,10 +371,14 @@ async fn report(settings: Settings, id: IncidentId, user: String) -> Result<(), 
         match &reply.audience {
             Audience::Channel(channel) => {
                 println!("{}", console::render(reply, channel, false));
-                // No chat platform runs in this process: the report is in the file and the
-                // channel hears about it when someone posts it.
-                if let Err(e) = app.outbox.post(channel, &reply.message).await {
-                    eprintln!("note: not posted to the incident's channel ({e})");
+                // A Slack or Discord channel's post waits in the outbox for the serving process
+                // to send it (this one sends nothing); with no such platform configured, the
+                // report is in the file and the channel hears about it when someone posts it.
+                match app.outbox.post(channel, &reply.message).await {
+                    Ok(()) => eprintln!(
+                        "note: the report's message waits in the outbox; `firewatch serve` posts it into the incident's channel"
+                    ),
+                    Err(e) => eprintln!("note: not posted to the incident's channel ({e})"),
                 }
             }
             Audience::Caller => {

@@ -89,7 +89,9 @@ pub trait Adapter: Send + Sync + 'static {
     /// Who sent it and from where (the pipeline sets [`Caller::request`]).
     async fn caller(&self, request: &Self::Request) -> Caller;
 
-    /// Delivers the engine's replies to a request from `caller`.
+    /// Delivers the engine's replies to a request from `caller`: posts into channels are stored
+    /// in the outbox ([`crate::delivery`]) before this returns, so the request is marked
+    /// delivered only once they are safe; they reach the platform from there.
     async fn answer(&self, request: &Self::Request, caller: &Caller, replies: Vec<Reply>);
 
     /// Tells people what a restart did with the request (`replay` is never [`Replay::Run`]).

@@ -29,8 +29,8 @@ pub use people::PersonSettings;
 pub use secret::{Secret, StoreUrl, without_password};
 pub use sections::{
     DiscordMode, DiscordSettings, HelmSettings, IncidentSettings, KubernetesSettings, LogFormat,
-    LogSettings, MessageSettings, ReportSettings, RoleSettings, SchedulerSettings, ServerSettings,
-    ServiceSettings, SlackSettings, StoreSettings,
+    LogSettings, MessageSettings, OutboxSettings, ReportSettings, RoleSettings, SchedulerSettings,
+    ServerSettings, ServiceSettings, SlackSettings, StoreSettings,
 };
 pub use severity::{ClassifyRule, LevelSettings, SeverityTable, runbook_rules};
 pub use store_url::{check_url, is_postgres, sqlite_path};
@@ -49,6 +49,8 @@ pub struct Settings {
     pub incidents: IncidentSettings,
     /// `[scheduler]`
     pub scheduler: SchedulerSettings,
+    /// `[outbox]`
+    pub outbox: OutboxSettings,
     /// `[reports]`
     pub reports: ReportSettings,
     /// `[[services]]`
@@ -98,6 +100,7 @@ impl Default for Settings {
             messages: MessageSettings::default(),
             incidents: IncidentSettings::default(),
             scheduler: SchedulerSettings::default(),
+            outbox: OutboxSettings::default(),
             reports: ReportSettings::default(),
             services: Vec::new(),
             severity: SeverityTable::default(),
@@ -293,6 +296,18 @@ impl Settings {
         self.check_chat_ids()?;
         self.check_people()?;
         within("scheduler.tick", self.scheduler.tick, SECOND, HOUR)?;
+        within(
+            "outbox.give_up_after",
+            self.outbox.give_up_after,
+            MINUTE,
+            Interval::from_secs(86_400),
+        )?;
+        within(
+            "outbox.send_timeout",
+            self.outbox.send_timeout,
+            SECOND,
+            MINUTE,
+        )?;
         within("kubernetes.timeout", self.kubernetes.timeout, SECOND, HOUR)?;
         within("helm.timeout", self.helm.timeout, SECOND, HOUR)?;
         within(

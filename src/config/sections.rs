@@ -81,6 +81,28 @@ impl Default for SchedulerSettings {
     }
 }
 
+/// `[outbox]`: posts to Slack and Discord channels, kept in the store until the platform takes
+/// them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxSettings {
+    /// How long a post is retried (5xx answers, timeouts, lost connections, 429s) before it is
+    /// given up, logged and put on its incident's timeline (1m to 1d). Answers only the caller
+    /// sees are bound to the platform's own, shorter limit (Discord's 15-minute token).
+    pub give_up_after: Interval,
+    /// How long one try may wait for the platform's answer before it counts as failed (1s to 1m).
+    pub send_timeout: Interval,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            give_up_after: Interval::from_secs(30 * 60),
+            send_timeout: Interval::from_secs(10),
+        }
+    }
+}
+
 /// `[reports]`: post-incident reports.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -11,7 +11,7 @@ use crate::incident::{
     Actor, ChannelRef, Incident, IncidentId, Platform, Severity, Stamp, Status, TimelineEntry,
 };
 use crate::ops::jobs::Figures;
-use crate::store::{Baseline, Error, Inbound, Result};
+use crate::store::{Baseline, ClaimedPost, Error, Inbound, Post, Result};
 
 pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -212,6 +212,30 @@ pub(crate) fn inbound(row: &AnyRow) -> Result<Inbound> {
         received: time(row.try_get("seen_at")?)?,
         handled: handled != 0,
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+    })
+}
+
+/// An `outbox` row as a claim returns it.
+pub(crate) fn claimed_post(row: &AnyRow) -> Result<ClaimedPost> {
+    let attempts: i64 = row.try_get("attempts")?;
+    let incident = match row.try_get::<Option<i64>, _>("incident_id")? {
+        Some(_) => Some(incident_id(row, "incident_id")?),
+        None => None,
+    };
+    Ok(ClaimedPost {
+        id: row.try_get("id")?,
+        post: Post {
+            kind: row.try_get("kind")?,
+            destination: row.try_get("destination")?,
+            lane: row.try_get("lane")?,
+            payload: row.try_get("payload")?,
+            summary: row.try_get("summary")?,
+            incident,
+            stored: time(row.try_get("stored_at")?)?,
+            give_up_at: time(row.try_get("give_up_at")?)?,
+        },
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        last_error: row.try_get("last_error")?,
     })
 }
 

@@ -13,6 +13,7 @@ mod fuzz;
 mod health;
 mod helpers;
 mod outsiders;
+mod posts;
 mod recorder;
 mod replicas;
 mod report;

@@ -13,10 +13,11 @@ use crate::helpers::{TestApp, assert_has, http, repo};
 /// The signing secret the tests configure (`slack.signing_secret`).
 pub const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
-struct Served {
-    t: TestApp,
-    fake: FakeSlack,
-    running: Running,
+/// firewatch serving Slack against a fake Slack.
+pub struct Served {
+    pub t: TestApp,
+    pub fake: FakeSlack,
+    pub running: Running,
 }
 
 pub fn slack_env(fake: &FakeSlack, extra: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -43,7 +44,7 @@ pub fn slack_env(fake: &FakeSlack, extra: &[(&str, &str)]) -> Vec<(String, Strin
 }
 
 impl Served {
-    async fn start(extra: &[(&str, &str)]) -> Self {
+    pub async fn start(extra: &[(&str, &str)]) -> Self {
         let fake = FakeSlack::start().await;
         let t = TestApp::spawn_with(slack_env(&fake, extra)).await;
         let running = serve::start(&t.app, "127.0.0.1:0")
@@ -52,7 +53,7 @@ impl Served {
         Self { t, fake, running }
     }
 
-    async fn restart(self) -> Self {
+    pub async fn restart(self) -> Self {
         let Self { t, fake, running } = self;
         running.stop().await.unwrap();
         let t = t.restart().await;
@@ -67,11 +68,17 @@ impl Served {
     }
 
     /// A slash command as Slack sends it, signed now.
-    async fn command(&self, user: &str, channel: &str, line: &str, trigger: &str) -> (u16, String) {
+    pub async fn command(
+        &self,
+        user: &str,
+        channel: &str,
+        line: &str,
+        trigger: &str,
+    ) -> (u16, String) {
         send_command(self.addr(), &self.fake, user, channel, line, trigger).await
     }
 
-    async fn incidents(&self) -> i64 {
+    pub async fn incidents(&self) -> i64 {
         let store = firewatch::store::SqlStore::connect(&self.t.app.settings.store.url)
             .await
             .unwrap();
@@ -421,30 +428,16 @@ async fn a_rate_limited_post_is_retried_after_retry_after() {
     s.fake.rate_limit_next(1);
     s.command("alice", "C0INC", "/incident-assess db down", "7.1.a")
         .await;
+    s.fake.wait_calls("chat.postMessage", 1).await;
+    // Once the outbox recorded the 429 (its pass ends before this one starts), it waits the
+    // `Retry-After: 1` by its clock.
+    s.t.app.posts.deliver_due().await;
+    s.t.clock.advance(chrono::TimeDelta::seconds(1));
     let posts = s.fake.wait_calls("chat.postMessage", 2).await;
     assert_eq!(
         posts[0].body, posts[1].body,
         "the same message is sent again"
     );
-}
-
-#[tokio::test]
-async fn a_channel_the_bot_is_not_in_gets_the_message_to_the_caller_with_a_hint() {
-    let s = Served::start(&[]).await;
-    s.fake.refuse_channel("C0PRIV");
-    s.command("alice", "C0PRIV", "/incident-assess db down", "8.1.a")
-        .await;
-    let answers = s.fake.wait_calls("response_url", 2).await;
-    assert_has(&text_of(&answers[0]), &["INCIDENT DETECTED"]);
-    assert_has(
-        &text_of(&answers[1]),
-        &[
-            "could not post this in the channel",
-            "not_in_channel",
-            "/invite",
-        ],
-    );
-    assert_eq!(s.incidents().await, 1, "the incident itself is saved");
 }
 
 #[tokio::test]
@@ -788,51 +781,6 @@ async fn the_report_is_posted_with_its_file_attached() {
     let complete = s.fake.wait_calls("files.completeUploadExternal", 1).await;
     assert_eq!(complete[0].body["channel_id"], "C0INC");
     assert_eq!(complete[0].body["files"][0]["id"], "F0001");
-}
-
-#[tokio::test]
-async fn a_slack_500_on_the_alert_is_told_to_the_caller_and_the_incident_is_saved() {
-    let s = Served::start(&[]).await;
-    s.fake.fail_next(1, 500);
-    let (status, _) = s
-        .command("alice", "C0INC", "/incident-assess db down", "9.1.a")
-        .await;
-    assert_eq!(status, 200);
-    let answers = s.fake.wait_calls("response_url", 2).await;
-    assert_has(&text_of(&answers[0]), &["INCIDENT DETECTED"]);
-    assert_has(
-        &text_of(&answers[1]),
-        &[
-            "could not post this in the channel",
-            "The change itself is saved",
-        ],
-    );
-    assert_eq!(
-        s.fake.calls_to("chat.postMessage").len(),
-        1,
-        "a 500 is not retried"
-    );
-    assert_eq!(s.incidents().await, 1);
-    let (status, _) = s.command("alice", "C0INC", "/incident-ack", "9.1.b").await;
-    assert_eq!(status, 200);
-    let posts = s.fake.wait_calls("chat.postMessage", 2).await;
-    assert_has(&text_of(&posts[1]), &["ACKNOWLEDGED"]);
-}
-
-#[tokio::test]
-async fn slack_rate_limiting_past_the_retries_gives_up_and_says_so() {
-    let s = Served::start(&[]).await;
-    // The first post and its three retries are all refused.
-    s.fake.rate_limit_next(4);
-    s.command("alice", "C0INC", "/incident-assess db down", "9.2.a")
-        .await;
-    let answers = s.fake.wait_calls("response_url", 2).await;
-    assert_has(
-        &text_of(&answers[1]),
-        &["could not post this in the channel", "429"],
-    );
-    assert_eq!(s.fake.calls_to("chat.postMessage").len(), 4);
-    assert_eq!(s.incidents().await, 1, "the incident itself is saved");
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Timeline entries in words: the one line `/incident-status`, the report and the trail show for
-//! each entry, grouped by what the entry is about (the incident's course, what firewatch found,
-//! changes to the cluster, the approval ledger). Text only.
+//! each entry, grouped by what the entry is about (the incident's course, what firewatch found
+//! or could not post, changes to the cluster, the approval ledger). Text only.
 
 use super::TimelineEvent;
 
@@ -24,7 +24,8 @@ impl TimelineEvent {
             | E::UpdateOverdue { .. }
             | E::Evidence { .. }
             | E::Diagnosed { .. }
-            | E::Verified { .. } => self.describe_finding(),
+            | E::Verified { .. }
+            | E::PostUndelivered { .. } => self.describe_finding(),
             E::MutationPreviewed { .. }
             | E::MutationApplied { .. }
             | E::MutationFailed { .. }
@@ -90,7 +91,8 @@ impl TimelineEvent {
         }
     }
 
-    /// What firewatch found or noticed: escalations, reminders, evidence, diagnoses, checks.
+    /// What firewatch found or noticed: escalations, reminders, evidence, diagnoses, checks, and
+    /// messages it could not deliver.
     fn describe_finding(&self) -> String {
         match self {
             TimelineEvent::ResponseTargetMissed { target, paged } => format!(
@@ -123,6 +125,9 @@ impl TimelineEvent {
                 },
                 checks.join("; ")
             ),
+            TimelineEvent::PostUndelivered { to, what, why } => {
+                format!("message to {to} not delivered ({why}): {what}")
+            }
             other => unreachable!("describe() routes {} elsewhere", other.kind()),
         }
     }

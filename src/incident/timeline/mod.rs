@@ -94,6 +94,16 @@ pub enum TimelineEvent {
         /// The incident commander named in the reminder, if there is one.
         commander: Option<String>,
     },
+    /// A message about the incident never reached its destination: refused (the bot is not in
+    /// the channel, the channel is gone), or not taken within the outbox's time.
+    PostUndelivered {
+        /// Where it was going (`slack channel C0INC`).
+        to: String,
+        /// What it said, in one line.
+        what: String,
+        /// Why it was not delivered.
+        why: String,
+    },
     /// A follow-up action item was added; items are numbered 1, 2, … in the order added.
     FollowupAdded {
         /// What is to be done.

@@ -1,5 +1,7 @@
 //! A store whose `ping` fails or hangs on demand; everything else goes to SQLite.
 
+use firewatch::store::{ClaimedPost, Post, Undelivered};
+
 use super::*;
 
 /// A SQLite store whose `ping` can be made to fail or hang.
@@ -152,6 +154,21 @@ impl Store for Flaky {
         self.inner
             .close_approval(id, close, entries, actor, at)
             .await
+    }
+    async fn store_posts(&self, posts: &[Post]) -> Result<()> {
+        self.inner.store_posts(posts).await
+    }
+    async fn posts_due(&self, now: DateTime<Utc>) -> Result<bool> {
+        self.inner.posts_due(now).await
+    }
+    async fn claim_posts(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<ClaimedPost>> {
+        self.inner.claim_posts(now, limit).await
+    }
+    async fn retry_post(&self, id: i64, next: DateTime<Utc>, error: &str) -> Result<()> {
+        self.inner.retry_post(id, next, error).await
+    }
+    async fn remove_post(&self, id: i64, undelivered: Option<Undelivered<'_>>) -> Result<()> {
+        self.inner.remove_post(id, undelivered).await
     }
     async fn close(&self) {
         self.inner.close().await;

@@ -1,5 +1,5 @@
 //! The store's guarantees, each test run on both backends: a SQLite file and a fresh Postgres
-//! schema (`store::<test>::sqlite`, `store::<test>::postgres`).
+//! schema (`store::<test>::sqlite`, `store::<test>::postgres`). The outbox's are in [`outbox`].
 
 use chrono::{TimeZone, Utc};
 use firewatch::incident::Incident;
@@ -32,6 +32,8 @@ macro_rules! on_both_backends {
         )*
     };
 }
+
+mod outbox;
 
 on_both_backends!(
     a_refused_update_writes_nothing_and_a_missing_incident_is_named,
