@@ -5,24 +5,27 @@
 //! platform's adapter ([`chat::slack`], [`chat::discord`]) decodes it → [`chat::pipeline`] stores
 //! it in the inbox and answers the platform → [`command`] parses the line → [`engine`] checks it
 //! against the incident's state ([`incident::lifecycle`]), commits the change to the [`store`]
-//! and renders replies from `messages/` ([`notify`]) → the adapter posts them.
+//! and renders replies from `messages/` ([`notify`]) → the adapter answers the caller, and stores
+//! channel posts in the outbox, from which [`delivery`] sends them (retried through an outage).
 //!
 //! Where to find a behaviour:
 //!
 //! | behaviour | module |
 //! |---|---|
-//! | the command line, start-up, `serve`, HTTP routes, `/healthz` `/readyz` `/metrics` | [`app`] (`cli`, `startup`, `serve`, `http`, `health`) |
+//! | the command line, start-up, `serve`, HTTP routes, `/healthz` `/readyz` `/metrics`, `check-config`'s warnings | [`app`] (`cli`, `startup`, `serve`, `http`, `health`, `warnings`) |
 //! | a slash command's grammar and its errors | [`command`] |
 //! | what a command does to an incident: states, severity, timers, the report's milestones | [`incident`] (`lifecycle`, `severity`, `timers`, `trail`, `timeline`) |
 //! | running a command: assess, update, resolve, status, report, follow-ups | [`engine`] (`handlers`, `read`, `report`, `dispatch`) |
-//! | changes to the cluster and their approvals | [`engine`] `gate` (preview → policy → request or run), `mitigate`, `jobs`, `approve`; the policy in [`approval`] |
+//! | changes to the cluster and their approvals | [`engine`] `gate` (preview → policy → request or run), `mitigate`, `jobs`, `approve` (votes only from the request's channel); the policy and who is who (`[people.NAME]`) in [`approval`] |
 //! | evidence, diagnosis, verification | [`engine`] `evidence`, `diagnose`, `verify`; the cluster side in [`ops`] |
 //! | reminders and escalations | [`incident::timers`] (what fires), [`engine`] `timers`, [`scheduler`] (the tick) |
-//! | Slack, Discord, the terminal: decoding, rendering, posting | [`chat`] (`slack`, `discord`, `console`) |
+//! | Slack, Discord, the terminal: decoding, rendering, posting; which workspaces and servers are served | [`chat`] (`slack`, `discord`, `console`, `Served`) |
+//! | posts that survive a platform outage: the outbox, retries, order per channel, giving up | [`delivery`]; each platform's courier in [`chat::slack`] `outbox`, [`chat::discord`] `outbox` |
 //! | the inbox: dedupe, replay after a restart, runs again after a failure, bounded runs | [`chat::pipeline`], [`chat::work`], [`chat::replay`] |
 //! | persistence (SQLite and Postgres, one implementation), whether it takes writes | [`store`] |
 //! | Kubernetes and Helm | [`ops`] (`kube`, `helm`, `jobs`, `probe`) |
 //! | message templates | [`notify`], `messages/`; neutral messages in [`message`] |
+//! | terminal escapes, bidi overrides and invisible characters in text from outside | [`text`] (used by every renderer and the report) |
 //! | `bot.toml` | [`config`]; services in [`catalog`] |
 //! | what `/metrics` counts | [`metrics`] |
 
@@ -33,6 +36,7 @@ pub mod chat;
 pub mod clock;
 pub mod command;
 pub mod config;
+pub mod delivery;
 pub mod engine;
 pub mod incident;
 pub mod interval;
@@ -42,6 +46,7 @@ pub mod notify;
 pub mod ops;
 pub mod scheduler;
 pub mod store;
+pub mod text;
 pub mod tls;
 
 /// An error and its causes on one line (`cannot open the store at x: unable to open database

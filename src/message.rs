@@ -4,6 +4,7 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
+use serde::{Deserialize, Serialize};
 
 use crate::incident::IncidentId;
 
@@ -31,7 +32,7 @@ pub struct Message {
 }
 
 /// A message that is updated as something progresses (an approval request).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Card {
     /// Its identity: the same for every message about it (`approval-3`).
     pub key: String,
@@ -40,7 +41,7 @@ pub struct Card {
 }
 
 /// A file posted with a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
     /// The file name: `incident-20261129.md`.
     pub name: String,

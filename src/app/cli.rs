@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use super::{serve, startup};
+use super::{serve, startup, warnings};
 use crate::chat::console::{self, ConsoleOutbox};
 use crate::chat::discord::api::DiscordApi;
 use crate::chat::discord::commands;
@@ -24,6 +24,7 @@ use crate::incident::{IncidentId, Platform};
 use crate::notify::Template;
 use crate::scheduler::Scheduler;
 use crate::store::Access;
+use crate::text;
 
 /// firewatch — ChatOps incident response for services on Kubernetes.
 ///
@@ -89,6 +90,9 @@ enum Command {
         user: Option<String>,
     },
     /// Check the configuration and render every template with sample data, then exit.
+    ///
+    /// Warns (on stderr, exit status 0) about what works but is open: production changes anyone
+    /// but the requester may approve, and slack.team_ids or discord.guild_ids left empty.
     CheckConfig,
     /// Register the /incident command and its subcommands with Discord (bulk overwrite).
     ///
@@ -155,6 +159,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                     |d| format!("from {}", d.display())
                 ),
             );
+            for warning in warnings::warnings(&settings) {
+                eprintln!("warning: {warning}");
+            }
             Ok(())
         }
         Command::Serve => {
@@ -194,11 +201,13 @@ async fn run(cli: Cli) -> Result<(), String> {
                 Arc::clone(&app.engine),
                 std::time::Duration::from_secs(app.settings.scheduler.tick.as_secs()),
             );
+            // Posts into Slack or Discord channels, when the config names them (a mirror).
+            let sending = app.posts.start();
             let options = console::Options {
                 user,
                 channel: channel.trim_start_matches('#').to_owned(),
                 interactive: std::io::stdin().is_terminal(),
-                colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+                colour: colour(&std::io::stdout()),
             };
             let input = tokio::io::BufReader::new(tokio::io::stdin());
             let result = console::run(
@@ -210,6 +219,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             )
             .await;
             scheduler.stop().await;
+            sending.stop().await;
             app.store.close().await;
             match result {
                 // The reader went away (`firewatch console | head`): every handled command is
@@ -263,8 +273,9 @@ async fn register_discord(settings: &Settings, guild: Option<&str>) -> Result<()
 }
 
 /// Stops taking requests and ticking, gives the commands in flight and their follow-up work
-/// (mirror posts, late evidence) up to `grace` to finish, then closes the store. Whatever is
-/// still running then stays in the inbox (or the timers) and runs again at the next start.
+/// (mirror posts, late evidence) and the posts they stored up to `grace` to finish, then closes
+/// the store. Whatever is still running then stays in the inbox (or the timers, or the outbox)
+/// and runs again at the next start.
 async fn shut_down(
     app: &startup::App,
     running: serve::Running,
@@ -289,6 +300,15 @@ async fn shut_down(
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
     if !app.engine.finish_background(left).await {
         tracing::warn!("mirror posts or late evidence were still running at shutdown");
+    }
+    // What that work stored in the outbox; a post still not delivered waits for the next start
+    // (or another replica).
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    if tokio::time::timeout(left, app.posts.deliver_due())
+        .await
+        .is_err()
+    {
+        tracing::warn!("posts were still being sent at shutdown; they stay in the outbox");
     }
     // The pool waits for connections in use; a stuck query must not keep the process alive.
     if tokio::time::timeout(CLOSE_STORE, app.store.close())
@@ -351,20 +371,30 @@ async fn report(settings: Settings, id: IncidentId, user: String) -> Result<(), 
         match &reply.audience {
             Audience::Channel(channel) => {
                 println!("{}", console::render(reply, channel, false));
-                // No chat platform runs in this process: the report is in the file and the
-                // channel hears about it when someone posts it.
-                if let Err(e) = app.outbox.post(channel, &reply.message).await {
-                    eprintln!("note: not posted to the incident's channel ({e})");
+                // A Slack or Discord channel's post waits in the outbox for the serving process
+                // to send it (this one sends nothing); with no such platform configured, the
+                // report is in the file and the channel hears about it when someone posts it.
+                match app.outbox.post(channel, &reply.message).await {
+                    Ok(()) => eprintln!(
+                        "note: the report's message waits in the outbox; `firewatch serve` posts it into the incident's channel"
+                    ),
+                    Err(e) => eprintln!("note: not posted to the incident's channel ({e})"),
                 }
             }
             Audience::Caller => {
-                let text = reply.message.plain_text();
-                outcome = Err(text.replacen("⚠️ ", "", 1));
+                let plain = reply.message.plain_text();
+                outcome = Err(text::escape_hidden(&plain).replacen("⚠️ ", "", 1));
             }
         }
     }
     app.store.close().await;
     outcome
+}
+
+/// Whether to colour what goes to `stream`: it is a terminal and `NO_COLOR` is not set to
+/// something (<https://no-color.org>).
+fn colour(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 fn init_logging(default: &str, format: LogFormat) -> Result<(), String> {
@@ -374,8 +404,10 @@ fn init_logging(default: &str, format: LogFormat) -> Result<(), String> {
         _ => EnvFilter::try_new(default)
             .map_err(|e| format!("log.level: invalid filter '{default}': {e}"))?,
     };
+    // A log file or a collector gets plain text: colour codes only for a terminal.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => logs.init(),

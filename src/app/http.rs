@@ -22,10 +22,10 @@ use super::health::{self, Health};
 use crate::chat::Pipeline;
 use crate::chat::discord::interaction::{self, Interaction};
 use crate::chat::discord::{self, Discord};
+use crate::chat::pipeline::Refusal;
 use crate::chat::slack::payload::{self, CommandRequest};
 use crate::chat::slack::signature::Verifier;
 use crate::chat::slack::{Delivery, Slack};
-use crate::error_chain;
 use crate::incident::Platform;
 
 /// What the handlers share: each platform's pipeline with the verifier of its requests (a
@@ -102,13 +102,6 @@ impl IntoResponse for Refused {
     }
 }
 
-/// What a platform is told when storing its request failed. A connection lost while its commit
-/// was on the way leaves open whether the store took it (and then it runs), so the person is
-/// pointed at what shows it rather than told that nothing changed.
-const NOT_RECORDED: &str = "⚠️ firewatch could not record that (its store is unavailable). \
-                            /incident-status shows whether it went through; if not, try again \
-                            in a moment.";
-
 fn verified_slack<'a>(
     state: &'a AppState,
     headers: &HeaderMap,
@@ -155,13 +148,16 @@ async fn slack_interaction(
 }
 
 /// Hands the delivery to the pipeline, and times the answer from `started`; the answer to Slack
-/// does not wait for it to run.
+/// does not wait for it to run. A refusal is told to the author in an ephemeral answer; a button
+/// press from a workspace firewatch does not serve gets 403 (Slack shows no answer to a button
+/// press, but marks the button as failed).
 async fn take_slack(
     state: &AppState,
     slack: &Arc<Pipeline<Slack>>,
     delivery: Delivery,
     started: Instant,
 ) -> Response {
+    let button = matches!(delivery, Delivery::Button(_));
     let taken = slack.take(delivery).await;
     state
         .health
@@ -169,9 +165,11 @@ async fn take_slack(
         .ack(Platform::Slack, started.elapsed());
     match taken {
         Ok(_) => StatusCode::OK.into_response(),
-        Err(e) => {
-            tracing::error!(error = %error_chain(&e), "could not store a slack request");
-            Json(json!({"response_type": "ephemeral", "text": NOT_RECORDED})).into_response()
+        Err(refusal @ Refusal::NotServed(_)) if button => {
+            (StatusCode::FORBIDDEN, refusal.notice()).into_response()
+        }
+        Err(refusal) => {
+            Json(json!({"response_type": "ephemeral", "text": refusal.notice()})).into_response()
         }
     }
 }
@@ -199,13 +197,8 @@ async fn discord_interaction(
         Interaction::Call(call) => call,
     };
     let deferral = discord::deferral(&call);
-    match pipeline.take(call).await {
-        Ok(_) => {}
-        Err(e) => {
-            tracing::error!(error = %error_chain(&e), "could not store a discord interaction");
-            let answer = json!({"type": 4, "data": {"flags": 64, "content": NOT_RECORDED}});
-            return Ok(Json(answer).into_response());
-        }
+    if let Err(refusal) = pipeline.take(call).await {
+        return Ok(Json(discord::refusal(&refusal.notice())).into_response());
     }
     state
         .health

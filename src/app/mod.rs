@@ -1,6 +1,7 @@
 //! The process: the command line ([`cli`]), building the application from its settings
 //! ([`startup`]), `firewatch serve` ([`serve`]: chat adapters, start-up replay, inbox upkeep),
-//! its HTTP routes ([`http`]) and health endpoints ([`health`]).
+//! its HTTP routes ([`http`]) and health endpoints ([`health`]); what `check-config` and `serve`
+//! warn about ([`warnings`]).
 //!
 //! Wiring only: every behaviour lives in the library modules it connects.
 
@@ -9,5 +10,6 @@ pub mod health;
 pub mod http;
 pub mod serve;
 pub mod startup;
+pub mod warnings;
 
 pub use startup::App;

@@ -1,6 +1,7 @@
 //! `firewatch serve`: builds the chat pipelines the settings enable (Slack over HTTP and/or
 //! Socket Mode, Discord over HTTP or the gateway), binds the HTTP server, runs again what the
-//! inbox holds from before a restart, and keeps the inbox pruned.
+//! inbox holds from before a restart, keeps the inbox pruned, and sends what the outbox holds
+//! (from this process, an earlier one, or a replica that is gone).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,8 +20,9 @@ use crate::chat::discord::{self, Discord};
 use crate::chat::slack::signature::Verifier;
 use crate::chat::slack::socket::SocketMode;
 use crate::chat::slack::{self, Slack};
-use crate::chat::{Adapter, Pipeline};
+use crate::chat::{Adapter, Pipeline, Served};
 use crate::config::DiscordMode;
+use crate::delivery::Sending;
 use crate::engine::Outbox;
 use crate::error_chain;
 use crate::store::Inbound;
@@ -65,12 +67,14 @@ pub struct Running {
     background: Vec<JoinHandle<()>>,
     slack: Option<Arc<Pipeline<Slack>>>,
     discord: Option<Arc<Pipeline<Discord>>>,
+    sending: Sending,
 }
 
 impl Running {
     /// Stops taking requests (the HTTP listener, Socket Mode, the Discord gateway), waits up to
-    /// `server.shutdown_grace` for the commands in flight to be committed and answered, and
-    /// returns. A command still running then stays in the inbox and runs at the next start.
+    /// `server.shutdown_grace` for the commands in flight to be committed and answered, sends
+    /// what they stored in the outbox once more, and returns. A command still running then
+    /// stays in the inbox and runs at the next start; a post not delivered stays in the outbox.
     ///
     /// # Errors
     /// The server failed while running.
@@ -91,7 +95,9 @@ impl Running {
         for task in &self.background {
             task.abort();
         }
-        self.server.await.map_err(std::io::Error::other)?
+        let served = self.server.await.map_err(std::io::Error::other);
+        self.sending.stop().await;
+        served?
     }
 }
 
@@ -136,12 +142,14 @@ fn slack_pipeline(app: &App, tasks: &TaskTracker) -> Result<Option<Arc<Pipeline<
     };
     let adapter = Slack::new(
         api,
+        Arc::clone(&app.posts),
         Arc::clone(&app.engine),
         Arc::clone(&app.outbox) as Arc<dyn Outbox>,
-        Arc::new(approval::roles(&app.settings.roles)),
+        Arc::new(approval::roles(&app.settings.roles, &app.settings.people)),
         slack::Options {
             alerts_channel: settings.alerts_channel.clone(),
             create_incident_channels: settings.create_incident_channels,
+            teams: Served::new(&settings.team_ids),
         },
     );
     Ok(Some(pipeline(app, adapter, tasks)))
@@ -184,8 +192,10 @@ fn discord_pipeline(app: &App, tasks: &TaskTracker) -> Result<Option<DiscordPart
     };
     let adapter = Discord::new(
         Arc::clone(api),
+        Arc::clone(&app.posts),
         Arc::clone(&app.outbox) as Arc<dyn Outbox>,
-        Arc::new(approval::roles(&app.settings.roles)),
+        Arc::new(approval::roles(&app.settings.roles, &app.settings.people)),
+        Served::new(&settings.guild_ids),
     );
     Ok(Some((pipeline(app, adapter, tasks), verifier)))
 }
@@ -238,6 +248,9 @@ fn resume<A: Adapter>(
 /// # Errors
 /// [`Error`] when no platform is configured, one is half configured, or the address is taken.
 pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
+    for warning in super::warnings::warnings(&app.settings) {
+        tracing::warn!("{warning}");
+    }
     let tasks = TaskTracker::new();
     let slack = slack_pipeline(app, &tasks)?;
     let discord = discord_pipeline(app, &tasks)?;
@@ -306,6 +319,7 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
     if let Some((discord, _)) = &discord {
         background.push(resume(discord, discord_pending, &tasks));
     }
+    let sending = app.posts.start();
     tracing::info!(%addr, "serving");
     Ok(Running {
         addr,
@@ -315,6 +329,7 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
         background,
         slack,
         discord: discord.map(|(pipeline, _)| pipeline),
+        sending,
     })
 }
 

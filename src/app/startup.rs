@@ -7,11 +7,14 @@ use crate::app::health::Readiness;
 use crate::approval;
 use crate::catalog::Catalog;
 use crate::chat::Router;
+use crate::chat::discord::StatusMirror;
 use crate::chat::discord::api::DiscordApi;
-use crate::chat::discord::{DiscordOutbox, StatusMirror};
-use crate::chat::slack::api::{SlackApi, SlackOutbox};
+use crate::chat::discord::outbox::{self as discord_outbox, DiscordCourier, DiscordOutbox};
+use crate::chat::slack::api::SlackApi;
+use crate::chat::slack::outbox::{self as slack_outbox, SlackCourier, SlackOutbox};
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::delivery::Sender;
 use crate::engine::{Engine, Limits, Parts};
 use crate::incident::Platform;
 use crate::incident::severity::{Policy, PolicyError};
@@ -52,6 +55,9 @@ pub struct App {
     pub store: Arc<dyn Store>,
     /// Where messages to channels go, by platform.
     pub outbox: Arc<Router>,
+    /// The outbox's sender: Slack and Discord posts are stored, then sent from there (`serve`
+    /// and `console` start it).
+    pub posts: Arc<Sender>,
     /// The Slack Web API, when `slack.bot_token` is set.
     pub slack_api: Option<Arc<SlackApi>>,
     /// The Discord REST API, when `discord.application_id` is set.
@@ -90,50 +96,56 @@ pub async fn build(
     clock: Arc<dyn Clock>,
     access: Access,
 ) -> Result<App, Error> {
-    let mut router = Router::default();
-    let roles = Arc::new(approval::roles(&settings.roles));
-    let slack_api = match &settings.slack.bot_token {
-        Some(token) => {
-            let api = Arc::new(SlackApi::new(&settings.slack.api_url, token)?);
-            let outbox = SlackOutbox::new(Arc::clone(&api), Arc::clone(&roles));
-            router.route(Platform::Slack, Arc::new(outbox));
-            Some(api)
-        }
-        None => None,
-    };
-    let discord = &settings.discord;
-    let discord_api = match &discord.application_id {
-        Some(application) => {
-            let api = Arc::new(DiscordApi::new(
-                &discord.api_url,
-                application,
-                discord.bot_token.as_ref(),
-            )?);
-            if discord.bot_token.is_some() {
-                let outbox = DiscordOutbox::new(Arc::clone(&api), Arc::clone(&roles));
-                router.route(Platform::Discord, Arc::new(outbox));
-                if let Some(status) = &discord.status_channel_id {
-                    let mirror = StatusMirror::new(Arc::clone(&api), roles, status);
-                    router.add_mirror(Arc::new(mirror));
-                }
-            }
-            Some(api)
-        }
-        None => None,
-    };
-    let outbox = Arc::new(router);
     let (policy, templates, verification) = check(&settings)?;
     let readiness = Readiness::default();
     readiness.templates_loaded();
     let metrics = Arc::new(Metrics::default());
+    let roles = Arc::new(approval::roles(&settings.roles, &settings.people));
+    let slack_api = match &settings.slack.bot_token {
+        Some(token) => Some(Arc::new(SlackApi::new(&settings.slack.api_url, token)?)),
+        None => None,
+    };
+    let discord = &settings.discord;
+    let discord_api = match &discord.application_id {
+        Some(application) => Some(Arc::new(DiscordApi::new(
+            &discord.api_url,
+            application,
+            discord.bot_token.as_ref(),
+        )?)),
+        None => None,
+    };
     let store = store::open(&settings.store.url, access).await?;
-    // Card messages (approval requests) are edited by whichever replica takes a step.
+    let mut sender = Sender::new(Arc::clone(&store), Arc::clone(&clock), &settings.outbox);
+    let mut router = Router::default();
     if let Some(api) = &slack_api {
+        // Card messages (approval requests) are edited by whichever replica takes a step.
         api.keep_cards_in(Arc::clone(&store));
+        sender.carry(
+            slack_outbox::KIND,
+            Arc::new(SlackCourier::new(Arc::clone(api))),
+        );
     }
     if let Some(api) = &discord_api {
         api.keep_cards_in(Arc::clone(&store));
+        sender.carry(
+            discord_outbox::KIND,
+            Arc::new(DiscordCourier::new(Arc::clone(api))),
+        );
     }
+    let posts = Arc::new(sender);
+    if slack_api.is_some() {
+        let outbox = SlackOutbox::new(Arc::clone(&posts), Arc::clone(&roles));
+        router.route(Platform::Slack, Arc::new(outbox));
+    }
+    if discord_api.is_some() && discord.bot_token.is_some() {
+        let outbox = DiscordOutbox::new(Arc::clone(&posts), Arc::clone(&roles));
+        router.route(Platform::Discord, Arc::new(outbox));
+        if let Some(status) = &discord.status_channel_id {
+            let mirror = StatusMirror::new(Arc::clone(&posts), roles, status);
+            router.add_mirror(Arc::new(mirror));
+        }
+    }
+    let outbox = Arc::new(router);
     let cluster = match ops::connect(&settings).await {
         Ok(cluster) => Ok(Arc::new(cluster) as Arc<dyn Cluster>),
         Err(e) => {
@@ -161,7 +173,11 @@ pub async fn build(
             std::time::Duration::from_secs(settings.kubernetes.timeout.as_secs()),
             &settings.prometheus,
         )),
-        approvals: Arc::new(approval::Policy::new(&settings.approvals, &settings.roles)),
+        approvals: Arc::new(approval::Policy::new(
+            &settings.approvals,
+            &settings.roles,
+            &settings.people,
+        )),
         verification: Arc::new(verification),
         metrics: Arc::clone(&metrics),
     });
@@ -169,6 +185,7 @@ pub async fn build(
         engine: Arc::new(engine),
         store,
         outbox,
+        posts,
         slack_api,
         discord_api,
         clock,

@@ -4,11 +4,18 @@
 //! through it; the store keeps the ledger. Values and rules only: nothing here does I/O.
 //!
 //! # Who is who
-//! A person matches a role (`[roles.NAME]`) on Slack by user id (`slack`; user-group ids are
+//! An account matches a role (`[roles.NAME]`) on Slack by user id (`slack`; user-group ids are
 //! mentioned but not expanded), on Discord by user id (`discord_users`) or by one of the member's
 //! role ids (`discord_roles`), and on the terminal by the name `firewatch console` runs as
-//! (`console`). `approver_ids`/`requester_ids` name people directly: `slack:U…`,
-//! `discord:SNOWFLAKE`, `console:NAME`. The requester never counts as an approver.
+//! (`console`). `approver_ids`/`requester_ids` name accounts directly: `slack:U…`,
+//! `discord:SNOWFLAKE`, `console:NAME`. `[people.NAME]` makes several accounts one person
+//! ([`People`]): a role, an approver list or an id that admits one of a person's accounts admits
+//! the person on every platform, and roles and approver lists may name people. The requester
+//! never counts as an approver, from any account of theirs, and a person votes once on a request.
+//!
+//! # Where
+//! A request records the channel its card was posted in ([`NewRequest::channel`]); the engine
+//! counts votes only from there.
 //!
 //! # Exactly once
 //! A request is `pending` until enough approvals are committed; the vote that completes it moves
@@ -18,13 +25,15 @@
 //! requests (they never reached the cluster) and marks `running` ones of the process before
 //! `failed` (they may have reached it): a change never runs twice.
 
+mod people;
 mod policy;
 
 use chrono::{DateTime, Utc};
 
-pub use policy::{Members, Person, Policy, Roles, Rule, roles};
+pub use people::{Members, People, Roles, roles};
+pub use policy::{Person, Policy, Rule, open_to_anyone};
 
-use crate::incident::{Actor, IncidentId, Severity};
+use crate::incident::{Actor, ChannelRef, IncidentId, Severity};
 use crate::ops::Change;
 
 /// Where a request is in its life.
@@ -107,6 +116,9 @@ pub struct NewRequest {
     pub reason: Option<String>,
     /// Who asked.
     pub requested_by: Actor,
+    /// The channel its card was posted in (the incident's when it was asked): votes count only
+    /// there.
+    pub channel: ChannelRef,
     /// When.
     pub requested_at: DateTime<Utc>,
     /// When it expires if not approved.
@@ -156,6 +168,20 @@ impl Vote {
     }
 }
 
+/// A vote as the ledger records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ballot<'a> {
+    /// Who votes.
+    pub voter: &'a Actor,
+    /// The person they are ([`Policy::person_key`]): one vote per person, whichever of their
+    /// accounts casts it.
+    pub person: &'a str,
+    /// For or against.
+    pub vote: Vote,
+    /// Why (a denial's reason).
+    pub reason: Option<&'a str>,
+}
+
 /// What a vote did, committed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Voted {
@@ -173,9 +199,4 @@ pub enum Voted {
     Duplicate(Request),
     /// The request is no longer pending (or has expired): nothing changed.
     Closed(Request),
-}
-
-/// Whether `a` and `b` are the same person.
-pub fn same_person(a: &Actor, b: &Actor) -> bool {
-    a.platform == b.platform && a.id == b.id
 }

@@ -1,12 +1,13 @@
 //! The approval policy: for each kind of change and each severity, how many approvals a change
-//! needs, who may approve it, who may ask for it and how long a request waits; and who is in
-//! each role on each platform. Built once from `[approvals]` and `[roles.NAME]` by
+//! needs, who may approve it, who may ask for it and how long a request waits; and who is who
+//! ([`super::people`]). Built once from `[approvals]`, `[roles.NAME]` and `[people.NAME]` by
 //! [`Policy::new`]; after that nothing here reads the config, the store or the cluster.
 
 use std::collections::BTreeMap;
 
-use crate::config::{ApprovalRule, ApprovalSettings, RoleSettings};
-use crate::incident::{Actor, Platform, Severity};
+use super::people::{People, Roles};
+use crate::config::{ApprovalRule, ApprovalSettings, PersonSettings, RoleSettings};
+use crate::incident::{Actor, Severity};
 use crate::interval::Interval;
 use crate::ops::Change;
 
@@ -15,13 +16,13 @@ use crate::ops::Change;
 pub struct Rule {
     /// Approvals needed; 0 runs at once.
     pub required: u32,
-    /// Roles whose members may approve.
+    /// Roles whose members may approve, and people (`[people.NAME]`) who may.
     pub approvers: Vec<String>,
-    /// People who may approve (`slack:U…`).
+    /// Accounts that may approve (`slack:U…`).
     pub approver_ids: Vec<String>,
-    /// Roles whose members may request.
+    /// Roles whose members may request, and people who may.
     pub requesters: Vec<String>,
-    /// People who may request.
+    /// Accounts that may request.
     pub requester_ids: Vec<String>,
     /// How long a request waits.
     pub ttl: Interval,
@@ -39,30 +40,6 @@ pub struct Person<'a> {
 /// One kind of change's rule at each severity, P0 first.
 type BySeverity = [Rule; 4];
 
-/// Who a role is on each platform: whom approval rules admit, and whom paging mentions.
-#[derive(Debug, Clone, Default)]
-pub struct Members {
-    /// Slack user ids (`U…`) and user-group ids (`S…`).
-    pub slack: Vec<String>,
-    /// Discord user ids.
-    pub discord_users: Vec<String>,
-    /// Discord role ids.
-    pub discord_roles: Vec<String>,
-    /// Terminal user names.
-    pub console: Vec<String>,
-}
-
-/// Every role's members, by role name.
-pub type Roles = BTreeMap<String, Members>;
-
-/// The members of each `[roles.NAME]`.
-pub fn roles(settings: &BTreeMap<String, RoleSettings>) -> Roles {
-    settings
-        .iter()
-        .map(|(name, role)| (name.clone(), Members::from(role)))
-        .collect()
-}
-
 /// The approval policy of the config.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -74,18 +51,28 @@ pub struct Policy {
     actions: Vec<(String, BySeverity)>,
     job: BySeverity,
     roles: Roles,
+    people: People,
 }
 
 impl Default for Policy {
     /// The default `[approvals]`, with no role members.
     fn default() -> Self {
-        Self::new(&ApprovalSettings::default(), &BTreeMap::new())
+        Self::new(
+            &ApprovalSettings::default(),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        )
     }
 }
 
 impl Policy {
-    /// The policy of `[approvals]` (checked settings), with `[roles.NAME]` to match people.
-    pub fn new(settings: &ApprovalSettings, roles: &BTreeMap<String, RoleSettings>) -> Self {
+    /// The policy of `[approvals]` (checked settings), with `[roles.NAME]` and `[people.NAME]`
+    /// to match people.
+    pub fn new(
+        settings: &ApprovalSettings,
+        roles: &BTreeMap<String, RoleSettings>,
+        people: &BTreeMap<String, PersonSettings>,
+    ) -> Self {
         let rules = |rule: &ApprovalRule| Severity::ALL.map(|s| resolve(rule, s, settings.ttl));
         Self {
             rollback: rules(&settings.rollback),
@@ -97,7 +84,8 @@ impl Policy {
                 .map(|(name, rule)| (name.clone(), rules(rule)))
                 .collect(),
             job: rules(&settings.job),
-            roles: self::roles(roles),
+            roles: super::roles(roles, people),
+            people: People::new(people),
         }
     }
 
@@ -126,26 +114,43 @@ impl Policy {
         self.admits(&rule.requesters, &rule.requester_ids, person)
     }
 
-    fn admits(&self, roles: &[String], ids: &[String], person: Person<'_>) -> bool {
-        if roles.is_empty() && ids.is_empty() {
+    /// Whether `a` and `b` are one person: the same account, or accounts `[people.NAME]` links.
+    /// The requester rule and one vote per person go by this.
+    pub fn same_person(&self, a: &Actor, b: &Actor) -> bool {
+        self.people.same(a, b)
+    }
+
+    /// What one vote per person is counted by (see [`People::key`]).
+    pub fn person_key(&self, actor: &Actor) -> String {
+        self.people.key(actor)
+    }
+
+    /// Whether `person` is named in `names` (roles they are a member of, or their person) or
+    /// `ids` (one of their accounts), or both lists are empty.
+    fn admits(&self, names: &[String], ids: &[String], person: Person<'_>) -> bool {
+        if names.is_empty() && ids.is_empty() {
             return true;
         }
-        let actor = person.actor;
-        let platform = actor.platform.as_str();
+        let accounts = self.people.accounts_of(person.actor);
         let named = ids.iter().any(|id| {
-            id.split_once(':')
-                .is_some_and(|(p, who)| p == platform && who.trim() == actor.id)
+            id.split_once(':').is_some_and(|(platform, who)| {
+                accounts
+                    .iter()
+                    .any(|(p, account)| p.as_str() == platform && *account == who.trim())
+            })
         });
+        let own = self.people.who(person.actor);
         named
-            || roles
-                .iter()
-                .any(|role| self.roles.get(role).is_some_and(|m| m.include(person)))
+            || names.iter().any(|name| match self.roles.get(name) {
+                Some(members) => members.include(&accounts, person.platform_roles),
+                None => own == Some(name.as_str()),
+            })
     }
 
     /// Who may approve under `rule`, for refusals and request messages: `anyone but the
-    /// requester`, or `@deployment-engineer, slack:U123`.
-    pub fn describe_approvers(rule: &Rule) -> String {
-        describe(
+    /// requester`, or `@deployment-engineer, alice, slack:U123` (roles, people, accounts).
+    pub fn describe_approvers(&self, rule: &Rule) -> String {
+        self.describe(
             &rule.approvers,
             &rule.approver_ids,
             "anyone but the requester",
@@ -153,9 +158,47 @@ impl Policy {
     }
 
     /// Who may request under `rule`.
-    pub fn describe_requesters(rule: &Rule) -> String {
-        describe(&rule.requesters, &rule.requester_ids, "anyone")
+    pub fn describe_requesters(&self, rule: &Rule) -> String {
+        self.describe(&rule.requesters, &rule.requester_ids, "anyone")
     }
+
+    fn describe(&self, names: &[String], ids: &[String], open: &str) -> String {
+        if names.is_empty() && ids.is_empty() {
+            return open.to_owned();
+        }
+        names
+            .iter()
+            .map(|n| {
+                if self.roles.contains_key(n) {
+                    format!("@{n}")
+                } else {
+                    n.clone()
+                }
+            })
+            .chain(ids.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The rules of `settings` whose approvals anyone but the requester may give (approvals needed,
+/// no approvers listed), with the severities at which they do: `("approvals.rollback", [P0,
+/// P1, P2, P3])` by default.
+pub fn open_to_anyone(settings: &ApprovalSettings) -> Vec<(String, Vec<Severity>)> {
+    settings
+        .rules()
+        .into_iter()
+        .filter_map(|(key, rule)| {
+            let open: Vec<Severity> = Severity::ALL
+                .into_iter()
+                .filter(|&severity| {
+                    let r = resolve(rule, severity, settings.ttl);
+                    r.required > 0 && r.approvers.is_empty() && r.approver_ids.is_empty()
+                })
+                .collect();
+            (!open.is_empty()).then_some((key, open))
+        })
+        .collect()
 }
 
 /// `base` at `severity`: what its `[…pN]` table changes, with `ttl` when neither sets one.
@@ -180,61 +223,11 @@ fn resolve(base: &ApprovalRule, severity: Severity, ttl: Interval) -> Rule {
     }
 }
 
-fn describe(roles: &[String], ids: &[String], open: &str) -> String {
-    if roles.is_empty() && ids.is_empty() {
-        return open.to_owned();
-    }
-    roles
-        .iter()
-        .map(|r| format!("@{r}"))
-        .chain(ids.iter().cloned())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-impl From<&RoleSettings> for Members {
-    fn from(role: &RoleSettings) -> Self {
-        Self {
-            slack: role.slack.clone(),
-            discord_users: role.discord_users.clone(),
-            discord_roles: role.discord_roles.clone(),
-            console: role.console.clone(),
-        }
-    }
-}
-
-impl Members {
-    /// Whether `person` is one of them, on the platform they act from.
-    fn include(&self, person: Person<'_>) -> bool {
-        let actor = person.actor;
-        match actor.platform {
-            Platform::Slack => self.slack.contains(&actor.id),
-            Platform::Discord => {
-                self.discord_users.contains(&actor.id)
-                    || person
-                        .platform_roles
-                        .iter()
-                        .any(|r| self.discord_roles.contains(r))
-            }
-            Platform::Console => self
-                .console
-                .iter()
-                .any(|n| n == &actor.id || n == &actor.name),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::people::tests::actor;
     use super::*;
-
-    fn actor(platform: Platform, id: &str) -> Actor {
-        Actor {
-            platform,
-            id: id.into(),
-            name: id.into(),
-        }
-    }
+    use crate::incident::Platform;
 
     #[test]
     fn defaults_rollback_one_scale_none_at_p0_p1() {
@@ -270,7 +263,7 @@ mod tests {
         let mut settings = ApprovalSettings::default();
         settings.rollback.approvers = vec!["sre".into()];
         settings.rollback.approver_ids = vec!["slack:U9".into()];
-        let policy = Policy::new(&settings, &roles);
+        let policy = Policy::new(&settings, &roles, &BTreeMap::new());
         let rule = policy.rule(&Change::Rollback { revision: None }, Severity::P1);
         let yes = |a: &Actor, r: &[String]| {
             policy.may_approve(
@@ -293,7 +286,7 @@ mod tests {
         assert!(!yes(&actor(Platform::Discord, "333333333333333333"), &[]));
         assert!(yes(&actor(Platform::Console, "carol"), &[]));
         assert!(!yes(&actor(Platform::Console, "dave"), &[]));
-        assert_eq!(Policy::describe_approvers(&rule), "@sre, slack:U9");
+        assert_eq!(policy.describe_approvers(&rule), "@sre, slack:U9");
     }
 
     #[test]
@@ -310,7 +303,7 @@ mod tests {
                 ..ApprovalRule::default()
             },
         );
-        let policy = Policy::new(&settings, &BTreeMap::new());
+        let policy = Policy::new(&settings, &BTreeMap::new(), &BTreeMap::new());
         let action = |name: &str| Change::Action {
             name: name.into(),
             toggle: crate::ops::Toggle {

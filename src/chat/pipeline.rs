@@ -8,6 +8,10 @@
 //! # Guarantees
 //! - A request is stored in the inbox before it is acknowledged: a crash after the
 //!   acknowledgement does not lose it. A redelivery (same key) has no effect.
+//! - A request from a workspace or server firewatch does not serve ([`Adapter::admit`]:
+//!   `slack.team_ids`, `discord.guild_ids`) is refused before it is stored, whatever its
+//!   transport; its author is told why ([`Refusal::notice`]). One stored before the settings
+//!   stopped serving its place is dropped, not run, when it is taken up.
 //! - A request that changes something is marked handled in the same transaction as its effect
 //!   (the engine passes its key to the store), and again once the engine gave its final answer
 //!   (a refusal changes nothing and has no transaction of its own), so a replay never runs it
@@ -47,6 +51,32 @@ use crate::store::{self, Inbound, Store};
 /// How often [`Pipeline::upkeep`] looks for requests without a live process to run them.
 const UPKEEP_EVERY: Duration = Duration::from_secs(10);
 
+/// Why a request was not taken into the inbox; nothing was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// It came from a workspace or server firewatch does not serve; what its author is told.
+    #[error("{0}")]
+    NotServed(String),
+    /// The inbox could not store it.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+impl Refusal {
+    /// What the request's author is told: why it was not taken.
+    pub fn notice(&self) -> String {
+        match self {
+            Self::NotServed(why) => format!("⚠️ {why} Nothing was recorded."),
+            // A connection lost while the commit was on its way leaves open whether the store
+            // took it (and then it runs): the author is pointed at what shows it.
+            Self::Store(_) => "⚠️ firewatch could not record that (its store is unavailable). \
+                               /incident-status shows whether it went through; if not, try \
+                               again in a moment."
+                .into(),
+        }
+    }
+}
+
 /// What a chat platform supplies to the pipeline.
 #[async_trait]
 pub trait Adapter: Send + Sync + 'static {
@@ -63,10 +93,16 @@ pub trait Adapter: Send + Sync + 'static {
     /// The command line it runs.
     fn line(request: &Self::Request) -> String;
 
+    /// Whether it comes from a workspace or server firewatch serves: `Err` says to its author
+    /// why not. Checked before it is stored.
+    fn admit(&self, request: &Self::Request) -> Result<(), String>;
+
     /// Who sent it and from where (the pipeline sets [`Caller::request`]).
     async fn caller(&self, request: &Self::Request) -> Caller;
 
-    /// Delivers the engine's replies to a request from `caller`.
+    /// Delivers the engine's replies to a request from `caller`: posts into channels are stored
+    /// in the outbox ([`crate::delivery`]) before this returns, so the request is marked
+    /// delivered only once they are safe; they reach the platform from there.
     async fn answer(&self, request: &Self::Request, caller: &Caller, replies: Vec<Reply>);
 
     /// Tells people what a restart did with the request (`replay` is never [`Replay::Run`]).
@@ -109,8 +145,10 @@ impl<A: Adapter> Pipeline<A> {
     /// [`Pipeline::start`] when it is new, `None` for a redelivery.
     ///
     /// # Errors
-    /// The inbox could not store it: answer that nothing was done.
-    pub async fn accept(&self, request: &A::Request) -> store::Result<Option<Claim>> {
+    /// [`Refusal`]: it comes from a workspace or server firewatch does not serve, or the inbox
+    /// could not store it; answer with its [`Refusal::notice`].
+    pub async fn accept(&self, request: &A::Request) -> Result<Option<Claim>, Refusal> {
+        self.adapter.admit(request).map_err(Refusal::NotServed)?;
         let key = A::key(request);
         let Some(claim) = self.work.claim(key.clone()) else {
             return Ok(None);
@@ -124,7 +162,8 @@ impl<A: Adapter> Pipeline<A> {
             }
             Err(e) => {
                 claim.release();
-                Err(e)
+                tracing::error!(request = %inbound.key, error = %error_chain(&e), "could not store a request");
+                Err(e.into())
             }
         }
     }
@@ -140,8 +179,8 @@ impl<A: Adapter> Pipeline<A> {
     /// [`Pipeline::accept`], then [`Pipeline::start`] when it is new; `true` when it was.
     ///
     /// # Errors
-    /// The inbox could not store it.
-    pub async fn take(self: &Arc<Self>, request: A::Request) -> store::Result<bool> {
+    /// [`Refusal`], as [`Pipeline::accept`].
+    pub async fn take(self: &Arc<Self>, request: A::Request) -> Result<bool, Refusal> {
         match self.accept(&request).await? {
             Some(claim) => {
                 self.start(claim, request);
@@ -298,6 +337,11 @@ impl<A: Adapter> Pipeline<A> {
             tracing::error!(request = %inbound.key, "unreadable stored request; dropped");
             return self.complete(&inbound.key).await;
         };
+        // Stored while the settings served its workspace or server, which they no longer do.
+        if let Err(why) = self.adapter.admit(&request) {
+            tracing::warn!(request = %inbound.key, %why, "dropped a stored request from a workspace or server no longer served");
+            return self.complete(&inbound.key).await;
+        }
         let verdict = replay::triage(&inbound, self.clock.now(), A::REPLY_WINDOW);
         match verdict {
             Replay::Run => return self.run(request, inbound.received).await,

@@ -1,6 +1,6 @@
 //! The engine's [`Outbox`] over every platform this process runs: a post goes to the adapter of
-//! the channel's platform, and incident messages are copied to the mirrors (the Discord status
-//! channel).
+//! the channel's platform (Slack and Discord store it in the outbox of [`crate::delivery`]), and
+//! incident messages are copied to the mirrors (the Discord status channel).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -56,14 +56,15 @@ impl Default for ApprovalSettings {
 pub struct ApprovalRule {
     /// Approvals needed, not counting the requester; 0 runs the change at once.
     pub required: u32,
-    /// Roles (`[roles.NAME]`) whose members may approve; with `approver_ids` empty too, anyone
-    /// but the requester may.
+    /// Roles (`[roles.NAME]`) whose members may approve, and people (`[people.NAME]`) who may;
+    /// with `approver_ids` empty too, anyone but the requester may.
     #[serde(deserialize_with = "super::string_list")]
     pub approvers: Vec<String>,
     /// People who may approve: `slack:U…`, `discord:SNOWFLAKE`, `console:NAME`.
     #[serde(deserialize_with = "super::string_list")]
     pub approver_ids: Vec<String>,
-    /// Roles whose members may ask for the change; with `requester_ids` empty too, anyone may.
+    /// Roles whose members may ask for the change, and people who may; with `requester_ids`
+    /// empty too, anyone may.
     #[serde(deserialize_with = "super::string_list")]
     pub requesters: Vec<String>,
     /// People who may ask for it, written like `approver_ids`.
@@ -104,7 +105,7 @@ impl Default for ApprovalRule {
 pub struct SeverityRule {
     /// Approvals needed.
     pub required: Option<u32>,
-    /// Roles whose members may approve.
+    /// Roles whose members may approve, and people who may.
     pub approvers: Option<Vec<String>>,
     /// People who may approve.
     pub approver_ids: Option<Vec<String>>,
@@ -129,7 +130,7 @@ impl ApprovalSettings {
 }
 
 impl Settings {
-    /// Roles exist, ids name a platform, TTLs are sane, per-action rules name actions.
+    /// Roles and people exist, ids name a platform, TTLs are sane, per-action rules name actions.
     pub(super) fn check_approvals(&self) -> Result<(), (String, String)> {
         let approvals = &self.approvals;
         within("approvals.ttl", approvals.ttl, MINUTE, MONTH)?;
@@ -146,8 +147,8 @@ impl Settings {
             }
         }
         for (key, rule) in approvals.rules() {
-            self.check_roles(&format!("{key}.approvers"), &rule.approvers)?;
-            self.check_roles(&format!("{key}.requesters"), &rule.requesters)?;
+            self.check_approver_names(&format!("{key}.approvers"), &rule.approvers)?;
+            self.check_approver_names(&format!("{key}.requesters"), &rule.requesters)?;
             check_ids(&format!("{key}.approver_ids"), &rule.approver_ids)?;
             check_ids(&format!("{key}.requester_ids"), &rule.requester_ids)?;
             if let Some(ttl) = rule.ttl {
@@ -161,7 +162,7 @@ impl Settings {
             ] {
                 let Some(over) = over else { continue };
                 if let Some(roles) = &over.approvers {
-                    self.check_roles(&format!("{key}.{level}.approvers"), roles)?;
+                    self.check_approver_names(&format!("{key}.{level}.approvers"), roles)?;
                 }
                 if let Some(ids) = &over.approver_ids {
                     check_ids(&format!("{key}.{level}.approver_ids"), ids)?;

@@ -8,6 +8,7 @@ mod approvals;
 mod files;
 mod jobs;
 mod ops;
+mod people;
 mod secret;
 mod sections;
 mod severity;
@@ -24,11 +25,12 @@ pub use jobs::{JobKind, JobSettings, MAX_JOB_NAME, VerificationSettings, secret_
 pub use ops::{
     ActionSettings, AssessSettings, DiagnoseSettings, PrometheusSettings, ScaleSettings,
 };
+pub use people::PersonSettings;
 pub use secret::{Secret, StoreUrl, without_password};
 pub use sections::{
     DiscordMode, DiscordSettings, HelmSettings, IncidentSettings, KubernetesSettings, LogFormat,
-    LogSettings, MessageSettings, ReportSettings, RoleSettings, SchedulerSettings, ServerSettings,
-    ServiceSettings, SlackSettings, StoreSettings,
+    LogSettings, MessageSettings, OutboxSettings, ReportSettings, RoleSettings, SchedulerSettings,
+    ServerSettings, ServiceSettings, SlackSettings, StoreSettings,
 };
 pub use severity::{ClassifyRule, LevelSettings, SeverityTable, runbook_rules};
 pub use store_url::{check_url, is_postgres, sqlite_path};
@@ -47,6 +49,8 @@ pub struct Settings {
     pub incidents: IncidentSettings,
     /// `[scheduler]`
     pub scheduler: SchedulerSettings,
+    /// `[outbox]`
+    pub outbox: OutboxSettings,
     /// `[reports]`
     pub reports: ReportSettings,
     /// `[[services]]`
@@ -57,6 +61,8 @@ pub struct Settings {
     pub classify: Vec<ClassifyRule>,
     /// `[roles.NAME]`: merged with the runbook's roles.
     pub roles: BTreeMap<String, RoleSettings>,
+    /// `[people.NAME]`: one person's accounts on each platform.
+    pub people: BTreeMap<String, PersonSettings>,
     /// `[server]`
     pub server: ServerSettings,
     /// `[slack]`
@@ -94,11 +100,13 @@ impl Default for Settings {
             messages: MessageSettings::default(),
             incidents: IncidentSettings::default(),
             scheduler: SchedulerSettings::default(),
+            outbox: OutboxSettings::default(),
             reports: ReportSettings::default(),
             services: Vec::new(),
             severity: SeverityTable::default(),
             classify: runbook_rules(),
             roles: sections::runbook_roles(),
+            people: BTreeMap::new(),
             server: ServerSettings::default(),
             slack: SlackSettings::default(),
             discord: DiscordSettings::default(),
@@ -286,7 +294,20 @@ impl Settings {
             &self.incidents.escalation_roles,
         )?;
         self.check_chat_ids()?;
+        self.check_people()?;
         within("scheduler.tick", self.scheduler.tick, SECOND, HOUR)?;
+        within(
+            "outbox.give_up_after",
+            self.outbox.give_up_after,
+            MINUTE,
+            Interval::from_secs(86_400),
+        )?;
+        within(
+            "outbox.send_timeout",
+            self.outbox.send_timeout,
+            SECOND,
+            MINUTE,
+        )?;
         within("kubernetes.timeout", self.kubernetes.timeout, SECOND, HOUR)?;
         within("helm.timeout", self.helm.timeout, SECOND, HOUR)?;
         within(
@@ -337,15 +358,8 @@ impl Settings {
 
     /// Role members are mentioned verbatim (`<@U…>`, `<@&…>`), so they must be ids, not names.
     fn check_chat_ids(&self) -> std::result::Result<(), (String, String)> {
-        let slack_id = |id: &str| {
-            id.len() >= 3
-                && id.starts_with(['U', 'W', 'S'])
-                && id
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-        };
-        let snowflake =
-            |id: &str| (15..=21).contains(&id.len()) && id.chars().all(|c| c.is_ascii_digit());
+        let slack_id = |id: &str| people::is_slack_user(id) || is_slack_group(id);
+        let snowflake = people::is_snowflake;
         for (name, role) in &self.roles {
             if let Some(bad) = role.slack.iter().find(|id| !slack_id(id)) {
                 return Err((
@@ -388,6 +402,15 @@ impl Settings {
             )),
         }
     }
+}
+
+/// A Slack user-group id (`S…`).
+fn is_slack_group(id: &str) -> bool {
+    id.len() >= 3
+        && id.starts_with('S')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 const SECOND: Interval = Interval::from_secs(1);

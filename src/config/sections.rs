@@ -81,6 +81,28 @@ impl Default for SchedulerSettings {
     }
 }
 
+/// `[outbox]`: posts to Slack and Discord channels, kept in the store until the platform takes
+/// them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxSettings {
+    /// How long a post is retried (5xx answers, timeouts, lost connections, 429s) before it is
+    /// given up, logged and put on its incident's timeline (1m to 1d). Answers only the caller
+    /// sees are bound to the platform's own, shorter limit (Discord's 15-minute token).
+    pub give_up_after: Interval,
+    /// How long one try may wait for the platform's answer before it counts as failed (1s to 1m).
+    pub send_timeout: Interval,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            give_up_after: Interval::from_secs(30 * 60),
+            send_timeout: Interval::from_secs(10),
+        }
+    }
+}
+
 /// `[reports]`: post-incident reports.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -134,6 +156,8 @@ pub struct RoleSettings {
     /// Terminal (`firewatch console`) user names: a console user is matched by the name it runs
     /// as (`--user`), for approvals.
     pub console: Vec<String>,
+    /// People (`[people.NAME]`) in the role: all their accounts are members, on every platform.
+    pub people: Vec<String>,
 }
 
 /// The roles of the runbook, with empty platform mappings.
@@ -206,6 +230,11 @@ pub struct SlackSettings {
     pub alerts_channel: Option<String>,
     /// Open a dedicated channel per incident.
     pub create_incident_channels: bool,
+    /// The workspaces (team ids, `T…`) whose commands and button presses are taken; a request
+    /// from another workspace is refused before it is stored. Empty: any workspace the app is
+    /// installed in (`check-config` and `serve` warn).
+    #[serde(deserialize_with = "super::string_list")]
+    pub team_ids: Vec<String>,
 }
 
 impl Default for SlackSettings {
@@ -220,6 +249,7 @@ impl Default for SlackSettings {
             app_token_file: None,
             alerts_channel: None,
             create_incident_channels: false,
+            team_ids: Vec::new(),
         }
     }
 }
@@ -265,6 +295,11 @@ pub struct DiscordSettings {
     pub status_channel_id: Option<String>,
     /// `http` or `gateway`.
     pub mode: DiscordMode,
+    /// The servers (guild ids) whose interactions are taken; one from another server, or from
+    /// a direct message, is refused before it is stored. Empty: any server the application is
+    /// in, and direct messages (`check-config` and `serve` warn).
+    #[serde(deserialize_with = "super::string_list")]
+    pub guild_ids: Vec<String>,
 }
 
 impl Default for DiscordSettings {
@@ -277,6 +312,7 @@ impl Default for DiscordSettings {
             bot_token_file: None,
             status_channel_id: None,
             mode: DiscordMode::Http,
+            guild_ids: Vec::new(),
         }
     }
 }
@@ -345,7 +381,7 @@ impl Default for LogSettings {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
-    /// Human-readable lines.
+    /// Human-readable lines, coloured only when stderr is a terminal and `NO_COLOR` is unset.
     #[default]
     Text,
     /// One JSON object per line: `timestamp`, `level`, `fields`, `target`, `spans`.

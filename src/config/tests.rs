@@ -439,7 +439,10 @@ fn bad_approval_rules_name_the_key() {
         "{MINIMAL}\n[approvals.rollback]\napprovers = [\"nobody-role\"]\n"
     ));
     assert_eq!(key, "approvals.rollback.approvers");
-    assert!(message.contains("unknown role 'nobody-role'"), "{message}");
+    assert!(
+        message.contains("'nobody-role' is neither a role nor a person"),
+        "{message}"
+    );
     let (key, message) = invalid(&format!(
         "{MINIMAL}\n[approvals.scale]\napprover_ids = [\"U0CAROL\"]\n"
     ));
@@ -469,4 +472,26 @@ fn log_format_and_shutdown_grace_have_defaults_and_are_checked() {
     assert!(message.contains("text or json"), "{message}");
     let (key, _) = invalid(&format!("{MINIMAL}\n[server]\nshutdown_grace = \"1h\"\n"));
     assert_eq!(key, "server.shutdown_grace");
+}
+
+#[test]
+fn the_outbox_gives_up_after_30_minutes_by_default_and_its_times_are_checked() {
+    let s = load(MINIMAL).expect("loads");
+    assert_eq!(s.outbox.give_up_after, Interval::from_secs(1_800));
+    assert_eq!(s.outbox.send_timeout, Interval::from_secs(10));
+    let s = load_env(
+        MINIMAL,
+        &[
+            ("FIREWATCH__OUTBOX__GIVE_UP_AFTER", "2h"),
+            ("FIREWATCH__OUTBOX__SEND_TIMEOUT", "3s"),
+        ],
+    )
+    .expect("loads");
+    assert_eq!(s.outbox.give_up_after, Interval::from_secs(7_200));
+    assert_eq!(s.outbox.send_timeout, Interval::from_secs(3));
+    let (key, message) = invalid(&format!("{MINIMAL}\n[outbox]\ngive_up_after = \"30s\"\n"));
+    assert_eq!(key, "outbox.give_up_after");
+    assert!(message.contains("out of range (1m to 1d)"), "{message}");
+    let (key, _) = invalid(&format!("{MINIMAL}\n[outbox]\nsend_timeout = \"5m\"\n"));
+    assert_eq!(key, "outbox.send_timeout");
 }

@@ -25,7 +25,7 @@
 use super::messages::{card, done_or_failed, outcome_message, preview_line, request_message};
 use super::steps::step_of;
 use super::{Caller, Engine, Result, refuse};
-use crate::approval::{NewRequest, Person, Policy as ApprovalPolicy, Rule};
+use crate::approval::{NewRequest, Person, Rule};
 use crate::command::CommandName;
 use crate::incident::lifecycle::Step;
 use crate::incident::{Incident, TimelineEvent};
@@ -156,7 +156,7 @@ impl Engine {
         if self.approvals.may_request(rule, person(ask.caller)) {
             return Ok(());
         }
-        let who = ApprovalPolicy::describe_requesters(rule);
+        let who = self.approvals.describe_requesters(rule);
         let command = ask.command;
         let why = format!("only {who} may ask for {command} (approval policy)");
         self.audit_refusal(
@@ -228,11 +228,12 @@ impl Engine {
                 incident.summary
             )),
             requested_by: ask.caller.actor.clone(),
+            channel: incident.channel.clone(),
             requested_at: now,
             expires_at: now + rule.ttl.as_delta(),
             required: rule.required,
         };
-        let approvers = ApprovalPolicy::describe_approvers(rule);
+        let approvers = self.approvals.describe_approvers(rule);
         let entries = |id: i64| {
             vec![
                 previewed(what, plan),

@@ -241,7 +241,10 @@ impl Engine {
             .about(id),
             Event::Close { report } => Message::notice(
                 format!("📁 INCIDENT {id} CLOSED"),
-                &format!("Report: {report}"),
+                &format!(
+                    "Report: {}",
+                    crate::incident::timeline::report_file_name(report)
+                ),
             )
             .about(id),
             Event::Record { entries, .. } => {

@@ -1,6 +1,8 @@
 //! Where the engine posts what it says on its own (reminders, escalations, late evidence,
 //! approval steps, mirrors): the [`Outbox`] trait the chat side implements, one per platform.
-//! The engine knows channels and neutral messages only, never a platform's API.
+//! The engine knows channels and neutral messages only, never a platform's API. Slack and
+//! Discord store each post in the store's outbox and send it from there, retried through an
+//! outage ([`crate::delivery`]); the terminal prints it at once.
 
 use async_trait::async_trait;
 
@@ -13,7 +15,7 @@ pub enum Error {
     /// No adapter for the channel's platform runs in this process.
     #[error("no {0} channel is connected")]
     NoRoute(Platform),
-    /// The platform refused or could not be reached (after bounded retries).
+    /// The platform could not take it (the terminal has stopped).
     #[error("{platform} did not take the message: {reason}")]
     Platform {
         /// Where it was going.
@@ -29,10 +31,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Posts messages into channels of one platform.
 #[async_trait]
 pub trait Outbox: Send + Sync {
-    /// Posts `message` into `channel`, visible to everyone there.
+    /// Posts `message` into `channel`, visible to everyone there: for Slack and Discord, stored
+    /// in the outbox when this returns (sent, and retried, from there).
     ///
     /// # Errors
-    /// [`Error`] when the platform did not take it.
+    /// [`Error`] when nothing will deliver it.
     async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<()>;
 
     /// Copies a message that was posted into `from` to wherever incident messages are mirrored

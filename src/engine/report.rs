@@ -12,10 +12,11 @@ use super::{Caller, Engine, Error, Reply, Result, refuse, to_channel};
 use crate::command::{CommandName, Followup};
 use crate::incident::lifecycle::{self, Event, FollowUp};
 use crate::incident::trail::{self, Trail};
-use crate::incident::{Incident, IncidentId, Status, TimelineEntry, TimelineEvent};
+use crate::incident::{Incident, IncidentId, Status, TimelineEntry, TimelineEvent, timeline};
 use crate::message::Message;
 use crate::notify::{Template, context};
 use crate::store::Updated;
+use crate::text;
 
 impl Engine {
     /// `/incident-report`: renders the report from the timeline, writes it to
@@ -58,10 +59,7 @@ impl Engine {
             ..target.clone()
         };
         let trail = trail::derive(&closing, &timeline);
-        let text = self.templates.render_text(
-            Template::Report,
-            &context::report(&closing, &self.policy, &trail, now),
-        )?;
+        let text = self.report_text(&closing, &trail, now)?;
         let (path, created) = write_report(&self.reports, &closing, &text)?;
         let shown = path.display().to_string();
         let event = Event::Close {
@@ -117,10 +115,7 @@ impl Engine {
             ));
         };
         let trail = trail::derive(incident, timeline);
-        let text = self.templates.render_text(
-            Template::Report,
-            &context::report(incident, &self.policy, &trail, now),
-        )?;
+        let text = self.report_text(incident, &trail, now)?;
         write_file(&path, &text, false).map_err(|source| Error::Write {
             path: path.clone(),
             source,
@@ -130,6 +125,24 @@ impl Engine {
         Ok(vec![to_channel(&incident.channel, message)])
     }
 
+    /// The report of `incident` as written to its file. Text from outside in it (notes, log
+    /// lines, alert text) has its hidden characters shown as escapes ([`text::escape_hidden`]):
+    /// the file is read in terminals and browsers, and posted as it is.
+    fn report_text(
+        &self,
+        incident: &Incident,
+        trail: &Trail,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<String> {
+        let rendered = self.templates.render_text(
+            Template::Report,
+            &context::report(incident, &self.policy, trail, now),
+        )?;
+        Ok(text::escape_hidden(&rendered).into_owned())
+    }
+
+    /// The channel message that carries the report written to `path`: it names the file, not
+    /// the folder it is in on the server.
     fn report_message(
         &self,
         incident: &Incident,
@@ -138,16 +151,8 @@ impl Engine {
         text: String,
         rewritten: bool,
     ) -> Message {
-        let data = context::closed(
-            incident,
-            &self.policy,
-            trail,
-            &path.display().to_string(),
-            rewritten,
-        );
-        let name = path
-            .file_name()
-            .map_or_else(|| "report.md".into(), |n| n.to_string_lossy().into_owned());
+        let name = timeline::report_file_name(&path.to_string_lossy()).to_owned();
+        let data = context::closed(incident, &self.policy, trail, &name, rewritten);
         self.render(Template::Closed, &data, incident)
             .with_attachment(name, text)
     }

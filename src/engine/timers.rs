@@ -17,9 +17,10 @@ const BATCH: u32 = 256;
 impl Engine {
     /// Fires every timer due now: missed response targets escalate, overdue updates are
     /// reminded; approval requests past their time expire and approved ones nobody runs are run
-    /// (see the approval ledger). Each firing is committed (with its timeline entry) before its message is
-    /// posted to the incident's channel through the outbox. A failed post is logged; the
-    /// timeline still records that the timer fired, and it does not fire again for it.
+    /// (see the approval ledger). Each firing is committed (with its timeline entry) before its
+    /// message is posted to the incident's channel through the outbox (for Slack and Discord,
+    /// stored and retried there until the platform takes it). A post that cannot be made is
+    /// logged; the timeline still records that the timer fired, and it does not fire again.
     ///
     /// # Errors
     /// Store failures; what fired before them stays fired.

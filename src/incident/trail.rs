@@ -175,6 +175,7 @@ impl Walk {
             | TimelineEvent::ApprovalRefused { .. }
             | TimelineEvent::ApprovalExecuting { .. }
             | TimelineEvent::Diagnosed { .. }
+            | TimelineEvent::PostUndelivered { .. }
             | TimelineEvent::JobStarted { .. } => {
                 self.moment(at, who, capitalise(&entry.event.describe()));
             }

@@ -530,7 +530,7 @@ pub fn report(incident: &Incident, policy: &Policy, trail: &Trail, now: DateTime
 pub struct Closed {
     #[serde(flatten)]
     header: Header,
-    path: String,
+    file: String,
     rewritten: bool,
     #[serde(flatten)]
     times: Times,
@@ -538,18 +538,18 @@ pub struct Closed {
     action_items: usize,
 }
 
-/// Data for the channel message that carries the report written to `path`; `rewritten` when an
-/// existing report of a closed incident was written again.
+/// Data for the channel message that carries the report written to `file` (its name in the
+/// reports folder); `rewritten` when an existing report of a closed incident was written again.
 pub fn closed(
     incident: &Incident,
     policy: &Policy,
     trail: &Trail,
-    path: &str,
+    file: &str,
     rewritten: bool,
 ) -> Closed {
     Closed {
         header: header(incident, policy),
-        path: path.into(),
+        file: file.into(),
         rewritten,
         times: times(&trail.metrics),
         open_items: trail.action_items.iter().filter(|i| !i.done).count(),

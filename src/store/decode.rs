@@ -11,7 +11,7 @@ use crate::incident::{
     Actor, ChannelRef, Incident, IncidentId, Platform, Severity, Stamp, Status, TimelineEntry,
 };
 use crate::ops::jobs::Figures;
-use crate::store::{Baseline, Error, Inbound, Result};
+use crate::store::{Baseline, ClaimedPost, Error, Inbound, Post, Result};
 
 pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -37,6 +37,16 @@ fn actor(row: &AnyRow, [platform, id, name]: ActorColumns) -> Result<Actor> {
             .ok_or_else(|| Error::Corrupt(format!("platform '{text}'")))?,
         id: row.try_get(id)?,
         name: row.try_get(name)?,
+    })
+}
+
+/// The channel in `[platform, id]`.
+fn channel(row: &AnyRow, [platform, id]: [&str; 2]) -> Result<ChannelRef> {
+    let text: String = row.try_get(platform)?;
+    Ok(ChannelRef {
+        platform: Platform::parse(&text)
+            .ok_or_else(|| Error::Corrupt(format!("platform '{text}'")))?,
+        id: row.try_get(id)?,
     })
 }
 
@@ -75,7 +85,6 @@ pub(crate) fn incident(row: &AnyRow) -> Result<Incident> {
     let id = incident_id(row, "id")?;
     let severity: String = row.try_get("severity")?;
     let status: String = row.try_get("status")?;
-    let channel_platform: String = row.try_get("platform")?;
     let optional_time = |column: &str| -> Result<Option<DateTime<Utc>>> {
         row.try_get::<Option<i64>, _>(column)?.map(time).transpose()
     };
@@ -86,11 +95,7 @@ pub(crate) fn incident(row: &AnyRow) -> Result<Incident> {
         severity: Severity::parse(&severity).map_err(Error::Corrupt)?,
         severity_reason: row.try_get("severity_reason")?,
         status: Status::parse(&status).map_err(Error::Corrupt)?,
-        channel: ChannelRef {
-            platform: Platform::parse(&channel_platform)
-                .ok_or_else(|| Error::Corrupt(format!("platform '{channel_platform}'")))?,
-            id: row.try_get("channel_id")?,
-        },
+        channel: channel(row, ["platform", "channel_id"])?,
         opened: stamp(row, OPENED)?
             .ok_or_else(|| Error::Corrupt(format!("incident {id} has no opening")))?,
         acknowledged: stamp(row, ACKNOWLEDGED)?,
@@ -171,6 +176,7 @@ pub(crate) fn request(row: &AnyRow, approvers: Vec<Actor>) -> Result<Request> {
             preview,
             reason: row.try_get("reason")?,
             requested_by: actor(row, requested_by)?,
+            channel: channel(row, ["channel_platform", "channel_id"])?,
             requested_at: time(row.try_get("requested_at")?)?,
             expires_at: time(row.try_get("expires_at")?)?,
             required: u32::try_from(required).unwrap_or(0),
@@ -206,6 +212,30 @@ pub(crate) fn inbound(row: &AnyRow) -> Result<Inbound> {
         received: time(row.try_get("seen_at")?)?,
         handled: handled != 0,
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+    })
+}
+
+/// An `outbox` row as a claim returns it.
+pub(crate) fn claimed_post(row: &AnyRow) -> Result<ClaimedPost> {
+    let attempts: i64 = row.try_get("attempts")?;
+    let incident = match row.try_get::<Option<i64>, _>("incident_id")? {
+        Some(_) => Some(incident_id(row, "incident_id")?),
+        None => None,
+    };
+    Ok(ClaimedPost {
+        id: row.try_get("id")?,
+        post: Post {
+            kind: row.try_get("kind")?,
+            destination: row.try_get("destination")?,
+            lane: row.try_get("lane")?,
+            payload: row.try_get("payload")?,
+            summary: row.try_get("summary")?,
+            incident,
+            stored: time(row.try_get("stored_at")?)?,
+            give_up_at: time(row.try_get("give_up_at")?)?,
+        },
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        last_error: row.try_get("last_error")?,
     })
 }
 

@@ -17,6 +17,9 @@
 //!   moves it `pending → approved` in its transaction; [`Store::claim_approval`] moves it
 //!   `approved → running` in one atomic update (`UPDATE … WHERE state = 'approved'
 //!   RETURNING …`), so exactly one caller runs it.
+//! - The outbox: posts are stored in the order given ([`Store::store_posts`], all or none);
+//!   [`Store::claim_posts`] claims only the first waiting post of each lane, so a later post
+//!   never overtakes an earlier one, and one process gets each post however many claim at once.
 //! - Several processes: each store handle has a process id ([`Store::process`]) recorded on the
 //!   requests it accepts and the approvals it runs. Recovery after a restart
 //!   ([`Store::pending_requests`], [`Close::not_runner`]) takes only what a process that is gone
@@ -35,7 +38,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::approval::{NewRequest, Request, State, Vote, Voted};
+use crate::approval::{Ballot, NewRequest, Request, State, Voted};
 use crate::incident::lifecycle::{Outcome, Refusal};
 use crate::incident::timers::{Firing, Timer};
 use crate::incident::{
@@ -224,6 +227,52 @@ impl Inbound {
     }
 }
 
+/// Something firewatch sends out that must not be lost (a channel post; later a page or a
+/// ticket): kept in the outbox until its destination takes it (see [`crate::delivery`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Post {
+    /// Who sends it, by the courier's kind: `slack`, `discord`.
+    pub kind: String,
+    /// Where, as the kind names it (a channel id).
+    pub destination: String,
+    /// Posts of one lane go out one at a time, in the order stored (`slack:C0INC`).
+    pub lane: String,
+    /// What the courier needs to send it (its own JSON).
+    pub payload: String,
+    /// What it says, in one line: for the log and the timeline.
+    pub summary: String,
+    /// The incident it is about: its timeline hears when the post cannot be delivered.
+    pub incident: Option<IncidentId>,
+    /// When it was stored.
+    pub stored: DateTime<Utc>,
+    /// When to stop trying.
+    pub give_up_at: DateTime<Utc>,
+}
+
+/// A post this process claimed from the outbox: its turn to be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedPost {
+    /// Its number in the outbox.
+    pub id: i64,
+    /// The post.
+    pub post: Post,
+    /// How often it was tried before.
+    pub attempts: u32,
+    /// Why the last try failed.
+    pub last_error: Option<String>,
+}
+
+/// A post that will never be delivered, as its incident's timeline records it.
+#[derive(Debug, Clone, Copy)]
+pub struct Undelivered<'a> {
+    /// The entry.
+    pub entry: &'a TimelineEvent,
+    /// Who records it (firewatch itself).
+    pub by: &'a Actor,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 /// The timeline entries of a new approval request, given its number.
 pub type RequestEntries<'a> = &'a (dyn Fn(i64) -> Vec<TimelineEvent> + Send + Sync);
 
@@ -385,9 +434,9 @@ pub trait Store: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Request>>;
 
-    /// Records `voter`'s vote on request `id` with its timeline entry and marks `request` done,
-    /// in one transaction. One vote per person: a second one changes nothing
-    /// ([`Voted::Duplicate`]). A deny closes the request; the approval that reaches `required`
+    /// Records `ballot` on request `id` with its timeline entry and marks `request` done, in one
+    /// transaction. One vote per person (by [`Ballot::person`], whichever of their accounts
+    /// casts it): a second one changes nothing ([`Voted::Duplicate`]). A deny closes the request; the approval that reaches `required`
     /// moves it `pending → approved` ([`Voted::Approved`] with `complete`). A request that is not
     /// pending, or has expired, is left as it is ([`Voted::Closed`]).
     ///
@@ -397,9 +446,7 @@ pub trait Store: Send + Sync {
     async fn vote(
         &self,
         id: i64,
-        voter: &Actor,
-        vote: Vote,
-        reason: Option<&str>,
+        ballot: &Ballot<'_>,
         at: DateTime<Utc>,
         request: Option<&str>,
     ) -> Result<Voted>;
@@ -445,6 +492,34 @@ pub trait Store: Send + Sync {
 
     /// Stores (or replaces) the message that shows card `key`.
     async fn keep_card(&self, key: &str, message: &str) -> Result<()>;
+
+    /// Stores `posts` in the outbox in this order, in one transaction (all or none), each due
+    /// at once. Nothing is sent here: the process's [`crate::delivery::Sender`] claims them.
+    async fn store_posts(&self, posts: &[Post]) -> Result<()>;
+
+    /// Whether [`Store::claim_posts`] would find a post at `now`: one read, no write.
+    async fn posts_due(&self, now: DateTime<Utc>) -> Result<bool>;
+
+    /// Claims up to `limit` posts to send at `now`, oldest first: of each lane the first
+    /// waiting post, when it is due and no other live process holds it (one held by a process
+    /// that is gone is taken over; one this process still holds is one whose outcome it could
+    /// not record, since its sender claims one pass at a time). A claimed post stays this
+    /// process's until [`Store::retry_post`] or [`Store::remove_post`].
+    ///
+    /// # Guarantees
+    /// A lane's later post is never claimed while an earlier one waits; of several processes
+    /// claiming at once, one gets each post (Postgres: `FOR UPDATE SKIP LOCKED`; SQLite has one
+    /// serving process).
+    async fn claim_posts(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<ClaimedPost>>;
+
+    /// Lets go of claimed post `id` after a failed try: tried again from `next`, one attempt
+    /// more, `error` kept. Nothing happens when this process no longer holds it.
+    async fn retry_post(&self, id: i64, next: DateTime<Utc>, error: &str) -> Result<()>;
+
+    /// Removes claimed post `id` from the outbox: delivered, or (with `undelivered`) refused
+    /// or given up, the entry appended to its incident's timeline in the same transaction.
+    /// Nothing happens when this process no longer holds it.
+    async fn remove_post(&self, id: i64, undelivered: Option<Undelivered<'_>>) -> Result<()>;
 
     /// Ends this process's lease (SQLite: releases the file's lock), waits for the statements
     /// under way and closes the connections; later calls fail.

@@ -28,6 +28,7 @@ mod inbox;
 mod incidents;
 mod lease;
 mod marks;
+mod outbox;
 mod timers;
 
 use std::str::FromStr;
@@ -46,9 +47,10 @@ use self::marks::{Mark, Marks};
 use super::lock::Lock;
 use super::url::sqlite_url;
 use super::{
-    Baseline, Close, Decide, Error, Fired, Inbound, OnDue, RequestEntries, Result, Store, Updated,
+    Baseline, ClaimedPost, Close, Decide, Error, Fired, Inbound, OnDue, Post, RequestEntries,
+    Result, Store, Undelivered, Updated,
 };
-use crate::approval::{NewRequest, Request, State, Vote, Voted};
+use crate::approval::{Ballot, NewRequest, Request, State, Voted};
 use crate::config::{is_postgres, sqlite_path};
 use crate::incident::{
     Actor, ChannelRef, Draft, Incident, IncidentId, TimelineEntry, TimelineEvent,
@@ -347,14 +349,12 @@ impl Store for SqlStore {
     async fn vote(
         &self,
         id: i64,
-        voter: &Actor,
-        vote: Vote,
-        reason: Option<&str>,
+        ballot: &Ballot<'_>,
         at: DateTime<Utc>,
         request: Option<&str>,
     ) -> Result<Voted> {
         let mut tx = self.write(request, at).await?;
-        let voted = approvals::vote(&mut tx, self.dialect, id, voter, vote, reason, at).await?;
+        let voted = approvals::vote(&mut tx, self.dialect, id, ballot, at).await?;
         tx.commit().await?;
         Ok(voted)
     }
@@ -421,6 +421,26 @@ impl Store for SqlStore {
         .execute(&self.writes)
         .await?;
         Ok(())
+    }
+
+    async fn store_posts(&self, posts: &[Post]) -> Result<()> {
+        outbox::store(self, posts).await
+    }
+
+    async fn posts_due(&self, now: DateTime<Utc>) -> Result<bool> {
+        outbox::due(self, now).await
+    }
+
+    async fn claim_posts(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<ClaimedPost>> {
+        outbox::claim(self, now, limit).await
+    }
+
+    async fn retry_post(&self, id: i64, next: DateTime<Utc>, error: &str) -> Result<()> {
+        outbox::retry(self, id, next, error).await
+    }
+
+    async fn remove_post(&self, id: i64, undelivered: Option<Undelivered<'_>>) -> Result<()> {
+        outbox::remove(self, id, undelivered).await
     }
 
     async fn close(&self) {

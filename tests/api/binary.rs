@@ -7,7 +7,14 @@ use std::process::{Command, Output, Stdio};
 use crate::helpers::{assert_has, repo};
 
 fn firewatch(args: &[&str], store: &Path, stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_firewatch"))
+    run(command(args, store), stdin)
+}
+
+/// `firewatch ARGS` on the store at `store`, from the repository, with neither `RUST_LOG` nor
+/// colour, its output piped.
+fn command(args: &[&str], store: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_firewatch"));
+    command
         .args(args)
         .current_dir(repo())
         .env(
@@ -19,9 +26,13 @@ fn firewatch(args: &[&str], store: &Path, stdin: &str) -> Output {
         .env("NO_COLOR", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("firewatch starts");
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Starts `command`, writes `stdin` to it and waits for it to finish.
+fn run(mut command: Command, stdin: &str) -> Output {
+    let mut child = command.spawn().expect("firewatch starts");
     child
         .stdin
         .take()
@@ -197,6 +208,63 @@ fn check_config_accepts_the_example_and_names_what_is_wrong_otherwise() {
 }
 
 #[test]
+fn check_config_warns_that_anyone_may_approve_production_changes_until_approvers_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let example = firewatch(&["check-config", "--config", "bot.toml.example"], &db, "");
+    assert!(example.status.success(), "a warning is not an error");
+    assert_has(
+        &text(&example.stderr),
+        &[
+            "warning: approvals.rollback: anyone but the requester may approve these production \
+             changes (at P0, P1, P2, P3): no approvers or approver_ids are listed",
+            "warning: approvals.scale: anyone but the requester may approve these production \
+             changes (at P2, P3)",
+            "warning: approvals.action: ",
+        ],
+    );
+    // With Slack configured and no slack.team_ids, any workspace may command it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_firewatch"));
+    let slack = child
+        .args(["check-config", "--config", "bot.toml.example"])
+        .current_dir(repo())
+        .env("FIREWATCH__SLACK__SIGNING_SECRET", "s3cret")
+        .output()
+        .unwrap();
+    assert_has(&text(&slack.stderr), &["warning: slack.team_ids is empty"]);
+    assert!(!text(&slack.stderr).contains("s3cret"));
+
+    // The rules the example shows (commented out) for production: nothing to warn about.
+    let config = dir.path().join("bot.toml");
+    let example = std::fs::read_to_string(repo().join("bot.toml.example")).unwrap();
+    let restricted = example
+        .replace(
+            "[approvals.rollback]\nrequired = 1\napprovers = []",
+            "[approvals.rollback]\nrequired = 1\napprovers = [\"deployment-engineer\"]",
+        )
+        .replace(
+            "[approvals.scale]\nrequired = 1\n",
+            "[approvals.scale]\nrequired = 1\napprovers = [\"devops-troubleshooter\"]\n",
+        )
+        .replace(
+            "[approvals.action]\nrequired = 1\n",
+            "[approvals.action]\nrequired = 1\napprovers = [\"devops-troubleshooter\"]\n",
+        );
+    std::fs::write(&config, &restricted).unwrap();
+    let quiet = firewatch(
+        &["check-config", "--config", config.to_str().unwrap()],
+        &db,
+        "",
+    );
+    assert!(quiet.status.success(), "{}", text(&quiet.stderr));
+    assert!(
+        !text(&quiet.stderr).contains("warning"),
+        "{}",
+        text(&quiet.stderr)
+    );
+}
+
+#[test]
 fn an_unopenable_store_stops_the_console_with_a_clear_message() {
     let out = firewatch(
         &["console", "-c", "bot.toml.example"],
@@ -312,10 +380,14 @@ fn report_writes_a_resolved_incidents_report_from_the_store_alone() {
         &[
             "📄 POST-INCIDENT REPORT - #1",
             "Status: Closed",
-            &format!("Report: {}", file.display()),
+            &format!("Report: {}", file.file_name().unwrap().to_string_lossy()),
         ],
     );
     assert!(out.contains(&written), "the report is printed");
+    assert!(
+        !out.contains(&reports_dir(&db).display().to_string()),
+        "the server's folder is not shown: {out}"
+    );
     assert_has(
         &text(&report.stderr),
         &["not posted to the incident's channel (no console channel is connected)"],
@@ -336,4 +408,27 @@ fn report_writes_a_resolved_incidents_report_from_the_store_alone() {
     let bad = firewatch(&["report", "x1", "-c", "bot.toml.example"], &db, "");
     assert!(!bad.status.success());
     assert_has(&text(&bad.stderr), &["'x1' is not an incident number"]);
+}
+
+#[test]
+fn a_log_written_to_a_file_has_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fw.db");
+    let log_path = dir.path().join("firewatch.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut console = command(
+        &["console", "--config", "bot.toml.example", "--as", "alice"],
+        &db,
+    );
+    console
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR")
+        .stderr(log);
+    let script = "/incident-assess checkout down\n\
+                  /incident-resolve bad flag | rolled back\n\
+                  /incident-report\n";
+    assert!(run(console, script).status.success());
+    let written = std::fs::read_to_string(&log_path).unwrap();
+    assert_has(&written, &["INFO", "report written; incident closed"]);
+    assert!(!written.contains("\x1b["), "{written:?}");
 }

@@ -11,7 +11,7 @@ use crate::fake_discord::FakeDiscord;
 use crate::helpers::{TestApp, assert_has, http};
 
 const APPLICATION: &str = "1180000000000000000";
-const STATUS_CHANNEL: &str = "1200000000000000000";
+pub const STATUS_CHANNEL: &str = "1200000000000000000";
 const CHANNEL: &str = "1160000000000000000";
 
 fn key() -> SigningKey {
@@ -113,6 +113,18 @@ pub fn command_as(id: &str, user: &str, user_id: &str, sub: &str, options: Value
                  "options": [{"name": sub, "type": 1, "options": options}]},
         "locale": "en-US", "app_permissions": "2147483647"
     })
+}
+
+/// `interaction` with the fields the gateway sends and serenity's model requires besides those of
+/// Discord's documented example.
+pub fn over_the_gateway(mut interaction: Value) -> Value {
+    interaction["member"]["deaf"] = json!(false);
+    interaction["member"]["mute"] = json!(false);
+    interaction["member"]["flags"] = json!(0);
+    interaction["guild_locale"] = json!("en-US");
+    interaction["entitlements"] = json!([]);
+    interaction["attachment_size_limit"] = json!(26_214_400);
+    interaction
 }
 
 fn json_body(text: &str) -> Value {
@@ -245,13 +257,13 @@ async fn reads_are_private_and_mistakes_are_answered_plainly() {
     assert_eq!(json_body(&body), json!({"type": 5, "data": {"flags": 64}}));
     s.interact(&command("1190000000000000006", "ack", json!([])))
         .await;
-    let edits = s
-        .fake
-        .wait_calls(
-            &format!("PATCH /webhooks/{APPLICATION}/{{token}}/messages/@original"),
-            2,
-        )
-        .await;
+    let edit = format!("PATCH /webhooks/{APPLICATION}/{{token}}/messages/@original");
+    s.fake.wait_calls(&edit, 1).await;
+    // Once the outbox recorded the failure (its pass ends before this one starts), it waits
+    // Discord's retry_after (at least a second) by its clock.
+    s.t.app.posts.deliver_due().await;
+    s.t.clock.advance(chrono::TimeDelta::seconds(1));
+    let edits = s.fake.wait_calls(&edit, 2).await;
     let texts: Vec<String> = edits.iter().map(|e| e.body.to_string()).collect();
     assert!(
         texts
@@ -309,13 +321,13 @@ async fn a_rate_limited_call_is_retried_after_retry_after() {
         json!([{"name": "description", "type": 3, "value": "db down"}]),
     ))
     .await;
-    let edits = s
-        .fake
-        .wait_calls(
-            &format!("PATCH /webhooks/{APPLICATION}/{{token}}/messages/@original"),
-            2,
-        )
-        .await;
+    let edit = format!("PATCH /webhooks/{APPLICATION}/{{token}}/messages/@original");
+    s.fake.wait_calls(&edit, 1).await;
+    // Once the outbox recorded the failure (its pass ends before this one starts), it waits
+    // Discord's retry_after (at least a second) by its clock.
+    s.t.app.posts.deliver_due().await;
+    s.t.clock.advance(chrono::TimeDelta::seconds(1));
+    let edits = s.fake.wait_calls(&edit, 2).await;
     assert_eq!(edits[0].body, edits[1].body, "the same edit is sent again");
 }
 
@@ -323,6 +335,8 @@ async fn a_rate_limited_call_is_retried_after_retry_after() {
 async fn an_incident_opened_in_the_terminal_is_mirrored_to_the_status_channel() {
     let fake = FakeDiscord::start().await;
     let t = TestApp::spawn_with(discord_env(&fake)).await;
+    // As `firewatch console` does: the outbox's posts (the mirror) are sent while it runs.
+    let sending = t.app.posts.start();
     t.say("/incident-assess checkout is down --sev P2").await;
     let mirrored = fake
         .wait_calls(&format!("POST /channels/{STATUS_CHANNEL}/messages"), 1)
@@ -336,6 +350,7 @@ async fn an_incident_opened_in_the_terminal_is_mirrored_to_the_status_channel() 
         .wait_calls(&format!("POST /channels/{STATUS_CHANNEL}/messages"), 2)
         .await;
     assert_has(&mirrored[1].body.to_string(), &["✅"]);
+    sending.stop().await;
 }
 
 #[test]
@@ -438,18 +453,11 @@ async fn gateway_mode_takes_interactions_over_the_websocket() {
         identify[0].body["d"]["intents"], 0,
         "interactions need no intents"
     );
-    let mut interaction = command(
+    let interaction = over_the_gateway(command(
         "1190000000000000030",
         "assess",
         json!([{"name": "description", "type": 3, "value": "search is down"}]),
-    );
-    interaction["member"]["deaf"] = json!(false);
-    interaction["member"]["mute"] = json!(false);
-    interaction["member"]["flags"] = json!(0);
-    interaction["guild_locale"] = json!("en-US");
-    interaction["entitlements"] = json!([]);
-    // Discord sends it, and serenity's model requires it.
-    interaction["attachment_size_limit"] = json!(26_214_400);
+    ));
     fake.dispatch("INTERACTION_CREATE", interaction).await;
     let callback = fake
         .wait_calls("POST /interactions/1190000000000000030/{token}/callback", 1)
@@ -467,4 +475,64 @@ async fn gateway_mode_takes_interactions_over_the_websocket() {
     let acks = "firewatch_ack_latency_seconds_count{platform=\"discord\"}";
     assert_eq!(crate::health::metric(&t.app, acks), 1.0);
     running.stop().await.unwrap();
+}
+
+/// `/incident assess` (interaction `id`) while the next `n` edits of deferred answers get HTTP
+/// `status`; returns the edit's call name once the first one failed.
+async fn assess_while_answers_fail(s: &Served, id: &str, n: usize, status: u16) -> String {
+    s.fake.fail_next("PATCH /webhooks", n, status);
+    let description = json!([{"name": "description", "type": 3, "value": "db down"}]);
+    s.interact(&command(id, "assess", description)).await;
+    let edit = format!("PATCH /webhooks/{APPLICATION}/{{token}}/messages/@original");
+    s.fake.wait_calls(&edit, 1).await;
+    edit
+}
+
+#[tokio::test]
+async fn a_discord_5xx_on_the_answer_is_retried_and_the_alert_replaces_the_deferral_once() {
+    let s = Served::start().await;
+    let edit = assess_while_answers_fail(&s, "1190000000000000011", 1, 502).await;
+    s.t.app.posts.deliver_due().await;
+    // The status channel's copy goes in a lane of its own: it does not wait for the answer.
+    s.fake
+        .wait_calls(&format!("POST /channels/{STATUS_CHANNEL}/messages"), 1)
+        .await;
+    assert_eq!(s.fake.calls_to(&edit).len(), 1, "not before the backoff");
+    s.t.clock.advance(chrono::TimeDelta::seconds(1));
+    let edits = s.fake.wait_calls(&edit, 2).await;
+    assert_eq!(edits[0].body, edits[1].body, "the same answer again");
+    assert_has(&edits[1].body.to_string(), &["INCIDENT DETECTED"]);
+    s.t.app.posts.deliver_due().await;
+    s.t.clock.advance(chrono::TimeDelta::minutes(1));
+    s.t.app.posts.deliver_due().await;
+    assert_eq!(s.fake.calls_to(&edit).len(), 2, "delivered once");
+}
+
+#[tokio::test]
+async fn an_answer_discord_keeps_failing_is_given_up_when_its_token_expires() {
+    let s = Served::start().await;
+    let edit = assess_while_answers_fail(&s, "1190000000000000012", 1_000, 503).await;
+    for _ in 0..20 {
+        s.t.app.posts.deliver_due().await;
+        s.t.clock.advance(chrono::TimeDelta::minutes(1));
+    }
+    s.t.app.posts.deliver_due().await;
+    let tries = s.fake.calls_to(&edit).len();
+    assert!((14..=16).contains(&tries), "{tries} tries in 15 minutes");
+    let entries: Vec<String> =
+        s.t.timeline(1)
+            .await
+            .into_iter()
+            .map(|e| e.event.describe())
+            .filter(|line| line.contains("not delivered"))
+            .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_has(
+        &entries[0],
+        &[
+            &format!("message to discord {CHANNEL} not delivered (still failing after 15m"),
+            "discord answered 503",
+            "INCIDENT DETECTED",
+        ],
+    );
 }

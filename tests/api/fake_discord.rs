@@ -1,5 +1,6 @@
 //! A fake Discord REST API on 127.0.0.1: records every request as `METHOD /path` (with the
-//! interaction token shown as `{token}`) and answers with Discord's shapes; can answer 429.
+//! interaction token shown as `{token}`) and answers with Discord's shapes; can answer 429 or
+//! an HTTP error.
 
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +21,8 @@ struct Inner {
     sessions: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<String>>>,
     /// Calls starting with this (`PATCH /webhooks`) answer 429, this many times.
     rate_limited: Mutex<(String, usize)>,
+    /// Calls starting with this answer this HTTP status, this many times.
+    failing: Mutex<(String, usize, u16)>,
 }
 
 /// The running fake.
@@ -53,6 +56,12 @@ impl FakeDiscord {
         let session = self.inner.sessions.lock().unwrap()[0].clone();
         let frame = json!({"op": 0, "s": 2, "t": event, "d": data});
         session.send(frame.to_string()).unwrap();
+    }
+
+    /// The next `n` calls whose `METHOD /path` starts with `calls` answer HTTP `status` (a 500,
+    /// a 502 from Discord's edge) with an HTML page.
+    pub fn fail_next(&self, calls: &str, n: usize, status: u16) {
+        *self.inner.failing.lock().unwrap() = (calls.to_owned(), n, status);
     }
 
     /// The next `n` calls whose `METHOD /path` starts with `calls` answer 429 with
@@ -118,6 +127,15 @@ async fn any(
                 axum::Json(json!({"message": "You are being rate limited.", "retry_after": 0.2, "global": false})),
             )
                 .into_response();
+        }
+    }
+    {
+        let mut failing = inner.failing.lock().unwrap();
+        let (prefix, left, status) = &mut *failing;
+        if *left > 0 && name.starts_with(prefix.as_str()) {
+            *left -= 1;
+            let status = StatusCode::from_u16(*status).unwrap();
+            return (status, "<html><body>upstream error</body></html>").into_response();
         }
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);

@@ -1,5 +1,6 @@
 //! A fake Slack Web API on 127.0.0.1: records every request (method, auth, body) and answers
-//! like Slack does, with switches for 429s and channel errors.
+//! like Slack does, with switches for 429s, 5xx, stalls and channel errors, and keeps the
+//! messages it took (`chat.postMessage` answered `ok`).
 
 use std::sync::{Arc, Mutex};
 
@@ -20,9 +21,23 @@ struct Inner {
     sockets: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<String>>>,
     recorder: Recorder,
     rate_limited: Mutex<usize>,
-    failing: Mutex<(usize, u16)>,
     held: Mutex<Option<Arc<tokio::sync::Semaphore>>>,
     not_in: Mutex<Vec<String>>,
+    /// What the next `chat.postMessage` calls get, in order, before Slack answers normally.
+    outage: Mutex<std::collections::VecDeque<Outage>>,
+    /// The messages posted (`chat.postMessage` answered `ok`), in order.
+    posted: Mutex<Vec<Value>>,
+}
+
+/// One failed answer to `chat.postMessage`.
+#[derive(Debug, Clone, Copy)]
+pub enum Outage {
+    /// An HTTP error status with an HTML page, as Slack's edge sends.
+    Status(u16),
+    /// No answer for a minute (the caller times out first), then a 503.
+    Stall,
+    /// 429 with `Retry-After` of this many seconds.
+    RateLimited(u64),
 }
 
 /// The running fake.
@@ -71,17 +86,35 @@ impl FakeSlack {
         *self.inner.rate_limited.lock().unwrap() = n;
     }
 
-    /// The next `n` Web API calls answer HTTP `status` (a 500, a 503…) with an HTML error page.
-    pub fn fail_next(&self, n: usize, status: u16) {
-        *self.inner.failing.lock().unwrap() = (n, status);
-    }
-
     /// Web API calls and `response_url` posts wait (recorded, unanswered) until the returned
     /// gate gets permits: a slow Slack.
     pub fn hold(&self) -> Arc<tokio::sync::Semaphore> {
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
         *self.inner.held.lock().unwrap() = Some(Arc::clone(&gate));
         gate
+    }
+
+    /// The next `chat.postMessage` calls get `answers`, one each, in order; then Slack recovers.
+    pub fn outage(&self, answers: &[Outage]) {
+        self.inner
+            .outage
+            .lock()
+            .unwrap()
+            .extend(answers.iter().copied());
+    }
+
+    /// The messages Slack took (`chat.postMessage` answered `ok`), in order.
+    pub fn posted(&self) -> Vec<Value> {
+        self.inner.posted.lock().unwrap().clone()
+    }
+
+    /// Waits (up to 10 s) until Slack took `n` messages; returns them.
+    pub async fn wait_posted(&self, n: usize) -> Vec<Value> {
+        self.wait_for(&format!("{n} messages posted"), |_| {
+            self.posted().len() >= n
+        })
+        .await;
+        self.posted()
     }
 
     /// Posts into `channel` fail with `not_in_channel`.
@@ -136,12 +169,26 @@ async fn api(
     if let Some(answer) = limited(&inner) {
         return answer;
     }
-    {
-        let mut failing = inner.failing.lock().unwrap();
-        if failing.0 > 0 {
-            failing.0 -= 1;
-            let status = StatusCode::from_u16(failing.1).unwrap();
-            return (status, "<html><body>upstream error</body></html>").into_response();
+    if method == "chat.postMessage" {
+        let outage = inner.outage.lock().unwrap().pop_front();
+        match outage {
+            Some(Outage::Status(status)) => {
+                let status = StatusCode::from_u16(status).unwrap();
+                return (status, "<html><body>upstream error</body></html>").into_response();
+            }
+            Some(Outage::Stall) => {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
+            Some(Outage::RateLimited(seconds)) => {
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", seconds.to_string())],
+                    Json(json!({"ok": false, "error": "ratelimited"})),
+                )
+                    .into_response();
+            }
+            None => {}
         }
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -152,6 +199,10 @@ async fn api(
     let channel = request["channel"].as_str().unwrap_or_default().to_owned();
     if inner.not_in.lock().unwrap().contains(&channel) {
         return Json(json!({"ok": false, "error": "not_in_channel"})).into_response();
+    }
+    if method == "chat.postMessage" {
+        inner.posted.lock().unwrap().push(request.clone());
+        inner.recorder.poke();
     }
     let answer = match method.as_str() {
         "chat.postMessage" => json!({

@@ -12,6 +12,8 @@ mod fake_slack;
 mod fuzz;
 mod health;
 mod helpers;
+mod outsiders;
+mod posts;
 mod recorder;
 mod replicas;
 mod report;

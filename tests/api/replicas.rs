@@ -310,36 +310,65 @@ async fn two_approvals_arriving_at_different_replicas_run_one_rollback() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_replica_starting_leaves_a_request_in_flight_on_another_alone() {
+async fn a_replica_starting_leaves_a_request_and_a_post_in_flight_on_another_alone() {
     let fleet = Fleet::new(&[]).await;
     let a = fleet.replica();
-    // Slack is slow: A accepts the command and stays busy posting its answer.
+    // Slack is slow: A's alert waits on it in A's outbox, and so does the answer of a status
+    // (only its author sees it) that A is running.
     let gate = fleet.slack.hold();
     let line = "/incident-assess checkout errors for some users";
     let (status, _) = send_command(a.addr, &fleet.slack, "alice", "C0INC", line, "8.4.a").await;
     assert_eq!(status, 200);
     fleet.slack.wait_calls("chat.postMessage", 1).await;
+    let (status, _) = send_command(
+        a.addr,
+        &fleet.slack,
+        "bob",
+        "C0INC",
+        "/incident-status",
+        "8.4.b",
+    )
+    .await;
+    assert_eq!(status, 200);
+    fleet.slack.wait_calls("response_url", 1).await;
     let in_flight = "SELECT count(*) FROM processed_requests WHERE delivered_at IS NULL AND payload IS NOT NULL";
     assert_eq!(fleet.count(in_flight).await, 1);
-    // B starts (and replays what it may) while A's request is in flight.
+    // B starts (and replays what it may, and sends what the outbox holds) while both are in
+    // flight.
     let _b = fleet.replica();
     let pool = fleet.pg.pool().await;
-    let (owner, attempts): (String, i64) =
-        sqlx::query_as("SELECT owner, attempts FROM processed_requests WHERE payload IS NOT NULL")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let (owner, attempts): (String, i64) = sqlx::query_as(
+        "SELECT owner, attempts FROM processed_requests WHERE request_key = 'slack:command:8.4.b'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     let first: String = sqlx::query_scalar("SELECT id FROM processes ORDER BY started_at LIMIT 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let sending: Option<String> = sqlx::query_scalar("SELECT claimed_by FROM outbox")
         .fetch_one(&pool)
         .await
         .unwrap();
     pool.close().await;
     assert_eq!(owner, first, "still A's");
     assert_eq!(attempts, 0, "not replayed");
+    assert_eq!(
+        sending.as_deref(),
+        Some(first.as_str()),
+        "A still sends the alert"
+    );
     gate.add_permits(1000);
     fleet.drained().await;
+    fleet.slack.wait_calls("response_url", 1).await;
     assert_eq!(fleet.count("SELECT count(*) FROM incidents").await, 1);
     assert_eq!(fleet.posts_with("INCIDENT DETECTED"), 1);
+    assert_eq!(
+        fleet.slack.calls_to("response_url").len(),
+        1,
+        "answered once"
+    );
     assert_eq!(
         fleet.posts_with("restarted"),
         0,

@@ -76,7 +76,7 @@ async fn the_report_of_a_scripted_incident_matches_the_golden_file() {
         &[
             "📄 POST-INCIDENT REPORT - #1",
             "Status: Closed",
-            &format!("Report: {}", path.display()),
+            "Report: incident-20261129.md",
             "Time to acknowledge: 4m",
             "Time to mitigate: 15m",
             "Time to resolve: 45m",
@@ -89,6 +89,11 @@ async fn the_report_of_a_scripted_incident_matches_the_golden_file() {
         out.contains(&written),
         "the report is posted with the message"
     );
+    let server_folder = t.dir.path().display().to_string();
+    assert!(
+        !out.contains(&server_folder),
+        "the message names the file, not where it is on the server: {out}"
+    );
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(golden(), &written).expect("golden file written");
     }
@@ -100,7 +105,32 @@ async fn the_report_of_a_scripted_incident_matches_the_golden_file() {
          run UPDATE_GOLDEN=1 cargo test and review the diff"
     );
     let status = t.say("/incident-status #1").await;
-    assert_has(&status, &["Closed", "closed; report at"]);
+    assert_has(&status, &["Closed", "closed; report incident-20261129.md"]);
+    assert!(!status.contains(&server_folder), "{status}");
+}
+
+#[tokio::test]
+async fn text_that_would_drive_a_terminal_is_escaped_in_the_report_file() {
+    let t = TestApp::spawn().await;
+    t.say("/incident-assess checkout \u{202e}nwod si").await;
+    t.say("/incident-note root cause: \u{2067}cache\u{2069} \u{200b}flag\u{feff}")
+        .await;
+    t.say("/incident-resolve bad flag | rolled back").await;
+    let out = t.say("/incident-report").await;
+    let written = std::fs::read_to_string(t.dir.path().join("docs/incidents/incident-20261129.md"))
+        .expect("report written");
+    assert!(
+        !written.contains(['\u{202e}', '\u{2067}', '\u{200b}', '\u{feff}']),
+        "{written:?}"
+    );
+    assert_has(
+        &written,
+        &[
+            r"checkout \u{202e}nwod si",
+            r"\u{2067}cache\u{2069} \u{200b}flag\u{feff}",
+        ],
+    );
+    assert!(out.contains(&written), "the posted file is the written one");
 }
 
 #[tokio::test]

@@ -212,7 +212,18 @@ async fn ctrl_c_stops_an_idle_server_with_exit_code_0() {
     serving.signal("INT");
     let (code, lines) = serving.exit().await;
     assert_eq!(code, Some(0), "{lines:#?}");
-    check_logs(&lines);
+    // What check-config warns about, the start logs too.
+    let warned: Vec<String> = check_logs(&lines)
+        .iter()
+        .filter(|l| l["level"] == "WARN")
+        .filter_map(|l| l["fields"]["message"].as_str().map(str::to_owned))
+        .collect();
+    for said in [
+        "approvals.rollback: anyone but the requester may approve",
+        "slack.team_ids is empty",
+    ] {
+        assert!(warned.iter().any(|w| w.starts_with(said)), "{warned:#?}");
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The Discord REST API, as firewatch uses it: interaction callbacks, edits and follow-ups (by
-//! interaction token), channel messages and command registration (by bot token). 429 answers
-//! are retried after Discord's `retry_after`, a bounded number of times.
+//! interaction token), channel messages and command registration (by bot token). Messages
+//! ([`DiscordApi::deliver`]) are sent once here: the outbox ([`super::outbox`]) retries them.
+//! The other calls retry 429 answers after Discord's `retry_after`, a bounded number of times.
 
 use std::time::Duration;
 
@@ -22,9 +23,14 @@ pub enum Error {
         /// Discord's message (never the token).
         message: String,
     },
-    /// Still rate limited after the retries.
-    #[error("discord kept answering 429 (rate limited) after {0} retries")]
-    RateLimited(usize),
+    /// Still rate limited after the retries (none for calls tried once).
+    #[error("discord answered 429 (rate limited){}", after_retries(*retries))]
+    RateLimited {
+        /// How often the call was retried.
+        retries: usize,
+        /// How long Discord asked to wait (`retry_after`).
+        wait: Duration,
+    },
     /// Discord could not be reached.
     #[error("discord could not be reached: {0}")]
     Transport(String),
@@ -33,9 +39,28 @@ pub enum Error {
     Client(String),
 }
 
+fn after_retries(retries: usize) -> String {
+    match retries {
+        0 => String::new(),
+        n => format!(" after {n} retries"),
+    }
+}
+
 const RETRIES: usize = 3;
 const LONGEST_WAIT: Duration = Duration::from_secs(30);
 const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// A channel, posted as the bot (needs the bot token).
+    Channel(String),
+    /// The deferred answer of the interaction with this token, replaced.
+    Original(String),
+    /// A follow-up message of the interaction with this token.
+    FollowUp(String),
+}
 
 /// What a call sends.
 #[derive(Clone, Copy)]
@@ -90,58 +115,31 @@ impl DiscordApi {
             .map(drop)
     }
 
-    /// Replaces the deferred ("thinking…") response, with `file` attached if given.
-    pub async fn edit_original(
+    /// Sends `body` (with `file` attached, if given) to `target` once, without retrying a 429:
+    /// returns the message as Discord answers it.
+    pub async fn deliver(
         &self,
-        token: &str,
+        target: &Target,
         body: &Value,
         file: Option<&Attachment>,
     ) -> Result<Value, Error> {
-        let path = format!(
-            "/webhooks/{}/{token}/messages/@original",
-            self.application_id
-        );
-        self.send_message(Method::PATCH, &path, body, file, false)
-            .await
-    }
-
-    /// Adds a follow-up message to an interaction, with `file` attached if given.
-    pub async fn follow_up(
-        &self,
-        token: &str,
-        body: &Value,
-        file: Option<&Attachment>,
-    ) -> Result<Value, Error> {
-        let path = format!("/webhooks/{}/{token}", self.application_id);
-        self.send_message(Method::POST, &path, body, file, false)
-            .await
-    }
-
-    /// Posts into a channel as the bot, with `file` attached if given.
-    pub async fn send(
-        &self,
-        channel_id: &str,
-        body: &Value,
-        file: Option<&Attachment>,
-    ) -> Result<Value, Error> {
-        let path = format!("/channels/{channel_id}/messages");
-        self.send_message(Method::POST, &path, body, file, true)
-            .await
-    }
-
-    async fn send_message(
-        &self,
-        method: Method,
-        path: &str,
-        body: &Value,
-        file: Option<&Attachment>,
-        bot: bool,
-    ) -> Result<Value, Error> {
+        let app = &self.application_id;
+        let (method, path, bot) = match target {
+            Target::Channel(channel) => {
+                (Method::POST, format!("/channels/{channel}/messages"), true)
+            }
+            Target::Original(token) => (
+                Method::PATCH,
+                format!("/webhooks/{app}/{token}/messages/@original"),
+                false,
+            ),
+            Target::FollowUp(token) => (Method::POST, format!("/webhooks/{app}/{token}"), false),
+        };
         let body = match file {
             Some(file) => Body::WithFile(body, file),
             None => Body::Json(body),
         };
-        self.call(method, path, Some(body), bot).await
+        self.calling(method, &path, Some(body), bot, 0).await
     }
 
     /// Follows a card (an approval request's progress): remembers the card's first message from
@@ -167,7 +165,7 @@ impl DiscordApi {
         }
         let embed = &mut updated["embeds"][0];
         let mut description = embed["description"].as_str().unwrap_or_default().to_owned();
-        description.push_str(&format!("\n• {step}"));
+        description.push_str(&format!("\n• {}", super::embed::escape(step)));
         embed["description"] = Value::String(shorten(description.trim_start(), 4_096));
         if card.closed {
             updated["components"] = serde_json::json!([]);
@@ -212,6 +210,18 @@ impl DiscordApi {
         path: &str,
         body: Option<Body<'_>>,
         bot: bool,
+    ) -> Result<Value, Error> {
+        self.calling(method, path, body, bot, RETRIES).await
+    }
+
+    /// One call, retrying a 429 after Discord's wait up to `most` times.
+    async fn calling(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Body<'_>>,
+        bot: bool,
+        most: usize,
     ) -> Result<Value, Error> {
         let url = format!("{}{path}", self.base);
         let mut retries = 0;
@@ -263,12 +273,12 @@ impl DiscordApi {
                 .map_err(|e| Error::Transport(e.without_url().to_string()))?;
             let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
             if status == StatusCode::TOO_MANY_REQUESTS {
-                if retries == RETRIES {
-                    return Err(Error::RateLimited(retries));
-                }
-                retries += 1;
                 let seconds = json["retry_after"].as_f64().or(header_wait).unwrap_or(1.0);
                 let wait = Duration::from_secs_f64(seconds.clamp(0.0, LONGEST_WAIT.as_secs_f64()));
+                if retries == most {
+                    return Err(Error::RateLimited { retries, wait });
+                }
+                retries += 1;
                 tracing::warn!(
                     wait_ms = wait.as_millis() as u64,
                     retries,

@@ -2,12 +2,18 @@
 //! headline, fields, description, footer with the incident id), buttons as components, and the
 //! paged roles as mentions in the content — the only place mentions notify. `allowed_mentions`
 //! names exactly those ids, so text typed by a user (`@everyone`) never pings anyone.
+//!
+//! Text from the message is Markdown-escaped ([`escape`]), as Slack's is escaped for mrkdwn, so
+//! a `[link](https://evil.example)` in a log or a note never becomes a masked link, a spoiler
+//! never hides a word and `<@id>` never shows as a mention; hidden characters (terminal escapes,
+//! bidi overrides: [`text::is_hidden`]) are left out.
 
 use serde_json::{Value, json};
 
 use super::interaction::BUTTON_PREFIX;
 use crate::approval::Roles;
 use crate::message::{Block, ButtonStyle, Message, shorten};
+use crate::text;
 
 const TITLE: usize = 256;
 const DESCRIPTION: usize = 4_096;
@@ -24,18 +30,19 @@ pub fn render(message: &Message, roles: &Roles) -> Value {
     for block in &message.blocks {
         match block {
             Block::Field { label, value } if fields.len() < FIELDS => fields.push(json!({
-                "name": shorten(label, FIELD_NAME),
-                "value": shorten(value, FIELD_VALUE),
+                "name": shorten(&escape(label), FIELD_NAME),
+                "value": shorten(&escape(value), FIELD_VALUE),
                 "inline": true,
             })),
-            Block::Field { label, value } => {
-                push_line(&mut description, &format!("{label}: {value}"))
-            }
-            Block::Text(text) => push_line(&mut description, text),
+            Block::Field { label, value } => push_line(
+                &mut description,
+                &format!("{}: {}", escape(label), escape(value)),
+            ),
+            Block::Text(line) => push_line(&mut description, &escape(line)),
         }
     }
     let mut embed = json!({
-        "title": shorten(&message.headline, TITLE),
+        "title": shorten(&escape(&message.headline), TITLE),
         "fields": fields,
     });
     let description = description.trim_matches('\n');
@@ -64,9 +71,9 @@ pub fn render(message: &Message, roles: &Roles) -> Value {
             .chain(r.iter().map(|id| format!("<@&{id}>")))
             .collect();
         paged.push(if ids.is_empty() {
-            role.clone()
+            escape(role)
         } else {
-            format!("{role} ({})", ids.join(" "))
+            format!("{} ({})", escape(role), ids.join(" "))
         });
         users.extend(u);
         role_ids.extend(r);
@@ -87,7 +94,7 @@ pub fn render(message: &Message, roles: &Roles) -> Value {
             json!({
                 "type": 2,
                 "style": match b.style { ButtonStyle::Primary => 1, ButtonStyle::Default => 2, ButtonStyle::Danger => 4 },
-                "label": shorten(&b.label, 80),
+                "label": shorten(&text::strip_hidden(&b.label), 80),
                 "custom_id": format!("{BUTTON_PREFIX}{}", b.command),
             })
         })
@@ -101,6 +108,55 @@ pub fn render(message: &Message, roles: &Roles) -> Value {
 fn push_line(out: &mut String, line: &str) {
     out.push_str(line);
     out.push('\n');
+}
+
+/// Characters Discord's Markdown gives meaning to anywhere in a line: escapes, emphasis,
+/// strike-through, code, spoilers, masked links, mentions and timestamps (`<…>`), quotes.
+const MARKUP: &[char] = &['\\', '*', '_', '~', '`', '|', '[', ']', '<', '>'];
+/// Characters that start a heading, subtext or list item when a line begins with them and a
+/// space follows (`# `, `-# `, `- `).
+const LINE_MARKUP: &[char] = &['#', '-', '+'];
+
+/// `text` as Discord shows it literally: each Markdown character escaped with a backslash
+/// (which Discord does not show) and hidden characters left out. A web address (from
+/// `http://` or `https://` to the next space) is kept as it is, so Discord still links it: it
+/// shows its own address, so it hides nothing, and a backslash inside would break it.
+pub fn escape(text: &str) -> String {
+    let text = text::strip_hidden(text);
+    let mut out = String::with_capacity(text.len() + 8);
+    for line in text.split_inclusive('\n') {
+        let start = line.len() - line.trim_start_matches([' ', '\t']).len();
+        out.push_str(&line[..start]);
+        let mut rest = &line[start..];
+        let after_marker = rest.trim_start_matches(LINE_MARKUP);
+        if after_marker.len() < rest.len() && after_marker.starts_with([' ', '\t']) {
+            out.push('\\');
+        }
+        while !rest.is_empty() {
+            let (plain, address) = rest.split_at(web_address_at(rest).unwrap_or(rest.len()));
+            for c in plain.chars() {
+                if MARKUP.contains(&c) {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            let end = address
+                .find(|c: char| c.is_whitespace() || c == '<')
+                .unwrap_or(address.len());
+            out.push_str(&address[..end]);
+            rest = &address[end..];
+        }
+    }
+    out
+}
+
+/// Where the first web address in `text` starts: `http://` or `https://` at the start of a word.
+fn web_address_at(text: &str) -> Option<usize> {
+    text.match_indices("http").map(|(i, _)| i).find(|&i| {
+        let from = &text[i..];
+        (from.starts_with("http://") || from.starts_with("https://"))
+            && !text[..i].ends_with(char::is_alphanumeric)
+    })
 }
 
 #[cfg(test)]
@@ -148,5 +204,53 @@ mod tests {
             body["components"][0]["components"][0]["custom_id"],
             "firewatch:/incident-ack #4"
         );
+    }
+
+    #[test]
+    fn hidden_characters_are_left_out_of_every_part() {
+        let body = render(&crate::text::samples::message(), &Roles::new());
+        assert_eq!(crate::text::samples::hidden_in(&body), Vec::<String>::new());
+        let embed = &body["embeds"][0];
+        assert_eq!(embed["title"], "🚨 INCIDENT DETECTED\\[5m");
+        assert_eq!(embed["fields"][0]["value"], "freightliner");
+        assert_eq!(
+            embed["description"],
+            "\\]0;owned\\[2J\\[31mpanic: exe.txt\\[0m"
+        );
+        assert_eq!(body["components"][0]["components"][0]["label"], "Ack");
+    }
+
+    #[test]
+    fn markdown_from_outside_is_shown_as_typed() {
+        let cases = [
+            (
+                "see [the runbook](https://evil.example/login)",
+                "see \\[the runbook\\](https://evil.example/login)",
+            ),
+            (
+                "||hidden|| **bold** __under__ ~~gone~~ `code` <@123> <t:1:R> a\\b",
+                "\\|\\|hidden\\|\\| \\*\\*bold\\*\\* \\_\\_under\\_\\_ \\~\\~gone\\~\\~ \\`code\\` \\<@123\\> \\<t:1:R\\> a\\\\b",
+            ),
+            (
+                "# Heading\n  - item\n> quote\n-# small\n+ plus",
+                "\\# Heading\n  \\- item\n\\> quote\n\\-# small\n\\+ plus",
+            ),
+            // Addresses stay linkable; what surrounds them is escaped.
+            (
+                "query (https://prom.example/graph?g0.expr=http_requests_total*2) and_more",
+                "query (https://prom.example/graph?g0.expr=http_requests_total*2) and\\_more",
+            ),
+            (
+                "[x](https://evil.example) xhttps://a_b",
+                "\\[x\\](https://evil.example) xhttps://a\\_b",
+            ),
+            (
+                "INCIDENT #1 - P1 at 03:00, 2026-11-29\n#1\n-1 replicas\n--sev P3",
+                "INCIDENT #1 - P1 at 03:00, 2026-11-29\n#1\n-1 replicas\n--sev P3",
+            ),
+        ];
+        for (typed, escaped) in cases {
+            assert_eq!(escape(typed), escaped, "{typed}");
+        }
     }
 }

@@ -33,6 +33,9 @@ pub struct Call {
     pub token: String,
     /// Where it was used.
     pub channel_id: String,
+    /// The server it was used in; `None` in a direct message.
+    #[serde(default)]
+    pub guild_id: Option<String>,
     /// Who used it.
     pub user_id: String,
     /// Their name.
@@ -57,6 +60,7 @@ struct Raw {
     #[serde(default)]
     token: String,
     channel_id: Option<String>,
+    guild_id: Option<String>,
     member: Option<Member>,
     user: Option<User>,
     data: Option<Value>,
@@ -119,6 +123,7 @@ pub fn read(body: &[u8]) -> Result<Interaction, Error> {
         id: raw.id,
         token: raw.token,
         channel_id,
+        guild_id: raw.guild_id,
         user_name: user
             .global_name
             .or(user.username)
@@ -254,7 +259,10 @@ mod tests {
 
     fn line(sub: &str, options: Value) -> String {
         match read(&command(sub, options)).unwrap() {
-            Interaction::Call(call) => call.line,
+            Interaction::Call(call) => {
+                assert_eq!(call.guild_id.as_deref(), Some("1170000000000000000"));
+                call.line
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -271,6 +279,7 @@ mod tests {
             Interaction::Call(call) => {
                 assert_eq!(call.line, "/incident-approve R3");
                 assert!(call.button);
+                assert_eq!(call.guild_id, None, "a direct message names no server");
                 assert_eq!(call.roles, ["1130000000000000000"]);
             }
             other => panic!("{other:?}"),

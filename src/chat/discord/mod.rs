@@ -3,8 +3,8 @@
 //!
 //! An interaction's way: its [`signature`] checked (HTTP only) → [`interaction::read`] → the
 //! chat pipeline ([`crate::chat::pipeline`]: inbox, dedupe on the interaction id, the engine in a
-//! task) with a deferred answer at once → the result through the interaction's edit/follow-up
-//! endpoints ([`api`]).
+//! task) with a deferred answer at once → the result stored in the outbox and sent from there
+//! through the interaction's edit/follow-up endpoints ([`outbox`], [`api`]).
 //!
 //! # Guarantees
 //! A bad signature changes nothing and posts nothing. (Redeliveries and restarts: see the
@@ -15,6 +15,7 @@ pub mod commands;
 pub mod embed;
 pub mod gateway;
 pub mod interaction;
+pub mod outbox;
 pub mod signature;
 
 use std::sync::Arc;
@@ -23,20 +24,24 @@ use async_trait::async_trait;
 use chrono::TimeDelta;
 use serde_json::{Value, json};
 
+pub use self::outbox::DiscordOutbox;
+
 use self::api::DiscordApi;
 use self::interaction::Call;
+use self::outbox::{Answering, EPHEMERAL};
 use crate::approval::Roles;
+use crate::chat::Served;
 use crate::chat::pipeline::Adapter;
 use crate::chat::replay::Replay;
 use crate::command;
-use crate::engine::outbox::{self, Outbox};
+use crate::delivery::Sender;
+use crate::engine::outbox::{self as engine_outbox, Outbox};
 use crate::engine::{Audience, Caller, Reply};
 use crate::incident::{ChannelRef, Platform};
 use crate::message::Message;
 
 /// Prefix of every Discord key in the request inbox.
 const KEY_PREFIX: &str = "discord:";
-const EPHEMERAL: u64 = 1 << 6;
 
 /// Whether the deferred answer is private: commands that change nothing (status, help).
 fn private(call: &Call) -> bool {
@@ -55,58 +60,46 @@ pub fn deferral(call: &Call) -> Value {
     }
 }
 
+/// The immediate answer to an interaction that was not taken: `text`, to its author only.
+pub fn refusal(text: &str) -> Value {
+    json!({"type": 4, "data": {"flags": EPHEMERAL, "content": text}})
+}
+
 /// The Discord side of the chat pipeline, shared by the HTTP route and the gateway: who sent an
 /// interaction, and how its answers reach them.
 pub struct Discord {
     api: Arc<DiscordApi>,
+    /// Where the interaction's answers are stored before they are sent.
+    posts: Arc<Sender>,
     /// Where messages for other channels go.
     outbox: Arc<dyn Outbox>,
     roles: Arc<Roles>,
+    /// The servers whose interactions are taken (`discord.guild_ids`).
+    guilds: Served,
 }
 
 impl Discord {
-    /// An adapter answering with `api`; replies for other channels go to `outbox`.
-    pub fn new(api: Arc<DiscordApi>, outbox: Arc<dyn Outbox>, roles: Arc<Roles>) -> Self {
-        Self { api, outbox, roles }
+    /// An adapter answering through `posts` (sent with `api`), taking interactions from
+    /// `guilds`; replies for other channels go to `outbox`.
+    pub fn new(
+        api: Arc<DiscordApi>,
+        posts: Arc<Sender>,
+        outbox: Arc<dyn Outbox>,
+        roles: Arc<Roles>,
+        guilds: Served,
+    ) -> Self {
+        Self {
+            api,
+            posts,
+            outbox,
+            roles,
+            guilds,
+        }
     }
 
     /// The REST client (the gateway answers through it).
     pub fn api(&self) -> &DiscordApi {
         &self.api
-    }
-}
-
-/// Posts into Discord channels as the bot, for the [`crate::chat::Router`].
-pub struct DiscordOutbox {
-    api: Arc<DiscordApi>,
-    roles: Arc<Roles>,
-}
-
-impl DiscordOutbox {
-    /// An outbox over `api`.
-    pub fn new(api: Arc<DiscordApi>, roles: Arc<Roles>) -> Self {
-        Self { api, roles }
-    }
-}
-
-#[async_trait]
-impl Outbox for DiscordOutbox {
-    async fn post(&self, channel: &ChannelRef, message: &Message) -> outbox::Result<()> {
-        let body = embed::render(message, &self.roles);
-        let posted = self
-            .api
-            .send(&channel.id, &body, message.attachment.as_ref())
-            .await
-            .map_err(|e| outbox::Error::Platform {
-                platform: Platform::Discord,
-                reason: e.to_string(),
-            })?;
-        if let Some(card) = &message.card {
-            self.api
-                .card_step(card, &posted, &body, &message.headline)
-                .await;
-        }
-        Ok(())
     }
 }
 
@@ -117,10 +110,10 @@ pub struct StatusMirror {
 }
 
 impl StatusMirror {
-    /// A mirror into `status_channel_id`.
-    pub fn new(api: Arc<DiscordApi>, roles: Arc<Roles>, status_channel_id: &str) -> Self {
+    /// A mirror into `status_channel_id`, through the outbox.
+    pub fn new(posts: Arc<Sender>, roles: Arc<Roles>, status_channel_id: &str) -> Self {
         Self {
-            outbox: DiscordOutbox::new(api, roles),
+            outbox: DiscordOutbox::new(posts, roles),
             channel: ChannelRef {
                 platform: Platform::Discord,
                 id: status_channel_id.to_owned(),
@@ -133,7 +126,7 @@ impl StatusMirror {
 impl Outbox for StatusMirror {
     /// Posts `message` into the status channel, unless it is about no incident or was
     /// posted there already.
-    async fn post(&self, channel: &ChannelRef, message: &Message) -> outbox::Result<()> {
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> engine_outbox::Result<()> {
         if message.incident.is_none() || *channel == self.channel {
             return Ok(());
         }
@@ -161,6 +154,17 @@ impl Adapter for Discord {
         call.line.clone()
     }
 
+    fn admit(&self, call: &Call) -> Result<(), String> {
+        if self.guilds.admits(call.guild_id.as_deref()) {
+            return Ok(());
+        }
+        tracing::warn!(guild = ?call.guild_id, user = %call.user_id, "refused an interaction from a server firewatch does not serve (discord.guild_ids)");
+        Err(match call.guild_id {
+            Some(_) => "firewatch does not take commands from this Discord server.".into(),
+            None => "firewatch does not take commands in direct messages: use /incident in your team's server.".into(),
+        })
+    }
+
     async fn caller(&self, call: &Call) -> Caller {
         let caller = Caller::new(
             Platform::Discord,
@@ -175,62 +179,53 @@ impl Adapter for Discord {
     }
 
     /// Delivers the replies: the first message for this channel replaces the deferred answer,
-    /// the rest follow up; caller-only ones are ephemeral; other channels go through the outbox.
+    /// the rest follow up; caller-only ones are ephemeral; other channels go through the
+    /// engine's outbox. The interaction's answers are stored together, in order.
     async fn answer(&self, call: &Call, caller: &Caller, replies: Vec<Reply>) {
         let mut original_pending = !call.button;
         let private_defer = !call.button && private(call);
+        let mut posts = Vec::new();
         for Reply { audience, message } in replies {
-            let mut body = embed::render(&message, &self.roles);
-            let file = message.attachment.as_ref();
-            let sent = match audience {
+            let how = match audience {
                 Audience::Channel(channel) if channel != caller.channel => {
                     match self.outbox.post(&channel, &message).await {
                         Ok(()) => continue,
                         Err(e) => {
                             tracing::warn!(channel = %channel.id, error = %e, "could not post into the incident's channel");
-                            body["flags"] = json!(EPHEMERAL);
-                            self.api.follow_up(&call.token, &body, file).await
+                            Answering::Private
                         }
                     }
                 }
                 Audience::Channel(_) if original_pending && !private_defer => {
                     original_pending = false;
-                    self.api.edit_original(&call.token, &body, file).await
+                    Answering::Original
                 }
-                Audience::Channel(_) => self.api.follow_up(&call.token, &body, file).await,
+                Audience::Channel(_) => Answering::FollowUp,
                 Audience::Caller if original_pending => {
                     original_pending = false;
-                    self.api.edit_original(&call.token, &body, file).await
+                    Answering::Original
                 }
-                Audience::Caller => {
-                    body["flags"] = json!(EPHEMERAL);
-                    self.api.follow_up(&call.token, &body, file).await
-                }
+                Audience::Caller => Answering::Private,
             };
-            match sent {
-                Ok(posted) => {
-                    if let Some(card) = &message.card {
-                        self.api
-                            .card_step(card, &posted, &body, &message.headline)
-                            .await;
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "could not answer the interaction"),
-            }
+            posts.push(outbox::answer(
+                &self.posts,
+                call,
+                how,
+                &message,
+                &self.roles,
+            ));
         }
         if original_pending {
-            let done = embed::render(&Message::notice("✅ Done", ""), &self.roles);
-            if let Err(e) = self.api.edit_original(&call.token, &done, None).await {
-                tracing::warn!(error = %e, "could not close the deferred answer");
-            }
+            let done = Message::notice("✅ Done", "");
+            let how = Answering::Original;
+            posts.push(outbox::answer(&self.posts, call, how, &done, &self.roles));
         }
+        self.posts.send(posts).await;
     }
 
     /// Posted in the interaction's channel as the bot: its token may have expired.
     async fn tell(&self, call: &Call, _replay: Replay, notice: Message) {
-        let body = embed::render(&notice, &self.roles);
-        if let Err(e) = self.api.send(&call.channel_id, &body, None).await {
-            tracing::warn!(error = %e, "could not report a lost interaction");
-        }
+        let post = outbox::channel_post(&self.posts, &call.channel_id, &notice, &self.roles);
+        self.posts.send(vec![post]).await;
     }
 }

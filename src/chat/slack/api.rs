@@ -1,23 +1,20 @@
 //! The Slack Web API, as firewatch uses it: post into channels, answer through `response_url`,
-//! post ephemeral messages, create and join incident channels. 429 answers are retried after
-//! Slack's `Retry-After`, a bounded number of times.
+//! post ephemeral messages, create and join incident channels. Posts into channels and file
+//! uploads are tried once here: the outbox ([`super::outbox`]) retries them. The other calls
+//! retry 429 answers after Slack's `Retry-After`, a bounded number of times.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use hyper_rustls::HttpsConnectorBuilder;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
 use super::blocks;
-use crate::approval::Roles;
 use crate::chat::cards::Cards;
 use crate::config::Secret;
-use crate::engine::outbox::{self, Outbox};
-use crate::incident::{ChannelRef, Platform};
-use crate::message::Message;
+use crate::message::Card;
 use crate::store::Store;
 
 /// Why a Web API call failed.
@@ -29,12 +26,27 @@ pub enum Error {
     /// Slack answered with an error code (`not_in_channel`, `channel_not_found`, …).
     #[error("slack answered {0}")]
     Api(String),
-    /// Still rate limited after the retries.
-    #[error("slack kept answering 429 (rate limited) after {0} retries")]
-    RateLimited(usize),
+    /// Still rate limited after the retries (none for calls tried once).
+    #[error("slack answered 429 (rate limited){}", after_retries(*retries))]
+    RateLimited {
+        /// How often the call was retried.
+        retries: usize,
+        /// How long Slack asked to wait (`Retry-After`).
+        wait: Option<Duration>,
+    },
+    /// Slack (or a proxy in front of it) answered an HTTP error status: a 500, a 503 ….
+    #[error("slack answered HTTP {0}")]
+    Http(u16),
     /// Slack could not be reached or answered something unreadable.
     #[error("slack could not be reached: {0}")]
     Transport(String),
+}
+
+fn after_retries(retries: usize) -> String {
+    match retries {
+        0 => String::new(),
+        n => format!(" after {n} retries"),
+    }
 }
 
 /// How often a 429 is retried, and the longest wait honoured (a longer one is a failure now).
@@ -51,6 +63,18 @@ pub struct SlackApi {
     token: SlackApiToken,
     /// The first message of each card (approval requests), to update.
     cards: Cards,
+}
+
+/// Where an answer only the caller sees goes: the command's `response_url` (valid 30 minutes),
+/// else an ephemeral message to `user` in `channel`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReplyTo {
+    /// The command's `response_url`, when it came with one.
+    pub response_url: Option<String>,
+    /// The channel the command was typed in.
+    pub channel: String,
+    /// Who typed it.
+    pub user: String,
 }
 
 /// A posted message, as it can be updated.
@@ -93,30 +117,21 @@ impl SlackApi {
         Arc::clone(&self.client)
     }
 
-    /// Posts a neutral message into a channel; returns its `ts`. A message on a card (an
-    /// approval request's progress) also updates the card's first message: its step is added as
-    /// a status line, and a closing step removes the buttons. Cards are remembered in the store
-    /// ([`SlackApi::keep_cards_in`]), so any replica updates them, also after a restart.
-    pub async fn post_message(
+    /// Follows card `card` (an approval request's progress) after its message `json` (saying
+    /// `step`) was posted into `channel` as `ts`: the card's first message is remembered, and a
+    /// later step is added to it as a status line (a closing step also removes its buttons).
+    /// Cards are remembered in the store ([`SlackApi::keep_cards_in`]), so any replica updates
+    /// them, also after a restart. Best effort: a failed update is logged.
+    pub async fn follow_card(
         &self,
+        card: &Card,
         channel: &str,
-        message: &Message,
-        roles: &Roles,
-    ) -> Result<String, Error> {
-        let json = blocks::to_json(message, roles);
-        let ts = self.post(channel, blocks::content(json.clone())).await?;
-        if let Some(card) = &message.card {
-            self.update_card(
-                &card.key,
-                card.closed,
-                channel,
-                &ts,
-                json,
-                &message.headline,
-            )
+        ts: &str,
+        json: serde_json::Value,
+        step: &str,
+    ) {
+        self.update_card(&card.key, card.closed, channel, ts, json, step)
             .await;
-        }
-        Ok(ts)
     }
 
     async fn update_card(
@@ -162,11 +177,11 @@ impl SlackApi {
         }
     }
 
-    /// Posts into a channel; returns the message's `ts`.
+    /// Posts into a channel, once; returns the message's `ts`.
     pub async fn post(&self, channel: &str, content: SlackMessageContent) -> Result<String, Error> {
         let request = SlackApiChatPostMessageRequest::new(channel.into(), content);
         let session = self.client.open_session(&self.token);
-        let posted = retrying(|| session.chat_post_message(&request)).await?;
+        let posted = once(|| session.chat_post_message(&request)).await?;
         Ok(posted.ts.0)
     }
 
@@ -181,6 +196,14 @@ impl SlackApi {
         let session = self.client.open_session(&self.token);
         retrying(|| session.chat_post_ephemeral(&request)).await?;
         Ok(())
+    }
+
+    /// Shows `content` to the caller only (`response_url`, else an ephemeral message).
+    pub async fn answer(&self, to: &ReplyTo, content: SlackMessageContent) -> Result<(), Error> {
+        match &to.response_url {
+            Some(url) => self.respond(url, content).await,
+            None => self.post_ephemeral(&to.channel, &to.user, content).await,
+        }
     }
 
     /// Answers through a command's `response_url`: only the caller sees it.
@@ -198,24 +221,25 @@ impl SlackApi {
         Ok(())
     }
 
-    /// Uploads a text file into a channel (Slack's external-upload flow: get an upload URL,
-    /// send the bytes, complete the upload shared to the channel).
+    /// Uploads a text file into a channel, each call once (Slack's external-upload flow: get an
+    /// upload URL, send the bytes, complete the upload shared to the channel; a file whose
+    /// upload is not completed is never shown).
     pub async fn upload(&self, channel: &str, name: &str, content: &str) -> Result<(), Error> {
         let session = self.client.open_session(&self.token);
         let slot_request =
             SlackApiFilesGetUploadUrlExternalRequest::new(name.into(), content.len());
-        let slot = retrying(|| session.get_upload_url_external(&slot_request)).await?;
+        let slot = once(|| session.get_upload_url_external(&slot_request)).await?;
         let bytes = SlackApiFilesUploadViaUrlRequest::new(
             slot.upload_url.clone(),
             content.as_bytes().to_vec(),
             "text/markdown".into(),
         );
-        retrying(|| session.files_upload_via_url(&bytes)).await?;
+        once(|| session.files_upload_via_url(&bytes)).await?;
         let complete = SlackApiFilesCompleteUploadExternalRequest::new(vec![
             SlackApiFilesComplete::new(slot.file_id.clone()).with_title(name.into()),
         ])
         .with_channel_id(channel.into());
-        retrying(|| session.files_complete_upload_external(&complete)).await?;
+        once(|| session.files_complete_upload_external(&complete)).await?;
         Ok(())
     }
 
@@ -271,6 +295,24 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = ClientResult<T>>,
 {
+    calling(call, RETRIES).await
+}
+
+/// Runs a call once: a 429 comes back as [`Error::RateLimited`] with Slack's wait.
+async fn once<T, F, Fut>(call: F) -> Result<T, Error>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ClientResult<T>>,
+{
+    calling(call, 0).await
+}
+
+/// Runs a call, retrying a 429 after Slack's wait up to `most` times.
+async fn calling<T, F, Fut>(call: F, most: usize) -> Result<T, Error>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ClientResult<T>>,
+{
     let mut retries = 0;
     loop {
         let Ok(answer) = tokio::time::timeout(CALL_TIMEOUT, call()).await else {
@@ -282,54 +324,22 @@ where
         match answer {
             Ok(value) => return Ok(value),
             Err(SlackClientError::RateLimitError(limit)) => {
-                let wait = limit.retry_after.unwrap_or(Duration::from_secs(1));
-                if retries == RETRIES || wait > LONGEST_WAIT {
-                    return Err(Error::RateLimited(retries));
+                let wait = limit.retry_after;
+                let sleep = wait.unwrap_or(Duration::from_secs(1));
+                if retries == most || sleep > LONGEST_WAIT {
+                    return Err(Error::RateLimited { retries, wait });
                 }
                 retries += 1;
                 tracing::warn!(
-                    wait_s = wait.as_secs(),
+                    wait_s = sleep.as_secs(),
                     retries,
                     "slack rate limited us; waiting"
                 );
-                tokio::time::sleep(wait).await;
+                tokio::time::sleep(sleep).await;
             }
             Err(SlackClientError::ApiError(e)) => return Err(Error::Api(e.code)),
+            Err(SlackClientError::HttpError(e)) => return Err(Error::Http(e.status_code.as_u16())),
             Err(other) => return Err(Error::Transport(other.to_string())),
         }
-    }
-}
-
-/// Posts into Slack channels for the [`crate::chat::Router`].
-pub struct SlackOutbox {
-    api: Arc<SlackApi>,
-    roles: Arc<Roles>,
-}
-
-impl SlackOutbox {
-    /// An outbox over `api`, mentioning the members of the paged roles.
-    pub fn new(api: Arc<SlackApi>, roles: Arc<Roles>) -> Self {
-        Self { api, roles }
-    }
-}
-
-#[async_trait]
-impl Outbox for SlackOutbox {
-    async fn post(&self, channel: &ChannelRef, message: &Message) -> outbox::Result<()> {
-        let failed = |e: Error| outbox::Error::Platform {
-            platform: Platform::Slack,
-            reason: e.to_string(),
-        };
-        self.api
-            .post_message(&channel.id, message, &self.roles)
-            .await
-            .map_err(failed)?;
-        if let Some(file) = &message.attachment {
-            self.api
-                .upload(&channel.id, &file.name, &file.content)
-                .await
-                .map_err(failed)?;
-        }
-        Ok(())
     }
 }

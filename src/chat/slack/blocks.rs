@@ -3,7 +3,9 @@
 //! buttons that run their command when pressed.
 //!
 //! Everything from the message is escaped (`&`, `<`, `>`), so text typed by a user can never
-//! become a mention or a link; only the paged roles' members (from [`Roles`]) add those.
+//! become a mention or a link; only the paged roles' members (from [`Roles`]) add those. Hidden
+//! characters (terminal escapes, bidi overrides: [`text::is_hidden`]) are left out of every
+//! text, escaped or plain.
 
 use serde_json::{Value, json};
 use slack_morphism::prelude::SlackMessageContent;
@@ -11,6 +13,7 @@ use slack_morphism::prelude::SlackMessageContent;
 use super::payload::ACTION_PREFIX;
 use crate::approval::Roles;
 use crate::message::{Block, ButtonStyle, Message, shorten};
+use crate::text;
 
 /// Longest message body posted as is (Slack caps a section's text near 3 000 characters);
 /// longer bodies are cut with a note.
@@ -73,9 +76,11 @@ fn mention(id: &str) -> String {
     }
 }
 
-/// Escapes the three characters Slack's mrkdwn gives meaning to.
+/// Escapes the three characters Slack's mrkdwn gives meaning to, and leaves out hidden
+/// characters.
 pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
+    text::strip_hidden(text)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
@@ -108,10 +113,11 @@ pub fn with_status(first: &Value, step: &str, closed: bool) -> Option<Value> {
 /// The message as the JSON Slack receives (`text` and `blocks`), within Block Kit's limits
 /// whatever the message holds.
 pub fn to_json(message: &Message, roles: &Roles) -> Value {
-    let headline = if message.headline.trim().is_empty() {
+    let headline = text::strip_hidden(&message.headline);
+    let headline = if headline.trim().is_empty() {
         "firewatch"
     } else {
-        &message.headline
+        &headline
     };
     let mut blocks = vec![json!({
         "type": "header",
@@ -149,7 +155,11 @@ pub fn to_json(message: &Message, roles: &Roles) -> Value {
             let mut element = json!({
                 "type": "button",
                 "action_id": format!("{ACTION_PREFIX}{i}"),
-                "text": {"type": "plain_text", "text": shorten(&button.label, 75), "emoji": true},
+                "text": {
+                    "type": "plain_text",
+                    "text": shorten(&text::strip_hidden(&button.label), 75),
+                    "emoji": true
+                },
                 "value": button.command,
             });
             match button.style {
@@ -352,6 +362,23 @@ mod tests {
             blocks
                 .iter()
                 .all(|b| b["text"]["type"] != "mrkdwn" || b["text"]["verbatim"] == true)
+        );
+    }
+
+    #[test]
+    fn hidden_characters_are_left_out_of_every_block() {
+        let json = to_json(&crate::text::samples::message(), &roles());
+        assert_eq!(crate::text::samples::hidden_in(&json), Vec::<String>::new());
+        assert_eq!(json["blocks"][0]["text"]["text"], "🚨 INCIDENT DETECTED[5m");
+        assert_eq!(
+            json["blocks"][2]["text"]["text"],
+            "]0;owned[2J[31mpanic: exe.txt[0m"
+        );
+        assert_eq!(json["blocks"][4]["elements"][0]["text"]["text"], "Ack");
+        let status = with_status(&json, "✅ approved \u{1b}[2J\u{202e}", false).unwrap();
+        assert_eq!(
+            crate::text::samples::hidden_in(&status),
+            Vec::<String>::new()
         );
     }
 

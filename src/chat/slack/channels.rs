@@ -1,10 +1,11 @@
 //! Incident channels (`slack.create_incident_channels`): `/incident-assess` opens
 //! `#inc-YYYYMMDD-<slug>`, invites the paged roles' users and the reporter, binds the incident to
-//! it (so later commands typed there act on it), and leaves a pointer where it was reported.
+//! it (so later commands typed there act on it), and leaves a pointer where it was reported
+//! (through the outbox, in order with that channel's other posts).
 
 use chrono::{DateTime, Utc};
 
-use super::{Slack, blocks};
+use super::{Slack, blocks, outbox};
 use crate::engine::{Audience, Caller, Reply};
 use crate::error_chain;
 use crate::incident::{ChannelRef, IncidentId, Platform};
@@ -56,9 +57,15 @@ pub(super) async fn open_for_incident(
                 &format!("🚨 Incident {id} is being handled in"),
                 &channel.id,
             );
-            if let Err(e) = slack.api.post(&caller.channel.id, pointer).await {
-                tracing::warn!(error = %e, "could not point the reporting channel to the incident channel");
-            }
+            let summary = format!("🚨 Incident {id} is being handled in #{}", channel.id);
+            let post = outbox::content_post(
+                &slack.posts,
+                &caller.channel.id,
+                &pointer,
+                &summary,
+                Some(id),
+            );
+            slack.posts.send(vec![post]).await;
             replies
                 .into_iter()
                 .map(|reply| match reply.audience {

@@ -2,8 +2,9 @@
 //!
 //! A request's way: check its [`signature`] → read it ([`payload`]) → the chat pipeline
 //! ([`crate::chat::pipeline`]: inbox, dedupe on `trigger_id`, the engine in a task) → the
-//! replies posted with the Web API ([`api`]). Replies meant for the caller alone go back through
-//! the command's `response_url`, so only they see them.
+//! replies for channels stored in the outbox and posted from there with the Web API
+//! ([`outbox`], [`api`]). Replies meant for the caller alone go straight back through the
+//! command's `response_url`, so only they see them.
 //!
 //! # Guarantees
 //! - A forged, stale or unsigned request changes nothing and posts nothing.
@@ -14,6 +15,7 @@ pub mod api;
 pub mod blocks;
 pub mod channels;
 pub mod manifest;
+pub mod outbox;
 pub mod payload;
 pub mod signature;
 pub mod socket;
@@ -23,12 +25,14 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
-use self::api::SlackApi;
+use self::api::{ReplyTo, SlackApi};
 use self::payload::{ButtonPress, SlashCommand};
 use crate::approval::Roles;
+use crate::chat::Served;
 use crate::chat::pipeline::Adapter;
 use crate::chat::replay::Replay;
 use crate::command::{self, Command, Invocation};
+use crate::delivery::Sender;
 use crate::engine::{Audience, Caller, Engine, Outbox, Reply};
 use crate::incident::Platform;
 use crate::message::Message;
@@ -70,6 +74,15 @@ impl Delivery {
         }
     }
 
+    /// The workspaces it comes from: a command's `team_id`; a button's `team.id` and
+    /// `user.team_id`.
+    pub fn teams(&self) -> Vec<&str> {
+        match self {
+            Delivery::Command(c) => vec![c.team_id.as_str()],
+            Delivery::Button(b) => b.teams().collect(),
+        }
+    }
+
     fn channel_id(&self) -> &str {
         match self {
             Delivery::Command(c) => &c.channel_id,
@@ -77,10 +90,16 @@ impl Delivery {
         }
     }
 
-    fn response_url(&self) -> Option<&str> {
-        match self {
-            Delivery::Command(c) => Some(&c.response_url),
-            Delivery::Button(b) => b.response_url.as_deref(),
+    /// Where answers only its author sees go.
+    fn reply_to(&self) -> ReplyTo {
+        let response_url = match self {
+            Delivery::Command(c) => Some(c.response_url.clone()),
+            Delivery::Button(b) => b.response_url.clone(),
+        };
+        ReplyTo {
+            response_url,
+            channel: self.channel_id().to_owned(),
+            user: self.user().0.to_owned(),
         }
     }
 }
@@ -92,12 +111,16 @@ pub struct Options {
     pub alerts_channel: Option<String>,
     /// Open `#inc-YYYYMMDD-<slug>` per incident and bind the incident to it.
     pub create_incident_channels: bool,
+    /// The workspaces whose requests are taken (`slack.team_ids`).
+    pub teams: Served,
 }
 
 /// The Slack side of the chat pipeline, shared by the HTTP routes and Socket Mode: who sent a
 /// delivery, and how answers reach them.
 pub struct Slack {
     api: Arc<SlackApi>,
+    /// Where posts into Slack channels are stored before they are sent.
+    posts: Arc<Sender>,
     /// Binds incidents to the channels opened for them.
     engine: Arc<Engine>,
     /// Where messages for other platforms' channels go.
@@ -107,9 +130,11 @@ pub struct Slack {
 }
 
 impl Slack {
-    /// An adapter posting with `api`; replies for channels of other platforms go to `outbox`.
+    /// An adapter answering with `api` and posting into Slack channels through `posts`;
+    /// replies for channels of other platforms go to `outbox`.
     pub fn new(
         api: Arc<SlackApi>,
+        posts: Arc<Sender>,
         engine: Arc<Engine>,
         outbox: Arc<dyn Outbox>,
         roles: Arc<Roles>,
@@ -117,6 +142,7 @@ impl Slack {
     ) -> Self {
         Self {
             api,
+            posts,
             engine,
             outbox,
             roles,
@@ -146,41 +172,42 @@ impl Slack {
         }
     }
 
+    /// Delivers one reply: to the caller at once; into a Slack channel through the outbox (an
+    /// alert also into the alerts channel), with a link for the caller when it goes elsewhere;
+    /// into another platform's channel through `outbox`.
     async fn deliver(&self, delivery: &Delivery, caller: &Caller, reply: Reply, alert: bool) {
         let Reply { audience, message } = reply;
         let channel = match audience {
             Audience::Caller => return self.tell_caller(delivery, &message).await,
             Audience::Channel(channel) => channel,
         };
-        let posted = if channel.platform == Platform::Slack {
-            let posted = self
-                .api
-                .post_message(&channel.id, &message, &self.roles)
-                .await;
-            match (posted, &message.attachment) {
-                (Ok(_), Some(file)) => self
-                    .api
-                    .upload(&channel.id, &file.name, &file.content)
-                    .await
-                    .map_err(|e| format!("the file {} was not attached: {e}", file.name)),
-                (Ok(_), None) => Ok(()),
-                (Err(e), _) => Err(e.to_string()),
-            }
-        } else {
-            self.outbox
-                .post(&channel, &message)
-                .await
-                .map_err(|e| e.to_string())
-        };
-        if let Err(reason) = posted {
-            tracing::warn!(channel = %channel.id, %reason, "could not post into the channel");
+        let mut posts = Vec::new();
+        if channel.platform == Platform::Slack {
+            let reply_to = Some(delivery.reply_to());
+            posts = outbox::posts(&self.posts, &channel.id, &message, &self.roles, reply_to);
+        } else if let Err(e) = self.outbox.post(&channel, &message).await {
+            tracing::warn!(channel = %channel.id, error = %e, "could not post into the channel");
             let note = Message::notice(
-                format!("⚠️ firewatch could not post this in the channel ({reason})"),
-                "The change itself is saved. Invite the bot to the channel (/invite @firewatch) so the team sees the next messages.",
+                format!("⚠️ firewatch could not post this in the channel ({e})"),
+                "The change itself is saved.",
             );
             self.tell_caller(delivery, &message).await;
             self.tell_caller(delivery, &note).await;
-        } else if channel != caller.channel
+        }
+        if alert
+            && message.incident.is_some()
+            && let Some(alerts) = &self.options.alerts_channel
+            && *alerts != channel.id
+        {
+            let copy = Message {
+                attachment: None,
+                card: None,
+                ..message.clone()
+            };
+            posts.extend(outbox::posts(&self.posts, alerts, &copy, &self.roles, None));
+        }
+        self.posts.send(posts).await;
+        if channel != caller.channel
             && channel.platform == Platform::Slack
             && !(alert && self.options.create_incident_channels)
         {
@@ -189,16 +216,6 @@ impl Slack {
                 &channel.id,
             );
             self.answer(delivery, pointer).await;
-        }
-        let is_alert = alert && message.incident.is_some();
-        if is_alert
-            && let Some(alerts) = &self.options.alerts_channel
-            && *alerts != channel.id
-        {
-            let copy = blocks::render(&message, &self.roles);
-            if let Err(e) = self.api.post(alerts, copy).await {
-                tracing::warn!(channel = %alerts, error = %e, "could not post the alert into the alerts channel");
-            }
         }
     }
 
@@ -213,16 +230,7 @@ impl Slack {
         delivery: &Delivery,
         content: slack_morphism::prelude::SlackMessageContent,
     ) {
-        let sent = match delivery.response_url() {
-            Some(url) => self.api.respond(url, content).await,
-            None => {
-                let (user, _) = delivery.user();
-                self.api
-                    .post_ephemeral(delivery.channel_id(), user, content)
-                    .await
-            }
-        };
-        if let Err(e) = sent {
+        if let Err(e) = self.api.answer(&delivery.reply_to(), content).await {
             tracing::warn!(error = %e, "could not answer the caller");
         }
     }
@@ -241,6 +249,16 @@ impl Adapter for Slack {
 
     fn line(delivery: &Delivery) -> String {
         delivery.line()
+    }
+
+    fn admit(&self, delivery: &Delivery) -> Result<(), String> {
+        let teams = delivery.teams();
+        if self.options.teams.admits(teams.iter().copied()) {
+            return Ok(());
+        }
+        let (user, _) = delivery.user();
+        tracing::warn!(?teams, %user, "refused a request from a workspace firewatch does not serve (slack.team_ids)");
+        Err("firewatch does not take requests from this Slack workspace.".into())
     }
 
     async fn caller(&self, delivery: &Delivery) -> Caller {
@@ -268,17 +286,19 @@ impl Adapter for Slack {
     }
 
     async fn tell(&self, delivery: &Delivery, replay: Replay, notice: Message) {
-        let content = blocks::render(&notice, &Roles::new());
         match replay {
-            // The team sees what is saved; the author alone, if the channel cannot be reached.
+            // The team sees what is saved (the author alone, if the channel refuses it).
             Replay::Run | Replay::AnswerLost => {
-                if self.api.post(delivery.channel_id(), content).await.is_err() {
-                    self.tell_caller(delivery, &notice).await;
-                }
+                let reply_to = Some(delivery.reply_to());
+                let channel = delivery.channel_id();
+                let roles = Roles::new();
+                let posts = outbox::posts(&self.posts, channel, &notice, &roles, reply_to);
+                self.posts.send(posts).await;
             }
             // Its `response_url` has expired: an ephemeral message to the author.
             Replay::Expired => {
                 let (user, _) = delivery.user();
+                let content = blocks::render(&notice, &Roles::new());
                 if let Err(e) = self
                     .api
                     .post_ephemeral(delivery.channel_id(), user, content)
@@ -333,6 +353,8 @@ mod tests {
             command: "/incident-ack".into(),
             response_url: None,
             trigger_id: "4.5.6".into(),
+            team_id: Some("T1".into()),
+            user_team_id: None,
         };
         assert_eq!(
             Delivery::Command(command).key(),

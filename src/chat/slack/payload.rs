@@ -97,6 +97,23 @@ pub struct ButtonPress {
     pub response_url: Option<String>,
     /// Unique per delivery: the dedupe key.
     pub trigger_id: String,
+    /// The workspace it happened in (`team.id`).
+    #[serde(default)]
+    pub team_id: Option<String>,
+    /// The presser's own workspace (`user.team_id`): another one for a guest from another
+    /// workspace in a shared channel.
+    #[serde(default)]
+    pub user_team_id: Option<String>,
+}
+
+impl ButtonPress {
+    /// The workspaces it comes from: where it happened and the presser's own.
+    pub fn teams(&self) -> impl Iterator<Item = &str> {
+        self.team_id
+            .iter()
+            .chain(&self.user_team_id)
+            .map(String::as_str)
+    }
 }
 
 #[derive(Deserialize)]
@@ -109,6 +126,7 @@ struct Interaction {
     #[serde(rename = "type")]
     kind: String,
     user: User,
+    team: Option<Team>,
     channel: Option<Channel>,
     trigger_id: Option<String>,
     response_url: Option<String>,
@@ -121,6 +139,12 @@ struct User {
     id: String,
     username: Option<String>,
     name: Option<String>,
+    team_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Team {
+    id: String,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +196,8 @@ pub fn button_press(body: &[u8]) -> Result<Option<ButtonPress>, Error> {
         command,
         response_url: interaction.response_url,
         trigger_id,
+        team_id: interaction.team.map(|t| t.id),
+        user_team_id: interaction.user.team_id,
     }))
 }
 
@@ -248,6 +274,7 @@ mod tests {
         assert_eq!(press.command, "/incident-ack #1");
         assert_eq!(press.user_name.as_deref(), Some("bob"));
         assert_eq!(press.trigger_id, "123.456.abc");
+        assert_eq!(press.teams().collect::<Vec<_>>(), ["T1", "T1"]);
 
         let other = payload.to_string().replace("firewatch:0", "someone-else");
         let body = serde_urlencoded::to_string([("payload", other)]).unwrap();

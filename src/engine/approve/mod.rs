@@ -3,9 +3,12 @@
 //! Running an approved request is [`run`]'s; expiry, recovery and cancellation are [`ledger`]'s.
 //!
 //! # Guarantees
-//! - The requester never approves their own request; only people the policy names do. Refused
-//!   attempts are answered with who may approve, and recorded on the timeline.
-//! - One vote per person per request, whatever the number of deliveries.
+//! - A vote counts only from the channel the request was posted in (the incident's), on its
+//!   platform; one from anywhere else is answered with where to vote, and writes nothing.
+//! - The requester never approves their own request, from any account `[people.NAME]` links to
+//!   them; only people the policy names do. Refused attempts are answered with who may approve,
+//!   and recorded on the timeline.
+//! - One vote per person per request, whatever the number of deliveries or of their accounts.
 //! - An approved request runs once: [`Engine::execute`] claims it with the store's atomic
 //!   `approved → running` update before it touches the cluster, then re-checks the incident and
 //!   previews again. The scheduler resumes approved requests nobody claimed (a restart between
@@ -23,9 +26,9 @@ mod run;
 use super::gate::person;
 use super::messages::{card, field, names};
 use super::{Caller, Engine, Reply, Result, private, refuse, to_channel};
-use crate::approval::{Policy as ApprovalPolicy, Request, Rule, State, Vote, Voted, same_person};
+use crate::approval::{Ballot, Request, Rule, State, Vote, Voted};
 use crate::command::RequestId;
-use crate::incident::{Incident, IncidentId};
+use crate::incident::{ChannelRef, Incident, IncidentId, Platform};
 use crate::message::Message;
 
 impl Engine {
@@ -40,32 +43,39 @@ impl Engine {
         reason: Option<String>,
     ) -> Result<Vec<Reply>> {
         let request = self.find_request(caller, explicit, id).await?;
-        let incident = self.open_for_votes(&request).await?;
+        let incident = self.incident_of(&request).await?;
+        check_place(caller, &incident, &request, vote)?;
+        self.open_for_votes(&request, &incident).await?;
         let rule = self
             .approvals
             .rule(&request.new.change, request.new.severity);
         self.check_voter(caller, &incident, &request, vote, &rule)
             .await?;
+        let person = self.approvals.person_key(&caller.actor);
+        let ballot = Ballot {
+            voter: &caller.actor,
+            person: &person,
+            vote,
+            reason: reason.as_deref(),
+        };
         let voted = self
             .store
             .vote(
                 request.id,
-                &caller.actor,
-                vote,
-                reason.as_deref(),
+                &ballot,
                 self.clock.now(),
                 caller.request.as_deref(),
             )
             .await?;
-        let ballot = Ballot {
+        let voting = Voting {
             caller,
             incident: &incident,
             label: request.label(),
-            approvers: ApprovalPolicy::describe_approvers(&rule),
+            approvers: self.approvals.describe_approvers(&rule),
         };
         match voted {
             Voted::Duplicate(r) => Ok(vec![private(Message::notice(
-                format!("You already voted on {}", ballot.label),
+                format!("You already voted on {}", voting.label),
                 &format!(
                     "It has {} of {} needed; your vote counts once.",
                     r.approvers.len(),
@@ -73,24 +83,24 @@ impl Engine {
                 ),
             ))]),
             Voted::Closed(r) if r.state == State::Pending => Err(refuse(
-                format!("{} has expired", ballot.label),
+                format!("{} has expired", voting.label),
                 "Nobody approved it in time; nothing runs. Ask again if it is still needed.",
             )),
             Voted::Closed(r) => Err(refuse(
-                format!("{} is {}", ballot.label, r.state),
+                format!("{} is {}", voting.label, r.state),
                 closed_detail(&r),
             )),
-            Voted::Denied(r) => Ok(self.denied(&ballot, &r, reason.as_deref())),
+            Voted::Denied(r) => Ok(self.denied(&voting, &r, reason.as_deref())),
             Voted::Approved {
                 request: r,
                 complete,
-            } => self.approved(&ballot, &r, complete).await,
+            } => self.approved(&voting, &r, complete).await,
         }
     }
 
-    /// The incident of a request that still takes votes. A request whose incident ended is
+    /// Refuses a vote on a request that takes no more. A request whose incident ended is
     /// cancelled on the way (nothing runs).
-    async fn open_for_votes(&self, request: &Request) -> Result<Incident> {
+    async fn open_for_votes(&self, request: &Request, incident: &Incident) -> Result<()> {
         let label = request.label();
         if request.state != State::Pending {
             return Err(refuse(
@@ -98,19 +108,12 @@ impl Engine {
                 closed_detail(request),
             ));
         }
-        let incident = self.incident_of(request).await?;
         if incident.status.is_active() {
-            return Ok(incident);
+            return Ok(());
         }
         let why = format!("{} is {}", incident.id, incident.status);
-        self.close_request(
-            request,
-            &incident,
-            &[State::Pending],
-            State::Cancelled,
-            &why,
-        )
-        .await?;
+        self.close_request(request, incident, &[State::Pending], State::Cancelled, &why)
+            .await?;
         Err(refuse(
             format!("{label} is cancelled"),
             format!("{why}; nothing runs."),
@@ -130,8 +133,10 @@ impl Engine {
     ) -> Result<()> {
         let label = request.label();
         let tried = vote.as_str();
-        let who = ApprovalPolicy::describe_approvers(rule);
-        let own = same_person(&caller.actor, &request.new.requested_by);
+        let who = self.approvals.describe_approvers(rule);
+        let own = self
+            .approvals
+            .same_person(&caller.actor, &request.new.requested_by);
         let (why, refusal) = if own && vote == Vote::Approve {
             (
                 "the requester cannot approve their own request".to_owned(),
@@ -163,25 +168,25 @@ impl Engine {
     }
 
     /// The channel message of a denial, which closed the request.
-    fn denied(&self, ballot: &Ballot<'_>, request: &Request, reason: Option<&str>) -> Vec<Reply> {
+    fn denied(&self, voting: &Voting<'_>, request: &Request, reason: Option<&str>) -> Vec<Reply> {
         tracing::info!(request = request.id, "approval request denied");
         self.metrics.approval(State::Denied);
         let mut message = Message::notice(
-            format!("🚫 {} denied by {}", ballot.label, ballot.caller.actor),
+            format!("🚫 {} denied by {}", voting.label, voting.caller.actor),
             &format!("{} will not run.", request.new.what),
         );
         if let Some(reason) = reason {
             message.blocks.push(field("Reason", reason));
         }
-        let message = card(self.about(ballot.incident, message), request.id, true);
-        vec![to_channel(&ballot.incident.channel, message)]
+        let message = card(self.about(voting.incident, message), request.id, true);
+        vec![to_channel(&voting.incident.channel, message)]
     }
 
     /// The channel message of a counted approval; when it was the last one needed, the request
     /// runs now and its result follows.
     async fn approved(
         &self,
-        ballot: &Ballot<'_>,
+        voting: &Voting<'_>,
         request: &Request,
         complete: bool,
     ) -> Result<Vec<Reply>> {
@@ -197,21 +202,21 @@ impl Engine {
             format!(
                 "Waiting for {} more from {} before {what} runs.",
                 required.saturating_sub(count),
-                ballot.approvers
+                voting.approvers
             )
         };
         let mut message = Message::notice(
             format!(
                 "👍 {} approved by {} ({count} of {required})",
-                ballot.label, ballot.caller.actor
+                voting.label, voting.caller.actor
             ),
             &body,
         );
         message
             .blocks
             .push(field("Approved by", &names(&request.approvers)));
-        let message = card(self.about(ballot.incident, message), request.id, false);
-        let mut replies = vec![to_channel(&ballot.incident.channel, message)];
+        let message = card(self.about(voting.incident, message), request.id, false);
+        let mut replies = vec![to_channel(&voting.incident.channel, message)];
         if complete && let Some((channel, result)) = self.execute(request.id).await? {
             replies.push(to_channel(&channel, result));
         }
@@ -257,11 +262,52 @@ impl Engine {
 }
 
 /// A vote being answered: who voted, on which incident's request, and who may approve it.
-struct Ballot<'a> {
+struct Voting<'a> {
     caller: &'a Caller,
     incident: &'a Incident,
     label: String,
     approvers: String,
+}
+
+/// Refuses a vote from anywhere but the channel the request was posted in (or its incident's
+/// channel, should that have moved since), on that channel's platform. Nothing is written: the
+/// voter is told where to vote.
+fn check_place(caller: &Caller, incident: &Incident, request: &Request, vote: Vote) -> Result<()> {
+    let posted = &request.new.channel;
+    let places: Vec<&ChannelRef> = std::iter::once(posted)
+        .chain(
+            (incident.channel != *posted && incident.channel.platform == posted.platform)
+                .then_some(&incident.channel),
+        )
+        .collect();
+    if places.contains(&&caller.channel) {
+        return Ok(());
+    }
+    let label = request.label();
+    tracing::warn!(
+        request = request.id,
+        user = %caller.actor.id,
+        platform = %caller.channel.platform.as_str(),
+        channel = %caller.channel.id,
+        "refused a vote from outside the request's channel"
+    );
+    let named: Vec<String> = places.iter().map(|c| channel_name(c)).collect();
+    Err(refuse(
+        format!("You cannot {} {label} from here", vote.as_str()),
+        format!(
+            "Votes on {label} count only in the channel it was posted in: {}. Vote there; nothing was changed.",
+            named.join(" or ")
+        ),
+    ))
+}
+
+/// `Slack channel C0AUTH`, `the terminal's #ops`: a channel as people look for it.
+fn channel_name(channel: &ChannelRef) -> String {
+    match channel.platform {
+        Platform::Slack => format!("Slack channel {}", channel.id),
+        Platform::Discord => format!("Discord channel {}", channel.id),
+        Platform::Console => format!("the terminal's #{}", channel.id),
+    }
 }
 
 /// Why a closed request takes no votes, with what happened to it.

@@ -1,6 +1,6 @@
 //! Timeline entries in words: the one line `/incident-status`, the report and the trail show for
-//! each entry, grouped by what the entry is about (the incident's course, what firewatch found,
-//! changes to the cluster, the approval ledger). Text only.
+//! each entry, grouped by what the entry is about (the incident's course, what firewatch found
+//! or could not post, changes to the cluster, the approval ledger). Text only.
 
 use super::TimelineEvent;
 
@@ -24,7 +24,8 @@ impl TimelineEvent {
             | E::UpdateOverdue { .. }
             | E::Evidence { .. }
             | E::Diagnosed { .. }
-            | E::Verified { .. } => self.describe_finding(),
+            | E::Verified { .. }
+            | E::PostUndelivered { .. } => self.describe_finding(),
             E::MutationPreviewed { .. }
             | E::MutationApplied { .. }
             | E::MutationFailed { .. }
@@ -81,14 +82,17 @@ impl TimelineEvent {
             TimelineEvent::ChannelBound { channel } => {
                 format!("moved to its own channel ({})", channel.id)
             }
-            TimelineEvent::Closed { report } => format!("closed; report at {report}"),
+            TimelineEvent::Closed { report } => {
+                format!("closed; report {}", super::report_file_name(report))
+            }
             TimelineEvent::FollowupAdded { text } => format!("follow-up added: {text}"),
             TimelineEvent::FollowupDone { n } => format!("follow-up {n} done"),
             other => unreachable!("describe() routes {} elsewhere", other.kind()),
         }
     }
 
-    /// What firewatch found or noticed: escalations, reminders, evidence, diagnoses, checks.
+    /// What firewatch found or noticed: escalations, reminders, evidence, diagnoses, checks, and
+    /// messages it could not deliver.
     fn describe_finding(&self) -> String {
         match self {
             TimelineEvent::ResponseTargetMissed { target, paged } => format!(
@@ -121,6 +125,9 @@ impl TimelineEvent {
                 },
                 checks.join("; ")
             ),
+            TimelineEvent::PostUndelivered { to, what, why } => {
+                format!("message to {to} not delivered ({why}): {what}")
+            }
             other => unreachable!("describe() routes {} elsewhere", other.kind()),
         }
     }

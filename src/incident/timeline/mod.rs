@@ -94,6 +94,16 @@ pub enum TimelineEvent {
         /// The incident commander named in the reminder, if there is one.
         commander: Option<String>,
     },
+    /// A message about the incident never reached its destination: refused (the bot is not in
+    /// the channel, the channel is gone), or not taken within the outbox's time.
+    PostUndelivered {
+        /// Where it was going (`slack channel C0INC`).
+        to: String,
+        /// What it said, in one line.
+        what: String,
+        /// Why it was not delivered.
+        why: String,
+    },
     /// A follow-up action item was added; items are numbered 1, 2, … in the order added.
     FollowupAdded {
         /// What is to be done.
@@ -252,6 +262,15 @@ impl TimelineEvent {
         let json = serde_json::to_value(self).expect("a timeline event serialises to JSON");
         json["kind"].as_str().unwrap_or_default().to_owned()
     }
+}
+
+/// The file name of a report recorded at `path` (`incident-20261129.md`), as people are shown
+/// it: where it sits on the server is the server's business, and the reports folder is known.
+pub fn report_file_name(path: &str) -> &str {
+    std::path::Path::new(path)
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or(path)
 }
 
 /// A stored timeline entry.

@@ -9,8 +9,8 @@ use sqlx::{AnyConnection, Executor};
 use super::SqlStore;
 use super::dialect::{Dialect, Row};
 use super::incidents::append;
-use crate::approval::{NewRequest, Request, State, Vote, Voted};
-use crate::incident::{Actor, IncidentId, TimelineEvent};
+use crate::approval::{Ballot, NewRequest, Request, State, Vote, Voted};
+use crate::incident::{IncidentId, TimelineEvent};
 use crate::store::decode::{millis, request, voter};
 use crate::store::{Close, Error, RequestEntries, Result};
 
@@ -26,8 +26,8 @@ pub(super) async fn create(
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO approvals (incident_id, action, preview, reason, requested_by_platform, \
          requested_by_id, requested_by_name, requested_at, expires_at, required, state, \
-         updated_at, command, service, severity) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $8, $11, $12, $13) \
+         updated_at, command, service, severity, channel_platform, channel_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $8, $11, $12, $13, $14, $15) \
          RETURNING id",
     )
     .bind(new.incident.get())
@@ -43,6 +43,8 @@ pub(super) async fn create(
     .bind(&new.command)
     .bind(&new.service)
     .bind(new.severity.as_str())
+    .bind(new.channel.platform.as_str())
+    .bind(&new.channel.id)
     .fetch_one(&mut *tx)
     .await?;
     append(tx, new.incident, &entries(id), by, new.requested_at).await?;
@@ -103,17 +105,22 @@ async fn load_all(store: &SqlStore, ids: Vec<i64>) -> Result<Vec<Request>> {
     Ok(out)
 }
 
-/// Records `voter`'s vote on request `id` and what it completes; the caller commits whatever
-/// it returns (a vote on a closed request, or a second one, still marks its chat request done).
+/// Records `ballot` on request `id` and what it completes; the caller commits whatever it
+/// returns (a vote on a closed request, or a second one by the same person, still marks its
+/// chat request done).
 pub(super) async fn vote(
     tx: &mut AnyConnection,
     dialect: Dialect,
     id: i64,
-    voter: &Actor,
-    vote: Vote,
-    reason: Option<&str>,
+    ballot: &Ballot<'_>,
     at: DateTime<Utc>,
 ) -> Result<Voted> {
+    let &Ballot {
+        voter,
+        person,
+        vote,
+        reason,
+    } = ballot;
     dialect.lock(tx, Row::Approval, id).await?;
     let before = load(tx, dialect, id)
         .await?
@@ -121,9 +128,11 @@ pub(super) async fn vote(
     if before.state != State::Pending || before.new.expires_at <= at {
         return Ok(Voted::Closed(before));
     }
+    // Either key may conflict: the same account (the primary key), or another account of the
+    // same person (approval_votes_by_person).
     let inserted = sqlx::query(
         "INSERT INTO approval_votes (approval_id, voter_platform, voter_id, voter_name, vote, \
-         reason, at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+         reason, at, person) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
     )
     .bind(id)
     .bind(voter.platform.as_str())
@@ -132,6 +141,7 @@ pub(super) async fn vote(
     .bind(vote.as_str())
     .bind(reason)
     .bind(millis(at))
+    .bind(person)
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {

@@ -1,6 +1,7 @@
 //! What SQLite and Postgres do differently, and nothing else: how a write transaction begins,
-//! which rows a transaction locks, how a process's lease is judged and its heartbeat written, the
-//! order votes arrived in, what a new connection runs first, and the migrations. Every other statement of the store is
+//! which rows a transaction locks, how a process's lease is judged (requests, approvals and
+//! outbox posts a process that is gone left) and its heartbeat written, the order votes arrived
+//! in, what a new connection runs first, and the migrations. Every other statement of the store is
 //! written once, with `$N` parameters (sqlx's SQLite driver binds them as Postgres does).
 
 use sqlx::migrate::Migrator;
@@ -29,15 +30,40 @@ pub(super) enum Row {
     Approval,
 }
 
-/// ` AND` the process named by the SQL `$process` has no current lease: it has not renewed
-/// its `processes` row for 30 seconds (the database's clock, so replicas' clocks need not
-/// agree), or never had one.
-macro_rules! unleased {
+/// The process named by the SQL `$process` has a current lease: it renewed its `processes` row
+/// within 30 seconds (the database's clock, so replicas' clocks need not agree).
+macro_rules! leased {
     ($process:literal) => {
         concat!(
-            " AND NOT EXISTS (SELECT 1 FROM processes p WHERE p.id = ",
+            "EXISTS (SELECT 1 FROM processes p WHERE p.id = ",
             $process,
             " AND p.heartbeat_at > now() - interval '30 seconds')"
+        )
+    };
+}
+
+/// ` AND` the process named by the SQL `$process` has no current lease ([`leased!`]), or never
+/// had one.
+macro_rules! unleased {
+    ($process:literal) => {
+        concat!(" AND NOT ", leased!($process))
+    };
+}
+
+/// ` AND` outbox post `o` is the first waiting post of its lane.
+macro_rules! head_of_lane {
+    () => {
+        " AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lane = o.lane AND e.id < o.id)"
+    };
+}
+
+/// ` AND` outbox post `o` is held by no live process other than $1 (Postgres).
+macro_rules! free_post {
+    () => {
+        concat!(
+            " AND (o.claimed_by IS NULL OR o.claimed_by = $1 OR NOT ",
+            leased!("o.claimed_by"),
+            ")"
         )
     };
 }
@@ -172,6 +198,52 @@ impl Dialect {
         match self {
             Self::Sqlite => runner_gone!(""),
             Self::Postgres => runner_gone!(unleased!("a.runner")),
+        }
+    }
+
+    /// Claims outbox posts for process $1 at $2 (Unix ms), at most $3: [`Dialect::posts_due`]'s
+    /// posts, oldest first, each now held by $1; returns them. Postgres skips rows another
+    /// process is claiming at this moment, so each goes to one process.
+    pub(super) fn claim_posts(self) -> &'static str {
+        macro_rules! claim {
+            ($free:expr, $lock:literal) => {
+                concat!(
+                    "UPDATE outbox SET claimed_by = $1 WHERE id IN (SELECT o.id FROM outbox o \
+                     WHERE o.next_at <= $2",
+                    head_of_lane!(),
+                    $free,
+                    " ORDER BY o.id LIMIT $3",
+                    $lock,
+                    ") RETURNING id, kind, destination, lane, payload, summary, incident_id, \
+                     stored_at, give_up_at, attempts, last_error"
+                )
+            };
+        }
+        match self {
+            Self::Sqlite => claim!("", ""),
+            Self::Postgres => claim!(free_post!(), " FOR UPDATE SKIP LOCKED"),
+        }
+    }
+
+    /// The outbox posts process $1 may claim at $2 (Unix ms): the first waiting post of its
+    /// lane, due, and held by nobody, by $1 itself (its sender runs one pass at a time, so a post
+    /// it still holds is one whose outcome it could not record), or by a process that is gone.
+    /// On SQLite that is any post: one serving process holds the file's lock. On Postgres, a
+    /// post another replica with a current lease holds is left to it.
+    pub(super) fn posts_due(self) -> &'static str {
+        macro_rules! due {
+            ($free:expr) => {
+                concat!(
+                    "SELECT o.id FROM outbox o WHERE o.next_at <= $2",
+                    head_of_lane!(),
+                    $free,
+                    " LIMIT 1"
+                )
+            };
+        }
+        match self {
+            Self::Sqlite => due!(""),
+            Self::Postgres => due!(free_post!()),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use firewatch::approval::{State, Vote, Voted};
+use firewatch::approval::{Ballot, State, Vote, Voted};
 use firewatch::clock::Clock;
 use firewatch::engine::Caller;
 use firewatch::incident::{Actor, ChannelRef, Platform};
@@ -33,7 +33,8 @@ fn person(user: &str, request: Option<&str>) -> Caller {
     }
 }
 
-async fn kinds(c: &ClusterApp) -> Vec<String> {
+/// The kinds of incident #1's timeline entries, in order.
+pub(super) async fn kinds(c: &ClusterApp) -> Vec<String> {
     c.t.timeline(1)
         .await
         .iter()
@@ -49,6 +50,20 @@ async fn state(c: &ClusterApp, id: i64) -> State {
         .unwrap()
         .expect("request exists")
         .state
+}
+
+/// carol's approval of R1, committed to the store directly (the vote of a process that then
+/// stops).
+async fn carol_approves(c: &ClusterApp) -> Voted {
+    let carol = person("carol", None).actor;
+    let ballot = Ballot {
+        voter: &carol,
+        person: "console:carol",
+        vote: Vote::Approve,
+        reason: None,
+    };
+    let now = c.t.clock.now();
+    c.t.app.store.vote(1, &ballot, now, None).await.unwrap()
 }
 
 /// bob asks for a rollback; the request message is posted, nothing runs yet.
@@ -406,14 +421,7 @@ async fn an_approval_committed_before_a_restart_runs_once_after_it() {
     let c = with_policy(&[]).await;
     bob_asks(&c).await;
     // The last approval is committed, then firewatch dies before running the change.
-    let carol = person("carol", None).actor;
-    let now = c.t.clock.now();
-    let voted =
-        c.t.app
-            .store
-            .vote(1, &carol, Vote::Approve, None, now, None)
-            .await
-            .unwrap();
+    let voted = carol_approves(&c).await;
     assert!(matches!(voted, Voted::Approved { complete: true, .. }));
     assert!(c.helm.calls().is_empty());
     let ClusterApp { t, kube, helm } = c;
@@ -448,13 +456,8 @@ async fn an_approval_committed_before_a_restart_runs_once_after_it() {
 async fn a_run_interrupted_by_a_restart_is_marked_failed_and_never_run_again() {
     let c = with_policy(&[]).await;
     bob_asks(&c).await;
-    let carol = person("carol", None).actor;
     let now = c.t.clock.now();
-    c.t.app
-        .store
-        .vote(1, &carol, Vote::Approve, None, now, None)
-        .await
-        .unwrap();
+    carol_approves(&c).await;
     // An earlier process claimed it and died while it ran.
     let claimed =
         c.t.app
@@ -738,11 +741,7 @@ async fn a_change_another_live_replica_runs_is_left_alone_until_its_lease_runs_o
     bob_asks(&c).await;
     let carol = person("carol", None).actor;
     let now = c.t.clock.now();
-    c.t.app
-        .store
-        .vote(1, &carol, Vote::Approve, None, now, None)
-        .await
-        .unwrap();
+    carol_approves(&c).await;
     // Another replica on the same database claims it and is running it; its lease is current.
     let pool = pg.pool().await;
     sqlx::query("INSERT INTO processes (id) VALUES ('replica-b')")

@@ -1,12 +1,14 @@
 //! Cluster operations against the fake Kubernetes API server and the fake helm.
 
 mod action;
+mod approval_scope;
 mod approvals;
 mod assess;
 mod bench;
 mod calls;
 mod diagnose;
 mod faults;
+mod hostile;
 mod jobs;
 mod mitigate;
 

@@ -182,6 +182,12 @@ fn generated_settings(m: &Manifests) -> (Settings, String) {
     let settings = Settings::load_with_env(path, std::iter::empty::<(String, String)>())
         .unwrap_or_else(|e| panic!("{}: {}", path.display(), firewatch::error_chain(&e)));
     firewatch::app::startup::check(&settings).expect("templates render with the deployed settings");
+    // Production: approvers named for every change that needs approval, one workspace served.
+    assert_eq!(
+        firewatch::app::warnings::warnings(&settings),
+        Vec::<String>::new()
+    );
+    assert!(!settings.slack.team_ids.is_empty());
     let pod = m.deployments[0]
         .spec
         .as_ref()

@@ -1,5 +1,7 @@
 //! A store whose `ping` fails or hangs on demand; everything else goes to SQLite.
 
+use firewatch::store::{ClaimedPost, Post, Undelivered};
+
 use super::*;
 
 /// A SQLite store whose `ping` can be made to fail or hang.
@@ -127,13 +129,11 @@ impl Store for Flaky {
     async fn vote(
         &self,
         id: i64,
-        voter: &Actor,
-        vote: Vote,
-        reason: Option<&str>,
+        ballot: &Ballot<'_>,
         at: DateTime<Utc>,
         request: Option<&str>,
     ) -> Result<Voted> {
-        self.inner.vote(id, voter, vote, reason, at, request).await
+        self.inner.vote(id, ballot, at, request).await
     }
     async fn claim_approval(
         &self,
@@ -154,6 +154,21 @@ impl Store for Flaky {
         self.inner
             .close_approval(id, close, entries, actor, at)
             .await
+    }
+    async fn store_posts(&self, posts: &[Post]) -> Result<()> {
+        self.inner.store_posts(posts).await
+    }
+    async fn posts_due(&self, now: DateTime<Utc>) -> Result<bool> {
+        self.inner.posts_due(now).await
+    }
+    async fn claim_posts(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<ClaimedPost>> {
+        self.inner.claim_posts(now, limit).await
+    }
+    async fn retry_post(&self, id: i64, next: DateTime<Utc>, error: &str) -> Result<()> {
+        self.inner.retry_post(id, next, error).await
+    }
+    async fn remove_post(&self, id: i64, undelivered: Option<Undelivered<'_>>) -> Result<()> {
+        self.inner.remove_post(id, undelivered).await
     }
     async fn close(&self) {
         self.inner.close().await;

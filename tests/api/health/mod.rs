@@ -13,7 +13,7 @@ use firewatch::app::health::Readiness;
 use firewatch::app::http::{self, AppState};
 use firewatch::app::serve;
 use firewatch::app::startup::App;
-use firewatch::approval::{NewRequest, Request, State, Vote, Voted};
+use firewatch::approval::{Ballot, NewRequest, Request, State, Voted};
 use firewatch::incident::{
     Actor, ChannelRef, Draft, Incident, IncidentId, TimelineEntry, TimelineEvent,
 };

@@ -1,5 +1,5 @@
 //! The store's guarantees, each test run on both backends: a SQLite file and a fresh Postgres
-//! schema (`store::<test>::sqlite`, `store::<test>::postgres`).
+//! schema (`store::<test>::sqlite`, `store::<test>::postgres`). The outbox's are in [`outbox`].
 
 use chrono::{TimeZone, Utc};
 use firewatch::incident::Incident;
@@ -33,6 +33,8 @@ macro_rules! on_both_backends {
     };
 }
 
+mod outbox;
+
 on_both_backends!(
     a_refused_update_writes_nothing_and_a_missing_incident_is_named,
     the_timeline_cannot_be_rewritten,
@@ -47,6 +49,7 @@ on_both_backends!(
     a_new_due_time_fires_anew_and_other_changes_keep_what_fired,
     the_store_answers_a_ping,
     a_read_sees_every_change_committed_before_it_from_any_connection,
+    a_request_keeps_the_channel_it_was_posted_in_and_a_person_votes_once,
     a_transaction_the_database_ended_on_its_own_leaves_no_connection_inside_it,
 );
 
@@ -568,9 +571,19 @@ async fn the_schema_is_migrated_once_and_survives_a_restart(backend: Backend) {
                 .unwrap()
         }
     };
-    // Every migration of the backend, once: Postgres 0001–0007, SQLite 0001–0009.
-    let expected = if t.pg.is_some() { 7 } else { 9 };
-    assert_eq!(migrations, expected);
+    // Every migration of the backend's folder, once.
+    let folder = if t.pg.is_some() { "postgres" } else { "sqlite" };
+    let files = std::fs::read_dir(crate::helpers::repo().join("migrations").join(folder))
+        .unwrap()
+        .filter(|f| {
+            f.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|e| e == "sql")
+        })
+        .count();
+    assert_eq!(migrations, i64::try_from(files).unwrap());
     assert_eq!(t.timeline(1).await.len(), 1);
 }
 
@@ -863,4 +876,75 @@ async fn on_postgres_inbox_writes_waiting_together_fail_together_while_the_datab
     let request = inbound("slack:command:after", 99);
     assert!(store.accept_request(&request).await.unwrap());
     store.close().await;
+}
+
+async fn a_request_keeps_the_channel_it_was_posted_in_and_a_person_votes_once(backend: Backend) {
+    use firewatch::approval::{Ballot, NewRequest, Vote, Voted};
+    use firewatch::clock::Clock;
+    use firewatch::incident::{Actor, ChannelRef, Platform, Severity};
+
+    let t = TestApp::spawn_on(backend).await;
+    t.say("/incident-assess db down").await;
+    let now = t.clock.now();
+    let account = |platform, id: &str| Actor {
+        platform,
+        id: id.into(),
+        name: id.into(),
+    };
+    let posted = ChannelRef {
+        platform: Platform::Discord,
+        id: "1160000000000000000".into(),
+    };
+    let new = NewRequest {
+        incident: IncidentId::new(1).unwrap(),
+        command: "rollback".into(),
+        service: "freightliner".into(),
+        severity: Severity::P1,
+        change: firewatch::ops::Change::Rollback { revision: None },
+        what: "rollback freightliner to the previous revision".into(),
+        preview: "revision 42 → 41".into(),
+        reason: None,
+        requested_by: account(Platform::Slack, "UBOB"),
+        channel: posted.clone(),
+        requested_at: now,
+        expires_at: now + chrono::TimeDelta::minutes(15),
+        required: 2,
+    };
+    let store = &t.app.store;
+    let request = store
+        .request_approval(&new, &|_| Vec::new(), None)
+        .await
+        .unwrap();
+    assert_eq!(store.approval(request.id).await.unwrap().unwrap().new, new);
+    // carol votes with one account, then with another one of hers: one vote.
+    let vote = async |voter: &Actor, person: &str| {
+        let ballot = Ballot {
+            voter,
+            person,
+            vote: Vote::Approve,
+            reason: None,
+        };
+        store.vote(request.id, &ballot, now, None).await.unwrap()
+    };
+    let carol = account(Platform::Slack, "UCAROL");
+    let carol_again = account(Platform::Discord, "1150000000000000005");
+    assert!(matches!(
+        vote(&carol, "person:carol").await,
+        Voted::Approved {
+            complete: false,
+            ..
+        }
+    ));
+    match vote(&carol_again, "person:carol").await {
+        Voted::Duplicate(r) => assert_eq!(r.approvers, std::slice::from_ref(&carol)),
+        other => panic!("{other:?}"),
+    }
+    let dave = account(Platform::Slack, "UDAVE");
+    match vote(&dave, "slack:UDAVE").await {
+        Voted::Approved { request, complete } => {
+            assert!(complete);
+            assert_eq!(request.approvers, [carol, dave]);
+        }
+        other => panic!("{other:?}"),
+    }
 }

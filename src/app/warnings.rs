@@ -1,0 +1,82 @@
+//! What `check-config` and `serve` warn about: settings that load and work, but leave production
+//! changes approvable by anyone, or take chat requests from any workspace or server. They stay
+//! the defaults so that existing setups keep working; the warnings say what to set instead.
+
+use crate::approval;
+use crate::config::Settings;
+
+/// One line per setting to tighten, for `check-config` (stderr) and `serve` (the log).
+pub fn warnings(settings: &Settings) -> Vec<String> {
+    let mut said = Vec::new();
+    for (key, severities) in approval::open_to_anyone(&settings.approvals) {
+        let at: Vec<&str> = severities.iter().map(|s| s.as_str()).collect();
+        said.push(format!(
+            "{key}: anyone but the requester may approve these production changes (at {}): no \
+             approvers or approver_ids are listed. Name who may, e.g. approvers = \
+             [\"deployment-engineer\"]",
+            at.join(", ")
+        ));
+    }
+    let slack = &settings.slack;
+    let slack_used =
+        slack.bot_token.is_some() || slack.signing_secret.is_some() || slack.app_token.is_some();
+    if slack_used && slack.team_ids.is_empty() {
+        said.push(
+            "slack.team_ids is empty: commands and button presses from every Slack workspace the \
+             app is installed in are taken. Set it to your workspace's id (T…)"
+                .into(),
+        );
+    }
+    let discord = &settings.discord;
+    if discord.application_id.is_some() && discord.guild_ids.is_empty() {
+        said.push(
+            "discord.guild_ids is empty: interactions from every Discord server the application \
+             is in, and from direct messages, are taken. Set it to your server's id"
+                .into(),
+        );
+    }
+    said
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ApprovalRule, Secret};
+
+    #[test]
+    fn open_approvals_and_unscoped_platforms_are_warned_about_until_set() {
+        let mut settings = Settings::default();
+        let said = warnings(&settings);
+        assert_eq!(said.len(), 3, "{said:?}");
+        assert!(
+            said[0].starts_with("approvals.rollback: anyone but the requester may approve")
+                && said[0].contains("(at P0, P1, P2, P3)"),
+            "{said:?}"
+        );
+        // Scaling needs no approval at P0/P1 by default: only P2 and P3 are open.
+        assert!(said[1].starts_with("approvals.scale:") && said[1].contains("(at P2, P3)"));
+        assert!(said[2].starts_with("approvals.action:"));
+        settings.slack.bot_token = Some(Secret::new("xoxb-1"));
+        settings.discord.application_id = Some("123456789012345678".into());
+        let said = warnings(&settings);
+        assert!(
+            said.iter()
+                .any(|w| w.starts_with("slack.team_ids is empty"))
+        );
+        assert!(
+            said.iter()
+                .any(|w| w.starts_with("discord.guild_ids is empty"))
+        );
+
+        let closed = ApprovalRule {
+            approvers: vec!["deployment-engineer".into()],
+            ..ApprovalRule::default()
+        };
+        settings.approvals.rollback = closed.clone();
+        settings.approvals.scale = closed.clone();
+        settings.approvals.action = closed;
+        settings.slack.team_ids = vec!["T0001".into()];
+        settings.discord.guild_ids = vec!["112233445566778899".into()];
+        assert_eq!(warnings(&settings), Vec::<String>::new());
+    }
+}
