@@ -122,6 +122,8 @@ async fn discord_embeds_carry_no_hidden_characters_and_no_masked_links_from_logs
     let fake = FakeDiscord::start().await;
     let c = hostile_cluster(&crate::discord::discord_env(&fake)).await;
     let status = format!("POST /channels/{}/messages", crate::discord::STATUS_CHANNEL);
+    // As `firewatch console` does: the outbox's posts (the mirror) are sent while it runs.
+    let sending = c.t.app.posts.start();
     c.t.say("/incident-assess checkout \u{202e}nwod si").await;
     fake.wait_calls(&status, 1).await;
     c.t.say("/incident-note see [the runbook](https://evil.example/login) \u{202e}txt.exe")
@@ -145,4 +147,5 @@ async fn discord_embeds_carry_no_hidden_characters_and_no_masked_links_from_logs
         &bodies[1]["embeds"][0].to_string(),
         &[r"see \\[the runbook\\](https://evil.example/login) txt.exe"],
     );
+    sending.stop().await;
 }
