@@ -77,23 +77,42 @@ pub fn is_hidden(c: char) -> bool {
 /// as `\u{202e}`): for terminals and the report file, where a reader should see that it was
 /// there.
 pub fn escape_hidden(text: &str) -> Cow<'_, str> {
-    clean(text, |out, c| out.extend(c.escape_unicode()))
+    clean(text, Sequences::Keep, |out, c| {
+        out.extend(c.escape_unicode());
+    })
 }
 
-/// `text` without its hidden characters: for chat messages.
+/// `text` without its hidden characters, and without the rest of each terminal escape sequence
+/// they start (`ESC [31m`, `ESC ]0;title BEL`), so that no `[31m` is left behind: for chat
+/// messages.
 pub fn strip_hidden(text: &str) -> Cow<'_, str> {
-    clean(text, |_, _| {})
+    clean(text, Sequences::Drop, |_, _| {})
+}
+
+/// What becomes of a terminal escape sequence's characters after its introducer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sequences {
+    /// Kept as text (the introducer is handled like any hidden character).
+    Keep,
+    /// Dropped with the introducer.
+    Drop,
 }
 
 /// `text` with each hidden character handed to `hidden` (which writes what stands for it)
 /// and every other character kept; borrowed when nothing is hidden.
-fn clean(text: &str, hidden: impl Fn(&mut String, char)) -> Cow<'_, str> {
+fn clean(text: &str, sequences: Sequences, hidden: impl Fn(&mut String, char)) -> Cow<'_, str> {
     if !text.chars().any(is_hidden) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
+        if sequences == Sequences::Drop
+            && let Some(len) = escape_sequence(rest)
+        {
+            rest = &rest[len..];
+            continue;
+        }
         let flag = (c == BLACK_FLAG).then(|| flag_tags(&rest[c.len_utf8()..]));
         if let Some(tags) = flag.filter(|t| !t.is_empty()) {
             let end = c.len_utf8() + tags.len();
@@ -109,6 +128,53 @@ fn clean(text: &str, hidden: impl Fn(&mut String, char)) -> Cow<'_, str> {
         rest = &rest[c.len_utf8()..];
     }
     Cow::Owned(out)
+}
+
+/// The length in bytes of the terminal escape sequence `text` starts with, if it starts with
+/// one (ECMA-48): a control sequence (`ESC [` or CSI, parameters, intermediates, a final byte),
+/// an operating system command or string (`ESC ]`, `ESC P`, `ESC _`, `ESC ^`, `ESC X` or their C1
+/// forms, up to BEL or the string terminator; an unterminated one counts as its introducer only,
+/// so text after it is never lost), or `ESC` and one more character.
+fn escape_sequence(text: &str) -> Option<usize> {
+    let mut chars = text.char_indices();
+    let (_, first) = chars.next()?;
+    let kind = match first {
+        '\u{1b}' => match chars.next() {
+            Some((_, '[')) => '[',
+            Some((_, c @ (']' | 'P' | '_' | '^' | 'X'))) => {
+                if c == ']' {
+                    ']'
+                } else {
+                    'P'
+                }
+            }
+            Some((i, c)) if ('\u{20}'..='\u{7e}').contains(&c) => return Some(i + 1),
+            _ => return None,
+        },
+        '\u{9b}' => '[',
+        '\u{9d}' | '\u{90}' | '\u{9e}' | '\u{9f}' | '\u{98}' => 'P',
+        _ => return None,
+    };
+    let introducer = chars.clone().next().map_or(text.len(), |(i, _)| i);
+    if kind == '[' {
+        for (i, c) in chars {
+            match c {
+                '\u{30}'..='\u{3f}' | '\u{20}'..='\u{2f}' => {}
+                '\u{40}'..='\u{7e}' => return Some(i + 1),
+                _ => return Some(i),
+            }
+        }
+        return Some(text.len());
+    }
+    let mut previous_escape = false;
+    for (i, c) in chars {
+        match c {
+            '\u{7}' | '\u{9c}' => return Some(i + c.len_utf8()),
+            '\\' if previous_escape => return Some(i + 1),
+            _ => previous_escape = c == '\u{1b}',
+        }
+    }
+    Some(introducer)
 }
 
 /// The tags of an emoji tag sequence at the start of `after` (the text after a 🏴): one to
@@ -178,10 +244,26 @@ mod tests {
 
     #[test]
     fn chat_sees_the_text_without_them() {
+        assert_eq!(strip_hidden(HOSTILE), "panic: xoverlmth.exe");
+    }
+
+    #[test]
+    fn chat_drops_whole_escape_sequences_but_never_the_text_after_an_unterminated_one() {
         assert_eq!(
-            strip_hidden(HOSTILE),
-            "]0;pwned[2J[31mpanic[0m: xover31mlmth.exe"
+            strip_hidden("\u{1b}[1;38;2;9;9;9mred\u{1b}[0m done"),
+            "red done"
         );
+        assert_eq!(
+            strip_hidden("\u{1b}]8;;https://evil.example\u{1b}\\link\u{1b}]8;;\u{1b}\\"),
+            "link"
+        );
+        assert_eq!(strip_hidden("\u{1b}creset"), "reset");
+        assert_eq!(
+            strip_hidden("a \u{1b}]0;no terminator"),
+            "a 0;no terminator"
+        );
+        assert_eq!(strip_hidden("\u{1b}[31"), "");
+        assert_eq!(strip_hidden("x\u{1b}"), "x");
     }
 
     #[test]
@@ -220,8 +302,9 @@ mod tests {
         ];
         for c in hidden {
             assert!(is_hidden(c), "{:?}", c);
-            let text = format!("a{c}b");
-            assert_eq!(strip_hidden(&text), "ab", "{:?}", c);
+            // Not followed by what would continue an escape sequence.
+            let text = format!("a{c}éb");
+            assert_eq!(strip_hidden(&text), "aéb", "{:?}", c);
             assert!(!escape_hidden(&text).contains(c), "{:?}", c);
         }
     }

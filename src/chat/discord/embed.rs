@@ -211,12 +211,9 @@ mod tests {
         let body = render(&crate::text::samples::message(), &Roles::new());
         assert_eq!(crate::text::samples::hidden_in(&body), Vec::<String>::new());
         let embed = &body["embeds"][0];
-        assert_eq!(embed["title"], "🚨 INCIDENT DETECTED\\[5m");
+        assert_eq!(embed["title"], "🚨 INCIDENT DETECTED");
         assert_eq!(embed["fields"][0]["value"], "freightliner");
-        assert_eq!(
-            embed["description"],
-            "\\]0;owned\\[2J\\[31mpanic: exe.txt\\[0m"
-        );
+        assert_eq!(embed["description"], "panic: exe.txt");
         assert_eq!(body["components"][0]["components"][0]["label"], "Ack");
     }
 

@@ -110,7 +110,7 @@ async fn slack_blocks_carry_neither_escape_sequences_nor_bidi_overrides_from_pod
         &post.body.to_string(),
         &[
             "🚨 INCIDENT DETECTED - P0",
-            "panic: ]0;owned[2J[31mboom exe.txt [docs](https://evil.example)[0m",
+            "panic: boom exe.txt [docs](https://evil.example)",
             "checkout nwod si",
         ],
     );
@@ -139,7 +139,7 @@ async fn discord_embeds_carry_no_hidden_characters_and_no_masked_links_from_logs
         &[
             // JSON-quoted: each backslash Discord receives shows as two.
             // The address runs to the next space: Discord links it, showing all of it.
-            r"panic: \\]0;owned\\[2J\\[31mboom exe.txt \\[docs\\](https://evil.example)[0m",
+            r"panic: boom exe.txt \\[docs\\](https://evil.example)",
             "checkout nwod si",
         ],
     );
