@@ -14,6 +14,7 @@ mod link;
 pub mod pipeline;
 pub mod replay;
 mod router;
+pub mod signing;
 pub mod slack;
 pub mod work;
 

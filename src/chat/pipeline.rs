@@ -8,6 +8,8 @@
 //! # Guarantees
 //! - A request is stored in the inbox before it is acknowledged: a crash after the
 //!   acknowledgement does not lose it. A redelivery (same key) has no effect.
+//! - A command longer than [`command::MAX_INPUT_CHARS`] is refused before it is stored, whatever
+//!   its transport; its author is told why ([`Refusal::notice`]).
 //! - A request that changes something is marked handled in the same transaction as its effect
 //!   (the engine passes its key to the store), and again once the engine answered, so a replay
 //!   never runs it twice; one that only reads simply runs again.
@@ -38,6 +40,32 @@ use crate::store::{self, Inbound, Store};
 
 /// How often [`Pipeline::upkeep`] looks for requests without a live process to run them.
 const UPKEEP_EVERY: Duration = Duration::from_secs(10);
+
+/// Why a request was not taken into the inbox; nothing was stored. [`Pipeline::accept`] logs it.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// Its command is longer than any platform lets people type.
+    #[error("{}", .0.problem)]
+    TooLong(command::ParseError),
+    /// The inbox could not store it.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+impl Refusal {
+    /// What the request's author is told: nothing was done, and why.
+    pub fn notice(&self) -> String {
+        match self {
+            Self::TooLong(e) => format!(
+                "⚠️ firewatch did not take that: {}. Nothing was recorded.",
+                e.problem
+            ),
+            Self::Store(_) => "⚠️ firewatch could not record that (its store is unavailable). \
+                               Nothing was changed; try again in a moment."
+                .into(),
+        }
+    }
+}
 
 /// What a chat platform supplies to the pipeline.
 #[async_trait]
@@ -101,9 +129,14 @@ impl<A: Adapter> Pipeline<A> {
     /// [`Pipeline::start`] when it is new, `None` for a redelivery.
     ///
     /// # Errors
-    /// The inbox could not store it: answer that nothing was done.
-    pub async fn accept(&self, request: &A::Request) -> store::Result<Option<Claim>> {
+    /// [`Refusal`]: the command is too long, or the inbox could not store it; answer with its
+    /// [`Refusal::notice`].
+    pub async fn accept(&self, request: &A::Request) -> Result<Option<Claim>, Refusal> {
         let key = A::key(request);
+        if let Err(e) = command::check_length(&A::line(request)) {
+            tracing::warn!(request = %key, problem = %e.problem, "refused a command over the length limit");
+            return Err(Refusal::TooLong(e));
+        }
         let Some(claim) = self.work.claim(key.clone()) else {
             return Ok(None);
         };
@@ -116,7 +149,8 @@ impl<A: Adapter> Pipeline<A> {
             }
             Err(e) => {
                 claim.release();
-                Err(e)
+                tracing::error!(request = %inbound.key, error = %error_chain(&e), "could not store a request");
+                Err(e.into())
             }
         }
     }
@@ -131,8 +165,8 @@ impl<A: Adapter> Pipeline<A> {
     /// [`Pipeline::accept`], then [`Pipeline::start`] when it is new; `true` when it was.
     ///
     /// # Errors
-    /// The inbox could not store it.
-    pub async fn take(self: &Arc<Self>, request: A::Request) -> store::Result<bool> {
+    /// [`Refusal`], as [`Pipeline::accept`].
+    pub async fn take(self: &Arc<Self>, request: A::Request) -> Result<bool, Refusal> {
         match self.accept(&request).await? {
             Some(claim) => {
                 self.start(claim, request);

@@ -17,6 +17,7 @@ mod replicas;
 mod report;
 mod shutdown;
 mod slack;
+mod slow_clients;
 mod store;
 mod support;
 mod timers;

@@ -16,7 +16,6 @@ use super::interaction::{self, Interaction as Read};
 use crate::chat::Link;
 use crate::chat::Pipeline;
 use crate::config::Secret;
-use crate::error_chain;
 use crate::incident::Platform;
 use crate::metrics::Metrics;
 
@@ -76,8 +75,12 @@ impl EventHandler for Handler {
                 self.discord.start(claim, call);
             }
             Ok(None) => tracing::info!(interaction = %call.id, "redelivered; ignored"),
-            Err(e) => {
-                tracing::error!(error = %error_chain(&e), "could not store a gateway interaction")
+            Err(refusal) => {
+                let answer = super::refusal(&refusal.notice());
+                let api = self.discord.adapter().api();
+                if let Err(e) = api.callback(&call.id, &call.token, &answer).await {
+                    tracing::warn!(error = %e, "could not tell why an interaction was not taken");
+                }
             }
         }
     }

@@ -55,6 +55,11 @@ pub fn deferral(call: &Call) -> Value {
     }
 }
 
+/// The immediate answer to an interaction that was not taken: `text`, to its author only.
+pub fn refusal(text: &str) -> Value {
+    json!({"type": 4, "data": {"flags": EPHEMERAL, "content": text}})
+}
+
 /// The Discord side of the chat pipeline, shared by the HTTP route and the gateway: who sent an
 /// interaction, and how its answers reach them.
 pub struct Discord {

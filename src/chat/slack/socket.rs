@@ -11,7 +11,6 @@ use super::{Delivery, Slack};
 use crate::chat::Link;
 use crate::chat::Pipeline;
 use crate::config::Secret;
-use crate::error_chain;
 use crate::incident::Platform;
 use crate::metrics::Metrics;
 
@@ -96,20 +95,18 @@ async fn pipeline(state: &SlackClientEventsUserState) -> Option<Arc<Pipeline<Sla
 }
 
 /// Takes a delivery into the pipeline; the websocket acknowledgement follows at once (timed
-/// from the callback's start).
+/// from the callback's start). What the author is told when it was not taken.
 async fn dispatch(
     slack: Arc<Pipeline<Slack>>,
     delivery: Delivery,
     state: &SlackClientEventsUserState,
     started: std::time::Instant,
-) {
+) -> Option<String> {
     let taken = slack.take(delivery).await;
     if let Some(metrics) = state.read().await.get_user_state::<Arc<Metrics>>() {
         metrics.ack(Platform::Slack, started.elapsed());
     }
-    if let Err(e) = taken {
-        tracing::error!(error = %error_chain(&e), "could not store a socket mode request");
-    }
+    taken.err().map(|refusal| refusal.notice())
 }
 
 async fn on_command(
@@ -129,7 +126,11 @@ async fn on_command(
             response_url: event.response_url.0.to_string(),
             trigger_id: event.trigger_id.0,
         };
-        dispatch(slack, Delivery::Command(command), &state, started).await;
+        if let Some(notice) = dispatch(slack, Delivery::Command(command), &state, started).await {
+            // A slash command's answer is seen by its author only.
+            let answer = SlackMessageContent::new().with_text(notice);
+            return Ok(SlackCommandEventResponse::new(answer));
+        }
     }
     Ok(SlackCommandEventResponse::new(SlackMessageContent::new()))
 }
