@@ -13,6 +13,7 @@
 //! | behaviour | module |
 //! |---|---|
 //! | the command line, start-up, `serve`, HTTP routes, `/healthz` `/readyz` `/metrics`, `check-config`'s warnings | [`app`] (`cli`, `startup`, `serve`, `http`, `health`, `warnings`) |
+//! | connection timeouts and cap, body limits, checks before a body is read | [`app::http`] (`connections`, `body`) |
 //! | a slash command's grammar and its errors | [`command`] |
 //! | what a command does to an incident: states, severity, timers, the report's milestones | [`incident`] (`lifecycle`, `severity`, `timers`, `trail`, `timeline`) |
 //! | running a command: assess, update, resolve, status, report, follow-ups | [`engine`] (`handlers`, `read`, `report`, `dispatch`) |

@@ -62,7 +62,7 @@ pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
     stop: oneshot::Sender<()>,
-    server: JoinHandle<std::io::Result<()>>,
+    server: JoinHandle<()>,
     socket: Option<SocketMode>,
     background: Vec<JoinHandle<()>>,
     slack: Option<Arc<Pipeline<Slack>>>,
@@ -77,7 +77,7 @@ impl Running {
     /// stays in the inbox and runs at the next start; a post not delivered stays in the outbox.
     ///
     /// # Errors
-    /// The server failed while running.
+    /// The server's task panicked.
     pub async fn stop(self) -> std::io::Result<()> {
         // What has not started stays in the inbox for the next start; what runs finishes.
         if let Some(slack) = &self.slack {
@@ -97,7 +97,7 @@ impl Running {
         }
         let served = self.server.await.map_err(std::io::Error::other);
         self.sending.stop().await;
-        served?
+        served
     }
 }
 
@@ -287,10 +287,12 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
         app.readiness.clone(),
         Arc::clone(&app.metrics),
     );
+    let limits = http::Limits::from(&app.settings.server);
     let mut state = AppState {
         slack: None,
         discord: None,
         health,
+        bodies: http::body::Bodies::new(limits.body_timeout, http::body::BODY_BUDGET),
     };
     if let (Some(slack), Some(secret)) = (&slack, &app.settings.slack.signing_secret) {
         state.slack = Some((Arc::clone(slack), Verifier::new(secret)));
@@ -307,6 +309,7 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
     let server = tokio::spawn(http::serve(
         listener,
         state,
+        limits,
         tasks.clone(),
         grace,
         async move {

@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod replay;
 mod router;
 mod served;
+pub mod signing;
 pub mod slack;
 pub mod work;
 

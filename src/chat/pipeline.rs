@@ -12,6 +12,8 @@
 //!   `slack.team_ids`, `discord.guild_ids`) is refused before it is stored, whatever its
 //!   transport; its author is told why ([`Refusal::notice`]). One stored before the settings
 //!   stopped serving its place is dropped, not run, when it is taken up.
+//! - A command longer than [`command::MAX_INPUT_CHARS`] is refused before it is stored, whatever
+//!   its transport; its author is told why.
 //! - A request that changes something is marked handled in the same transaction as its effect
 //!   (the engine passes its key to the store), and again once the engine gave its final answer
 //!   (a refusal changes nothing and has no transaction of its own), so a replay never runs it
@@ -51,12 +53,15 @@ use crate::store::{self, Inbound, Store};
 /// How often [`Pipeline::upkeep`] looks for requests without a live process to run them.
 const UPKEEP_EVERY: Duration = Duration::from_secs(10);
 
-/// Why a request was not taken into the inbox; nothing was stored.
+/// Why a request was not taken into the inbox; nothing was stored. [`Pipeline::accept`] logs it.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
     /// It came from a workspace or server firewatch does not serve; what its author is told.
     #[error("{0}")]
     NotServed(String),
+    /// Its command is longer than any platform lets people type.
+    #[error("{}", .0.problem)]
+    TooLong(command::ParseError),
     /// The inbox could not store it.
     #[error(transparent)]
     Store(#[from] store::Error),
@@ -67,6 +72,10 @@ impl Refusal {
     pub fn notice(&self) -> String {
         match self {
             Self::NotServed(why) => format!("⚠️ {why} Nothing was recorded."),
+            Self::TooLong(e) => format!(
+                "⚠️ firewatch did not take that: {}. Nothing was recorded.",
+                e.problem
+            ),
             // A connection lost while the commit was on its way leaves open whether the store
             // took it (and then it runs): the author is pointed at what shows it.
             Self::Store(_) => "⚠️ firewatch could not record that (its store is unavailable). \
@@ -145,11 +154,15 @@ impl<A: Adapter> Pipeline<A> {
     /// [`Pipeline::start`] when it is new, `None` for a redelivery.
     ///
     /// # Errors
-    /// [`Refusal`]: it comes from a workspace or server firewatch does not serve, or the inbox
-    /// could not store it; answer with its [`Refusal::notice`].
+    /// [`Refusal`]: it comes from a workspace or server firewatch does not serve, its command is
+    /// too long, or the inbox could not store it; answer with its [`Refusal::notice`].
     pub async fn accept(&self, request: &A::Request) -> Result<Option<Claim>, Refusal> {
         self.adapter.admit(request).map_err(Refusal::NotServed)?;
         let key = A::key(request);
+        if let Err(e) = command::check_length(&A::line(request)) {
+            tracing::warn!(request = %key, problem = %e.problem, "refused a command over the length limit");
+            return Err(Refusal::TooLong(e));
+        }
         let Some(claim) = self.work.claim(key.clone()) else {
             return Ok(None);
         };

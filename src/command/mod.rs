@@ -17,7 +17,12 @@ pub use spec::CommandName;
 
 use crate::incident::{IncidentId, Severity, Status};
 
-/// The longest command text accepted, in characters.
+/// The longest command text accepted, in characters. Discord's string options hold at most
+/// 6 000 characters each; Slack documents no limit for a slash command's text (it keeps at most
+/// 40 000 characters of a message). No command's grammar needs more than a free-text
+/// argument ([`MAX_TEXT_CHARS`]) and a few flags, so 8 000 refuses nothing a person means to
+/// type, and every platform's requests are held to it before they are stored
+/// ([`crate::chat::pipeline`]).
 pub const MAX_INPUT_CHARS: usize = 8_000;
 /// The longest free-text argument accepted (description, progress, note…), in characters.
 pub const MAX_TEXT_CHARS: usize = 3_000;
@@ -249,11 +254,11 @@ pub fn changes_nothing(line: &str) -> bool {
     parse(line).map_or(true, |call| call.command.only_reads())
 }
 
-/// Parses one command.
+/// Checks that `input` is no longer than [`MAX_INPUT_CHARS`].
 ///
 /// # Errors
-/// [`ParseError`] naming the bad token, with the command's usage line when it is known.
-pub fn parse(input: &str) -> Result<Invocation, ParseError> {
+/// [`ParseError`] saying how long it is.
+pub fn check_length(input: &str) -> Result<(), ParseError> {
     let length = input.chars().count();
     if length > MAX_INPUT_CHARS {
         return Err(ParseError {
@@ -263,6 +268,15 @@ pub fn parse(input: &str) -> Result<Invocation, ParseError> {
             usage: None,
         });
     }
+    Ok(())
+}
+
+/// Parses one command.
+///
+/// # Errors
+/// [`ParseError`] naming the bad token, with the command's usage line when it is known.
+pub fn parse(input: &str) -> Result<Invocation, ParseError> {
+    check_length(input)?;
     let tokens = lexer::lex(input.trim()).map_err(|e| ParseError {
         problem: e.to_string(),
         usage: None,

@@ -310,12 +310,32 @@ impl Settings {
         )?;
         within("kubernetes.timeout", self.kubernetes.timeout, SECOND, HOUR)?;
         within("helm.timeout", self.helm.timeout, SECOND, HOUR)?;
-        within(
-            "server.shutdown_grace",
-            self.server.shutdown_grace,
-            SECOND,
-            Interval::from_secs(600),
-        )?;
+        let ten_minutes = Interval::from_secs(600);
+        for (key, value, max) in [
+            (
+                "server.shutdown_grace",
+                self.server.shutdown_grace,
+                ten_minutes,
+            ),
+            (
+                "server.header_timeout",
+                self.server.header_timeout,
+                ten_minutes,
+            ),
+            ("server.body_timeout", self.server.body_timeout, ten_minutes),
+            ("server.idle_timeout", self.server.idle_timeout, HOUR),
+        ] {
+            within(key, value, SECOND, max)?;
+        }
+        if !(1..=65_536).contains(&self.server.max_connections) {
+            return Err((
+                "server.max_connections".into(),
+                format!(
+                    "{} is out of range (1 to 65536)",
+                    self.server.max_connections
+                ),
+            ));
+        }
         self.check_ops()?;
         self.check_approvals()?;
         self.check_jobs()?;

@@ -197,6 +197,16 @@ pub struct ServerSettings {
     /// On SIGTERM or Ctrl-C, how long commands in flight may take to finish (1s to 10m). Keep
     /// it below the pod's `terminationGracePeriodSeconds`.
     pub shutdown_grace: Interval,
+    /// How long a client has to send a request's headers, from the connection's start or the
+    /// request's first byte (1s to 10m); a connection that takes longer is closed.
+    pub header_timeout: Interval,
+    /// How long a client has to send a request's whole body once its headers are in (1s to
+    /// 10m); a body that takes longer is answered 408 and its connection closed.
+    pub body_timeout: Interval,
+    /// How long a kept-alive connection may wait for its next request (1s to 1h).
+    pub idle_timeout: Interval,
+    /// How many connections are served at once (1 to 65 536); more wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl Default for ServerSettings {
@@ -204,6 +214,10 @@ impl Default for ServerSettings {
         Self {
             listen: "0.0.0.0:8080".into(),
             shutdown_grace: Interval::from_secs(20),
+            header_timeout: Interval::from_secs(10),
+            body_timeout: Interval::from_secs(10),
+            idle_timeout: Interval::from_secs(60),
+            max_connections: 1024,
         }
     }
 }

@@ -495,3 +495,42 @@ fn the_outbox_gives_up_after_30_minutes_by_default_and_its_times_are_checked() {
     let (key, _) = invalid(&format!("{MINIMAL}\n[outbox]\nsend_timeout = \"5m\"\n"));
     assert_eq!(key, "outbox.send_timeout");
 }
+
+#[test]
+fn connection_limits_have_defaults_and_are_checked() {
+    let s = load(MINIMAL).expect("loads");
+    assert_eq!(s.server.header_timeout, Interval::from_secs(10));
+    assert_eq!(s.server.body_timeout, Interval::from_secs(10));
+    assert_eq!(s.server.idle_timeout, Interval::from_secs(60));
+    assert_eq!(s.server.max_connections, 1024);
+    let s = load(&format!(
+        "{MINIMAL}\n[server]\nheader_timeout = \"5s\"\nbody_timeout = \"30s\"\n\
+         idle_timeout = \"2m\"\nmax_connections = 64\n"
+    ))
+    .expect("loads");
+    assert_eq!(s.server.header_timeout, Interval::from_secs(5));
+    assert_eq!(s.server.body_timeout, Interval::from_secs(30));
+    assert_eq!(s.server.idle_timeout, Interval::from_secs(120));
+    assert_eq!(s.server.max_connections, 64);
+    let s = load_env(
+        MINIMAL,
+        &[
+            ("FIREWATCH__SERVER__MAX_CONNECTIONS", "8"),
+            ("FIREWATCH__SERVER__IDLE_TIMEOUT", "1s"),
+        ],
+    )
+    .expect("loads");
+    assert_eq!(s.server.max_connections, 8);
+    assert_eq!(s.server.idle_timeout, Interval::from_secs(1));
+    for (setting, key) in [
+        ("header_timeout = \"0s\"", "server.header_timeout"),
+        ("body_timeout = \"11m\"", "server.body_timeout"),
+        ("idle_timeout = \"2h\"", "server.idle_timeout"),
+        ("max_connections = 0", "server.max_connections"),
+        ("max_connections = 100000", "server.max_connections"),
+    ] {
+        let (got, message) = invalid(&format!("{MINIMAL}\n[server]\n{setting}\n"));
+        assert_eq!(got, key, "{setting}: {message}");
+        assert!(message.contains("out of range"), "{setting}: {message}");
+    }
+}

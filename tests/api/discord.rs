@@ -62,12 +62,17 @@ impl Served {
     }
 
     async fn count(&self, sql: &'static str) -> i64 {
-        let store = firewatch::store::SqlStore::connect(&self.t.app.settings.store.url)
-            .await
-            .unwrap();
-        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(store.pool()).await.unwrap();
-        n
+        count_in(&self.t, sql).await
     }
+}
+
+/// The number `sql` selects from `t`'s store.
+async fn count_in(t: &TestApp, sql: &'static str) -> i64 {
+    let store = firewatch::store::SqlStore::connect(&t.app.settings.store.url)
+        .await
+        .unwrap();
+    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(store.pool()).await.unwrap();
+    n
 }
 
 /// Sends `body` to firewatch's interactions endpoint at `addr`, signed now with the test key.
@@ -169,6 +174,31 @@ async fn bad_missing_and_stale_signatures_get_401_and_store_nothing() {
     );
     assert_eq!(s.count("SELECT count(*) FROM processed_requests").await, 0);
     assert_eq!(s.count("SELECT count(*) FROM incidents").await, 0);
+    assert!(s.fake.calls().is_empty());
+}
+
+#[tokio::test]
+async fn an_interaction_over_the_length_limit_is_refused_with_a_word_and_never_stored() {
+    let s = Served::start().await;
+    let long = "a".repeat(9_000);
+    let (status, body) = s
+        .interact(&command(
+            "1190000000000000009",
+            "note",
+            json!([{"name": "text", "type": 3, "value": long}]),
+        ))
+        .await;
+    assert_eq!(status, 200);
+    let answer = json_body(&body);
+    assert_eq!(
+        (answer["type"].clone(), answer["data"]["flags"].clone()),
+        (json!(4), json!(64))
+    );
+    assert_has(
+        answer["data"]["content"].as_str().unwrap(),
+        &["characters long; the limit is 8000", "Nothing was recorded"],
+    );
+    assert_eq!(s.count("SELECT count(*) FROM processed_requests").await, 0);
     assert!(s.fake.calls().is_empty());
 }
 
@@ -458,6 +488,19 @@ async fn gateway_mode_takes_interactions_over_the_websocket() {
         "assess",
         json!([{"name": "description", "type": 3, "value": "search is down"}]),
     ));
+    // Over the length limit: told at once through the callback, and nothing is stored.
+    let mut long = interaction.clone();
+    long["id"] = "1190000000000000031".into();
+    long["data"]["options"][0]["options"][0]["value"] = "x".repeat(9_000).into();
+    fake.dispatch("INTERACTION_CREATE", long).await;
+    let refused = fake
+        .wait_calls("POST /interactions/1190000000000000031/{token}/callback", 1)
+        .await;
+    assert_eq!(refused[0].body["type"], 4);
+    assert_has(
+        &refused[0].body["data"]["content"].to_string(),
+        &["the limit is 8000", "Nothing was recorded"],
+    );
     fake.dispatch("INTERACTION_CREATE", interaction).await;
     let callback = fake
         .wait_calls("POST /interactions/1190000000000000030/{token}/callback", 1)
@@ -474,6 +517,8 @@ async fn gateway_mode_takes_interactions_over_the_websocket() {
     // The deferral over the gateway is timed like one over HTTP.
     let acks = "firewatch_ack_latency_seconds_count{platform=\"discord\"}";
     assert_eq!(crate::health::metric(&t.app, acks), 1.0);
+    let stored = count_in(&t, "SELECT count(*) FROM processed_requests").await;
+    assert_eq!(stored, 1, "only the command within the limit");
     running.stop().await.unwrap();
 }
 

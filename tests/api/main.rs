@@ -19,6 +19,7 @@ mod replicas;
 mod report;
 mod shutdown;
 mod slack;
+mod slow_clients;
 mod store;
 mod store_faults;
 mod support;

@@ -18,9 +18,9 @@ use crate::slack::{SECRET, send_command};
 
 const TOKEN: &str = "xoxb-shutdown-test-token";
 
-struct Serving {
-    child: Child,
-    addr: std::net::SocketAddr,
+pub struct Serving {
+    pub child: Child,
+    pub addr: std::net::SocketAddr,
     /// Every stderr line, as it comes.
     lines: mpsc::UnboundedReceiver<String>,
     seen: Vec<String>,
@@ -33,7 +33,7 @@ async fn serve(dir: &Path, fake: &FakeSlack) -> Serving {
 }
 
 /// [`serve`] with more environment variables.
-async fn serve_with(dir: &Path, fake: &FakeSlack, env: &[(&str, &str)]) -> Serving {
+pub async fn serve_with(dir: &Path, fake: &FakeSlack, env: &[(&str, &str)]) -> Serving {
     let config = write_config(dir);
     std::fs::write(dir.join("bot-token"), format!("{TOKEN}\n")).unwrap();
     std::fs::write(dir.join("signing-secret"), format!("{SECRET}\n")).unwrap();

@@ -315,10 +315,27 @@ async fn a_certificate_check_and_an_oversized_body_store_nothing() {
     let (status, _) = post_signed(s.addr(), "/slack/commands", check).await;
     assert_eq!(status, 200);
     assert_eq!(s.inbox().await, 0);
-    // Larger than any request Slack sends (axum's 2 MiB limit): refused before it is read whole.
-    let huge = format!("{check}&text={}", "a".repeat(3 << 20));
-    let (status, _) = post_signed(s.addr(), "/slack/commands", &huge).await;
-    assert_eq!(status, 413);
+    // A signed command of 1.5 MB, far larger than any request Slack sends (64 KiB): refused
+    // by its length while only its first KiB was sent, before the inbox.
+    let huge = command_body(
+        &s.fake,
+        "alice",
+        "C0INC",
+        &format!("/incident-note {}", "a".repeat(1_500_000)),
+        "3.2.a",
+    );
+    let now = chrono::Utc::now().timestamp();
+    let head = format!(
+        "POST /slack/commands HTTP/1.1\r\nHost: {}\r\n\
+         X-Slack-Signature: {}\r\nX-Slack-Request-Timestamp: {now}\r\n\
+         Content-Length: {}\r\n\r\n",
+        s.addr(),
+        sign(SECRET, now, &huge),
+        huge.len()
+    );
+    let first_kib = [head.as_bytes(), &huge.as_bytes()[..1024]].concat();
+    let seen = crate::slow_clients::send_then_stall(s.addr(), first_kib).await;
+    assert_eq!(seen.status, Some(413));
     assert_eq!(s.inbox().await, 0);
     // A command whose text merely reads `ssl_check=1` is a command: stored, run, answered.
     let (status, _) = s
@@ -326,6 +343,29 @@ async fn a_certificate_check_and_an_oversized_body_store_nothing() {
         .await;
     assert_eq!(status, 200);
     s.fake.wait_calls("response_url", 1).await;
+    assert_eq!(s.inbox().await, 1);
+}
+
+#[tokio::test]
+async fn a_command_over_the_length_limit_is_refused_with_a_word_and_never_stored() {
+    let s = Served::start(&[]).await;
+    let line = format!("/incident-note {}", "a".repeat(9_000));
+    let (status, body) = s.command("alice", "C0INC", &line, "3.4.a").await;
+    assert_eq!(status, 200);
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["response_type"], "ephemeral");
+    assert_has(
+        answer["text"].as_str().unwrap(),
+        &[
+            "the command is 9015 characters long; the limit is 8000",
+            "Nothing was recorded",
+        ],
+    );
+    assert_eq!(s.inbox().await, 0);
+    // A command at the limit is taken.
+    let line = format!("/incident-note {}", "a".repeat(8_000 - 15));
+    let (status, body) = s.command("alice", "C0INC", &line, "3.4.b").await;
+    assert_eq!((status, body.as_str()), (200, ""));
     assert_eq!(s.inbox().await, 1);
 }
 
@@ -574,32 +614,44 @@ async fn socket_mode_takes_the_same_commands_without_a_public_url() {
     let open = fake.wait_calls("apps.connections.open", 1).await;
     assert_eq!(open[0].auth.as_deref(), Some("Bearer xapp-test-token"));
     let envelope = socket_command(&fake, "T0001", "alice", "12.1.a");
+    // A command over the length limit: its acknowledgement says so to its author, and
+    // nothing is stored.
+    let mut long = envelope.clone();
+    long["envelope_id"] = "0a0b0c0d-4d35-4d0b-b6aa-3361493e1caf".into();
+    long["payload"]["text"] = "x".repeat(9_000).into();
+    long["payload"]["trigger_id"] = "12.0.a".into();
+    fake.send_envelope(long).await;
+    let acks = fake.wait_calls("socket", 1).await;
+    assert_has(
+        &acks[0].body.to_string(),
+        &["0a0b0c0d", "the limit is 8000", "Nothing was recorded"],
+    );
     fake.send_envelope(envelope.clone()).await;
     let posts = fake.wait_calls("chat.postMessage", 1).await;
     assert_has(&text_of(&posts[0]), &["🚨 INCIDENT DETECTED"]);
     // Socket Mode leaves the handle out; users.info supplies it, as over HTTP.
     assert_eq!(t.timeline(1).await[0].actor.name, "alice");
-    let acks = fake.wait_calls("socket", 1).await;
+    let acks = fake.wait_calls("socket", 2).await;
     assert_eq!(
-        acks[0].body["envelope_id"],
+        acks[1].body["envelope_id"],
         "57d6a792-4d35-4d0b-b6aa-3361493e1caf"
     );
-    // The acknowledgement over the websocket is timed like one over HTTP.
+    // The acknowledgements over the websocket are timed like ones over HTTP.
     let timed = "firewatch_ack_latency_seconds_count{platform=\"slack\"}";
-    assert_eq!(crate::health::metric(&t.app, timed), 1.0);
+    assert_eq!(crate::health::metric(&t.app, timed), 2.0);
     // Slack redelivers an unacknowledged envelope: still one incident.
     fake.send_envelope(envelope).await;
-    fake.wait_calls("socket", 2).await;
-    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM incidents")
-        .fetch_one(
-            firewatch::store::SqlStore::connect(&t.app.settings.store.url)
-                .await
-                .unwrap()
-                .pool(),
-        )
+    fake.wait_calls("socket", 3).await;
+    let store = firewatch::store::SqlStore::connect(&t.app.settings.store.url)
         .await
         .unwrap();
-    assert_eq!(n, 1);
+    for (query, stored) in [
+        ("SELECT count(*) FROM incidents", 1),
+        ("SELECT count(*) FROM processed_requests", 1),
+    ] {
+        let (n,): (i64,) = sqlx::query_as(query).fetch_one(store.pool()).await.unwrap();
+        assert_eq!(n, stored, "{query}");
+    }
     running.stop().await.unwrap();
 }
 

@@ -2,21 +2,27 @@
 //! compared in constant time, with the timestamp within five minutes of now.
 //!
 //! # Guarantees
-//! A request that fails here is answered 401 and never reaches the inbox or the engine.
+//! A request that fails here is answered 401 and never reaches the inbox or the engine; one
+//! whose headers already fail ([`Verifier::check_headers`]) is refused before its body is read.
 //! Rejections never contain the secret.
 
 use axum::http::HeaderMap;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use crate::chat::signing::{Scheme, Unsigned};
 use crate::config::Secret;
 
 /// The header with `v0=<hex HMAC>`.
 pub const SIGNATURE_HEADER: &str = "x-slack-signature";
 /// The header with the Unix time the request was signed at.
 pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
-/// How far a request's timestamp may be from now, in seconds, either way (Slack's 5 minutes).
-const MAX_AGE_SECONDS: i64 = 5 * 60;
+/// Slack's signing headers, and how far a request's timestamp may be from now (5 minutes).
+const SCHEME: Scheme = Scheme {
+    signature: SIGNATURE_HEADER,
+    timestamp: TIMESTAMP_HEADER,
+    window_seconds: 5 * 60,
+};
 
 /// Why a request was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,8 +55,18 @@ impl Verifier {
         }
     }
 
+    /// Checks what can be checked before the body is read: both signing headers are present
+    /// and the timestamp is within five minutes of now. A request that passes still needs
+    /// [`Verifier::check`] once its body is in.
+    ///
+    /// # Errors
+    /// [`Rejection`] saying what is wrong.
+    pub fn check_headers(&self, headers: &HeaderMap) -> Result<(), Rejection> {
+        signing_headers(headers, chrono::Utc::now().timestamp()).map(|_| ())
+    }
+
     /// Checks the `X-Slack-Signature` and `X-Slack-Request-Timestamp` headers against `body`:
-    /// the signature in constant time, then the timestamp against the clock.
+    /// the headers as [`Verifier::check_headers`] does, then the signature in constant time.
     ///
     /// # Errors
     /// [`Rejection`] saying what is wrong (without the secret).
@@ -59,14 +75,7 @@ impl Verifier {
     }
 
     fn check_at(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), Rejection> {
-        let header = |name: &'static str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .ok_or(Rejection::Missing(name))
-        };
-        let signature = header(SIGNATURE_HEADER)?;
-        let timestamp = header(TIMESTAMP_HEADER)?;
+        let (signature, timestamp) = signing_headers(headers, now)?;
         std::str::from_utf8(body).map_err(|_| Rejection::Body)?;
         let mut mac = self
             .keyed
@@ -80,14 +89,21 @@ impl Verifier {
         mac.update(timestamp.as_bytes());
         mac.update(b":");
         mac.update(body);
-        mac.verify_slice(&claimed).map_err(|_| mismatch)?;
-        match timestamp.parse::<i64>() {
-            Ok(at) if now.abs_diff(at) <= MAX_AGE_SECONDS.unsigned_abs() => Ok(()),
-            _ => Err(Rejection::Invalid(
-                "the timestamp is expired or not within 5 minutes of now",
-            )),
-        }
+        mac.verify_slice(&claimed).map_err(|_| mismatch)
     }
+}
+
+/// The signature and the timestamp, once both are present and the timestamp is within the
+/// window at `now`.
+fn signing_headers(headers: &HeaderMap, now: i64) -> Result<(&str, &str), Rejection> {
+    SCHEME
+        .headers(headers, now)
+        .map_err(|unsigned| match unsigned {
+            Unsigned::Missing(name) => Rejection::Missing(name),
+            Unsigned::Stale => {
+                Rejection::Invalid("the timestamp is expired or not within 5 minutes of now")
+            }
+        })
 }
 
 #[cfg(test)]
@@ -96,10 +112,15 @@ mod tests {
 
     /// Signs like Slack does, with the real HMAC (the test is the counterpart of Slack).
     fn signed(secret: &str, ts: i64, body: &str) -> HeaderMap {
-        let signature = crate::chat::slack::sign(secret, ts, body);
+        signed_at(secret, &ts.to_string(), body)
+    }
+
+    /// [`signed`] with the timestamp as the header carries it.
+    fn signed_at(secret: &str, ts: &str, body: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
+        let signature = crate::chat::slack::sign_text(secret, ts, body);
         headers.insert(SIGNATURE_HEADER, signature.parse().unwrap());
-        headers.insert(TIMESTAMP_HEADER, ts.to_string().parse().unwrap());
+        headers.insert(TIMESTAMP_HEADER, ts.parse().unwrap());
         headers
     }
 
@@ -196,5 +217,49 @@ mod tests {
             unkeyed.check_at(&good, body.as_bytes(), at),
             Err(Rejection::Invalid("the signing secret is empty"))
         );
+    }
+
+    #[test]
+    fn the_headers_are_judged_before_the_body_and_by_the_same_rules_as_the_whole_request() {
+        let secret = "8f742231b10e8888abcd99yyyzzz85a5";
+        let verifier = Verifier::new(&Secret::new(secret));
+        let body = "command=%2Fincident-status&text=";
+        // Present and fresh: the headers pass, whatever the signature says (the body decides).
+        let forged = signed("another-secret", now(), body);
+        assert_eq!(verifier.check_headers(&forged), Ok(()));
+        assert!(verifier.check(&forged, body.as_bytes()).is_err());
+        let mut unsigned = forged.clone();
+        unsigned.remove(SIGNATURE_HEADER);
+        let mut untimed = forged.clone();
+        untimed.remove(TIMESTAMP_HEADER);
+        for (headers, missing) in [
+            (&HeaderMap::new(), SIGNATURE_HEADER),
+            (&unsigned, SIGNATURE_HEADER),
+            (&untimed, TIMESTAMP_HEADER),
+        ] {
+            assert_eq!(
+                verifier.check_headers(headers),
+                Err(Rejection::Missing(missing))
+            );
+            assert_eq!(
+                verifier.check(headers, body.as_bytes()),
+                Err(Rejection::Missing(missing))
+            );
+        }
+        // Out of the window, or not a time at all: refused before the body, with the reason
+        // the whole check gives.
+        for ts in [
+            (now() - 301).to_string(),
+            (now() + 301).to_string(),
+            "soon".into(),
+            i64::MIN.to_string(),
+        ] {
+            let mut headers = signed(secret, now(), body);
+            headers.insert(TIMESTAMP_HEADER, ts.parse().unwrap());
+            let early = verifier.check_headers(&headers).unwrap_err();
+            assert!(early.to_string().contains("expired"), "{ts}: {early}");
+            let signed = signed_at(secret, &ts, body);
+            assert_eq!(verifier.check(&signed, body.as_bytes()), Err(early), "{ts}");
+        }
     }
 }
