@@ -30,6 +30,7 @@
 //! | `bot.toml` | [`config`]; services in [`catalog`] |
 //! | what `/metrics` counts | [`metrics`] |
 
+pub mod alerts;
 pub mod app;
 pub mod approval;
 pub mod catalog;

@@ -109,6 +109,11 @@ pub trait Adapter: Send + Sync + 'static {
     /// Who sent it and from where (the pipeline sets [`Caller::request`]).
     async fn caller(&self, request: &Self::Request) -> Caller;
 
+    /// Runs it through the engine once: a chat request is the command line it carries.
+    async fn attempt(&self, engine: &Engine, caller: &Caller, request: &Self::Request) -> Answer {
+        engine.attempt(caller, &Self::line(request)).await
+    }
+
     /// Delivers the engine's replies to a request from `caller`: posts into channels are stored
     /// in the outbox ([`crate::delivery`]) before this returns, so the request is marked
     /// delivered only once they are safe; they reach the platform from there.
@@ -219,10 +224,9 @@ impl<A: Adapter> Pipeline<A> {
         let key = A::key(&request);
         let mut caller = self.adapter.caller(&request).await;
         caller.request = Some(key.clone());
-        let line = A::line(&request);
         let mut last: Option<Failure> = None;
         for failures in 1.. {
-            let failure = match self.engine.attempt(&caller, &line).await {
+            let failure = match self.adapter.attempt(&self.engine, &caller, &request).await {
                 Answer::Final(replies) => return self.answer(&request, &caller, replies).await,
                 Answer::Replayed => {
                     // Done by an earlier run: the first run of a redelivery has nothing to say;

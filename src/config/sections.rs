@@ -139,6 +139,10 @@ pub struct ServiceSettings {
     /// Roles that own the service; paged with the severity's roles.
     #[serde(default)]
     pub owners: Vec<String>,
+    /// Where incidents from this service's alerts are opened (as `alerts.channel`, which
+    /// applies when unset).
+    #[serde(default)]
+    pub alerts_channel: Option<String>,
 }
 
 /// `[roles.NAME]`: who a role is on each platform.

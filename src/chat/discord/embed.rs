@@ -21,6 +21,8 @@ const FIELD_NAME: usize = 256;
 const FIELD_VALUE: usize = 1_024;
 const FIELDS: usize = 25;
 const CUSTOM_ID: usize = 100;
+/// Discord's limit for a link button's URL.
+const LINK_URL: usize = 512;
 
 /// The message as a Discord message body (`content`, `embeds`, `components`,
 /// `allowed_mentions`).
@@ -99,8 +101,21 @@ pub fn render(message: &Message, roles: &Roles) -> Value {
             })
         })
         .collect();
-    if !buttons.is_empty() {
-        body["components"] = json!([{"type": 1, "components": buttons}]);
+    // Link buttons (style 5) open their URL and send firewatch nothing.
+    let links: Vec<Value> = message
+        .links
+        .iter()
+        .filter(|l| l.url.len() <= LINK_URL)
+        .take(5)
+        .map(|l| json!({"type": 2, "style": 5, "label": shorten(&l.label, 80), "url": l.url}))
+        .collect();
+    let rows: Vec<Value> = [buttons, links]
+        .into_iter()
+        .filter(|row| !row.is_empty())
+        .map(|row| json!({"type": 1, "components": row}))
+        .collect();
+    if !rows.is_empty() {
+        body["components"] = json!(rows);
     }
     body
 }
