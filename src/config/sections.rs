@@ -244,7 +244,8 @@ pub struct SlackSettings {
     pub signing_secret_file: Option<PathBuf>,
     /// A file holding the app-level token, instead of `app_token`.
     pub app_token_file: Option<PathBuf>,
-    /// Channel that receives every alert.
+    /// Channel that also receives the 🚨 of every `/incident-assess` (incidents from alerts open
+    /// in `[alerts]` channel).
     pub alerts_channel: Option<String>,
     /// Open a dedicated channel per incident.
     pub create_incident_channels: bool,
