@@ -82,14 +82,43 @@ pub fn line(member: &Member) -> String {
     text
 }
 
-/// The lines of `members` (at most [`LISTED`], then how many more).
-pub fn lines<'a>(members: impl IntoIterator<Item = &'a Member>) -> Vec<String> {
-    let members: Vec<&Member> = members.into_iter().collect();
-    let mut lines: Vec<String> = members.iter().take(LISTED).map(|m| line(m)).collect();
-    if members.len() > LISTED {
-        lines.push(format!("… and {} more", members.len() - LISTED));
+/// Alerts a message shows: the first [`LISTED`] of them, and how many there are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shown {
+    /// The first of them, in the order they are listed.
+    pub first: Vec<Member>,
+    /// How many there are.
+    pub count: usize,
+    /// How many of them fire again.
+    pub again: usize,
+}
+
+impl Shown {
+    /// All of `members`, listed.
+    pub fn all(members: Vec<Member>) -> Self {
+        let count = members.len();
+        let again = members.iter().filter(|m| m.firings > 1).count();
+        let first = members.into_iter().take(LISTED).collect();
+        Self {
+            first,
+            count,
+            again,
+        }
     }
-    lines
+
+    /// Whether there is nothing to show.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Their lines: the first [`LISTED`], then how many more.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self.first.iter().map(line).collect();
+        if self.count > self.first.len() {
+            lines.push(format!("… and {} more", self.count - self.first.len()));
+        }
+        lines
+    }
 }
 
 /// The links a message about `n`'s alerts offers: where to silence them (Grafana's
@@ -170,7 +199,7 @@ mod tests {
              since 13:08 UTC"
         );
         let many: Vec<Member> = (0..25).map(|_| member(alert.clone(), 1)).collect();
-        let listed = lines(&many);
+        let listed = Shown::all(many).lines();
         assert_eq!(listed.len(), LISTED + 1);
         assert_eq!(listed.last().unwrap(), "… and 5 more");
     }

@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use super::opening::Opening;
 use super::{Answer, Caller, Engine, Error, Failure, Reply, Result, error_reference, to_channel};
 use crate::alerts::group::{self, Plan, Target};
-use crate::alerts::messages::{self, timeline_line};
-use crate::alerts::{AlertState, Change, Decision, Member, Notification, rules};
+use crate::alerts::messages::{self, Shown, timeline_line};
+use crate::alerts::{AlertState, Change, Decision, Notification, rules};
 use crate::error_chain;
 use crate::incident::lifecycle::{self, Event, Report};
 use crate::incident::{Actor, Draft, Incident, Status, TimelineEvent};
@@ -279,8 +279,8 @@ impl Engine {
                         previously(&previous, now)
                     ));
                 }
-                lines.push(format!("🔔 Alerts firing ({})", announce.len()));
-                lines.extend(messages::lines(&announce));
+                lines.push(format!("🔔 Alerts firing ({})", announce.count));
+                lines.extend(announce.lines());
                 if n.truncated > 0 {
                     lines.push(format!(
                         "{} more alerts were left out by the sender (max_alerts)",
@@ -327,13 +327,12 @@ impl Engine {
         }
     }
 
-    /// "➕ N more alerts firing" about `members`, when there are any.
-    fn more(&self, incident: &Incident, members: &[Member]) -> Option<Reply> {
-        if members.is_empty() || !incident.status.is_active() {
+    /// "➕ N more alerts firing" about `shown`, when there are any.
+    fn more(&self, incident: &Incident, shown: &Shown) -> Option<Reply> {
+        if shown.is_empty() || !incident.status.is_active() {
             return None;
         }
-        let again = members.iter().filter(|m| m.firings > 1).count();
-        let headline = match (members.len(), again) {
+        let headline = match (shown.count, shown.again) {
             (n, a) if a == n => format!("🔁 {} firing again on {}", alerts(n), incident.id),
             (n, 0) => format!("➕ {} more {} firing on {}", n, plural(n), incident.id),
             (n, a) => format!(
@@ -344,10 +343,7 @@ impl Engine {
             ),
         };
         let mut message = Message::notice(headline, "");
-        message.blocks = messages::lines(members)
-            .into_iter()
-            .map(Block::Text)
-            .collect();
+        message.blocks = shown.lines().into_iter().map(Block::Text).collect();
         Some(to_channel(&incident.channel, self.about(incident, message)))
     }
 
@@ -396,8 +392,8 @@ impl Engine {
         let now = self.clock.now();
         let due: Vec<Announcement> = self.store.due_announcements(now, BATCH).await?;
         let mut posted = 0;
-        for Announcement { incident, members } in due {
-            let Some(reply) = self.more(&incident, &members) else {
+        for Announcement { incident, shown } in due {
+            let Some(reply) = self.more(&incident, &shown) else {
                 continue;
             };
             if let Err(e) = self.outbox.post(&incident.channel, &reply.message).await {

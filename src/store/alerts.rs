@@ -1,7 +1,8 @@
 //! What the store answers about alerts: what a notification did ([`AlertsTaken`]) and the
 //! "more alerts firing" messages that fell due ([`Announcement`]).
 
-use crate::alerts::{AlertState, Decision, Member};
+use crate::alerts::messages::Shown;
+use crate::alerts::{AlertState, Decision};
 use crate::incident::{Incident, TimelineEvent};
 
 /// The engine's decision for a notification, made inside the store's transaction from the
@@ -41,8 +42,8 @@ pub struct AlertsTaken {
     /// What happened to an incident.
     pub taken: Taken,
     /// The alerts a message shows now: a new incident's firing alerts, or those that waited
-    /// to be shown once the incident's cadence allows (empty while it does not).
-    pub announce: Vec<Member>,
+    /// to be shown once the incident's cadence allows (none while it does not).
+    pub announce: Shown,
     /// The group's incident before this notification (the previous one, when a new one opened).
     pub previous: Option<Incident>,
 }
@@ -54,5 +55,5 @@ pub struct Announcement {
     /// The incident.
     pub incident: Incident,
     /// Its alerts that started firing since its last message.
-    pub members: Vec<Member>,
+    pub shown: Shown,
 }

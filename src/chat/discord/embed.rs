@@ -222,6 +222,33 @@ mod tests {
     }
 
     #[test]
+    fn links_are_link_buttons_in_a_row_of_their_own() {
+        let message = Message::notice("🚨 INCIDENT DETECTED - P0", "")
+            .with_button(
+                "Acknowledge",
+                "/incident-ack #1".into(),
+                ButtonStyle::Primary,
+            )
+            .with_link("Silence", "https://grafana.example.org/silence/new".into())
+            .with_link("Too long", format!("https://x.example/{}", "a".repeat(600)));
+        let body = render(&message, &Roles::new());
+        let rows = body["components"].as_array().unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            rows[0]["components"][0]["custom_id"],
+            "firewatch:/incident-ack #1"
+        );
+        let links = rows[1]["components"].as_array().unwrap();
+        assert_eq!(links.len(), 1, "a URL over Discord's limit is left out");
+        assert_eq!(links[0]["style"], 5);
+        assert_eq!(links[0]["url"], "https://grafana.example.org/silence/new");
+        assert!(
+            links[0].get("custom_id").is_none(),
+            "a link sends firewatch nothing"
+        );
+    }
+
+    #[test]
     fn hidden_characters_are_left_out_of_every_part() {
         let body = render(&crate::text::samples::message(), &Roles::new());
         assert_eq!(crate::text::samples::hidden_in(&body), Vec::<String>::new());

@@ -10,6 +10,7 @@ use sqlx::{AnyConnection, Row};
 use super::SqlStore;
 use super::dialect::{Dialect, Row as Locked};
 use super::incidents;
+use crate::alerts::messages::{LISTED, Shown};
 use crate::alerts::{AlertState, Change, Member};
 use crate::incident::{Actor, Incident, IncidentId};
 use crate::store::decode::millis;
@@ -137,7 +138,7 @@ pub(super) async fn take(
     let AlertState { latest, storm, .. } = state;
     let nothing = |taken| AlertsTaken {
         taken,
-        announce: Vec::new(),
+        announce: Shown::default(),
         previous: latest.clone(),
     };
     let (taken, id, opened) = match decision.change {
@@ -211,15 +212,17 @@ pub(super) async fn take(
         keep(&mut tx, id, &shown).await?;
     }
     let announce = if opened {
-        decision
-            .members
-            .into_iter()
-            .filter(Member::firing)
-            .collect()
+        Shown::all(
+            decision
+                .members
+                .into_iter()
+                .filter(Member::firing)
+                .collect(),
+        )
     } else if decision.announce {
         announce(&mut tx, id, at, every).await?
     } else {
-        Vec::new()
+        Shown::default()
     };
     tx.commit().await?;
     Ok(AlertsTaken {
@@ -291,7 +294,7 @@ async fn announce(
     id: IncidentId,
     at: DateTime<Utc>,
     every: TimeDelta,
-) -> Result<Vec<Member>> {
+) -> Result<Shown> {
     let last: Option<i64> =
         sqlx::query_scalar("SELECT announced_at FROM alert_incidents WHERE incident_id = $1")
             .bind(id.get())
@@ -306,7 +309,7 @@ async fn announce(
             .bind(id.get())
             .execute(&mut *tx)
             .await?;
-            Ok(Vec::new())
+            Ok(Shown::default())
         }
         Some(_) => show_waiting(tx, id, at).await,
         None => {
@@ -316,22 +319,31 @@ async fn announce(
     }
 }
 
-/// The firing alerts of `id` not shown yet, marked shown now.
-async fn show_waiting(
-    tx: &mut AnyConnection,
-    id: IncidentId,
-    at: DateTime<Utc>,
-) -> Result<Vec<Member>> {
-    let waiting = sqlx::query(
+/// The firing alerts of `id` not shown yet (the first [`LISTED`] read), marked shown now.
+async fn show_waiting(tx: &mut AnyConnection, id: IncidentId, at: DateTime<Utc>) -> Result<Shown> {
+    let first = sqlx::query(
         "SELECT * FROM alerts WHERE incident_id = $1 AND announced = 0 AND status = 'firing' \
-         ORDER BY starts_at, group_key, fingerprint",
+         ORDER BY starts_at, group_key, fingerprint LIMIT $2",
     )
     .bind(id.get())
+    .bind(LISTED as i64)
     .fetch_all(&mut *tx)
     .await?
     .iter()
-    .map(member)
+    .map(|row| {
+        member(row).map(|m| Member {
+            announced: true,
+            ..m
+        })
+    })
     .collect::<Result<Vec<_>>>()?;
+    let (count, again): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(CASE WHEN firings > 1 THEN 1 END) FROM alerts \
+         WHERE incident_id = $1 AND announced = 0 AND status = 'firing'",
+    )
+    .bind(id.get())
+    .fetch_one(&mut *tx)
+    .await?;
     sqlx::query(
         "UPDATE alerts SET announced = 1 \
          WHERE incident_id = $1 AND announced = 0 AND status = 'firing'",
@@ -346,13 +358,11 @@ async fn show_waiting(
     .bind(id.get())
     .execute(&mut *tx)
     .await?;
-    Ok(waiting
-        .into_iter()
-        .map(|m| Member {
-            announced: true,
-            ..m
-        })
-        .collect())
+    Ok(Shown {
+        first,
+        count: usize::try_from(count).unwrap_or_default(),
+        again: usize::try_from(again).unwrap_or_default(),
+    })
 }
 
 pub(super) async fn of_incident(store: &SqlStore, id: IncidentId) -> Result<Vec<Member>> {
@@ -412,9 +422,9 @@ async fn claim(
         tx.rollback().await?;
         return Ok(None);
     }
-    let members = show_waiting(&mut tx, id, now).await?;
+    let shown = show_waiting(&mut tx, id, now).await?;
     let incident = incidents::read(&mut tx, id).await?;
     tx.commit().await?;
-    Ok((!members.is_empty() && incident.status.is_active())
-        .then_some(Announcement { incident, members }))
+    Ok((!shown.is_empty() && incident.status.is_active())
+        .then_some(Announcement { incident, shown }))
 }
