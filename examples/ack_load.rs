@@ -20,7 +20,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -30,9 +29,10 @@ use axum::body::Bytes;
 use axum::routing::post;
 use tokio::sync::Mutex;
 
-use common::{Connection, Figures, Server, mib, ms};
-
-const SECRET: &str = "bench-signing-secret";
+use common::{
+    Connection, Figures, SECRET, Server, firewatch_binary, flags, mib, ms, number, serve,
+    serve_on_a_thread, store_kind,
+};
 
 struct Args {
     binary: Option<std::path::PathBuf>,
@@ -54,17 +54,15 @@ fn args() -> Args {
         connections: 200,
         command: "/incident-status".into(),
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        let number = |v: &str| v.parse::<usize>().unwrap_or_else(|_| panic!("{flag} N"));
+    for (flag, value) in flags() {
+        let n = || number(&flag, &value);
         match flag.as_str() {
             "--binary" => args.binary = Some(value.into()),
             "--store" => args.store = Some(value),
-            "--rate" => args.rate = number(&value) as u32,
-            "--seconds" => args.seconds = number(&value) as u32,
-            "--burst" => args.burst = number(&value),
-            "--connections" => args.connections = number(&value).max(1),
+            "--rate" => args.rate = n() as u32,
+            "--seconds" => args.seconds = n() as u32,
+            "--burst" => args.burst = n(),
+            "--connections" => args.connections = n().max(1),
             "--command" => args.command = value,
             other => panic!("unknown flag {other}"),
         }
@@ -80,17 +78,7 @@ fn main() {
 }
 
 async fn drive(args: Args) {
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let binary = args.binary.clone().unwrap_or_else(|| {
-        let exe = std::env::current_exe().expect("own path");
-        let profile = exe.parent().and_then(|examples| examples.parent());
-        profile.expect("target/PROFILE/examples").join("firewatch")
-    });
-    assert!(
-        binary.exists(),
-        "{} is missing: cargo build --release --bin firewatch",
-        binary.display()
-    );
+    let binary = firewatch_binary(args.binary.clone());
     let replies = Arc::new(AtomicU64::new(0));
     let slack = fake_slack(Arc::clone(&replies));
     let dir = tempfile::tempdir().expect("temp dir");
@@ -98,25 +86,8 @@ async fn drive(args: Args) {
         .store
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
-    println!(
-        "server: {} on {}",
-        binary.display(),
-        if store.starts_with("postgres") {
-            "Postgres"
-        } else {
-            "SQLite"
-        }
-    );
-    let mut command = Command::new(&binary);
-    command
-        .args(["serve", "--config"])
-        .arg(repo.join("bot.toml.example"))
-        .env_remove("RUST_LOG")
-        .env("FIREWATCH__SLACK__BOT_TOKEN", "xoxb-bench")
-        .env("FIREWATCH__SLACK__SIGNING_SECRET", SECRET)
-        .env("FIREWATCH__SLACK__API_URL", format!("{slack}/api"))
-        .env("FIREWATCH__STORE__URL", &store)
-        .env("FIREWATCH__SERVER__LISTEN", "127.0.0.1:0");
+    println!("server: {} on {}", binary.display(), store_kind(&store));
+    let command = serve(&binary, &slack, &store);
     let server = Server::start(command).await;
     println!(
         "start → GET /readyz 200: {:.1} ms (target ≤ 200 ms)",
@@ -196,20 +167,7 @@ fn fake_slack(replies: Arc<AtomicU64>) -> String {
                 async { "ok" }
             }),
         );
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-            .block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(listener, app).await.unwrap();
-            });
-    });
-    url
+    serve_on_a_thread(app)
 }
 
 /// Signed slash commands for one server.

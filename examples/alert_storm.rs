@@ -19,7 +19,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,7 +29,10 @@ use axum::routing::post;
 use firewatch::store::{SqlStore, Store};
 use serde_json::{Value, json};
 
-use common::{Connection, Figures, Server, mib};
+use common::{
+    Connection, Figures, Server, firewatch_binary, flags, mib, number, serve, serve_on_a_thread,
+    store_kind,
+};
 
 const TOKEN: &str = "bench-alerts-token";
 /// `alerts.max_new_incidents` and `alerts.update_every` as configured (the defaults).
@@ -55,17 +57,15 @@ fn args() -> Args {
         seconds: 60,
         connections: 20,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        let number = |v: &str| v.parse::<usize>().unwrap_or_else(|_| panic!("{flag} N"));
+    for (flag, value) in flags() {
+        let n = || number(&flag, &value);
         match flag.as_str() {
             "--binary" => args.binary = Some(value.into()),
             "--store" => args.store = Some(value),
-            "--groups" => args.groups = number(&value).max(1),
-            "--alerts" => args.alerts = number(&value).max(1),
-            "--seconds" => args.seconds = number(&value) as u64,
-            "--connections" => args.connections = number(&value).max(2),
+            "--groups" => args.groups = n().max(1),
+            "--alerts" => args.alerts = n().max(1),
+            "--seconds" => args.seconds = n() as u64,
+            "--connections" => args.connections = n().max(2),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -83,17 +83,7 @@ fn main() {
 type Posts = Arc<Mutex<Vec<(Instant, Option<u64>)>>>;
 
 async fn drive(args: Args) {
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let binary = args.binary.clone().unwrap_or_else(|| {
-        let exe = std::env::current_exe().expect("own path");
-        let profile = exe.parent().and_then(|examples| examples.parent());
-        profile.expect("target/PROFILE/examples").join("firewatch")
-    });
-    assert!(
-        binary.exists(),
-        "{} is missing: cargo build --release --bin firewatch",
-        binary.display()
-    );
+    let binary = firewatch_binary(args.binary.clone());
     let posts: Posts = Arc::default();
     let slack = fake_slack(Arc::clone(&posts));
     let dir = tempfile::tempdir().expect("temp dir");
@@ -110,25 +100,13 @@ async fn drive(args: Args) {
         args.seconds,
         args.connections,
         binary.display(),
-        if store.starts_with("postgres") {
-            "Postgres"
-        } else {
-            "SQLite"
-        }
+        store_kind(&store)
     );
-    let mut command = Command::new(&binary);
+    let mut command = serve(&binary, &slack, &store);
     command
-        .args(["serve", "--config"])
-        .arg(repo.join("bot.toml.example"))
-        .env_remove("RUST_LOG")
-        .env("FIREWATCH__SLACK__BOT_TOKEN", "xoxb-bench")
-        .env("FIREWATCH__SLACK__SIGNING_SECRET", "bench-signing-secret")
-        .env("FIREWATCH__SLACK__API_URL", format!("{slack}/api"))
         .env("FIREWATCH__ALERTS__TOKEN", TOKEN)
         .env("FIREWATCH__ALERTS__CHANNEL", "CSTORM")
-        .env("FIREWATCH__SCHEDULER__TICK", "1s")
-        .env("FIREWATCH__STORE__URL", &store)
-        .env("FIREWATCH__SERVER__LISTEN", "127.0.0.1:0");
+        .env("FIREWATCH__SCHEDULER__TICK", "1s");
     let server = Server::start(command).await;
     let started = Instant::now();
     let answers = storm(&server, &args).await;
@@ -350,18 +328,5 @@ fn fake_slack(posts: Posts) -> String {
             }
         }),
     );
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-            .block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(listener, app).await.unwrap();
-            });
-    });
-    url
+    serve_on_a_thread(app)
 }

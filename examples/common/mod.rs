@@ -12,6 +12,68 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The command line's `--flag value` pairs.
+pub fn flags() -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        pairs.push((flag, value));
+    }
+    pairs
+}
+
+/// `value` of `flag` as a number.
+pub fn number(flag: &str, value: &str) -> usize {
+    value
+        .parse()
+        .unwrap_or_else(|_| panic!("{flag} takes a number, not {value}"))
+}
+
+/// The signing secret the servers are started with.
+pub const SECRET: &str = "bench-signing-secret";
+
+/// The `firewatch` binary: `given`, else the one built beside the running example.
+pub fn firewatch_binary(given: Option<std::path::PathBuf>) -> std::path::PathBuf {
+    let binary = given.unwrap_or_else(|| {
+        let exe = std::env::current_exe().expect("own path");
+        let profile = exe.parent().and_then(|examples| examples.parent());
+        profile.expect("target/PROFILE/examples").join("firewatch")
+    });
+    assert!(
+        binary.exists(),
+        "{} is missing: cargo build --release --bin firewatch",
+        binary.display()
+    );
+    binary
+}
+
+/// `binary serve --config bot.toml.example` on a free port, with Slack at `slack` (a fake) and
+/// the store at `store`; more settings go on as `FIREWATCH__…` variables.
+pub fn serve(binary: &std::path::Path, slack: &str, store: &str) -> Command {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut command = Command::new(binary);
+    command
+        .args(["serve", "--config"])
+        .arg(repo.join("bot.toml.example"))
+        .env_remove("RUST_LOG")
+        .env("FIREWATCH__SLACK__BOT_TOKEN", "xoxb-bench")
+        .env("FIREWATCH__SLACK__SIGNING_SECRET", SECRET)
+        .env("FIREWATCH__SLACK__API_URL", format!("{slack}/api"))
+        .env("FIREWATCH__STORE__URL", store)
+        .env("FIREWATCH__SERVER__LISTEN", "127.0.0.1:0");
+    command
+}
+
+/// `Postgres` or `SQLite`, as the store URL says.
+pub fn store_kind(url: &str) -> &'static str {
+    if url.starts_with("postgres") {
+        "Postgres"
+    } else {
+        "SQLite"
+    }
+}
+
 /// The server as a child process.
 pub struct Server {
     child: Child,
@@ -197,4 +259,23 @@ pub fn ms(d: Duration) -> f64 {
 /// `12.3 MiB`.
 pub fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// Serves `app` (a fake of an outside API) on 127.0.0.1, on a thread and runtime of its own so
+/// that it never competes with the load it answers; returns its base URL.
+pub fn serve_on_a_thread(app: axum::Router) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                axum::serve(listener, app).await.unwrap();
+            });
+    });
+    url
 }

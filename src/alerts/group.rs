@@ -261,10 +261,14 @@ pub enum Change {
         /// The incident after, and its new timeline entries.
         outcome: Box<Outcome>,
     },
-    /// A new incident is opened for the group.
-    Open(Box<Draft>),
-    /// A new storm incident is opened, the group its first.
-    OpenStorm(Box<Draft>),
+    /// A new incident is opened: the group's own, or (`storm`) the storm incident, the group
+    /// its first.
+    Open {
+        /// The incident to open.
+        draft: Box<Draft>,
+        /// Whether it is the storm incident.
+        storm: bool,
+    },
     /// The group needs a new incident, and none was prepared (its evidence is gathered outside
     /// the transaction): nothing is written; ask again with one.
     NeedsDraft,

@@ -169,9 +169,9 @@ impl Notification {
         format!("{}/{}", self.source.as_str(), self.receiver)
     }
 
-    /// The earliest start among its alerts: when the problem began.
-    pub fn earliest_start(&self) -> Option<DateTime<Utc>> {
-        self.alerts.iter().map(|a| a.starts_at).min()
+    /// The earliest start among its firing alerts: when the problem began.
+    pub fn began(&self) -> Option<DateTime<Utc>> {
+        self.firing().map(|a| a.starts_at).min()
     }
 
     /// Its firing alerts.

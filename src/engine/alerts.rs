@@ -92,12 +92,7 @@ impl Engine {
             Err(_) => self.catalog.pick(None).expect("the catalog has a service"),
         };
         let classification = rules.classify(n.firing());
-        let detected = n
-            .firing()
-            .map(|a| a.starts_at)
-            .min()
-            .unwrap_or(now)
-            .min(now);
+        let detected = n.began().unwrap_or(now).min(now);
         let channel = rules.channel(&service.name);
         let summary = rules::summary(n);
         self.prepare_opening(
@@ -135,13 +130,19 @@ impl Engine {
                     let previous = state.latest.as_ref().map(|p| previously(p, now));
                     let mut draft = draft.clone();
                     draft.entries.push(fired(n, &plan, previous));
-                    Change::Open(Box::new(draft))
+                    Change::Open {
+                        draft: Box::new(draft),
+                        storm: false,
+                    }
                 }
                 None => Change::NeedsDraft,
             },
             Target::Storm => match state.storm.as_ref().filter(|s| s.status.is_active()) {
                 Some(storm) => self.attach(storm, &plan, Some(n), by, now),
-                None => Change::OpenStorm(Box::new(self.storm(n, &plan, by, now))),
+                None => Change::Open {
+                    draft: Box::new(self.storm(n, &plan, by, now)),
+                    storm: true,
+                },
             },
         };
         Decision {
@@ -229,12 +230,7 @@ impl Engine {
             classification,
             channel: rules.default_channel(),
         };
-        let detected = n
-            .firing()
-            .map(|a| a.starts_at)
-            .min()
-            .unwrap_or(now)
-            .min(now);
+        let detected = n.began().unwrap_or(now).min(now);
         let mut draft = lifecycle::open_at(report, by, detected, now, &self.policy);
         draft.entries.push(fired(n, plan, None));
         draft

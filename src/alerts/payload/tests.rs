@@ -156,53 +156,58 @@ fn grafanas_documented_body_is_read_with_its_links_and_values() {
     assert_eq!(first.links.dashboard, None, "an empty URL is no link");
     assert_eq!(first.values, ["B=44.23943737541908", "C=1"]);
     assert_eq!(first.summary, "This alert was triggered for zone us-1");
-    assert_eq!(n.earliest_start(), Some(first.starts_at));
+    assert_eq!(n.began(), Some(first.starts_at));
 }
 
 #[test]
 fn bad_bodies_are_refused_with_the_reason() {
-    let refused = |body: &str| read(body.as_bytes()).unwrap_err().to_string();
-    assert!(refused("{not json").starts_with("not an alert notification"));
-    let v3 = ALERTMANAGER.replace("\"version\": \"4\"", "\"version\": \"3\"");
-    assert!(refused(&v3).contains("version \"3\" is not supported"));
-    // Grafana's version without Grafana's orgId is neither sender's.
-    let v1 = ALERTMANAGER.replace("\"version\": \"4\"", "\"version\": \"1\"");
-    assert!(refused(&v1).contains("version \"1\""));
-    let no_key = ALERTMANAGER.replace("\"groupKey\"", "\"groupkey\"");
-    assert!(
-        refused(&no_key).contains("groupKey"),
-        "{}",
-        refused(&no_key)
-    );
-    let bad_time = ALERTMANAGER.replace("2023-02-06T13:08:45.828Z", "yesterday");
-    assert!(
-        refused(&bad_time).starts_with("alerts[0].startsAt"),
-        "{}",
-        refused(&bad_time)
-    );
-    let bad_status = ALERTMANAGER.replacen(
-        "\"status\": \"firing\",\n      \"labels\"",
-        "\"status\": \"burning\",\n      \"labels\"",
-        1,
-    );
-    assert_eq!(
-        refused(&bad_status),
-        "alerts[0].status: \"burning\" is not a status (firing or resolved)"
-    );
-    let reserved = ALERTMANAGER.replace(
-        "\"groupKey\": \"{}/{severity=\\\"critical\\\"}:{alertname=\\\"ProbeFailure\\\"}\"",
-        "\"groupKey\": \"firewatch/storm\"",
-    );
-    assert!(
-        refused(&reserved).contains("may not start with"),
-        "{}",
-        refused(&reserved)
-    );
-    let resolved_without_end = ALERTMANAGER.replace(
-        "\"status\": \"firing\",\n      \"labels\"",
-        "\"status\": \"resolved\",\n      \"labels\"",
-    );
-    assert!(refused(&resolved_without_end).contains("endsAt"));
+    let first_status = "\"status\": \"firing\",\n      \"labels\"";
+    let cases = [
+        ("{not json".to_owned(), "not an alert notification"),
+        (
+            ALERTMANAGER.replace("\"version\": \"4\"", "\"version\": \"3\""),
+            "version \"3\" is not supported",
+        ),
+        // Grafana's version without Grafana's orgId is neither sender's.
+        (
+            ALERTMANAGER.replace("\"version\": \"4\"", "\"version\": \"1\""),
+            "version \"1\" is not supported",
+        ),
+        (
+            ALERTMANAGER.replace("\"groupKey\"", "\"groupkey\""),
+            "missing field `groupKey`",
+        ),
+        (
+            ALERTMANAGER.replace("2023-02-06T13:08:45.828Z", "yesterday"),
+            "alerts[0].startsAt: ",
+        ),
+        (
+            ALERTMANAGER.replacen(
+                first_status,
+                "\"status\": \"burning\",\n      \"labels\"",
+                1,
+            ),
+            "alerts[0].status: \"burning\" is not a status (firing or resolved)",
+        ),
+        (
+            ALERTMANAGER.replace(
+                "\"groupKey\": \"{}/{severity=\\\"critical\\\"}:{alertname=\\\"ProbeFailure\\\"}\"",
+                "\"groupKey\": \"firewatch/storm\"",
+            ),
+            "groupKey may not start with \"firewatch/\"",
+        ),
+        (
+            ALERTMANAGER.replace(first_status, "\"status\": \"resolved\",\n      \"labels\""),
+            "alerts[0].endsAt: a resolved alert needs its end time",
+        ),
+    ];
+    for (body, reason) in cases {
+        let refused = read(body.as_bytes()).unwrap_err().to_string();
+        assert!(
+            refused.contains(reason),
+            "{refused:?} does not say {reason:?}"
+        );
+    }
 }
 
 #[test]

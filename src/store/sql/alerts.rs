@@ -179,26 +179,18 @@ pub(super) async fn take(
             };
             (taken, id, false)
         }
-        Change::Open(draft) => {
+        Change::Open { draft, storm } => {
             let incident = incidents::open(&mut tx, &draft).await?;
-            join(&mut tx, group, incident.id, Some(at)).await?;
+            if storm {
+                join(&mut tx, STORM, incident.id, None).await?;
+            }
+            // Only the group's own incident counts against the storm cap.
+            join(&mut tx, group, incident.id, (!storm).then_some(at)).await?;
             cadence(&mut tx, incident.id, at).await?;
             let id = incident.id;
             let taken = Taken::Opened {
                 incident: Box::new(incident),
-                storm: false,
-            };
-            (taken, id, true)
-        }
-        Change::OpenStorm(draft) => {
-            let incident = incidents::open(&mut tx, &draft).await?;
-            join(&mut tx, STORM, incident.id, None).await?;
-            join(&mut tx, group, incident.id, None).await?;
-            cadence(&mut tx, incident.id, at).await?;
-            let id = incident.id;
-            let taken = Taken::Opened {
-                incident: Box::new(incident),
-                storm: true,
+                storm,
             };
             (taken, id, true)
         }

@@ -43,6 +43,12 @@ async fn incidents(a: &Alerting) -> i64 {
     n
 }
 
+/// Alice resolves #1 in the alerts channel and writes its report; what the console printed.
+async fn resolve_and_report(a: &Alerting) -> String {
+    let lines = "/incident-resolve #1 a bad flag | rolled back\n/incident-report #1\n";
+    a.t.console("alice", "alerts", lines).await
+}
+
 /// The "more alerts" messages posted since the last look.
 fn more(a: &Alerting) -> Vec<firewatch::message::Message> {
     a.posts
@@ -344,13 +350,7 @@ async fn after_the_incident_is_closed_the_group_opens_a_new_incident_that_links_
     a.send(&errors(&["fp-a"])).await;
     let resolved = alert("HighErrorRate", "fp-a", "critical", -4, Some(2));
     a.send(&notification("HighErrorRate", &[resolved])).await;
-    let closing =
-        a.t.console(
-            "alice",
-            "alerts",
-            "/incident-resolve #1 a bad flag | rolled back\n/incident-report #1\n",
-        )
-        .await;
+    let closing = resolve_and_report(&a).await;
     assert_has(
         &closing,
         &["📄 POST-INCIDENT REPORT - #1", "Status: Closed"],
@@ -444,13 +444,7 @@ async fn status_and_report_list_the_alerts(backend: Backend) {
         &[ended("fp-a", 3), ended("fp-b", 5)],
     ))
     .await;
-    let report =
-        a.t.console(
-            "alice",
-            "alerts",
-            "/incident-resolve #1 a bad flag | rolled back\n/incident-report #1\n",
-        )
-        .await;
+    let report = resolve_and_report(&a).await;
     assert_has(
         &report,
         &[
