@@ -122,7 +122,7 @@ impl Engine {
         let change = match plan.target {
             Target::Nothing => return Decision::nothing(),
             Target::Latest => match &state.latest {
-                Some(incident) => self.attach(incident, &plan, None, by, now),
+                Some(incident) => self.attach(incident, &plan, n, by, now),
                 None => return Decision::nothing(),
             },
             Target::Open => match draft {
@@ -138,7 +138,7 @@ impl Engine {
                 None => Change::NeedsDraft,
             },
             Target::Storm => match state.storm.as_ref().filter(|s| s.status.is_active()) {
-                Some(storm) => self.attach(storm, &plan, Some(n), by, now),
+                Some(storm) => self.attach(storm, &plan, n, by, now),
                 None => Change::Open {
                     draft: Box::new(self.storm(n, &plan, by, now)),
                     storm: true,
@@ -152,35 +152,20 @@ impl Engine {
         }
     }
 
-    /// Attaches `plan`'s alerts to `incident` (a storm incident takes `joining`, a group new to
-    /// it): their timeline entries, a raise, the move to Monitoring. An incident that is over
-    /// keeps them without a change.
+    /// Attaches `plan`'s alerts (of `n`'s group) to `incident`, the group's or the storm
+    /// incident: their timeline entries, a raise, the move to Monitoring. An incident that is
+    /// over keeps them without a change.
     fn attach(
         &self,
         incident: &Incident,
         plan: &Plan,
-        joining: Option<&Notification>,
+        n: &Notification,
         by: &Actor,
         now: DateTime<Utc>,
     ) -> Change {
         let mut entries = Vec::new();
         if plan.merge.fires() {
-            entries.push(TimelineEvent::AlertsFired {
-                group: plan
-                    .merge
-                    .after
-                    .first()
-                    .map(|m| m.group.clone())
-                    .or_else(|| joining.map(|n| n.group_key.clone()))
-                    .unwrap_or_default(),
-                alerts: plan
-                    .merge
-                    .newly_firing()
-                    .map(|m| timeline_line(&m.alert))
-                    .collect(),
-                refired: count(plan.merge.refired.len()),
-                previous: None,
-            });
+            entries.push(fired(n, plan, None));
         }
         if let Some((count, at)) = plan.all_resolved {
             entries.push(TimelineEvent::AlertsResolved { count, at });
@@ -190,8 +175,19 @@ impl Engine {
             .as_ref()
             .filter(|c| c.severity < incident.severity)
             .map(|c| {
-                let names: Vec<&str> = plan.merge.newly_firing().map(|m| m.alert.name()).collect();
-                (c.severity, format!("{} fired ({c})", names.join(", ")))
+                let mut names: Vec<&str> = Vec::new();
+                for name in plan.merge.newly_firing().map(|m| m.alert.name()) {
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+                let more = names.len().saturating_sub(3);
+                names.truncate(3);
+                let names = match more {
+                    0 => names.join(", "),
+                    more => format!("{} and {more} more", names.join(", ")),
+                };
+                (c.severity, format!("{names} fired ({c})"))
             });
         let monitor = plan.all_resolved.is_some() && self.alerts.auto_monitor;
         if !incident.status.is_active() || (entries.is_empty() && raise.is_none()) {
@@ -296,6 +292,7 @@ impl Engine {
                 after,
                 entries,
             } => {
+                self.metrics.incident_changed(&before, &after, now);
                 let mut replies = Vec::new();
                 if after.severity < before.severity {
                     let why = entries.iter().find_map(|e| match e {
@@ -403,17 +400,25 @@ impl Engine {
     }
 }
 
-/// The timeline entry of `n`'s firing alerts in a new incident (`previous`: the group's
-/// incident before, in words).
+/// The timeline entry of the alerts of `n`'s group that started firing (`previous`: the
+/// group's incident before, in words, when a new one opens): at most [`messages::LISTED`]
+/// of them, then how many more.
 fn fired(n: &Notification, plan: &Plan, previous: Option<String>) -> TimelineEvent {
+    let firing: Vec<String> = plan
+        .merge
+        .newly_firing()
+        .map(|m| timeline_line(&m.alert))
+        .collect();
+    let total = firing.len();
+    let mut alerts: Vec<String> = firing.into_iter().take(messages::LISTED).collect();
+    if total > alerts.len() {
+        alerts.push(format!("… and {} more", total - alerts.len()));
+    }
     TimelineEvent::AlertsFired {
         group: n.group_key.clone(),
-        alerts: plan
-            .merge
-            .newly_firing()
-            .map(|m| timeline_line(&m.alert))
-            .collect(),
-        refired: 0,
+        count: count(total),
+        alerts,
+        refired: count(plan.merge.refired.len()),
         previous,
     }
 }

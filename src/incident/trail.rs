@@ -294,12 +294,13 @@ impl Walk {
 fn alert_moment(event: &TimelineEvent) -> String {
     match event {
         TimelineEvent::AlertsFired {
+            count,
             alerts,
             refired,
             previous,
             ..
         } => {
-            let again = *refired > 0 && *refired as usize == alerts.len();
+            let again = *refired > 0 && refired == count;
             let head = if again {
                 "Alert fired again"
             } else {

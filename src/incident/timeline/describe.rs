@@ -131,12 +131,13 @@ impl TimelineEvent {
                 format!("message to {to} not delivered ({why}): {what}")
             }
             TimelineEvent::AlertsFired {
+                count,
                 alerts,
                 refired,
                 previous,
                 ..
             } => {
-                let mut text = match (alerts.len(), *refired) {
+                let mut text = match (*count, *refired) {
                     (1, 0) => "alert fired".to_owned(),
                     (1, _) => "alert fired again".to_owned(),
                     (n, 0) => format!("{n} alerts fired"),

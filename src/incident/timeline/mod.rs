@@ -258,7 +258,10 @@ pub enum TimelineEvent {
     AlertsFired {
         /// The alert group (Alertmanager's `groupKey`).
         group: String,
-        /// Each alert as people read it: `ProbeFailure (instance=web-1) since 03:00 UTC`.
+        /// How many alerts fired.
+        count: u32,
+        /// The first of them as people read them (`ProbeFailure (instance=web-1) since 03:00
+        /// UTC`), then how many more.
         alerts: Vec<String>,
         /// How many of them fired again after they had resolved.
         #[serde(default)]

@@ -12,6 +12,7 @@ use crate::helpers::{Backend, assert_has, on_both_backends, test_start};
 on_both_backends!(
     an_alert_group_opens_one_incident_detected_when_its_first_alert_started,
     more_alerts_are_attached_with_at_most_one_message_per_update_every,
+    a_large_group_is_listed_in_part_and_counted,
     a_repeat_and_a_duplicate_post_nothing,
     a_more_severe_alert_raises_the_severity_and_acknowledges_nothing,
     when_every_alert_resolved_the_channel_is_told_and_nothing_is_resolved,
@@ -115,7 +116,7 @@ async fn an_alert_group_opens_one_incident_detected_when_its_first_alert_started
     assert_eq!(timeline[0].at, began);
     assert!(
         timeline.iter().any(|e| matches!(&e.event,
-            TimelineEvent::AlertsFired { alerts, .. } if alerts.len() == 2)),
+            TimelineEvent::AlertsFired { count: 2, alerts, .. } if alerts.len() == 2)),
         "{timeline:#?}"
     );
     let members = a.t.app.store.alerts_of(id(1)).await.unwrap();
@@ -177,6 +178,35 @@ async fn more_alerts_are_attached_with_at_most_one_message_per_update_every(back
             .filter(|e| matches!(e.event, TimelineEvent::AlertsFired { .. }))
             .count();
     assert_eq!(fired, 5, "every alert on the timeline as it came");
+}
+
+async fn a_large_group_is_listed_in_part_and_counted(backend: Backend) {
+    let a = Alerting::on(backend, &[]).await;
+    let fps: Vec<String> = (0..25).map(|i| format!("fp-{i:02}")).collect();
+    let fps: Vec<&str> = fps.iter().map(String::as_str).collect();
+    let said = text(&a.send(&errors(&fps)).await);
+    assert_has(
+        &said,
+        &["🔔 Alerts firing (25)", "on fp-19 ·", "… and 5 more"],
+    );
+    assert!(!said.contains("on fp-20 ·"), "{said}");
+    let fired =
+        a.t.timeline(1)
+            .await
+            .into_iter()
+            .find_map(|e| match e.event {
+                TimelineEvent::AlertsFired { count, alerts, .. } => Some((count, alerts)),
+                _ => None,
+            })
+            .expect("the alerts are on the timeline");
+    assert_eq!(fired.0, 25);
+    assert_eq!(fired.1.len(), 21);
+    assert_eq!(fired.1[20], "… and 5 more");
+    assert_eq!(
+        a.t.app.store.alerts_of(id(1)).await.unwrap().len(),
+        25,
+        "all recorded"
+    );
 }
 
 async fn a_repeat_and_a_duplicate_post_nothing(backend: Backend) {
