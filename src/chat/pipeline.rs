@@ -1,7 +1,9 @@
 //! The one way every chat request takes, whatever its platform: accept (store it in the inbox
 //! before the platform is answered), run (the engine, then the answers, then the inbox marks),
 //! and after a restart, replay. Each platform supplies only what differs ([`Adapter`]): its
-//! request's key and command line, who sent it, and how answers and notices reach people.
+//! request's key and command line, who sent it, and how answers and notices reach people. Alert
+//! notifications take the same way (`app::alerts`), run by the engine's alert path instead of a
+//! command line ([`Adapter::attempt`]).
 //! Verifying and decoding requests stay with the platform's transport (HTTP routes, Socket Mode,
 //! the gateway), which calls [`Pipeline::accept`] and [`Pipeline::start`].
 //!
