@@ -350,6 +350,34 @@ fn alertmanager_config_prints_the_receiver_for_firewatchs_url() {
 }
 
 #[test]
+fn check_config_names_a_bad_alerts_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let check = |key: &str, value: &str| {
+        let mut c = command(&["check-config", "--config", "bot.toml.example"], &db);
+        c.env(key, value);
+        let out = run(c, "");
+        assert!(!out.status.success(), "{key}={value} passed");
+        text(&out.stderr)
+    };
+    assert_has(
+        &check("FIREWATCH__ALERTS__SEVERITY__PAGE", "P9"),
+        &["alerts.severity.page: 'P9' is not a severity"],
+    );
+    assert_has(
+        &check("FIREWATCH__ALERTS__CHANNEL", "#alerts"),
+        &["alerts.channel: '#alerts' is not a channel"],
+    );
+    assert_has(
+        &check("FIREWATCH__ALERTS__SERVICE_LABELS", "service, 0day"),
+        &["alerts.service_labels: '0day' is not a label name"],
+    );
+    let on = check("FIREWATCH__ALERTS__TOKEN", "t0ken-value");
+    assert_has(&on, &["alerts.channel: alerts are on"]);
+    assert!(!on.contains("t0ken-value"), "{on}");
+}
+
+#[test]
 fn every_command_has_help() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("fw.db");
