@@ -10,6 +10,9 @@
 //! - A notification is in the inbox before it is answered 200; a duplicate (an HA pair's, a
 //!   retry: the same group in the same alert states) is answered 200 and has no effect.
 //! - A store failure is answered 503, so the sender retries.
+//! - A run that fails on firewatch's side (the store unavailable) runs again with backoff, by the
+//!   pipeline's rule, for up to an hour ([`Adapter::REPLY_WINDOW`]); its messages are stored in
+//!   the outbox before the notification counts as answered, and reach the channel from there.
 
 use std::sync::Arc;
 
