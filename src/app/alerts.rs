@@ -5,8 +5,10 @@
 //! # Guarantees
 //! - Off (404) unless `alerts.token` is set; a request without that bearer token (compared in
 //!   constant time) is answered 401 before its body is read, and nothing is stored.
-//! - A body over `alerts.max_body` is answered 413 (a `Content-Length` over it before reading),
-//!   one that is not a notification 400 with the reason; neither is stored.
+//! - A body over `alerts.max_body` is answered 413 (a `Content-Length` over it before reading,
+//!   a chunked one as soon as it passes it), one that does not arrive within
+//!   `server.body_timeout` 408, one that is not a notification 400 with the reason; none is
+//!   stored.
 //! - A notification is in the inbox before it is answered 200; a duplicate (an HA pair's, a
 //!   retry: the same group in the same alert states) is answered 200 and has no effect.
 //! - A store failure is answered 503, so the sender retries.
@@ -17,17 +19,16 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::TimeDelta;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::http::body::Bodies;
 use crate::alerts::Rules;
 use crate::alerts::payload::{self, KEY_PREFIX, Notification};
 use crate::alerts::setup::PATH;
@@ -142,18 +143,24 @@ impl Endpoint {
     }
 }
 
-/// The route; without an endpoint (no token configured) it answers 404.
-pub fn router(endpoint: Option<Endpoint>) -> Router {
+/// The route; without an endpoint (no token configured) it answers 404. Bodies are read by the
+/// server's reader ([`Bodies`]: its timeout and memory budget), up to `alerts.max_body`.
+pub fn router(endpoint: Option<Endpoint>, bodies: Bodies) -> Router {
     Router::new()
         .route(PATH, post(receive))
-        .with_state(Arc::new(endpoint))
+        .with_state(Arc::new(Route { endpoint, bodies }))
 }
 
-/// Why a notification was not taken.
+/// What the route holds.
+struct Route {
+    endpoint: Option<Endpoint>,
+    bodies: Bodies,
+}
+
+/// Why a notification was not taken (the body's own refusals, 413 and 408, are the reader's).
 enum Refused {
     Off,
     Unauthorized,
-    TooLarge(u64),
     Unreadable(String),
     NotStored,
 }
@@ -175,11 +182,6 @@ impl IntoResponse for Refused {
                 )
                     .into_response()
             }
-            Refused::TooLarge(max) => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the notification is larger than alerts.max_body ({max} bytes)"),
-            )
-                .into_response(),
             Refused::Unreadable(reason) => {
                 tracing::warn!(%reason, "rejected an unreadable alert notification");
                 (StatusCode::BAD_REQUEST, reason).into_response()
@@ -193,39 +195,31 @@ impl IntoResponse for Refused {
     }
 }
 
-async fn receive(
-    State(endpoint): State<Arc<Option<Endpoint>>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, Refused> {
-    let endpoint = endpoint.as_ref().as_ref().ok_or(Refused::Off)?;
-    if !authorized(&headers, &endpoint.token) {
-        return Err(Refused::Unauthorized);
-    }
-    let max = endpoint.max_body;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > max) {
-        return Err(Refused::TooLarge(max));
-    }
-    let limit = usize::try_from(max).unwrap_or(usize::MAX);
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            return Err(Refused::TooLarge(max));
-        }
-        Err(e) => return Err(Refused::Unreadable(format!("could not read the body: {e}"))),
+async fn receive(State(route): State<Arc<Route>>, request: Request) -> Response {
+    let Some(endpoint) = &route.endpoint else {
+        return Refused::Off.into_response();
     };
-    let notification = payload::read(&bytes).map_err(|e| Refused::Unreadable(e.to_string()))?;
+    // The token first: nothing of the body is read for a request without it.
+    if !authorized(request.headers(), &endpoint.token) {
+        return Refused::Unauthorized.into_response();
+    }
+    let limit = usize::try_from(endpoint.max_body).unwrap_or(usize::MAX);
+    let body = match route.bodies.read(request, limit, |_| Ok(())).await {
+        Ok((_, body)) => body,
+        Err(refused) => return refused.into_response(),
+    };
+    let notification = match payload::read(&body) {
+        Ok(notification) => notification,
+        Err(e) => return Refused::Unreadable(e.to_string()).into_response(),
+    };
     match endpoint.pipeline.take(notification).await {
         Ok(new) => {
             let status = if new { "accepted" } else { "duplicate" };
-            Ok((StatusCode::OK, Json(json!({"status": status}))).into_response())
+            (StatusCode::OK, Json(json!({"status": status}))).into_response()
         }
         Err(e) => {
             tracing::error!(error = %error_chain(&e), "could not store an alert notification");
-            Err(Refused::NotStored)
+            Refused::NotStored.into_response()
         }
     }
 }
@@ -259,6 +253,12 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, value.parse().unwrap());
         headers
+    }
+
+    #[test]
+    fn the_largest_alert_body_fits_the_servers_budget() {
+        let largest = usize::try_from(crate::config::MAX_MAX_BODY).unwrap();
+        assert!(largest <= super::super::http::body::BODY_BUDGET);
     }
 
     #[test]

@@ -13,6 +13,8 @@ use crate::interval::Interval;
 
 /// The default `max_body`: 4 MiB, room for thousands of alerts in one notification.
 pub const DEFAULT_MAX_BODY: u64 = 4 * 1024 * 1024;
+/// The largest `max_body`: 8 MiB, the most the server holds of all bodies being read at once.
+pub const MAX_MAX_BODY: u64 = 8 * 1024 * 1024;
 
 /// `[alerts]`: how alert notifications are taken and turned into incidents.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -23,7 +25,8 @@ pub struct AlertSettings {
     pub token: Option<Secret>,
     /// A file holding the token (a Kubernetes Secret mount), instead of `token`.
     pub token_file: Option<PathBuf>,
-    /// The largest notification body taken, in bytes (larger ones are answered 413).
+    /// The largest notification body taken, in bytes (larger ones are answered 413); at most
+    /// 8 MiB.
     pub max_body: u64,
     /// Where incidents from alerts are opened when their service has no `alerts_channel`: a
     /// Slack channel id (`C…`), a Discord channel id, or `console` / `console:NAME`.
@@ -81,11 +84,12 @@ impl Settings {
     /// The ranges of `[alerts]`; label names that Prometheus allows.
     pub(super) fn check_alerts(&self) -> Result<(), (String, String)> {
         let alerts = &self.alerts;
-        if !(1024..=256 * 1024 * 1024).contains(&alerts.max_body) {
+        if !(1024..=MAX_MAX_BODY).contains(&alerts.max_body) {
             return Err((
                 "alerts.max_body".into(),
                 format!(
-                    "{} bytes is out of range (1024 to 268435456; the default is {DEFAULT_MAX_BODY})",
+                    "{} bytes is out of range (1024 to {MAX_MAX_BODY}; the default is \
+                     {DEFAULT_MAX_BODY})",
                     alerts.max_body
                 ),
             ));

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use alerts::{AlertSettings, DEFAULT_MAX_BODY};
+pub use alerts::{AlertSettings, DEFAULT_MAX_BODY, MAX_MAX_BODY};
 pub use approvals::{ApprovalRule, ApprovalSettings, SeverityRule};
 pub use jobs::{JobKind, JobSettings, MAX_JOB_NAME, VerificationSettings, secret_ref};
 pub use ops::{

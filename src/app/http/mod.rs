@@ -78,7 +78,7 @@ impl From<&ServerSettings> for Limits {
 /// The routes, for tests with `oneshot` and for [`serve`].
 pub fn router(mut state: AppState) -> Router {
     let health = state.health.clone();
-    let alerts = alerts::router(state.alerts.take());
+    let alerts = alerts::router(state.alerts.take(), state.bodies.clone());
     Router::new()
         .route("/slack/commands", post(slack_command))
         .route("/slack/interactions", post(slack_interaction))
