@@ -21,6 +21,7 @@ mod mitigate;
 pub mod outbox;
 mod read;
 mod report;
+mod roles;
 mod steps;
 mod timers;
 mod verify;

@@ -47,6 +47,7 @@ fn sample_incident(opened: DateTime<Utc>) -> Incident {
         closed_at: None,
         next_update_due: Some(opened + TimeDelta::minutes(40)),
         ack_due: None,
+        roles: Vec::new(),
         version: 4,
     }
 }

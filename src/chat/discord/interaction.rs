@@ -185,6 +185,8 @@ fn command_line(data: &Value) -> Option<String> {
         },
         _ => {
             for key in [
+                "role",
+                "person",
                 "level",
                 "replicas",
                 "revision",
@@ -199,9 +201,15 @@ fn command_line(data: &Value) -> Option<String> {
                 "reason",
             ] {
                 if let Some(v) = text(key) {
-                    let plain =
-                        matches!(key, "level" | "replicas" | "revision" | "area" | "request");
-                    words.push(if plain { v } else { quote(&v) });
+                    let plain = matches!(
+                        key,
+                        "role" | "level" | "replicas" | "revision" | "area" | "request"
+                    );
+                    words.push(match key {
+                        "person" => format!("<@{v}>"),
+                        _ if plain => v,
+                        _ => quote(&v),
+                    });
                 }
             }
         }
