@@ -325,6 +325,14 @@ mod tests {
         assert_eq!(line("ack", json!([])), "/incident-ack");
         assert_eq!(
             line(
+                "role",
+                json!([{"name": "role", "type": 3, "value": "comms"},
+                       {"name": "person", "type": 6, "value": "1150000000000000003"}])
+            ),
+            "/incident-role comms <@1150000000000000003>"
+        );
+        assert_eq!(
+            line(
                 "performance-test",
                 json!([{"name": "baseline", "type": 5, "value": true}])
             ),
