@@ -17,8 +17,8 @@
 //! | the command line, start-up, `serve`, HTTP routes, `/healthz` `/readyz` `/metrics`, `check-config`'s warnings | [`app`] (`cli`, `startup`, `serve`, `http`, `health`, `warnings`) |
 //! | connection timeouts and cap, body limits, checks before a body is read | [`app::http`] (`connections`, `body`) |
 //! | a slash command's grammar and its errors | [`command`] |
-//! | what a command does to an incident: states, severity, timers, the report's milestones | [`incident`] (`lifecycle`, `severity`, `timers`, `trail`, `timeline`) |
-//! | running a command: assess, update, resolve, status, report, follow-ups | [`engine`] (`handlers`, `read`, `report`, `dispatch`) |
+//! | what a command does to an incident: states, severity, roles, timers, the report's milestones | [`incident`] (`lifecycle`, `severity`, `roles`, `timers`, `trail`, `timeline`) |
+//! | running a command: assess, update, resolve, status, report, follow-ups, roles | [`engine`] (`handlers`, `read`, `report`, `dispatch`, `roles`: who a mention is) |
 //! | changes to the cluster and their approvals | [`engine`] `gate` (preview → policy → request or run), `mitigate`, `jobs`, `approve` (votes only from the request's channel); the policy and who is who (`[people.NAME]`) in [`approval`] |
 //! | evidence, diagnosis, verification | [`engine`] `evidence`, `diagnose`, `verify`; the cluster side in [`ops`] |
 //! | reminders and escalations | [`incident::timers`] (what fires), [`engine`] `timers`, [`scheduler`] (the tick) |

@@ -75,6 +75,19 @@ impl People {
         all
     }
 
+    /// The account person `name` (`[people.NAME]`, any case) has on `platform`, if any: the
+    /// person's name as configured, and the account's id.
+    pub fn account_on(&self, name: &str, platform: Platform) -> Option<(&str, &str)> {
+        let (person, accounts) = self
+            .accounts
+            .iter()
+            .find(|(person, _)| person.eq_ignore_ascii_case(name))?;
+        accounts
+            .iter()
+            .find(|(p, _)| *p == platform)
+            .map(|(_, id)| (person.as_str(), id.as_str()))
+    }
+
     fn named(&self, name: &str) -> &[Account] {
         self.accounts.get(name).map_or(&[], Vec::as_slice)
     }

@@ -120,6 +120,11 @@ impl Policy {
         self.people.same(a, b)
     }
 
+    /// Who is who: the people of `[people.NAME]`.
+    pub fn people(&self) -> &People {
+        &self.people
+    }
+
     /// What one vote per person is counted by (see [`People::key`]).
     pub fn person_key(&self, actor: &Actor) -> String {
         self.people.key(actor)

@@ -3,8 +3,8 @@
 
 use super::args::Args;
 use super::lexer::Token;
-use super::{Area, Command, CommandName, Followup, ParseError, RequestId};
-use crate::incident::{IncidentId, Severity, Status};
+use super::{Area, Command, CommandName, Followup, Mention, ParseError, RequestId};
+use crate::incident::{IncidentId, Role, Severity, Status};
 
 /// The typed command from split arguments.
 pub(super) fn build(args: &Args) -> Result<Command, ParseError> {
@@ -20,6 +20,7 @@ pub(super) fn build(args: &Args) -> Result<Command, ParseError> {
             args.no_more(pos)?;
             Ok(Command::Ack)
         }
+        CommandName::Role => role(args, pos),
         CommandName::Resolve => resolve(args, pos),
         CommandName::Status => {
             if let Some(t) = pos.first().filter(|t| t.text.starts_with('#')) {
@@ -96,6 +97,35 @@ fn severity(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
     Ok(Command::Severity {
         severity: Severity::parse(&first.text).map_err(|e| args.fail(e))?,
         reason: args.optional_text(rest, "[reason]")?,
+    })
+}
+
+/// `/incident-role commander|comms|scribe [@person]`. Slack's `<@U123|bob>` arrives split at
+/// its `|`, so the words after the role are read as one mention.
+fn role(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
+    let (first, rest) = pos
+        .split_first()
+        .ok_or_else(|| args.fail("missing role (commander, comms or scribe)"))?;
+    let role = Role::parse(&first.text).map_err(|e| args.fail(e))?;
+    if rest.is_empty() {
+        return Ok(Command::Role { role, person: None });
+    }
+    let mut text = String::new();
+    for (i, token) in rest.iter().enumerate() {
+        let after_pipe = i > 0 && rest[i - 1].pipe;
+        if i > 0 && !token.pipe && !after_pipe {
+            text.push(' ');
+        }
+        text.push_str(&token.text);
+    }
+    let person = Mention::parse(&text).ok_or_else(|| {
+        args.fail(format!(
+            "'{text}' is not a person (a mention like @bob or <@U123>, or a [people] name)"
+        ))
+    })?;
+    Ok(Command::Role {
+        role,
+        person: Some(person),
     })
 }
 

@@ -15,7 +15,7 @@ use std::fmt;
 
 pub use spec::CommandName;
 
-use crate::incident::{IncidentId, Severity, Status};
+use crate::incident::{IncidentId, Role, Severity, Status};
 
 /// The longest command text accepted, in characters. Discord's string options hold at most
 /// 6 000 characters each; Slack documents no limit for a slash command's text (it keeps at most
@@ -73,6 +73,13 @@ pub enum Command {
     },
     /// `/incident-ack`
     Ack,
+    /// `/incident-role commander|comms|scribe [@person]`
+    Role {
+        /// The role.
+        role: Role,
+        /// Who takes it; the caller when absent.
+        person: Option<Mention>,
+    },
     /// `/incident-resolve <root cause> | <resolution>`
     Resolve {
         /// What caused it.
@@ -153,6 +160,7 @@ impl Command {
             Command::Severity { .. } => CommandName::Severity,
             Command::Note { .. } => CommandName::Note,
             Command::Ack => CommandName::Ack,
+            Command::Role { .. } => CommandName::Role,
             Command::Resolve { .. } => CommandName::Resolve,
             Command::Status => CommandName::Status,
             Command::Help { .. } => CommandName::Help,
@@ -189,6 +197,46 @@ impl RequestId {
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "R{}", self.0)
+    }
+}
+
+/// A person as typed in a command: a platform mention or a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mention {
+    /// A Slack `<@U…>` or Discord `<@id>` (`<@!id>`) mention: the account's id, and the name
+    /// Slack may put after a `|` (`<@U123|bob>`).
+    Account {
+        /// The platform's id for the person.
+        id: String,
+        /// The name shown with it, when the mention carries one.
+        label: Option<String>,
+    },
+    /// `@bob` or `bob`: a `[people.NAME]`, or a terminal user.
+    Name(String),
+}
+
+impl Mention {
+    /// Parses `<@U123>`, `<@U123|bob>`, `<@!123>`, `<@123>`, `@bob` or `bob`.
+    pub fn parse(text: &str) -> Option<Self> {
+        if let Some(inner) = text.strip_prefix("<@").and_then(|t| t.strip_suffix('>')) {
+            let inner = inner.strip_prefix('!').unwrap_or(inner);
+            let (id, label) = match inner.split_once('|') {
+                Some((id, label)) => (id, Some(label.trim().to_owned())),
+                None => (inner, None),
+            };
+            let well_formed = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric());
+            return well_formed.then(|| Mention::Account {
+                id: id.to_owned(),
+                label: label.filter(|l| !l.is_empty()),
+            });
+        }
+        let name = text.strip_prefix('@').unwrap_or(text);
+        let well_formed = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        well_formed.then(|| Mention::Name(name.to_owned()))
     }
 }
 

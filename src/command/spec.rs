@@ -16,6 +16,8 @@ pub enum CommandName {
     Note,
     /// Acknowledge.
     Ack,
+    /// Take or hand over an incident role.
+    Role,
     /// Resolve.
     Resolve,
     /// Show an incident or the open ones.
@@ -46,9 +48,10 @@ pub enum CommandName {
 
 impl CommandName {
     /// Every command, in the order help lists them.
-    pub const ALL: [CommandName; 18] = [
+    pub const ALL: [CommandName; 19] = [
         CommandName::Assess,
         CommandName::Ack,
+        CommandName::Role,
         CommandName::Update,
         CommandName::Severity,
         CommandName::Note,
@@ -75,6 +78,7 @@ impl CommandName {
             CommandName::Severity => "severity",
             CommandName::Note => "note",
             CommandName::Ack => "ack",
+            CommandName::Role => "role",
             CommandName::Resolve => "resolve",
             CommandName::Status => "status",
             CommandName::Help => "help",
@@ -101,6 +105,7 @@ impl CommandName {
             CommandName::Severity => "/incident-severity [#ID] P0..P3 [reason]",
             CommandName::Note => "/incident-note [#ID] <text>",
             CommandName::Ack => "/incident-ack [#ID]",
+            CommandName::Role => "/incident-role [#ID] commander|comms|scribe [@person]",
             CommandName::Resolve => "/incident-resolve [#ID] <root cause> | <resolution>",
             CommandName::Status => "/incident-status [#ID]",
             CommandName::Help => "/incident-help [COMMAND]",
@@ -124,7 +129,10 @@ impl CommandName {
             CommandName::Update => "post a status update; --status moves the incident",
             CommandName::Severity => "raise or lower the severity (pages the new roles)",
             CommandName::Note => "add a note to the timeline",
-            CommandName::Ack => "acknowledge the incident and take command",
+            CommandName::Ack => {
+                "acknowledge the incident (and take command, unless someone has it)"
+            }
+            CommandName::Role => "take a role, or hand it to @person (commander, comms, scribe)",
             CommandName::Resolve => "resolve: root cause and resolution, separated by |",
             CommandName::Status => "show this channel's incident, #ID, or all open incidents",
             CommandName::Help => "list the commands, or explain one",

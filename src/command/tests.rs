@@ -550,3 +550,54 @@ fn only_commands_that_may_change_something_are_marked_handled() {
         assert!(changes_nothing(line), "{line}");
     }
 }
+
+#[test]
+fn role_takes_a_role_and_an_optional_person_by_mention_or_name() {
+    let role = |input: &str| match ok(input).command {
+        Command::Role { role, person } => (role, person),
+        other => panic!("{input:?} parsed as {other:?}"),
+    };
+    assert_eq!(role("/incident-role commander"), (Role::Commander, None));
+    let account = |id: &str, label: Option<&str>| {
+        Some(Mention::Account {
+            id: id.into(),
+            label: label.map(Into::into),
+        })
+    };
+    assert_eq!(
+        role("/incident-role comms <@U0BOB>"),
+        (Role::Comms, account("U0BOB", None))
+    );
+    assert_eq!(
+        role("/incident-role comms <@U0BOB|bob>"),
+        (Role::Comms, account("U0BOB", Some("bob"))),
+        "Slack's escaped mention arrives split at its '|'"
+    );
+    assert_eq!(
+        role("/incident-role Scribe <@!80351110224678912>"),
+        (Role::Scribe, account("80351110224678912", None))
+    );
+    assert_eq!(
+        role("/incident-role scribe @carol"),
+        (Role::Scribe, Some(Mention::Name("carol".into())))
+    );
+    assert_eq!(ok("/incident-role #4 scribe").incident, IncidentId::new(4));
+}
+
+#[test]
+fn role_refuses_a_missing_or_unknown_role_and_a_bad_person_naming_them() {
+    assert!(err("/incident-role").problem.contains("missing role"));
+    let unknown = err("/incident-role boss");
+    assert!(
+        unknown.problem.contains("'boss' is not a role"),
+        "{unknown}"
+    );
+    assert_eq!(unknown.usage, Some(CommandName::Role.usage()));
+    let bad = err("/incident-role comms <@U0BOB");
+    assert!(bad.problem.contains("'<@U0BOB' is not a person"), "{bad}");
+    assert!(
+        err("/incident-role comms bob and carol")
+            .problem
+            .contains("is not a person")
+    );
+}

@@ -30,6 +30,9 @@ impl Engine {
                 self.transition(caller, incident, name, Event::Acknowledge)
                     .await
             }
+            Command::Role { role, person } => {
+                self.assign_role(caller, incident, role, person).await
+            }
             Command::Update {
                 status,
                 eta,

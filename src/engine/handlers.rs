@@ -174,6 +174,19 @@ impl Engine {
                 &context::note(after, policy, by, text),
                 after,
             ),
+            Event::AssignRole { role, person } => {
+                let previous = before.holder(*role).filter(|p| *p != person);
+                let handover =
+                    previous.map_or_else(String::new, |p| format!(", taking over from {p}"));
+                Message::notice(
+                    format!("👤 {person} IS {} OF {id}", role.to_string().to_uppercase()),
+                    &format!(
+                        "{person} is {role} from {}{handover} (set by {by}).",
+                        now.format("%H:%M UTC")
+                    ),
+                )
+                .about(id)
+            }
             Event::Resolve { .. } => self.resolved(after, now).await,
             Event::FollowUp(FollowUp::Add(text)) => self.action_item_added(after, text, by).await,
             Event::FollowUp(FollowUp::Done(n)) => Message::notice(

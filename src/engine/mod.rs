@@ -23,6 +23,7 @@ mod opening;
 pub mod outbox;
 mod read;
 mod report;
+mod roles;
 mod steps;
 mod timers;
 mod verify;

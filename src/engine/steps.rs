@@ -118,7 +118,9 @@ pub(super) fn refusal(name: CommandName, refusal: Refusal) -> Error {
             allowed_now(id, status),
         ),
         Refusal::AlreadyAcknowledged { .. } => refuse("Already acknowledged", refusal.to_string()),
-        Refusal::SameSeverity { .. } => refuse("Nothing to change", refusal.to_string()),
+        Refusal::SameSeverity { .. } | Refusal::AlreadyHolds { .. } => {
+            refuse("Nothing to change", refusal.to_string())
+        }
     }
 }
 
@@ -139,6 +141,7 @@ pub(super) fn step_of(name: CommandName) -> Option<Step> {
         CommandName::Update => Step::Update,
         CommandName::Severity => Step::ChangeSeverity,
         CommandName::Note => Step::Note,
+        CommandName::Role => Step::AssignRole,
         CommandName::Resolve => Step::Resolve,
         CommandName::Status => Step::Read,
         CommandName::Rollback | CommandName::Scale | CommandName::Action => Step::Mitigate,

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::roles::{self, Role};
 use super::severity::{Classification, Policy};
 use super::{
     Actor, ChannelRef, Draft, Incident, IncidentId, Severity, Stamp, Status, TimelineEvent,
@@ -31,6 +32,8 @@ pub enum Step {
     Close,
     /// Add or tick follow-up actions.
     FollowUp,
+    /// Take or hand over a role (commander, comms lead, scribe).
+    AssignRole,
     /// Read the incident.
     Read,
 }
@@ -44,7 +47,7 @@ pub fn allows(status: Status, step: Step) -> bool {
         | Step::Resolve
         | Step::Mitigate
         | Step::Investigate => status.is_active(),
-        Step::Note => status.is_active() || status == Status::Resolved,
+        Step::Note | Step::AssignRole => status.is_active() || status == Status::Resolved,
         Step::Close => status == Status::Resolved,
         Step::FollowUp | Step::Read => true,
     }
@@ -72,6 +75,13 @@ pub enum Event {
         to: Severity,
         /// Why, as given.
         reason: Option<String>,
+    },
+    /// `/incident-role`: `person` holds `role` from now.
+    AssignRole {
+        /// The role.
+        role: Role,
+        /// Who takes it.
+        person: Actor,
     },
     /// `/incident-note`.
     AddNote {
@@ -134,6 +144,7 @@ impl Event {
             Event::PostUpdate { .. } => Step::Update,
             Event::ChangeSeverity { .. } => Step::ChangeSeverity,
             Event::AddNote { .. } => Step::Note,
+            Event::AssignRole { .. } => Step::AssignRole,
             Event::Resolve { .. } => Step::Resolve,
             Event::Close { .. } => Step::Close,
             Event::FollowUp(_) => Step::FollowUp,
@@ -163,6 +174,16 @@ pub enum Refusal {
         id: IncidentId,
         /// The first acknowledgement.
         by: Stamp,
+    },
+    /// The person already holds the role.
+    #[error("{person} already is {role} of {id}")]
+    AlreadyHolds {
+        /// The incident.
+        id: IncidentId,
+        /// The role.
+        role: Role,
+        /// Its holder.
+        person: Actor,
     },
     /// The severity asked for is the current one.
     #[error("{id} is already {severity}")]
@@ -295,6 +316,16 @@ pub fn apply(
             change.set_severity(to, why, reason);
         }
         Event::AddNote { text } => change.entries.push(TimelineEvent::Note { text }),
+        Event::AssignRole { role, person } => {
+            if let Some(holder) = incident.holder(role).filter(|h| same_account(h, &person)) {
+                return Err(Refusal::AlreadyHolds {
+                    id: incident.id,
+                    role,
+                    person: holder.clone(),
+                });
+            }
+            change.assign(role, person);
+        }
         Event::Resolve {
             root_cause,
             resolution,
@@ -333,7 +364,9 @@ struct Change<'a> {
 
 impl Change<'_> {
     /// Who takes the incident: an explicit acknowledgement is refused when someone already
-    /// took it; any responder step on an unacknowledged active incident acknowledges it.
+    /// took it; any responder step on an unacknowledged active incident acknowledges it, and
+    /// the one who acknowledges becomes commander unless someone was named (before, or by this
+    /// very step).
     fn take_command(
         &mut self,
         incident: &Incident,
@@ -354,8 +387,29 @@ impl Change<'_> {
             self.entries.push(TimelineEvent::Acknowledged {
                 implicit: !explicit,
             });
+            let names_commander = matches!(
+                event,
+                Event::AssignRole {
+                    role: Role::Commander,
+                    ..
+                }
+            );
+            if incident.holder(Role::Commander).is_none() && !names_commander {
+                self.assign(Role::Commander, stamp.by.clone());
+            }
         }
         Ok(())
+    }
+
+    /// `person` holds `role` from now, in place of its holder (a handover).
+    fn assign(&mut self, role: Role, person: Actor) {
+        let previous = self.next.holder(role).cloned();
+        roles::assign(&mut self.next.roles, role, person.clone(), self.now);
+        self.entries.push(TimelineEvent::RoleAssigned {
+            role,
+            person,
+            previous,
+        });
     }
 
     /// A status update, moving the status when asked; the next update is due a cadence later.
@@ -442,6 +496,11 @@ impl Change<'_> {
             });
         }
     }
+}
+
+/// Whether `a` and `b` are the same account.
+fn same_account(a: &Actor, b: &Actor) -> bool {
+    a.platform == b.platform && a.id == b.id
 }
 
 /// A raised severity has a shorter response target: an unacknowledged incident is due for

@@ -5,6 +5,7 @@
 //! [`Status::parse`]); once they exist they are valid.
 
 pub mod lifecycle;
+pub mod roles;
 pub mod severity;
 pub mod timeline;
 pub mod timers;
@@ -15,6 +16,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use roles::Role;
 pub use severity::Severity;
 pub use timeline::{TimelineEntry, TimelineEvent};
 
@@ -220,8 +222,10 @@ pub struct Incident {
     pub channel: ChannelRef,
     /// Who opened it and when (the detection time).
     pub opened: Stamp,
-    /// The first acknowledgement; its author is the incident commander.
+    /// The first acknowledgement.
     pub acknowledged: Option<Stamp>,
+    /// Who holds each role now (commander, comms lead, scribe), in role order.
+    pub roles: Vec<roles::Holder>,
     /// When and by whom it was resolved.
     pub resolved: Option<Stamp>,
     /// What caused it, once resolved.
@@ -239,9 +243,20 @@ pub struct Incident {
 }
 
 impl Incident {
-    /// The incident commander: whoever acknowledged first.
+    /// The holder of `role`, if anyone holds it.
+    pub fn holder(&self, role: Role) -> Option<&Actor> {
+        roles::holder(&self.roles, role).map(|h| &h.person)
+    }
+
+    /// The incident commander: the one named, else whoever acknowledged first.
     pub fn commander(&self) -> Option<&Actor> {
-        self.acknowledged.as_ref().map(|s| &s.by)
+        self.holder(Role::Commander)
+            .or(self.acknowledged.as_ref().map(|s| &s.by))
+    }
+
+    /// Who owes the channel its updates: the comms lead when there is one, else the commander.
+    pub fn update_lead(&self) -> Option<&Actor> {
+        self.holder(Role::Comms).or(self.commander())
     }
 }
 

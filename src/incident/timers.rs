@@ -102,7 +102,7 @@ pub fn on_due(
             by,
             entries: vec![TimelineEvent::UpdateOverdue {
                 due: timer.due,
-                commander: incident.commander().map(ToString::to_string),
+                commander: incident.update_lead().map(ToString::to_string),
             }],
             next: Some(now + policy.level(incident.severity).update_every.as_delta()),
         },

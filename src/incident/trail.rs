@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{Incident, Status, TimelineEntry, TimelineEvent};
+use super::{Incident, Role, Status, TimelineEntry, TimelineEvent};
 use crate::message::capitalise;
 
 /// A runbook milestone of the report's Timeline section.
@@ -93,6 +93,19 @@ pub struct Trail {
     pub prevention: Vec<String>,
     /// What verified the fix: `/incident-verify` checks and verification Job results.
     pub verification: Vec<String>,
+    /// Who held each role and from when, in the order they took it.
+    pub roles: Vec<Spell>,
+}
+
+/// Someone's time in a role: from `from` until the next holder's `from`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spell {
+    /// The role.
+    pub role: Role,
+    /// Who held it.
+    pub person: String,
+    /// From when.
+    pub from: DateTime<Utc>,
 }
 
 /// Strips a case-insensitive `tag:` prefix (`root cause: the cache` → `the cache`).
@@ -187,8 +200,22 @@ impl Walk {
             }
             TimelineEvent::FollowupAdded { text } => self.action_item(text, who),
             TimelineEvent::FollowupDone { n } => self.action_item_done(*n),
-            TimelineEvent::Acknowledged { .. } => {
-                self.moment(at, who, "Acknowledged; incident commander".into());
+            TimelineEvent::Acknowledged { .. } => self.moment(at, who, "Acknowledged".into()),
+            TimelineEvent::RoleAssigned {
+                role,
+                person,
+                previous,
+            } => {
+                self.trail.roles.push(Spell {
+                    role: *role,
+                    person: person.to_string(),
+                    from: at,
+                });
+                let handover = previous
+                    .as_ref()
+                    .map_or_else(String::new, |p| format!(", taking over from {p}"));
+                let what = format!("{}: {person}{handover}", capitalise(&role.to_string()));
+                self.moment(at, who, what);
             }
             TimelineEvent::UpdateOverdue { .. } | TimelineEvent::Closed { .. } => {}
         }

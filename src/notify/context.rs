@@ -8,11 +8,13 @@ use serde::Serialize;
 
 use crate::alerts::Member;
 use crate::alerts::messages::labels_that_matter;
+use crate::incident::roles::{self, Holder};
 use crate::incident::severity::Policy;
 use crate::incident::timers::Timer;
 use crate::incident::trail::{self, ActionItem, Metrics, Trail};
-use crate::incident::{Actor, Incident, Severity, Status, TimelineEntry};
+use crate::incident::{Actor, Incident, Role, Severity, Status, TimelineEntry};
 use crate::interval::humanize;
+use crate::message::capitalise;
 
 /// How many timeline entries `/incident-status` shows.
 pub const STATUS_TIMELINE_LEN: usize = 15;
@@ -32,6 +34,41 @@ pub struct Header {
     pub status: String,
     /// The reported impact.
     pub summary: String,
+    /// Who holds each role now, in role order.
+    pub roles: Vec<RoleLine>,
+}
+
+/// Who holds each role of `incident`; the commander of an incident acknowledged before roles
+/// were kept is whoever acknowledged, since then.
+fn role_lines(incident: &Incident) -> Vec<RoleLine> {
+    let acknowledged = incident.acknowledged.as_ref().map(|a| Holder {
+        role: Role::Commander,
+        person: a.by.clone(),
+        since: a.at,
+    });
+    Role::ALL
+        .into_iter()
+        .filter_map(|role| {
+            roles::holder(&incident.roles, role)
+                .or(acknowledged.as_ref().filter(|a| a.role == role))
+        })
+        .map(|h| RoleLine {
+            title: capitalise(&h.role.to_string()),
+            person: h.person.to_string(),
+            since: at_time(h.since, incident.opened.at),
+        })
+        .collect()
+}
+
+/// A role's holder, as templates show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleLine {
+    /// `Incident commander`, `Comms lead`, `Scribe`.
+    pub title: String,
+    /// Who.
+    pub person: String,
+    /// Since when: `04:02 UTC`, with the date when not the incident's first day.
+    pub since: String,
 }
 
 /// The header of `incident`.
@@ -43,6 +80,7 @@ pub fn header(incident: &Incident, policy: &Policy) -> Header {
         service: incident.service.clone(),
         status: incident.status.to_string(),
         summary: incident.summary.clone(),
+        roles: role_lines(incident),
     }
 }
 
@@ -430,7 +468,10 @@ pub fn times(metrics: &Metrics) -> Times {
 pub struct Reminder {
     #[serde(flatten)]
     header: Header,
+    /// Who owes the update: the comms lead, else the commander.
     commander: Option<String>,
+    /// Their role: `Comms lead` or `Commander`.
+    lead: String,
     due: String,
     overdue: String,
     cadence: String,
@@ -449,7 +490,12 @@ pub fn reminder(
 ) -> Reminder {
     Reminder {
         header: header(incident, policy),
-        commander: incident.commander().map(ToString::to_string),
+        commander: incident.update_lead().map(ToString::to_string),
+        lead: if incident.holder(Role::Comms).is_some() {
+            "Comms lead".into()
+        } else {
+            "Commander".into()
+        },
         due: at_time(timer.due, now),
         overdue: humanize(now - timer.due),
         cadence: policy.level(incident.severity).update_every.to_string(),
@@ -497,6 +543,34 @@ pub struct Moment {
     milestone: bool,
 }
 
+/// A role in the report: who held it, from when.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleHistory {
+    /// `Comms lead`.
+    title: String,
+    /// `alice (from 04:02), bob (from 04:30)`.
+    held: String,
+}
+
+/// Who held `role` and from when, in order (`alice (from 04:02), bob (from 04:30)`); `None`
+/// when nobody did. Times on another day than `day` carry their date.
+fn held(trail: &Trail, role: Role, day: chrono::NaiveDate) -> Option<String> {
+    let spells: Vec<String> = trail
+        .roles
+        .iter()
+        .filter(|s| s.role == role)
+        .map(|s| {
+            let from = if s.from.date_naive() == day {
+                s.from.format("%H:%M").to_string()
+            } else {
+                s.from.format("%b %d %H:%M").to_string()
+            };
+            format!("{} (from {from})", s.person)
+        })
+        .collect();
+    (!spells.is_empty()).then(|| spells.join(", "))
+}
+
 /// `report.md.hbs`
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -508,6 +582,8 @@ pub struct Report {
     resolved: String,
     opened_by: String,
     commander: String,
+    /// The comms leads and scribes, each role with who held it from when.
+    roles_held: Vec<RoleHistory>,
     resolved_by: String,
     duration: String,
     #[serde(flatten)]
@@ -543,9 +619,20 @@ pub fn report(
             .as_ref()
             .map_or_else(|| "not yet".into(), |r| timestamp(r.at)),
         opened_by: incident.opened.by.to_string(),
-        commander: incident
-            .commander()
-            .map_or_else(|| "none (never acknowledged)".into(), ToString::to_string),
+        commander: held(trail, Role::Commander, day).unwrap_or_else(|| {
+            incident
+                .commander()
+                .map_or_else(|| "none (never acknowledged)".into(), ToString::to_string)
+        }),
+        roles_held: [Role::Comms, Role::Scribe]
+            .into_iter()
+            .filter_map(|role| {
+                Some(RoleHistory {
+                    title: capitalise(&role.to_string()),
+                    held: held(trail, role, day)?,
+                })
+            })
+            .collect(),
         resolved_by: incident
             .resolved
             .as_ref()

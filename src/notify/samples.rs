@@ -7,12 +7,13 @@ use super::Template;
 use super::context;
 use crate::alerts::Member;
 use crate::alerts::payload::{Alert, AlertStatus, Links};
+use crate::incident::roles::Holder;
 use crate::incident::severity::Policy;
 use crate::incident::timers::{Timer, TimerKind};
 use crate::incident::trail;
 use crate::incident::{
-    Actor, ChannelRef, Incident, IncidentId, Platform, Severity, Stamp, Status, TimelineEntry,
-    TimelineEvent,
+    Actor, ChannelRef, Incident, IncidentId, Platform, Role, Severity, Stamp, Status,
+    TimelineEntry, TimelineEvent,
 };
 
 fn person(name: &str) -> Actor {
@@ -49,6 +50,18 @@ fn sample_incident(opened: DateTime<Utc>) -> Incident {
         closed_at: None,
         next_update_due: Some(opened + TimeDelta::minutes(40)),
         ack_due: None,
+        roles: vec![
+            Holder {
+                role: Role::Commander,
+                person: person("bob"),
+                since: opened + TimeDelta::minutes(3),
+            },
+            Holder {
+                role: Role::Comms,
+                person: person("carol"),
+                since: opened + TimeDelta::minutes(5),
+            },
+        ],
         version: 4,
     }
 }
@@ -119,6 +132,11 @@ pub(super) fn all(policy: &Policy) -> Vec<(Template, Value)> {
             paged: roles.clone(),
         },
         TimelineEvent::Acknowledged { implicit: false },
+        TimelineEvent::RoleAssigned {
+            role: Role::Comms,
+            person: person("carol"),
+            previous: None,
+        },
         TimelineEvent::Note {
             text: "error rate 12%".into(),
         },

@@ -6,9 +6,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::approval::{NewRequest, Request, State};
+use crate::incident::roles::Holder;
 use crate::incident::timers::{Timer, TimerKind};
 use crate::incident::{
-    Actor, ChannelRef, Incident, IncidentId, Platform, Severity, Stamp, Status, TimelineEntry,
+    Actor, ChannelRef, Incident, IncidentId, Platform, Role, Severity, Stamp, Status, TimelineEntry,
 };
 use crate::ops::jobs::Figures;
 use crate::store::{Baseline, ClaimedPost, Error, Inbound, Post, Result};
@@ -106,6 +107,17 @@ pub(crate) fn incident(row: &AnyRow) -> Result<Incident> {
         next_update_due: optional_time("next_update_due")?,
         ack_due: optional_time("ack_due")?,
         version: row.try_get("version")?,
+        roles: Vec::new(),
+    })
+}
+
+/// An `incident_roles` row.
+pub(crate) fn holder(row: &AnyRow) -> Result<Holder> {
+    let role: String = row.try_get("role")?;
+    Ok(Holder {
+        role: Role::parse(&role).map_err(Error::Corrupt)?,
+        person: actor(row, ["person_platform", "person_id", "person_name"])?,
+        since: time(row.try_get("since")?)?,
     })
 }
 

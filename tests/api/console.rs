@@ -79,7 +79,7 @@ async fn a_whole_incident_prints_the_three_runbook_messages_with_times_and_durat
         &status,
         &[
             "ℹ️ INCIDENT #1 - P1 High - Resolved",
-            "Commander: bob",
+            "Incident commander: bob (since 03:04 UTC)",
             "03:00  detected as P1 (matched '500s'): API returning 500s since the last deploy — alice",
             "03:04  acknowledged — bob",
             "03:14  status Investigating → Mitigating — alice",
@@ -174,7 +174,7 @@ async fn an_illegal_command_for_the_state_is_refused_and_changes_nothing() {
             &out,
             &[
                 shown,
-                "#1 is Resolved. Allowed now: /incident-note, /incident-status, /incident-report, /incident-followup.",
+                "#1 is Resolved. Allowed now: /incident-role, /incident-note, /incident-status, /incident-report, /incident-followup.",
             ],
         );
     }
@@ -325,7 +325,11 @@ async fn the_console_switches_user_and_channel_and_skips_comments() {
         !out.contains("never read"),
         "input after :quit is ignored:\n{out}"
     );
-    assert_eq!(t.timeline(1).await.len(), 2, "detected + acknowledged");
+    assert_eq!(
+        t.timeline(1).await.len(),
+        3,
+        "detected + acknowledged + commander"
+    );
 }
 
 #[tokio::test]

@@ -417,8 +417,8 @@ fn discord_register_overwrites_the_commands_and_says_what_it_did() {
         &stdout,
         &[
             "registered /incident",
-            "18 subcommands",
-            "assess, ack, update",
+            "19 subcommands",
+            "assess, ack, role, update",
             "scope: guild 1170000000000000000",
         ],
     );

@@ -18,6 +18,7 @@ mod posts;
 mod recorder;
 mod replicas;
 mod report;
+mod roles;
 mod shutdown;
 mod slack;
 mod slow_clients;

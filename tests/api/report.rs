@@ -12,6 +12,7 @@ async fn scripted_incident(t: &TestApp) {
         .await; // 03:00
     t.advance_minutes(4);
     t.console("bob", "ops", "/incident-ack").await; // 03:04
+    t.console("bob", "ops", "/incident-role comms @carol").await;
     t.advance_minutes(6);
     t.console(
         "bob",
@@ -33,9 +34,12 @@ async fn scripted_incident(t: &TestApp) {
         "/incident-update --status mitigating rolling back to revision 41",
     )
     .await; // 03:15
+    t.console("bob", "ops", "/incident-role commander dave")
+        .await;
     t.advance_minutes(5);
     t.say("/incident-note root cause: the new retry flag doubles every request")
         .await; // 03:20
+    t.say("/incident-role scribe").await;
     t.advance_minutes(5);
     t.console(
         "bob",

@@ -177,6 +177,31 @@ async fn a_reminder_without_a_commander_asks_someone_to_take_it() {
 }
 
 #[tokio::test]
+async fn a_reminder_names_the_comms_lead_when_there_is_one() {
+    let t = TestApp::spawn().await;
+    let posts = t.record_posts();
+    // P1: updates every 30 minutes.
+    t.say("/incident-assess API returning 500s").await;
+    t.console("bob", "ops", "/incident-ack").await;
+    t.console("bob", "ops", "/incident-role comms carol").await;
+    t.advance_minutes(30);
+    assert_eq!(t.tick().await, 1);
+    let reminder = posts.take()[0].plain_text();
+    assert_has(
+        &reminder,
+        &[
+            "Comms lead: carol, the channel is waiting for your update (/incident-update <progress>).",
+        ],
+    );
+    assert!(!reminder.contains("Commander: bob,"), "{reminder}");
+    let overdue = t.timeline(1).await.pop().unwrap();
+    assert_eq!(
+        overdue.event.describe(),
+        "update due at 03:30 not posted; reminded carol"
+    );
+}
+
+#[tokio::test]
 async fn resolved_incidents_have_no_timers() {
     let t = TestApp::spawn().await;
     let posts = t.record_posts();

@@ -63,6 +63,7 @@ fn incident(status: Status) -> Incident {
         },
         opened: Stamp { by, at: t0() },
         acknowledged: None,
+        roles: Vec::new(),
         resolved: None,
         root_cause: None,
         resolution: None,

@@ -9,6 +9,7 @@ const SUB_COMMAND: u8 = 1;
 const STRING: u8 = 3;
 const INTEGER: u8 = 4;
 const BOOLEAN: u8 = 5;
+const USER: u8 = 6;
 
 fn string(name: &str, description: &str, required: bool) -> Value {
     json!({"type": STRING, "name": name, "description": description, "required": required})
@@ -75,6 +76,10 @@ fn options(name: CommandName, max_replicas: u32) -> Vec<Value> {
             string("reason", "why", false),
         ],
         CommandName::Note => vec![string("text", "the note", true)],
+        CommandName::Role => vec![
+            choices("role", "the role", true, &["commander", "comms", "scribe"]),
+            json!({"type": USER, "name": "person", "description": "who takes it (default: you)", "required": false}),
+        ],
         CommandName::Resolve => vec![
             string("root_cause", "what caused it", true),
             string("resolution", "what fixed it", true),

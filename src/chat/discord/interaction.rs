@@ -185,6 +185,8 @@ fn command_line(data: &Value) -> Option<String> {
         },
         _ => {
             for key in [
+                "role",
+                "person",
                 "level",
                 "replicas",
                 "revision",
@@ -199,9 +201,15 @@ fn command_line(data: &Value) -> Option<String> {
                 "reason",
             ] {
                 if let Some(v) = text(key) {
-                    let plain =
-                        matches!(key, "level" | "replicas" | "revision" | "area" | "request");
-                    words.push(if plain { v } else { quote(&v) });
+                    let plain = matches!(
+                        key,
+                        "role" | "level" | "replicas" | "revision" | "area" | "request"
+                    );
+                    words.push(match key {
+                        "person" => format!("<@{v}>"),
+                        _ if plain => v,
+                        _ => quote(&v),
+                    });
                 }
             }
         }
@@ -315,6 +323,14 @@ mod tests {
             "/incident-resolve #3 \"bad | flag\" | \"rolled back\""
         );
         assert_eq!(line("ack", json!([])), "/incident-ack");
+        assert_eq!(
+            line(
+                "role",
+                json!([{"name": "role", "type": 3, "value": "comms"},
+                       {"name": "person", "type": 6, "value": "1150000000000000003"}])
+            ),
+            "/incident-role comms <@1150000000000000003>"
+        );
         assert_eq!(
             line(
                 "performance-test",

@@ -82,7 +82,10 @@ pub fn manifest(base_url: Option<&str>, socket_mode: bool) -> Result<String, Str
         if !hint.is_empty() {
             yaml.push_str(&format!("      usage_hint: {}\n", quoted(hint)));
         }
-        yaml.push_str("      should_escape: false\n");
+        // Escaping turns a typed @bob into `<@U…|bob>`, which only /incident-role reads; the
+        // other commands take text as typed.
+        let escape = name == CommandName::Role;
+        yaml.push_str(&format!("      should_escape: {escape}\n"));
     }
     yaml.push_str("oauth_config:\n  scopes:\n    bot:\n");
     for (scope, why) in SCOPES {
@@ -125,6 +128,14 @@ mod tests {
         assert!(yaml.contains("usage_hint: \"<description> [--sev P0..P3] [--service NAME]\""));
         assert!(yaml.contains("- chat:write # "));
         assert!(yaml.contains("socket_mode_enabled: false"));
+        assert_eq!(
+            yaml.matches("should_escape: true").count(),
+            1,
+            "only /incident-role has Slack turn @names into <@U…> mentions"
+        );
+        let role = yaml.split("- command: /incident-role\n").nth(1).unwrap();
+        let role = role.split("- command:").next().unwrap();
+        assert!(role.contains("should_escape: true"), "{role}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 use chrono::{TimeDelta, TimeZone};
 
 use super::*;
-use crate::incident::Platform;
+use crate::incident::{Platform, Role};
 
 fn policy() -> Policy {
     Policy::runbook()
@@ -54,13 +54,27 @@ fn incident(status: Status, acknowledged: bool) -> Incident {
         closed_at: None,
         next_update_due: Some(draft.next_update_due),
         ack_due: (!acknowledged).then_some(draft.ack_due),
+        roles: Vec::new(),
         version: 3,
+    }
+}
+
+/// The entry that makes `name` commander.
+fn commander(name: &str) -> TimelineEvent {
+    TimelineEvent::RoleAssigned {
+        role: Role::Commander,
+        person: person(name),
+        previous: None,
     }
 }
 
 fn every_event() -> Vec<Event> {
     vec![
         Event::Acknowledge,
+        Event::AssignRole {
+            role: Role::Scribe,
+            person: person("carol"),
+        },
         Event::PostUpdate {
             status: None,
             progress: "looking at logs".into(),
@@ -126,7 +140,7 @@ fn opening_starts_investigating_with_due_times_from_the_severity() {
 #[test]
 fn every_event_in_every_status_is_accepted_exactly_when_the_table_allows_it() {
     let expected_legal = |status: Status, event: &Event| match event {
-        Event::AddNote { .. } => matches!(
+        Event::AddNote { .. } | Event::AssignRole { .. } => matches!(
             status,
             Status::Investigating | Status::Mitigating | Status::Monitoring | Status::Resolved
         ),
@@ -182,7 +196,10 @@ fn explicit_acknowledgement_makes_the_commander_and_cancels_the_ack_deadline() {
     );
     assert_eq!(
         out.entries,
-        vec![TimelineEvent::Acknowledged { implicit: false }]
+        vec![
+            TimelineEvent::Acknowledged { implicit: false },
+            commander("bob")
+        ]
     );
 }
 
@@ -319,7 +336,11 @@ fn resolving_stops_every_timer_and_keeps_the_cause() {
     assert_eq!(out.incident.ack_due, None);
     assert_eq!(out.incident.root_cause.as_deref(), Some("bad config"));
     assert_eq!(out.incident.resolved.as_ref().map(|s| s.at), Some(later()));
-    assert_eq!(out.entries.len(), 2, "implicit ack, then resolved");
+    assert_eq!(
+        out.entries.len(),
+        3,
+        "implicit ack, commander, then resolved"
+    );
 }
 
 #[test]
@@ -352,6 +373,7 @@ fn follow_ups_are_recorded_in_every_status_and_count_as_acting() {
         out.entries,
         vec![
             TimelineEvent::Acknowledged { implicit: true },
+            commander("bob"),
             TimelineEvent::FollowupAdded {
                 text: "alert on 5xx".into()
             }
@@ -554,7 +576,11 @@ fn a_record_appends_its_entries_and_only_a_responder_step_acknowledges() {
     .unwrap();
     assert_eq!(
         out.entries,
-        [TimelineEvent::Acknowledged { implicit: true }, evidence]
+        [
+            TimelineEvent::Acknowledged { implicit: true },
+            commander("bob"),
+            evidence
+        ]
     );
     let resolved = incident(Status::Resolved, true);
     assert!(matches!(
@@ -613,4 +639,70 @@ fn a_record_with_a_live_signal_raises_the_severity_but_never_lowers_it() {
     .unwrap();
     assert_eq!(out.incident.severity, Severity::P1);
     assert!(out.entries.is_empty());
+}
+
+#[test]
+fn the_first_to_acknowledge_is_commander_unless_someone_was_named() {
+    let fresh = incident(Status::Investigating, false);
+    let name_dave = Event::AssignRole {
+        role: Role::Commander,
+        person: person("dave"),
+    };
+    let named = apply(&fresh, name_dave, &person("bob"), later(), &policy()).unwrap();
+    assert_eq!(named.incident.commander(), Some(&person("dave")));
+    assert_eq!(
+        named.entries,
+        [
+            TimelineEvent::Acknowledged { implicit: true },
+            commander("dave")
+        ],
+        "bob acknowledged by naming dave; dave leads"
+    );
+    let comms = Event::AssignRole {
+        role: Role::Comms,
+        person: person("erin"),
+    };
+    let out = apply(&fresh, comms, &person("bob"), later(), &policy()).unwrap();
+    assert_eq!(out.incident.commander(), Some(&person("bob")));
+    assert_eq!(out.incident.holder(Role::Comms), Some(&person("erin")));
+    assert_eq!(out.incident.update_lead(), Some(&person("erin")));
+}
+
+#[test]
+fn a_handover_names_the_previous_holder_and_the_same_holder_is_refused() {
+    let fresh = incident(Status::Investigating, false);
+    let acked = apply(&fresh, Event::Acknowledge, &person("bob"), t0(), &policy()).unwrap();
+    let hand_over = Event::AssignRole {
+        role: Role::Commander,
+        person: person("carol"),
+    };
+    let out = apply(
+        &acked.incident,
+        hand_over.clone(),
+        &person("bob"),
+        later(),
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(
+        out.entries,
+        [TimelineEvent::RoleAssigned {
+            role: Role::Commander,
+            person: person("carol"),
+            previous: Some(person("bob")),
+        }]
+    );
+    assert_eq!(out.incident.roles.len(), 1);
+    assert_eq!(out.incident.roles[0].since, later());
+    let again = apply(&out.incident, hand_over, &person("bob"), later(), &policy());
+    assert!(
+        matches!(
+            again,
+            Err(Refusal::AlreadyHolds {
+                role: Role::Commander,
+                ..
+            })
+        ),
+        "{again:?}"
+    );
 }

@@ -11,6 +11,7 @@ impl TimelineEvent {
         match self {
             E::Detected { .. }
             | E::Acknowledged { .. }
+            | E::RoleAssigned { .. }
             | E::StatusChanged { .. }
             | E::Updated { .. }
             | E::SeverityChanged { .. }
@@ -57,6 +58,14 @@ impl TimelineEvent {
             TimelineEvent::Acknowledged { implicit: true } => {
                 "acknowledged (by taking action)".into()
             }
+            TimelineEvent::RoleAssigned {
+                role,
+                person,
+                previous,
+            } => match previous {
+                Some(previous) => format!("{person} is {role} (handed over from {previous})"),
+                None => format!("{person} is {role}"),
+            },
             TimelineEvent::StatusChanged { from, to } => format!("status {from} → {to}"),
             TimelineEvent::Updated {
                 progress,

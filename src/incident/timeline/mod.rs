@@ -8,7 +8,7 @@ mod describe;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Actor, ChannelRef, Severity, Status};
+use super::{Actor, ChannelRef, Role, Severity, Status};
 
 /// Something that happened to an incident.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +31,16 @@ pub enum TimelineEvent {
     Acknowledged {
         /// True when the acknowledgement came from another responder action, not `/incident-ack`.
         implicit: bool,
+    },
+    /// Someone took a role or was given it; the entry's time is when they hold it from.
+    RoleAssigned {
+        /// The role.
+        role: Role,
+        /// Who holds it from now.
+        person: Actor,
+        /// Who held it before (a handover), if anyone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<Actor>,
     },
     /// The status moved.
     StatusChanged {
@@ -91,7 +101,7 @@ pub enum TimelineEvent {
     UpdateOverdue {
         /// When the update was due.
         due: DateTime<Utc>,
-        /// The incident commander named in the reminder, if there is one.
+        /// Who the reminder named: the comms lead, else the commander, if there is one.
         commander: Option<String>,
     },
     /// A message about the incident never reached its destination: refused (the bot is not in

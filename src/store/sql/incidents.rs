@@ -9,7 +9,7 @@ use crate::incident::lifecycle::Outcome;
 use crate::incident::{
     Actor, ChannelRef, Draft, Incident, IncidentId, Status, TimelineEntry, TimelineEvent,
 };
-use crate::store::decode::{entry, incident, millis, stamp_parts};
+use crate::store::decode::{entry, holder, incident, millis, stamp_parts};
 use crate::store::{Decide, Error, Result, Updated};
 
 /// The incident columns plus its pending timers; append a `WHERE`/`ORDER BY` clause.
@@ -30,20 +30,75 @@ const ONE: &str = select_incidents!("WHERE i.id = $1");
 
 pub(super) async fn one(pool: &AnyPool, id: IncidentId) -> Result<Option<Incident>> {
     let row = sqlx::query(ONE).bind(id.get()).fetch_optional(pool).await?;
-    row.as_ref().map(incident).transpose()
+    match row.as_ref().map(incident).transpose()? {
+        Some(found) => Ok(Some(
+            with_roles(pool.acquire().await?.as_mut(), found).await?,
+        )),
+        None => Ok(None),
+    }
 }
 
 /// Incident `id` as the transaction `tx` sees it.
 pub(super) async fn read(tx: &mut AnyConnection, id: IncidentId) -> Result<Incident> {
-    let row = sqlx::query(ONE).bind(id.get()).fetch_optional(tx).await?;
-    row.as_ref()
+    let row = sqlx::query(ONE)
+        .bind(id.get())
+        .fetch_optional(&mut *tx)
+        .await?;
+    let found = row
+        .as_ref()
         .map(incident)
         .transpose()?
-        .ok_or(Error::NotFound(id))
+        .ok_or(Error::NotFound(id))?;
+    with_roles(tx, found).await
+}
+
+/// `found` with the holders of its roles.
+async fn with_roles(conn: &mut AnyConnection, mut found: Incident) -> Result<Incident> {
+    found.roles = sqlx::query("SELECT * FROM incident_roles WHERE incident_id = $1 ORDER BY role")
+        .bind(found.id.get())
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(holder)
+        .collect::<Result<_>>()?;
+    found.roles.sort_by_key(|h| h.role);
+    Ok(found)
+}
+
+/// `found`, each with the holders of its roles.
+async fn all_with_roles(pool: &AnyPool, found: Vec<Incident>) -> Result<Vec<Incident>> {
+    let mut conn = pool.acquire().await?;
+    let mut all = Vec::with_capacity(found.len());
+    for one in found {
+        all.push(with_roles(conn.as_mut(), one).await?);
+    }
+    Ok(all)
+}
+
+/// Makes the `incident_roles` rows of `next` match its holders (a role is never vacated).
+async fn sync_roles(tx: &mut AnyConnection, before: &Incident, next: &Incident) -> Result<()> {
+    for holder in next.roles.iter().filter(|h| !before.roles.contains(h)) {
+        sqlx::query(
+            "INSERT INTO incident_roles (incident_id, role, person_platform, person_id, \
+             person_name, since) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (incident_id, role) DO UPDATE SET \
+             person_platform = excluded.person_platform, person_id = excluded.person_id, \
+             person_name = excluded.person_name, since = excluded.since",
+        )
+        .bind(next.id.get())
+        .bind(holder.role.as_str())
+        .bind(holder.person.platform.as_str())
+        .bind(&holder.person.id)
+        .bind(&holder.person.name)
+        .bind(millis(holder.since))
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }
 
 pub(super) async fn in_channel(pool: &AnyPool, channel: &ChannelRef) -> Result<Vec<Incident>> {
-    sqlx::query(select_incidents!(
+    let found = sqlx::query(select_incidents!(
         "WHERE i.platform = $1 AND i.channel_id = $2 AND i.status <> 'closed' ORDER BY i.id DESC"
     ))
     .bind(channel.platform.as_str())
@@ -52,18 +107,20 @@ pub(super) async fn in_channel(pool: &AnyPool, channel: &ChannelRef) -> Result<V
     .await?
     .iter()
     .map(incident)
-    .collect()
+    .collect::<Result<_>>()?;
+    all_with_roles(pool, found).await
 }
 
 pub(super) async fn active(pool: &AnyPool) -> Result<Vec<Incident>> {
-    sqlx::query(select_incidents!(
+    let found = sqlx::query(select_incidents!(
         "WHERE i.status IN ('investigating', 'mitigating', 'monitoring') ORDER BY i.severity, i.id DESC"
     ))
     .fetch_all(pool)
     .await?
     .iter()
     .map(incident)
-    .collect()
+    .collect::<Result<_>>()?;
+    all_with_roles(pool, found).await
 }
 
 pub(super) async fn timeline(pool: &AnyPool, id: IncidentId) -> Result<Vec<TimelineEntry>> {
@@ -121,6 +178,7 @@ pub(super) async fn open(tx: &mut AnyConnection, draft: &Draft) -> Result<Incide
         closed_at: None,
         next_update_due: Some(draft.next_update_due),
         ack_due: Some(draft.ack_due),
+        roles: Vec::new(),
         version: 0,
     })
 }
@@ -190,6 +248,7 @@ pub(super) async fn write(
     .bind(id.get())
     .execute(&mut *tx)
     .await?;
+    sync_roles(tx, &before, next).await?;
     append(tx, id, &outcome.entries, actor, at).await?;
     let timers = [("update", next.next_update_due), ("ack", next.ack_due)];
     sync_timers(tx, id, timers).await?;

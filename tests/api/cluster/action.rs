@@ -65,7 +65,7 @@ async fn an_action_on_a_configmap_previews_with_a_dry_run_then_patches_and_resta
             .map(|e| e.event.kind())
             .collect();
     assert_eq!(
-        kinds[3..],
+        kinds[4..],
         [
             "mutation_previewed",
             "approval_not_required",

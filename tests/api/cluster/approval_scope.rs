@@ -17,8 +17,8 @@ use crate::slack::{Press, send_command, send_press};
 /// The Slack channel the incidents of these tests live in.
 const INCIDENT: &str = "C0AUTH";
 /// bob's Discord account; `[people.bob]` links it to his Slack account `UBOB`.
-const BOB_ON_DISCORD: &str = "1150000000000000003";
-const BOB: &str = "[people.bob]\nslack = \"UBOB\"\ndiscord = \"1150000000000000003\"\n";
+pub(super) const BOB_ON_DISCORD: &str = "1150000000000000003";
+pub(super) const BOB: &str = "[people.bob]\nslack = \"UBOB\"\ndiscord = \"1150000000000000003\"\n";
 
 async fn state(c: &ClusterApp) -> State {
     c.t.app.store.approval(1).await.unwrap().expect("R1").state
@@ -53,15 +53,15 @@ async fn a_vote_from_another_channel_is_refused_with_where_to_vote_and_changes_n
 
 /// firewatch serving Slack and Discord (against fakes) on a broken Freightliner, with `toml`
 /// appended to the config and `env` overrides.
-struct Both {
-    c: ClusterApp,
+pub(super) struct Both {
+    pub(super) c: ClusterApp,
     slack: FakeSlack,
     discord: FakeDiscord,
-    running: Running,
+    pub(super) running: Running,
 }
 
 impl Both {
-    async fn start(toml: &str, env: &[(&str, &str)]) -> Self {
+    pub(super) async fn start(toml: &str, env: &[(&str, &str)]) -> Self {
         let slack = FakeSlack::start().await;
         let discord = FakeDiscord::start().await;
         let api = format!("{}/api", slack.url);
@@ -89,14 +89,20 @@ impl Both {
         }
     }
 
-    async fn slack(&self, user: &str, channel: &str, line: &str, trigger: &str) {
+    pub(super) async fn slack(&self, user: &str, channel: &str, line: &str, trigger: &str) {
         let (status, _) =
             send_command(self.running.addr, &self.slack, user, channel, line, trigger).await;
         assert_eq!(status, 200);
     }
 
     /// `/incident SUB` from Discord by `user` (id `user_id`) in the test server's channel.
-    async fn discord(&self, id: &str, (user, user_id): (&str, &str), sub: &str, options: Value) {
+    pub(super) async fn discord(
+        &self,
+        id: &str,
+        (user, user_id): (&str, &str),
+        sub: &str,
+        options: Value,
+    ) {
         let body = crate::discord::command_as(id, user, user_id, sub, options);
         let (status, _) = crate::discord::interact_at(self.running.addr, &body).await;
         assert_eq!(status, 200);
@@ -104,7 +110,7 @@ impl Both {
 
     /// Waits for a call to either fake (a post, an edit, an answer) that says `text`; returns
     /// its body.
-    async fn answered(&self, text: &str) -> String {
+    pub(super) async fn answered(&self, text: &str) -> String {
         let has = |calls: &[Call]| calls.iter().any(|c| c.body.to_string().contains(text));
         let calls = tokio::select! {
             calls = self.slack.wait_for(text, has) => calls,

@@ -44,6 +44,7 @@ async fn rollback_shows_from_and_to_then_runs_helm_with_the_exact_argv() {
             "detected",
             "evidence",
             "acknowledged",
+            "role_assigned",
             "mutation_previewed",
             "approval_not_required",
             "mutation_applied"
@@ -159,7 +160,7 @@ async fn scale_runs_a_server_dry_run_then_the_real_merge_patch() {
             .map(|e| e.event.kind())
             .collect();
     assert_eq!(
-        kinds[3..],
+        kinds[4..],
         [
             "mutation_previewed",
             "approval_not_required",

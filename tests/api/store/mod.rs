@@ -29,6 +29,7 @@ on_both_backends!(
     a_read_sees_every_change_committed_before_it_from_any_connection,
     a_request_keeps_the_channel_it_was_posted_in_and_a_person_votes_once,
     a_transaction_the_database_ended_on_its_own_leaves_no_connection_inside_it,
+    roles_are_kept_per_incident_one_holder_each_and_survive_a_restart,
 );
 
 /// The incident's timers as (kind, due in Unix ms), read with raw SQL on either backend.
@@ -925,4 +926,62 @@ async fn a_request_keeps_the_channel_it_was_posted_in_and_a_person_votes_once(ba
         }
         other => panic!("{other:?}"),
     }
+}
+
+async fn roles_are_kept_per_incident_one_holder_each_and_survive_a_restart(backend: Backend) {
+    use firewatch::incident::Role;
+
+    let t = TestApp::spawn_on(backend).await;
+    t.say("/incident-assess checkout down").await;
+    t.console("alice", "payments", "/incident-assess payments slow")
+        .await;
+    t.console("bob", "ops", "/incident-ack").await;
+    t.advance_minutes(3);
+    t.console("bob", "ops", "/incident-role comms carol").await;
+    t.console("bob", "ops", "/incident-role commander dave")
+        .await;
+    let refused = t
+        .console("bob", "ops", "/incident-role commander dave")
+        .await;
+    assert!(
+        refused.contains("dave already is incident commander of #1"),
+        "{refused}"
+    );
+    let t = t.restart().await;
+    let first = t
+        .app
+        .store
+        .incident(IncidentId::new(1).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let held: Vec<(Role, &str, i64)> = first
+        .roles
+        .iter()
+        .map(|h| (h.role, h.person.name.as_str(), h.since.timestamp_millis()))
+        .collect();
+    let at = |m| {
+        Utc.with_ymd_and_hms(2026, 11, 29, 3, m, 0)
+            .unwrap()
+            .timestamp_millis()
+    };
+    assert_eq!(
+        held,
+        [
+            (Role::Commander, "dave", at(3)),
+            (Role::Comms, "carol", at(3))
+        ],
+        "one holder per role, the latest, from when they took it"
+    );
+    let second = t
+        .app
+        .store
+        .incident(IncidentId::new(2).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(second.roles.is_empty(), "roles belong to their incident");
+    let active = t.app.store.active_incidents().await.unwrap();
+    let listed = active.iter().find(|i| i.id == first.id).unwrap();
+    assert_eq!(listed.roles, first.roles, "lists carry the roles too");
 }
