@@ -146,13 +146,15 @@ impl Fleet {
         n
     }
 
-    /// Waits until every accepted request's answer was delivered.
+    /// Waits until every accepted request's answer was delivered and the outbox is empty.
     async fn drained(&self) {
         for _ in 0..200 {
             let open = self
                 .count("SELECT count(*) FROM processed_requests WHERE delivered_at IS NULL AND payload IS NOT NULL")
                 .await;
-            if open == 0 {
+            // Their posts too: the outbox sends them after the request is marked delivered.
+            let unsent = self.count("SELECT count(*) FROM outbox").await;
+            if open == 0 && unsent == 0 {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
