@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use super::{serve, startup, warnings};
@@ -31,7 +31,7 @@ use crate::text;
 /// Slash commands (/incident-assess, /incident-update, /incident-resolve, …) open and run
 /// incidents through the team's runbook: severity, paging, timed updates and a timeline.
 #[derive(Debug, Parser)]
-#[command(name = "firewatch", version)]
+#[command(name = "firewatch", version, disable_help_subcommand = true)]
 pub struct Cli {
     /// The configuration file.
     #[arg(
@@ -56,12 +56,16 @@ enum Command {
     /// On Ctrl-C or SIGTERM it stops accepting, lets commands in flight finish within
     /// server.shutdown_grace, closes the store and exits 0.
     Serve,
-    /// Print the Slack app manifest (YAML) for firewatch's public base URL.
+    /// Print the Slack app manifest (YAML): for firewatch's public base URL, or for Socket Mode.
+    ///
+    /// Give BASE_URL unless --socket-mode is given; with --socket-mode give none.
     SlackManifest {
-        /// The public base URL Slack will call, e.g. https://firewatch.example.com.
+        /// The public base URL Slack will call: https://host[:port] only, e.g.
+        /// https://firewatch.example.com (firewatch adds /slack/commands and /slack/interactions).
+        /// Needed unless --socket-mode is given.
         #[arg(value_name = "BASE_URL", required_unless_present = "socket_mode")]
         base_url: Option<String>,
-        /// Declare Socket Mode instead of request URLs (no public URL needed).
+        /// Declare Socket Mode instead of request URLs: no public URL, so no BASE_URL.
         #[arg(long)]
         socket_mode: bool,
     },
@@ -94,6 +98,12 @@ enum Command {
     /// Warns (on stderr, exit status 0) about what works but is open: production changes anyone
     /// but the requester may approve, and slack.team_ids or discord.guild_ids left empty.
     CheckConfig,
+    /// Print this help, or a subcommand's (the same as `firewatch COMMAND --help`).
+    Help {
+        /// The subcommand, e.g. console.
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
     /// Register the /incident command and its subcommands with Discord (bulk overwrite).
     ///
     /// Needs discord.application_id and discord.bot_token. Without --guild the command is
@@ -111,6 +121,24 @@ fn user_or_default(user: Option<String>) -> String {
         .unwrap_or_else(|| "operator".into())
 }
 
+/// `firewatch help [COMMAND]`: the long help of the program or of one subcommand.
+fn help(command: Option<&str>) -> Result<(), String> {
+    let mut cli = Cli::command();
+    cli.build();
+    let shown = match command {
+        None => cli.print_long_help(),
+        Some(name) => match cli.find_subcommand_mut(name) {
+            Some(sub) => sub.print_long_help(),
+            None => {
+                return Err(format!(
+                    "unknown command '{name}'; firewatch --help lists the commands"
+                ));
+            }
+        },
+    };
+    shown.map_err(|e| format!("help: {e}"))
+}
+
 /// Runs the command line; the binary's `main`.
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -125,6 +153,9 @@ pub async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), String> {
     // Needs no configuration.
+    if let Command::Help { command } = &cli.command {
+        return help(command.as_deref());
+    }
     if let Command::SlackManifest {
         base_url,
         socket_mode,
@@ -186,7 +217,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let result = shut_down(&app, running, scheduler, grace).await;
             result.map_err(|e| format!("server: {e}"))
         }
-        Command::SlackManifest { .. } => Ok(()),
+        Command::SlackManifest { .. } | Command::Help { .. } => Ok(()),
         Command::DiscordRegister { guild } => register_discord(&settings, guild.as_deref()).await,
         Command::Report { id, user } => report(settings, id, user_or_default(user)).await,
         Command::Console { user, channel } => {

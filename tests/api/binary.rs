@@ -314,6 +314,17 @@ fn slack_manifest_prints_yaml_for_the_base_url_and_refuses_plain_http() {
     let http = firewatch(&["slack-manifest", "http://fw.example.com"], &db, "");
     assert_eq!(http.status.code(), Some(1));
     assert_has(&text(&http.stderr), &["not an https:// URL"]);
+    let path = firewatch(&["slack-manifest", "https://fw.example.com/bot"], &db, "");
+    assert_eq!(path.status.code(), Some(1));
+    assert_has(&text(&path.stderr), &["(it has a path;"]);
+    let both = firewatch(
+        &["slack-manifest", "--socket-mode", "https://fw.example.com"],
+        &db,
+        "",
+    );
+    assert_eq!(both.status.code(), Some(1));
+    assert_has(&text(&both.stderr), &["would not be used"]);
+    assert!(both.stdout.is_empty());
 }
 
 #[test]
@@ -326,11 +337,29 @@ fn every_command_has_help() {
         &["serve", "--help"],
         &["check-config", "--help"],
         &["slack-manifest", "--help"],
+        &["help", "--help"],
+        &["help"],
+        &["help", "console"],
+        &["report", "--help"],
+        &["discord-register", "--help"],
     ] {
         let out = firewatch(args, &db, "");
         assert!(out.status.success(), "{args:?}");
         assert_has(&text(&out.stdout), &["Usage: firewatch"]);
     }
+    let console = firewatch(&["help", "console"], &db, "");
+    assert_has(
+        &text(&console.stdout),
+        &["Usage: firewatch console", "--as <USER>"],
+    );
+    let unknown = firewatch(&["help", "deploy"], &db, "");
+    assert_eq!(unknown.status.code(), Some(1));
+    assert_has(&text(&unknown.stderr), &["error: unknown command 'deploy'"]);
+    let manifest = firewatch(&["slack-manifest", "--help"], &db, "");
+    assert_has(
+        &text(&manifest.stdout),
+        &["Needed unless --socket-mode is given", "no BASE_URL"],
+    );
     let top = firewatch(&["--help"], &db, "");
     assert_has(
         &text(&top.stdout),
