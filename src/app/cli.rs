@@ -71,8 +71,10 @@ enum Command {
     },
     /// Talk to firewatch from the terminal: one command per line on stdin, replies on stdout.
     ///
-    /// Interactive with a prompt on a terminal; when stdin is piped it handles every line and
-    /// exits at the end, e.g. printf '/incident-assess checkout down\n' | firewatch console
+    /// Interactive with a prompt on a terminal; when stdin is piped it handles every line,
+    /// echoing it (`> LINE`) before its answer, and exits at the end, e.g.
+    /// printf '/incident-assess checkout down\n' | firewatch console
+    /// The exit status is the number of lines refused or failed (at most 100), 0 when none.
     Console {
         /// The user the commands come from (default: $USER).
         #[arg(long = "as", value_name = "USER")]
@@ -144,17 +146,38 @@ pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.code)
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+/// Why the program exits unsuccessfully: said on stderr, with the exit status.
+struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self { message, code: 1 }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Self {
+        message.to_owned().into()
+    }
+}
+
+/// The most console lines the exit status counts; more still exit with this.
+const MOST_REFUSED_COUNTED: usize = 100;
+
+async fn run(cli: Cli) -> Result<(), Failure> {
     // Needs no configuration.
     if let Command::Help { command } = &cli.command {
-        return help(command.as_deref());
+        return Ok(help(command.as_deref())?);
     }
     if let Command::SlackManifest {
         base_url,
@@ -174,7 +197,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         if quiet { "warn" } else { &settings.log.level },
         settings.log.format,
     )?;
-    match cli.command {
+    let done: Result<(), String> = match cli.command {
         Command::CheckConfig => {
             startup::check(&settings).map_err(|e| error_chain(&e))?;
             println!(
@@ -256,10 +279,21 @@ async fn run(cli: Cli) -> Result<(), String> {
                 // The reader went away (`firewatch console | head`): every handled command is
                 // committed already, so this is a normal end.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                other => other.map_err(|e| format!("console: {e}")),
+                Err(e) => Err(format!("console: {e}")),
+                Ok(0) => Ok(()),
+                Ok(refused) => {
+                    return Err(Failure {
+                        message: format!(
+                            "{refused} line(s) were refused or failed (the exit status counts \
+                             them, up to {MOST_REFUSED_COUNTED})"
+                        ),
+                        code: u8::try_from(refused.min(MOST_REFUSED_COUNTED)).expect("at most 100"),
+                    });
+                }
             }
         }
-    }
+    };
+    Ok(done?)
 }
 
 async fn register_discord(settings: &Settings, guild: Option<&str>) -> Result<(), String> {

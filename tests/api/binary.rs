@@ -461,3 +461,34 @@ fn a_log_written_to_a_file_has_no_colour_codes() {
     assert_has(&written, &["INFO", "report written; incident closed"]);
     assert!(!written.contains("\x1b["), "{written:?}");
 }
+
+#[test]
+fn a_piped_console_exits_with_the_number_of_refused_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fw.db");
+    let args = ["console", "-c", "bot.toml.example", "--as", "alice"];
+    let clean = firewatch(
+        &args,
+        &db,
+        "/incident-assess checkout down\n/incident-ack\n",
+    );
+    assert!(clean.status.success(), "{}", text(&clean.stderr));
+    assert_has(
+        &text(&clean.stdout),
+        &["> /incident-ack\n👀 INCIDENT ACKNOWLEDGED"],
+    );
+    let bad = firewatch(
+        &args,
+        &db,
+        "/incident-ack\n/incident-severity P9\n:channel\n/incident-note fine\n",
+    );
+    assert_eq!(bad.status.code(), Some(3), "{}", text(&bad.stderr));
+    assert_has(
+        &text(&bad.stderr),
+        &["error: 3 line(s) were refused or failed"],
+    );
+    assert_has(
+        &text(&bad.stdout),
+        &["> /incident-note fine\n📝 NOTE on #1"],
+    );
+}

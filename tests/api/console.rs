@@ -454,3 +454,45 @@ async fn what_the_bot_posts_on_its_own_prints_between_commands() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn piped_lines_are_echoed_and_refusals_and_bad_console_commands_are_counted() {
+    let t = TestApp::spawn().await;
+    let script = "/incident-assess checkout down\n\
+                  /incident-severity P9\n\
+                  :as\n\
+                  :as bob carol\n\
+                  :channel\n\
+                  :frobnicate\n\
+                  :as bob\n\
+                  /incident-ack\n\
+                  /incident-ack\n";
+    let mut out = Vec::new();
+    let options = firewatch::chat::console::Options {
+        user: "alice".into(),
+        channel: "ops".into(),
+        interactive: false,
+        colour: false,
+    };
+    let refused =
+        firewatch::chat::console::run(&t.app.engine, script.as_bytes(), &mut out, options, None)
+            .await
+            .expect("console runs");
+    let out = String::from_utf8(out).unwrap();
+    assert_has(
+        &out,
+        &[
+            "> /incident-assess checkout down\n🚨 INCIDENT DETECTED - P0",
+            "> /incident-severity P9\n⚠️ Could not read that command",
+            "> :as\n⚠️ :as needs a user name, like :as bob",
+            "> :as bob carol\n⚠️ :as takes one user name, not 2 words ('bob carol')",
+            "> :channel\n⚠️ :channel needs a channel name, like :channel ops",
+            "> :frobnicate\n⚠️ ':frobnicate' is not a console command",
+            "> /incident-ack\n👀 INCIDENT ACKNOWLEDGED",
+            "Commander: bob",
+            "> /incident-ack\n⚠️ Already acknowledged",
+        ],
+    );
+    // P9, four bad `:` lines and the second acknowledgement.
+    assert_eq!(refused, 6, "{out}");
+}
