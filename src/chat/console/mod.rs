@@ -107,36 +107,29 @@ fn meta(line: &str) -> Result<Meta, String> {
     match word {
         "quit" | "q" | "exit" if rest.is_empty() => Ok(Meta::Quit),
         "quit" | "q" | "exit" => Err(format!(":{word} takes nothing after it")),
-        "as" => {
-            let name = one("user name", ":as bob")?;
-            if name
-                .chars()
-                .all(|c| c.is_alphanumeric() || "._-".contains(c))
-            {
-                Ok(Meta::As(name))
-            } else {
-                Err(format!(
-                    "'{name}' is not a user name (letters, digits, '.', '_', '-')"
-                ))
-            }
-        }
+        "as" => Ok(Meta::As(named(one("user name", ":as bob")?, "user name")?)),
         "channel" => {
             let name = one("channel name", ":channel ops")?;
             let name = name.trim_start_matches('#').to_owned();
-            if !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || "._-".contains(c))
-            {
-                Ok(Meta::Channel(name))
-            } else {
-                Err(format!(
-                    "'{name}' is not a channel name (letters, digits, '.', '_', '-')"
-                ))
-            }
+            Ok(Meta::Channel(named(name, "channel name")?))
         }
         "" => Err("a ':' line needs a console command after the colon".into()),
         other => Err(format!("':{other}' is not a console command")),
+    }
+}
+
+/// `name` when it is a plain name (letters, digits, '.', '_', '-'); otherwise what it is not.
+fn named(name: String, what: &str) -> Result<String, String> {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "._-".contains(c))
+    {
+        Ok(name)
+    } else {
+        Err(format!(
+            "'{name}' is not a {what} (letters, digits, '.', '_', '-')"
+        ))
     }
 }
 
@@ -218,7 +211,8 @@ where
             continue;
         }
         if !options.interactive {
-            writeln!(output, "> {line}")?;
+            // Shown as the answers show typed text: what would act on the terminal as escapes.
+            writeln!(output, "> {}", crate::text::escape_hidden(line))?;
         }
         if let Some(asked) = line.strip_prefix(':') {
             match meta(asked) {
@@ -227,6 +221,7 @@ where
                 Ok(Meta::Channel(name)) => channel = name,
                 Err(problem) => {
                     refused += 1;
+                    let problem = crate::text::escape_hidden(&problem);
                     writeln!(output, "⚠️ {problem}\n{CONSOLE_HELP}\n")?;
                 }
             }
@@ -243,4 +238,30 @@ where
         output.flush()?;
     }
     Ok(refused)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_commands_are_read_and_bad_ones_say_what_is_wrong() {
+        assert_eq!(meta("as bob"), Ok(Meta::As("bob".into())));
+        assert_eq!(meta("channel #ops"), Ok(Meta::Channel("ops".into())));
+        assert_eq!(meta("q"), Ok(Meta::Quit));
+        assert_eq!(meta("quit now"), Err(":quit takes nothing after it".into()));
+        assert_eq!(
+            meta("channel #"),
+            Err("'' is not a channel name (letters, digits, '.', '_', '-')".into())
+        );
+        assert_eq!(
+            meta("as b@b"),
+            Err("'b@b' is not a user name (letters, digits, '.', '_', '-')".into())
+        );
+        assert_eq!(
+            meta(""),
+            Err("a ':' line needs a console command after the colon".into())
+        );
+        assert_eq!(meta("help"), Err("':help' is not a console command".into()));
+    }
 }
