@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use super::{serve, startup, warnings};
@@ -32,7 +32,7 @@ use crate::text;
 /// Slash commands (/incident-assess, /incident-update, /incident-resolve, …) open and run
 /// incidents through the team's runbook: severity, paging, timed updates and a timeline.
 #[derive(Debug, Parser)]
-#[command(name = "firewatch", version)]
+#[command(name = "firewatch", version, disable_help_subcommand = true)]
 pub struct Cli {
     /// The configuration file.
     #[arg(
@@ -58,19 +58,25 @@ enum Command {
     /// On Ctrl-C or SIGTERM it stops accepting, lets commands in flight finish within
     /// server.shutdown_grace, closes the store and exits 0.
     Serve,
-    /// Print the Slack app manifest (YAML) for firewatch's public base URL.
+    /// Print the Slack app manifest (YAML): for firewatch's public base URL, or for Socket Mode.
+    ///
+    /// Give BASE_URL unless --socket-mode is given; with --socket-mode give none.
     SlackManifest {
-        /// The public base URL Slack will call, e.g. https://firewatch.example.com.
+        /// The public base URL Slack will call: https://host[:port] only, e.g.
+        /// https://firewatch.example.com (firewatch adds /slack/commands and /slack/interactions).
+        /// Needed unless --socket-mode is given.
         #[arg(value_name = "BASE_URL", required_unless_present = "socket_mode")]
         base_url: Option<String>,
-        /// Declare Socket Mode instead of request URLs (no public URL needed).
+        /// Declare Socket Mode instead of request URLs: no public URL, so no BASE_URL.
         #[arg(long)]
         socket_mode: bool,
     },
     /// Talk to firewatch from the terminal: one command per line on stdin, replies on stdout.
     ///
-    /// Interactive with a prompt on a terminal; when stdin is piped it handles every line and
-    /// exits at the end, e.g. printf '/incident-assess checkout down\n' | firewatch console
+    /// Interactive with a prompt on a terminal; when stdin is piped it handles every line,
+    /// echoing it (`> LINE`) before its answer, and exits at the end, e.g.
+    /// printf '/incident-assess checkout down\n' | firewatch console
+    /// The exit status is the number of lines refused or failed (at most 100), 0 when none.
     Console {
         /// The user the commands come from (default: $USER).
         #[arg(long = "as", value_name = "USER")]
@@ -109,6 +115,12 @@ enum Command {
         #[arg(long, value_name = "FILE", default_value = DEFAULT_CREDENTIALS_FILE)]
         credentials_file: String,
     },
+    /// Print this help, or a subcommand's (the same as `firewatch COMMAND --help`).
+    Help {
+        /// The subcommand, e.g. console.
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
     /// Register the /incident command and its subcommands with Discord (bulk overwrite).
     ///
     /// Needs discord.application_id and discord.bot_token. Without --guild the command is
@@ -126,20 +138,62 @@ fn user_or_default(user: Option<String>) -> String {
         .unwrap_or_else(|| "operator".into())
 }
 
+/// `firewatch help [COMMAND]`: the long help of the program or of one subcommand.
+fn help(command: Option<&str>) -> Result<(), String> {
+    let mut cli = Cli::command();
+    cli.build();
+    let shown = match command {
+        None => cli.print_long_help(),
+        Some(name) => match cli.find_subcommand_mut(name) {
+            Some(sub) => sub.print_long_help(),
+            None => {
+                return Err(format!(
+                    "unknown command '{name}'; firewatch --help lists the commands"
+                ));
+            }
+        },
+    };
+    shown.map_err(|e| format!("help: {e}"))
+}
+
 /// Runs the command line; the binary's `main`.
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.code)
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+/// Why the program exits unsuccessfully: said on stderr, with the exit status.
+struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self { message, code: 1 }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Self {
+        message.to_owned().into()
+    }
+}
+
+/// The most console lines the exit status counts; more still exit with this.
+const MOST_REFUSED_COUNTED: usize = 100;
+
+async fn run(cli: Cli) -> Result<(), Failure> {
     // Needs no configuration.
+    if let Command::Help { command } = &cli.command {
+        return Ok(help(command.as_deref())?);
+    }
     if let Command::SlackManifest {
         base_url,
         socket_mode,
@@ -166,7 +220,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         if quiet { "warn" } else { &settings.log.level },
         settings.log.format,
     )?;
-    match cli.command {
+    let done: Result<(), String> = match cli.command {
         Command::CheckConfig => {
             startup::check(&settings).map_err(|e| error_chain(&e))?;
             println!(
@@ -214,7 +268,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             let result = shut_down(&app, running, scheduler, grace).await;
             result.map_err(|e| format!("server: {e}"))
         }
-        Command::SlackManifest { .. } | Command::AlertmanagerConfig { .. } => Ok(()),
+        Command::SlackManifest { .. }
+        | Command::AlertmanagerConfig { .. }
+        | Command::Help { .. } => Ok(()),
         Command::DiscordRegister { guild } => register_discord(&settings, guild.as_deref()).await,
         Command::Report { id, user } => report(settings, id, user_or_default(user)).await,
         Command::Console { user, channel } => {
@@ -253,10 +309,21 @@ async fn run(cli: Cli) -> Result<(), String> {
                 // The reader went away (`firewatch console | head`): every handled command is
                 // committed already, so this is a normal end.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                other => other.map_err(|e| format!("console: {e}")),
+                Err(e) => Err(format!("console: {e}")),
+                Ok(0) => Ok(()),
+                Ok(refused) => {
+                    return Err(Failure {
+                        message: format!(
+                            "{refused} line(s) were refused or failed (the exit status counts \
+                             them, up to {MOST_REFUSED_COUNTED})"
+                        ),
+                        code: u8::try_from(refused.min(MOST_REFUSED_COUNTED)).expect("at most 100"),
+                    });
+                }
             }
         }
-    }
+    };
+    Ok(done?)
 }
 
 async fn register_discord(settings: &Settings, guild: Option<&str>) -> Result<(), String> {

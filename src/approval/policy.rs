@@ -90,7 +90,20 @@ impl Policy {
     }
 
     /// The rule for `change` on an incident of `severity`.
+    ///
+    /// # Guarantees
+    /// A scale to 0 replicas needs at least one approval at every severity (from the scale
+    /// rule's approvers), even where `[approvals.scale]` lets other scales run at once: taking a
+    /// production service down entirely is never a no-approval step.
     pub fn rule(&self, change: &Change, severity: Severity) -> Rule {
+        let mut rule = self.rule_as_configured(change, severity);
+        if matches!(change, Change::Scale { replicas: 0, .. }) {
+            rule.required = rule.required.max(1);
+        }
+        rule
+    }
+
+    fn rule_as_configured(&self, change: &Change, severity: Severity) -> Rule {
         let rules = match change {
             Change::Rollback { .. } => &self.rollback,
             Change::Scale { .. } => &self.scale,
@@ -250,6 +263,26 @@ mod tests {
         assert_eq!(policy.rule(&scale, Severity::P1).required, 0);
         assert_eq!(policy.rule(&scale, Severity::P2).required, 1);
         assert_eq!(policy.rule(&scale, Severity::P3).required, 1);
+    }
+
+    #[test]
+    fn a_scale_to_zero_needs_an_approval_even_where_other_scales_need_none() {
+        let policy = Policy::default();
+        let zero = Change::Scale {
+            deployment: "d".into(),
+            replicas: 0,
+        };
+        for sev in Severity::ALL {
+            assert_eq!(policy.rule(&zero, sev).required, 1, "{sev:?}");
+        }
+        let mut settings = ApprovalSettings::default();
+        settings.scale.required = 2;
+        let policy = Policy::new(&settings, &BTreeMap::new(), &BTreeMap::new());
+        assert_eq!(
+            policy.rule(&zero, Severity::P3).required,
+            2,
+            "a stricter rule stands"
+        );
     }
 
     #[test]

@@ -229,7 +229,9 @@ impl<A: Adapter> Pipeline<A> {
         let mut last: Option<Failure> = None;
         for failures in 1.. {
             let failure = match self.adapter.attempt(&self.engine, &caller, &request).await {
-                Answer::Final(replies) => return self.answer(&request, &caller, replies).await,
+                Answer::Final(replies) | Answer::Refused(replies) => {
+                    return self.answer(&request, &caller, replies).await;
+                }
                 Answer::Replayed => {
                     // Done by an earlier run: the first run of a redelivery has nothing to say;
                     // after a failure of ours, its author learns that it is done after all.

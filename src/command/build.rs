@@ -212,6 +212,11 @@ fn followup(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
         [done, n] if !done.quoted && done.text.eq_ignore_ascii_case("done") => Command::Followup(
             Followup::Done(positive(args, &n.text, "an action item number")?),
         ),
+        [done] if !done.quoted && done.text.eq_ignore_ascii_case("done") => {
+            return Err(args.fail(
+                "missing the action item number after 'done' (quote \"done\" to add it as an item)",
+            ));
+        }
         _ => Command::Followup(Followup::Add(args.text(pos, "<text>")?)),
     })
 }
@@ -237,11 +242,13 @@ fn resolve(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
 
 fn scale(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
     let replicas = pos.first().ok_or_else(|| args.fail("missing REPLICAS"))?;
-    let replicas = replicas.text.parse::<u32>().map_err(|_| {
-        args.fail(format!(
-            "'{}' is not a replica count (a whole number, 0 or more)",
-            replicas.text
-        ))
+    let text = &replicas.text;
+    let replicas = text.parse::<u32>().map_err(|_| {
+        args.fail(if text.bytes().all(|b| b.is_ascii_digit()) {
+            format!("'{text}' is more replicas than scale.max_replicas allows")
+        } else {
+            format!("'{text}' is not a replica count (a whole number, 0 or more)")
+        })
     })?;
     let deployment = pos.get(1).map(|t| t.text.clone());
     if let Some(d) = deployment.as_deref().filter(|d| !is_dns_label(d)) {

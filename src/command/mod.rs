@@ -351,7 +351,7 @@ pub fn parse(input: &str) -> Result<Invocation, ParseError> {
     } else {
         return Err(ParseError {
             problem: format!(
-                "unknown command '{}': commands start with /incident- (like /incident-status), or are /performance-test",
+                "unknown command '{}': commands start with /incident- (like /incident-status; the leading / may be left out), or are /performance-test",
                 first.text
             ),
             usage: None,

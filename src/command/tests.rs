@@ -193,6 +193,10 @@ fn every_simple_command_parses() {
             Command::Followup(Followup::Done(2)),
         ),
         (
+            "/incident-followup \"done\"",
+            Command::Followup(Followup::Add("done".into())),
+        ),
+        (
             "/incident-severity P0 all regions affected",
             Command::Severity {
                 severity: Severity::P0,
@@ -296,6 +300,14 @@ fn bad_arguments_name_the_token_and_show_the_usage() {
             "'many' is not a replica count (a whole number, 0 or more)",
         ),
         (
+            "/incident-scale 99999999999",
+            "'99999999999' is more replicas than scale.max_replicas allows",
+        ),
+        (
+            "/incident-followup done",
+            "missing the action item number after 'done' (quote \"done\" to add it as an item)",
+        ),
+        (
             "/incident-scale -1",
             "'-1' is not a replica count (a whole number, 0 or more)",
         ),
@@ -375,7 +387,7 @@ fn unknown_commands_suggest_the_closest_one() {
     let e = err("/deploy now");
     assert_eq!(
         e.problem,
-        "unknown command '/deploy': commands start with /incident- (like /incident-status), or are /performance-test"
+        "unknown command '/deploy': commands start with /incident- (like /incident-status; the leading / may be left out), or are /performance-test"
     );
     assert!(
         e.to_string()
@@ -389,7 +401,7 @@ fn garbage_is_refused_plainly() {
     assert_eq!(err("   \t ").problem, "empty command");
     assert_eq!(
         err("|||").problem,
-        "unknown command '|': commands start with /incident- (like /incident-status), or are /performance-test"
+        "unknown command '|': commands start with /incident- (like /incident-status; the leading / may be left out), or are /performance-test"
     );
     assert_eq!(
         err("\u{0}\u{1}").problem,

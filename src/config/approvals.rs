@@ -16,7 +16,7 @@ pub struct ApprovalSettings {
     pub ttl: Interval,
     /// `[approvals.rollback]`: 1 approval from someone else.
     pub rollback: ApprovalRule,
-    /// `[approvals.scale]`: none at P0/P1, 1 otherwise.
+    /// `[approvals.scale]`: none at P0/P1, 1 otherwise; a scale to 0 replicas needs at least 1.
     pub scale: ApprovalRule,
     /// `[approvals.action]`: every runbook action without a rule of its own (1 approval).
     pub action: ApprovalRule,

@@ -137,18 +137,21 @@ pub enum Error {
     #[error("config file {} not found (copy bot.toml.example to start)", .0.display())]
     NotFound(PathBuf),
     /// The file is not valid TOML, or the sources could not be merged.
-    #[error("{}: {}", .path.display(), without_excerpt(&.source.to_string()))]
+    #[error("{}: {message}", .path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// What the config crate said.
-        source: config::ConfigError,
+        /// What the config crate said, on one line, without the file's lines (they may hold a
+        /// secret) or its name (shown once, before it).
+        message: String,
     },
     /// A key has a bad value, is unknown, or contradicts another key.
-    #[error("{}: {key}: {message}", .path.display())]
+    #[error("{}: {key}: {message}", origin(.path, .variable.as_deref()))]
     Invalid {
-        /// The file (environment overrides count as part of it).
+        /// The file.
         path: PathBuf,
+        /// The `FIREWATCH__…` environment variable the value came from, when one set the key.
+        variable: Option<String>,
         /// The key, like `severity.p1.update_every`.
         key: String,
         /// What is wrong.
@@ -179,15 +182,17 @@ impl Settings {
         if !path.is_file() {
             return Err(Error::NotFound(path.to_owned()));
         }
-        let read = |source| Error::Read {
+        let read = |source: config::ConfigError| Error::Read {
             path: path.to_owned(),
-            source,
+            message: read_message(&source.to_string()),
         };
         let defaults = config::Config::try_from(&Settings::default()).map_err(read)?;
         let env: config::Map<String, String> = env
             .into_iter()
             .filter(|(k, _)| k.starts_with("FIREWATCH__"))
             .collect();
+        let variables: Vec<String> = env.keys().cloned().collect();
+        let variable = |key: &str| variable_of(&variables, key);
         let merged = config::Config::builder()
             .add_source(defaults)
             .add_source(config::File::from(path).format(config::FileFormat::Toml))
@@ -203,13 +208,15 @@ impl Settings {
             let (key, message) = describe(e.path().to_string(), e.inner().to_string());
             Error::Invalid {
                 path: path.to_owned(),
+                variable: variable(&key),
                 key,
                 message,
             }
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        let invalid = |(key, message)| Error::Invalid {
+        let invalid = |(key, message): (String, String)| Error::Invalid {
             path: path.to_owned(),
+            variable: variable(&key),
             key,
             message,
         };
@@ -516,6 +523,35 @@ pub fn string_list<'de, D: serde::Deserializer<'de>>(
         }
     }
     deserializer.deserialize_any(Visitor)
+}
+
+/// Where a bad value came from: the environment variable that set it, else the file.
+fn origin(path: &Path, variable: Option<&str>) -> String {
+    match variable {
+        Some(name) => format!("{name} (environment variable)"),
+        None => path.display().to_string(),
+    }
+}
+
+/// The `FIREWATCH__…` variable among `variables` that sets `key` (`severity.p0.respond_within`
+/// is `FIREWATCH__SEVERITY__P0__RESPOND_WITHIN`, in any case).
+fn variable_of(variables: &[String], key: &str) -> Option<String> {
+    let wanted = format!("FIREWATCH__{}", key.replace('.', "__"));
+    variables
+        .iter()
+        .find(|v| v.eq_ignore_ascii_case(&wanted))
+        .cloned()
+}
+
+/// The config crate's message for a file it could not read, on one line: without the quoted
+/// source lines and without the trailing ` in FILE` the config crate adds (the file is named
+/// once, before it).
+fn read_message(message: &str) -> String {
+    let one_line = without_excerpt(message);
+    match one_line.rfind(": in ") {
+        Some(at) if !one_line[at + 5..].contains(": ") => one_line[..at].to_owned(),
+        _ => one_line,
+    }
 }
 
 /// A TOML parse error without the quoted source lines: the line at fault may hold a secret.

@@ -153,6 +153,20 @@ impl Default for DiagnoseSettings {
     }
 }
 
+/// `pattern` compiles as a regular expression; otherwise `key` and the parser's complaint on one
+/// line (`not a regular expression: unclosed group`).
+fn regex_at(key: &str, pattern: &str) -> Result<(), (String, String)> {
+    regex::Regex::new(pattern).map(drop).map_err(|e| {
+        let text = e.to_string();
+        let why = text
+            .lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix("error: "))
+            .unwrap_or(text.trim());
+        (key.to_owned(), format!("not a regular expression: {why}"))
+    })
+}
+
 impl super::Settings {
     /// Checks the cluster-operation sections: ranges, the error pattern, actions, Prometheus.
     pub(super) fn check_ops(&self) -> Result<(), (String, String)> {
@@ -163,12 +177,10 @@ impl super::Settings {
             HOUR,
         )?;
         within("assess.log_window", self.assess.log_window, SECOND, MONTH)?;
-        regex::Regex::new(&self.assess.error_pattern).map_err(|e| {
-            (
-                "assess.error_pattern".to_owned(),
-                format!("not a regular expression: {e}"),
-            )
-        })?;
+        regex_at("assess.error_pattern", &self.assess.error_pattern)?;
+        for (i, rule) in self.classify.iter().enumerate() {
+            regex_at(&format!("classify[{i}].pattern"), &rule.pattern)?;
+        }
         let mut actions = BTreeSet::new();
         for (i, action) in self.actions.iter().enumerate() {
             if let Some(problem) = action.problem() {

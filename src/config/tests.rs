@@ -265,6 +265,64 @@ fn a_missing_file_or_broken_toml_says_so() {
 }
 
 #[test]
+fn a_toml_syntax_error_is_told_once_on_one_line_without_the_files_text() {
+    let f = file("[slack]\nbot_token = \"xoxb-secret\nx = 1\n");
+    let e = Settings::load_with_env(f.path(), []).unwrap_err();
+    let shown = crate::error_chain(&e);
+    assert!(!shown.contains('\n') && !shown.contains("xoxb"), "{shown}");
+    assert_eq!(shown.matches("TOML parse error").count(), 1, "{shown}");
+    assert!(
+        shown.starts_with(&format!(
+            "{}: TOML parse error at line 2",
+            f.path().display()
+        )),
+        "{shown}"
+    );
+    assert!(!shown.ends_with(&f.path().display().to_string()), "{shown}");
+}
+
+#[test]
+fn a_bad_value_from_the_environment_names_the_variable() {
+    let e = load_env(
+        MINIMAL,
+        &[("FIREWATCH__SEVERITY__P0__RESPOND_WITHIN", "10s")],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "FIREWATCH__SEVERITY__P0__RESPOND_WITHIN (environment variable): \
+         severity.p0.respond_within: 10s is out of range (1m to 30d)"
+    );
+    // The same value from the file names the file.
+    let f = file(&format!(
+        "{MINIMAL}\n[severity.p0]\nrespond_within = \"10s\"\n"
+    ));
+    let e = Settings::load_with_env(f.path(), []).unwrap_err();
+    assert!(
+        e.to_string().starts_with(&format!(
+            "{}: severity.p0.respond_within",
+            f.path().display()
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_bad_classify_pattern_names_the_file_and_the_key() {
+    let f = file(&format!(
+        "{MINIMAL}\n[[classify]]\nseverity = \"P1\"\npattern = \"(down\"\n"
+    ));
+    let e = Settings::load_with_env(f.path(), []).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: classify[0].pattern: not a regular expression: unclosed group",
+            f.path().display()
+        )
+    );
+}
+
+#[test]
 fn lists_can_come_from_the_environment_as_comma_separated_text() {
     let s = load_env(
         MINIMAL,

@@ -275,7 +275,7 @@ impl Engine {
             Err(e) => {
                 self.metrics
                     .command(None, caller.actor.platform, Outcome::Refused);
-                Answer::Final(vec![private(Message::notice(
+                Answer::Refused(vec![private(Message::notice(
                     "⚠️ Could not read that command",
                     &e.to_string(),
                 ))])
@@ -309,7 +309,7 @@ impl Engine {
                 Answer::Replayed
             }
             Err(Error::User { headline, detail }) => {
-                Answer::Final(vec![refused(&headline, &detail)])
+                Answer::Refused(vec![refused(&headline, &detail)])
             }
             Err(internal) => {
                 let reference = error_reference();
@@ -343,9 +343,11 @@ impl Engine {
 /// What running one command came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
-    /// It ran, or was refused for a reason that running it again would not change (the caller's
-    /// mistake, the incident's state), or only read: the replies that answer it.
+    /// It ran, or only read: the replies that answer it.
     Final(Vec<Reply>),
+    /// It was refused for a reason that running it again would not change (the caller's
+    /// mistake, the incident's state); nothing was changed. The replies say why.
+    Refused(Vec<Reply>),
     /// Its request was marked done by an earlier run (a redelivery, or a run again after a
     /// failure that came after its change was committed): nothing was done this time.
     Replayed,
@@ -360,7 +362,7 @@ impl Answer {
     /// replay.
     pub fn replies(self) -> Vec<Reply> {
         match self {
-            Self::Final(replies) => replies,
+            Self::Final(replies) | Self::Refused(replies) => replies,
             Self::Replayed => Vec::new(),
             Self::Failed(failure) => vec![failure.apology()],
         }

@@ -40,9 +40,8 @@ impl Engine {
                 return Err(refuse(
                     format!("{id} cannot have its report yet"),
                     format!(
-                        "The post-incident report is written once the incident is resolved, and \
-                         {id} is {status}. Resolve it first: /incident-resolve {id} <root cause> \
-                         | <resolution>. {}",
+                        "The post-incident report is written once the incident is resolved. \
+                         {} Resolve it first: /incident-resolve {id} <root cause> | <resolution>.",
                         allowed_now(id, status)
                     ),
                 ));

@@ -23,6 +23,9 @@ impl Engine {
     /// stored and retried there until the platform takes it). A post that cannot be made is
     /// logged; the timeline still records that the timer fired, and it does not fire again.
     ///
+    /// # Guarantees
+    /// Of the timers one pass fires, escalations (🔥) are posted before reminders (⏰).
+    ///
     /// # Errors
     /// Store failures; what fired before them stays fired.
     pub async fn run_due(&self) -> Result<Vec<Fired>, store::Error> {
@@ -44,8 +47,12 @@ impl Engine {
         let mut all = Vec::new();
         // Each round moves what it fired past `now` (or off the index), so this ends.
         for _ in 0..1_000 {
-            let fired = self.store.fire_due(now, BATCH, &on_due).await?;
+            let mut fired = self.store.fire_due(now, BATCH, &on_due).await?;
             let full = fired.len() >= BATCH as usize;
+            // What fell due together is posted escalations (🔥) first, then reminders (⏰): a
+            // missed response target is the more urgent news. The sort is stable, so each kind
+            // keeps its due order.
+            fired.sort_by_key(|one| one.timer.kind != TimerKind::Ack);
             for one in &fired {
                 self.deliver(one, now).await;
             }

@@ -105,8 +105,19 @@ impl Template {
 /// Why templates could not be loaded or rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// `messages.dir` is not a folder.
+    #[error(
+        "messages.dir {} is not a folder: leave messages.dir unset (comment it out) to use the \
+         built-in templates, or copy the repository's messages/ folder there",
+        .0.display()
+    )]
+    MissingDir(PathBuf),
     /// A template file is missing or unreadable.
-    #[error("cannot read template {} (messages.dir): {source}", .path.display())]
+    #[error(
+        "cannot read template {} (messages.dir; a folder there needs every template, or leave \
+         messages.dir unset for the built-in ones): {source}",
+        .path.display()
+    )]
     Read {
         /// The file.
         path: PathBuf,
@@ -157,8 +168,12 @@ impl Templates {
     /// Every template from `dir/NAME.hbs`; all must exist.
     ///
     /// # Errors
-    /// [`Error::Read`] for a missing file, [`Error::Syntax`] for a broken one.
+    /// [`Error::MissingDir`] when `dir` is not a folder, [`Error::Read`] for a missing file,
+    /// [`Error::Syntax`] for a broken one.
     pub fn from_dir(dir: &Path) -> Result<Self, Error> {
+        if !dir.is_dir() {
+            return Err(Error::MissingDir(dir.to_owned()));
+        }
         let mut sources = Vec::new();
         for t in Template::ALL {
             let path = dir.join(format!("{}.hbs", t.name()));

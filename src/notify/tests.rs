@@ -164,3 +164,26 @@ fn text_is_not_html_escaped() {
         .unwrap();
     assert_eq!(m.headline, "📝 a < b & \"c\"");
 }
+
+#[test]
+fn a_missing_template_folder_says_how_to_use_the_builtin_templates() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("messages");
+    let err = Templates::from_dir(&missing).expect_err("no folder");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "messages.dir {} is not a folder",
+            missing.display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("leave messages.dir unset"), "{text}");
+    let empty = Templates::from_dir(dir.path()).expect_err("no templates");
+    assert!(
+        empty
+            .to_string()
+            .contains("or leave messages.dir unset for the built-in ones"),
+        "{empty}"
+    );
+}

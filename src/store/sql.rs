@@ -134,9 +134,10 @@ impl SqlStore {
                 })
                 .connect_with(options.clone())
         };
-        let writes = pool(if dialect == Dialect::Sqlite { 1 } else { 8 })
-            .await
-            .map_err(opened)?;
+        let writes = match pool(if dialect == Dialect::Sqlite { 1 } else { 8 }).await {
+            Ok(pool) => pool,
+            Err(e) => return Err(opened(why_not(e, &options).await)),
+        };
         dialect.migrator().run(&writes).await?;
         let (reads, urgent) = match dialect {
             Dialect::Sqlite => (pool(4).await.map_err(opened)?, None),
@@ -501,4 +502,18 @@ async fn settled(conn: &mut AnyConnection) -> sqlx::Result<bool> {
         return Ok(false);
     }
     Ok(true)
+}
+
+/// Why a pool could not be opened: the pool only says it timed out while it retried, so one
+/// direct connection, bounded by the same timeout, tells the cause (connection refused, the name
+/// not resolved, authentication failed). `error` itself when that is not a timeout, or the
+/// direct attempt says no more.
+async fn why_not(error: sqlx::Error, options: &AnyConnectOptions) -> sqlx::Error {
+    if !matches!(error, sqlx::Error::PoolTimedOut) {
+        return error;
+    }
+    match tokio::time::timeout(ACQUIRE_TIMEOUT, AnyConnection::connect_with(options)).await {
+        Ok(Err(cause)) => cause,
+        Ok(Ok(_)) | Err(_) => error,
+    }
 }

@@ -314,6 +314,17 @@ fn slack_manifest_prints_yaml_for_the_base_url_and_refuses_plain_http() {
     let http = firewatch(&["slack-manifest", "http://fw.example.com"], &db, "");
     assert_eq!(http.status.code(), Some(1));
     assert_has(&text(&http.stderr), &["not an https:// URL"]);
+    let path = firewatch(&["slack-manifest", "https://fw.example.com/bot"], &db, "");
+    assert_eq!(path.status.code(), Some(1));
+    assert_has(&text(&path.stderr), &["(it has a path;"]);
+    let both = firewatch(
+        &["slack-manifest", "--socket-mode", "https://fw.example.com"],
+        &db,
+        "",
+    );
+    assert_eq!(both.status.code(), Some(1));
+    assert_has(&text(&both.stderr), &["would not be used"]);
+    assert!(both.stdout.is_empty());
 }
 
 #[test]
@@ -388,11 +399,29 @@ fn every_command_has_help() {
         &["check-config", "--help"],
         &["slack-manifest", "--help"],
         &["alertmanager-config", "--help"],
+        &["help", "--help"],
+        &["help"],
+        &["help", "console"],
+        &["report", "--help"],
+        &["discord-register", "--help"],
     ] {
         let out = firewatch(args, &db, "");
         assert!(out.status.success(), "{args:?}");
         assert_has(&text(&out.stdout), &["Usage: firewatch"]);
     }
+    let console = firewatch(&["help", "console"], &db, "");
+    assert_has(
+        &text(&console.stdout),
+        &["Usage: firewatch console", "--as <USER>"],
+    );
+    let unknown = firewatch(&["help", "deploy"], &db, "");
+    assert_eq!(unknown.status.code(), Some(1));
+    assert_has(&text(&unknown.stderr), &["error: unknown command 'deploy'"]);
+    let manifest = firewatch(&["slack-manifest", "--help"], &db, "");
+    assert_has(
+        &text(&manifest.stdout),
+        &["Needed unless --socket-mode is given", "no BASE_URL"],
+    );
     let top = firewatch(&["--help"], &db, "");
     assert_has(
         &text(&top.stdout),
@@ -493,4 +522,35 @@ fn a_log_written_to_a_file_has_no_colour_codes() {
     let written = std::fs::read_to_string(&log_path).unwrap();
     assert_has(&written, &["INFO", "report written; incident closed"]);
     assert!(!written.contains("\x1b["), "{written:?}");
+}
+
+#[test]
+fn a_piped_console_exits_with_the_number_of_refused_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fw.db");
+    let args = ["console", "-c", "bot.toml.example", "--as", "alice"];
+    let clean = firewatch(
+        &args,
+        &db,
+        "/incident-assess checkout down\n/incident-ack\n",
+    );
+    assert!(clean.status.success(), "{}", text(&clean.stderr));
+    assert_has(
+        &text(&clean.stdout),
+        &["> /incident-ack\n👀 INCIDENT ACKNOWLEDGED"],
+    );
+    let bad = firewatch(
+        &args,
+        &db,
+        "/incident-ack\n/incident-severity P9\n:channel\n/incident-note fine\n",
+    );
+    assert_eq!(bad.status.code(), Some(3), "{}", text(&bad.stderr));
+    assert_has(
+        &text(&bad.stderr),
+        &["error: 3 line(s) were refused or failed"],
+    );
+    assert_has(
+        &text(&bad.stdout),
+        &["> /incident-note fine\n📝 NOTE on #1"],
+    );
 }

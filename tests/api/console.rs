@@ -383,17 +383,8 @@ async fn a_line_that_is_not_utf8_is_skipped_and_the_rest_still_runs() {
     let t = TestApp::spawn().await;
     let mut input = b"/incident-assess caf\xe9 down\n".to_vec();
     input.extend_from_slice(b"/incident-assess checkout down\n");
-    let mut out = Vec::new();
-    let options = firewatch::chat::console::Options {
-        user: "alice".into(),
-        channel: "ops".into(),
-        interactive: false,
-        colour: false,
-    };
-    firewatch::chat::console::run(&t.app.engine, input.as_slice(), &mut out, options, None)
-        .await
-        .expect("console keeps going");
-    let out = String::from_utf8(out).unwrap();
+    let (out, refused) = piped(&t, &input).await;
+    assert_eq!(refused, 1, "the line that is not UTF-8");
     assert_has(
         &out,
         &[
@@ -457,4 +448,54 @@ async fn what_the_bot_posts_on_its_own_prints_between_commands() {
         out.find("🚨 INCIDENT DETECTED").unwrap() < escalation && escalation < ack,
         "{out}"
     );
+}
+
+#[tokio::test]
+async fn piped_lines_are_echoed_and_refusals_and_bad_console_commands_are_counted() {
+    let t = TestApp::spawn().await;
+    let script = "/incident-assess checkout down\n\
+                  /incident-severity P9\n\
+                  :as\n\
+                  :as bob carol\n\
+                  :channel\n\
+                  :frobnicate\n\
+                  :as \u{202e}bob\n\
+                  :as bob\n\
+                  /incident-ack\n\
+                  /incident-ack\n";
+    let (out, refused) = piped(&t, script.as_bytes()).await;
+    assert_has(
+        &out,
+        &[
+            "> /incident-assess checkout down\n🚨 INCIDENT DETECTED - P0",
+            "> /incident-severity P9\n⚠️ Could not read that command",
+            "> :as\n⚠️ :as needs a user name, like :as bob",
+            "> :as bob carol\n⚠️ :as takes one user name, not 2 words ('bob carol')",
+            "> :channel\n⚠️ :channel needs a channel name, like :channel ops",
+            "> :frobnicate\n⚠️ ':frobnicate' is not a console command",
+            "> :as \\u{202e}bob\n⚠️ '\\u{202e}bob' is not a user name",
+            "> /incident-ack\n👀 INCIDENT ACKNOWLEDGED",
+            "Commander: bob",
+            "> /incident-ack\n⚠️ Already acknowledged",
+        ],
+    );
+    assert!(!out.contains('\u{202e}'), "{out:?}");
+    // P9, five bad `:` lines and the second acknowledgement.
+    assert_eq!(refused, 7, "{out}");
+}
+
+/// `input` piped into the console as alice in #ops: what it printed, and how many lines it
+/// counted as refused.
+async fn piped(t: &TestApp, input: &[u8]) -> (String, usize) {
+    let mut out = Vec::new();
+    let options = firewatch::chat::console::Options {
+        user: "alice".into(),
+        channel: "ops".into(),
+        interactive: false,
+        colour: false,
+    };
+    let refused = firewatch::chat::console::run(&t.app.engine, input, &mut out, options, None)
+        .await
+        .expect("console keeps going");
+    (String::from_utf8(out).unwrap(), refused)
 }

@@ -434,6 +434,27 @@ async fn an_unreachable_postgres_is_named_without_its_password() {
         "{text}"
     );
     assert!(!text.contains("s3cret-pw"), "{text}");
+    assert!(text.contains("Connection refused"), "says why: {text}");
+    assert!(!text.contains("pool timed out"), "{text}");
+}
+
+#[tokio::test]
+async fn an_unresolvable_or_refusing_postgres_says_why() {
+    let open = |url: &'static str| async move {
+        let err = firewatch::store::open(url, firewatch::store::Access::Exclusive)
+            .await
+            .err()
+            .expect("cannot open");
+        firewatch::error_chain(&err)
+    };
+    let text = open("postgres://fw@no-such-host.invalid/firewatch?sslmode=disable").await;
+    assert!(text.contains("failed to lookup address"), "{text}");
+    // The test server trusts every connection, so an unknown role is its refusal to log in.
+    let text = open("postgres://no-such-role@127.0.0.1:5432/test?sslmode=disable").await;
+    assert!(
+        text.contains("role \"no-such-role\" does not exist"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -148,9 +148,15 @@ async fn the_report_is_refused_before_the_incident_is_resolved() {
         &out,
         &[
             "⚠️ #1 cannot have its report yet",
-            "The post-incident report is written once the incident is resolved, and #1 is Investigating.",
+            "The post-incident report is written once the incident is resolved.",
+            "#1 is Investigating. Allowed now:",
             "Resolve it first: /incident-resolve #1 <root cause> | <resolution>.",
         ],
+    );
+    assert_eq!(
+        out.matches("Investigating").count(),
+        1,
+        "the state once: {out}"
     );
     assert_eq!(t.version(1).await, version);
     assert_eq!(t.timeline(1).await.len(), entries);

@@ -160,6 +160,21 @@ async fn reminders_come_at_the_severitys_cadence_and_move_when_it_changes() {
 }
 
 #[tokio::test]
+async fn an_escalation_falling_due_with_a_reminder_is_posted_first() {
+    let t = TestApp::spawn().await;
+    let posts = t.record_posts();
+    // P1: acknowledgement within 1h, updates every 30m; nothing ticks until both are due, the
+    // reminder (due at 30m) before the escalation (due at 60m).
+    t.say("/incident-assess API returning 500s").await;
+    t.advance_minutes(60);
+    assert_eq!(t.tick().await, 2);
+    let said = headlines(&posts.take());
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(said[0].starts_with("🔥 RESPONSE TARGET MISSED"), "{said:?}");
+    assert!(said[1].starts_with("⏰ UPDATE OVERDUE"), "{said:?}");
+}
+
+#[tokio::test]
 async fn a_reminder_without_a_commander_asks_someone_to_take_it() {
     let t = TestApp::spawn().await;
     let posts = t.record_posts();

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 pub use render::render;
 
 use crate::engine::outbox::{self, Outbox};
-use crate::engine::{Audience, Caller, Engine, Reply};
+use crate::engine::{Answer, Audience, Caller, Engine, Reply};
 use crate::incident::{ChannelRef, Platform};
 use crate::message::Message;
 
@@ -82,9 +82,64 @@ pub fn caller(user: &str, channel: &str) -> Caller {
 const CONSOLE_HELP: &str = "Console commands: :as USER (act as someone else), :channel NAME \
 (switch channel), :quit. Lines starting with // are comments. /incident-help lists the bot's commands.";
 
+/// What a `:` line asks of the console itself.
+#[derive(Debug, PartialEq, Eq)]
+enum Meta {
+    Quit,
+    As(String),
+    Channel(String),
+}
+
+/// Reads a `:` line (without its colon): what it asks, or what is wrong with it.
+fn meta(line: &str) -> Result<Meta, String> {
+    let mut words = line.split_whitespace();
+    let word = words.next().unwrap_or("");
+    let rest: Vec<&str> = words.collect();
+    let one = |what: &str, example: &str| match rest.as_slice() {
+        [value] => Ok((*value).to_owned()),
+        [] => Err(format!(":{word} needs a {what}, like {example}")),
+        _ => Err(format!(
+            ":{word} takes one {what}, not {} words ('{}')",
+            rest.len(),
+            rest.join(" ")
+        )),
+    };
+    match word {
+        "quit" | "q" | "exit" if rest.is_empty() => Ok(Meta::Quit),
+        "quit" | "q" | "exit" => Err(format!(":{word} takes nothing after it")),
+        "as" => Ok(Meta::As(named(one("user name", ":as bob")?, "user name")?)),
+        "channel" => {
+            let name = one("channel name", ":channel ops")?;
+            let name = name.trim_start_matches('#').to_owned();
+            Ok(Meta::Channel(named(name, "channel name")?))
+        }
+        "" => Err("a ':' line needs a console command after the colon".into()),
+        other => Err(format!("':{other}' is not a console command")),
+    }
+}
+
+/// `name` when it is a plain name (letters, digits, '.', '_', '-'); otherwise what it is not.
+fn named(name: String, what: &str) -> Result<String, String> {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "._-".contains(c))
+    {
+        Ok(name)
+    } else {
+        Err(format!(
+            "'{name}' is not a {what} (letters, digits, '.', '_', '-')"
+        ))
+    }
+}
+
 /// Reads commands from `input` until it ends (or `:quit`), writing every reply to `output`, and
 /// what the bot posts on its own (from a [`ConsoleOutbox`]'s `posts`) as it comes, while
-/// waiting for the next line.
+/// waiting for the next line. When not interactive, each line is echoed (`> /incident-ack`)
+/// before its replies, so an answer can be matched to its line.
+///
+/// Returns how many lines were refused (a command the bot refused, a bad `:` line, a line that
+/// is not UTF-8) or failed.
 ///
 /// # Errors
 /// Only I/O errors on `input` or `output`; command problems are replies.
@@ -94,7 +149,7 @@ pub async fn run<R, W>(
     output: &mut W,
     options: Options,
     posts: Option<mpsc::UnboundedReceiver<Post>>,
-) -> std::io::Result<()>
+) -> std::io::Result<usize>
 where
     R: AsyncBufRead + Unpin,
     W: Write,
@@ -110,6 +165,7 @@ where
     }
     let mut input = input;
     let mut bytes = Vec::new();
+    let mut refused = 0;
     loop {
         if options.interactive {
             write!(output, "{user}@#{channel}> ")?;
@@ -143,6 +199,7 @@ where
             break;
         }
         let Ok(line) = std::str::from_utf8(&bytes) else {
+            refused += 1;
             writeln!(
                 output,
                 "⚠️ That line is not valid UTF-8 text; it was skipped.\n"
@@ -153,23 +210,58 @@ where
         if line.is_empty() || line.starts_with("//") {
             continue;
         }
-        if let Some(meta) = line.strip_prefix(':') {
-            let mut words = meta.split_whitespace();
-            match (words.next(), words.next(), words.next()) {
-                (Some("quit" | "q" | "exit"), None, _) => break,
-                (Some("as"), Some(name), None) => user = name.to_owned(),
-                (Some("channel"), Some(name), None) => {
-                    channel = name.trim_start_matches('#').to_owned();
+        if !options.interactive {
+            // Shown as the answers show typed text: what would act on the terminal as escapes.
+            writeln!(output, "> {}", crate::text::escape_hidden(line))?;
+        }
+        if let Some(asked) = line.strip_prefix(':') {
+            match meta(asked) {
+                Ok(Meta::Quit) => break,
+                Ok(Meta::As(name)) => user = name,
+                Ok(Meta::Channel(name)) => channel = name,
+                Err(problem) => {
+                    refused += 1;
+                    let problem = crate::text::escape_hidden(&problem);
+                    writeln!(output, "⚠️ {problem}\n{CONSOLE_HELP}\n")?;
                 }
-                _ => writeln!(output, "{CONSOLE_HELP}")?,
             }
             continue;
         }
         let from = caller(&user, &channel);
-        for reply in engine.handle(&from, line).await {
+        let answer = engine.attempt(&from, line).await;
+        if !matches!(answer, Answer::Final(_) | Answer::Replayed) {
+            refused += 1;
+        }
+        for reply in answer.replies() {
             writeln!(output, "{}", render(&reply, &from.channel, options.colour))?;
         }
         output.flush()?;
     }
-    Ok(())
+    Ok(refused)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_commands_are_read_and_bad_ones_say_what_is_wrong() {
+        assert_eq!(meta("as bob"), Ok(Meta::As("bob".into())));
+        assert_eq!(meta("channel #ops"), Ok(Meta::Channel("ops".into())));
+        assert_eq!(meta("q"), Ok(Meta::Quit));
+        assert_eq!(meta("quit now"), Err(":quit takes nothing after it".into()));
+        assert_eq!(
+            meta("channel #"),
+            Err("'' is not a channel name (letters, digits, '.', '_', '-')".into())
+        );
+        assert_eq!(
+            meta("as b@b"),
+            Err("'b@b' is not a user name (letters, digits, '.', '_', '-')".into())
+        );
+        assert_eq!(
+            meta(""),
+            Err("a ':' line needs a console command after the colon".into())
+        );
+        assert_eq!(meta("help"), Err("':help' is not a console command".into()));
+    }
 }

@@ -28,18 +28,18 @@ pub const SCOPES: [(&str, &str); 5] = [
 /// Socket Mode (no public URL) when `socket_mode` is set.
 ///
 /// # Errors
-/// The base URL is not `https://…` (Slack only calls HTTPS request URLs).
+/// No base URL without `--socket-mode`, or one with it (Socket Mode uses none); a base URL that
+/// is not a bare `https://host[:port]` (Slack only calls HTTPS request URLs, and firewatch adds
+/// the paths itself).
 pub fn manifest(base_url: Option<&str>, socket_mode: bool) -> Result<String, String> {
     let base = match (base_url, socket_mode) {
-        (Some(url), _) => {
-            let url = url.trim().trim_end_matches('/');
-            if !url.starts_with("https://") || url.len() <= "https://".len() {
-                return Err(format!(
-                    "'{url}' is not an https:// URL; Slack only sends requests to HTTPS endpoints"
-                ));
-            }
-            Some(url.to_owned())
+        (Some(url), true) => {
+            return Err(format!(
+                "--socket-mode declares no request URLs, so '{url}' would not be used: leave it \
+                 out for Socket Mode, or drop --socket-mode to have Slack call {url}"
+            ));
         }
+        (Some(url), false) => Some(base(url)?),
         (None, true) => None,
         (None, false) => {
             return Err(
@@ -104,6 +104,39 @@ pub fn manifest(base_url: Option<&str>, socket_mode: bool) -> Result<String, Str
     Ok(yaml)
 }
 
+/// The base URL without its trailing slash, when it is `https://host[:port]`.
+fn base(url: &str) -> Result<String, String> {
+    let url = url.trim();
+    let Some(rest) = url.strip_prefix("https://") else {
+        return Err(format!(
+            "'{url}' is not an https:// URL; Slack only sends requests to HTTPS endpoints"
+        ));
+    };
+    let host = rest.strip_suffix('/').unwrap_or(rest);
+    let problem = if host.is_empty() {
+        Some("it has no host")
+    } else if host.contains(char::is_whitespace) {
+        Some("it contains a space")
+    } else if host.contains('?') {
+        Some("it has a query (?…)")
+    } else if host.contains('#') {
+        Some("it has a fragment (#…)")
+    } else if host.contains('/') {
+        Some("it has a path; firewatch adds /slack/commands and /slack/interactions itself")
+    } else if host.contains('@') {
+        Some("it has a user name (…@)")
+    } else {
+        None
+    };
+    match problem {
+        Some(why) => Err(format!(
+            "'{url}' is not a base URL ({why}); give only https://host[:port], e.g. \
+             https://firewatch.example.com"
+        )),
+        None => Ok(format!("https://{host}")),
+    }
+}
+
 /// A YAML double-quoted scalar (JSON's string syntax is valid YAML).
 fn quoted(text: &str) -> String {
     serde_json::to_string(text).expect("a string serialises")
@@ -144,5 +177,31 @@ mod tests {
         assert!(!yaml.contains("url:") && yaml.contains("socket_mode_enabled: true"));
         assert!(manifest(Some("http://fw.example.com"), false).is_err());
         assert!(manifest(None, false).is_err());
+    }
+
+    #[test]
+    fn a_base_url_with_more_than_scheme_host_and_port_is_refused_saying_what() {
+        for (url, why) in [
+            ("https://fw.example.com/firewatch", "it has a path"),
+            ("https://fw.example.com/?team=1", "it has a query"),
+            ("https://fw.example.com#top", "it has a fragment"),
+            ("https://fw example.com", "it contains a space"),
+            ("https://", "it has no host"),
+            ("https://me@fw.example.com", "it has a user name"),
+        ] {
+            let e = manifest(Some(url), false).unwrap_err();
+            assert!(e.contains(why) && e.contains(url), "{url}: {e}");
+        }
+        let yaml = manifest(Some(" https://fw.example.com:8443/ "), false).unwrap();
+        assert!(yaml.contains("url: \"https://fw.example.com:8443/slack/commands\""));
+    }
+
+    #[test]
+    fn socket_mode_with_a_url_says_the_url_would_not_be_used() {
+        let e = manifest(Some("https://fw.example.com"), true).unwrap_err();
+        assert!(
+            e.contains("'https://fw.example.com' would not be used"),
+            "{e}"
+        );
     }
 }

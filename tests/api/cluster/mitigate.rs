@@ -186,6 +186,34 @@ async fn scale_above_the_maximum_is_refused_before_the_cluster_is_asked() {
 }
 
 #[tokio::test]
+async fn scale_to_zero_at_p0_waits_for_an_approval_where_other_scales_run_at_once() {
+    let c = broken_with_incident().await;
+    let out = c.t.say("/incident-severity P0").await;
+    assert!(!out.is_empty());
+    let out = c.t.say("/incident-scale 0").await;
+    assert_has(
+        &out,
+        &[
+            "🔐 Approval needed: R1 — scale freightliner to 0 replicas",
+            "To: freightliner: 0 replicas",
+        ],
+    );
+    let real_patches = c
+        .kube
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "PATCH" && !s.query.contains("dryRun"))
+        .count();
+    assert_eq!(real_patches, 0, "nothing is scaled before the approval");
+    let deployment = c.kube.get(&objects::deployments(), "freightliner").unwrap();
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    let out = c.t.console("carol", "ops", "/incident-approve R1").await;
+    assert_has(&out, &["freightliner: 0 replicas"]);
+    let deployment = c.kube.get(&objects::deployments(), "freightliner").unwrap();
+    assert_eq!(deployment["spec"]["replicas"], 0);
+}
+
+#[tokio::test]
 async fn a_resolved_incident_refuses_mitigations() {
     let c = broken_with_incident().await;
     c.t.say("/incident-resolve bad deploy | rolled back").await;
