@@ -4,6 +4,7 @@
 //! or talks to a cluster. Values are parsed at the edge ([`IncidentId::parse`], [`Severity::parse`],
 //! [`Status::parse`]); once they exist they are valid.
 
+pub mod impact;
 pub mod lifecycle;
 pub mod severity;
 pub mod timeline;
@@ -15,6 +16,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use impact::UsersAffected;
 pub use severity::Severity;
 pub use timeline::{TimelineEntry, TimelineEvent};
 

@@ -8,9 +8,10 @@ use serde::Serialize;
 
 use crate::incident::severity::Policy;
 use crate::incident::timers::Timer;
-use crate::incident::trail::{self, ActionItem, Metrics, Trail};
+use crate::incident::trail::{self, ActionItem, Metrics, SeverityCourse, Trail};
 use crate::incident::{Actor, Incident, Severity, Status, TimelineEntry};
 use crate::interval::humanize;
+use crate::notify::markdown;
 
 /// How many timeline entries `/incident-status` shows.
 pub const STATUS_TIMELINE_LEN: usize = 15;
@@ -443,7 +444,7 @@ pub fn escalation(
     }
 }
 
-/// One line of the report's Timeline.
+/// One line of the report's Timeline or Actions Taken list.
 #[derive(Debug, Clone, Serialize)]
 pub struct Moment {
     time: String,
@@ -452,12 +453,22 @@ pub struct Moment {
     milestone: bool,
 }
 
-/// `report.md.hbs`
+/// An action item as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportItem {
+    text: String,
+    by: String,
+    done: bool,
+}
+
+/// `report.md.hbs`. Every value that came from people or the cluster is escaped for Markdown
+/// ([`markdown::escape`]): the template's structure is the template's alone.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     #[serde(flatten)]
     header: Header,
     date: String,
+    severity_course: String,
     severity_reason: String,
     started: String,
     resolved: String,
@@ -468,60 +479,103 @@ pub struct Report {
     #[serde(flatten)]
     times: Times,
     timeline: Vec<Moment>,
+    actions: Vec<Moment>,
     users_affected: Option<String>,
+    business_impact: Option<String>,
     services: String,
     root_cause: String,
     resolution: String,
     prevention: Vec<String>,
     verification: Vec<String>,
-    action_items: Vec<ActionItem>,
+    action_items: Vec<ReportItem>,
     generated: String,
 }
 
 /// Data for the post-incident report of `incident` (resolved), from its `trail`.
 pub fn report(incident: &Incident, policy: &Policy, trail: &Trail, now: DateTime<Utc>) -> Report {
     let day = incident.opened.at.date_naive();
+    let md = |text: &str| markdown::escape(text);
+    let time = |at: DateTime<Utc>| {
+        if at.date_naive() == day {
+            at.format("%H:%M").to_string()
+        } else {
+            at.format("%b %d %H:%M").to_string()
+        }
+    };
+    let line = |at: DateTime<Utc>, what: &str, who: &str, milestone: bool| Moment {
+        time: time(at),
+        what: md(what),
+        who: md(who),
+        milestone,
+    };
+    let mut header = header(incident, policy);
+    header.summary = md(&header.summary);
+    header.service = md(&header.service);
     Report {
-        header: header(incident, policy),
+        header,
         date: incident.opened.at.format("%Y-%m-%d").to_string(),
-        severity_reason: incident.severity_reason.clone(),
+        severity_course: md(&severity_course(incident, policy, &trail.severity)),
+        severity_reason: md(&incident.severity_reason),
         started: timestamp(incident.opened.at),
         resolved: incident
             .resolved
             .as_ref()
             .map_or_else(|| "not yet".into(), |r| timestamp(r.at)),
-        opened_by: incident.opened.by.to_string(),
-        commander: incident
-            .commander()
-            .map_or_else(|| "none (never acknowledged)".into(), ToString::to_string),
+        opened_by: md(&incident.opened.by.to_string()),
+        commander: incident.commander().map_or_else(
+            || "none (never acknowledged)".into(),
+            |c| md(&c.to_string()),
+        ),
         resolved_by: incident
             .resolved
             .as_ref()
-            .map_or_else(String::new, |r| r.by.to_string()),
+            .map_or_else(String::new, |r| md(&r.by.to_string())),
         duration: duration_until(incident, now),
         times: times(&trail.metrics),
         timeline: trail
             .moments
             .iter()
-            .map(|m| Moment {
-                time: if m.at.date_naive() == day {
-                    m.at.format("%H:%M").to_string()
-                } else {
-                    m.at.format("%b %d %H:%M").to_string()
-                },
-                what: m.what.clone(),
-                who: m.who.clone(),
-                milestone: m.milestone.is_some(),
+            .map(|m| line(m.at, &m.what, &m.who, m.milestone.is_some()))
+            .collect(),
+        actions: trail
+            .actions
+            .iter()
+            .map(|a| line(a.at, &a.what, &a.who, false))
+            .collect(),
+        users_affected: trail.users_affected.as_deref().map(md),
+        business_impact: trail.business_impact.as_deref().map(md),
+        services: md(&trail.services.join(", ")),
+        root_cause: md(incident.root_cause.as_deref().unwrap_or_default()),
+        resolution: md(incident.resolution.as_deref().unwrap_or_default()),
+        prevention: trail.prevention.iter().map(|p| md(p)).collect(),
+        verification: trail.verification.iter().map(|v| md(v)).collect(),
+        action_items: trail
+            .action_items
+            .iter()
+            .map(|i| ReportItem {
+                text: md(&i.text),
+                by: md(&i.by),
+                done: i.done,
             })
             .collect(),
-        users_affected: trail.users_affected.clone(),
-        services: incident.service.clone(),
-        root_cause: incident.root_cause.clone().unwrap_or_default(),
-        resolution: incident.resolution.clone().unwrap_or_default(),
-        prevention: trail.prevention.clone(),
-        verification: trail.verification.clone(),
-        action_items: trail.action_items.clone(),
         generated: timestamp(now),
+    }
+}
+
+/// The severity as the report's Summary gives it: the highest it reached and, when it ended
+/// lower, the final one with when and by whom (`P0 Critical, lowered to P1 High at 04:10 by bob`).
+pub fn severity_course(incident: &Incident, policy: &Policy, course: &SeverityCourse) -> String {
+    let named = |s: Severity| format!("{s} {}", policy.level(s).label);
+    let last = incident.severity;
+    match (course.peak, &course.last_change) {
+        (Some(peak), Some((to, at, by))) if peak < last && *to == last => format!(
+            "{}, lowered to {} at {} by {by}",
+            named(peak),
+            named(last),
+            at.format("%H:%M")
+        ),
+        (Some(peak), _) if peak < last => format!("{}, lowered to {}", named(peak), named(last)),
+        _ => named(last),
     }
 }
 

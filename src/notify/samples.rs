@@ -283,6 +283,7 @@ fn report_timeline(resolved: &Incident, base: &[TimelineEntry]) -> Vec<TimelineE
             progress: "errors since deploy 42".into(),
             eta: None,
             users: Some("about 2,000".into()),
+            impact: Some("checkout unavailable in the EU".into()),
         },
         TimelineEvent::StatusChanged {
             from: Status::Investigating,

@@ -16,7 +16,7 @@ async fn scripted_incident(t: &TestApp) {
     t.console(
         "bob",
         "ops",
-        r#"/incident-update --users "about 2,000 (EU checkout)" errors started with deploy 42"#,
+        r#"/incident-update --users ~2,000 --impact "EU checkout down" errors started with deploy 42"#,
     )
     .await; // 03:10
     t.advance_minutes(2);
@@ -44,6 +44,8 @@ async fn scripted_incident(t: &TestApp) {
     )
     .await; // 03:25
     t.say("/incident-note prevention: canary config flags before they reach every pod")
+        .await;
+    t.console("bob", "ops", "/incident-severity P1 contained to the EU")
         .await;
     t.say("/incident-note status page updated").await;
     t.say("/incident-followup alert on the 5xx rate per region")
@@ -131,6 +133,30 @@ async fn text_that_would_drive_a_terminal_is_escaped_in_the_report_file() {
         ],
     );
     assert!(out.contains(&written), "the posted file is the written one");
+}
+
+#[tokio::test]
+async fn markdown_people_typed_cannot_break_the_report_structure() {
+    let t = TestApp::spawn().await;
+    t.say("/incident-assess **checkout** | down <script>x</script>")
+        .await;
+    t.say("/incident-followup fix the | table ## and [this](http://e)")
+        .await;
+    t.say("/incident-resolve `cache` | rolled back").await;
+    t.say("/incident-report").await;
+    let written = std::fs::read_to_string(t.dir.path().join("docs/incidents/incident-20261129.md"))
+        .expect("report written");
+    assert_has(
+        &written,
+        &[
+            r"# Post-Incident Report: #1 — \*\*checkout\*\* \| down &lt;script&gt;x&lt;/script&gt;",
+            r"- [ ] fix the \| table \#\# and \[this\](http://e) (alice)",
+            "## Root Cause\n\n\\`cache\\`\n",
+        ],
+    );
+    assert!(!written.contains("<script>"), "{written}");
+    let headings = written.lines().filter(|l| l.starts_with('#')).count();
+    assert_eq!(headings, 10, "only the template's headings: {written}");
 }
 
 #[tokio::test]

@@ -60,6 +60,7 @@ impl TimelineEvent {
                 progress,
                 eta,
                 users,
+                impact,
             } => {
                 let mut text = format!("update: {progress}");
                 if let Some(eta) = eta {
@@ -67,6 +68,9 @@ impl TimelineEvent {
                 }
                 if let Some(users) = users {
                     text.push_str(&format!(" (users affected: {users})"));
+                }
+                if let Some(impact) = impact {
+                    text.push_str(&format!(" (business impact: {impact})"));
                 }
                 text
             }

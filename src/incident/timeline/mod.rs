@@ -48,6 +48,9 @@ pub enum TimelineEvent {
         /// How many users are affected, as written (`--users`), if given.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         users: Option<String>,
+        /// The business impact, as written (`--impact`), if given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        impact: Option<String>,
     },
     /// The severity moved.
     SeverityChanged {

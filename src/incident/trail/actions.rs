@@ -1,0 +1,161 @@
+//! The report's Actions Taken list: every update's progress, every change firewatch ran or
+//! refused to run (with who asked and who approved), every verification verdict, in time order.
+//! A change that did not happen is listed as what it was (denied, expired, failed), never as done.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::super::{TimelineEntry, TimelineEvent};
+use crate::message::capitalise;
+
+/// One line of the Actions Taken list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What was done, found or refused, in words.
+    pub what: String,
+    /// Who did it (for a change: who asked).
+    pub who: String,
+}
+
+/// A change that asked for approval: who asked, who approved.
+#[derive(Debug, Default)]
+struct Asked {
+    what: String,
+    by: String,
+    approvers: Vec<String>,
+}
+
+/// The actions read so far, and the approval requests they refer to.
+#[derive(Debug, Default)]
+pub(super) struct Ledger {
+    actions: Vec<Action>,
+    requests: BTreeMap<i64, Asked>,
+    /// The request whose run comes next (after [`TimelineEvent::ApprovalExecuting`]).
+    running: Option<i64>,
+    /// A change the policy lets run at once (after [`TimelineEvent::ApprovalNotRequired`]).
+    unapproved: bool,
+}
+
+impl Ledger {
+    /// Reads one entry.
+    pub(super) fn read(&mut self, entry: &TimelineEntry) {
+        let who = entry.actor.to_string();
+        match &entry.event {
+            TimelineEvent::Updated { progress, .. } => {
+                self.push(entry, format!("Update: {progress}"), who);
+            }
+            TimelineEvent::ApprovalRequested { request, what, .. } => {
+                let asked = Asked {
+                    what: what.clone(),
+                    by: who,
+                    approvers: Vec::new(),
+                };
+                self.requests.insert(*request, asked);
+            }
+            TimelineEvent::ApprovalGiven { request, .. } => {
+                if let Some(asked) = self.requests.get_mut(request) {
+                    asked.approvers.push(who);
+                }
+            }
+            TimelineEvent::ApprovalNotRequired { .. } => self.unapproved = true,
+            TimelineEvent::ApprovalExecuting { request, .. } => self.running = Some(*request),
+            TimelineEvent::MutationApplied {
+                what,
+                before,
+                after,
+                ..
+            } => {
+                let done = format!("{} done: {before} → {after}", capitalise(what));
+                self.change(entry, done, who);
+            }
+            TimelineEvent::MutationFailed { what, error } => {
+                let failed = format!("{} failed: {error}; nothing changed", capitalise(what));
+                self.change(entry, failed, who);
+            }
+            TimelineEvent::ApprovalDenied { request, reason } => {
+                let why = reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default();
+                let text = format!("denied by {who}{why}; nothing ran");
+                self.ended(entry, *request, &text);
+            }
+            TimelineEvent::ApprovalExpired { request } => {
+                self.ended(
+                    entry,
+                    *request,
+                    "expired without enough approvals; nothing ran",
+                );
+            }
+            TimelineEvent::ApprovalClosed {
+                request,
+                state,
+                why,
+            } => {
+                if self.running == Some(*request) {
+                    self.running = None;
+                }
+                self.ended(entry, *request, &format!("{state}: {why}; nothing ran"));
+            }
+            TimelineEvent::ApprovalRefused {
+                request: None,
+                tried,
+                why,
+            } if tried == "request" => {
+                self.push(entry, format!("Change refused: {why}"), who);
+            }
+            TimelineEvent::Verified { .. } | TimelineEvent::JobFinished { .. } => {
+                let verdict = format!("Verification: {}", entry.event.describe());
+                self.push(entry, verdict, who);
+            }
+            _ => {}
+        }
+    }
+
+    /// The list, in time order.
+    pub(super) fn into_actions(self) -> Vec<Action> {
+        self.actions
+    }
+
+    fn push(&mut self, entry: &TimelineEntry, what: String, who: String) {
+        self.actions.push(Action {
+            at: entry.at,
+            what,
+            who,
+        });
+    }
+
+    /// A change that ran (or failed): an approved request's asker and approvers, or the caller
+    /// when the policy needed no approval.
+    fn change(&mut self, entry: &TimelineEntry, outcome: String, who: String) {
+        let (text, asker) = match self.running.take().and_then(|r| self.requests.get(&r)) {
+            Some(asked) => {
+                let approved = match asked.approvers.as_slice() {
+                    [] => String::new(),
+                    names => format!(", approved by {}", names.join(", ")),
+                };
+                let text = format!("{outcome} (asked by {}{approved})", asked.by);
+                (text, asked.by.clone())
+            }
+            None if std::mem::take(&mut self.unapproved) => {
+                let text = format!("{outcome} (asked by {who}; no approval required by policy)");
+                (text, who)
+            }
+            None => (outcome, who),
+        };
+        self.push(entry, text, asker);
+    }
+
+    /// A request that closed without running.
+    fn ended(&mut self, entry: &TimelineEntry, request: i64, how: &str) {
+        let (what, asker) = match self.requests.get(&request) {
+            Some(asked) => (asked.what.clone(), asked.by.clone()),
+            None => (format!("request R{request}"), entry.actor.to_string()),
+        };
+        let text = format!("{} (R{request}) {how}", capitalise(&what));
+        self.push(entry, text, asker);
+    }
+}
