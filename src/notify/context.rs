@@ -90,27 +90,50 @@ pub struct Update {
     previous_status: Option<String>,
     progress: String,
     eta: String,
+    actions: Vec<String>,
+    users_affected: String,
     next_update: String,
     by: String,
 }
 
-/// Data for a status update; `previous_status` when the update moved the status.
+/// What a status update said, as posted.
+#[derive(Debug, Clone, Copy)]
+pub struct Posted<'a> {
+    /// What happened since the last update.
+    pub progress: &'a str,
+    /// The expected time to resolution, as written.
+    pub eta: Option<&'a str>,
+    /// The status before, when the update moved it.
+    pub previous_status: Option<Status>,
+    /// Who posted it.
+    pub by: &'a Actor,
+}
+
+/// Data for a status update `posted` on `incident`, whose `trail` already holds it: the
+/// changes and verdicts since the update before, and the users affected as last given.
 pub fn update(
     incident: &Incident,
     policy: &Policy,
-    progress: &str,
-    eta: Option<&str>,
-    previous_status: Option<Status>,
-    by: &Actor,
+    posted: Posted<'_>,
+    trail: &Trail,
     now: DateTime<Utc>,
 ) -> Update {
     Update {
         header: header(incident, policy),
-        previous_status: previous_status.map(|s| s.to_string()),
-        progress: progress.into(),
-        eta: eta.unwrap_or("unknown").into(),
+        previous_status: posted.previous_status.map(|s| s.to_string()),
+        progress: posted.progress.into(),
+        eta: posted.eta.unwrap_or("unknown").into(),
+        actions: trail::since_last_update(&trail.actions)
+            .map(|a| format!("{} {} — {}", a.at.format("%H:%M"), a.what, a.who))
+            .collect(),
+        users_affected: trail.users_affected.clone().unwrap_or_else(|| {
+            format!(
+                "not recorded (/incident-update {} --users 1200|~40%|all)",
+                incident.id
+            )
+        }),
         next_update: next_update(incident.next_update_due, now),
-        by: by.to_string(),
+        by: posted.by.to_string(),
     }
 }
 
@@ -123,28 +146,38 @@ pub struct Resolved {
     root_cause: String,
     resolution: String,
     post_mortem: String,
+    open_items: Vec<String>,
+    add_item: String,
     #[serde(flatten)]
     times: Times,
     by: String,
 }
 
-/// Data for the resolution of `incident` (already resolved); `metrics` from its timeline.
+/// Data for the resolution of `incident` (already resolved), from its `trail`: the response
+/// times and the action items still open.
 pub fn resolved(
     incident: &Incident,
     policy: &Policy,
-    metrics: &Metrics,
+    trail: &Trail,
     now: DateTime<Utc>,
 ) -> Resolved {
+    let id = incident.id;
     Resolved {
         header: header(incident, policy),
         duration: duration_until(incident, now),
         root_cause: incident.root_cause.clone().unwrap_or_default(),
         resolution: incident.resolution.clone().unwrap_or_default(),
         post_mortem: format!(
-            "due; /incident-report {} writes it from the timeline and closes the incident",
-            incident.id
+            "due; /incident-report {id} writes it from the timeline and closes the incident"
         ),
-        times: times(metrics),
+        open_items: trail
+            .action_items
+            .iter()
+            .filter(|i| !i.done)
+            .map(|i| format!("{}. {} ({})", i.n, i.text, i.by))
+            .collect(),
+        add_item: format!("/incident-followup {id} <text> adds an action item"),
+        times: times(&trail.metrics),
         by: incident
             .resolved
             .as_ref()

@@ -18,6 +18,8 @@ pub struct Action {
     pub what: String,
     /// Who did it (for a change: who asked).
     pub who: String,
+    /// Whether it is a status update (the rest are changes and verdicts).
+    pub update: bool,
 }
 
 /// A change that asked for approval: who asked, who approved.
@@ -26,6 +28,20 @@ struct Asked {
     what: String,
     by: String,
     approvers: Vec<String>,
+}
+
+/// The changes and verdicts between the last two updates of `actions` (before the first
+/// update when there is only one): what the latest update's 📊 message reports as done since
+/// the update before it.
+pub fn since_last_update(actions: &[Action]) -> impl Iterator<Item = &Action> {
+    let mut updates = actions
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.update)
+        .map(|(i, _)| i);
+    let last = updates.next_back().unwrap_or(actions.len());
+    let previous = updates.next_back().map_or(0, |i| i + 1);
+    actions[previous..last].iter().filter(|a| !a.update)
 }
 
 /// The actions read so far, and the approval requests they refer to.
@@ -46,6 +62,9 @@ impl Ledger {
         match &entry.event {
             TimelineEvent::Updated { progress, .. } => {
                 self.push(entry, format!("Update: {progress}"), who);
+                if let Some(last) = self.actions.last_mut() {
+                    last.update = true;
+                }
             }
             TimelineEvent::ApprovalRequested { request, what, .. } => {
                 let asked = Asked {
@@ -125,6 +144,7 @@ impl Ledger {
             at: entry.at,
             what,
             who,
+            update: false,
         });
     }
 

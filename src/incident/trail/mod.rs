@@ -10,8 +10,8 @@ mod actions;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-pub use self::actions::Action;
 use self::actions::Ledger;
+pub use self::actions::{Action, since_last_update};
 use super::{Incident, Severity, Status, TimelineEntry, TimelineEvent};
 use crate::message::capitalise;
 
