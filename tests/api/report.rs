@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use firewatch::engine::Audience;
-
 use crate::helpers::{TestApp, assert_has, repo};
 
 /// A scripted incident from detection to resolution, with every milestone.
@@ -264,28 +262,26 @@ async fn follow_ups_are_numbered_ticked_and_shown_also_after_closing() {
 }
 
 #[tokio::test]
-async fn reports_of_one_day_get_numbered_file_names() {
+async fn reports_of_one_day_get_numbered_file_names_in_the_order_the_incidents_opened() {
     let t = TestApp::spawn().await;
-    for _ in 0..2 {
-        t.say("/incident-assess API returning 500s").await;
-        t.say("/incident-resolve bad flag | rolled back").await;
-        let replies = t
-            .app
-            .engine
-            .handle(&crate::engine::caller("alice"), "/incident-report")
-            .await;
-        assert!(
-            matches!(replies[0].audience, Audience::Channel(_)),
-            "{replies:?}"
-        );
-        assert!(replies[0].message.attachment.is_some());
-    }
+    t.say("/incident-assess API returning 500s").await;
+    t.console("bob", "other", "/incident-assess search is slow")
+        .await;
+    t.console("bob", "other", "/incident-resolve cache | flushed")
+        .await;
+    let out = t.console("bob", "other", "/incident-report").await;
+    assert!(out.contains("Report: incident-20261129-2.md"), "{out}");
+    t.say("/incident-resolve bad flag | rolled back").await;
+    t.say("/incident-report").await;
     let dir = t.dir.path().join("docs/incidents");
-    assert!(dir.join("incident-20261129.md").is_file());
-    assert!(dir.join("incident-20261129-2.md").is_file());
+    let first = std::fs::read_to_string(dir.join("incident-20261129.md")).unwrap();
+    assert!(
+        first.starts_with("# Post-Incident Report: #1 — "),
+        "{first}"
+    );
     let second = std::fs::read_to_string(dir.join("incident-20261129-2.md")).unwrap();
     assert!(
         second.starts_with("# Post-Incident Report: #2 — "),
-        "{second}"
+        "#2 reported first still gets the -2 name: {second}"
     );
 }
