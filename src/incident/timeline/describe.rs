@@ -117,8 +117,23 @@ impl TimelineEvent {
                 if *late { "late evidence" } else { "evidence" },
                 findings.join("; ")
             ),
-            TimelineEvent::Diagnosed { area, findings } => {
-                format!("diagnosed {area}: {} findings", findings.len())
+            TimelineEvent::Diagnosed {
+                area,
+                findings,
+                failed,
+            } => {
+                let failed = usize::try_from(*failed).unwrap_or(usize::MAX);
+                if failed == 0 {
+                    format!("diagnosed {area}: {} findings", findings.len())
+                } else if failed >= findings.len() {
+                    format!("diagnosis of {area} failed: {}", findings.join("; "))
+                } else {
+                    let checks = if failed == 1 { "check" } else { "checks" };
+                    format!(
+                        "diagnosed {area}: {} findings; {failed} {checks} could not run",
+                        findings.len() - failed
+                    )
+                }
             }
             TimelineEvent::Verified { passed, checks } => format!(
                 "verified: {} ({})",

@@ -150,8 +150,11 @@ pub enum TimelineEvent {
     Diagnosed {
         /// `app`, `perf`, `security` or `infra`.
         area: String,
-        /// What was found, one finding a line.
+        /// What was found, one finding a line (a check that could not run says so on its line).
         findings: Vec<String>,
+        /// How many of the area's checks could not run (the cluster or Prometheus failed).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        failed: u32,
     },
     /// The fix was verified (`/incident-verify`).
     Verified {
@@ -265,6 +268,11 @@ impl TimelineEvent {
         let json = serde_json::to_value(self).expect("a timeline event serialises to JSON");
         json["kind"].as_str().unwrap_or_default().to_owned()
     }
+}
+
+/// Whether a count is zero (left out of the stored JSON).
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The file name of a report recorded at `path` (`incident-20261129.md`), as people are shown
