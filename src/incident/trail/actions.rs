@@ -179,3 +179,131 @@ impl Ledger {
         self.push(entry, text, asker);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeDelta, TimeZone, Utc};
+
+    use super::*;
+    use crate::incident::{Actor, Platform};
+
+    fn entry(minute: i64, who: &str, event: TimelineEvent) -> TimelineEntry {
+        TimelineEntry {
+            seq: minute,
+            at: Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap() + TimeDelta::minutes(minute),
+            actor: Actor {
+                platform: Platform::Console,
+                id: who.into(),
+                name: who.into(),
+            },
+            event,
+        }
+    }
+
+    fn listed(timeline: &[TimelineEntry]) -> Vec<String> {
+        let mut ledger = Ledger::default();
+        timeline.iter().for_each(|e| ledger.read(e));
+        let actions = ledger.into_actions();
+        actions
+            .iter()
+            .map(|a| format!("{} — {}", a.what, a.who))
+            .collect()
+    }
+
+    fn requested(request: i64, what: &str) -> TimelineEvent {
+        TimelineEvent::ApprovalRequested {
+            request,
+            what: what.into(),
+            required: 1,
+            approvers: "@sre".into(),
+            expires: Utc.with_ymd_and_hms(2026, 11, 29, 4, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn changes_that_did_not_happen_are_listed_as_what_they_were() {
+        let timeline = [
+            entry(1, "bob", requested(1, "scale freightliner to 0 replicas")),
+            entry(
+                16,
+                "firewatch",
+                TimelineEvent::ApprovalExpired { request: 1 },
+            ),
+            entry(
+                17,
+                "mallory",
+                TimelineEvent::ApprovalRefused {
+                    request: None,
+                    tried: "request".into(),
+                    why: "only @sre may ask for /incident-rollback (approval policy)".into(),
+                },
+            ),
+            entry(
+                18,
+                "bob",
+                TimelineEvent::ApprovalNotRequired {
+                    what: "scale freightliner to 5 replicas".into(),
+                },
+            ),
+            entry(
+                18,
+                "bob",
+                TimelineEvent::MutationFailed {
+                    what: "scale freightliner to 5 replicas".into(),
+                    error: "the cluster refused access".into(),
+                },
+            ),
+            entry(
+                20,
+                "bob",
+                TimelineEvent::Verified {
+                    passed: false,
+                    checks: vec!["❌ /health 503".into()],
+                },
+            ),
+        ];
+        assert_eq!(
+            listed(&timeline),
+            [
+                "Scale freightliner to 0 replicas (R1) expired without enough approvals; nothing ran — bob",
+                "Change refused: only @sre may ask for /incident-rollback (approval policy) — mallory",
+                "Scale freightliner to 5 replicas failed: the cluster refused access; nothing changed (asked by bob; no approval required by policy) — bob",
+                "Verification: verified: checks failed (❌ /health 503) — bob",
+            ]
+        );
+    }
+
+    #[test]
+    fn only_changes_and_verdicts_between_the_last_two_updates_are_since_the_last_update() {
+        let update = |progress: &str| TimelineEvent::Updated {
+            progress: progress.into(),
+            eta: None,
+            users: None,
+            impact: None,
+        };
+        let timeline = [
+            entry(1, "bob", update("looking")),
+            entry(2, "bob", requested(1, "rollback freightliner")),
+            entry(
+                3,
+                "carol",
+                TimelineEvent::ApprovalDenied {
+                    request: 1,
+                    reason: None,
+                },
+            ),
+            entry(4, "bob", update("rolling forward instead")),
+        ];
+        let mut ledger = Ledger::default();
+        timeline.iter().for_each(|e| ledger.read(e));
+        let actions = ledger.into_actions();
+        let since: Vec<&str> = since_last_update(&actions)
+            .map(|a| a.what.as_str())
+            .collect();
+        assert_eq!(
+            since,
+            ["Rollback freightliner (R1) denied by carol; nothing ran"]
+        );
+        assert_eq!(since_last_update(&actions[..1]).count(), 0);
+    }
+}
