@@ -17,9 +17,9 @@
 //! offered rate down. The burst sends all its requests at once, spread over `--connections`
 //! keep-alive connections opened beforehand; each latency counts from the burst's start.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -27,11 +27,12 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::routing::post;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
-const SECRET: &str = "bench-signing-secret";
+use common::{
+    Connection, Figures, SECRET, Server, firewatch_binary, flags, mib, ms, number, serve,
+    serve_on_a_thread, store_kind,
+};
 
 struct Args {
     binary: Option<std::path::PathBuf>,
@@ -53,17 +54,15 @@ fn args() -> Args {
         connections: 200,
         command: "/incident-status".into(),
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        let number = |v: &str| v.parse::<usize>().unwrap_or_else(|_| panic!("{flag} N"));
+    for (flag, value) in flags() {
+        let n = || number(&flag, &value);
         match flag.as_str() {
             "--binary" => args.binary = Some(value.into()),
             "--store" => args.store = Some(value),
-            "--rate" => args.rate = number(&value) as u32,
-            "--seconds" => args.seconds = number(&value) as u32,
-            "--burst" => args.burst = number(&value),
-            "--connections" => args.connections = number(&value).max(1),
+            "--rate" => args.rate = n() as u32,
+            "--seconds" => args.seconds = n() as u32,
+            "--burst" => args.burst = n(),
+            "--connections" => args.connections = n().max(1),
             "--command" => args.command = value,
             other => panic!("unknown flag {other}"),
         }
@@ -79,17 +78,7 @@ fn main() {
 }
 
 async fn drive(args: Args) {
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let binary = args.binary.clone().unwrap_or_else(|| {
-        let exe = std::env::current_exe().expect("own path");
-        let profile = exe.parent().and_then(|examples| examples.parent());
-        profile.expect("target/PROFILE/examples").join("firewatch")
-    });
-    assert!(
-        binary.exists(),
-        "{} is missing: cargo build --release --bin firewatch",
-        binary.display()
-    );
+    let binary = firewatch_binary(args.binary.clone());
     let replies = Arc::new(AtomicU64::new(0));
     let slack = fake_slack(Arc::clone(&replies));
     let dir = tempfile::tempdir().expect("temp dir");
@@ -97,25 +86,8 @@ async fn drive(args: Args) {
         .store
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
-    println!(
-        "server: {} on {}",
-        binary.display(),
-        if store.starts_with("postgres") {
-            "Postgres"
-        } else {
-            "SQLite"
-        }
-    );
-    let mut command = Command::new(&binary);
-    command
-        .args(["serve", "--config"])
-        .arg(repo.join("bot.toml.example"))
-        .env_remove("RUST_LOG")
-        .env("FIREWATCH__SLACK__BOT_TOKEN", "xoxb-bench")
-        .env("FIREWATCH__SLACK__SIGNING_SECRET", SECRET)
-        .env("FIREWATCH__SLACK__API_URL", format!("{slack}/api"))
-        .env("FIREWATCH__STORE__URL", &store)
-        .env("FIREWATCH__SERVER__LISTEN", "127.0.0.1:0");
+    println!("server: {} on {}", binary.display(), store_kind(&store));
+    let command = serve(&binary, &slack, &store);
     let server = Server::start(command).await;
     println!(
         "start → GET /readyz 200: {:.1} ms (target ≤ 200 ms)",
@@ -195,89 +167,7 @@ fn fake_slack(replies: Arc<AtomicU64>) -> String {
                 async { "ok" }
             }),
         );
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-            .block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(listener, app).await.unwrap();
-            });
-    });
-    url
-}
-
-/// The server as a child process.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    /// Spawn → first `GET /readyz` 200.
-    ready: Duration,
-}
-
-impl Server {
-    async fn start(mut command: Command) -> Self {
-        let started = Instant::now();
-        let mut child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the server starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        // Keeps draining the log, so the child never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some((_, addr)) = line.split_once("serving on ")
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(addr.trim().to_owned());
-                } else if line.contains("ERROR") || line.contains("WARN") || line.contains("error")
-                {
-                    eprintln!("server: {line}");
-                }
-            }
-        });
-        let addr = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)))
-            .await
-            .unwrap()
-            .expect("the server prints its address");
-        let addr: SocketAddr = addr.parse().expect("an address");
-        let ready = loop {
-            if let Ok(mut c) = Connection::open(addr).await {
-                let probe = format!("GET /readyz HTTP/1.1\r\nhost: {addr}\r\n\r\n");
-                if c.exchange(probe.as_bytes()).await.unwrap_or(false) {
-                    break started.elapsed();
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        };
-        Self { child, addr, ready }
-    }
-
-    /// VmRSS in KiB.
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("/proc status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    serve_on_a_thread(app)
 }
 
 /// Signed slash commands for one server.
@@ -337,7 +227,7 @@ impl Load {
                     Some(c) => c,
                     None => Connection::open(addr).await?,
                 };
-                let ok = connection.exchange(&request).await?;
+                let ok = connection.exchange(&request).await?.status == 200;
                 idle.lock().await.push(connection);
                 Ok::<_, std::io::Error>((ok, due.elapsed()))
             });
@@ -362,7 +252,7 @@ impl Load {
             runs.spawn(async move {
                 let mut answers = Vec::new();
                 for request in share {
-                    let ok = connection.exchange(&request).await?;
+                    let ok = connection.exchange(&request).await?.status == 200;
                     answers.push((ok, start.elapsed()));
                 }
                 Ok::<_, std::io::Error>(answers)
@@ -377,100 +267,4 @@ impl Load {
         }
         Figures::of(all)
     }
-}
-
-/// One keep-alive connection, one request in flight at a time.
-struct Connection {
-    stream: TcpStream,
-    read: Vec<u8>,
-}
-
-impl Connection {
-    async fn open(addr: SocketAddr) -> std::io::Result<Self> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        Ok(Self {
-            stream,
-            read: Vec::with_capacity(1024),
-        })
-    }
-
-    /// Sends `request` and reads its whole answer: whether it was 200.
-    async fn exchange(&mut self, request: &[u8]) -> std::io::Result<bool> {
-        self.stream.write_all(request).await?;
-        self.read.clear();
-        loop {
-            if self.stream.read_buf(&mut self.read).await? == 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-            let mut headers = [httparse::EMPTY_HEADER; 32];
-            let mut response = httparse::Response::new(&mut headers);
-            let httparse::Status::Complete(head) =
-                response.parse(&self.read).map_err(std::io::Error::other)?
-            else {
-                continue;
-            };
-            let length: usize = response
-                .headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok())
-                .unwrap_or(0);
-            let ok = response.code == Some(200);
-            while self.read.len() < head + length {
-                if self.stream.read_buf(&mut self.read).await? == 0 {
-                    return Err(std::io::ErrorKind::UnexpectedEof.into());
-                }
-            }
-            return Ok(ok);
-        }
-    }
-}
-
-/// The latencies of a run's acknowledgements, and how many failed.
-struct Figures {
-    latencies: Vec<Duration>,
-    failed: usize,
-}
-
-impl Figures {
-    fn of(answers: Vec<std::io::Result<(bool, Duration)>>) -> Self {
-        let mut latencies = Vec::new();
-        let mut failed = 0;
-        for answer in answers {
-            match answer {
-                Ok((true, latency)) => latencies.push(latency),
-                _ => failed += 1,
-            }
-        }
-        latencies.sort();
-        Self { latencies, failed }
-    }
-
-    fn at(&self, quantile: f64) -> Duration {
-        let last = self.latencies.len().saturating_sub(1);
-        self.latencies
-            .get((last as f64 * quantile).round() as usize)
-            .copied()
-            .unwrap_or_default()
-    }
-
-    fn summary(&self) -> String {
-        format!(
-            "{} acks, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {} failed",
-            self.latencies.len(),
-            ms(self.at(0.5)),
-            ms(self.at(0.99)),
-            ms(self.at(1.0)),
-            self.failed
-        )
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
 }

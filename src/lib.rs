@@ -7,6 +7,8 @@
 //! against the incident's state ([`incident::lifecycle`]), commits the change to the [`store`]
 //! and renders replies from `messages/` ([`notify`]) → the adapter answers the caller, and stores
 //! channel posts in the outbox, from which [`delivery`] sends them (retried through an outage).
+//! An alert notification takes the same way from [`app::alerts`] (its bearer token checked, the
+//! body read into [`alerts::Notification`]) through the pipeline to [`engine`]'s alert path.
 //!
 //! Where to find a behaviour:
 //!
@@ -23,6 +25,7 @@
 //! | Slack, Discord, the terminal: decoding, rendering, posting; which workspaces and servers are served | [`chat`] (`slack`, `discord`, `console`, `Served`) |
 //! | posts that survive a platform outage: the outbox, retries, order per channel, giving up | [`delivery`]; each platform's courier in [`chat::slack`] `outbox`, [`chat::discord`] `outbox` |
 //! | the inbox: dedupe, replay after a restart, runs again after a failure, bounded runs | [`chat::pipeline`], [`chat::work`], [`chat::replay`] |
+//! | alerts from Alertmanager and Grafana: the webhook, grouping, storms, their messages | [`alerts`] (`payload`, `group`, `rules`, `messages`, `setup`); `POST /alerts/alertmanager` in [`app::alerts`]; [`engine`] `alerts` |
 //! | persistence (SQLite and Postgres, one implementation), whether it takes writes | [`store`] |
 //! | Kubernetes and Helm | [`ops`] (`kube`, `helm`, `jobs`, `probe`) |
 //! | message templates | [`notify`], `messages/`; neutral messages in [`message`] |
@@ -30,6 +33,7 @@
 //! | `bot.toml` | [`config`]; services in [`catalog`] |
 //! | what `/metrics` counts | [`metrics`] |
 
+pub mod alerts;
 pub mod app;
 pub mod approval;
 pub mod catalog;

@@ -23,6 +23,9 @@ pub struct Message {
     pub paged_roles: Vec<String>,
     /// Interactive parts.
     pub buttons: Vec<Button>,
+    /// Links to other tools (an alert's silence, its dashboard), shown as link buttons where
+    /// the platform has them.
+    pub links: Vec<WebLink>,
     /// A document that goes with the message: uploaded as a file where the platform allows,
     /// shown inline otherwise.
     pub attachment: Option<Attachment>,
@@ -72,6 +75,15 @@ pub struct Button {
     pub command: String,
     /// How it looks.
     pub style: ButtonStyle,
+}
+
+/// A link to a page outside the chat, opened by whoever presses it; it runs no command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebLink {
+    /// What it says: `Silence`, `Dashboard`.
+    pub label: String,
+    /// An `http(s)` URL.
+    pub url: String,
 }
 
 /// Button emphasis.
@@ -188,6 +200,15 @@ impl Message {
             label: label.into(),
             command,
             style,
+        });
+        self
+    }
+
+    /// Adds a link (`url` is an `http(s)` URL).
+    pub fn with_link(mut self, label: &str, url: String) -> Self {
+        self.links.push(WebLink {
+            label: label.into(),
+            url,
         });
         self
     }

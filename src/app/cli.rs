@@ -1,5 +1,5 @@
 //! The command line: `firewatch serve | console | report ID | check-config | slack-manifest |
-//! discord-register`.
+//! discord-register | alertmanager-config`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use super::{serve, startup, warnings};
+use crate::alerts::setup::{self, DEFAULT_CREDENTIALS_FILE};
 use crate::chat::console::{self, ConsoleOutbox};
 use crate::chat::discord::api::DiscordApi;
 use crate::chat::discord::commands;
@@ -52,7 +53,8 @@ pub struct Cli {
 enum Command {
     /// Serve Slack and Discord: POST /slack/commands, /slack/interactions and
     /// /discord/interactions on server.listen (Slack Socket Mode when slack.app_token is set, the
-    /// Discord gateway when discord.mode = "gateway"), with GET /healthz, /readyz and /metrics.
+    /// Discord gateway when discord.mode = "gateway"), POST /alerts/alertmanager when
+    /// alerts.token is set, with GET /healthz, /readyz and /metrics.
     /// On Ctrl-C or SIGTERM it stops accepting, lets commands in flight finish within
     /// server.shutdown_grace, closes the store and exits 0.
     Serve,
@@ -94,6 +96,19 @@ enum Command {
     /// Warns (on stderr, exit status 0) about what works but is open: production changes anyone
     /// but the requester may approve, and slack.team_ids or discord.guild_ids left empty.
     CheckConfig,
+    /// Print the receiver (webhook_configs) and a route to paste into alertmanager.yml.
+    ///
+    /// Alertmanager then sends its notifications to POST /alerts/alertmanager with the bearer
+    /// token read from the credentials file (the same value as alerts.token).
+    AlertmanagerConfig {
+        /// firewatch's base URL as Alertmanager reaches it, e.g. https://firewatch.example.com
+        /// or, in the cluster, http://firewatch.firewatch.svc.
+        #[arg(value_name = "URL")]
+        url: String,
+        /// Where Alertmanager reads the token.
+        #[arg(long, value_name = "FILE", default_value = DEFAULT_CREDENTIALS_FILE)]
+        credentials_file: String,
+    },
     /// Register the /incident command and its subcommands with Discord (bulk overwrite).
     ///
     /// Needs discord.application_id and discord.bot_token. Without --guild the command is
@@ -134,6 +149,14 @@ async fn run(cli: Cli) -> Result<(), String> {
         print!("{yaml}");
         return Ok(());
     }
+    if let Command::AlertmanagerConfig {
+        url,
+        credentials_file,
+    } = &cli.command
+    {
+        print!("{}", setup::alertmanager_config(url, credentials_file)?);
+        return Ok(());
+    }
     let settings = Settings::load(&cli.config).map_err(|e| error_chain(&e))?;
     let quiet = matches!(
         cli.command,
@@ -147,12 +170,17 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::CheckConfig => {
             startup::check(&settings).map_err(|e| error_chain(&e))?;
             println!(
-                "{}: ok — {} service(s), {} classification rule(s), {} role(s), {} verification job(s), {} template(s) rendered with sample data ({})",
+                "{}: ok — {} service(s), {} classification rule(s), {} role(s), {} verification job(s), alerts {}, {} template(s) rendered with sample data ({})",
                 cli.config.display(),
                 settings.services.len(),
                 settings.classify.len(),
                 settings.roles.len(),
                 settings.jobs.len(),
+                if settings.alerts.enabled() {
+                    "on"
+                } else {
+                    "off"
+                },
                 Template::ALL.len(),
                 settings.messages.dir.as_ref().map_or_else(
                     || "built in".to_owned(),
@@ -186,7 +214,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let result = shut_down(&app, running, scheduler, grace).await;
             result.map_err(|e| format!("server: {e}"))
         }
-        Command::SlackManifest { .. } => Ok(()),
+        Command::SlackManifest { .. } | Command::AlertmanagerConfig { .. } => Ok(()),
         Command::DiscordRegister { guild } => register_discord(&settings, guild.as_deref()).await,
         Command::Report { id, user } => report(settings, id, user_or_default(user)).await,
         Command::Console { user, channel } => {

@@ -1,7 +1,8 @@
 //! `firewatch serve`: builds the chat pipelines the settings enable (Slack over HTTP and/or
-//! Socket Mode, Discord over HTTP or the gateway), binds the HTTP server, runs again what the
-//! inbox holds from before a restart, keeps the inbox pruned, and sends what the outbox holds
-//! (from this process, an earlier one, or a replica that is gone).
+//! Socket Mode, Discord over HTTP or the gateway) and the alert notifications' (with
+//! `alerts.token`), binds the HTTP server, runs again what the inbox holds from before a
+//! restart, keeps the inbox pruned, and sends what the outbox holds (from this process, an
+//! earlier one, or a replica that is gone).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 
 use super::App;
+use super::alerts::{Alerts, Endpoint};
 use super::health::Health;
 use super::http::{self, AppState};
 use crate::approval;
@@ -68,6 +70,7 @@ pub struct Running {
     slack: Option<Arc<Pipeline<Slack>>>,
     discord: Option<Arc<Pipeline<Discord>>>,
     sending: Sending,
+    alerts: Option<Arc<Pipeline<Alerts>>>,
 }
 
 impl Running {
@@ -85,6 +88,9 @@ impl Running {
         }
         if let Some(discord) = &self.discord {
             discord.close();
+        }
+        if let Some(alerts) = &self.alerts {
+            alerts.close();
         }
         let _ = self.stop.send(());
         if let Some(socket) = &self.socket {
@@ -200,6 +206,19 @@ fn discord_pipeline(app: &App, tasks: &TaskTracker) -> Result<Option<DiscordPart
     Ok(Some((pipeline(app, adapter, tasks), verifier)))
 }
 
+/// The alert notifications' pipeline and endpoint, when `alerts.token` is set.
+fn alerts_pipeline(app: &App, tasks: &TaskTracker) -> Option<(Arc<Pipeline<Alerts>>, Endpoint)> {
+    let settings = &app.settings.alerts;
+    let token = settings.token.clone()?;
+    let adapter = Alerts::new(
+        Arc::clone(&app.engine),
+        Arc::clone(&app.outbox) as Arc<dyn Outbox>,
+    );
+    let pipeline = pipeline(app, adapter, tasks);
+    let endpoint = Endpoint::new(Arc::clone(&pipeline), token, settings.max_body);
+    Some((pipeline, endpoint))
+}
+
 fn pipeline<A: Adapter>(app: &App, adapter: A, tasks: &TaskTracker) -> Arc<Pipeline<A>> {
     Pipeline::new(
         adapter,
@@ -257,8 +276,10 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
     if slack.is_none() && discord.is_none() {
         return Err(Error::NoPlatform);
     }
+    let (alerts, endpoint) = alerts_pipeline(app, &tasks).unzip();
     let slack_pending = pending(slack.as_ref()).await?;
     let discord_pending = pending(discord.as_ref().map(|(d, _)| d)).await?;
+    let alerts_pending = pending(alerts.as_ref()).await?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| Error::Bind {
@@ -291,6 +312,7 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
     let mut state = AppState {
         slack: None,
         discord: None,
+        alerts: endpoint,
         health,
         bodies: http::body::Bodies::new(limits.body_timeout, http::body::BODY_BUDGET),
     };
@@ -323,6 +345,9 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
         background.push(resume(discord, discord_pending, &tasks));
     }
     let sending = app.posts.start();
+    if let Some(alerts) = &alerts {
+        background.push(resume(alerts, alerts_pending, &tasks));
+    }
     tracing::info!(%addr, "serving");
     Ok(Running {
         addr,
@@ -333,6 +358,7 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
         slack,
         discord: discord.map(|(pipeline, _)| pipeline),
         sending,
+        alerts,
     })
 }
 

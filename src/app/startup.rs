@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::alerts;
 use crate::app::health::Readiness;
 use crate::approval;
 use crate::catalog::Catalog;
@@ -45,6 +46,9 @@ pub enum Error {
     /// The Discord REST client could not be built.
     #[error("discord: {0}")]
     Discord(#[from] crate::chat::discord::api::Error),
+    /// `[alerts]` names a severity or a channel that does not exist.
+    #[error(transparent)]
+    Alerts(#[from] alerts::rules::Invalid),
 }
 
 /// A running firewatch: the engine and what it is built from.
@@ -72,17 +76,35 @@ pub struct App {
     pub readiness: Readiness,
 }
 
+/// What [`check`] builds from the settings.
+pub struct Checked {
+    /// The severity policy.
+    pub policy: Policy,
+    /// The templates, each rendered with sample data.
+    pub templates: Templates,
+    /// The verification jobs.
+    pub verification: Verification,
+    /// The alert rules (`[alerts]`).
+    pub alerts: alerts::Rules,
+}
+
 /// Checks everything that can be checked without opening the store: the severity policy, the
-/// verification jobs and every template rendered with sample data. Returns the three.
+/// verification jobs, the alert rules and every template rendered with sample data.
 ///
 /// # Errors
 /// The first problem found.
-pub fn check(settings: &Settings) -> Result<(Policy, Templates, Verification), Error> {
+pub fn check(settings: &Settings) -> Result<Checked, Error> {
     let policy = Policy::from_settings(settings)?;
     let verification = Verification::new(settings)?;
+    let alerts = alerts::Rules::from_settings(settings)?;
     let templates = Templates::load(settings.messages.dir.as_deref())?;
     templates.check(&policy)?;
-    Ok((policy, templates, verification))
+    Ok(Checked {
+        policy,
+        templates,
+        verification,
+        alerts,
+    })
 }
 
 /// Builds the application: checks the settings, opens and migrates the store as `access` says
@@ -96,7 +118,12 @@ pub async fn build(
     clock: Arc<dyn Clock>,
     access: Access,
 ) -> Result<App, Error> {
-    let (policy, templates, verification) = check(&settings)?;
+    let Checked {
+        policy,
+        templates,
+        verification,
+        alerts,
+    } = check(&settings)?;
     let readiness = Readiness::default();
     readiness.templates_loaded();
     let metrics = Arc::new(Metrics::default());
@@ -180,6 +207,7 @@ pub async fn build(
         )),
         verification: Arc::new(verification),
         metrics: Arc::clone(&metrics),
+        alerts: Arc::new(alerts),
     });
     Ok(App {
         engine: Arc::new(engine),

@@ -1,7 +1,9 @@
 //! The one way every chat request takes, whatever its platform: accept (store it in the inbox
 //! before the platform is answered), run (the engine, then the answers, then the inbox marks),
 //! and after a restart, replay. Each platform supplies only what differs ([`Adapter`]): its
-//! request's key and command line, who sent it, and how answers and notices reach people.
+//! request's key and command line, who sent it, and how answers and notices reach people. Alert
+//! notifications take the same way (`app::alerts`), run by the engine's alert path instead of a
+//! command line ([`Adapter::attempt`]).
 //! Verifying and decoding requests stay with the platform's transport (HTTP routes, Socket Mode,
 //! the gateway), which calls [`Pipeline::accept`] and [`Pipeline::start`].
 //!
@@ -108,6 +110,11 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// Who sent it and from where (the pipeline sets [`Caller::request`]).
     async fn caller(&self, request: &Self::Request) -> Caller;
+
+    /// Runs it through the engine once: a chat request is the command line it carries.
+    async fn attempt(&self, engine: &Engine, caller: &Caller, request: &Self::Request) -> Answer {
+        engine.attempt(caller, &Self::line(request)).await
+    }
 
     /// Delivers the engine's replies to a request from `caller`: posts into channels are stored
     /// in the outbox ([`crate::delivery`]) before this returns, so the request is marked
@@ -219,10 +226,9 @@ impl<A: Adapter> Pipeline<A> {
         let key = A::key(&request);
         let mut caller = self.adapter.caller(&request).await;
         caller.request = Some(key.clone());
-        let line = A::line(&request);
         let mut last: Option<Failure> = None;
         for failures in 1.. {
-            let failure = match self.engine.attempt(&caller, &line).await {
+            let failure = match self.adapter.attempt(&self.engine, &caller, &request).await {
                 Answer::Final(replies) => return self.answer(&request, &caller, replies).await,
                 Answer::Replayed => {
                     // Done by an earlier run: the first run of a redelivery has nothing to say;

@@ -39,6 +39,12 @@ impl Settings {
             &self.discord.bot_token_file,
             base,
         )?;
+        secret_from_file(
+            "alerts.token",
+            &mut self.alerts.token,
+            &self.alerts.token_file,
+            base,
+        )?;
         if let Some(file) = &self.store.url_file {
             // `url` always has a value (its default): "both" means it was changed.
             if *self.store.url != *DEFAULT_STORE_URL {

@@ -4,6 +4,7 @@
 //! Owns reading and checking settings; it does not open stores, load templates or reach
 //! anything outside.
 
+mod alerts;
 mod approvals;
 mod files;
 mod jobs;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use alerts::{AlertSettings, DEFAULT_MAX_BODY, MAX_MAX_BODY};
 pub use approvals::{ApprovalRule, ApprovalSettings, SeverityRule};
 pub use jobs::{JobKind, JobSettings, MAX_JOB_NAME, VerificationSettings, secret_ref};
 pub use ops::{
@@ -89,6 +91,8 @@ pub struct Settings {
     pub jobs: Vec<JobSettings>,
     /// `[verification]`: how jobs are watched and judged.
     pub verification: VerificationSettings,
+    /// `[alerts]`: Alertmanager and Grafana notifications that open incidents.
+    pub alerts: AlertSettings,
     /// `[log]`
     pub log: LogSettings,
 }
@@ -120,6 +124,7 @@ impl Default for Settings {
             approvals: ApprovalSettings::default(),
             jobs: Vec::new(),
             verification: VerificationSettings::default(),
+            alerts: AlertSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -339,6 +344,7 @@ impl Settings {
         self.check_ops()?;
         self.check_approvals()?;
         self.check_jobs()?;
+        self.check_alerts()?;
         check_url(&self.store.url).map_err(|reason| ("store.url".to_owned(), reason))?;
         self.server.listen.parse::<SocketAddr>().map_err(|_| {
             (

@@ -139,6 +139,10 @@ pub struct ServiceSettings {
     /// Roles that own the service; paged with the severity's roles.
     #[serde(default)]
     pub owners: Vec<String>,
+    /// Where incidents from this service's alerts are opened (as `alerts.channel`, which
+    /// applies when unset).
+    #[serde(default)]
+    pub alerts_channel: Option<String>,
 }
 
 /// `[roles.NAME]`: who a role is on each platform.
@@ -240,7 +244,8 @@ pub struct SlackSettings {
     pub signing_secret_file: Option<PathBuf>,
     /// A file holding the app-level token, instead of `app_token`.
     pub app_token_file: Option<PathBuf>,
-    /// Channel that receives every alert.
+    /// Channel that also receives the 🚨 of every `/incident-assess` (incidents from alerts open
+    /// in `[alerts]` channel).
     pub alerts_channel: Option<String>,
     /// Open a dedicated channel per incident.
     pub create_incident_channels: bool,

@@ -2,18 +2,16 @@
 //! announcements. Changes go through the state machine and the store; nothing here touches the
 //! cluster beyond the evidence `/incident-assess` gathers.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::steps::refusal;
-use super::{Caller, Engine, Reply, Result, error_reference, evidence, refuse, to_channel};
+use super::{Caller, Engine, Reply, Result, error_reference, refuse, to_channel};
 use crate::command::CommandName;
-use crate::incident::lifecycle::{self, Event, FollowUp, Outcome, Report};
+use crate::incident::lifecycle::{self, Event, FollowUp, Outcome};
 use crate::incident::trail::{self, Trail};
 use crate::incident::{Actor, ChannelRef, Incident, IncidentId, Severity, TimelineEvent};
-use crate::message::{Block, ButtonStyle, Message};
+use crate::message::{ButtonStyle, Message};
 use crate::notify::{Template, context};
 use crate::store::Updated;
 
@@ -32,47 +30,23 @@ impl Engine {
             .pick(service)
             .map_err(|e| refuse("Unknown service", e))?;
         let now = self.clock.now();
-        let timeout = self.limits.evidence_timeout;
-        let (parts, pending) = evidence::gather(&self.cluster, service, now, timeout).await;
-        let signals = evidence::signals(&parts, now);
-        let mut classification = self.policy.classify(&description, severity);
-        if let Some(down) = &signals.down {
-            classification = classification.raise(Severity::P0, down.clone());
-        }
-        let paged = self.paged(classification.severity, &service.name, &[]);
-        let report = Report {
-            summary: description,
-            service: service.name.clone(),
-            classification,
-            channel: caller.channel.clone(),
-            paged: paged.clone(),
-        };
-        let findings = evidence_lines(&parts, pending.len(), &signals);
-        let mut draft = lifecycle::open(report, &caller.actor, now, &self.policy);
-        if !evidence::nothing_gathered(&parts, &pending) {
-            draft.entries.push(TimelineEvent::Evidence {
-                findings: findings.clone(),
-                late: false,
-            });
-        }
+        let classification = self.policy.classify(&description, severity);
+        let opening = self
+            .prepare_opening(
+                &caller.actor,
+                &caller.channel,
+                description,
+                classification,
+                service,
+                now,
+            )
+            .await;
         let incident = self
             .store
-            .open_incident(&draft, caller.request.as_deref())
+            .open_incident(&opening.draft, caller.request.as_deref())
             .await?;
         tracing::info!(incident = %incident.id, severity = %incident.severity, "incident opened");
-        let message = self.alert(&incident, findings, signals.rollback.is_some(), paged, now);
-        if !pending.is_empty() {
-            let follow = evidence::FollowUp {
-                store: Arc::clone(&self.store),
-                outbox: Arc::clone(&self.outbox),
-                clock: Arc::clone(&self.clock),
-                policy: Arc::clone(&self.policy),
-                incident: incident.clone(),
-                actor: caller.actor.clone(),
-                early: parts,
-            };
-            self.background.spawn(evidence::follow_up(follow, pending));
-        }
+        let message = self.opened(&incident, opening, &caller.actor);
         Ok(vec![to_channel(&caller.channel, message)])
     }
 
@@ -88,38 +62,6 @@ impl Engine {
             }
         }
         paged
-    }
-
-    /// The 🚨 alert of a new incident: the detected template, the evidence, and the buttons
-    /// (Roll back when the evidence suggests it).
-    fn alert(
-        &self,
-        incident: &Incident,
-        findings: Vec<String>,
-        suggest_rollback: bool,
-        paged: Vec<String>,
-        now: DateTime<Utc>,
-    ) -> Message {
-        let data = context::detected(incident, &self.policy, &paged, now);
-        let mut message = self
-            .render(Template::Detected, &data, incident)
-            .with_button(
-                "Acknowledge",
-                format!("/incident-ack {}", incident.id),
-                ButtonStyle::Primary,
-            );
-        message.blocks.push(Block::Text(String::new()));
-        message.blocks.push(Block::Text("🔎 Evidence".into()));
-        message.blocks.extend(findings.into_iter().map(Block::Text));
-        if suggest_rollback {
-            message = message.with_button(
-                "Roll back",
-                format!("/incident-rollback {}", incident.id),
-                ButtonStyle::Danger,
-            );
-        }
-        message.paged_roles = paged;
-        message
     }
 
     /// Ack, update, severity, note, resolve: run the state machine on the stored incident,
@@ -253,7 +195,7 @@ impl Engine {
                 ),
             )
             .about(id),
-            Event::Record { entries, .. } => {
+            Event::Record { entries, .. } | Event::Alerts { entries, .. } => {
                 let lines: Vec<String> = entries.iter().map(|e| e.describe()).collect();
                 Message::notice(format!("🗒️ {id} recorded"), &lines.join("\n")).about(id)
             }
@@ -261,7 +203,7 @@ impl Engine {
     }
 
     /// The severity-change message, paging the roles the new severity adds.
-    fn severity_changed(
+    pub(super) fn severity_changed(
         &self,
         before: &Incident,
         after: &Incident,
@@ -396,20 +338,4 @@ impl Engine {
         self.store.update(id, actor, now, None, &decide).await?;
         Ok(())
     }
-}
-
-/// The alert's evidence lines: what was found, what it signals, and how much still comes.
-fn evidence_lines(
-    parts: &[evidence::Part],
-    pending: usize,
-    signals: &evidence::Signals,
-) -> Vec<String> {
-    let mut findings = evidence::findings(parts);
-    findings.extend(evidence::signal_lines(signals));
-    if pending > 0 {
-        findings.push(format!(
-            "⏳ {pending} more part(s) still being gathered; they follow as an update"
-        ));
-    }
-    findings
 }

@@ -7,6 +7,7 @@
 //! # Guarantees
 //! A state change is committed to the store before any reply about it is returned.
 
+mod alerts;
 mod approve;
 mod cluster;
 mod diagnose;
@@ -18,6 +19,7 @@ mod help;
 mod jobs;
 mod messages;
 mod mitigate;
+mod opening;
 pub mod outbox;
 mod read;
 mod report;
@@ -174,6 +176,8 @@ pub struct Parts {
     pub verification: Arc<Verification>,
     /// Where commands, approvals and incident milestones are counted.
     pub metrics: Arc<Metrics>,
+    /// What incidents alert groups open (`[alerts]`).
+    pub alerts: Arc<crate::alerts::Rules>,
 }
 
 /// The incident engine.
@@ -192,6 +196,7 @@ pub struct Engine {
     approvals: Arc<approval::Policy>,
     verification: Arc<Verification>,
     metrics: Arc<Metrics>,
+    alerts: Arc<crate::alerts::Rules>,
     /// The verification Jobs this process watches (by name).
     watching: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     /// Dropped with the engine: the Job watchers of this process stop with it (a restart
@@ -228,12 +233,18 @@ impl Engine {
             approvals: parts.approvals,
             verification: parts.verification,
             metrics: parts.metrics,
+            alerts: parts.alerts,
             watching: Arc::default(),
             alive: tokio::sync::watch::channel(()).0,
             jobs_resumed: AtomicBool::new(false),
             background: TaskTracker::new(),
             next_recovery: std::sync::Mutex::new(None),
         }
+    }
+
+    /// What incidents alert groups open (`[alerts]`).
+    pub fn alert_rules(&self) -> &crate::alerts::Rules {
+        &self.alerts
     }
 
     /// Waits up to `within` for the work commands left running after their answers (mirror

@@ -45,7 +45,8 @@ impl Engine {
         let message = match chosen {
             Choice::One(incident) => {
                 let timeline = self.store.timeline(incident.id).await?;
-                let data = context::status(&incident, &self.policy, &timeline, now);
+                let alerts = self.store.alerts_of(incident.id).await?;
+                let data = context::status(&incident, &self.policy, &timeline, &alerts, now);
                 self.render(Template::Status, &data, &incident)
             }
             Choice::Nothing => {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::steps::{allowed_now, refusal};
 use super::{Caller, Engine, Error, Reply, Result, refuse, to_channel};
+use crate::alerts::Member;
 use crate::command::{CommandName, Followup};
 use crate::incident::lifecycle::{self, Event, FollowUp};
 use crate::incident::trail::{self, Trail};
@@ -48,9 +49,10 @@ impl Engine {
             }
         }
         let timeline = self.store.timeline(id).await?;
+        let alerts = self.store.alerts_of(id).await?;
         let now = self.clock.now();
         if target.status == Status::Closed {
-            return self.rewrite_report(&target, &timeline, now);
+            return self.rewrite_report(&target, &timeline, &alerts, now);
         }
         // The report describes the incident as it will be once closed.
         let closing = Incident {
@@ -59,7 +61,7 @@ impl Engine {
             ..target.clone()
         };
         let trail = trail::derive(&closing, &timeline);
-        let text = self.report_text(&closing, &trail, now)?;
+        let text = self.report_text(&closing, &trail, &alerts, now)?;
         let place = self.store.opened_earlier_that_day(&closing).await?;
         let (path, created) = write_report(&self.reports, &closing, place, &text)?;
         let shown = path.display().to_string();
@@ -103,6 +105,7 @@ impl Engine {
         &self,
         incident: &Incident,
         timeline: &[TimelineEntry],
+        alerts: &[Member],
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<Reply>> {
         let recorded = timeline.iter().rev().find_map(|e| match &e.event {
@@ -116,7 +119,7 @@ impl Engine {
             ));
         };
         let trail = trail::derive(incident, timeline);
-        let text = self.report_text(incident, &trail, now)?;
+        let text = self.report_text(incident, &trail, alerts, now)?;
         write_file(&path, &text, false).map_err(|source| Error::Write {
             path: path.clone(),
             source,
@@ -133,11 +136,12 @@ impl Engine {
         &self,
         incident: &Incident,
         trail: &Trail,
+        alerts: &[Member],
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<String> {
         let rendered = self.templates.render_text(
             Template::Report,
-            &context::report(incident, &self.policy, trail, now),
+            &context::report(incident, &self.policy, trail, alerts, now),
         )?;
         Ok(text::escape_hidden(&rendered).into_owned())
     }

@@ -17,7 +17,8 @@ const BATCH: u32 = 256;
 impl Engine {
     /// Fires every timer due now: missed response targets escalate, overdue updates are
     /// reminded; approval requests past their time expire and approved ones nobody runs are run
-    /// (see the approval ledger). Each firing is committed (with its timeline entry) before its
+    /// (see the approval ledger); alerts that waited for their incident's "more alerts"
+    /// cadence are shown. Each firing is committed (with its timeline entry) before its
     /// message is posted to the incident's channel through the outbox (for Slack and Discord,
     /// stored and retried there until the platform takes it). A post that cannot be made is
     /// logged; the timeline still records that the timer fired, and it does not fire again.
@@ -33,6 +34,9 @@ impl Engine {
         };
         if let Err(e) = self.run_approvals().await {
             tracing::error!(error = %crate::error_chain(&e), "approval requests could not be expired or resumed; retrying next tick");
+        }
+        if let Err(e) = self.announce_due().await {
+            tracing::error!(error = %crate::error_chain(&e), "alerts waiting to be shown could not be posted; retrying next tick");
         }
         if let Err(e) = self.resume_jobs().await {
             tracing::error!(error = %crate::error_chain(&e), "verification Jobs of an earlier process could not be resumed; retrying next tick");

@@ -105,6 +105,18 @@ pub enum Event {
     },
     /// `/incident-followup`: an action item added or done.
     FollowUp(FollowUp),
+    /// Alerts arrived: firewatch records them on the timeline, raises the severity for a more
+    /// severe alert as `/incident-severity` would, and with `monitor` (every alert resolved,
+    /// `alerts.auto_monitor`) moves the incident to Monitoring. Firewatch's own step: it
+    /// acknowledges nothing, and changes nothing but the timeline on an incident that is over.
+    Alerts {
+        /// The entries to append (alerts fired, all resolved).
+        entries: Vec<TimelineEvent>,
+        /// A more severe alert raises the severity to this level (never lowers it), and why.
+        raise: Option<(Severity, String)>,
+        /// Move to Monitoring.
+        monitor: bool,
+    },
 }
 
 /// A change to an incident's follow-up action items.
@@ -128,6 +140,7 @@ impl Event {
             Event::Close { .. } => Step::Close,
             Event::FollowUp(_) => Step::FollowUp,
             Event::Record { step, .. } => *step,
+            Event::Alerts { .. } => Step::Read,
         }
     }
 }
@@ -190,6 +203,20 @@ pub struct Report {
 /// Opens an incident: `Investigating`, first update and acknowledgement due by the severity's
 /// cadence and response target.
 pub fn open(report: Report, by: &Actor, now: DateTime<Utc>, policy: &Policy) -> Draft {
+    open_at(report, by, now, now, policy)
+}
+
+/// Opens an incident reported at `now` about a problem that began at `detected` (an alert's
+/// start): the detection time is `detected`, so acknowledgement is due by the response target
+/// counted from it (possibly at once) and the response times count from it; the first update
+/// is due a cadence after `now`.
+pub fn open_at(
+    report: Report,
+    by: &Actor,
+    detected: DateTime<Utc>,
+    now: DateTime<Utc>,
+    policy: &Policy,
+) -> Draft {
     let severity = report.classification.severity;
     let level = policy.level(severity);
     let reason = report.classification.to_string();
@@ -208,10 +235,10 @@ pub fn open(report: Report, by: &Actor, now: DateTime<Utc>, policy: &Policy) -> 
         channel: report.channel,
         opened: Stamp {
             by: by.clone(),
-            at: now,
+            at: detected,
         },
         next_update_due: now + level.update_every.as_delta(),
-        ack_due: now + level.respond_within.as_delta(),
+        ack_due: detected + level.respond_within.as_delta(),
     }
 }
 
@@ -287,6 +314,11 @@ pub fn apply(
             change.entries.push(TimelineEvent::FollowupDone { n });
         }
         Event::Record { entries, raise, .. } => change.record(entries, raise),
+        Event::Alerts {
+            entries,
+            raise,
+            monitor,
+        } => change.alerts(entries, raise, monitor, by),
     }
     Ok(Outcome {
         incident: change.next,
@@ -388,6 +420,32 @@ impl Change<'_> {
         if let Some((to, why)) = raise.filter(|(to, _)| *to < self.next.severity && active) {
             let why = format!("raised by the cluster: {why}");
             self.set_severity(to, why.clone(), Some(why));
+        }
+    }
+
+    /// Alerts recorded; on an active incident, a more severe alert raises the severity and
+    /// `monitor` moves it to Monitoring.
+    fn alerts(
+        &mut self,
+        entries: Vec<TimelineEvent>,
+        raise: Option<(Severity, String)>,
+        monitor: bool,
+        by: &Actor,
+    ) {
+        self.entries.extend(entries);
+        if !self.next.status.is_active() {
+            return;
+        }
+        if let Some((to, why)) = raise.filter(|(to, _)| *to < self.next.severity) {
+            self.set_severity(to, format!("raised by {by}: {why}"), Some(why));
+        }
+        let from = self.next.status;
+        if monitor && from != Status::Monitoring {
+            self.next.status = Status::Monitoring;
+            self.entries.push(TimelineEvent::StatusChanged {
+                from,
+                to: Status::Monitoring,
+            });
         }
     }
 }

@@ -113,6 +113,9 @@ pub enum Reason {
     Chosen { rules: Box<Classification> },
     /// No rule matched; the configured default applies.
     Default,
+    /// The `severity` label of an alert, through `[alerts.severity]`; `None` when the alerts had
+    /// no label listed there and the default applies.
+    Alert(Option<String>),
     /// A live signal from the cluster raised the severity above what `was` said.
     Raised {
         /// The signal (`0/3 replicas of freightliner ready`).
@@ -154,6 +157,10 @@ impl fmt::Display for Classification {
         match &self.reason {
             Reason::Matched(text) => write!(f, "matched '{text}'"),
             Reason::Default => write!(f, "no rule matched; default {}", self.severity),
+            Reason::Alert(Some(label)) => write!(f, "alert severity '{label}'"),
+            Reason::Alert(None) => {
+                write!(f, "no alert severity listed; default {}", self.severity)
+            }
             Reason::Chosen { rules } if rules.severity == self.severity => {
                 write!(f, "set with --sev; rules agree: {rules}")
             }

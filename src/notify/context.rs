@@ -6,6 +6,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::alerts::Member;
+use crate::alerts::messages::labels_that_matter;
 use crate::incident::severity::Policy;
 use crate::incident::timers::Timer;
 use crate::incident::trail::{self, ActionItem, Metrics, SeverityCourse, Trail};
@@ -286,13 +288,55 @@ pub struct StatusView {
     earlier: usize,
     timeline: Vec<Line>,
     action_items: Vec<ActionItem>,
+    alerts: Vec<AlertView>,
 }
 
-/// Data for one incident with the latest [`STATUS_TIMELINE_LEN`] entries of its timeline.
+/// One alert of an incident, in `status.hbs` and the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertView {
+    /// `🔥` firing, `✅` resolved.
+    mark: String,
+    /// Its `alertname`.
+    name: String,
+    /// The labels that tell it from the others (`instance=web-1`), maybe empty.
+    labels: String,
+    /// `firing` or `resolved`.
+    state: String,
+    /// When it started.
+    start: String,
+    /// When it ended, if it did.
+    end: Option<String>,
+}
+
+/// The alerts of an incident as the templates list them (times on `day` without their date).
+fn alert_views(alerts: &[Member], day: chrono::NaiveDate) -> Vec<AlertView> {
+    let when = |t: DateTime<Utc>| {
+        if t.date_naive() == day {
+            t.format("%H:%M UTC").to_string()
+        } else {
+            timestamp(t)
+        }
+    };
+    alerts
+        .iter()
+        .map(|m| AlertView {
+            mark: if m.firing() { "🔥" } else { "✅" }.into(),
+            name: m.alert.name().to_owned(),
+            labels: labels_that_matter(&m.alert),
+            state: m.alert.status.as_str().into(),
+            start: when(m.alert.starts_at),
+            end: m.alert.ends_at.map(when),
+        })
+        .collect()
+}
+
+/// Data for one incident with the latest [`STATUS_TIMELINE_LEN`] entries of its timeline and
+/// its `alerts`.
 pub fn status(
     incident: &Incident,
     policy: &Policy,
     timeline: &[TimelineEntry],
+    alerts: &[Member],
     now: DateTime<Utc>,
 ) -> StatusView {
     let earlier = timeline.len().saturating_sub(STATUS_TIMELINE_LEN);
@@ -328,6 +372,7 @@ pub fn status(
             })
             .collect(),
         action_items,
+        alerts: alert_views(alerts, day),
     }
 }
 
@@ -521,11 +566,18 @@ pub struct Report {
     prevention: Vec<String>,
     verification: Vec<String>,
     action_items: Vec<ReportItem>,
+    alerts: Vec<AlertView>,
     generated: String,
 }
 
-/// Data for the post-incident report of `incident` (resolved), from its `trail`.
-pub fn report(incident: &Incident, policy: &Policy, trail: &Trail, now: DateTime<Utc>) -> Report {
+/// Data for the post-incident report of `incident` (resolved), from its `trail` and `alerts`.
+pub fn report(
+    incident: &Incident,
+    policy: &Policy,
+    trail: &Trail,
+    alerts: &[Member],
+    now: DateTime<Utc>,
+) -> Report {
     let day = incident.opened.at.date_naive();
     let md = |text: &str| markdown::escape(text);
     let time = |at: DateTime<Utc>| {
@@ -591,6 +643,7 @@ pub fn report(incident: &Incident, policy: &Policy, trail: &Trail, now: DateTime
                 done: i.done,
             })
             .collect(),
+        alerts: alert_views(alerts, day),
         generated: timestamp(now),
     }
 }

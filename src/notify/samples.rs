@@ -5,6 +5,8 @@ use serde_json::Value;
 
 use super::Template;
 use super::context;
+use crate::alerts::Member;
+use crate::alerts::payload::{Alert, AlertStatus, Links};
 use crate::incident::severity::Policy;
 use crate::incident::timers::{Timer, TimerKind};
 use crate::incident::trail;
@@ -49,6 +51,37 @@ fn sample_incident(opened: DateTime<Utc>) -> Incident {
         ack_due: None,
         version: 4,
     }
+}
+
+/// Two alerts of the sample incident: one resolved, one still firing without labels to show.
+fn sample_alerts(opened: DateTime<Utc>) -> Vec<Member> {
+    let alert = |name: &str, labels: &[(&str, &str)], ends: Option<i64>| Member {
+        group: "{}:{alertname=\"HighErrorRate\"}".into(),
+        alert: Alert {
+            fingerprint: format!("{name}-1"),
+            status: if ends.is_some() {
+                AlertStatus::Resolved
+            } else {
+                AlertStatus::Firing
+            },
+            labels: labels
+                .iter()
+                .chain(&[("alertname", name)])
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            summary: "5xx above 5%".into(),
+            starts_at: opened - TimeDelta::minutes(2),
+            ends_at: ends.map(|m| opened + TimeDelta::minutes(m)),
+            links: Links::default(),
+            values: Vec::new(),
+        },
+        firings: 1,
+        announced: true,
+    };
+    vec![
+        alert("HighErrorRate", &[("instance", "web-1")], Some(30)),
+        alert("HighLatency", &[], None),
+    ]
 }
 
 fn value(data: impl serde::Serialize) -> Value {
@@ -111,6 +144,7 @@ pub(super) fn all(policy: &Policy) -> Vec<(Template, Value)> {
         fired: 0,
     };
     let bob = person("bob");
+    let alerts = sample_alerts(opened);
     let mut raised = open.clone();
     raised.severity = Severity::P0;
     // Each conditional in the templates is reached both ways by some sample, so a misspelt
@@ -192,7 +226,7 @@ pub(super) fn all(policy: &Policy) -> Vec<(Template, Value)> {
         ),
         (
             Template::Status,
-            value(context::status(&open, policy, &timeline, now)),
+            value(context::status(&open, policy, &timeline, &alerts, now)),
         ),
         (
             Template::Status,
@@ -200,6 +234,7 @@ pub(super) fn all(policy: &Policy) -> Vec<(Template, Value)> {
                 &resolved,
                 policy,
                 &long_timeline(&timeline),
+                &[],
                 now,
             )),
         ),
@@ -217,7 +252,13 @@ pub(super) fn all(policy: &Policy) -> Vec<(Template, Value)> {
         ),
         (
             Template::Status,
-            value(context::status(&resolved, policy, &report_timeline, now)),
+            value(context::status(
+                &resolved,
+                policy,
+                &report_timeline,
+                &[],
+                now,
+            )),
         ),
         (
             Template::Reminder,
@@ -251,11 +292,17 @@ pub(super) fn all(policy: &Policy) -> Vec<(Template, Value)> {
         ),
         (
             Template::Report,
-            value(context::report(&resolved, policy, &full_trail, now)),
+            value(context::report(
+                &resolved,
+                policy,
+                &full_trail,
+                &alerts,
+                now,
+            )),
         ),
         (
             Template::Report,
-            value(context::report(&resolved, policy, &bare_trail, now)),
+            value(context::report(&resolved, policy, &bare_trail, &[], now)),
         ),
         (
             Template::Closed,

@@ -28,6 +28,7 @@
 //!
 //! Owns persistence only: no policy, no messages, no chat.
 
+mod alerts;
 mod decode;
 pub mod lock;
 mod sql;
@@ -38,6 +39,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::alerts::{AlertState, Member};
 use crate::approval::{Ballot, NewRequest, Request, State, Voted};
 use crate::incident::lifecycle::{Outcome, Refusal};
 use crate::incident::timers::{Firing, Timer};
@@ -46,6 +48,7 @@ use crate::incident::{
 };
 
 pub use crate::config::{check_url, sqlite_path};
+pub use alerts::{AlertDecide, AlertsTaken, Announcement, Taken};
 pub use sql::{DUE_TIMERS_QUERY, SqlStore};
 
 /// A new process id: the host, the pid and a random part, so ids never repeat across restarts
@@ -524,6 +527,42 @@ pub trait Store: Send + Sync {
     /// or given up, the entry appended to its incident's timeline in the same transaction.
     /// Nothing happens when this process no longer holds it.
     async fn remove_post(&self, id: i64, undelivered: Option<Undelivered<'_>>) -> Result<()>;
+
+    /// What a notification of alert group `group` finds, read without taking turns: what the
+    /// engine prepares for before [`Store::take_alerts`] (a new incident's evidence).
+    /// `opened_recently` counts the openings after `at` minus a minute.
+    async fn alert_state(&self, group: &str, at: DateTime<Utc>) -> Result<AlertState>;
+
+    /// Takes a notification of alert group `group`: in one writing transaction that takes its
+    /// turn after every other alert transaction (of any process), reads the group's
+    /// [`AlertState`] (its incidents locked), asks `decide`, and writes the decision — the
+    /// incident opened (the group's, or the storm incident) or changed (by `actor`, at `at`),
+    /// the group's members, and the "more alerts" cadence: alerts that started firing are shown
+    /// at once when the incident's last message about its alerts is `every` old, else marked
+    /// due then ([`Store::due_announcements`]). `request` is marked done in the transaction.
+    ///
+    /// # Errors
+    /// [`Error::Replayed`] when `request` is already done (nothing is written); store failures.
+    async fn take_alerts(
+        &self,
+        group: &str,
+        actor: &Actor,
+        at: DateTime<Utc>,
+        every: chrono::TimeDelta,
+        request: Option<&str>,
+        decide: AlertDecide<'_>,
+    ) -> Result<AlertsTaken>;
+
+    /// The alerts incident `id` keeps, by group, then start.
+    async fn alerts_of(&self, id: IncidentId) -> Result<Vec<Member>>;
+
+    /// Claims up to `limit` "more alerts firing" messages due at `now`, each in a transaction
+    /// of its own that marks its alerts shown: one process gets each. Incidents that are over,
+    /// or whose waiting alerts resolved meanwhile, are cleared without a message.
+    ///
+    /// # Errors
+    /// Store failures before any was claimed.
+    async fn due_announcements(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Announcement>>;
 
     /// Ends this process's lease (SQLite: releases the file's lock), waits for the statements
     /// under way and closes the connections; later calls fail.

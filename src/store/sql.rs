@@ -20,6 +20,7 @@
 //! - Whether writes succeed, and whether a SQLite file is still the one opened, is known
 //!   ([`health`]) and reported by [`Store::ping`].
 
+mod alerts;
 mod approvals;
 mod baselines;
 mod dialect;
@@ -47,9 +48,10 @@ use self::marks::{Mark, Marks};
 use super::lock::Lock;
 use super::url::sqlite_url;
 use super::{
-    Baseline, ClaimedPost, Close, Decide, Error, Fired, Inbound, OnDue, Post, RequestEntries,
-    Result, Store, Undelivered, Updated,
+    AlertDecide, AlertsTaken, Announcement, Baseline, ClaimedPost, Close, Decide, Error, Fired,
+    Inbound, OnDue, Post, RequestEntries, Result, Store, Undelivered, Updated,
 };
+use crate::alerts::{AlertState, Member};
 use crate::approval::{Ballot, NewRequest, Request, State, Voted};
 use crate::config::{is_postgres, sqlite_path};
 use crate::incident::{
@@ -445,6 +447,31 @@ impl Store for SqlStore {
 
     async fn remove_post(&self, id: i64, undelivered: Option<Undelivered<'_>>) -> Result<()> {
         outbox::remove(self, id, undelivered).await
+    }
+
+    async fn alert_state(&self, group: &str, at: DateTime<Utc>) -> Result<AlertState> {
+        let mut conn = self.reads.acquire().await?;
+        alerts::state(&mut conn, self.dialect, group, at, false).await
+    }
+
+    async fn take_alerts(
+        &self,
+        group: &str,
+        actor: &Actor,
+        at: DateTime<Utc>,
+        every: chrono::TimeDelta,
+        request: Option<&str>,
+        decide: AlertDecide<'_>,
+    ) -> Result<AlertsTaken> {
+        alerts::take(self, group, actor, at, every, request, decide).await
+    }
+
+    async fn alerts_of(&self, id: IncidentId) -> Result<Vec<Member>> {
+        alerts::of_incident(self, id).await
+    }
+
+    async fn due_announcements(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Announcement>> {
+        alerts::due(self, now, limit).await
     }
 
     async fn close(&self) {

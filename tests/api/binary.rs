@@ -317,6 +317,67 @@ fn slack_manifest_prints_yaml_for_the_base_url_and_refuses_plain_http() {
 }
 
 #[test]
+fn alertmanager_config_prints_the_receiver_for_firewatchs_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fw.db");
+    let out = firewatch(
+        &["alertmanager-config", "http://firewatch.firewatch.svc"],
+        &db,
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let yaml = text(&out.stdout);
+    assert_has(
+        &yaml,
+        &[
+            "url: 'http://firewatch.firewatch.svc/alerts/alertmanager'",
+            "send_resolved: true",
+            "max_alerts: 0",
+            "type: Bearer",
+            "credentials_file: '/etc/alertmanager/secrets/firewatch-token'",
+            "receiver: firewatch",
+        ],
+    );
+    let parsed: serde_json::Value = serde_saphyr::from_str(&yaml).expect("valid YAML");
+    assert_eq!(
+        parsed["receivers"][0]["webhook_configs"][0]["http_config"]["authorization"]["type"],
+        "Bearer"
+    );
+    let bad = firewatch(&["alertmanager-config", "firewatch.example.com"], &db, "");
+    assert!(!bad.status.success());
+    assert_has(&text(&bad.stderr), &["is not an http(s) URL"]);
+    assert!(!db.exists(), "it needs no configuration and opens no store");
+}
+
+#[test]
+fn check_config_names_a_bad_alerts_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let check = |key: &str, value: &str| {
+        let mut c = command(&["check-config", "--config", "bot.toml.example"], &db);
+        c.env(key, value);
+        let out = run(c, "");
+        assert!(!out.status.success(), "{key}={value} passed");
+        text(&out.stderr)
+    };
+    assert_has(
+        &check("FIREWATCH__ALERTS__SEVERITY__PAGE", "P9"),
+        &["alerts.severity.page: 'P9' is not a severity"],
+    );
+    assert_has(
+        &check("FIREWATCH__ALERTS__CHANNEL", "#alerts"),
+        &["alerts.channel: '#alerts' is not a channel"],
+    );
+    assert_has(
+        &check("FIREWATCH__ALERTS__SERVICE_LABELS", "service, 0day"),
+        &["alerts.service_labels: '0day' is not a label name"],
+    );
+    let on = check("FIREWATCH__ALERTS__TOKEN", "t0ken-value");
+    assert_has(&on, &["alerts.channel: alerts are on"]);
+    assert!(!on.contains("t0ken-value"), "{on}");
+}
+
+#[test]
 fn every_command_has_help() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("fw.db");
@@ -326,6 +387,7 @@ fn every_command_has_help() {
         &["serve", "--help"],
         &["check-config", "--help"],
         &["slack-manifest", "--help"],
+        &["alertmanager-config", "--help"],
     ] {
         let out = firewatch(args, &db, "");
         assert!(out.status.success(), "{args:?}");

@@ -127,6 +127,7 @@ async fn a_template_that_fails_after_the_commit_still_reports_the_saved_change()
         approvals: Default::default(),
         verification: Default::default(),
         metrics: Default::default(),
+        alerts: Default::default(),
     });
     let replies = engine
         .handle(&caller("alice"), "/incident-update restarting pods")

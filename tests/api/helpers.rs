@@ -162,16 +162,21 @@ impl TestApp {
 
     /// A firewatch on `backend` (a fresh Postgres schema for [`Backend::Postgres`]).
     pub async fn spawn_on(backend: Backend) -> Self {
-        match backend {
-            Backend::Sqlite => Self::spawn().await,
-            Backend::Postgres => {
-                let pg = PgSchema::create().await;
-                let mut t =
-                    Self::spawn_with(vec![("FIREWATCH__STORE__URL".into(), pg.url.clone())]).await;
-                t.pg = Some(pg);
-                t
-            }
+        Self::spawn_on_with(backend, Vec::new()).await
+    }
+
+    /// [`TestApp::spawn_on`] with these `FIREWATCH__…` overrides too.
+    pub async fn spawn_on_with(backend: Backend, mut env: Vec<(String, String)>) -> Self {
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(PgSchema::create().await),
+        };
+        if let Some(pg) = &pg {
+            env.push(("FIREWATCH__STORE__URL".into(), pg.url.clone()));
         }
+        let mut t = Self::spawn_with(env).await;
+        t.pg = pg;
+        t
     }
 
     /// A firewatch whose settings also take these `FIREWATCH__…` overrides.
@@ -347,3 +352,27 @@ pub async fn http(addr: std::net::SocketAddr, request: &str) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
+
+/// Runs each named `async fn(Backend)` once per backend, as `<name>::sqlite` and
+/// `<name>::postgres`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use crate::helpers::Backend;
+
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name(Backend::Sqlite).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    super::$name(Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
+pub(crate) use on_both_backends;

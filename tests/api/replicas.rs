@@ -21,14 +21,15 @@ use crate::support::objects;
 use crate::support::pg::PgSchema;
 use crate::support::pg_proxy::PgProxy;
 
-/// One `firewatch serve` process.
-struct Replica {
+/// One `firewatch serve` process; dropping it kills it (`kill -9`).
+pub(crate) struct Replica {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Replica {
-    fn start(config: &Path, env: &[(String, String)]) -> Self {
+    /// Starts `firewatch serve --config config` with `env` on a free port.
+    pub(crate) fn start(config: &Path, env: &[(String, String)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_firewatch"))
             .args(["serve", "--config"])
             .arg(config)
@@ -481,4 +482,41 @@ async fn an_approval_card_posted_by_one_replica_is_updated_by_the_other() {
         "closed: no buttons left: {last}"
     );
     assert!(last.contains("done"), "{last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_group_reaching_two_replicas_at_once_opens_one_incident() {
+    use crate::alerts::{TOKEN, alert, intake::post, notification};
+    let fleet = Fleet::new(&[
+        ("FIREWATCH__ALERTS__TOKEN", TOKEN),
+        ("FIREWATCH__ALERTS__CHANNEL", "C0INC"),
+    ])
+    .await;
+    let (a, b) = (fleet.replica(), fleet.replica());
+    let bearer = format!("Bearer {TOKEN}");
+    let one = alert("HighErrorRate", "fp-a", "critical", -4, None);
+    let two = alert("HighErrorRate", "fp-b", "critical", -3, None);
+    // The HA pair's two copies, one at each replica…
+    let same = notification("HighErrorRate", std::slice::from_ref(&one)).to_string();
+    let (ra, rb) = tokio::join!(
+        post(a.addr, &same, Some(&bearer)),
+        post(b.addr, &same, Some(&bearer))
+    );
+    assert_eq!((ra.0, rb.0), (200, 200));
+    // …and, for a second group, two different states of it at once.
+    let first = notification("HighLatency", std::slice::from_ref(&one)).to_string();
+    let both = notification("HighLatency", &[one, two]).to_string();
+    let (ra, rb) = tokio::join!(
+        post(a.addr, &first, Some(&bearer)),
+        post(b.addr, &both, Some(&bearer))
+    );
+    assert_eq!((ra.0, rb.0), (200, 200));
+    fleet.drained().await;
+    assert_eq!(fleet.count("SELECT count(*) FROM incidents").await, 2);
+    assert_eq!(fleet.posts_with("INCIDENT DETECTED"), 2, "one 🚨 per group");
+    assert_eq!(
+        fleet.count("SELECT count(*) FROM alerts").await,
+        3,
+        "every alert of both groups recorded once"
+    );
 }

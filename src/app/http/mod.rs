@@ -1,5 +1,6 @@
 //! The HTTP server of `firewatch serve`: `POST /slack/commands`, `POST /slack/interactions`,
-//! `POST /discord/interactions`, and the health routes of [`super::health`]. Handlers answer
+//! `POST /discord/interactions`, `POST /alerts/alertmanager` ([`super::alerts`]), and the health
+//! routes of [`super::health`]. Handlers answer
 //! within milliseconds: they verify, hand the request to its platform's pipeline (which stores
 //! it in the inbox and starts it in a task) and answer; nothing here waits for the engine, the
 //! cluster or Slack. [`connections`] accepts connections and times them out; [`body`] reads a
@@ -21,6 +22,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
+use super::alerts;
 use super::health::{self, Health};
 use crate::chat::Pipeline;
 use crate::chat::discord::interaction::{self, Interaction};
@@ -40,6 +42,8 @@ pub struct AppState {
     pub slack: Option<(Arc<Pipeline<Slack>>, Verifier)>,
     /// The Discord interactions endpoint.
     pub discord: Option<(Arc<Pipeline<Discord>>, discord::signature::Verifier)>,
+    /// The alert notifications' endpoint (`None`: off, 404).
+    pub alerts: Option<alerts::Endpoint>,
     /// `/healthz`, `/readyz` and `/metrics`.
     pub health: Health,
     /// How signed requests' bodies are read: within `server.body_timeout` and one budget.
@@ -72,13 +76,15 @@ impl From<&ServerSettings> for Limits {
 }
 
 /// The routes, for tests with `oneshot` and for [`serve`].
-pub fn router(state: AppState) -> Router {
+pub fn router(mut state: AppState) -> Router {
     let health = state.health.clone();
+    let alerts = alerts::router(state.alerts.take(), state.bodies.clone());
     Router::new()
         .route("/slack/commands", post(slack_command))
         .route("/slack/interactions", post(slack_interaction))
         .route("/discord/interactions", post(discord_interaction))
         .with_state(Arc::new(state))
+        .merge(alerts)
         .merge(health::router(health))
 }
 

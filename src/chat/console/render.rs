@@ -27,6 +27,9 @@ pub fn render(reply: &Reply, here: &ChannelRef, colour: bool) -> String {
     for button in &message.buttons {
         rest.push_str(&format!("\n  ▸ {}: {}", button.label, button.command));
     }
+    for link in &message.links {
+        rest.push_str(&format!("\n  ↗ {}: {}", link.label, link.url));
+    }
     rest.push('\n');
     // The terminal cannot take a file: the document follows the message, framed.
     if let Some(file) = &message.attachment {

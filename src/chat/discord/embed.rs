@@ -21,6 +21,8 @@ const FIELD_NAME: usize = 256;
 const FIELD_VALUE: usize = 1_024;
 const FIELDS: usize = 25;
 const CUSTOM_ID: usize = 100;
+/// Discord's limit for a link button's URL.
+const LINK_URL: usize = 512;
 
 /// The message as a Discord message body (`content`, `embeds`, `components`,
 /// `allowed_mentions`).
@@ -99,8 +101,21 @@ pub fn render(message: &Message, roles: &Roles) -> Value {
             })
         })
         .collect();
-    if !buttons.is_empty() {
-        body["components"] = json!([{"type": 1, "components": buttons}]);
+    // Link buttons (style 5) open their URL and send firewatch nothing.
+    let links: Vec<Value> = message
+        .links
+        .iter()
+        .filter(|l| l.url.len() <= LINK_URL)
+        .take(5)
+        .map(|l| json!({"type": 2, "style": 5, "label": shorten(&l.label, 80), "url": l.url}))
+        .collect();
+    let rows: Vec<Value> = [buttons, links]
+        .into_iter()
+        .filter(|row| !row.is_empty())
+        .map(|row| json!({"type": 1, "components": row}))
+        .collect();
+    if !rows.is_empty() {
+        body["components"] = json!(rows);
     }
     body
 }
@@ -203,6 +218,33 @@ mod tests {
         assert_eq!(
             body["components"][0]["components"][0]["custom_id"],
             "firewatch:/incident-ack #4"
+        );
+    }
+
+    #[test]
+    fn links_are_link_buttons_in_a_row_of_their_own() {
+        let message = Message::notice("🚨 INCIDENT DETECTED - P0", "")
+            .with_button(
+                "Acknowledge",
+                "/incident-ack #1".into(),
+                ButtonStyle::Primary,
+            )
+            .with_link("Silence", "https://grafana.example.org/silence/new".into())
+            .with_link("Too long", format!("https://x.example/{}", "a".repeat(600)));
+        let body = render(&message, &Roles::new());
+        let rows = body["components"].as_array().unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            rows[0]["components"][0]["custom_id"],
+            "firewatch:/incident-ack #1"
+        );
+        let links = rows[1]["components"].as_array().unwrap();
+        assert_eq!(links.len(), 1, "a URL over Discord's limit is left out");
+        assert_eq!(links[0]["style"], 5);
+        assert_eq!(links[0]["url"], "https://grafana.example.org/silence/new");
+        assert!(
+            links[0].get("custom_id").is_none(),
+            "a link sends firewatch nothing"
         );
     }
 

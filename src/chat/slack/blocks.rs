@@ -30,6 +30,8 @@ const LONGEST_SECTION: usize = 3_000;
 const LONGEST_BUTTON_VALUE: usize = 2_000;
 /// Buttons per actions block.
 const BUTTONS: usize = 25;
+/// The action id of link buttons (pressing one runs nothing).
+const LINK_ACTION_PREFIX: &str = "firewatch-link:";
 /// Slack allows 50 blocks; the header, the cut note, paged, actions and context take five.
 const MOST_BODY_BLOCKS: usize = 44;
 
@@ -169,6 +171,17 @@ pub fn to_json(message: &Message, roles: &Roles) -> Value {
             }
             element
         })
+        .chain(message.links.iter().enumerate().take(BUTTONS).map(|(i, link)| {
+            // A link button's press reaches the app too; its action id is not one of firewatch's
+            // commands, so it is acknowledged and ignored.
+            json!({
+                "type": "button",
+                "action_id": format!("{LINK_ACTION_PREFIX}{i}"),
+                "text": {"type": "plain_text", "text": shorten(&link.label, 75), "emoji": true},
+                "url": link.url,
+            })
+        }))
+        .take(BUTTONS)
         .collect();
     if !elements.is_empty() {
         blocks.push(json!({"type": "actions", "elements": elements}));

@@ -25,7 +25,9 @@ impl TimelineEvent {
             | E::Evidence { .. }
             | E::Diagnosed { .. }
             | E::Verified { .. }
-            | E::PostUndelivered { .. } => self.describe_finding(),
+            | E::PostUndelivered { .. }
+            | E::AlertsFired { .. }
+            | E::AlertsResolved { .. } => self.describe_finding(),
             E::MutationPreviewed { .. }
             | E::MutationApplied { .. }
             | E::MutationFailed { .. }
@@ -147,6 +149,32 @@ impl TimelineEvent {
             TimelineEvent::PostUndelivered { to, what, why } => {
                 format!("message to {to} not delivered ({why}): {what}")
             }
+            TimelineEvent::AlertsFired {
+                count,
+                alerts,
+                refired,
+                previous,
+                ..
+            } => {
+                let mut text = match (*count, *refired) {
+                    (1, 0) => "alert fired".to_owned(),
+                    (1, _) => "alert fired again".to_owned(),
+                    (n, 0) => format!("{n} alerts fired"),
+                    (n, r) => format!("{n} alerts fired ({r} again)"),
+                };
+                if let Some(previous) = previous {
+                    text.push_str(&format!(" (fired again; previous {previous})"));
+                }
+                format!("{text}: {}", alerts.join("; "))
+            }
+            TimelineEvent::AlertsResolved { count, at } => format!(
+                "{} resolved at {}",
+                match count {
+                    1 => "the alert".to_owned(),
+                    n => format!("all {n} alerts"),
+                },
+                at.format("%H:%M UTC")
+            ),
             other => unreachable!("describe() routes {} elsewhere", other.kind()),
         }
     }

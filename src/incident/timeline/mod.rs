@@ -260,6 +260,30 @@ pub enum TimelineEvent {
         /// What it showed: the figures and their comparison, or the end of its log.
         lines: Vec<String>,
     },
+    /// Alerts of a group fired: firewatch opened the incident for them, or attached them to it.
+    AlertsFired {
+        /// The alert group (Alertmanager's `groupKey`).
+        group: String,
+        /// How many alerts fired.
+        count: u32,
+        /// The first of them as people read them (`ProbeFailure (instance=web-1) since 03:00
+        /// UTC`), then how many more.
+        alerts: Vec<String>,
+        /// How many of them fired again after they had resolved.
+        #[serde(default)]
+        refired: u32,
+        /// The group's previous incident, when this one was opened after it ended
+        /// (`#12 resolved 2h 05m ago`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<String>,
+    },
+    /// Every alert of the incident resolved.
+    AlertsResolved {
+        /// How many alerts the incident has.
+        count: u32,
+        /// When the last of them resolved.
+        at: DateTime<Utc>,
+    },
 }
 
 impl TimelineEvent {

@@ -243,6 +243,9 @@ impl Walk {
             TimelineEvent::Verified { .. } | TimelineEvent::JobFinished { .. } => {
                 self.verification(at, who, &entry.event);
             }
+            TimelineEvent::AlertsFired { .. } | TimelineEvent::AlertsResolved { .. } => {
+                self.moment(at, who, alert_moment(&entry.event));
+            }
             TimelineEvent::FollowupAdded { text } => self.action_item(text, who),
             TimelineEvent::FollowupDone { n } => self.action_item_done(*n),
             TimelineEvent::Acknowledged { .. } => {
@@ -371,6 +374,32 @@ impl Walk {
             by: by.to_owned(),
             done: false,
         });
+    }
+}
+
+/// An alert entry as the report's Timeline says it: `Alert fired: …`, `Alerts resolved: …`.
+fn alert_moment(event: &TimelineEvent) -> String {
+    match event {
+        TimelineEvent::AlertsFired {
+            count,
+            alerts,
+            refired,
+            previous,
+            ..
+        } => {
+            let again = *refired > 0 && refired == count;
+            let head = if again {
+                "Alert fired again"
+            } else {
+                "Alert fired"
+            };
+            let mut text = format!("{head}: {}", alerts.join("; "));
+            if let Some(previous) = previous {
+                text.push_str(&format!(" (previous incident {previous})"));
+            }
+            text
+        }
+        other => format!("Alerts resolved: {}", other.describe()),
     }
 }
 

@@ -157,6 +157,20 @@ impl Dialect {
             .is_some())
     }
 
+    /// Takes the alert transactions' turn until the transaction ends (the row of the storm
+    /// incident's group, `firewatch/storm`): of two notifications, of any groups, in any
+    /// processes, the second reads what the first wrote. SQLite's write transaction holds the
+    /// whole database already.
+    pub(super) async fn take_alert_turn(self, tx: &mut AnyConnection) -> Result<()> {
+        if self == Self::Postgres {
+            tx.execute(
+                "SELECT group_key FROM alert_groups WHERE group_key = 'firewatch/storm' FOR UPDATE",
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Takes over the inbox requests that no live process holds ($1: this process, $2: the key
     /// prefix): each one's owner becomes $1 and its attempts grow by one; returns them (in no
     /// order) with the attempts before. On SQLite one serving process holds the file's lock, so

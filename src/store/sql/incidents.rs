@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{AnyConnection, AnyPool};
 
 use super::dialect::{Dialect, Row as Locked};
+use crate::incident::lifecycle::Outcome;
 use crate::incident::{
     Actor, ChannelRef, Draft, Incident, IncidentId, Status, TimelineEntry, TimelineEvent,
 };
@@ -162,6 +163,24 @@ pub(super) async fn update(
         Ok(outcome) => outcome,
         Err(refusal) => return Ok(Updated::Refused(refusal)),
     };
+    let after = write(tx, &before, outcome, actor, at).await?;
+    Ok(Updated::Changed {
+        before: Box::new(before),
+        after: Box::new(after),
+    })
+}
+
+/// Writes `outcome` (decided on `before`, as this transaction read it with its lock held): the
+/// incident's fields, its new timeline entries (by `actor`, at `at`) and its timers; the
+/// incident after, with its new version.
+pub(super) async fn write(
+    tx: &mut AnyConnection,
+    before: &Incident,
+    outcome: Outcome,
+    actor: &Actor,
+    at: DateTime<Utc>,
+) -> Result<Incident> {
+    let id = before.id;
     let next = &outcome.incident;
     let (ack_platform, ack_id, ack_name, ack_at) = stamp_parts(next.acknowledged.as_ref());
     let (res_platform, res_id, res_name, res_at) = stamp_parts(next.resolved.as_ref());
@@ -194,14 +213,10 @@ pub(super) async fn update(
     append(tx, id, &outcome.entries, actor, at).await?;
     let timers = [("update", next.next_update_due), ("ack", next.ack_due)];
     sync_timers(tx, id, timers).await?;
-    let after = Incident {
+    Ok(Incident {
         id,
         version: before.version + 1,
         ..outcome.incident
-    };
-    Ok(Updated::Changed {
-        before: Box::new(before),
-        after: Box::new(after),
     })
 }
 

@@ -135,6 +135,7 @@ async fn engine_with_outbox(
         approvals: Default::default(),
         verification: Default::default(),
         metrics: Default::default(),
+        alerts: Default::default(),
     });
     (engine, rx)
 }

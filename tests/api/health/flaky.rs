@@ -173,6 +173,36 @@ impl Store for Flaky {
     async fn remove_post(&self, id: i64, undelivered: Option<Undelivered<'_>>) -> Result<()> {
         self.inner.remove_post(id, undelivered).await
     }
+    async fn alert_state(
+        &self,
+        group: &str,
+        at: DateTime<Utc>,
+    ) -> Result<firewatch::alerts::AlertState> {
+        self.inner.alert_state(group, at).await
+    }
+    async fn take_alerts(
+        &self,
+        group: &str,
+        actor: &Actor,
+        at: DateTime<Utc>,
+        every: chrono::TimeDelta,
+        request: Option<&str>,
+        decide: firewatch::store::AlertDecide<'_>,
+    ) -> Result<firewatch::store::AlertsTaken> {
+        self.inner
+            .take_alerts(group, actor, at, every, request, decide)
+            .await
+    }
+    async fn alerts_of(&self, id: IncidentId) -> Result<Vec<firewatch::alerts::Member>> {
+        self.inner.alerts_of(id).await
+    }
+    async fn due_announcements(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<firewatch::store::Announcement>> {
+        self.inner.due_announcements(now, limit).await
+    }
     async fn close(&self) {
         self.inner.close().await;
     }

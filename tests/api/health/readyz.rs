@@ -9,6 +9,7 @@ async fn serve_health(health: Health) -> SocketAddr {
     let state = AppState {
         slack: None,
         discord: None,
+        alerts: None,
         health,
         bodies: http::body::Bodies::new(std::time::Duration::from_secs(10), 1 << 20),
     };

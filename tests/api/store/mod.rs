@@ -9,29 +9,7 @@ use std::sync::Arc;
 
 use firewatch::store::{self, Access, Error, Inbound, SqlStore, Store, Updated};
 
-use crate::helpers::{Backend, TestApp};
-
-/// Runs each named `async fn(Backend)` once per backend, as `<name>::sqlite` and
-/// `<name>::postgres`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                use crate::helpers::Backend;
-
-                #[tokio::test]
-                async fn sqlite() {
-                    super::$name(Backend::Sqlite).await;
-                }
-
-                #[tokio::test]
-                async fn postgres() {
-                    super::$name(Backend::Postgres).await;
-                }
-            }
-        )*
-    };
-}
+use crate::helpers::{Backend, TestApp, on_both_backends};
 
 mod outbox;
 

@@ -7,7 +7,7 @@ use firewatch::clock::Clock;
 use firewatch::incident::{Actor, IncidentId, Platform, TimelineEvent};
 use firewatch::store::{ClaimedPost, Post, SqlStore, Store, Undelivered};
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, on_both_backends};
 
 on_both_backends!(
     posts_go_out_one_per_lane_in_the_order_stored_and_a_given_up_one_is_on_the_timeline,

@@ -72,13 +72,7 @@ impl FakeKube {
 
     /// A kubeconfig in `dir` pointing at this server.
     pub fn kubeconfig(&self, dir: &Path) -> PathBuf {
-        let path = dir.join("kubeconfig");
-        let text = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: default\ncurrent-context: fake\nusers:\n- name: fake\n  user:\n    token: fake-token\n",
-            self.url
-        );
-        std::fs::write(&path, text).expect("write kubeconfig");
-        path
+        kubeconfig_at(dir, &self.url)
     }
 
     /// Adds an object under its collection path.
@@ -409,4 +403,14 @@ async fn handle(
         return axum::Json(found.clone()).into_response();
     }
     status(404, &format!("{path} not found"))
+}
+
+/// Writes `dir/kubeconfig` for a cluster at `server`; returns its path.
+pub fn kubeconfig_at(dir: &Path, server: &str) -> PathBuf {
+    let path = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {server}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: default\ncurrent-context: fake\nusers:\n- name: fake\n  user:\n    token: fake-token\n"
+    );
+    std::fs::write(&path, text).expect("write kubeconfig");
+    path
 }
