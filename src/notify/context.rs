@@ -643,7 +643,14 @@ pub fn report(
                 done: i.done,
             })
             .collect(),
-        alerts: alert_views(alerts, day),
+        alerts: alert_views(alerts, day)
+            .into_iter()
+            .map(|a| AlertView {
+                name: md(&a.name),
+                labels: md(&a.labels),
+                ..a
+            })
+            .collect(),
         generated: timestamp(now),
     }
 }
