@@ -21,10 +21,11 @@ const fn value(name: &'static str, alias: Option<&'static str>) -> OptionSpec {
 }
 
 const ASSESS_OPTIONS: [OptionSpec; 2] = [value("sev", Some("severity")), value("service", None)];
-const UPDATE_OPTIONS: [OptionSpec; 3] = [
+const UPDATE_OPTIONS: [OptionSpec; 4] = [
     value("status", None),
     value("eta", None),
     value("users", None),
+    value("impact", None),
 ];
 const VERIFY_OPTIONS: [OptionSpec; 1] = [OptionSpec {
     name: "smoke-only",

@@ -4,7 +4,7 @@
 use super::args::Args;
 use super::lexer::Token;
 use super::{Area, Command, CommandName, Followup, Mention, ParseError, RequestId};
-use crate::incident::{IncidentId, Role, Severity, Status};
+use crate::incident::{IncidentId, Role, Severity, Status, UsersAffected};
 
 /// The typed command from split arguments.
 pub(super) fn build(args: &Args) -> Result<Command, ParseError> {
@@ -85,7 +85,11 @@ fn update(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
             .map(|s| active_status(args, s))
             .transpose()?,
         eta: given("eta"),
-        users: given("users"),
+        users: args
+            .option("users")
+            .map(|u| UsersAffected::parse(u).map_err(|e| args.fail(format!("--users {e}"))))
+            .transpose()?,
+        impact: given("impact"),
         progress: args.text(pos, "<progress>")?,
     })
 }

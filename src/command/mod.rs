@@ -15,7 +15,7 @@ use std::fmt;
 
 pub use spec::CommandName;
 
-use crate::incident::{IncidentId, Role, Severity, Status};
+use crate::incident::{IncidentId, Role, Severity, Status, UsersAffected};
 
 /// The longest command text accepted, in characters. Discord's string options hold at most
 /// 6 000 characters each; Slack documents no limit for a slash command's text (it keeps at most
@@ -48,14 +48,16 @@ pub enum Command {
         /// `--service`: a catalog service other than the default.
         service: Option<String>,
     },
-    /// `/incident-update [--status S] [--eta TEXT] [--users TEXT] <progress>`
+    /// `/incident-update [--status S] [--eta TEXT] [--users COUNT] [--impact TEXT] <progress>`
     Update {
         /// `--status`: an active status to move to.
         status: Option<Status>,
         /// `--eta`: expected time to resolution.
         eta: Option<String>,
-        /// `--users`: how many users are affected, as written (for the report's Impact).
-        users: Option<String>,
+        /// `--users`: how many users are affected (for the report's Impact and the 📊 message).
+        users: Option<UsersAffected>,
+        /// `--impact`: the business impact, as written (for the report's Impact).
+        impact: Option<String>,
         /// What happened since the last update.
         progress: String,
     },

@@ -100,7 +100,7 @@ impl CommandName {
         match self {
             CommandName::Assess => "/incident-assess <description> [--sev P0..P3] [--service NAME]",
             CommandName::Update => {
-                "/incident-update [#ID] [--status investigating|mitigating|monitoring] [--eta TEXT] [--users TEXT] <progress>"
+                "/incident-update [#ID] [--status investigating|mitigating|monitoring] [--eta TEXT] [--users 1200|~40%|all] [--impact TEXT] <progress>"
             }
             CommandName::Severity => "/incident-severity [#ID] P0..P3 [reason]",
             CommandName::Note => "/incident-note [#ID] <text>",

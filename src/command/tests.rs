@@ -52,6 +52,7 @@ fn quoted_arguments_keep_their_spaces_and_hide_options() {
             status: Some(Status::Mitigating),
             eta: Some("30 min".into()),
             users: None,
+            impact: None,
             progress: "scaling  up now".into()
         }
     );
@@ -271,6 +272,18 @@ fn bad_arguments_name_the_token_and_show_the_usage() {
             "option '--sev' needs a value",
         ),
         (
+            "/incident-update --users -5 rolling",
+            "--users '-5': a count of users cannot be negative",
+        ),
+        (
+            r#"/incident-update --users "" rolling"#,
+            "--users is empty: give a count of users (1200, ~40% or all)",
+        ),
+        (
+            "/incident-update --users many rolling",
+            "--users 'many' is not a count of users: give 1200, ~40% or all",
+        ),
+        (
             "/incident-assess --sev P1 --sev P2 down",
             "option '--sev' is given twice",
         ),
@@ -464,6 +477,7 @@ fn apostrophes_do_not_open_quotes() {
             status: None,
             eta: None,
             users: None,
+            impact: None,
             progress: "it's the cache, we're flushing it".into()
         }
     );
@@ -487,6 +501,7 @@ fn an_option_may_carry_a_quoted_value_after_the_equals_sign() {
             status: None,
             eta: Some("20m".into()),
             users: None,
+            impact: None,
             progress: "still rolling".into()
         }
     );
@@ -612,4 +627,16 @@ fn role_refuses_a_missing_or_unknown_role_and_a_bad_person_naming_them() {
             .problem
             .contains("is not a person")
     );
+}
+
+#[test]
+fn an_update_takes_users_as_a_count_and_the_business_impact_as_text() {
+    let inv = ok(r#"/incident-update --users ~40% --impact "EU checkout down" scaled up"#);
+    match inv.command {
+        Command::Update { users, impact, .. } => {
+            assert_eq!(users.map(|u| u.to_string()).as_deref(), Some("~40%"));
+            assert_eq!(impact.as_deref(), Some("EU checkout down"));
+        }
+        other => panic!("parsed as {other:?}"),
+    }
 }

@@ -43,9 +43,14 @@ impl Engine {
             Area::Infra => self.infra(&service).await,
         };
         let name = area_name(area);
+        let Findings {
+            lines: findings,
+            failed,
+        } = findings;
         let entry = TimelineEvent::Diagnosed {
             area: name.into(),
             findings: findings.clone(),
+            failed,
         };
         let incident = self
             .record_entries(
@@ -74,28 +79,28 @@ impl Engine {
         Ok(vec![to_channel(&incident.channel, message)])
     }
 
-    async fn app(&self, service: &Service) -> Vec<String> {
+    async fn app(&self, service: &Service) -> Findings {
         let (pods, logs) =
             futures::join!(self.cluster.pods(service), self.cluster.log_errors(service));
-        let mut lines = Vec::new();
+        let mut lines = Findings::default();
         match pods {
             Ok(pods) => {
                 lines.push(format!("Pods: {}", pods.len()));
                 lines.extend(pods.iter().map(|p| format!("  {}", p.describe())));
             }
-            Err(e) => lines.push(format!("Pods: {e}")),
+            Err(e) => lines.failed(format!("Pods: {e}")),
         }
         match logs {
             Ok(l) => lines.extend(l.describe()),
-            Err(e) => lines.push(format!("Log errors: {e}")),
+            Err(e) => lines.failed(format!("Log errors: {e}")),
         }
         lines
     }
 
-    async fn perf(&self, service: &Service, id: IncidentId) -> Vec<String> {
-        let mut lines = Vec::new();
+    async fn perf(&self, service: &Service, id: IncidentId) -> Findings {
+        let mut lines = Findings::default();
         if self.limits.profile_seconds > 0 {
-            lines.push(self.profile(service, id).await);
+            self.profile(service, id, &mut lines).await;
         }
         match self.cluster.pod_usage(service).await {
             Ok(usage) if usage.is_empty() => lines.push("Pod usage: no metrics".into()),
@@ -103,7 +108,7 @@ impl Engine {
                 lines.push("Pod usage (metrics.k8s.io):".into());
                 lines.extend(usage.into_iter().map(|u| format!("  {u}")));
             }
-            Err(e) => lines.push(format!("Pod usage: {e}")),
+            Err(e) => lines.failed(format!("Pod usage: {e}")),
         }
         if !self.prober.has_prometheus() {
             lines.push("Prometheus: not configured (prometheus.url)".into());
@@ -122,14 +127,17 @@ impl Engine {
             lines.push(match result {
                 Ok(Some(v)) => format!("Prometheus {label}: {}", unit.show(v)),
                 Ok(None) => format!("Prometheus {label}: no data"),
-                Err(e) => format!("Prometheus {label}: {}", probe_error(&e)),
+                Err(e) => {
+                    lines.failed(format!("Prometheus {label}: {}", probe_error(&e)));
+                    continue;
+                }
             });
         }
         lines
     }
 
     /// Takes a CPU profile and writes it to the profile folder: the line saying where.
-    async fn profile(&self, service: &Service, id: IncidentId) -> String {
+    async fn profile(&self, service: &Service, id: IncidentId, lines: &mut Findings) {
         let seconds = self.limits.profile_seconds;
         let (pod, bytes) = match self
             .cluster
@@ -137,32 +145,32 @@ impl Engine {
             .await
         {
             Ok(profile) => profile,
-            Err(e) => return format!("CPU profile: {e}"),
+            Err(e) => return lines.failed(format!("CPU profile: {e}")),
         };
         let dir = &self.limits.profile_dir;
         let at = self.clock.now().format("%Y%m%dT%H%M%SZ");
         let path = dir.join(format!("incident-{}-{pod}-{at}.pprof", id.get()));
         let saved = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, &bytes));
         match saved {
-            Ok(()) => format!(
+            Ok(()) => lines.push(format!(
                 "CPU profile of {pod} ({seconds}s, {} bytes): {} (go tool pprof FILE)",
                 bytes.len(),
                 path.display()
-            ),
-            Err(e) => format!(
+            )),
+            Err(e) => lines.failed(format!(
                 "CPU profile of {pod}: could not be saved in {}: {e}",
                 dir.display()
-            ),
+            )),
         }
     }
 
-    async fn security(&self, service: &Service) -> Vec<String> {
+    async fn security(&self, service: &Service) -> Findings {
         let (logs, policies, events) = futures::join!(
             self.cluster.log_matches(service, &AUTH_FAILURES),
             self.cluster.network_policies(service),
             self.cluster.events(service)
         );
-        let mut lines = Vec::new();
+        let mut lines = Findings::default();
         match logs {
             Ok(l) => {
                 lines.push(format!(
@@ -171,7 +179,7 @@ impl Engine {
                 ));
                 lines.extend(l.top.iter().map(|(line, n)| format!("  {n}× {line}")));
             }
-            Err(e) => lines.push(format!("401/403 in logs: {e}")),
+            Err(e) => lines.failed(format!("401/403 in logs: {e}")),
         }
         match policies {
             Ok(p) if p.is_empty() => {
@@ -181,7 +189,7 @@ impl Engine {
                 lines.push(format!("NetworkPolicies: {}", p.len()));
                 lines.extend(p.into_iter().map(|p| format!("  {p}")));
             }
-            Err(e) => lines.push(format!("NetworkPolicies: {e}")),
+            Err(e) => lines.failed(format!("NetworkPolicies: {e}")),
         }
         match events {
             Ok(events) => {
@@ -193,20 +201,20 @@ impl Engine {
                 lines.push(format!("Suspicious events: {}", odd.len()));
                 lines.extend(odd);
             }
-            Err(e) => lines.push(format!("Suspicious events: {e}")),
+            Err(e) => lines.failed(format!("Suspicious events: {e}")),
         }
         lines
     }
 
-    async fn infra(&self, service: &Service) -> Vec<String> {
+    async fn infra(&self, service: &Service) -> Findings {
         let (nodes, events) = futures::join!(self.cluster.nodes(), self.cluster.events(service));
-        let mut lines = Vec::new();
+        let mut lines = Findings::default();
         match nodes {
             Ok(nodes) => {
                 lines.push(format!("Nodes: {}", nodes.len()));
                 lines.extend(nodes.iter().map(|n| format!("  {}", n.describe())));
             }
-            Err(e) => lines.push(format!("Nodes: {e}")),
+            Err(e) => lines.failed(format!("Nodes: {e}")),
         }
         match events {
             Ok(events) => {
@@ -217,9 +225,32 @@ impl Engine {
                 ));
                 lines.extend(events.iter().map(|e| format!("  {}", e.describe())));
             }
-            Err(e) => lines.push(format!("Events: {e}")),
+            Err(e) => lines.failed(format!("Events: {e}")),
         }
         lines
+    }
+}
+
+/// What a diagnosis found, one finding a line, and how many of its checks could not run.
+#[derive(Debug, Default)]
+struct Findings {
+    lines: Vec<String>,
+    failed: u32,
+}
+
+impl Findings {
+    fn push(&mut self, line: String) {
+        self.lines.push(line);
+    }
+
+    fn extend(&mut self, lines: impl IntoIterator<Item = String>) {
+        self.lines.extend(lines);
+    }
+
+    /// A check that could not run, with why.
+    fn failed(&mut self, line: String) {
+        self.lines.push(line);
+        self.failed += 1;
     }
 }
 

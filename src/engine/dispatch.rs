@@ -37,13 +37,15 @@ impl Engine {
                 status,
                 eta,
                 users,
+                impact,
                 progress,
             } => {
                 let event = Event::PostUpdate {
                     status,
                     progress,
                     eta,
-                    users,
+                    users: users.map(|u| u.to_string()),
+                    impact,
                 };
                 self.transition(caller, incident, name, event).await
             }

@@ -162,8 +162,14 @@ impl Engine {
                 after,
             ),
             Event::PostUpdate { eta, progress, .. } => {
-                let moved = (before.status != after.status).then_some(before.status);
-                let data = context::update(after, policy, progress, eta.as_deref(), moved, by, now);
+                let posted = context::Posted {
+                    progress,
+                    eta: eta.as_deref(),
+                    previous_status: (before.status != after.status).then_some(before.status),
+                    by,
+                };
+                let trail = self.trail_after(after).await;
+                let data = context::update(after, policy, posted, &trail, now);
                 self.render(Template::Update, &data, after)
             }
             Event::ChangeSeverity { reason, .. } => {
@@ -235,10 +241,10 @@ impl Engine {
 
     /// The resolution message, with the response times and the button that writes the report.
     async fn resolved(&self, after: &Incident, now: DateTime<Utc>) -> Message {
-        let metrics = self.trail_after(after).await.metrics;
+        let trail = self.trail_after(after).await;
         self.render(
             Template::Resolved,
-            &context::resolved(after, &self.policy, &metrics, now),
+            &context::resolved(after, &self.policy, &trail, now),
             after,
         )
         .with_button(

@@ -61,7 +61,8 @@ impl Engine {
         };
         let trail = trail::derive(&closing, &timeline);
         let text = self.report_text(&closing, &trail, &alerts, now)?;
-        let (path, created) = write_report(&self.reports, &closing, &text)?;
+        let place = self.store.opened_earlier_that_day(&closing).await?;
+        let (path, created) = write_report(&self.reports, &closing, place, &text)?;
         let shown = path.display().to_string();
         let event = Event::Close {
             report: shown.clone(),
@@ -211,10 +212,17 @@ impl Engine {
     }
 }
 
-/// Writes `text` to `dir/incident-YYYYMMDD[-N].md` (the detection day; `-2`, `-3`, … for further
-/// incidents of that day). A file that already holds this incident's report (a retry after a
-/// failed close) is written over. Returns the path and whether the file is new.
-fn write_report(dir: &Path, incident: &Incident, text: &str) -> Result<(PathBuf, bool)> {
+/// Writes `text` to `dir/incident-YYYYMMDD[-N].md`: the detection day, and `-N` for the N-th
+/// incident opened that day (`place` incidents opened before it), whatever order their reports
+/// are written in. A file that already holds this incident's report (a retry after a failed
+/// close) is written over; one that holds another report is kept, and this one takes the next
+/// free name. Returns the path and whether the file is new.
+fn write_report(
+    dir: &Path,
+    incident: &Incident,
+    place: u32,
+    text: &str,
+) -> Result<(PathBuf, bool)> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| Error::Write { path, source }
@@ -222,7 +230,7 @@ fn write_report(dir: &Path, incident: &Incident, text: &str) -> Result<(PathBuf,
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let stem = format!("incident-{}", incident.opened.at.format("%Y%m%d"));
     let heading = text.lines().next().unwrap_or_default();
-    for n in 1..10_000 {
+    for n in place.saturating_add(1)..place.saturating_add(10_000) {
         let name = if n == 1 {
             format!("{stem}.md")
         } else {

@@ -68,6 +68,8 @@ pub enum Event {
         eta: Option<String>,
         /// How many users are affected, as written.
         users: Option<String>,
+        /// The business impact, as written.
+        impact: Option<String>,
     },
     /// `/incident-severity`.
     ChangeSeverity {
@@ -301,7 +303,8 @@ pub fn apply(
             progress,
             eta,
             users,
-        } => change.post_update(status, progress, eta, users),
+            impact,
+        } => change.post_update(status, progress, Said { eta, users, impact }),
         Event::ChangeSeverity { to, reason } => {
             if to == incident.severity {
                 return Err(Refusal::SameSeverity {
@@ -362,6 +365,13 @@ struct Change<'a> {
     policy: &'a Policy,
 }
 
+/// What an update says besides its progress, as written.
+struct Said {
+    eta: Option<String>,
+    users: Option<String>,
+    impact: Option<String>,
+}
+
 impl Change<'_> {
     /// Who takes the incident: an explicit acknowledgement is refused when someone already
     /// took it; any responder step on an unacknowledged active incident acknowledges it, and
@@ -413,22 +423,18 @@ impl Change<'_> {
     }
 
     /// A status update, moving the status when asked; the next update is due a cadence later.
-    fn post_update(
-        &mut self,
-        status: Option<Status>,
-        progress: String,
-        eta: Option<String>,
-        users: Option<String>,
-    ) {
+    fn post_update(&mut self, status: Option<Status>, progress: String, said: Said) {
         let from = self.next.status;
         if let Some(to) = status.filter(|to| *to != from) {
             self.next.status = to;
             self.entries.push(TimelineEvent::StatusChanged { from, to });
         }
+        let Said { eta, users, impact } = said;
         self.entries.push(TimelineEvent::Updated {
             progress,
             eta,
             users,
+            impact,
         });
         promise_update(&mut self.next, self.now, self.policy);
     }

@@ -4,6 +4,7 @@
 //! or talks to a cluster. Values are parsed at the edge ([`IncidentId::parse`], [`Severity::parse`],
 //! [`Status::parse`]); once they exist they are valid.
 
+pub mod impact;
 pub mod lifecycle;
 pub mod roles;
 pub mod severity;
@@ -16,6 +17,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use impact::UsersAffected;
 pub use roles::Role;
 pub use severity::Severity;
 pub use timeline::{TimelineEntry, TimelineEvent};

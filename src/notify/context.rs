@@ -11,10 +11,11 @@ use crate::alerts::messages::labels_that_matter;
 use crate::incident::roles::{self, Holder};
 use crate::incident::severity::Policy;
 use crate::incident::timers::Timer;
-use crate::incident::trail::{self, ActionItem, Metrics, Trail};
+use crate::incident::trail::{self, ActionItem, Metrics, SeverityCourse, Trail};
 use crate::incident::{Actor, Incident, Role, Severity, Status, TimelineEntry};
 use crate::interval::humanize;
 use crate::message::capitalise;
+use crate::notify::markdown;
 
 /// How many timeline entries `/incident-status` shows.
 pub const STATUS_TIMELINE_LEN: usize = 15;
@@ -129,27 +130,50 @@ pub struct Update {
     previous_status: Option<String>,
     progress: String,
     eta: String,
+    actions: Vec<String>,
+    users_affected: String,
     next_update: String,
     by: String,
 }
 
-/// Data for a status update; `previous_status` when the update moved the status.
+/// What a status update said, as posted.
+#[derive(Debug, Clone, Copy)]
+pub struct Posted<'a> {
+    /// What happened since the last update.
+    pub progress: &'a str,
+    /// The expected time to resolution, as written.
+    pub eta: Option<&'a str>,
+    /// The status before, when the update moved it.
+    pub previous_status: Option<Status>,
+    /// Who posted it.
+    pub by: &'a Actor,
+}
+
+/// Data for a status update `posted` on `incident`, whose `trail` already holds it: the
+/// changes and verdicts since the update before, and the users affected as last given.
 pub fn update(
     incident: &Incident,
     policy: &Policy,
-    progress: &str,
-    eta: Option<&str>,
-    previous_status: Option<Status>,
-    by: &Actor,
+    posted: Posted<'_>,
+    trail: &Trail,
     now: DateTime<Utc>,
 ) -> Update {
     Update {
         header: header(incident, policy),
-        previous_status: previous_status.map(|s| s.to_string()),
-        progress: progress.into(),
-        eta: eta.unwrap_or("unknown").into(),
+        previous_status: posted.previous_status.map(|s| s.to_string()),
+        progress: posted.progress.into(),
+        eta: posted.eta.unwrap_or("unknown").into(),
+        actions: trail::since_last_update(&trail.actions)
+            .map(|a| format!("{} {} — {}", a.at.format("%H:%M"), a.what, a.who))
+            .collect(),
+        users_affected: trail.users_affected.clone().unwrap_or_else(|| {
+            format!(
+                "not recorded (/incident-update {} --users 1200|~40%|all)",
+                incident.id
+            )
+        }),
         next_update: next_update(incident.next_update_due, now),
-        by: by.to_string(),
+        by: posted.by.to_string(),
     }
 }
 
@@ -162,28 +186,38 @@ pub struct Resolved {
     root_cause: String,
     resolution: String,
     post_mortem: String,
+    open_items: Vec<String>,
+    add_item: String,
     #[serde(flatten)]
     times: Times,
     by: String,
 }
 
-/// Data for the resolution of `incident` (already resolved); `metrics` from its timeline.
+/// Data for the resolution of `incident` (already resolved), from its `trail`: the response
+/// times and the action items still open.
 pub fn resolved(
     incident: &Incident,
     policy: &Policy,
-    metrics: &Metrics,
+    trail: &Trail,
     now: DateTime<Utc>,
 ) -> Resolved {
+    let id = incident.id;
     Resolved {
         header: header(incident, policy),
         duration: duration_until(incident, now),
         root_cause: incident.root_cause.clone().unwrap_or_default(),
         resolution: incident.resolution.clone().unwrap_or_default(),
         post_mortem: format!(
-            "due; /incident-report {} writes it from the timeline and closes the incident",
-            incident.id
+            "due; /incident-report {id} writes it from the timeline and closes the incident"
         ),
-        times: times(metrics),
+        open_items: trail
+            .action_items
+            .iter()
+            .filter(|i| !i.done)
+            .map(|i| format!("{}. {} ({})", i.n, i.text, i.by))
+            .collect(),
+        add_item: format!("/incident-followup {id} <text> adds an action item"),
+        times: times(&trail.metrics),
         by: incident
             .resolved
             .as_ref()
@@ -534,7 +568,7 @@ pub fn escalation(
     }
 }
 
-/// One line of the report's Timeline.
+/// One line of the report's Timeline or Actions Taken list.
 #[derive(Debug, Clone, Serialize)]
 pub struct Moment {
     time: String,
@@ -571,12 +605,22 @@ fn held(trail: &Trail, role: Role, day: chrono::NaiveDate) -> Option<String> {
     (!spells.is_empty()).then(|| spells.join(", "))
 }
 
-/// `report.md.hbs`
+/// An action item as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportItem {
+    text: String,
+    by: String,
+    done: bool,
+}
+
+/// `report.md.hbs`. Every value that came from people or the cluster is escaped for Markdown
+/// ([`markdown::escape`]): the template's structure is the template's alone.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     #[serde(flatten)]
     header: Header,
     date: String,
+    severity_course: String,
     severity_reason: String,
     started: String,
     resolved: String,
@@ -589,13 +633,15 @@ pub struct Report {
     #[serde(flatten)]
     times: Times,
     timeline: Vec<Moment>,
+    actions: Vec<Moment>,
     users_affected: Option<String>,
+    business_impact: Option<String>,
     services: String,
     root_cause: String,
     resolution: String,
     prevention: Vec<String>,
     verification: Vec<String>,
-    action_items: Vec<ActionItem>,
+    action_items: Vec<ReportItem>,
     alerts: Vec<AlertView>,
     generated: String,
 }
@@ -609,59 +655,106 @@ pub fn report(
     now: DateTime<Utc>,
 ) -> Report {
     let day = incident.opened.at.date_naive();
+    let md = |text: &str| markdown::escape(text);
+    let time = |at: DateTime<Utc>| {
+        if at.date_naive() == day {
+            at.format("%H:%M").to_string()
+        } else {
+            at.format("%b %d %H:%M").to_string()
+        }
+    };
+    let line = |at: DateTime<Utc>, what: &str, who: &str, milestone: bool| Moment {
+        time: time(at),
+        what: md(what),
+        who: md(who),
+        milestone,
+    };
+    let mut header = header(incident, policy);
+    header.summary = md(&header.summary);
+    header.service = md(&header.service);
     Report {
-        header: header(incident, policy),
+        header,
         date: incident.opened.at.format("%Y-%m-%d").to_string(),
-        severity_reason: incident.severity_reason.clone(),
+        severity_course: md(&severity_course(incident, policy, &trail.severity)),
+        severity_reason: md(&incident.severity_reason),
         started: timestamp(incident.opened.at),
         resolved: incident
             .resolved
             .as_ref()
             .map_or_else(|| "not yet".into(), |r| timestamp(r.at)),
-        opened_by: incident.opened.by.to_string(),
-        commander: held(trail, Role::Commander, day).unwrap_or_else(|| {
+        opened_by: md(&incident.opened.by.to_string()),
+        commander: md(&held(trail, Role::Commander, day).unwrap_or_else(|| {
             incident
                 .commander()
                 .map_or_else(|| "none (never acknowledged)".into(), ToString::to_string)
-        }),
+        })),
         roles_held: [Role::Comms, Role::Scribe]
             .into_iter()
             .filter_map(|role| {
                 Some(RoleHistory {
                     title: capitalise(&role.to_string()),
-                    held: held(trail, role, day)?,
+                    held: md(&held(trail, role, day)?),
                 })
             })
             .collect(),
         resolved_by: incident
             .resolved
             .as_ref()
-            .map_or_else(String::new, |r| r.by.to_string()),
+            .map_or_else(String::new, |r| md(&r.by.to_string())),
         duration: duration_until(incident, now),
         times: times(&trail.metrics),
         timeline: trail
             .moments
             .iter()
-            .map(|m| Moment {
-                time: if m.at.date_naive() == day {
-                    m.at.format("%H:%M").to_string()
-                } else {
-                    m.at.format("%b %d %H:%M").to_string()
-                },
-                what: m.what.clone(),
-                who: m.who.clone(),
-                milestone: m.milestone.is_some(),
+            .map(|m| line(m.at, &m.what, &m.who, m.milestone.is_some()))
+            .collect(),
+        actions: trail
+            .actions
+            .iter()
+            .map(|a| line(a.at, &a.what, &a.who, false))
+            .collect(),
+        users_affected: trail.users_affected.as_deref().map(md),
+        business_impact: trail.business_impact.as_deref().map(md),
+        services: md(&trail.services.join(", ")),
+        root_cause: md(incident.root_cause.as_deref().unwrap_or_default()),
+        resolution: md(incident.resolution.as_deref().unwrap_or_default()),
+        prevention: trail.prevention.iter().map(|p| md(p)).collect(),
+        verification: trail.verification.iter().map(|v| md(v)).collect(),
+        action_items: trail
+            .action_items
+            .iter()
+            .map(|i| ReportItem {
+                text: md(&i.text),
+                by: md(&i.by),
+                done: i.done,
             })
             .collect(),
-        users_affected: trail.users_affected.clone(),
-        services: incident.service.clone(),
-        root_cause: incident.root_cause.clone().unwrap_or_default(),
-        resolution: incident.resolution.clone().unwrap_or_default(),
-        prevention: trail.prevention.clone(),
-        verification: trail.verification.clone(),
-        action_items: trail.action_items.clone(),
-        alerts: alert_views(alerts, day),
+        alerts: alert_views(alerts, day)
+            .into_iter()
+            .map(|a| AlertView {
+                name: md(&a.name),
+                labels: md(&a.labels),
+                ..a
+            })
+            .collect(),
         generated: timestamp(now),
+    }
+}
+
+/// The severity as the report's Summary gives it: the highest it reached and, when it ended
+/// lower, the final one with when and by whom (`P0 Critical, lowered to P1 High at 04:10 by bob`).
+pub fn severity_course(incident: &Incident, policy: &Policy, course: &SeverityCourse) -> String {
+    let named = |s: Severity| format!("{s} {}", policy.level(s).label);
+    let last = incident.severity;
+    match (course.peak, &course.last_change) {
+        (Some(peak), Some((to, at, by))) if peak < last && *to == last => format!(
+            "{}, lowered to {} at {} by {by}",
+            named(peak),
+            named(last),
+            at.format("%H:%M")
+        ),
+        (Some(peak), _) if peak < last => format!("{}, lowered to {}", named(peak), named(last)),
+        _ => named(last),
     }
 }
 

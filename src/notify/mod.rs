@@ -6,6 +6,7 @@
 //! incident. Owns nothing but templates; it neither reads the store nor posts anything.
 
 pub mod context;
+pub mod markdown;
 mod samples;
 
 use std::path::{Path, PathBuf};

@@ -177,10 +177,13 @@ pub(super) fn all(policy: &Policy) -> Vec<(Template, Value)> {
             value(context::update(
                 &open,
                 policy,
-                "rolling back",
-                Some("20m"),
-                Some(Status::Investigating),
-                &bob,
+                context::Posted {
+                    progress: "rolling back",
+                    eta: Some("20m"),
+                    previous_status: Some(Status::Investigating),
+                    by: &bob,
+                },
+                &full_trail,
                 now,
             )),
         ),
@@ -189,21 +192,23 @@ pub(super) fn all(policy: &Policy) -> Vec<(Template, Value)> {
             value(context::update(
                 &open,
                 policy,
-                "still rolling back",
-                None,
-                None,
-                &bob,
+                context::Posted {
+                    progress: "still rolling back",
+                    eta: None,
+                    previous_status: None,
+                    by: &bob,
+                },
+                &bare_trail,
                 now,
             )),
         ),
         (
             Template::Resolved,
-            value(context::resolved(
-                &resolved,
-                policy,
-                &trail::derive(&resolved, &report_timeline).metrics,
-                now,
-            )),
+            value(context::resolved(&resolved, policy, &full_trail, now)),
+        ),
+        (
+            Template::Resolved,
+            value(context::resolved(&resolved, policy, &bare_trail, now)),
         ),
         (
             Template::Severity,
@@ -340,7 +345,8 @@ pub(super) fn all(policy: &Policy) -> Vec<(Template, Value)> {
     ]
 }
 
-/// A timeline that reaches every milestone, with notes, users and action items (one done).
+/// A timeline that reaches every milestone, with notes, users, a verification between two
+/// updates and action items (one done).
 fn report_timeline(resolved: &Incident, base: &[TimelineEntry]) -> Vec<TimelineEntry> {
     let opened = resolved.opened.at;
     let events = [
@@ -348,6 +354,7 @@ fn report_timeline(resolved: &Incident, base: &[TimelineEntry]) -> Vec<TimelineE
             progress: "errors since deploy 42".into(),
             eta: None,
             users: Some("about 2,000".into()),
+            impact: Some("checkout unavailable in the EU".into()),
         },
         TimelineEvent::StatusChanged {
             from: Status::Investigating,
@@ -367,6 +374,12 @@ fn report_timeline(resolved: &Incident, base: &[TimelineEntry]) -> Vec<TimelineE
             verdict: "passed".into(),
             passed: true,
             lines: vec!["ok: 12 checks".into()],
+        },
+        TimelineEvent::Updated {
+            progress: "smoke tests pass".into(),
+            eta: None,
+            users: None,
+            impact: None,
         },
         TimelineEvent::FollowupAdded {
             text: "test the flag in staging".into(),

@@ -53,15 +53,29 @@ fn the_runbook_templates_render_their_emoji_headlines_and_fields() {
             })
             .collect()
     };
-    for label in ["Service", "Status", "Impact", "Started", "Next Update"] {
+    for label in [
+        "Service",
+        "Status",
+        "Impact",
+        "Team",
+        "Started",
+        "Next Update",
+    ] {
         assert!(
             labels(&detected).contains(&label.to_owned()),
             "detected lacks {label}"
         );
     }
     let update = render(Template::Update);
-    assert_eq!(update.headline, "📊 INCIDENT UPDATE");
-    for label in ["Service", "Status", "Progress", "ETA", "Next Update"] {
+    assert_eq!(update.headline, "📊 INCIDENT UPDATE - P1");
+    for label in [
+        "Service",
+        "Status",
+        "Progress",
+        "ETA",
+        "Users affected",
+        "Next Update",
+    ] {
         assert!(
             labels(&update).contains(&label.to_owned()),
             "update lacks {label}"
@@ -81,10 +95,16 @@ fn the_runbook_templates_render_their_emoji_headlines_and_fields() {
             "resolved lacks {label}"
         );
     }
+    let text = resolved.plain_text();
+    assert!(text.contains("Duration: 47m"), "{text}");
     assert!(
-        resolved.plain_text().contains("Duration: 47m"),
-        "{}",
-        resolved.plain_text()
+        text.contains("Follow-up (open action items):\n• 2. test the flag in staging (bob)\n/incident-followup #42 <text> adds an action item"),
+        "the open items, not the done one, and how to add one: {text}"
+    );
+    let update = update.plain_text();
+    assert!(
+        update.contains("Actions Taken:\n• ") && update.contains("Users affected: about 2,000"),
+        "{update}"
     );
 }
 

@@ -327,6 +327,10 @@ pub trait Store: Send + Sync {
     /// An incident's whole timeline, oldest first.
     async fn timeline(&self, id: IncidentId) -> Result<Vec<TimelineEntry>>;
 
+    /// How many incidents opened on the same UTC day as `incident`, before it: its place in
+    /// that day's order from 0 (the report file's suffix).
+    async fn opened_earlier_that_day(&self, incident: &Incident) -> Result<u32>;
+
     /// Changes one incident atomically: reads it inside a writing transaction, asks `decide`
     /// what to do, and commits the new fields, its timers and the new timeline entries (by
     /// `actor`, at `at`) — or writes nothing when `decide` refuses. `request` (the chat request

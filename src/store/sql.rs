@@ -249,6 +249,10 @@ impl Store for SqlStore {
         incidents::timeline(&self.reads, id).await
     }
 
+    async fn opened_earlier_that_day(&self, incident: &Incident) -> Result<u32> {
+        incidents::earlier_that_day(&self.reads, incident).await
+    }
+
     async fn update(
         &self,
         id: IncidentId,

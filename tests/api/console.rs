@@ -18,7 +18,7 @@ async fn a_whole_incident_prints_the_three_runbook_messages_with_times_and_durat
             "Impact: API returning 500s since the last deploy\n",
             "Started: 2026-11-29 03:00 UTC\n",
             "Next Update: 03:30 UTC (in 30m)\n",
-            "Paging: @devops-troubleshooter, @performance-engineer, @golang-pro\n",
+            "Team: @devops-troubleshooter, @performance-engineer, @golang-pro\n",
             "acknowledge by 04:00 UTC",
             "▸ Acknowledge: /incident-ack #1",
         ],
@@ -42,10 +42,12 @@ async fn a_whole_incident_prints_the_three_runbook_messages_with_times_and_durat
     assert_has(
         &update,
         &[
-            "📊 INCIDENT UPDATE\n",
+            "📊 INCIDENT UPDATE - P1\n",
             "Status: Mitigating (was Investigating)\n",
             "Progress: rolling back to revision 41\n",
             "ETA: 20m\n",
+            "Actions Taken: none since the last update\n",
+            "Users affected: not recorded (/incident-update #1 --users 1200|~40%|all)\n",
             "Next Update: 03:44 UTC (in 30m)\n",
             "Posted by: alice\n",
         ],
@@ -57,6 +59,7 @@ async fn a_whole_incident_prints_the_three_runbook_messages_with_times_and_durat
         &["📝 NOTE on #1 by alice", "error rate falling"],
     );
 
+    t.say("/incident-followup alert on the 5xx rate").await;
     t.advance_minutes(30);
     let resolved = t
         .say("/incident-resolve config flag enabled a broken path | rolled back to 41")
@@ -71,6 +74,7 @@ async fn a_whole_incident_prints_the_three_runbook_messages_with_times_and_durat
             "Resolution: rolled back to 41\n",
             "Post-Mortem: ",
             "Time to acknowledge: 4m\n",
+            "Follow-up (open action items):\n• 1. alert on the 5xx rate (alice)\n/incident-followup #1 <text> adds an action item",
         ],
     );
 

@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use firewatch::engine::Audience;
-
 use crate::helpers::{TestApp, assert_has, repo};
 
 /// A scripted incident from detection to resolution, with every milestone.
@@ -17,7 +15,7 @@ async fn scripted_incident(t: &TestApp) {
     t.console(
         "bob",
         "ops",
-        r#"/incident-update --users "about 2,000 (EU checkout)" errors started with deploy 42"#,
+        r#"/incident-update --users ~2,000 --impact "EU checkout down" errors started with deploy 42"#,
     )
     .await; // 03:10
     t.advance_minutes(2);
@@ -48,6 +46,8 @@ async fn scripted_incident(t: &TestApp) {
     )
     .await; // 03:25
     t.say("/incident-note prevention: canary config flags before they reach every pod")
+        .await;
+    t.console("bob", "ops", "/incident-severity P1 contained to the EU")
         .await;
     t.say("/incident-note status page updated").await;
     t.say("/incident-followup alert on the 5xx rate per region")
@@ -135,6 +135,30 @@ async fn text_that_would_drive_a_terminal_is_escaped_in_the_report_file() {
         ],
     );
     assert!(out.contains(&written), "the posted file is the written one");
+}
+
+#[tokio::test]
+async fn markdown_people_typed_cannot_break_the_report_structure() {
+    let t = TestApp::spawn().await;
+    t.say("/incident-assess **checkout** | down <script>x</script>")
+        .await;
+    t.say("/incident-followup fix the | table ## and [this](http://e)")
+        .await;
+    t.say("/incident-resolve `cache` | rolled back").await;
+    t.say("/incident-report").await;
+    let written = std::fs::read_to_string(t.dir.path().join("docs/incidents/incident-20261129.md"))
+        .expect("report written");
+    assert_has(
+        &written,
+        &[
+            r"# Post-Incident Report: #1 — \*\*checkout\*\* \| down &lt;script&gt;x&lt;/script&gt;",
+            r"- [ ] fix the \| table \#\# and \[this\](http://e) (alice)",
+            "## Root Cause\n\n\\`cache\\`\n",
+        ],
+    );
+    assert!(!written.contains("<script>"), "{written}");
+    let headings = written.lines().filter(|l| l.starts_with('#')).count();
+    assert_eq!(headings, 10, "only the template's headings: {written}");
 }
 
 #[tokio::test]
@@ -248,28 +272,26 @@ async fn follow_ups_are_numbered_ticked_and_shown_also_after_closing() {
 }
 
 #[tokio::test]
-async fn reports_of_one_day_get_numbered_file_names() {
+async fn reports_of_one_day_get_numbered_file_names_in_the_order_the_incidents_opened() {
     let t = TestApp::spawn().await;
-    for _ in 0..2 {
-        t.say("/incident-assess API returning 500s").await;
-        t.say("/incident-resolve bad flag | rolled back").await;
-        let replies = t
-            .app
-            .engine
-            .handle(&crate::engine::caller("alice"), "/incident-report")
-            .await;
-        assert!(
-            matches!(replies[0].audience, Audience::Channel(_)),
-            "{replies:?}"
-        );
-        assert!(replies[0].message.attachment.is_some());
-    }
+    t.say("/incident-assess API returning 500s").await;
+    t.console("bob", "other", "/incident-assess search is slow")
+        .await;
+    t.console("bob", "other", "/incident-resolve cache | flushed")
+        .await;
+    let out = t.console("bob", "other", "/incident-report").await;
+    assert!(out.contains("Report: incident-20261129-2.md"), "{out}");
+    t.say("/incident-resolve bad flag | rolled back").await;
+    t.say("/incident-report").await;
     let dir = t.dir.path().join("docs/incidents");
-    assert!(dir.join("incident-20261129.md").is_file());
-    assert!(dir.join("incident-20261129-2.md").is_file());
+    let first = std::fs::read_to_string(dir.join("incident-20261129.md")).unwrap();
+    assert!(
+        first.starts_with("# Post-Incident Report: #1 — "),
+        "{first}"
+    );
     let second = std::fs::read_to_string(dir.join("incident-20261129-2.md")).unwrap();
     assert!(
         second.starts_with("# Post-Incident Report: #2 — "),
-        "{second}"
+        "#2 reported first still gets the -2 name: {second}"
     );
 }

@@ -70,6 +70,12 @@ fn options(name: CommandName, max_replicas: u32) -> Vec<Value> {
                 &["investigating", "mitigating", "monitoring"],
             ),
             string("eta", "expected time to resolution", false),
+            string(
+                "users",
+                "users affected: a count (1200), a share (~40%) or all",
+                false,
+            ),
+            string("impact", "the business impact", false),
         ],
         CommandName::Severity => vec![
             choices("level", "the new severity", true, &severities),

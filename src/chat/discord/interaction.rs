@@ -165,6 +165,8 @@ fn command_line(data: &Value) -> Option<String> {
     flag("service", "service");
     flag("status", "status");
     flag("eta", "eta");
+    flag("users", "users");
+    flag("impact", "impact");
     if get("smoke_only").and_then(Value::as_bool) == Some(true) {
         line.push_str(" --smoke-only");
     }
@@ -362,6 +364,16 @@ mod tests {
             {"name": "eta", "type": 3, "value": "20 min"}])
             ))
             .is_ok()
+        );
+        assert_eq!(
+            line(
+                "update",
+                json!([
+            {"name": "progress", "type": 3, "value": "scaled up"},
+            {"name": "users", "type": 3, "value": "~40%"},
+            {"name": "impact", "type": 3, "value": "EU checkout down"}])
+            ),
+            "/incident-update --users \"~40%\" --impact \"EU checkout down\" \"scaled up\""
         );
     }
 

@@ -80,12 +80,14 @@ fn every_event() -> Vec<Event> {
             progress: "looking at logs".into(),
             eta: None,
             users: None,
+            impact: None,
         },
         Event::PostUpdate {
             status: Some(Status::Mitigating),
             progress: "rolling back".into(),
             eta: Some("20m".into()),
             users: None,
+            impact: None,
         },
         Event::ChangeSeverity {
             to: Severity::P0,
@@ -270,6 +272,7 @@ fn an_update_moves_the_status_either_way_and_promises_the_next_update() {
         progress: "errors are back".into(),
         eta: None,
         users: None,
+        impact: None,
     };
     let out = apply(&before, update, &person("bob"), later(), &policy()).unwrap();
     assert_eq!(out.incident.status, Status::Investigating);
@@ -291,6 +294,7 @@ fn an_update_moves_the_status_either_way_and_promises_the_next_update() {
         progress: "still fine".into(),
         eta: None,
         users: None,
+        impact: None,
     };
     let out = apply(&before, same, &person("bob"), later(), &policy()).unwrap();
     assert_eq!(
@@ -495,12 +499,13 @@ mod timers_and_trail {
                 },
             ),
             entry(
-                8,
+                7,
                 "alice",
                 TimelineEvent::Updated {
                     progress: "fixed".into(),
                     eta: None,
                     users: Some("all EU".into()),
+                    impact: None,
                 },
             ),
             entry(
@@ -529,9 +534,9 @@ mod timers_and_trail {
             milestones,
             [
                 (Milestone::Detected, 0),
+                (Milestone::AssessmentComplete, 7),
                 (Milestone::MitigationImplemented, 7),
                 (Milestone::FixDeployed, 7),
-                (Milestone::AssessmentComplete, 8),
                 (Milestone::RootCauseIdentified, 50),
                 (Milestone::Resolved, 50),
             ]
@@ -539,6 +544,12 @@ mod timers_and_trail {
         assert_eq!(trail.metrics.acknowledge, Some(TimeDelta::minutes(2)));
         assert_eq!(trail.metrics.mitigate, Some(TimeDelta::minutes(7)));
         assert_eq!(trail.metrics.resolve, Some(TimeDelta::minutes(50)));
+        let fix = trail.moments.iter().find(|m| m.what.starts_with("Fix"));
+        assert_eq!(
+            fix.map(|m| m.what.as_str()),
+            Some("Fix deployed (status Monitoring): fixed"),
+            "a milestone carries the words of the update that reached it"
+        );
         assert_eq!(trail.users_affected.as_deref(), Some("all EU"));
         assert_eq!(trail.prevention, ["canary"]);
         assert_eq!(trail.action_items.len(), 1);

@@ -71,6 +71,7 @@ impl TimelineEvent {
                 progress,
                 eta,
                 users,
+                impact,
             } => {
                 let mut text = format!("update: {progress}");
                 if let Some(eta) = eta {
@@ -78,6 +79,9 @@ impl TimelineEvent {
                 }
                 if let Some(users) = users {
                     text.push_str(&format!(" (users affected: {users})"));
+                }
+                if let Some(impact) = impact {
+                    text.push_str(&format!(" (business impact: {impact})"));
                 }
                 text
             }
@@ -124,8 +128,23 @@ impl TimelineEvent {
                 if *late { "late evidence" } else { "evidence" },
                 findings.join("; ")
             ),
-            TimelineEvent::Diagnosed { area, findings } => {
-                format!("diagnosed {area}: {} findings", findings.len())
+            TimelineEvent::Diagnosed {
+                area,
+                findings,
+                failed,
+            } => {
+                let failed = usize::try_from(*failed).unwrap_or(usize::MAX);
+                if failed == 0 {
+                    format!("diagnosed {area}: {} findings", findings.len())
+                } else if failed >= findings.len() {
+                    format!("diagnosis of {area} failed: {}", findings.join("; "))
+                } else {
+                    let checks = if failed == 1 { "check" } else { "checks" };
+                    format!(
+                        "diagnosed {area}: {} findings; {failed} {checks} could not run",
+                        findings.len() - failed
+                    )
+                }
             }
             TimelineEvent::Verified { passed, checks } => format!(
                 "verified: {} ({})",

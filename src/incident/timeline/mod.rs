@@ -58,6 +58,9 @@ pub enum TimelineEvent {
         /// How many users are affected, as written (`--users`), if given.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         users: Option<String>,
+        /// The business impact, as written (`--impact`), if given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        impact: Option<String>,
     },
     /// The severity moved.
     SeverityChanged {
@@ -157,8 +160,11 @@ pub enum TimelineEvent {
     Diagnosed {
         /// `app`, `perf`, `security` or `infra`.
         area: String,
-        /// What was found, one finding a line.
+        /// What was found, one finding a line (a check that could not run says so on its line).
         findings: Vec<String>,
+        /// How many of the area's checks could not run (the cluster or Prometheus failed).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        failed: u32,
     },
     /// The fix was verified (`/incident-verify`).
     Verified {
@@ -296,6 +302,11 @@ impl TimelineEvent {
         let json = serde_json::to_value(self).expect("a timeline event serialises to JSON");
         json["kind"].as_str().unwrap_or_default().to_owned()
     }
+}
+
+/// Whether a count is zero (left out of the stored JSON).
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The file name of a report recorded at `path` (`incident-20261129.md`), as people are shown

@@ -133,6 +133,26 @@ pub(super) async fn timeline(pool: &AnyPool, id: IncidentId) -> Result<Vec<Timel
         .collect()
 }
 
+/// How many incidents opened on `incident`'s UTC day before it (by id, the order they opened).
+pub(super) async fn earlier_that_day(pool: &AnyPool, incident: &Incident) -> Result<u32> {
+    let start = incident
+        .opened
+        .at
+        .date_naive()
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    let end = start + chrono::TimeDelta::days(1);
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM incidents WHERE opened_at >= $1 AND opened_at < $2 AND id < $3",
+    )
+    .bind(millis(start))
+    .bind(millis(end))
+    .bind(incident.id.get())
+    .fetch_one(pool)
+    .await?;
+    u32::try_from(n).map_err(|_| Error::Corrupt(format!("count {n}")))
+}
+
 /// Stores a new incident with its first timeline entries and timers.
 pub(super) async fn open(tx: &mut AnyConnection, draft: &Draft) -> Result<Incident> {
     let opened = &draft.opened;

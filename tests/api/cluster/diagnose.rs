@@ -159,6 +159,11 @@ async fn a_diagnosis_with_a_refused_part_names_it_and_shows_the_rest() {
             "Events in freightliner-production (newest first): 4",
         ],
     );
+    let recorded = c.t.timeline(1).await.pop().unwrap().event.describe();
+    assert!(
+        recorded.starts_with("diagnosed infra: ") && recorded.ends_with("; 1 check could not run"),
+        "{recorded}"
+    );
 }
 
 #[tokio::test]
@@ -167,6 +172,15 @@ async fn diagnose_without_a_cluster_says_it_is_unavailable() {
     t.say("/incident-assess checkout errors").await;
     let out = t.say("/incident-diagnose app").await;
     assert_has(&out, &["Pods: cluster unavailable: no cluster configured"]);
+    let recorded = t.timeline(1).await.pop().unwrap().event.describe();
+    assert_eq!(
+        recorded,
+        "diagnosis of app failed: Pods: cluster unavailable: no cluster configured (set \
+         kubernetes.kubeconfig or KUBECONFIG, or run in a cluster); Log errors: cluster \
+         unavailable: no cluster configured (set kubernetes.kubeconfig or KUBECONFIG, or run in \
+         a cluster)",
+        "a diagnosis whose every check failed is recorded as failed, not as findings"
+    );
 }
 
 #[tokio::test]

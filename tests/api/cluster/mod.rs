@@ -11,6 +11,7 @@ mod faults;
 mod hostile;
 mod jobs;
 mod mitigate;
+mod paper_trail;
 mod roles;
 
 use crate::helpers::ClusterApp;

@@ -35,6 +35,9 @@ impl Store for Flaky {
     async fn timeline(&self, id: IncidentId) -> Result<Vec<TimelineEntry>> {
         self.inner.timeline(id).await
     }
+    async fn opened_earlier_that_day(&self, incident: &Incident) -> Result<u32> {
+        self.inner.opened_earlier_that_day(incident).await
+    }
     async fn update(
         &self,
         id: IncidentId,

@@ -30,6 +30,7 @@ on_both_backends!(
     a_request_keeps_the_channel_it_was_posted_in_and_a_person_votes_once,
     a_transaction_the_database_ended_on_its_own_leaves_no_connection_inside_it,
     roles_are_kept_per_incident_one_holder_each_and_survive_a_restart,
+    an_incident_knows_its_place_among_those_opened_the_same_day,
 );
 
 /// The incident's timers as (kind, due in Unix ms), read with raw SQL on either backend.
@@ -984,4 +985,26 @@ async fn roles_are_kept_per_incident_one_holder_each_and_survive_a_restart(backe
     let active = t.app.store.active_incidents().await.unwrap();
     let listed = active.iter().find(|i| i.id == first.id).unwrap();
     assert_eq!(listed.roles, first.roles, "lists carry the roles too");
+}
+
+async fn an_incident_knows_its_place_among_those_opened_the_same_day(backend: Backend) {
+    let t = TestApp::spawn_on(backend).await;
+    t.say("/incident-assess db down").await; // 2026-11-29 03:00
+    t.advance_minutes(20 * 60 + 59);
+    t.console("bob", "two", "/incident-assess cache down").await; // 23:59
+    t.advance_minutes(2);
+    t.console("bob", "three", "/incident-assess next day").await; // 2026-11-30 00:01
+    let mut places = Vec::new();
+    for n in 1..=3 {
+        let incident = t.app.store.incident(IncidentId::new(n).unwrap()).await;
+        let incident = incident.unwrap().expect("incident exists");
+        places.push(
+            t.app
+                .store
+                .opened_earlier_that_day(&incident)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(places, [0, 1, 0], "the day is the UTC day of detection");
 }

@@ -3,11 +3,16 @@
 //! the follow-up action items. Pure functions of the stored timeline.
 //!
 //! [`derive()`] is the one place that reads timeline entries for the report: a new kind of entry
-//! (a cluster mutation, a verification) becomes a milestone by adding a match arm there.
+//! (a cluster mutation, a verification) becomes a milestone by adding a match arm there; what
+//! the team did goes to the Actions Taken list ([`actions`]).
+
+mod actions;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{Incident, Role, Status, TimelineEntry, TimelineEvent};
+use self::actions::Ledger;
+pub use self::actions::{Action, since_last_update};
+use super::{Incident, Role, Severity, Status, TimelineEntry, TimelineEvent};
 use crate::message::capitalise;
 
 /// A runbook milestone of the report's Timeline section.
@@ -89,12 +94,21 @@ pub struct Trail {
     pub action_items: Vec<ActionItem>,
     /// The latest `--users` given on an update.
     pub users_affected: Option<String>,
+    /// The latest `--impact` given on an update.
+    pub business_impact: Option<String>,
     /// Notes starting with `prevention:`, without the prefix.
     pub prevention: Vec<String>,
     /// What verified the fix: `/incident-verify` checks and verification Job results.
     pub verification: Vec<String>,
     /// Who held each role and from when, in the order they took it.
     pub roles: Vec<Spell>,
+    /// What the team did, in time order: every update's progress, every change firewatch ran
+    /// or refused (who asked, who approved), every verification verdict.
+    pub actions: Vec<Action>,
+    /// The severity's course: the highest it reached and its last change.
+    pub severity: SeverityCourse,
+    /// Every service the incident touched, in the order they joined it.
+    pub services: Vec<String>,
 }
 
 /// Someone's time in a role: from `from` until the next holder's `from`.
@@ -106,6 +120,22 @@ pub struct Spell {
     pub person: String,
     /// From when.
     pub from: DateTime<Utc>,
+}
+
+/// The highest severity an incident reached and its last change.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SeverityCourse {
+    /// The most severe level it had (`None` before its detection is read).
+    pub peak: Option<Severity>,
+    /// The last change: to what, when and by whom.
+    pub last_change: Option<(Severity, DateTime<Utc>, String)>,
+}
+
+impl SeverityCourse {
+    /// Takes `severity` into account as a level the incident had.
+    fn had(&mut self, severity: Severity) {
+        self.peak = Some(self.peak.map_or(severity, |p| p.min(severity)));
+    }
 }
 
 /// Strips a case-insensitive `tag:` prefix (`root cause: the cache` → `the cache`).
@@ -124,8 +154,14 @@ pub fn derive(incident: &Incident, timeline: &[TimelineEntry]) -> Trail {
     for entry in timeline {
         walk.read(entry);
     }
+    walk.status_moved(None);
     let mut trail = walk.trail;
+    trail.actions = walk.ledger.into_actions();
+    if !trail.services.contains(&incident.service) {
+        trail.services.push(incident.service.clone());
+    }
     trail.metrics = response_times(incident, &trail.moments);
+    // Stable: entries of one instant keep the order they were read in, which is the runbook's.
     trail.moments.sort_by_key(|m| m.at);
     trail
 }
@@ -138,30 +174,55 @@ struct Walk {
     reached: Vec<Milestone>,
     /// Whether a `root cause:` note named the root cause before the resolution did.
     root_cause_noted: bool,
+    /// A status move whose update (recorded right after it) is still to be read.
+    moved: Option<(DateTime<Utc>, String, Status)>,
+    /// What the team did, for the Actions Taken list.
+    ledger: Ledger,
 }
 
 impl Walk {
     /// Adds what one entry contributes: moments, milestones, action items, notes for the report.
     fn read(&mut self, entry: &TimelineEntry) {
         let (at, who) = (entry.at, &entry.actor.to_string());
+        if let TimelineEvent::Updated { progress, .. } = &entry.event {
+            self.status_moved(Some(progress));
+        } else {
+            self.status_moved(None);
+        }
+        self.ledger.read(entry);
         match &entry.event {
             TimelineEvent::Detected {
-                severity, summary, ..
+                severity,
+                summary,
+                service,
+                ..
             } => {
+                self.trail.severity.had(*severity);
+                self.touched(service);
                 let detail = format!(" ({severity}): {summary}");
                 self.reach(at, who, Milestone::Detected, detail);
             }
             TimelineEvent::Updated {
-                progress, users, ..
-            } => self.updated(at, who, progress, users.as_deref()),
+                progress,
+                users,
+                impact,
+                ..
+            } => {
+                if let Some(impact) = impact {
+                    self.trail.business_impact = Some(impact.clone());
+                }
+                self.updated(at, who, progress, users.as_deref());
+            }
             TimelineEvent::SeverityChanged { from, to, reason } => {
+                self.trail.severity.had(*to);
+                self.trail.severity.last_change = Some((*to, at, who.clone()));
                 let moved = format!(": severity {from} → {to}");
                 self.reach(at, who, Milestone::AssessmentComplete, moved);
                 let why = reason.as_deref().map(|r| format!(": {r}"));
                 let why = why.unwrap_or_default();
                 self.moment(at, who, format!("Severity {from} → {to}{why}"));
             }
-            TimelineEvent::StatusChanged { to, .. } => self.status_changed(at, who, *to),
+            TimelineEvent::StatusChanged { to, .. } => self.moved = Some((at, who.clone(), *to)),
             TimelineEvent::Note { text } => self.note(at, who, text),
             TimelineEvent::Resolved { root_cause, .. } => self.resolved(at, who, root_cause),
             TimelineEvent::MutationApplied {
@@ -230,6 +291,31 @@ impl Walk {
         self.reach(at, who, Milestone::AssessmentComplete, detail);
     }
 
+    /// A service the incident touched.
+    fn touched(&mut self, service: &str) {
+        if !self.trail.services.iter().any(|s| s == service) {
+            self.trail.services.push(service.to_owned());
+        }
+    }
+
+    /// Settles a pending status move with the words of the update that made it (`None` when
+    /// the next entry is no update): after the update's own assessment, in the runbook's order.
+    fn status_moved(&mut self, words: Option<&str>) {
+        let Some((at, who, to)) = self.moved.take() else {
+            return;
+        };
+        if let Some(words) = words {
+            self.reach(
+                at,
+                &who,
+                Milestone::AssessmentComplete,
+                format!(": {words}"),
+            );
+        }
+        let words = words.map(|w| format!(": {w}")).unwrap_or_default();
+        self.status_changed(at, &who, to, &words);
+    }
+
     /// Resolved: the resolution's root cause unless a note named it first.
     fn resolved(&mut self, at: DateTime<Utc>, who: &str, root_cause: &str) {
         if !self.root_cause_noted {
@@ -280,8 +366,9 @@ impl Walk {
     }
 
     /// Mitigating or Monitoring means a mitigation is in; Monitoring also means the fix is.
-    fn status_changed(&mut self, at: DateTime<Utc>, who: &str, to: Status) {
-        let status = format!(" (status {to})");
+    /// `words` are the update's, after the status.
+    fn status_changed(&mut self, at: DateTime<Utc>, who: &str, to: Status, words: &str) {
+        let status = format!(" (status {to}){words}");
         if matches!(to, Status::Mitigating | Status::Monitoring) {
             self.reach(at, who, Milestone::MitigationImplemented, status.clone());
         }
