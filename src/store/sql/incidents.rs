@@ -268,7 +268,7 @@ pub(super) async fn write(
     .bind(id.get())
     .execute(&mut *tx)
     .await?;
-    sync_roles(tx, &before, next).await?;
+    sync_roles(tx, before, next).await?;
     append(tx, id, &outcome.entries, actor, at).await?;
     let timers = [("update", next.next_update_due), ("ack", next.ack_due)];
     sync_timers(tx, id, timers).await?;
