@@ -1,4 +1,4 @@
--- Who holds each incident role now (mirrors migrations/sqlite/0012_incident_roles.sql).
+-- Who holds each incident role now (mirrors migrations/sqlite/0013_incident_roles.sql).
 -- One holder per role; a handover replaces the row, and the timeline's `role_assigned` entries
 -- keep who held it before. `since` is Unix milliseconds.
 CREATE TABLE incident_roles (

@@ -17,7 +17,7 @@ use crate::store::decode::millis;
 use crate::store::{AlertDecide, AlertsTaken, Announcement, Error, Result, Taken};
 
 /// The group whose row holds the storm incident (and whose lock is the alerts' turn).
-const STORM: &str = "firewatch/storm";
+pub(super) const STORM: &str = "firewatch/storm";
 /// How far back openings count against `alerts.max_new_incidents`.
 const STORM_WINDOW: TimeDelta = TimeDelta::minutes(1);
 

@@ -158,15 +158,15 @@ impl Dialect {
     }
 
     /// Takes the alert transactions' turn until the transaction ends (the row of the storm
-    /// incident's group, `firewatch/storm`): of two notifications, of any groups, in any
+    /// incident's group, [`super::alerts::STORM`]): of two notifications, of any groups, in any
     /// processes, the second reads what the first wrote. SQLite's write transaction holds the
     /// whole database already.
     pub(super) async fn take_alert_turn(self, tx: &mut AnyConnection) -> Result<()> {
         if self == Self::Postgres {
-            tx.execute(
-                "SELECT group_key FROM alert_groups WHERE group_key = 'firewatch/storm' FOR UPDATE",
-            )
-            .await?;
+            sqlx::query("SELECT group_key FROM alert_groups WHERE group_key = $1 FOR UPDATE")
+                .bind(super::alerts::STORM)
+                .execute(&mut *tx)
+                .await?;
         }
         Ok(())
     }

@@ -29,11 +29,13 @@ macro_rules! select_incidents {
 const ONE: &str = select_incidents!("WHERE i.id = $1");
 
 pub(super) async fn one(pool: &AnyPool, id: IncidentId) -> Result<Option<Incident>> {
-    let row = sqlx::query(ONE).bind(id.get()).fetch_optional(pool).await?;
+    let mut conn = pool.acquire().await?;
+    let row = sqlx::query(ONE)
+        .bind(id.get())
+        .fetch_optional(&mut *conn)
+        .await?;
     match row.as_ref().map(incident).transpose()? {
-        Some(found) => Ok(Some(
-            with_roles(pool.acquire().await?.as_mut(), found).await?,
-        )),
+        Some(found) => Ok(Some(with_roles(&mut conn, found).await?)),
         None => Ok(None),
     }
 }
@@ -61,7 +63,6 @@ async fn with_roles(conn: &mut AnyConnection, mut found: Incident) -> Result<Inc
         .iter()
         .map(holder)
         .collect::<Result<_>>()?;
-    found.roles.sort_by_key(|h| h.role);
     Ok(found)
 }
 

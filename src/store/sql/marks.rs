@@ -137,6 +137,7 @@ async fn commit(
         if let Err(e) = &answer
             && !dialect.own_fault(e)
         {
+            health.wrote(Err(e));
             failed = Some(crate::error_chain(e));
         }
         answers.push(answer);

@@ -2,8 +2,8 @@
 //! write transaction of its own that locks its incident first (the lock every change to the
 //! incident takes), so a timer fires once however many processes tick. On Postgres a process
 //! that finds the incident locked leaves it to the one holding it and looks again next tick.
-//! (Every write to `reminders` happens under that lock, so the reminder row itself is not
-//! locked, whatever the comment of `migrations/postgres/0003_timers.sql` says.)
+//! Every write to `reminders` happens under that lock, so the reminder row itself is not
+//! locked.
 
 use chrono::{DateTime, Utc};
 
