@@ -417,7 +417,6 @@ async fn what_the_bot_posts_on_its_own_prints_between_commands() {
         let options = console::Options {
             user: "alice".into(),
             channel: "ops".into(),
-            interactive: false,
             colour: false,
         };
         console::run(
@@ -495,7 +494,6 @@ async fn piped(t: &TestApp, input: &[u8]) -> (String, usize) {
     let options = firewatch::chat::console::Options {
         user: "alice".into(),
         channel: "ops".into(),
-        interactive: false,
         colour: false,
     };
     let refused = firewatch::chat::console::run(&t.app.engine, input, &mut out, options, None)
