@@ -129,7 +129,7 @@ impl Engine {
                 Some(draft) => {
                     let previous = state.latest.as_ref().map(|p| previously(p, now));
                     let mut draft = draft.clone();
-                    draft.entries.push(fired(n, &plan, previous));
+                    draft.entries.push(self.fired(n, &plan, previous));
                     Change::Open {
                         draft: Box::new(draft),
                         storm: false,
@@ -165,7 +165,7 @@ impl Engine {
     ) -> Change {
         let mut entries = Vec::new();
         if plan.merge.fires() {
-            entries.push(fired(n, plan, None));
+            entries.push(self.fired(n, plan, None));
         }
         if let Some((count, at)) = plan.all_resolved {
             entries.push(TimelineEvent::AlertsResolved { count, at });
@@ -207,6 +207,30 @@ impl Engine {
         }
     }
 
+    /// The timeline entry of the alerts of `n`'s group that started firing (`previous`: the
+    /// group's incident before, in words, when a new one opens): at most [`messages::LISTED`]
+    /// of them, then how many more, and the service they are about.
+    fn fired(&self, n: &Notification, plan: &Plan, previous: Option<String>) -> TimelineEvent {
+        let firing: Vec<String> = plan
+            .merge
+            .newly_firing()
+            .map(|m| timeline_line(&m.alert))
+            .collect();
+        let total = firing.len();
+        let mut alerts: Vec<String> = firing.into_iter().take(messages::LISTED).collect();
+        if total > alerts.len() {
+            alerts.push(format!("… and {} more", total - alerts.len()));
+        }
+        TimelineEvent::AlertsFired {
+            group: n.group_key.clone(),
+            count: count(total),
+            alerts,
+            refired: count(plan.merge.refired.len()),
+            previous,
+            service: Some(self.alerts.service(n).to_owned()),
+        }
+    }
+
     /// The storm incident, opened for `n`'s group: in the alerts channel, about the default
     /// service, as severe as its alerts; paged once for every group that joins it.
     fn storm(&self, n: &Notification, plan: &Plan, by: &Actor, now: DateTime<Utc>) -> Draft {
@@ -228,7 +252,7 @@ impl Engine {
         };
         let detected = n.began().unwrap_or(now).min(now);
         let mut draft = lifecycle::open_at(report, by, detected, now, &self.policy);
-        draft.entries.push(fired(n, plan, None));
+        draft.entries.push(self.fired(n, plan, None));
         draft
     }
 
@@ -397,29 +421,6 @@ impl Engine {
             posted += 1;
         }
         Ok(posted)
-    }
-}
-
-/// The timeline entry of the alerts of `n`'s group that started firing (`previous`: the
-/// group's incident before, in words, when a new one opens): at most [`messages::LISTED`]
-/// of them, then how many more.
-fn fired(n: &Notification, plan: &Plan, previous: Option<String>) -> TimelineEvent {
-    let firing: Vec<String> = plan
-        .merge
-        .newly_firing()
-        .map(|m| timeline_line(&m.alert))
-        .collect();
-    let total = firing.len();
-    let mut alerts: Vec<String> = firing.into_iter().take(messages::LISTED).collect();
-    if total > alerts.len() {
-        alerts.push(format!("… and {} more", total - alerts.len()));
-    }
-    TimelineEvent::AlertsFired {
-        group: n.group_key.clone(),
-        count: count(total),
-        alerts,
-        refired: count(plan.merge.refired.len()),
-        previous,
     }
 }
 
