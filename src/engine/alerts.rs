@@ -92,7 +92,7 @@ impl Engine {
             Err(_) => self.catalog.pick(None).expect("the catalog has a service"),
         };
         let classification = rules.classify(n.firing());
-        let detected = n.began().unwrap_or(now).min(now);
+        let detected = n.detected(now);
         let channel = rules.channel(&service.name);
         let summary = rules::summary(n);
         self.prepare_opening(
@@ -203,7 +203,10 @@ impl Engine {
                 id: incident.id,
                 outcome: Box::new(outcome),
             },
-            Err(_) => Change::Keep,
+            Err(refusal) => {
+                tracing::warn!(incident = %incident.id, %refusal, "the incident's state refused its alerts' timeline entries");
+                Change::Keep
+            }
         }
     }
 
@@ -211,16 +214,9 @@ impl Engine {
     /// group's incident before, in words, when a new one opens): at most [`messages::LISTED`]
     /// of them, then how many more, and the service they are about.
     fn fired(&self, n: &Notification, plan: &Plan, previous: Option<String>) -> TimelineEvent {
-        let firing: Vec<String> = plan
-            .merge
-            .newly_firing()
-            .map(|m| timeline_line(&m.alert))
-            .collect();
-        let total = firing.len();
-        let mut alerts: Vec<String> = firing.into_iter().take(messages::LISTED).collect();
-        if total > alerts.len() {
-            alerts.push(format!("… and {} more", total - alerts.len()));
-        }
+        let total = plan.merge.newly_firing().count();
+        let firing = plan.merge.newly_firing().map(|m| timeline_line(&m.alert));
+        let alerts = messages::listed(firing, total);
         TimelineEvent::AlertsFired {
             group: n.group_key.clone(),
             count: count(total),
@@ -250,7 +246,7 @@ impl Engine {
             classification,
             channel: rules.default_channel(),
         };
-        let detected = n.began().unwrap_or(now).min(now);
+        let detected = n.detected(now);
         let mut draft = lifecycle::open_at(report, by, detected, now, &self.policy);
         draft.entries.push(self.fired(n, plan, None));
         draft
