@@ -226,6 +226,8 @@ fn check_config_warns_that_anyone_may_approve_production_changes_until_approvers
              changes (at P0, P1, P2, P3): no approvers or approver_ids are listed",
             "warning: approvals.scale: anyone but the requester may approve these production \
              changes (at P2, P3)",
+            "warning: approvals.scale (to 0 replicas): anyone but the requester may approve \
+             these production changes (at P0, P1)",
             "warning: approvals.action: ",
         ],
     );
