@@ -348,7 +348,7 @@ async fn help_lists_every_command_and_explains_one() {
         &[
             "/incident-rollback [#ID] [REVISION] — roll the service's Helm release back\n",
             "/incident-report [#ID] — write the post-incident report and close the incident\n",
-            "/incident-approve [REQ] — approve a pending production change\n",
+            "/incident-approve [#ID] [REQ] — approve a pending production change\n",
         ],
     );
     let one = t.say("/incident help resolve").await;
