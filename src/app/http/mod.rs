@@ -1,6 +1,6 @@
 //! The HTTP server of `firewatch serve`: `POST /slack/commands`, `POST /slack/interactions`,
 //! `POST /discord/interactions`, `POST /alerts/alertmanager` ([`super::alerts`]), and the health
-//! routes of [`super::health`]. Handlers answer
+//! routes of [`super::health`], and the web pages of [`crate::web`] when enabled. Handlers answer
 //! within milliseconds: they verify, hand the request to its platform's pipeline (which stores
 //! it in the inbox and starts it in a task) and answer; nothing here waits for the engine, the
 //! cluster or Slack. [`connections`] accepts connections and times them out; [`body`] reads a
