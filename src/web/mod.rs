@@ -16,7 +16,9 @@
 //!   and a limit, insights by a window of weeks.
 
 mod access;
+mod chart;
 mod incidents;
+mod insights;
 pub mod page;
 pub mod password;
 mod status;
@@ -129,6 +131,8 @@ pub fn router(web: Web) -> Router {
         .route("/", get(incidents::active))
         .route("/incidents", get(incidents::history))
         .route("/incidents/{id}", get(incidents::one))
+        .route("/insights", get(insights::page))
+        .route("/insights.csv", get(insights::download))
         .route("/status", get(status::page))
         .route("/status.json", get(status::json))
         .route("/status.atom", get(status::atom))

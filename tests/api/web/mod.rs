@@ -1,9 +1,11 @@
 //! The web pages over real HTTP: access rules ([`access`]), the internal pages and their
-//! filters with hostile text ([`pages`]), the public status page and what it must not show
+//! filters with hostile text ([`pages`]), insights ([`insights`]), the public status page and
+//! what it must not show
 //! ([`status`]), and the pages in headless Chromium ([`browser`]).
 
 mod access;
 mod browser;
+mod insights;
 mod pages;
 mod status;
 
