@@ -396,7 +396,7 @@ async fn incident_page(web: &Web, user: &str, id: &str) -> Result<Markup, Failur
             p.muted { "No action items." }
         } @else {
             ul { @for item in &trail.action_items {
-                li { @if item.done { "✅ " } @else { "⬜ " } (item.n) ". " (item.text) span.muted { " (" (item.by) ")" } }
+                li { (item.n) ". " (item.text) span.muted { " (" (item.by) ")" } " " @if item.done { strong.ok { "done" } } @else { strong { "open" } } }
             } }
         }
         h2 { "Report" }

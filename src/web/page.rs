@@ -39,7 +39,7 @@ pub fn internal(title: &str, section: Section, user: &str, body: Markup) -> Mark
         html! {
             header {
                 nav aria-label="firewatch" {
-                    strong { "🔥 firewatch" }
+                    strong { "firewatch" }
                     (link("/", "Active", Section::Active))
                     (link("/incidents", "History", Section::History))
                     (link("/insights", "Insights", Section::Insights))

@@ -143,7 +143,7 @@ async fn the_incident_page_shows_roles_timeline_changes_verdicts_action_items_an
             "No changes were asked for.",
             "Verification",
             "Action items",
-            "✅ 1. add a latency alert",
+            "1. add a latency alert<span class=\"muted\"> (alice)</span> <strong class=\"ok\">done</strong>",
             "Report",
             "A draft",
             "<h2>Summary</h2>",
