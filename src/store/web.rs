@@ -13,6 +13,19 @@ use crate::incident::{Incident, IncidentId, Severity, Status};
 /// The most incidents a history page shows.
 pub const MAX_PAGE: u32 = 200;
 
+/// How many incidents (by id) one page of a text search reads at most; the page says where it
+/// stopped, and the next one goes on from there.
+pub const SEARCH_SPAN: i64 = 20_000;
+
+/// One page of history.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// The incidents, newest first.
+    pub incidents: Vec<Incident>,
+    /// For a text search: the smallest id it read (incidents below it are not searched yet).
+    pub searched_from: Option<i64>,
+}
+
 /// The widest insights window, in weeks.
 pub const MAX_INSIGHT_WEEKS: u32 = 104;
 
@@ -75,8 +88,9 @@ pub struct Response {
 /// The web side's reads.
 #[async_trait]
 pub trait WebReads: Send + Sync {
-    /// One page of incidents matching `filter`, newest first (at most `filter.limit`).
-    async fn incidents_page(&self, filter: &Filter) -> Result<Vec<Incident>>;
+    /// One page of incidents matching `filter`, newest first (at most `filter.limit`); a text
+    /// search reads at most [`SEARCH_SPAN`] incidents below `filter.before`.
+    async fn incidents_page(&self, filter: &Filter) -> Result<Page>;
 
     /// When each of `ids` last had a status update posted (`/incident-update`); ids without one
     /// are left out.

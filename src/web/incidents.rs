@@ -220,9 +220,16 @@ async fn history_page(web: &Web, user: &str, query: &HistoryQuery) -> Result<Mar
     let mut filter = query.filter()?;
     let limit = filter.limit;
     filter.limit = limit + 1;
-    let mut found = web.reads()?.incidents_page(&filter).await?;
+    let page = web.reads()?.incidents_page(&filter).await?;
+    let mut found = page.incidents;
     let more = found.len() > limit as usize;
     found.truncate(limit as usize);
+    // A text search that read its whole span goes on below it.
+    let next = match (more, found.last(), page.searched_from) {
+        (true, Some(last), _) => Some(last.id),
+        (false, _, Some(from)) if from > 1 => IncidentId::new(from),
+        _ => None,
+    };
     let table = &web.settings.severity;
     let selected = |value: &Option<String>, option: &str| given(value.as_ref()) == Some(option);
     let body = html! {
@@ -256,6 +263,11 @@ async fn history_page(web: &Web, user: &str, query: &HistoryQuery) -> Result<Mar
             label { "Summary contains" input type="search" name="q" value=[given(query.q.as_ref())]; }
             button type="submit" { "Filter" }
         }
+        @if let (Some(from), false) = (page.searched_from, more) {
+            @if from > 1 {
+                p.muted { "Searched incidents from " (format!("#{from}")) " on; “Older incidents” searches further back." }
+            }
+        }
         @if found.is_empty() {
             p { "No incidents match." }
         } @else {
@@ -280,10 +292,8 @@ async fn history_page(web: &Web, user: &str, query: &HistoryQuery) -> Result<Mar
         }
         nav.pager aria-label="pages" {
             @if filter.before.is_some() { a href="/incidents" { "Newest" } }
-            @if more {
-                @if let Some(last) = found.last() {
-                    a href=(query.next(last.id)) rel="next" { "Older incidents" }
-                }
+            @if let Some(next) = next {
+                a href=(query.next(next)) rel="next" { "Older incidents" }
             }
         }
     };

@@ -8,7 +8,7 @@ use sqlx::{AnyPool, Row};
 use super::SqlStore;
 use crate::incident::{Incident, IncidentId, TimelineEvent};
 use crate::store::decode::{entry, incident, millis, time};
-use crate::store::web::{Filter, MAX_PAGE, PublicUpdate, Response, WebReads};
+use crate::store::web::{Filter, MAX_PAGE, Page, PublicUpdate, Response, SEARCH_SPAN, WebReads};
 use crate::store::{Error, Result};
 
 /// The incident columns the history shows (its timers are not needed there).
@@ -29,7 +29,7 @@ fn contains(text: &str) -> String {
 }
 
 /// The `WHERE` clause and its values for `filter` (numbered from `$1`).
-fn conditions(filter: &Filter) -> (String, Vec<Value>) {
+fn conditions(filter: &Filter, searched_from: Option<i64>) -> (String, Vec<Value>) {
     let mut clauses: Vec<String> = Vec::new();
     let mut values: Vec<Value> = Vec::new();
     let mut add = |clause: &str, value: Value| {
@@ -60,6 +60,9 @@ fn conditions(filter: &Filter) -> (String, Vec<Value>) {
     if let Some(before) = filter.before {
         add("i.id < ?", Value::Int(before.get()));
     }
+    if let Some(from) = searched_from {
+        add("i.id >= ?", Value::Int(from));
+    }
     let clause = if clauses.is_empty() {
         String::new()
     } else {
@@ -74,8 +77,23 @@ enum Value {
     Text(String),
 }
 
-async fn incidents_page(pool: &AnyPool, filter: &Filter) -> Result<Vec<Incident>> {
-    let (clause, values) = conditions(filter);
+async fn incidents_page(pool: &AnyPool, filter: &Filter) -> Result<Page> {
+    let searching = filter.text.as_deref().is_some_and(|t| !t.trim().is_empty());
+    let searched_from = if searching {
+        let below = match filter.before {
+            Some(before) => before.get(),
+            None => {
+                let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM incidents")
+                    .fetch_one(pool)
+                    .await?;
+                max.unwrap_or(0) + 1
+            }
+        };
+        Some((below - SEARCH_SPAN).max(1))
+    } else {
+        None
+    };
+    let (clause, values) = conditions(filter, searched_from);
     let limit = filter.limit.clamp(1, MAX_PAGE);
     let sql = format!("{COLUMNS}{clause} ORDER BY i.id DESC LIMIT {limit}");
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -85,7 +103,16 @@ async fn incidents_page(pool: &AnyPool, filter: &Filter) -> Result<Vec<Incident>
             Value::Text(t) => query.bind(t),
         };
     }
-    query.fetch_all(pool).await?.iter().map(incident).collect()
+    let incidents = query
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(incident)
+        .collect::<Result<_>>()?;
+    Ok(Page {
+        incidents,
+        searched_from,
+    })
 }
 
 async fn last_updates(
@@ -164,16 +191,10 @@ async fn incidents_since(
         .collect()
 }
 
-/// Response times: the first mitigation and a missed target read from the timeline's index
-/// on `(incident_id, kind, at)`.
-const RESPONSES: &str = "SELECT i.service, i.severity, i.opened_at, i.acknowledged_at, \
-     i.resolved_at, \
-     (SELECT MIN(t.at) FROM timeline t WHERE t.incident_id = i.id AND (t.kind = 'mutation_applied' \
-       OR (t.kind = 'status_changed' AND (t.detail LIKE '%\"to\":\"mitigating\"%' \
-       OR t.detail LIKE '%\"to\":\"monitoring\"%')))) AS mitigated_at, \
-     (SELECT COUNT(*) FROM timeline t WHERE t.incident_id = i.id \
-       AND t.kind = 'response_target_missed') AS missed \
-     FROM incidents i WHERE i.opened_at >= $1 AND i.opened_at < $2";
+/// Response times: the first mitigation and an escalation are kept on the incident's row by
+/// the timeline (migration 0016), so this reads the incidents of the window by `opened_at` only.
+const RESPONSES: &str = "SELECT service, severity, opened_at, acknowledged_at, resolved_at, \
+     mitigated_at, escalated FROM incidents WHERE opened_at >= $1 AND opened_at < $2";
 
 async fn responses(
     pool: &AnyPool,
@@ -198,7 +219,7 @@ async fn responses(
                 acknowledged: optional("acknowledged_at")?,
                 mitigated: optional("mitigated_at")?,
                 resolved: optional("resolved_at")?,
-                target_missed: row.try_get::<i64, _>("missed")? > 0,
+                target_missed: row.try_get::<i64, _>("escalated")? > 0,
             })
         })
         .collect()
@@ -206,7 +227,7 @@ async fn responses(
 
 #[async_trait]
 impl WebReads for SqlStore {
-    async fn incidents_page(&self, filter: &Filter) -> Result<Vec<Incident>> {
+    async fn incidents_page(&self, filter: &Filter) -> Result<Page> {
         incidents_page(&self.reads, filter).await
     }
 

@@ -14,10 +14,12 @@ async fn insights_show_response_times_and_misses_per_week_and_severity(backend: 
         .await;
     t.advance_minutes(20);
     t.say("/incident-resolve bad deploy | rolled back").await;
-    // #2: acknowledged after 30 minutes (the P0 target is 5), resolved then.
+    // #2: escalated, acknowledged after 30 minutes (the P0 target is 5), resolved then.
     t.console("bob", "b", "/incident-assess search down --sev P0")
         .await;
     t.advance_minutes(30);
+    // The response target's timer fires: firewatch escalates (a missed target either way).
+    t.tick().await;
     t.console("bob", "b", "/incident-ack").await;
     t.console("bob", "b", "/incident-resolve disk full | cleaned up")
         .await;
