@@ -250,3 +250,48 @@ async fn history_filters_and_pages(backend: Backend) {
 }
 
 on_both_backends!(history_filters_and_pages);
+
+/// A text search reads a bounded span of incidents a page, says where it stopped, and the next
+/// page goes on below it until the match is found.
+async fn a_search_reads_a_bounded_span_a_page_and_goes_on_below_it(backend: Backend) {
+    let t = app(backend).await;
+    seed(
+        &t,
+        "freightliner",
+        Severity::P2,
+        "the needle in the haystack",
+        0,
+    )
+    .await;
+    // 20 010 more incidents after it, in one statement.
+    let store = firewatch::store::SqlStore::connect(&t.app.settings.store.url)
+        .await
+        .unwrap();
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 20011) \
+         INSERT INTO incidents (id, summary, service, severity, severity_reason, status, \
+         platform, channel_id, opened_by_platform, opened_by_id, opened_by_name, opened_at) \
+         SELECT i, 'hay ' || i, 'freightliner', 'P3', 'seeded', 'closed', 'console', 'c', \
+         'console', 'seed', 'seed', $1 FROM n",
+    )
+    .bind(crate::helpers::test_start().timestamp_millis())
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let addr = serve(&t).await;
+    let first = get_as_alice(addr, "/incidents?q=needle").await;
+    assert_eq!(listed(&first.body), Vec::<i64>::new());
+    assert_has(
+        &first.body,
+        &[
+            "No incidents match.",
+            "Searched incidents from #12",
+            "href=\"/incidents?q=needle&amp;before=12\" rel=\"next\"",
+        ],
+    );
+    let second = get_as_alice(addr, "/incidents?q=needle&before=12").await;
+    assert_eq!(listed(&second.body), [1]);
+    assert!(!second.body.contains("rel=\"next\""), "{}", second.body);
+}
+
+on_both_backends!(a_search_reads_a_bounded_span_a_page_and_goes_on_below_it);
