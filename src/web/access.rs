@@ -100,7 +100,7 @@ impl Access {
     ///
     /// # Errors
     /// [`Denied`] when the pages are off or the request names nobody allowed.
-    pub fn user(&self, headers: &HeaderMap) -> Result<String, Denied> {
+    pub async fn user(&self, headers: &HeaderMap) -> Result<String, Denied> {
         match self {
             Access::Off => Err(Denied::Off),
             Access::Header(name) => headers
@@ -121,8 +121,17 @@ impl Access {
                 }
                 let listed = users.iter().find(|(n, _)| *n == name);
                 // An unknown name is checked against a listed hash, as long as a known one.
-                let hash = listed.or(users.first()).map(|(_, h)| h.as_str());
-                let ok = hash.is_some_and(|h| password::matches(&secret, h)) && listed.is_some();
+                // argon2 takes tens of milliseconds: it runs off the request threads.
+                let hash = listed.or(users.first()).map(|(_, h)| h.clone());
+                let matched_hash = match hash {
+                    Some(hash) => {
+                        tokio::task::spawn_blocking(move || password::matches(&secret, &hash))
+                            .await
+                            .unwrap_or(false)
+                    }
+                    None => false,
+                };
+                let ok = matched_hash && listed.is_some();
                 if !ok {
                     return Err(denied);
                 }

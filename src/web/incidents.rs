@@ -51,7 +51,7 @@ fn link(incident: &Incident) -> Markup {
 /// `/`: the active incidents, most severe first, with how long since their last update (red
 /// when the next one is overdue).
 pub async fn active(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
-    let user = match web.access.user(&headers) {
+    let user = match web.access.user(&headers).await {
         Ok(user) => user,
         Err(denied) => return denied.into_response(),
     };
@@ -202,7 +202,7 @@ pub async fn history(
     headers: HeaderMap,
     query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Response {
-    let user = match web.access.user(&headers) {
+    let user = match web.access.user(&headers).await {
         Ok(user) => user,
         Err(denied) => return denied.into_response(),
     };
@@ -311,7 +311,7 @@ pub async fn one(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let user = match web.access.user(&headers) {
+    let user = match web.access.user(&headers).await {
         Ok(user) => user,
         Err(denied) => return denied.into_response(),
     };

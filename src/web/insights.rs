@@ -200,7 +200,7 @@ pub async fn page(
     headers: HeaderMap,
     query: Result<Query<InsightsQuery>, QueryRejection>,
 ) -> Response {
-    let user = match web.access.user(&headers) {
+    let user = match web.access.user(&headers).await {
         Ok(user) => user,
         Err(denied) => return denied.into_response(),
     };
@@ -316,7 +316,7 @@ pub async fn download(
     headers: HeaderMap,
     query: Result<Query<InsightsQuery>, QueryRejection>,
 ) -> Response {
-    if let Err(denied) = web.access.user(&headers) {
+    if let Err(denied) = web.access.user(&headers).await {
         return denied.into_response();
     }
     match read(&web, query).await {
