@@ -32,6 +32,7 @@
 //! | terminal escapes, bidi overrides and invisible characters in text from outside | [`text`] (used by every renderer and the report) |
 //! | `bot.toml` | [`config`]; services in [`catalog`] |
 //! | what `/metrics` counts | [`metrics`] |
+//! | the web pages: active incidents, history, one incident, insights, the public status page and feed; who may read them | [`web`] (`access`, `incidents`, `status`, `page`); its reads in [`store::web`] |
 
 pub mod alerts;
 pub mod app;
@@ -53,6 +54,7 @@ pub mod scheduler;
 pub mod store;
 pub mod text;
 pub mod tls;
+pub mod web;
 
 /// An error and its causes on one line (`cannot open the store at x: unable to open database
 /// file`), for logs and the command line. A cause already quoted by its parent is not repeated.

@@ -54,7 +54,8 @@ enum Command {
     /// Serve Slack and Discord: POST /slack/commands, /slack/interactions and
     /// /discord/interactions on server.listen (Slack Socket Mode when slack.app_token is set, the
     /// Discord gateway when discord.mode = "gateway"), POST /alerts/alertmanager when
-    /// alerts.token is set, with GET /healthz, /readyz and /metrics.
+    /// alerts.token is set, with GET /healthz, /readyz and /metrics, and the web pages (/status,
+    /// /incidents, …) when web.enabled = true.
     /// On Ctrl-C or SIGTERM it stops accepting, lets commands in flight finish within
     /// server.shutdown_grace, closes the store and exits 0.
     Serve,
@@ -124,6 +125,11 @@ enum Command {
         #[arg(value_name = "COMMAND")]
         command: Option<String>,
     },
+    /// Print the argon2 hash of a password read from stdin, for a [[web.users]] entry.
+    ///
+    /// Reads one line (the password, without its line break) and prints its PHC string, e.g.
+    /// printf '%s\n' "$PASSWORD" | firewatch web-password
+    WebPassword,
     /// Register the /incident command and its subcommands with Discord (bulk overwrite).
     ///
     /// Needs discord.application_id and discord.bot_token. Without --guild the command is
@@ -133,6 +139,21 @@ enum Command {
         #[arg(long, value_name = "ID")]
         guild: Option<String>,
     },
+}
+
+/// `firewatch web-password`: one line from stdin, its argon2 hash on stdout.
+fn web_password() -> Result<(), String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        return Err("no password on stdin: pipe one line, e.g. printf '%s\\n' \"$PASSWORD\" | firewatch web-password".into());
+    }
+    println!("{}", crate::web::password::hash(password)?);
+    Ok(())
 }
 
 fn user_or_default(user: Option<String>) -> String {
@@ -214,6 +235,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         print!("{}", setup::alertmanager_config(url, credentials_file)?);
         return Ok(());
     }
+    if let Command::WebPassword = &cli.command {
+        return Ok(web_password()?);
+    }
     let settings = Settings::load(&cli.config).map_err(|e| error_chain(&e))?;
     let quiet = matches!(
         cli.command,
@@ -273,6 +297,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::SlackManifest { .. }
         | Command::AlertmanagerConfig { .. }
+        | Command::WebPassword
         | Command::Help { .. } => Ok(()),
         Command::DiscordRegister { guild } => register_discord(&settings, guild.as_deref()).await,
         Command::Report { id, user } => report(settings, id, user_or_default(user)).await,

@@ -315,6 +315,13 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
         alerts: endpoint,
         health,
         bodies: http::body::Bodies::new(limits.body_timeout, http::body::BODY_BUDGET),
+        web: crate::web::Web::new(
+            Arc::clone(&app.store),
+            Arc::clone(&app.engine),
+            Arc::clone(&app.clock),
+            &app.settings,
+        )
+        .map(crate::web::router),
     };
     if let (Some(slack), Some(secret)) = (&slack, &app.settings.slack.signing_secret) {
         state.slack = Some((Arc::clone(slack), Verifier::new(secret)));

@@ -21,12 +21,14 @@ const fn value(name: &'static str, alias: Option<&'static str>) -> OptionSpec {
 }
 
 const ASSESS_OPTIONS: [OptionSpec; 2] = [value("sev", Some("severity")), value("service", None)];
-const UPDATE_OPTIONS: [OptionSpec; 4] = [
+const UPDATE_OPTIONS: [OptionSpec; 5] = [
     value("status", None),
     value("eta", None),
     value("users", None),
     value("impact", None),
+    value("public", None),
 ];
+const RESOLVE_OPTIONS: [OptionSpec; 1] = [value("public", None)];
 const VERIFY_OPTIONS: [OptionSpec; 1] = [OptionSpec {
     name: "smoke-only",
     alias: None,
@@ -37,6 +39,7 @@ fn options_of(name: CommandName) -> &'static [OptionSpec] {
     match name {
         CommandName::Assess => &ASSESS_OPTIONS,
         CommandName::Update => &UPDATE_OPTIONS,
+        CommandName::Resolve => &RESOLVE_OPTIONS,
         CommandName::Verify => &VERIFY_OPTIONS,
         _ => &[],
     }
@@ -144,17 +147,20 @@ fn split_options(name: CommandName, tokens: Vec<Token>) -> Result<Args, ParseErr
             None => (token.text.as_str(), None),
         };
         let key = &flag[2..];
-        let spec = specs
-            .iter()
-            .find(|s| {
-                s.name.eq_ignore_ascii_case(key)
-                    || s.alias.is_some_and(|a| a.eq_ignore_ascii_case(key))
-            })
-            .ok_or_else(|| {
-                args.fail(format!(
-                    "unknown option '{flag}' (to write it as text, quote it or put -- before it)"
-                ))
-            })?;
+        let found = specs.iter().find(|s| {
+            s.name.eq_ignore_ascii_case(key) || s.alias.is_some_and(|a| a.eq_ignore_ascii_case(key))
+        });
+        // A root cause or resolution may quote a flag (`the --force flag`): there only
+        // `--public` is an option.
+        if found.is_none() && name == CommandName::Resolve {
+            args.positionals.push(token);
+            continue;
+        }
+        let spec = found.ok_or_else(|| {
+            args.fail(format!(
+                "unknown option '{flag}' (to write it as text, quote it or put -- before it)"
+            ))
+        })?;
         if args.option(spec.name).is_some() {
             return Err(args.fail(format!("option '--{}' is given twice", spec.name)));
         }

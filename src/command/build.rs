@@ -90,6 +90,7 @@ fn update(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
             .map(|u| UsersAffected::parse(u).map_err(|e| args.fail(format!("--users {e}"))))
             .transpose()?,
         impact: given("impact"),
+        public: public(args)?,
         progress: args.text(pos, "<progress>")?,
     })
 }
@@ -241,7 +242,19 @@ fn resolve(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
     Ok(Command::Resolve {
         root_cause: args.text(cause, "<root cause> before '|'")?,
         resolution: args.text(&resolution, "<resolution> after '|'")?,
+        public: public(args)?,
     })
+}
+
+/// `--public TEXT`: text for everyone; given, it must say something.
+fn public(args: &Args) -> Result<Option<String>, ParseError> {
+    match args.option("public") {
+        None => Ok(None),
+        Some(text) if text.trim().is_empty() => Err(args.fail(
+            "--public needs the text the status page shows, e.g. --public \"Checkout is slow; we are on it.\"",
+        )),
+        Some(text) => Ok(Some(text.trim().to_owned())),
+    }
 }
 
 fn scale(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {

@@ -48,7 +48,7 @@ pub enum Command {
         /// `--service`: a catalog service other than the default.
         service: Option<String>,
     },
-    /// `/incident-update [--status S] [--eta TEXT] [--users COUNT] [--impact TEXT] <progress>`
+    /// `/incident-update [--status S] [--eta TEXT] [--users COUNT] [--impact TEXT] [--public TEXT] <progress>`
     Update {
         /// `--status`: an active status to move to.
         status: Option<Status>,
@@ -58,6 +58,8 @@ pub enum Command {
         users: Option<UsersAffected>,
         /// `--impact`: the business impact, as written (for the report's Impact).
         impact: Option<String>,
+        /// `--public`: text for the public status page, as written.
+        public: Option<String>,
         /// What happened since the last update.
         progress: String,
     },
@@ -82,12 +84,14 @@ pub enum Command {
         /// Who takes it; the caller when absent.
         person: Option<Mention>,
     },
-    /// `/incident-resolve <root cause> | <resolution>`
+    /// `/incident-resolve [--public TEXT] <root cause> | <resolution>`
     Resolve {
         /// What caused it.
         root_cause: String,
         /// What fixed it.
         resolution: String,
+        /// `--public`: the resolution as the public status page tells it.
+        public: Option<String>,
     },
     /// `/incident-status [#ID]`
     Status,

@@ -100,13 +100,15 @@ impl CommandName {
         match self {
             CommandName::Assess => "/incident-assess <description> [--sev P0..P3] [--service NAME]",
             CommandName::Update => {
-                "/incident-update [#ID] [--status investigating|mitigating|monitoring] [--eta TEXT] [--users 1200|~40%|all] [--impact TEXT] <progress>"
+                "/incident-update [#ID] [--status investigating|mitigating|monitoring] [--eta TEXT] [--users 1200|~40%|all] [--impact TEXT] [--public TEXT] <progress>"
             }
             CommandName::Severity => "/incident-severity [#ID] P0..P3 [reason]",
             CommandName::Note => "/incident-note [#ID] <text>",
             CommandName::Ack => "/incident-ack [#ID]",
             CommandName::Role => "/incident-role [#ID] commander|comms|scribe [@person]",
-            CommandName::Resolve => "/incident-resolve [#ID] <root cause> | <resolution>",
+            CommandName::Resolve => {
+                "/incident-resolve [#ID] [--public TEXT] <root cause> | <resolution>"
+            }
             CommandName::Status => "/incident-status [#ID]",
             CommandName::Help => "/incident-help [COMMAND]",
             CommandName::Rollback => "/incident-rollback [#ID] [REVISION]",

@@ -53,7 +53,8 @@ fn quoted_arguments_keep_their_spaces_and_hide_options() {
             eta: Some("30 min".into()),
             users: None,
             impact: None,
-            progress: "scaling  up now".into()
+            progress: "scaling  up now".into(),
+            public: None,
         }
     );
     let inv = ok(r#"/incident-note "--sev is not an option here""#);
@@ -246,14 +247,16 @@ fn resolve_splits_root_cause_from_resolution_at_the_first_unquoted_pipe() {
         inv.command,
         Command::Resolve {
             root_cause: "bad a|b flag".into(),
-            resolution: "rolled back to 41 | verified".into()
+            resolution: "rolled back to 41 | verified".into(),
+            public: None,
         }
     );
     assert_eq!(
         ok("/incident-resolve x|y").command,
         Command::Resolve {
             root_cause: "x".into(),
-            resolution: "y".into()
+            resolution: "y".into(),
+            public: None,
         }
     );
     assert_eq!(
@@ -500,7 +503,8 @@ fn apostrophes_do_not_open_quotes() {
             eta: None,
             users: None,
             impact: None,
-            progress: "it's the cache, we're flushing it".into()
+            progress: "it's the cache, we're flushing it".into(),
+            public: None,
         }
     );
 }
@@ -524,7 +528,8 @@ fn an_option_may_carry_a_quoted_value_after_the_equals_sign() {
             eta: Some("20m".into()),
             users: None,
             impact: None,
-            progress: "still rolling".into()
+            progress: "still rolling".into(),
+            public: None,
         }
     );
     let inv = ok(r#"/incident-update --eta "--soon--" waiting"#);
@@ -545,7 +550,8 @@ fn commands_without_options_take_double_dashes_as_text() {
         inv.command,
         Command::Resolve {
             root_cause: "the --force flag".into(),
-            resolution: "reverted".into()
+            resolution: "reverted".into(),
+            public: None,
         }
     );
 }
@@ -661,4 +667,40 @@ fn an_update_takes_users_as_a_count_and_the_business_impact_as_text() {
         }
         other => panic!("parsed as {other:?}"),
     }
+}
+
+#[test]
+fn public_text_rides_on_an_update_and_a_resolution() {
+    let inv = ok(r#"/incident-update --public "Checkout is slow; a fix is rolling out" scaled up"#);
+    match inv.command {
+        Command::Update {
+            public, progress, ..
+        } => {
+            assert_eq!(
+                public.as_deref(),
+                Some("Checkout is slow; a fix is rolling out")
+            );
+            assert_eq!(progress, "scaled up");
+        }
+        other => panic!("parsed as {other:?}"),
+    }
+    let inv = ok(r#"/incident-resolve --public "Checkout works again" bad flag | reverted"#);
+    assert_eq!(
+        inv.command,
+        Command::Resolve {
+            root_cause: "bad flag".into(),
+            resolution: "reverted".into(),
+            public: Some("Checkout works again".into()),
+        }
+    );
+}
+
+#[test]
+fn empty_public_text_is_refused() {
+    let err = err(r#"/incident-update --public "  " scaled up"#);
+    assert!(
+        err.problem.contains("--public needs the text"),
+        "{}",
+        err.problem
+    );
 }

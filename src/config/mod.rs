@@ -14,6 +14,7 @@ mod secret;
 mod sections;
 mod severity;
 mod store_url;
+mod web;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -36,6 +37,7 @@ pub use sections::{
 };
 pub use severity::{ClassifyRule, LevelSettings, SeverityTable, runbook_rules};
 pub use store_url::{check_url, is_postgres, sqlite_path};
+pub use web::{WebSettings, WebUser};
 
 use crate::interval::Interval;
 
@@ -95,6 +97,8 @@ pub struct Settings {
     pub alerts: AlertSettings,
     /// `[log]`
     pub log: LogSettings,
+    /// `[web]`: the web pages and the status page.
+    pub web: WebSettings,
 }
 
 impl Default for Settings {
@@ -126,6 +130,7 @@ impl Default for Settings {
             verification: VerificationSettings::default(),
             alerts: AlertSettings::default(),
             log: LogSettings::default(),
+            web: WebSettings::default(),
         }
     }
 }
@@ -352,6 +357,7 @@ impl Settings {
         self.check_approvals()?;
         self.check_jobs()?;
         self.check_alerts()?;
+        self.check_web()?;
         check_url(&self.store.url).map_err(|reason| ("store.url".to_owned(), reason))?;
         self.server.listen.parse::<SocketAddr>().map_err(|_| {
             (

@@ -38,6 +38,7 @@ impl Engine {
                 eta,
                 users,
                 impact,
+                public,
                 progress,
             } => {
                 let event = Event::PostUpdate {
@@ -47,7 +48,12 @@ impl Engine {
                     users: users.map(|u| u.to_string()),
                     impact,
                 };
-                self.transition(caller, incident, name, event).await
+                let public = public.map(|text| crate::incident::TimelineEvent::PublicUpdate {
+                    text,
+                    resolved: false,
+                });
+                self.transition_with(caller, incident, name, event, public)
+                    .await
             }
             Command::Severity { severity, reason } => {
                 let event = Event::ChangeSeverity {
@@ -63,7 +69,11 @@ impl Engine {
             Command::Resolve {
                 root_cause,
                 resolution,
-            } => self.resolve(caller, incident, root_cause, resolution).await,
+                public,
+            } => {
+                self.resolve(caller, incident, root_cause, resolution, public)
+                    .await
+            }
             Command::Approve { request } => {
                 self.vote_on(caller, incident, request, Vote::Approve, None)
                     .await

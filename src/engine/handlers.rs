@@ -77,10 +77,27 @@ impl Engine {
         name: CommandName,
         event: Event,
     ) -> Result<Vec<Reply>> {
+        self.transition_with(caller, explicit, name, event, None)
+            .await
+    }
+
+    /// [`Engine::transition`], with `public` (text for the status page) recorded after the
+    /// event's own entries when the state machine accepts it.
+    pub(super) async fn transition_with(
+        &self,
+        caller: &Caller,
+        explicit: Option<IncidentId>,
+        name: CommandName,
+        event: Event,
+        public: Option<TimelineEvent>,
+    ) -> Result<Vec<Reply>> {
         let target = self.target(caller, explicit).await?;
         let now = self.clock.now();
         let decide = |incident: &Incident| {
-            lifecycle::apply(incident, event.clone(), &caller.actor, now, &self.policy)
+            let mut outcome =
+                lifecycle::apply(incident, event.clone(), &caller.actor, now, &self.policy)?;
+            outcome.entries.extend(public.clone());
+            Ok(outcome)
         };
         match self
             .store
@@ -111,13 +128,18 @@ impl Engine {
         explicit: Option<IncidentId>,
         root_cause: String,
         resolution: String,
+        public: Option<String>,
     ) -> Result<Vec<Reply>> {
         let event = Event::Resolve {
             root_cause,
             resolution,
         };
+        let public = public.map(|text| TimelineEvent::PublicUpdate {
+            text,
+            resolved: true,
+        });
         let mut replies = self
-            .transition(caller, explicit, CommandName::Resolve, event)
+            .transition_with(caller, explicit, CommandName::Resolve, event, public)
             .await?;
         if let Some(id) = replies.iter().find_map(|r| r.message.incident) {
             match self.cancel_requests(id).await {

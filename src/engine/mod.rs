@@ -21,6 +21,7 @@ mod messages;
 mod mitigate;
 mod opening;
 pub mod outbox;
+mod page;
 mod read;
 mod report;
 mod roles;

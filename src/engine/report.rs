@@ -131,7 +131,7 @@ impl Engine {
     /// The report of `incident` as written to its file. Text from outside in it (notes, log
     /// lines, alert text) has its hidden characters shown as escapes ([`text::escape_hidden`]):
     /// the file is read in terminals and browsers, and posted as it is.
-    fn report_text(
+    pub(super) fn report_text(
         &self,
         incident: &Incident,
         trail: &Trail,

@@ -33,6 +33,7 @@ mod decode;
 pub mod lock;
 mod sql;
 mod url;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -567,6 +568,11 @@ pub trait Store: Send + Sync {
     /// Ends this process's lease (SQLite: releases the file's lock), waits for the statements
     /// under way and closes the connections; later calls fail.
     async fn close(&self);
+
+    /// What the web pages read (`None`: this store serves no web pages).
+    fn web(&self) -> Option<&dyn web::WebReads> {
+        None
+    }
 }
 
 /// The figures `/performance-test baseline` stored for one service's load job.

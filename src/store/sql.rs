@@ -31,6 +31,7 @@ mod lease;
 mod marks;
 mod outbox;
 mod timers;
+mod web;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -484,6 +485,10 @@ impl Store for SqlStore {
         if let Some(urgent) = &self.urgent {
             urgent.close().await;
         }
+    }
+
+    fn web(&self) -> Option<&dyn super::web::WebReads> {
+        Some(self)
     }
 }
 

@@ -356,7 +356,7 @@ async fn help_lists_every_command_and_explains_one() {
         &one,
         &[
             "ℹ️ /incident-resolve",
-            "Usage: /incident-resolve [#ID] <root cause> | <resolution>",
+            "Usage: /incident-resolve [#ID] [--public TEXT] <root cause> | <resolution>",
         ],
     );
 }

@@ -1,6 +1,6 @@
 //! The HTTP server of `firewatch serve`: `POST /slack/commands`, `POST /slack/interactions`,
 //! `POST /discord/interactions`, `POST /alerts/alertmanager` ([`super::alerts`]), and the health
-//! routes of [`super::health`]. Handlers answer
+//! routes of [`super::health`], and the web pages of [`crate::web`] when enabled. Handlers answer
 //! within milliseconds: they verify, hand the request to its platform's pipeline (which stores
 //! it in the inbox and starts it in a task) and answer; nothing here waits for the engine, the
 //! cluster or Slack. [`connections`] accepts connections and times them out; [`body`] reads a
@@ -48,6 +48,8 @@ pub struct AppState {
     pub health: Health,
     /// How signed requests' bodies are read: within `server.body_timeout` and one budget.
     pub bodies: body::Bodies,
+    /// The web pages' routes ([`crate::web`]), when `[web]` enables them.
+    pub web: Option<Router>,
 }
 
 /// What the server holds every connection to (`[server]`).
@@ -79,6 +81,7 @@ impl From<&ServerSettings> for Limits {
 pub fn router(mut state: AppState) -> Router {
     let health = state.health.clone();
     let alerts = alerts::router(state.alerts.take(), state.bodies.clone());
+    let web = state.web.take().unwrap_or_default();
     Router::new()
         .route("/slack/commands", post(slack_command))
         .route("/slack/interactions", post(slack_interaction))
@@ -86,6 +89,7 @@ pub fn router(mut state: AppState) -> Router {
         .with_state(Arc::new(state))
         .merge(alerts)
         .merge(health::router(health))
+        .merge(web)
 }
 
 /// Serves until `shutdown` completes, within `limits` ([`connections`]), then waits up to

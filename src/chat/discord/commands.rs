@@ -76,6 +76,7 @@ fn options(name: CommandName, max_replicas: u32) -> Vec<Value> {
                 false,
             ),
             string("impact", "the business impact", false),
+            string("public", "text for the public status page", false),
         ],
         CommandName::Severity => vec![
             choices("level", "the new severity", true, &severities),
@@ -89,6 +90,11 @@ fn options(name: CommandName, max_replicas: u32) -> Vec<Value> {
         CommandName::Resolve => vec![
             string("root_cause", "what caused it", true),
             string("resolution", "what fixed it", true),
+            string(
+                "public",
+                "the resolution as the public status page tells it",
+                false,
+            ),
         ],
         CommandName::Rollback => vec![integer(
             "revision",

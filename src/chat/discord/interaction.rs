@@ -167,6 +167,7 @@ fn command_line(data: &Value) -> Option<String> {
     flag("eta", "eta");
     flag("users", "users");
     flag("impact", "impact");
+    flag("public", "public");
     if get("smoke_only").and_then(Value::as_bool) == Some(true) {
         line.push_str(" --smoke-only");
     }

@@ -21,6 +21,7 @@ impl TimelineEvent {
             | E::Closed { .. }
             | E::FollowupAdded { .. }
             | E::FollowupDone { .. } => self.describe_course(),
+            E::PublicUpdate { text, .. } => format!("public update: {text}"),
             E::ResponseTargetMissed { .. }
             | E::UpdateOverdue { .. }
             | E::Evidence { .. }

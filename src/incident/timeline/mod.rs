@@ -297,6 +297,14 @@ pub enum TimelineEvent {
         /// When the last of them resolved.
         at: DateTime<Utc>,
     },
+    /// Text for everyone (`--public`): the only part of an incident the status page shows.
+    PublicUpdate {
+        /// What it says.
+        text: String,
+        /// True when it came with the resolution.
+        #[serde(default)]
+        resolved: bool,
+    },
 }
 
 impl TimelineEvent {

@@ -10,6 +10,7 @@ use firewatch::config::Settings;
 use firewatch::ops::API_CALLS;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, Namespace, Secret, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -22,6 +23,7 @@ mod grafana;
 mod pod;
 mod production;
 mod rbac;
+mod web;
 
 fn deploy() -> PathBuf {
     repo().join("deploy")
@@ -45,6 +47,7 @@ struct Manifests {
     deployments: Vec<Deployment>,
     services: Vec<Service>,
     budgets: Vec<PodDisruptionBudget>,
+    network_policies: Vec<NetworkPolicy>,
     /// Strategic merge patches, as written (partial objects).
     patches: Vec<Value>,
     /// `configMapGenerator` files: (ConfigMap name, path).
@@ -127,6 +130,7 @@ fn resource(path: &Path, into: &mut Manifests) {
         "Deployment" => into.deployments.push(typed(path, &raw)),
         "Service" => into.services.push(typed(path, &raw)),
         "PodDisruptionBudget" => into.budgets.push(typed(path, &raw)),
+        "NetworkPolicy" => into.network_policies.push(typed(path, &raw)),
         other => panic!("{}: unexpected kind {other}", path.display()),
     }
 }

@@ -12,6 +12,7 @@ async fn serve_health(health: Health) -> SocketAddr {
         alerts: None,
         health,
         bodies: http::body::Bodies::new(std::time::Duration::from_secs(10), 1 << 20),
+        web: None,
     };
     let routes = http::router(state);
     tokio::spawn(async move { axum::serve(listener, routes).await });
