@@ -47,7 +47,7 @@ mod tests {
     fn open_approvals_and_unscoped_platforms_are_warned_about_until_set() {
         let mut settings = Settings::default();
         let said = warnings(&settings);
-        assert_eq!(said.len(), 3, "{said:?}");
+        assert_eq!(said.len(), 4, "{said:?}");
         assert!(
             said[0].starts_with("approvals.rollback: anyone but the requester may approve")
                 && said[0].contains("(at P0, P1, P2, P3)"),
@@ -55,7 +55,13 @@ mod tests {
         );
         // Scaling needs no approval at P0/P1 by default: only P2 and P3 are open.
         assert!(said[1].starts_with("approvals.scale:") && said[1].contains("(at P2, P3)"));
-        assert!(said[2].starts_with("approvals.action:"));
+        // A scale to 0 always needs an approval, so at P0/P1 it is open to anyone.
+        assert!(
+            said[2].starts_with("approvals.scale (to 0 replicas):")
+                && said[2].contains("(at P0, P1)"),
+            "{said:?}"
+        );
+        assert!(said[3].starts_with("approvals.action:"));
         settings.slack.bot_token = Some(Secret::new("xoxb-1"));
         settings.discord.application_id = Some("123456789012345678".into());
         let said = warnings(&settings);

@@ -225,11 +225,11 @@ pub fn open_to_anyone(settings: &ApprovalSettings) -> Vec<(String, Vec<Severity>
         } else {
             Vec::new()
         };
+        if !as_configured.is_empty() {
+            found.push((key.clone(), as_configured));
+        }
         if !to_zero.is_empty() {
             found.push((format!("{key} (to 0 replicas)"), to_zero));
-        }
-        if !as_configured.is_empty() {
-            found.push((key, as_configured));
         }
     }
     found
