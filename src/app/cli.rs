@@ -127,7 +127,8 @@ enum Command {
     },
     /// Print the argon2 hash of a password read from stdin, for a [[web.users]] entry.
     ///
-    /// Reads one line (the password, without its line break) and prints its PHC string, e.g.
+    /// On a terminal it asks for the password twice without showing it; piped, it reads one
+    /// line (the password, without its line break). It prints the PHC string, e.g.
     /// printf '%s\n' "$PASSWORD" | firewatch web-password
     WebPassword,
     /// Register the /incident command and its subcommands with Discord (bulk overwrite).
@@ -141,19 +142,49 @@ enum Command {
     },
 }
 
-/// `firewatch web-password`: one line from stdin, its argon2 hash on stdout.
+/// `firewatch web-password`: the password from stdin (asked twice, unseen, on a terminal), its
+/// argon2 hash on stdout.
 fn web_password() -> Result<(), String> {
+    let password = if std::io::stdin().is_terminal() {
+        let first = unseen("Password: ")?;
+        if unseen("Again: ")? != first {
+            return Err("the two passwords differ; nothing was printed".into());
+        }
+        first
+    } else {
+        read_password_line()?
+    };
+    if password.is_empty() {
+        return Err("no password on stdin: pipe one line, e.g. printf '%s\\n' \"$PASSWORD\" | firewatch web-password".into());
+    }
+    println!("{}", crate::web::password::hash(&password)?);
+    Ok(())
+}
+
+/// One line from stdin, without its line break.
+fn read_password_line() -> Result<String, String> {
     let mut line = String::new();
     std::io::stdin()
         .read_line(&mut line)
         .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
     let password = line.strip_suffix('\n').unwrap_or(&line);
-    let password = password.strip_suffix('\r').unwrap_or(password);
-    if password.is_empty() {
-        return Err("no password on stdin: pipe one line, e.g. printf '%s\\n' \"$PASSWORD\" | firewatch web-password".into());
-    }
-    println!("{}", crate::web::password::hash(password)?);
-    Ok(())
+    Ok(password.strip_suffix('\r').unwrap_or(password).to_owned())
+}
+
+/// Asks for a password on the terminal (the prompt on stderr) with echo off, restored after.
+fn unseen(prompt: &str) -> Result<String, String> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    let stdin = std::io::stdin();
+    let cannot = |e: nix::Error| format!("cannot turn off the terminal's echo: {e}");
+    let before = tcgetattr(&stdin).map_err(cannot)?;
+    let mut quiet = before.clone();
+    quiet.local_flags.remove(LocalFlags::ECHO);
+    quiet.local_flags.insert(LocalFlags::ECHONL);
+    eprint!("{prompt}");
+    tcsetattr(&stdin, SetArg::TCSAFLUSH, &quiet).map_err(cannot)?;
+    let read = read_password_line();
+    tcsetattr(&stdin, SetArg::TCSAFLUSH, &before).map_err(cannot)?;
+    read
 }
 
 fn user_or_default(user: Option<String>) -> String {

@@ -668,3 +668,49 @@ fn a_console_on_a_terminal_edits_lines_and_keeps_their_history() {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+#[test]
+fn web_password_on_a_terminal_asks_twice_and_shows_nothing_typed() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux's `script` is not installed");
+        return;
+    }
+    let run = |first: &str, again: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let asking = format!("{} web-password", env!("CARGO_BIN_EXE_firewatch"));
+        let mut script = Command::new("script");
+        script.args(["-qefc", &asking, "/dev/null"]);
+        let mut child = on_store(script, &dir.path().join("unused.db"))
+            .spawn()
+            .unwrap();
+        let mut keys = child.stdin.take().unwrap();
+        let screen = Screen::of(child.stdout.take().unwrap());
+        screen.wait_for("Password: ", 1);
+        keys.write_all(format!("{first}\r").as_bytes()).unwrap();
+        screen.wait_for("Again: ", 1);
+        keys.write_all(format!("{again}\r").as_bytes()).unwrap();
+        let status = child.wait().unwrap();
+        (status, screen.text())
+    };
+    let (status, shown) = run("correct horse", "correct horse");
+    assert!(status.success(), "{shown}");
+    assert_has(&shown, &["$argon2id$"]);
+    assert!(
+        !shown.contains("correct horse"),
+        "the password was echoed: {shown}"
+    );
+    // Piped, it reads one line as it is.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let piped = firewatch(&["web-password"], &db, "correct horse\n");
+    assert!(piped.status.success(), "{}", text(&piped.stderr));
+    let hashed = text(&piped.stdout);
+    assert!(hashed.starts_with("$argon2id$"), "{hashed}");
+    let empty = firewatch(&["web-password"], &db, "\n");
+    assert!(!empty.status.success());
+    assert_has(&text(&empty.stderr), &["no password on stdin"]);
+    let (status, shown) = run("correct horse", "correct hose");
+    assert!(!status.success(), "{shown}");
+    assert_has(&shown, &["the two passwords differ"]);
+    assert!(!shown.contains("$argon2"), "{shown}");
+}
