@@ -24,6 +24,7 @@ use crate::notify::{self, Templates};
 use crate::ops::jobs::Verification;
 use crate::ops::{self, Cluster};
 use crate::store::{self, Access, Store};
+use crate::tracker::{self, github::GithubCourier};
 
 /// Why firewatch could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +50,9 @@ pub enum Error {
     /// `[alerts]` names a severity or a channel that does not exist.
     #[error(transparent)]
     Alerts(#[from] alerts::rules::Invalid),
+    /// The GitHub REST client could not be built.
+    #[error("github: {0}")]
+    Github(#[from] reqwest::Error),
 }
 
 /// A running firewatch: the engine and what it is built from.
@@ -159,6 +163,17 @@ pub async fn build(
             Arc::new(DiscordCourier::new(Arc::clone(api))),
         );
     }
+    let github = tracker::Github::from_settings(Arc::new(settings.clone()))?.map(Arc::new);
+    if let Some(github) = &github {
+        sender.carry(
+            tracker::github::KIND,
+            Arc::new(GithubCourier::new(
+                Arc::clone(github),
+                Arc::clone(&store),
+                Arc::clone(&clock),
+            )),
+        );
+    }
     let posts = Arc::new(sender);
     if slack_api.is_some() {
         let outbox = SlackOutbox::new(Arc::clone(&posts), Arc::clone(&roles));
@@ -209,6 +224,10 @@ pub async fn build(
         metrics: Arc::clone(&metrics),
         alerts: Arc::new(alerts),
     });
+    let engine = match github {
+        Some(github) => engine.with_tracker(github, Arc::clone(&posts)),
+        None => engine,
+    };
     Ok(App {
         engine: Arc::new(engine),
         store,

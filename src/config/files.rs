@@ -45,6 +45,12 @@ impl Settings {
             &self.alerts.token_file,
             base,
         )?;
+        secret_from_file(
+            "github.token",
+            &mut self.github.token,
+            &self.github.token_file,
+            base,
+        )?;
         if let Some(file) = &self.store.url_file {
             // `url` always has a value (its default): "both" means it was changed.
             if *self.store.url != *DEFAULT_STORE_URL {

@@ -14,6 +14,7 @@ mod secret;
 mod sections;
 mod severity;
 mod store_url;
+mod tracker;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -36,6 +37,7 @@ pub use sections::{
 };
 pub use severity::{ClassifyRule, LevelSettings, SeverityTable, runbook_rules};
 pub use store_url::{check_url, is_postgres, sqlite_path};
+pub use tracker::{FollowupSettings, GITHUB_API, GithubSettings, Tracker};
 
 use crate::interval::Interval;
 
@@ -95,6 +97,10 @@ pub struct Settings {
     pub alerts: AlertSettings,
     /// `[log]`
     pub log: LogSettings,
+    /// `[github]`: the GitHub REST API action items are filed with.
+    pub github: GithubSettings,
+    /// `[followups]`: where action items are filed.
+    pub followups: FollowupSettings,
 }
 
 impl Default for Settings {
@@ -126,6 +132,8 @@ impl Default for Settings {
             verification: VerificationSettings::default(),
             alerts: AlertSettings::default(),
             log: LogSettings::default(),
+            github: GithubSettings::default(),
+            followups: FollowupSettings::default(),
         }
     }
 }
@@ -352,6 +360,7 @@ impl Settings {
         self.check_approvals()?;
         self.check_jobs()?;
         self.check_alerts()?;
+        self.check_tracker()?;
         check_url(&self.store.url).map_err(|reason| ("store.url".to_owned(), reason))?;
         self.server.listen.parse::<SocketAddr>().map_err(|_| {
             (

@@ -143,6 +143,10 @@ pub struct ServiceSettings {
     /// applies when unset).
     #[serde(default)]
     pub alerts_channel: Option<String>,
+    /// The GitHub repository (`owner/name`) this service's action items are filed in
+    /// (`[github] repo` applies when unset).
+    #[serde(default)]
+    pub github_repo: Option<String>,
 }
 
 /// `[roles.NAME]`: who a role is on each platform.

@@ -26,6 +26,7 @@ mod report;
 mod roles;
 mod steps;
 mod timers;
+mod tracked;
 mod verify;
 
 use std::collections::hash_map::RandomState;
@@ -213,6 +214,8 @@ pub struct Engine {
     /// When requests a gone process left running are looked for next (`None`: on the next
     /// scheduler pass).
     next_recovery: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Where action items are filed as issues (`[followups] tracker`), when anywhere.
+    tracker: Option<(Arc<crate::tracker::Github>, Arc<crate::delivery::Sender>)>,
 }
 
 impl Engine {
@@ -240,7 +243,19 @@ impl Engine {
             jobs_resumed: AtomicBool::new(false),
             background: TaskTracker::new(),
             next_recovery: std::sync::Mutex::new(None),
+            tracker: None,
         }
+    }
+
+    /// This engine, filing action items as issues with `tracker` through `sender`'s outbox.
+    #[must_use]
+    pub fn with_tracker(
+        mut self,
+        tracker: Arc<crate::tracker::Github>,
+        sender: Arc<crate::delivery::Sender>,
+    ) -> Self {
+        self.tracker = Some((tracker, sender));
+        self
     }
 
     /// What incidents alert groups open (`[alerts]`).

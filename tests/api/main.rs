@@ -26,3 +26,4 @@ mod store;
 mod store_faults;
 mod support;
 mod timers;
+mod tracker;

@@ -20,7 +20,8 @@ impl TimelineEvent {
             | E::ChannelBound { .. }
             | E::Closed { .. }
             | E::FollowupAdded { .. }
-            | E::FollowupDone { .. } => self.describe_course(),
+            | E::FollowupDone { .. }
+            | E::FollowupFiled { .. } => self.describe_course(),
             E::ResponseTargetMissed { .. }
             | E::UpdateOverdue { .. }
             | E::Evidence { .. }
@@ -102,6 +103,9 @@ impl TimelineEvent {
             }
             TimelineEvent::FollowupAdded { text } => format!("follow-up added: {text}"),
             TimelineEvent::FollowupDone { n } => format!("follow-up {n} done"),
+            TimelineEvent::FollowupFiled { n, key, url } => {
+                format!("follow-up {n} filed as {key} ({url})")
+            }
             other => unreachable!("describe() routes {} elsewhere", other.kind()),
         }
     }

@@ -1,0 +1,153 @@
+//! `[github]` and `[followups]`: where `/incident-followup` files its action items. With
+//! `[followups] tracker = "github"`, each action item becomes an issue in the service's
+//! `github_repo` (or `[github] repo`), filed through the store's outbox. `bot.toml.example`
+//! documents each key.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Secret, Settings};
+
+/// GitHub's REST API.
+pub const GITHUB_API: &str = "https://api.github.com";
+
+/// `[github]`: the GitHub (or GitHub Enterprise Server) REST API and the token it is called with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GithubSettings {
+    /// The REST API's base URL: `https://api.github.com`, or `https://HOST/api/v3` for GitHub
+    /// Enterprise Server.
+    pub api_url: String,
+    /// A fine-grained personal access token or a GitHub App installation token; set it with
+    /// `FIREWATCH__GITHUB__TOKEN`.
+    pub token: Option<Secret>,
+    /// A file holding the token (a Kubernetes Secret mount), instead of `token`.
+    pub token_file: Option<PathBuf>,
+    /// The repository (`owner/name`) of services without a `github_repo`.
+    pub repo: Option<String>,
+    /// Labels every filed issue gets (besides its severity, `P0` … `P3`).
+    #[serde(deserialize_with = "super::string_list")]
+    pub labels: Vec<String>,
+}
+
+impl Default for GithubSettings {
+    fn default() -> Self {
+        Self {
+            api_url: GITHUB_API.to_owned(),
+            token: None,
+            token_file: None,
+            repo: None,
+            labels: vec!["incident-followup".to_owned()],
+        }
+    }
+}
+
+/// Which tracker action items are filed in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tracker {
+    /// Kept in firewatch's store only.
+    #[default]
+    None,
+    /// Filed as GitHub issues.
+    Github,
+}
+
+/// `[followups]`: where action items are filed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FollowupSettings {
+    /// `"none"` (the store only) or `"github"`.
+    pub tracker: Tracker,
+}
+
+impl Settings {
+    /// The repository (`owner/name`) the action items of `service` are filed in: the service's
+    /// `github_repo`, else `[github] repo`.
+    pub fn github_repo(&self, service: &str) -> Option<&str> {
+        self.services
+            .iter()
+            .find(|s| s.name == service)
+            .and_then(|s| s.github_repo.as_deref())
+            .or(self.github.repo.as_deref())
+    }
+
+    /// Checks that the tracker chosen can be reached: a token, a repository for every service,
+    /// repository names of the form `owner/name`.
+    pub(super) fn check_tracker(&self) -> Result<(), (String, String)> {
+        let github = &self.github;
+        if !github.api_url.starts_with("https://") && !github.api_url.starts_with("http://") {
+            return Err((
+                "github.api_url".into(),
+                format!("'{}' is not an http(s) URL", github.api_url),
+            ));
+        }
+        if let Some(repo) = &github.repo
+            && !is_repo(repo)
+        {
+            return Err(("github.repo".into(), not_a_repo(repo)));
+        }
+        for (i, service) in self.services.iter().enumerate() {
+            if let Some(repo) = &service.github_repo
+                && !is_repo(repo)
+            {
+                return Err((format!("services[{i}].github_repo"), not_a_repo(repo)));
+            }
+        }
+        if self.followups.tracker != Tracker::Github {
+            return Ok(());
+        }
+        if github.token.is_none() {
+            return Err((
+                "github.token".into(),
+                "followups.tracker = \"github\" needs a token (FIREWATCH__GITHUB__TOKEN or \
+                 github.token_file) with Issues: read and write on the repositories"
+                    .into(),
+            ));
+        }
+        for (i, service) in self.services.iter().enumerate() {
+            if self.github_repo(&service.name).is_none() {
+                return Err((
+                    format!("services[{i}].github_repo"),
+                    format!(
+                        "followups.tracker = \"github\" needs a repository for service '{}': \
+                         set its github_repo or github.repo",
+                        service.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `repo` reads `owner/name` (letters, digits, `-`, `_`, `.`).
+fn is_repo(repo: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p != "."
+            && p != ".."
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    matches!(repo.split_once('/'), Some((owner, name)) if part(owner) && part(name))
+}
+
+fn not_a_repo(repo: &str) -> String {
+    format!("'{repo}' is not a repository (owner/name)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_repo;
+
+    #[test]
+    fn repositories_read_owner_slash_name() {
+        assert!(is_repo("acme/freightliner"));
+        assert!(is_repo("acme-inc/web.site_2"));
+        for bad in ["acme", "acme/", "/x", "a/b/c", "a/..", "a b/c", "a/b?x"] {
+            assert!(!is_repo(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Action items in the tracker (`[followups] tracker`): after `/incident-followup` commits an
+//! item or its tick, the post that files or closes its issue is stored in the outbox
+//! ([`crate::tracker`]); before a report is rendered, each filed item's state is read from the
+//! tracker, so an issue closed there is ticked.
+
+use super::Engine;
+use crate::incident::IncidentId;
+use crate::incident::trail::{self, Trail};
+
+impl Engine {
+    /// Files the newest action item of `id` that reads `text` (just added) in the tracker.
+    pub(super) async fn file_item(&self, id: IncidentId, text: &str) {
+        let Some((tracker, sender)) = &self.tracker else {
+            return;
+        };
+        let (incident, timeline) = match self.incident_and_timeline(id).await {
+            Some(found) => found,
+            None => return,
+        };
+        let items = trail::derive(&incident, &timeline).action_items;
+        if let Some(item) = items.iter().rev().find(|i| i.text == text) {
+            tracker.file(sender, &incident, item.n, text).await;
+        }
+    }
+
+    /// Closes the issue of action item `n` of `id` (just ticked) in the tracker.
+    pub(super) async fn close_item(&self, id: IncidentId, n: u32) {
+        let Some((tracker, sender)) = &self.tracker else {
+            return;
+        };
+        if let Ok(Some(incident)) = self.store.incident(id).await {
+            tracker.close(sender, &incident, n).await;
+        }
+    }
+
+    /// Marks `trail`'s action items as the tracker has them now: an item whose issue is closed
+    /// there is done, one not filed yet says so.
+    pub(super) async fn track(&self, trail: &mut Trail) {
+        let Some((tracker, _)) = &self.tracker else {
+            return;
+        };
+        let reads = trail.action_items.iter().map(|item| async {
+            match &item.issue {
+                Some((key, _)) => tracker.closed(key).await,
+                None => None,
+            }
+        });
+        let states = futures::future::join_all(reads).await;
+        for (item, closed) in trail.action_items.iter_mut().zip(states) {
+            item.unfiled = item.issue.is_none();
+            if closed == Some(true) {
+                item.done = true;
+            }
+        }
+    }
+
+    async fn incident_and_timeline(
+        &self,
+        id: IncidentId,
+    ) -> Option<(
+        crate::incident::Incident,
+        Vec<crate::incident::TimelineEntry>,
+    )> {
+        let incident = self.store.incident(id).await.ok().flatten()?;
+        let timeline = self.store.timeline(id).await.ok()?;
+        Some((incident, timeline))
+    }
+}
