@@ -164,15 +164,15 @@ pub async fn build(
         );
     }
     let github = tracker::Github::from_settings(Arc::new(settings.clone()))?.map(Arc::new);
-    if let Some(github) = &github {
-        sender.carry(
-            tracker::github::KIND,
-            Arc::new(GithubCourier::new(
-                Arc::clone(github),
-                Arc::clone(&store),
-                Arc::clone(&clock),
-            )),
-        );
+    let github_courier = github.as_ref().map(|github| {
+        Arc::new(GithubCourier::new(
+            Arc::clone(github),
+            Arc::clone(&store),
+            Arc::clone(&clock),
+        ))
+    });
+    if let Some(courier) = &github_courier {
+        sender.carry(tracker::github::KIND, Arc::clone(courier) as _);
     }
     let posts = Arc::new(sender);
     if slack_api.is_some() {
@@ -188,6 +188,9 @@ pub async fn build(
         }
     }
     let outbox = Arc::new(router);
+    if let Some(courier) = &github_courier {
+        courier.tell_channels_with(Arc::clone(&outbox) as _);
+    }
     let cluster = match ops::connect(&settings).await {
         Ok(cluster) => Ok(Arc::new(cluster) as Arc<dyn Cluster>),
         Err(e) => {

@@ -3,7 +3,8 @@
 //! for (`Authorization: Bearer`, `Accept: application/vnd.github+json`,
 //! `X-GitHub-Api-Version: 2022-11-28`, a `User-Agent`).
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,9 +15,11 @@ use serde_json::{Value, json};
 use crate::clock::Clock;
 use crate::config::{Secret, Settings, Tracker};
 use crate::delivery::{Courier, Sender, Sent};
+use crate::engine::outbox::Outbox;
 use crate::incident::lifecycle::Outcome;
 use crate::incident::timers::BOT_NAME;
 use crate::incident::{Actor, Incident, IncidentId, Platform, TimelineEvent};
+use crate::message::Message;
 use crate::store::{Post, Store, Updated};
 
 /// The outbox kind of GitHub issue posts.
@@ -286,6 +289,11 @@ pub struct GithubCourier {
     github: Arc<Github>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// Where an incident's channel is told that GitHub did not take an item.
+    channels: OnceLock<Arc<dyn Outbox>>,
+    /// The incidents whose channel was told of a failure since their last post went through:
+    /// a channel hears of an outage once, not at every retry.
+    told: Mutex<HashSet<IncidentId>>,
 }
 
 impl GithubCourier {
@@ -295,6 +303,50 @@ impl GithubCourier {
             github,
             store,
             clock,
+            channels: OnceLock::new(),
+            told: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Tells incidents' channels through `channels` when GitHub does not take an item.
+    pub fn tell_channels_with(&self, channels: Arc<dyn Outbox>) {
+        let _ = self.channels.set(channels);
+    }
+
+    /// Tells `incident`'s channel, once until a post of it goes through, that `what` was not
+    /// done and why (`sent`).
+    async fn tell(&self, incident: IncidentId, what: &str, sent: &Sent) {
+        let (why, then) = match sent {
+            Sent::Delivered => {
+                self.told.lock().expect("not poisoned").remove(&incident);
+                return;
+            }
+            Sent::Retry { reason, .. } => (
+                reason,
+                "It is kept in firewatch and done by a retry from the outbox when GitHub takes it.",
+            ),
+            Sent::Refused(reason) => (
+                reason,
+                "It is not retried: the item stays in firewatch. Fix the token or the repository, \
+                 then add the item again.",
+            ),
+        };
+        if !self.told.lock().expect("not poisoned").insert(incident) {
+            return;
+        }
+        let Some(channels) = self.channels.get() else {
+            return;
+        };
+        let Ok(Some(found)) = self.store.incident(incident).await else {
+            return;
+        };
+        let message = Message::notice(
+            format!("⚠️ GitHub did not take this: {what}"),
+            &format!("{why}.\n{then}"),
+        )
+        .about(incident);
+        if let Err(e) = channels.post(&found.channel, &message).await {
+            tracing::warn!(incident = %incident, error = %e, "cannot tell the channel that GitHub did not take an item");
         }
     }
 
@@ -340,14 +392,29 @@ impl Courier for GithubCourier {
             Ok(op) => op,
             Err(e) => return Sent::Refused(format!("not a GitHub post: {e}")),
         };
-        match &op {
+        let (incident, what) = match &op {
+            Op::Create { incident, n, .. } => (*incident, format!("filing action item {n}")),
+            Op::Close { incident, n, .. } => {
+                (*incident, format!("closing action item {n}'s issue"))
+            }
+        };
+        let sent = self.apply(&op).await;
+        self.tell(incident, &what, &sent).await;
+        sent
+    }
+}
+
+impl GithubCourier {
+    /// Makes the change `op` says on GitHub once.
+    async fn apply(&self, op: &Op) -> Sent {
+        match op {
             Op::Create {
                 repo, incident, n, ..
             } => match self.key(*incident, *n).await {
                 Err(sent) => sent,
                 // Filed by an earlier try whose answer came after it was given up for lost.
                 Ok(Some(_)) => Sent::Delivered,
-                Ok(None) => match self.github.create(&op).await {
+                Ok(None) => match self.github.create(op).await {
                     Ok((key, url)) => self.record(*incident, *n, key, url).await,
                     Err(failed) => failed.sent(repo),
                 },

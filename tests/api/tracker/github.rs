@@ -222,3 +222,32 @@ async fn refusals_name_the_repository_and_what_the_token_lacks() {
         assert_eq!(github.lines().len(), 1, "{status}");
     }
 }
+
+#[tokio::test]
+async fn the_channel_is_told_once_while_github_is_down() {
+    let (t, github) = spawn(Backend::Sqlite).await;
+    t.say("/incident-assess API returning 500s").await;
+    let posted = t.record_posts();
+    github.fail(3, 503);
+    t.say("/incident-followup alert on the 5xx rate").await;
+    for _ in 0..4 {
+        t.app.posts.deliver_due().await;
+        t.clock.advance(chrono::TimeDelta::seconds(10));
+    }
+    assert_eq!(filed(&t).await.len(), 1, "filed once GitHub answers");
+    let told: Vec<String> = posted
+        .take()
+        .iter()
+        .map(|m| m.plain_text())
+        .filter(|m| m.contains("GitHub did not take"))
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_has(
+        &told[0],
+        &[
+            "⚠️ GitHub did not take this: filing action item 1",
+            "GitHub answered 503 for acme/freightliner",
+            "It is kept in firewatch and done by a retry from the outbox",
+        ],
+    );
+}
