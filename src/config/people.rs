@@ -26,6 +26,8 @@ pub struct PersonSettings {
     /// Terminal user names (`firewatch console --as NAME`).
     #[serde(deserialize_with = "super::string_list")]
     pub console: Vec<String>,
+    /// Their GitHub login: action items assigned to them are assigned to it.
+    pub github: Option<String>,
 }
 
 impl PersonSettings {

@@ -175,6 +175,9 @@ impl Engine {
         let id = target.id;
         let event = match followup {
             Followup::Add(text) => FollowUp::Add(text),
+            Followup::Assign(n, person) => {
+                return self.assign_item(caller, &target, n, &person).await;
+            }
             Followup::Done(n) => {
                 let timeline = self.store.timeline(target.id).await?;
                 let items = trail::derive(&target, &timeline).action_items;

@@ -3,9 +3,11 @@
 //! ([`crate::tracker`]); before a report is rendered, each filed item's state is read from the
 //! tracker, so an issue closed there is ticked.
 
-use super::Engine;
-use crate::incident::IncidentId;
+use super::{Caller, Engine, Reply, Result, refuse, to_channel};
+use crate::command::Mention;
 use crate::incident::trail::{self, Trail};
+use crate::incident::{Incident, IncidentId};
+use crate::message::Message;
 
 impl Engine {
     /// Files the newest action item of `id` that reads `text` (just added) in the tracker.
@@ -31,6 +33,52 @@ impl Engine {
         if let Ok(Some(incident)) = self.store.incident(id).await {
             tracker.close(sender, &incident, n).await;
         }
+    }
+
+    /// `/incident-followup N @person`: assigns item `n`'s issue to the person's GitHub login.
+    pub(super) async fn assign_item(
+        &self,
+        caller: &Caller,
+        incident: &Incident,
+        n: u32,
+        person: &Mention,
+    ) -> Result<Vec<Reply>> {
+        let id = incident.id;
+        let Some((tracker, sender)) = &self.tracker else {
+            return Err(refuse(
+                "Action items are assigned in a tracker",
+                "Set [followups] tracker = \"github\" to file them as issues; \
+                 /incident-followup N @person then assigns one.",
+            ));
+        };
+        let timeline = self.store.timeline(id).await?;
+        let items = trail::derive(incident, &timeline).action_items;
+        if !items.iter().any(|i| i.n == n) {
+            return Err(refuse(
+                format!("There is no action item {n} on {id}"),
+                format!("/incident-status {id} lists its action items."),
+            ));
+        }
+        let shown = match person {
+            Mention::Name(name) => name.clone(),
+            Mention::Account { id, label } => label.clone().unwrap_or_else(|| id.clone()),
+        };
+        let Some(login) = tracker.login(person, caller.actor.platform) else {
+            return Err(refuse(
+                format!("{shown} has no GitHub login"),
+                "Add github = \"LOGIN\" to their [people.NAME] in bot.toml.",
+            ));
+        };
+        tracker.assign(sender, incident, n, &login).await;
+        let message = Message::notice(
+            format!("👤 ACTION ITEM {n} on {id} ASSIGNED"),
+            &format!(
+                "Its issue is assigned to {login} on GitHub (by {}).",
+                caller.actor
+            ),
+        )
+        .about(id);
+        Ok(vec![to_channel(&incident.channel, message)])
     }
 
     /// Marks `trail`'s action items as the tracker has them now: an item whose issue is closed

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::clock::Clock;
+use crate::command::Mention;
 use crate::config::{Secret, Settings, Tracker};
 use crate::delivery::{Courier, Sender, Sent};
 use crate::engine::outbox::Outbox;
@@ -47,6 +48,13 @@ enum Op {
         repo: String,
         incident: IncidentId,
         n: u32,
+    },
+    /// Assigns item `n`'s issue to `login`.
+    Assign {
+        repo: String,
+        incident: IncidentId,
+        n: u32,
+        login: String,
     },
 }
 
@@ -135,6 +143,42 @@ impl Github {
         };
         let summary = format!("close action item {n} of {} in {repo}", incident.id);
         send(sender, incident.id, &op, &summary).await;
+    }
+
+    /// Stores (with `sender`) the post that assigns item `n`'s issue of `incident` to `login`.
+    pub async fn assign(&self, sender: &Sender, incident: &Incident, n: u32, login: &str) {
+        let Some(repo) = self.repo(incident) else {
+            return;
+        };
+        let op = Op::Assign {
+            repo: repo.clone(),
+            incident: incident.id,
+            n,
+            login: login.to_owned(),
+        };
+        let summary = format!("assign action item {n} of {} to {login}", incident.id);
+        send(sender, incident.id, &op, &summary).await;
+    }
+
+    /// The GitHub login of the person `mention` names (typed on `platform`): the `github` of
+    /// their `[people.NAME]`, found by name or by one of their accounts.
+    pub fn login(&self, mention: &Mention, platform: Platform) -> Option<String> {
+        let people = &self.settings.people;
+        let person = match mention {
+            Mention::Name(name) => people
+                .iter()
+                .find(|(person, _)| person.eq_ignore_ascii_case(name))
+                .or_else(|| {
+                    people
+                        .iter()
+                        .find(|(_, p)| p.console.iter().any(|c| c == name))
+                }),
+            Mention::Account { id, .. } => people.iter().find(|(_, p)| {
+                p.accounts()
+                    .any(|(on, account)| on == platform.as_str() && account == id)
+            }),
+        };
+        person.and_then(|(_, p)| p.github.clone())
     }
 
     /// Whether the issue `key` (`owner/name#N`) is closed, as GitHub says now; `None` when it
@@ -397,6 +441,9 @@ impl Courier for GithubCourier {
             Op::Close { incident, n, .. } => {
                 (*incident, format!("closing action item {n}'s issue"))
             }
+            Op::Assign {
+                incident, n, login, ..
+            } => (*incident, format!("assigning action item {n} to {login}")),
         };
         let sent = self.apply(&op).await;
         self.tell(incident, &what, &sent).await;
@@ -430,6 +477,46 @@ impl GithubCourier {
                     let body = json!({ "state": "closed", "state_reason": "completed" });
                     match self.github.call(Method::PATCH, &url, Some(&body)).await {
                         Ok(_) => Sent::Delivered,
+                        Err(failed) => failed.sent(repo),
+                    }
+                }
+            },
+            Op::Assign {
+                repo,
+                incident,
+                n,
+                login,
+            } => match self.key(*incident, *n).await {
+                Err(sent) => sent,
+                Ok(None) => Sent::Refused(format!(
+                    "action item {n} of {incident} was never filed, so there is no issue to assign"
+                )),
+                Ok(Some(key)) => {
+                    let number = key.rsplit_once('#').map_or("", |(_, n)| n);
+                    let url = format!(
+                        "{}/repos/{repo}/issues/{number}/assignees",
+                        self.github.api_url
+                    );
+                    let body = json!({ "assignees": [login] });
+                    match self.github.call(Method::POST, &url, Some(&body)).await {
+                        // GitHub leaves out, silently, whom it cannot assign.
+                        Ok(issue) => {
+                            let assigned = issue["assignees"].as_array().is_some_and(|all| {
+                                all.iter().any(|a| {
+                                    a["login"]
+                                        .as_str()
+                                        .is_some_and(|l| l.eq_ignore_ascii_case(login))
+                                })
+                            });
+                            if assigned {
+                                Sent::Delivered
+                            } else {
+                                Sent::Refused(format!(
+                                    "GitHub did not assign {key} to {login}: they cannot be \
+                                     assigned in {repo} (not a collaborator, or no such login)"
+                                ))
+                            }
+                        }
                         Err(failed) => failed.sent(repo),
                     }
                 }

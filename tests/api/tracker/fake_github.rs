@@ -174,11 +174,26 @@ async fn any(
                     .into_iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
                 "state": "open",
                 "state_reason": null,
+                "assignees": [],
                 "html_url": format!("https://github.example/{repo}/issues/{number}"),
                 "url": format!("https://api.github.example/repos/{repo}/issues/{number}"),
             });
             issues.insert(number, issue.clone());
             ok(StatusCode::CREATED, &issue)
+        }
+        ("POST", [number, "assignees"]) => {
+            let Some(issue) = number.parse().ok().and_then(|n: u64| issues.get_mut(&n)) else {
+                return error(404, "Not Found");
+            };
+            // GitHub silently leaves out logins that cannot be assigned (here: not `*-gh`).
+            let mut assignees = issue["assignees"].as_array().cloned().unwrap_or_default();
+            for login in json["assignees"].as_array().cloned().unwrap_or_default() {
+                if login.as_str().is_some_and(|l| l.ends_with("-gh")) {
+                    assignees.push(json!({"login": login}));
+                }
+            }
+            issue["assignees"] = json!(assignees);
+            ok(StatusCode::CREATED, issue)
         }
         (verb, [number]) => {
             let Some(issue) = number.parse().ok().and_then(|n: u64| issues.get_mut(&n)) else {

@@ -251,3 +251,65 @@ async fn the_channel_is_told_once_while_github_is_down() {
         ],
     );
 }
+
+#[tokio::test]
+async fn an_item_is_assigned_to_the_github_login_of_the_person_named() {
+    let github = FakeGithub::start().await;
+    let env = vec![
+        (
+            "FIREWATCH__FOLLOWUPS__TRACKER".to_owned(),
+            "github".to_owned(),
+        ),
+        ("FIREWATCH__GITHUB__API_URL".to_owned(), github.url.clone()),
+        (
+            "FIREWATCH__GITHUB__TOKEN".to_owned(),
+            "ghp-test-token".to_owned(),
+        ),
+        ("FIREWATCH__GITHUB__REPO".to_owned(), REPO.to_owned()),
+    ];
+    let people = "[people.bob]\nconsole = \"bob\"\ngithub = \"bob-gh\"\n\n\
+                  [people.carol]\nconsole = \"carol\"\ngithub = \"carol\"\n";
+    let t = TestApp::spawn_with_toml(people, env).await;
+    t.say("/incident-assess API returning 500s").await;
+    t.say("/incident-followup alert on the 5xx rate").await;
+    let assigned = t.say("/incident-followup 1 @bob").await;
+    assert_has(
+        &assigned,
+        &[
+            "ACTION ITEM 1 on #1 ASSIGNED",
+            "assigned to bob-gh on GitHub",
+        ],
+    );
+    assert_eq!(t.app.posts.deliver_due().await, 2);
+    let call = github.calls().pop().unwrap();
+    assert_eq!(
+        call.line,
+        "POST /repos/acme/freightliner/issues/1/assignees"
+    );
+    assert_eq!(call.body, json!({"assignees": ["bob-gh"]}));
+    assert_eq!(
+        github.issue(REPO, 1).unwrap()["assignees"],
+        json!([{"login": "bob-gh"}])
+    );
+
+    // Someone GitHub cannot assign there: refused, on the timeline, not retried.
+    t.say("/incident-followup 1 @carol").await;
+    assert_eq!(t.app.posts.deliver_due().await, 0);
+    let why = undelivered(&t).await;
+    assert!(
+        why.iter()
+            .any(|w| w.contains("GitHub did not assign acme/freightliner#1 to carol")),
+        "{why:?}"
+    );
+
+    // Nobody with a login, no item: said plainly, nothing stored.
+    assert_has(
+        &t.say("/incident-followup 1 @dave").await,
+        &["dave has no GitHub login", "[people.NAME]"],
+    );
+    assert_has(
+        &t.say("/incident-followup 7 @bob").await,
+        &["There is no action item 7 on #1"],
+    );
+    assert_eq!(t.app.posts.deliver_due().await, 0);
+}
