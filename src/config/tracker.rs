@@ -141,6 +141,32 @@ fn not_a_repo(repo: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::is_repo;
+    use crate::config::tests::{WEB, invalid, load};
+
+    #[test]
+    fn filing_in_github_needs_a_token_and_a_repository_per_service() {
+        let (key, message) = invalid(&format!("{WEB}[followups]\ntracker = \"github\"\n"));
+        assert_eq!(key, "github.token");
+        assert!(message.contains("FIREWATCH__GITHUB__TOKEN"), "{message}");
+        let (key, message) = invalid(&format!(
+            "{WEB}[followups]\ntracker = \"github\"\n[github]\ntoken = \"t\"\n"
+        ));
+        assert_eq!(key, "services[0].github_repo");
+        assert!(message.contains("service 'web'"), "{message}");
+        let (key, _) = invalid(&format!("{WEB}github_repo = \"nope\"\n"));
+        assert_eq!(key, "services[0].github_repo");
+        let (key, _) = invalid(&format!("{WEB}[github]\napi_url = \"ftp://x\"\n"));
+        assert_eq!(key, "github.api_url");
+        let s = load(&format!(
+            "{WEB}github_repo = \"acme/web\"\n[followups]\ntracker = \"github\"\n\
+             [github]\ntoken = \"t\"\n"
+        ))
+        .expect("loads");
+        assert_eq!(s.github_repo("web"), Some("acme/web"));
+        assert_eq!(s.github.labels, ["incident-followup"]);
+        let (key, _) = invalid(&format!("{WEB}[followups]\ntracker = \"trello\"\n"));
+        assert!(key.starts_with("followups"), "{key}");
+    }
 
     #[test]
     fn repositories_read_owner_slash_name() {
