@@ -93,6 +93,13 @@ async fn files_closes_and_reads_back_on(backend: Backend) {
         ]
     );
 
+    assert_has(
+        &t.say("/incident-status").await,
+        &[
+            "1. [ ] alert on the 5xx rate — alice — acme/freightliner#1 https://github.example/acme/freightliner/issues/1",
+        ],
+    );
+
     // Ticking an item off closes its issue as completed.
     t.say("/incident-followup done 1").await;
     assert_eq!(t.app.posts.deliver_due().await, 1);
