@@ -60,7 +60,7 @@ impl Engine {
             ..target.clone()
         };
         let mut trail = trail::derive(&closing, &timeline);
-        self.track(&mut trail).await;
+        self.track(&closing, &mut trail).await;
         let text = self.report_text(&closing, &trail, &alerts, now)?;
         let place = self.store.opened_earlier_that_day(&closing).await?;
         let (path, created) = write_report(&self.reports, &closing, place, &text)?;
@@ -119,7 +119,7 @@ impl Engine {
             ));
         };
         let mut trail = trail::derive(incident, timeline);
-        self.track(&mut trail).await;
+        self.track(incident, &mut trail).await;
         let text = self.report_text(incident, &trail, alerts, now)?;
         write_file(&path, &text, false).map_err(|source| Error::Write {
             path: path.clone(),

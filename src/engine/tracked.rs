@@ -81,12 +81,17 @@ impl Engine {
         Ok(vec![to_channel(&incident.channel, message)])
     }
 
-    /// Marks `trail`'s action items as the tracker has them now: an item whose issue is closed
-    /// there is done, one not filed yet says so.
-    pub(super) async fn track(&self, trail: &mut Trail) {
-        let Some((tracker, _)) = &self.tracker else {
+    /// Marks `trail`'s action items (of `incident`) as the tracker has them now: an item whose
+    /// issue is closed there is done, one not filed yet says so and is filed again (a filing a
+    /// crash lost, or one refused before the token was fixed; a filing still waiting in the
+    /// outbox goes first, and this one then finds the item filed and calls nobody).
+    pub(super) async fn track(&self, incident: &Incident, trail: &mut Trail) {
+        let Some((tracker, sender)) = &self.tracker else {
             return;
         };
+        for item in trail.action_items.iter().filter(|i| i.issue.is_none()) {
+            tracker.file(sender, incident, item.n, &item.text).await;
+        }
         let reads = trail.action_items.iter().map(|item| async {
             match &item.issue {
                 Some((key, _)) => tracker.closed(key).await,

@@ -320,3 +320,35 @@ async fn an_item_is_assigned_to_the_github_login_of_the_person_named() {
     );
     assert_eq!(t.app.posts.deliver_due().await, 0);
 }
+
+#[tokio::test]
+async fn writing_the_report_files_items_github_refused_before() {
+    let (t, github) = spawn(Backend::Sqlite).await;
+    t.say("/incident-assess API returning 500s").await;
+    github.fail(1, 401);
+    t.say("/incident-followup alert on the 5xx rate").await;
+    assert_eq!(t.app.posts.deliver_due().await, 0);
+    assert!(filed(&t).await.is_empty());
+    // The token is fixed; the report is written: the item is filed again.
+    t.say("/incident-resolve bad flag | rolled back").await;
+    assert_has(
+        &t.say("/incident-report").await,
+        &["- [ ] alert on the 5xx rate (alice) — not yet filed"],
+    );
+    assert_eq!(t.app.posts.deliver_due().await, 1);
+    assert_eq!(filed(&t).await.len(), 1);
+    assert_has(
+        &t.say("/incident-report #1").await,
+        &["- [ ] alert on the 5xx rate (alice) — [acme/freightliner\\#1]"],
+    );
+    // Filed once: writing the report again stores nothing more.
+    assert_eq!(t.app.posts.deliver_due().await, 0);
+    assert_eq!(
+        github.lines(),
+        [
+            "POST /repos/acme/freightliner/issues",
+            "POST /repos/acme/freightliner/issues",
+            "GET /repos/acme/freightliner/issues/1",
+        ]
+    );
+}
