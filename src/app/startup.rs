@@ -24,7 +24,7 @@ use crate::notify::{self, Templates};
 use crate::ops::jobs::Verification;
 use crate::ops::{self, Cluster};
 use crate::store::{self, Access, Store};
-use crate::tracker::{self, github::GithubCourier};
+use crate::tracker::{self, TrackerCourier};
 
 /// Why firewatch could not start.
 #[derive(Debug, thiserror::Error)]
@@ -50,9 +50,9 @@ pub enum Error {
     /// `[alerts]` names a severity or a channel that does not exist.
     #[error(transparent)]
     Alerts(#[from] alerts::rules::Invalid),
-    /// The GitHub REST client could not be built.
-    #[error("github: {0}")]
-    Github(#[from] reqwest::Error),
+    /// The tracker's (GitHub's, Jira's) REST client could not be built.
+    #[error("tracker: {0}")]
+    Tracker(#[from] reqwest::Error),
 }
 
 /// A running firewatch: the engine and what it is built from.
@@ -163,16 +163,16 @@ pub async fn build(
             Arc::new(DiscordCourier::new(Arc::clone(api))),
         );
     }
-    let github = tracker::Github::from_settings(Arc::new(settings.clone()))?.map(Arc::new);
-    let github_courier = github.as_ref().map(|github| {
-        Arc::new(GithubCourier::new(
-            Arc::clone(github),
+    let issues = tracker::from_settings(&settings)?;
+    let tracker_courier = issues.as_ref().map(|issues| {
+        Arc::new(TrackerCourier::new(
+            Arc::clone(issues),
             Arc::clone(&store),
             Arc::clone(&clock),
         ))
     });
-    if let Some(courier) = &github_courier {
-        sender.carry(tracker::github::KIND, Arc::clone(courier) as _);
+    if let (Some(issues), Some(courier)) = (&issues, &tracker_courier) {
+        sender.carry(issues.kind(), Arc::clone(courier) as _);
     }
     let posts = Arc::new(sender);
     if slack_api.is_some() {
@@ -188,7 +188,7 @@ pub async fn build(
         }
     }
     let outbox = Arc::new(router);
-    if let Some(courier) = &github_courier {
+    if let Some(courier) = &tracker_courier {
         courier.tell_channels_with(Arc::clone(&outbox) as _);
     }
     let cluster = match ops::connect(&settings).await {
@@ -227,8 +227,12 @@ pub async fn build(
         metrics: Arc::clone(&metrics),
         alerts: Arc::new(alerts),
     });
-    let engine = match github {
-        Some(github) => engine.with_tracker(github, Arc::clone(&posts)),
+    let engine = match issues {
+        Some(issues) => engine.with_tracker(Arc::new(tracker::Tracker::new(
+            issues,
+            Arc::clone(&posts),
+            &settings,
+        ))),
         None => engine,
     };
     Ok(App {

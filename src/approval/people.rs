@@ -182,6 +182,7 @@ pub(super) mod tests {
                 discord: vec!["111111111111111111".into()],
                 console: vec!["alice".into()],
                 github: None,
+                jira: None,
             },
         );
         people.insert(

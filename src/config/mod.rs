@@ -37,7 +37,7 @@ pub use sections::{
 };
 pub use severity::{ClassifyRule, LevelSettings, SeverityTable, runbook_rules};
 pub use store_url::{check_url, is_postgres, sqlite_path};
-pub use tracker::{FollowupSettings, GITHUB_API, GithubSettings, Tracker};
+pub use tracker::{FollowupSettings, GITHUB_API, GithubSettings, JiraSettings, Tracker};
 
 use crate::interval::Interval;
 
@@ -101,6 +101,8 @@ pub struct Settings {
     pub github: GithubSettings,
     /// `[followups]`: where action items are filed.
     pub followups: FollowupSettings,
+    /// `[jira]`: the Jira REST API action items are filed with.
+    pub jira: JiraSettings,
 }
 
 impl Default for Settings {
@@ -134,6 +136,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             github: GithubSettings::default(),
             followups: FollowupSettings::default(),
+            jira: JiraSettings::default(),
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct PersonSettings {
     pub console: Vec<String>,
     /// Their GitHub login: action items assigned to them are assigned to it.
     pub github: Option<String>,
+    /// Their Jira account: the account id (Cloud) or user name (Data Center).
+    pub jira: Option<String>,
 }
 
 impl PersonSettings {

@@ -147,6 +147,10 @@ pub struct ServiceSettings {
     /// (`[github] repo` applies when unset).
     #[serde(default)]
     pub github_repo: Option<String>,
+    /// The Jira project key this service's action items are filed in (`[jira] project`
+    /// applies when unset).
+    #[serde(default)]
+    pub jira_project: Option<String>,
 }
 
 /// `[roles.NAME]`: who a role is on each platform.

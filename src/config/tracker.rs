@@ -1,7 +1,7 @@
-//! `[github]` and `[followups]`: where `/incident-followup` files its action items. With
-//! `[followups] tracker = "github"`, each action item becomes an issue in the service's
-//! `github_repo` (or `[github] repo`), filed through the store's outbox. `bot.toml.example`
-//! documents each key.
+//! `[github]`, `[jira]` and `[followups]`: where `/incident-followup` files its action items.
+//! With `[followups] tracker = "github"`, each action item becomes an issue in the service's
+//! `github_repo` (or `[github] repo`); with `"jira"`, in its `jira_project` (or `[jira]
+//! project`); filed through the store's outbox. `bot.toml.example` documents each key.
 
 use std::path::PathBuf;
 
@@ -43,6 +43,50 @@ impl Default for GithubSettings {
     }
 }
 
+/// `[jira]`: Jira Cloud or Data Center, through REST API v2.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JiraSettings {
+    /// The site's base URL: `https://acme.atlassian.net` (Cloud) or `https://jira.acme.com`.
+    pub url: String,
+    /// Jira Cloud: the account's email, with `api_token`.
+    pub email: Option<String>,
+    /// Jira Cloud: an API token of `email`'s account; set it with `FIREWATCH__JIRA__API_TOKEN`.
+    pub api_token: Option<Secret>,
+    /// A file holding the API token, instead of `api_token`.
+    pub api_token_file: Option<PathBuf>,
+    /// Jira Data Center: a personal access token; set it with `FIREWATCH__JIRA__TOKEN`.
+    pub token: Option<Secret>,
+    /// A file holding the personal access token, instead of `token`.
+    pub token_file: Option<PathBuf>,
+    /// The project key of services without a `jira_project`.
+    pub project: Option<String>,
+    /// The issue type of filed items.
+    pub issue_type: String,
+    /// The transition `/incident-followup done N` takes.
+    pub done_transition: String,
+    /// Labels every filed issue gets (besides its severity); spaces become `-`.
+    #[serde(deserialize_with = "super::string_list")]
+    pub labels: Vec<String>,
+}
+
+impl Default for JiraSettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            email: None,
+            api_token: None,
+            api_token_file: None,
+            token: None,
+            token_file: None,
+            project: None,
+            issue_type: "Task".to_owned(),
+            done_transition: "Done".to_owned(),
+            labels: vec!["incident-followup".to_owned()],
+        }
+    }
+}
+
 /// Which tracker action items are filed in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -52,13 +96,15 @@ pub enum Tracker {
     None,
     /// Filed as GitHub issues.
     Github,
+    /// Filed as Jira issues.
+    Jira,
 }
 
 /// `[followups]`: where action items are filed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FollowupSettings {
-    /// `"none"` (the store only) or `"github"`.
+    /// `"none"` (the store only), `"github"` or `"jira"`.
     pub tracker: Tracker,
 }
 
@@ -71,6 +117,51 @@ impl Settings {
             .find(|s| s.name == service)
             .and_then(|s| s.github_repo.as_deref())
             .or(self.github.repo.as_deref())
+    }
+
+    /// The Jira project key the action items of `service` are filed in: the service's
+    /// `jira_project`, else `[jira] project`.
+    pub fn jira_project(&self, service: &str) -> Option<&str> {
+        self.services
+            .iter()
+            .find(|s| s.name == service)
+            .and_then(|s| s.jira_project.as_deref())
+            .or(self.jira.project.as_deref())
+    }
+
+    /// Checks that Jira can be reached when it is the tracker: a URL, credentials, a project for
+    /// every service.
+    fn check_jira(&self) -> Result<(), (String, String)> {
+        let jira = &self.jira;
+        if !jira.url.starts_with("https://") && !jira.url.starts_with("http://") {
+            return Err((
+                "jira.url".into(),
+                "followups.tracker = \"jira\" needs the site's http(s) URL".into(),
+            ));
+        }
+        let cloud = jira.email.is_some() && jira.api_token.is_some();
+        if !cloud && jira.token.is_none() {
+            return Err((
+                "jira.token".into(),
+                "followups.tracker = \"jira\" needs credentials: email and api_token \
+                 (FIREWATCH__JIRA__API_TOKEN) for Jira Cloud, or a personal access token \
+                 (FIREWATCH__JIRA__TOKEN) for Data Center"
+                    .into(),
+            ));
+        }
+        for (i, service) in self.services.iter().enumerate() {
+            if self.jira_project(&service.name).is_none() {
+                return Err((
+                    format!("services[{i}].jira_project"),
+                    format!(
+                        "followups.tracker = \"jira\" needs a project for service '{}': set \
+                         its jira_project or jira.project",
+                        service.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Checks that the tracker chosen can be reached: a token, a repository for every service,
@@ -95,8 +186,10 @@ impl Settings {
                 return Err((format!("services[{i}].github_repo"), not_a_repo(repo)));
             }
         }
-        if self.followups.tracker != Tracker::Github {
-            return Ok(());
+        match self.followups.tracker {
+            Tracker::None => return Ok(()),
+            Tracker::Jira => return self.check_jira(),
+            Tracker::Github => {}
         }
         if github.token.is_none() {
             return Err((
@@ -144,7 +237,7 @@ mod tests {
     use crate::config::tests::{WEB, invalid, load};
 
     #[test]
-    fn filing_in_github_needs_a_token_and_a_repository_per_service() {
+    fn filing_needs_credentials_and_a_place_per_service() {
         let (key, message) = invalid(&format!("{WEB}[followups]\ntracker = \"github\"\n"));
         assert_eq!(key, "github.token");
         assert!(message.contains("FIREWATCH__GITHUB__TOKEN"), "{message}");
@@ -164,6 +257,23 @@ mod tests {
         .expect("loads");
         assert_eq!(s.github_repo("web"), Some("acme/web"));
         assert_eq!(s.github.labels, ["incident-followup"]);
+        let (key, _) = invalid(&format!(
+            "{WEB}[followups]\ntracker = \"jira\"\n[jira]\nurl = \"https://acme.atlassian.net\"\n"
+        ));
+        assert_eq!(key, "jira.token");
+        let (key, _) = invalid(&format!(
+            "{WEB}[followups]\ntracker = \"jira\"\n[jira]\nurl = \"https://j\"\ntoken = \"t\"\n"
+        ));
+        assert_eq!(key, "services[0].jira_project");
+        let (key, _) = invalid(&format!("{WEB}[followups]\ntracker = \"jira\"\n"));
+        assert_eq!(key, "jira.url");
+        let s = load(&format!(
+            "{WEB}jira_project = \"OPS\"\n[followups]\ntracker = \"jira\"\n[jira]\n\
+             url = \"https://j\"\nemail = \"a@b\"\napi_token = \"t\"\n"
+        ))
+        .expect("loads");
+        assert_eq!(s.jira_project("web"), Some("OPS"));
+        assert_eq!(s.jira.done_transition, "Done");
         let (key, _) = invalid(&format!("{WEB}[followups]\ntracker = \"trello\"\n"));
         assert!(key.starts_with("followups"), "{key}");
     }

@@ -215,7 +215,7 @@ pub struct Engine {
     /// scheduler pass).
     next_recovery: std::sync::Mutex<Option<std::time::Instant>>,
     /// Where action items are filed as issues (`[followups] tracker`), when anywhere.
-    tracker: Option<(Arc<crate::tracker::Github>, Arc<crate::delivery::Sender>)>,
+    tracker: Option<Arc<crate::tracker::Tracker>>,
 }
 
 impl Engine {
@@ -247,14 +247,10 @@ impl Engine {
         }
     }
 
-    /// This engine, filing action items as issues with `tracker` through `sender`'s outbox.
+    /// This engine, filing action items as issues with `tracker`.
     #[must_use]
-    pub fn with_tracker(
-        mut self,
-        tracker: Arc<crate::tracker::Github>,
-        sender: Arc<crate::delivery::Sender>,
-    ) -> Self {
-        self.tracker = Some((tracker, sender));
+    pub fn with_tracker(mut self, tracker: Arc<crate::tracker::Tracker>) -> Self {
+        self.tracker = Some(tracker);
         self
     }
 

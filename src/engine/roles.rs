@@ -95,6 +95,7 @@ mod tests {
                 discord: vec!["4242".into()],
                 console: vec!["robert".into()],
                 github: None,
+                jira: None,
             },
         );
         People::new(&settings)

@@ -12,7 +12,7 @@ use crate::message::Message;
 impl Engine {
     /// Files the newest action item of `id` that reads `text` (just added) in the tracker.
     pub(super) async fn file_item(&self, id: IncidentId, text: &str) {
-        let Some((tracker, sender)) = &self.tracker else {
+        let Some(tracker) = &self.tracker else {
             return;
         };
         let (incident, timeline) = match self.incident_and_timeline(id).await {
@@ -21,21 +21,22 @@ impl Engine {
         };
         let items = trail::derive(&incident, &timeline).action_items;
         if let Some(item) = items.iter().rev().find(|i| i.text == text) {
-            tracker.file(sender, &incident, item.n, text).await;
+            tracker.file(&incident, item.n, text).await;
         }
     }
 
     /// Closes the issue of action item `n` of `id` (just ticked) in the tracker.
     pub(super) async fn close_item(&self, id: IncidentId, n: u32) {
-        let Some((tracker, sender)) = &self.tracker else {
+        let Some(tracker) = &self.tracker else {
             return;
         };
         if let Ok(Some(incident)) = self.store.incident(id).await {
-            tracker.close(sender, &incident, n).await;
+            tracker.close(&incident, n).await;
         }
     }
 
-    /// `/incident-followup N @person`: assigns item `n`'s issue to the person's GitHub login.
+    /// `/incident-followup N @person`: assigns item `n`'s issue to the person's account in
+    /// the tracker (`[people.NAME] github` or `jira`).
     pub(super) async fn assign_item(
         &self,
         caller: &Caller,
@@ -44,10 +45,10 @@ impl Engine {
         person: &Mention,
     ) -> Result<Vec<Reply>> {
         let id = incident.id;
-        let Some((tracker, sender)) = &self.tracker else {
+        let Some(tracker) = &self.tracker else {
             return Err(refuse(
                 "Action items are assigned in a tracker",
-                "Set [followups] tracker = \"github\" to file them as issues; \
+                "Set [followups] tracker = \"github\" or \"jira\" to file them as issues; \
                  /incident-followup N @person then assigns one.",
             ));
         };
@@ -63,17 +64,18 @@ impl Engine {
             Mention::Name(name) => name.clone(),
             Mention::Account { id, label } => label.clone().unwrap_or_else(|| id.clone()),
         };
-        let Some(login) = tracker.login(person, caller.actor.platform) else {
+        let (name, key) = (tracker.name(), tracker.person_key());
+        let Some(login) = tracker.account(person, caller.actor.platform) else {
             return Err(refuse(
-                format!("{shown} has no GitHub login"),
-                "Add github = \"LOGIN\" to their [people.NAME] in bot.toml.",
+                format!("{shown} has no {name} account"),
+                format!("Add {key} = \"ACCOUNT\" to their [people.NAME] in bot.toml."),
             ));
         };
-        tracker.assign(sender, incident, n, &login).await;
+        tracker.assign(incident, n, &login).await;
         let message = Message::notice(
             format!("👤 ACTION ITEM {n} on {id} ASSIGNED"),
             &format!(
-                "Its issue is assigned to {login} on GitHub (by {}).",
+                "Its issue is assigned to {login} on {name} (by {}).",
                 caller.actor
             ),
         )
@@ -86,11 +88,11 @@ impl Engine {
     /// crash lost, or one refused before the token was fixed; a filing still waiting in the
     /// outbox goes first, and this one then finds the item filed and calls nobody).
     pub(super) async fn track(&self, incident: &Incident, trail: &mut Trail) {
-        let Some((tracker, sender)) = &self.tracker else {
+        let Some(tracker) = &self.tracker else {
             return;
         };
         for item in trail.action_items.iter().filter(|i| i.issue.is_none()) {
-            tracker.file(sender, incident, item.n, &item.text).await;
+            tracker.file(incident, item.n, &item.text).await;
         }
         let reads = trail.action_items.iter().map(|item| async {
             match &item.issue {

@@ -312,7 +312,7 @@ async fn an_item_is_assigned_to_the_github_login_of_the_person_named() {
     // Nobody with a login, no item: said plainly, nothing stored.
     assert_has(
         &t.say("/incident-followup 1 @dave").await,
-        &["dave has no GitHub login", "[people.NAME]"],
+        &["dave has no GitHub account", "Add github = \"ACCOUNT\""],
     );
     assert_has(
         &t.say("/incident-followup 7 @bob").await,
