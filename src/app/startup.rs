@@ -24,6 +24,7 @@ use crate::notify::{self, Templates};
 use crate::ops::jobs::Verification;
 use crate::ops::{self, Cluster};
 use crate::store::{self, Access, Store};
+use crate::tracker::report::ReportCourier;
 use crate::tracker::{self, TrackerCourier};
 
 /// Why firewatch could not start.
@@ -174,6 +175,19 @@ pub async fn build(
     if let (Some(issues), Some(courier)) = (&issues, &tracker_courier) {
         sender.carry(issues.kind(), Arc::clone(courier) as _);
     }
+    let report_courier = match settings.reports.github {
+        crate::config::ReportMode::Off => None,
+        _ => tracker::Github::new(&settings)?.map(|github| {
+            Arc::new(ReportCourier::new(
+                github,
+                Arc::clone(&store),
+                Arc::clone(&clock),
+            ))
+        }),
+    };
+    if let Some(courier) = &report_courier {
+        sender.carry(tracker::report::KIND, Arc::clone(courier) as _);
+    }
     let posts = Arc::new(sender);
     if slack_api.is_some() {
         let outbox = SlackOutbox::new(Arc::clone(&posts), Arc::clone(&roles));
@@ -189,6 +203,9 @@ pub async fn build(
     }
     let outbox = Arc::new(router);
     if let Some(courier) = &tracker_courier {
+        courier.tell_channels_with(Arc::clone(&outbox) as _);
+    }
+    if let Some(courier) = &report_courier {
         courier.tell_channels_with(Arc::clone(&outbox) as _);
     }
     let cluster = match ops::connect(&settings).await {
@@ -233,6 +250,10 @@ pub async fn build(
             Arc::clone(&posts),
             &settings,
         ))),
+        None => engine,
+    };
+    let engine = match tracker::report::Reports::from_settings(&settings, Arc::clone(&posts)) {
+        Some(reports) => engine.with_report_publishing(Arc::new(reports)),
         None => engine,
     };
     Ok(App {

@@ -37,7 +37,9 @@ pub use sections::{
 };
 pub use severity::{ClassifyRule, LevelSettings, SeverityTable, runbook_rules};
 pub use store_url::{check_url, is_postgres, sqlite_path};
-pub use tracker::{FollowupSettings, GITHUB_API, GithubSettings, JiraSettings, Tracker};
+pub use tracker::{
+    FollowupSettings, GITHUB_API, GithubSettings, JiraSettings, ReportMode, Tracker,
+};
 
 use crate::interval::Interval;
 

@@ -109,12 +109,19 @@ impl Default for OutboxSettings {
 pub struct ReportSettings {
     /// The folder reports are written to (created if missing).
     pub dir: PathBuf,
+    /// Whether the report is also committed to the service's GitHub repository: `off`, `pr`
+    /// (a branch and a pull request) or `commit` (straight to the default branch).
+    pub github: super::ReportMode,
+    /// The folder in the repository the report goes to, under the local file's name.
+    pub repo_path: String,
 }
 
 impl Default for ReportSettings {
     fn default() -> Self {
         Self {
             dir: PathBuf::from("docs/incidents"),
+            github: super::ReportMode::Off,
+            repo_path: "docs/incidents".to_owned(),
         }
     }
 }

@@ -100,6 +100,19 @@ pub enum Tracker {
     Jira,
 }
 
+/// `[reports] github`: whether the report is committed to the service's repository.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportMode {
+    /// Written locally only.
+    #[default]
+    Off,
+    /// Committed to a branch `incident-<id>-report`, with a pull request.
+    Pr,
+    /// Committed straight to the default branch.
+    Commit,
+}
+
 /// `[followups]`: where action items are filed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -186,17 +199,39 @@ impl Settings {
                 return Err((format!("services[{i}].github_repo"), not_a_repo(repo)));
             }
         }
+        let path = &self.reports.repo_path;
+        if path.is_empty()
+            || path.starts_with('/')
+            || path.split('/').any(|p| p == ".." || p == ".")
+        {
+            return Err((
+                "reports.repo_path".into(),
+                format!("'{path}' is not a folder inside the repository (docs/incidents)"),
+            ));
+        }
+        if self.reports.github != ReportMode::Off {
+            self.check_github_reach("reports.github")?;
+        }
         match self.followups.tracker {
             Tracker::None => return Ok(()),
             Tracker::Jira => return self.check_jira(),
             Tracker::Github => {}
         }
+        self.check_github_reach("followups.tracker")
+    }
+
+    /// Checks that GitHub is reachable for `what` (`followups.tracker`, `reports.github`): a
+    /// token and a repository for every service.
+    fn check_github_reach(&self, what: &str) -> Result<(), (String, String)> {
+        let github = &self.github;
         if github.token.is_none() {
             return Err((
                 "github.token".into(),
-                "followups.tracker = \"github\" needs a token (FIREWATCH__GITHUB__TOKEN or \
-                 github.token_file) with Issues: read and write on the repositories"
-                    .into(),
+                format!(
+                    "{what} needs a GitHub token (FIREWATCH__GITHUB__TOKEN or \
+                     github.token_file) with Issues (and for reports Contents and Pull \
+                     requests): read and write on the repositories"
+                ),
             ));
         }
         for (i, service) in self.services.iter().enumerate() {
@@ -204,7 +239,7 @@ impl Settings {
                 return Err((
                     format!("services[{i}].github_repo"),
                     format!(
-                        "followups.tracker = \"github\" needs a repository for service '{}': \
+                        "{what} needs a GitHub repository for service '{}': \
                          set its github_repo or github.repo",
                         service.name
                     ),
@@ -274,6 +309,11 @@ mod tests {
         .expect("loads");
         assert_eq!(s.jira_project("web"), Some("OPS"));
         assert_eq!(s.jira.done_transition, "Done");
+        let (key, message) = invalid(&format!("{WEB}[reports]\ngithub = \"pr\"\n"));
+        assert_eq!(key, "github.token");
+        assert!(message.starts_with("reports.github needs"), "{message}");
+        let (key, _) = invalid(&format!("{WEB}[reports]\nrepo_path = \"../elsewhere\"\n"));
+        assert_eq!(key, "reports.repo_path");
         let (key, _) = invalid(&format!("{WEB}[followups]\ntracker = \"trello\"\n"));
         assert!(key.starts_with("followups"), "{key}");
     }

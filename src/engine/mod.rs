@@ -216,6 +216,8 @@ pub struct Engine {
     next_recovery: std::sync::Mutex<Option<std::time::Instant>>,
     /// Where action items are filed as issues (`[followups] tracker`), when anywhere.
     tracker: Option<Arc<crate::tracker::Tracker>>,
+    /// Where reports are committed (`[reports] github`), when anywhere.
+    published: Option<Arc<crate::tracker::report::Reports>>,
 }
 
 impl Engine {
@@ -244,7 +246,15 @@ impl Engine {
             background: TaskTracker::new(),
             next_recovery: std::sync::Mutex::new(None),
             tracker: None,
+            published: None,
         }
+    }
+
+    /// This engine, committing reports to GitHub with `reports`.
+    #[must_use]
+    pub fn with_report_publishing(mut self, reports: Arc<crate::tracker::report::Reports>) -> Self {
+        self.published = Some(reports);
+        self
     }
 
     /// This engine, filing action items as issues with `tracker`.

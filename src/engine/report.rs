@@ -78,6 +78,7 @@ impl Engine {
         match updated {
             Ok(Updated::Changed { after, .. }) => {
                 tracing::info!(incident = %id, report = %shown, "report written; incident closed");
+                self.publish_report(&after, &path, &text).await;
                 let message = self.report_message(&after, &trail, &path, text, false);
                 Ok(vec![to_channel(&after.channel, message)])
             }
@@ -126,6 +127,7 @@ impl Engine {
             source,
         })?;
         tracing::info!(incident = %incident.id, report = %path.display(), "report written again");
+        self.publish_report(incident, &path, &text).await;
         let message = self.report_message(incident, &trail, &path, text, true);
         Ok(vec![to_channel(&incident.channel, message)])
     }

@@ -109,6 +109,23 @@ impl Engine {
         }
     }
 
+    /// Stores the post that commits the report `text` of `incident`, written to `path`, to the
+    /// service's repository (`[reports] github`).
+    pub(super) async fn publish_report(
+        &self,
+        incident: &Incident,
+        path: &std::path::Path,
+        text: &str,
+    ) {
+        let Some(reports) = &self.published else {
+            return;
+        };
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if let Some(name) = name {
+            reports.publish(incident, &name, text).await;
+        }
+    }
+
     async fn incident_and_timeline(
         &self,
         id: IncidentId,

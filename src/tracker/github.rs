@@ -34,6 +34,14 @@ impl Github {
         if settings.followups.tracker != Tracker::Github {
             return Ok(None);
         }
+        Self::new(settings)
+    }
+
+    /// A client of `[github]`, when a token is set.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(settings: &Settings) -> Result<Option<Self>, reqwest::Error> {
         let Some(token) = settings.github.token.clone() else {
             return Ok(None);
         };
@@ -50,7 +58,7 @@ impl Github {
     }
 
     /// One call to GitHub: the JSON answer of a 2xx, else what went wrong.
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -81,7 +89,7 @@ fn number(key: &str) -> &str {
 
 /// What a failed call about `repo` means: a 401, 403, 404 and 422 say what is wrong with the
 /// token's access or the request; 429 and 5xx are tried again.
-fn sent(failed: Failed, repo: &str) -> Sent {
+pub(crate) fn sent(failed: Failed, repo: &str) -> Sent {
     let Some(status) = failed.status else {
         return Sent::retry(failed.reason);
     };

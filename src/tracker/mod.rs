@@ -13,10 +13,12 @@
 //!
 //! When the report is written, each filed item's state is read from the tracker, so an issue
 //! closed there is ticked in the report. The two trackers differ only in their REST calls
-//! ([`Issues`]: [`github::Github`], [`jira::Jira`]); everything else is here, once.
+//! ([`Issues`]: [`github::Github`], [`jira::Jira`]); everything else is here, once. The report
+//! as a pull request is in [`report`].
 
 pub mod github;
 pub mod jira;
+pub mod report;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -21,7 +21,8 @@ impl TimelineEvent {
             | E::Closed { .. }
             | E::FollowupAdded { .. }
             | E::FollowupDone { .. }
-            | E::FollowupFiled { .. } => self.describe_course(),
+            | E::FollowupFiled { .. }
+            | E::ReportPublished { .. } => self.describe_course(),
             E::ResponseTargetMissed { .. }
             | E::UpdateOverdue { .. }
             | E::Evidence { .. }
@@ -103,6 +104,7 @@ impl TimelineEvent {
             }
             TimelineEvent::FollowupAdded { text } => format!("follow-up added: {text}"),
             TimelineEvent::FollowupDone { n } => format!("follow-up {n} done"),
+            TimelineEvent::ReportPublished { url } => format!("report published: {url}"),
             TimelineEvent::FollowupFiled { n, key, url } => {
                 format!("follow-up {n} filed as {key} ({url})")
             }

@@ -287,7 +287,9 @@ impl Walk {
                 let what = format!("{}: {person}{handover}", capitalise(&role.to_string()));
                 self.moment(at, who, what);
             }
-            TimelineEvent::UpdateOverdue { .. } | TimelineEvent::Closed { .. } => {}
+            TimelineEvent::UpdateOverdue { .. }
+            | TimelineEvent::Closed { .. }
+            | TimelineEvent::ReportPublished { .. } => {}
         }
     }
 

@@ -37,6 +37,20 @@ struct Inner {
     issues: Mutex<BTreeMap<String, BTreeMap<u64, Value>>>,
     /// Every call answers this status (with GitHub's error body), this many times.
     failing: Mutex<(usize, u16)>,
+    /// Per repository: branches (name → head sha), files ((branch, path) → (blob sha, text)),
+    /// open pull requests (branch → number).
+    git: Mutex<BTreeMap<String, Git>>,
+    /// The next contents PUT finds the file changed by someone else.
+    edited_meanwhile: Mutex<bool>,
+    /// A counter for shas.
+    next_sha: Mutex<u64>,
+}
+
+#[derive(Default, Clone)]
+pub struct Git {
+    pub branches: BTreeMap<String, String>,
+    pub files: BTreeMap<(String, String), (String, String)>,
+    pub pulls: BTreeMap<String, (u64, String)>,
 }
 
 /// The running fake.
@@ -76,6 +90,22 @@ impl FakeGithub {
     pub fn issue(&self, repo: &str, number: u64) -> Option<Value> {
         let issues = self.inner.issues.lock().unwrap();
         issues.get(repo).and_then(|i| i.get(&number)).cloned()
+    }
+
+    /// The repository's branches, files and pull requests.
+    pub fn git(&self, repo: &str) -> Git {
+        self.inner
+            .git
+            .lock()
+            .unwrap()
+            .get(repo)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The next contents PUT finds the file edited by someone else since it was read.
+    pub fn edit_meanwhile(&self) {
+        *self.inner.edited_meanwhile.lock().unwrap() = true;
     }
 
     /// Closes issue `number` of `repo`, as someone would on GitHub.
@@ -153,6 +183,19 @@ async fn any(
         return error(401, "Bad credentials");
     }
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if let ["repos", owner, name, rest @ ..] = parts.as_slice()
+        && rest.first() != Some(&"issues")
+    {
+        let query = uri.query().unwrap_or_default().to_owned();
+        return git(
+            &inner,
+            &format!("{owner}/{name}"),
+            &method,
+            rest,
+            &query,
+            &json,
+        );
+    }
     let ["repos", owner, name, "issues", rest @ ..] = parts.as_slice() else {
         return error(404, "Not Found");
     };
@@ -195,6 +238,21 @@ async fn any(
             issue["assignees"] = json!(assignees);
             ok(StatusCode::CREATED, issue)
         }
+        ("POST", [number, "labels"]) => {
+            let Some(issue) = number.parse().ok().and_then(|n: u64| issues.get_mut(&n)) else {
+                return error(404, "Not Found");
+            };
+            issue["labels"] = json!(
+                json["labels"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|l| json!({"name": l}))
+                    .collect::<Vec<_>>()
+            );
+            ok(StatusCode::OK, &issue["labels"])
+        }
         (verb, [number]) => {
             let Some(issue) = number.parse().ok().and_then(|n: u64| issues.get_mut(&n)) else {
                 return error(404, "Not Found");
@@ -209,6 +267,160 @@ async fn any(
                 return error(404, "Not Found");
             }
             ok(StatusCode::OK, issue)
+        }
+        _ => error(404, "Not Found"),
+    }
+}
+
+/// The repository, refs, contents and pulls endpoints.
+fn git(
+    inner: &Inner,
+    repo: &str,
+    method: &Method,
+    rest: &[&str],
+    query: &str,
+    json: &Value,
+) -> Response {
+    let sha = || {
+        let mut next = inner.next_sha.lock().unwrap();
+        *next += 1;
+        format!("{:040x}", *next)
+    };
+    let mut all = inner.git.lock().unwrap();
+    let git = all.entry(repo.to_owned()).or_insert_with(|| {
+        let mut g = Git::default();
+        g.branches.insert("main".into(), "0".repeat(40));
+        g
+    });
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    match (method.as_str(), rest) {
+        ("GET", []) => ok(
+            StatusCode::OK,
+            &json!({"full_name": repo, "default_branch": "main"}),
+        ),
+        ("GET", ["git", "ref", "heads", branch @ ..]) => {
+            let branch = branch.join("/");
+            match git.branches.get(&branch) {
+                Some(head) => ok(
+                    StatusCode::OK,
+                    &json!({"ref": format!("refs/heads/{branch}"), "object": {"type": "commit", "sha": head}}),
+                ),
+                None => error(404, "Not Found"),
+            }
+        }
+        ("POST", ["git", "refs"]) => {
+            let name = json["ref"].as_str().unwrap_or_default();
+            let Some(branch) = name.strip_prefix("refs/heads/") else {
+                return error(422, "Reference name is invalid");
+            };
+            if git.branches.contains_key(branch) {
+                return error(422, "Reference already exists");
+            }
+            let head = json["sha"].as_str().unwrap_or_default().to_owned();
+            git.branches.insert(branch.to_owned(), head.clone());
+            ok(
+                StatusCode::CREATED,
+                &json!({"ref": name, "object": {"type": "commit", "sha": head}}),
+            )
+        }
+        ("GET", ["contents", path @ ..]) => {
+            let key = (param("ref"), path.join("/"));
+            match git.files.get(&key) {
+                Some((blob, _)) => ok(
+                    StatusCode::OK,
+                    &json!({"type": "file", "path": key.1, "sha": blob}),
+                ),
+                None => error(404, "Not Found"),
+            }
+        }
+        ("PUT", ["contents", path @ ..]) => {
+            let branch = json["branch"].as_str().unwrap_or("main").to_owned();
+            if !git.branches.contains_key(&branch) {
+                return error(404, "Branch not found");
+            }
+            let key = (branch.clone(), path.join("/"));
+            if std::mem::take(&mut *inner.edited_meanwhile.lock().unwrap())
+                && let Some(file) = git.files.get_mut(&key)
+            {
+                file.0 = sha();
+            }
+            let sent = json["sha"].as_str();
+            match (git.files.get(&key), sent) {
+                (Some(_), None) => {
+                    return error(422, "Invalid request. \"sha\" wasn't supplied.");
+                }
+                (Some((blob, _)), Some(sent)) if blob != sent => {
+                    return error(409, &format!("{} does not match {sent}", key.1));
+                }
+                _ => {}
+            }
+            use base64::Engine as _;
+            let text = base64::engine::general_purpose::STANDARD
+                .decode(json["content"].as_str().unwrap_or_default())
+                .map(|b| String::from_utf8(b).unwrap())
+                .unwrap_or_default();
+            let blob = sha();
+            let commit = sha();
+            let created = git
+                .files
+                .insert(key.clone(), (blob.clone(), text))
+                .is_none();
+            git.branches.insert(branch, commit.clone());
+            let code = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            ok(
+                code,
+                &json!({
+                    "content": {"path": key.1, "sha": blob},
+                    "commit": {"sha": commit, "html_url": format!("https://github.example/{repo}/commit/{commit}")},
+                }),
+            )
+        }
+        ("GET", ["pulls"]) => {
+            let head = param("head");
+            let branch = head.split_once(':').map_or("", |(_, b)| b);
+            let open: Vec<Value> = git
+                .pulls
+                .get(branch)
+                .map(|(number, url)| json!({"number": number, "html_url": url, "state": "open"}))
+                .into_iter()
+                .collect();
+            ok(StatusCode::OK, &json!(open))
+        }
+        ("POST", ["pulls"]) => {
+            let head = json["head"].as_str().unwrap_or_default().to_owned();
+            if !git.branches.contains_key(&head) || json["title"].as_str().is_none() {
+                return error(422, "Validation Failed");
+            }
+            if git.pulls.contains_key(&head) {
+                return error(422, "A pull request already exists");
+            }
+            let mut issues = inner.issues.lock().unwrap();
+            let issues = issues.entry(repo.to_owned()).or_default();
+            let number = issues.keys().last().map_or(1, |n| n + 1);
+            let url = format!("https://github.example/{repo}/pull/{number}");
+            let pull = json!({
+                "number": number,
+                "html_url": url,
+                "state": "open",
+                "title": json["title"],
+                "body": json["body"],
+                "base": json["base"],
+                "head": head,
+                "labels": [],
+            });
+            issues.insert(number, pull.clone());
+            git.pulls.insert(head, (number, url));
+            ok(StatusCode::CREATED, &pull)
         }
         _ => error(404, "Not Found"),
     }

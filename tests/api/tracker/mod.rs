@@ -4,3 +4,4 @@ mod fake_github;
 mod fake_jira;
 mod github;
 mod jira;
+mod report;
