@@ -51,6 +51,8 @@ async fn main() {
         health_urls: Vec::new(),
         owners: Vec::new(),
         alerts_channel: None,
+        github_repo: None,
+        jira_project: None,
     }];
     let start = Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap();
     let clock = Arc::new(ManualClock::new(start));

@@ -24,6 +24,7 @@
 //! | reminders and escalations | [`incident::timers`] (what fires), [`engine`] `timers`, [`scheduler`] (the tick) |
 //! | Slack, Discord, the terminal: decoding, rendering, posting; which workspaces and servers are served | [`chat`] (`slack`, `discord`, `console`, `Served`) |
 //! | posts that survive a platform outage: the outbox, retries, order per channel, giving up | [`delivery`]; each platform's courier in [`chat::slack`] `outbox`, [`chat::discord`] `outbox` |
+//! | action items filed, closed, assigned and read back as GitHub or Jira issues (`[followups] tracker`); the report as a pull request (`[reports] github`) | [`tracker`], [`tracker::report`]; the engine's side in `engine/tracked.rs` |
 //! | the inbox: dedupe, replay after a restart, runs again after a failure, bounded runs | [`chat::pipeline`], [`chat::work`], [`chat::replay`] |
 //! | alerts from Alertmanager and Grafana: the webhook, grouping, storms, their messages | [`alerts`] (`payload`, `group`, `rules`, `messages`, `setup`); `POST /alerts/alertmanager` in [`app::alerts`]; [`engine`] `alerts` |
 //! | persistence (SQLite and Postgres, one implementation), whether it takes writes | [`store`] |
@@ -54,6 +55,7 @@ pub mod scheduler;
 pub mod store;
 pub mod text;
 pub mod tls;
+pub mod tracker;
 pub mod web;
 
 /// An error and its causes on one line (`cannot open the store at x: unable to open database

@@ -24,6 +24,8 @@ use crate::notify::{self, Templates};
 use crate::ops::jobs::Verification;
 use crate::ops::{self, Cluster};
 use crate::store::{self, Access, Store};
+use crate::tracker::report::ReportCourier;
+use crate::tracker::{self, TrackerCourier};
 
 /// Why firewatch could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,9 @@ pub enum Error {
     /// `[alerts]` names a severity or a channel that does not exist.
     #[error(transparent)]
     Alerts(#[from] alerts::rules::Invalid),
+    /// The tracker's (GitHub's, Jira's) REST client could not be built.
+    #[error("tracker: {0}")]
+    Tracker(#[from] reqwest::Error),
 }
 
 /// A running firewatch: the engine and what it is built from.
@@ -159,6 +164,30 @@ pub async fn build(
             Arc::new(DiscordCourier::new(Arc::clone(api))),
         );
     }
+    let issues = tracker::from_settings(&settings)?;
+    let tracker_courier = issues.as_ref().map(|issues| {
+        Arc::new(TrackerCourier::new(
+            Arc::clone(issues),
+            Arc::clone(&store),
+            Arc::clone(&clock),
+        ))
+    });
+    if let (Some(issues), Some(courier)) = (&issues, &tracker_courier) {
+        sender.carry(issues.kind(), Arc::clone(courier) as _);
+    }
+    let report_courier = match settings.reports.github {
+        crate::config::ReportMode::Off => None,
+        _ => tracker::Github::new(&settings)?.map(|github| {
+            Arc::new(ReportCourier::new(
+                github,
+                Arc::clone(&store),
+                Arc::clone(&clock),
+            ))
+        }),
+    };
+    if let Some(courier) = &report_courier {
+        sender.carry(tracker::report::KIND, Arc::clone(courier) as _);
+    }
     let posts = Arc::new(sender);
     if slack_api.is_some() {
         let outbox = SlackOutbox::new(Arc::clone(&posts), Arc::clone(&roles));
@@ -173,6 +202,12 @@ pub async fn build(
         }
     }
     let outbox = Arc::new(router);
+    if let Some(courier) = &tracker_courier {
+        courier.tell_channels_with(Arc::clone(&outbox) as _);
+    }
+    if let Some(courier) = &report_courier {
+        courier.tell_channels_with(Arc::clone(&outbox) as _);
+    }
     let cluster = match ops::connect(&settings).await {
         Ok(cluster) => Ok(Arc::new(cluster) as Arc<dyn Cluster>),
         Err(e) => {
@@ -209,6 +244,18 @@ pub async fn build(
         metrics: Arc::clone(&metrics),
         alerts: Arc::new(alerts),
     });
+    let engine = match issues {
+        Some(issues) => engine.with_tracker(Arc::new(tracker::Tracker::new(
+            issues,
+            Arc::clone(&posts),
+            &settings,
+        ))),
+        None => engine,
+    };
+    let engine = match tracker::report::Reports::from_settings(&settings, Arc::clone(&posts)) {
+        Some(reports) => engine.with_report_publishing(Arc::new(reports)),
+        None => engine,
+    };
     Ok(App {
         engine: Arc::new(engine),
         store,

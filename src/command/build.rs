@@ -211,7 +211,7 @@ fn performance_test(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
     Ok(Command::PerformanceTest { baseline })
 }
 
-/// `/incident-followup <text>`, or `/incident-followup done N`.
+/// `/incident-followup <text>`, `/incident-followup done N`, or `/incident-followup N @person`.
 fn followup(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
     Ok(match pos {
         [done, n] if !done.quoted && done.text.eq_ignore_ascii_case("done") => Command::Followup(
@@ -221,6 +221,18 @@ fn followup(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
             return Err(args.fail(
                 "missing the action item number after 'done' (quote \"done\" to add it as an item)",
             ));
+        }
+        [n, who]
+            if n.text.parse::<u32>().is_ok_and(|n| n > 0)
+                && (who.text.starts_with('@') || who.text.starts_with("<@")) =>
+        {
+            let person = Mention::parse(&who.text).ok_or_else(|| {
+                args.fail(format!("'{}' is not a person (@bob or <@U123>)", who.text))
+            })?;
+            Command::Followup(Followup::Assign(
+                positive(args, &n.text, "an action item number")?,
+                person,
+            ))
         }
         _ => Command::Followup(Followup::Add(args.text(pos, "<text>")?)),
     })

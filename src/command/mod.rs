@@ -279,6 +279,8 @@ pub enum Followup {
     Add(String),
     /// Tick action item N.
     Done(u32),
+    /// Assign action item N's issue in the tracker to a person.
+    Assign(u32, Mention),
 }
 
 /// Why command text could not be parsed.

@@ -120,7 +120,7 @@ impl CommandName {
             CommandName::Verify => "/incident-verify [#ID] [--smoke-only]",
             CommandName::PerformanceTest => "/performance-test [#ID] [baseline]",
             CommandName::Report => "/incident-report [#ID]",
-            CommandName::Followup => "/incident-followup [#ID] <text> | done N",
+            CommandName::Followup => "/incident-followup [#ID] <text> | done N | N @person",
         }
     }
 

@@ -221,6 +221,14 @@ fn every_simple_command_parses() {
             Command::Followup(Followup::Add("done".into())),
         ),
         (
+            "/incident-followup 2 @bob",
+            Command::Followup(Followup::Assign(2, Mention::Name("bob".into()))),
+        ),
+        (
+            "/incident-followup 3 replicas are too few",
+            Command::Followup(Followup::Add("3 replicas are too few".into())),
+        ),
+        (
             "/incident-severity P0 all regions affected",
             Command::Severity {
                 severity: Severity::P0,

@@ -45,6 +45,24 @@ impl Settings {
             &self.alerts.token_file,
             base,
         )?;
+        secret_from_file(
+            "github.token",
+            &mut self.github.token,
+            &self.github.token_file,
+            base,
+        )?;
+        secret_from_file(
+            "jira.api_token",
+            &mut self.jira.api_token,
+            &self.jira.api_token_file,
+            base,
+        )?;
+        secret_from_file(
+            "jira.token",
+            &mut self.jira.token,
+            &self.jira.token_file,
+            base,
+        )?;
         if let Some(file) = &self.store.url_file {
             // `url` always has a value (its default): "both" means it was changed.
             if *self.store.url != *DEFAULT_STORE_URL {

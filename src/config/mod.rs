@@ -14,6 +14,7 @@ mod secret;
 mod sections;
 mod severity;
 mod store_url;
+mod tracker;
 mod web;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,6 +38,9 @@ pub use sections::{
 };
 pub use severity::{ClassifyRule, LevelSettings, SeverityTable, runbook_rules};
 pub use store_url::{check_url, is_postgres, sqlite_path};
+pub use tracker::{
+    FollowupSettings, GITHUB_API, GithubSettings, JiraSettings, ReportMode, Tracker,
+};
 pub use web::{WebSettings, WebUser};
 
 use crate::interval::Interval;
@@ -97,6 +101,12 @@ pub struct Settings {
     pub alerts: AlertSettings,
     /// `[log]`
     pub log: LogSettings,
+    /// `[github]`: the GitHub REST API action items are filed with.
+    pub github: GithubSettings,
+    /// `[followups]`: where action items are filed.
+    pub followups: FollowupSettings,
+    /// `[jira]`: the Jira REST API action items are filed with.
+    pub jira: JiraSettings,
     /// `[web]`: the web pages and the status page.
     pub web: WebSettings,
 }
@@ -130,6 +140,9 @@ impl Default for Settings {
             verification: VerificationSettings::default(),
             alerts: AlertSettings::default(),
             log: LogSettings::default(),
+            github: GithubSettings::default(),
+            followups: FollowupSettings::default(),
+            jira: JiraSettings::default(),
             web: WebSettings::default(),
         }
     }
@@ -357,6 +370,7 @@ impl Settings {
         self.check_approvals()?;
         self.check_jobs()?;
         self.check_alerts()?;
+        self.check_tracker()?;
         self.check_web()?;
         check_url(&self.store.url).map_err(|reason| ("store.url".to_owned(), reason))?;
         self.server.listen.parse::<SocketAddr>().map_err(|_| {

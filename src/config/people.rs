@@ -26,6 +26,10 @@ pub struct PersonSettings {
     /// Terminal user names (`firewatch console --as NAME`).
     #[serde(deserialize_with = "super::string_list")]
     pub console: Vec<String>,
+    /// Their GitHub login: action items assigned to them are assigned to it.
+    pub github: Option<String>,
+    /// Their Jira account: the account id (Cloud) or user name (Data Center).
+    pub jira: Option<String>,
 }
 
 impl PersonSettings {

@@ -109,12 +109,19 @@ impl Default for OutboxSettings {
 pub struct ReportSettings {
     /// The folder reports are written to (created if missing).
     pub dir: PathBuf,
+    /// Whether the report is also committed to the service's GitHub repository: `off`, `pr`
+    /// (a branch and a pull request) or `commit` (straight to the default branch).
+    pub github: super::ReportMode,
+    /// The folder in the repository the report goes to, under the local file's name.
+    pub repo_path: String,
 }
 
 impl Default for ReportSettings {
     fn default() -> Self {
         Self {
             dir: PathBuf::from("docs/incidents"),
+            github: super::ReportMode::Off,
+            repo_path: "docs/incidents".to_owned(),
         }
     }
 }
@@ -143,6 +150,14 @@ pub struct ServiceSettings {
     /// applies when unset).
     #[serde(default)]
     pub alerts_channel: Option<String>,
+    /// The GitHub repository (`owner/name`) this service's action items are filed in
+    /// (`[github] repo` applies when unset).
+    #[serde(default)]
+    pub github_repo: Option<String>,
+    /// The Jira project key this service's action items are filed in (`[jira] project`
+    /// applies when unset).
+    #[serde(default)]
+    pub jira_project: Option<String>,
 }
 
 /// `[roles.NAME]`: who a role is on each platform.

@@ -27,6 +27,7 @@ mod report;
 mod roles;
 mod steps;
 mod timers;
+mod tracked;
 mod verify;
 
 use std::collections::hash_map::RandomState;
@@ -214,6 +215,10 @@ pub struct Engine {
     /// When requests a gone process left running are looked for next (`None`: on the next
     /// scheduler pass).
     next_recovery: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Where action items are filed as issues (`[followups] tracker`), when anywhere.
+    tracker: Option<Arc<crate::tracker::Tracker>>,
+    /// Where reports are committed (`[reports] github`), when anywhere.
+    published: Option<Arc<crate::tracker::report::Reports>>,
 }
 
 impl Engine {
@@ -241,7 +246,23 @@ impl Engine {
             jobs_resumed: AtomicBool::new(false),
             background: TaskTracker::new(),
             next_recovery: std::sync::Mutex::new(None),
+            tracker: None,
+            published: None,
         }
+    }
+
+    /// This engine, committing reports to GitHub with `reports`.
+    #[must_use]
+    pub fn with_report_publishing(mut self, reports: Arc<crate::tracker::report::Reports>) -> Self {
+        self.published = Some(reports);
+        self
+    }
+
+    /// This engine, filing action items as issues with `tracker`.
+    #[must_use]
+    pub fn with_tracker(mut self, tracker: Arc<crate::tracker::Tracker>) -> Self {
+        self.tracker = Some(tracker);
+        self
     }
 
     /// What incidents alert groups open (`[alerts]`).

@@ -51,7 +51,7 @@ impl Engine {
         let alerts = self.store.alerts_of(id).await?;
         let now = self.clock.now();
         if target.status == Status::Closed {
-            return self.rewrite_report(&target, &timeline, &alerts, now);
+            return self.rewrite_report(&target, &timeline, &alerts, now).await;
         }
         // The report describes the incident as it will be once closed.
         let closing = Incident {
@@ -59,7 +59,8 @@ impl Engine {
             closed_at: Some(now),
             ..target.clone()
         };
-        let trail = trail::derive(&closing, &timeline);
+        let mut trail = trail::derive(&closing, &timeline);
+        self.track(&closing, &mut trail).await;
         let text = self.report_text(&closing, &trail, &alerts, now)?;
         let place = self.store.opened_earlier_that_day(&closing).await?;
         let (path, created) = write_report(&self.reports, &closing, place, &text)?;
@@ -77,6 +78,7 @@ impl Engine {
         match updated {
             Ok(Updated::Changed { after, .. }) => {
                 tracing::info!(incident = %id, report = %shown, "report written; incident closed");
+                self.publish_report(&after, &path, &text).await;
                 let message = self.report_message(&after, &trail, &path, text, false);
                 Ok(vec![to_channel(&after.channel, message)])
             }
@@ -100,7 +102,7 @@ impl Engine {
     }
 
     /// Writes the report of a closed incident again, at the path its closing recorded.
-    fn rewrite_report(
+    async fn rewrite_report(
         &self,
         incident: &Incident,
         timeline: &[TimelineEntry],
@@ -117,13 +119,15 @@ impl Engine {
                 "Its timeline records no report file, so there is nothing to write again.",
             ));
         };
-        let trail = trail::derive(incident, timeline);
+        let mut trail = trail::derive(incident, timeline);
+        self.track(incident, &mut trail).await;
         let text = self.report_text(incident, &trail, alerts, now)?;
         write_file(&path, &text, false).map_err(|source| Error::Write {
             path: path.clone(),
             source,
         })?;
         tracing::info!(incident = %incident.id, report = %path.display(), "report written again");
+        self.publish_report(incident, &path, &text).await;
         let message = self.report_message(incident, &trail, &path, text, true);
         Ok(vec![to_channel(&incident.channel, message)])
     }
@@ -170,8 +174,12 @@ impl Engine {
         followup: Followup,
     ) -> Result<Vec<Reply>> {
         let target = self.target(caller, explicit).await?;
+        let id = target.id;
         let event = match followup {
             Followup::Add(text) => FollowUp::Add(text),
+            Followup::Assign(n, person) => {
+                return self.assign_item(caller, &target, n, &person).await;
+            }
             Followup::Done(n) => {
                 let timeline = self.store.timeline(target.id).await?;
                 let items = trail::derive(&target, &timeline).action_items;
@@ -202,13 +210,19 @@ impl Engine {
                 }
             }
         };
-        self.transition(
-            caller,
-            Some(target.id),
-            CommandName::Followup,
-            Event::FollowUp(event),
-        )
-        .await
+        let replies = self
+            .transition(
+                caller,
+                Some(target.id),
+                CommandName::Followup,
+                Event::FollowUp(event.clone()),
+            )
+            .await?;
+        match &event {
+            FollowUp::Add(text) => self.file_item(id, text).await,
+            FollowUp::Done(n) => self.close_item(id, *n).await,
+        }
+        Ok(replies)
     }
 }
 

@@ -94,6 +94,8 @@ mod tests {
                 slack: vec!["U0BOB".into()],
                 discord: vec!["4242".into()],
                 console: vec!["robert".into()],
+                github: None,
+                jira: None,
             },
         );
         People::new(&settings)

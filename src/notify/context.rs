@@ -611,6 +611,9 @@ pub struct ReportItem {
     text: String,
     by: String,
     done: bool,
+    /// Its issue as a Markdown link, once filed in a tracker.
+    issue: Option<String>,
+    unfiled: bool,
 }
 
 /// `report.md.hbs`. Every value that came from people or the cluster is escaped for Markdown
@@ -727,6 +730,11 @@ pub fn report(
                 text: md(&i.text),
                 by: md(&i.by),
                 done: i.done,
+                issue: i
+                    .issue
+                    .as_ref()
+                    .map(|(key, url)| format!("[{}](<{url}>)", md(key))),
+                unfiled: i.unfiled,
             })
             .collect(),
         alerts: alert_views(alerts, day)

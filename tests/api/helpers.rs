@@ -179,6 +179,15 @@ impl TestApp {
         t
     }
 
+    /// A firewatch with `toml` appended to its config (`[people.NAME]`, which only the file
+    /// sets) and these `FIREWATCH__…` overrides.
+    pub async fn spawn_with_toml(toml: &str, env: Vec<(String, String)>) -> Self {
+        capture_logs();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let clock = Arc::new(ManualClock::new(test_start()));
+        Self::start_with(dir, clock, env, None, Some(toml.to_owned())).await
+    }
+
     /// A firewatch whose settings also take these `FIREWATCH__…` overrides.
     pub async fn spawn_with(env: Vec<(String, String)>) -> Self {
         capture_logs();

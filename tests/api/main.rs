@@ -26,4 +26,5 @@ mod store;
 mod store_faults;
 mod support;
 mod timers;
+mod tracker;
 mod web;

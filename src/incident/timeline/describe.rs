@@ -20,7 +20,9 @@ impl TimelineEvent {
             | E::ChannelBound { .. }
             | E::Closed { .. }
             | E::FollowupAdded { .. }
-            | E::FollowupDone { .. } => self.describe_course(),
+            | E::FollowupDone { .. }
+            | E::FollowupFiled { .. }
+            | E::ReportPublished { .. } => self.describe_course(),
             E::PublicUpdate { text, .. } => format!("public update: {text}"),
             E::ResponseTargetMissed { .. }
             | E::UpdateOverdue { .. }
@@ -103,6 +105,10 @@ impl TimelineEvent {
             }
             TimelineEvent::FollowupAdded { text } => format!("follow-up added: {text}"),
             TimelineEvent::FollowupDone { n } => format!("follow-up {n} done"),
+            TimelineEvent::ReportPublished { url } => format!("report published: {url}"),
+            TimelineEvent::FollowupFiled { n, key, url } => {
+                format!("follow-up {n} filed as {key} ({url})")
+            }
             other => unreachable!("describe() routes {} elsewhere", other.kind()),
         }
     }

@@ -127,6 +127,21 @@ pub enum TimelineEvent {
         /// Its number.
         n: u32,
     },
+    /// The report was committed to the service's repository: the pull request (or commit) at
+    /// `url`.
+    ReportPublished {
+        /// The pull request's or commit's web page.
+        url: String,
+    },
+    /// Follow-up action item `n` was filed in the tracker as `key` (`acme/web#123`) at `url`.
+    FollowupFiled {
+        /// Its number.
+        n: u32,
+        /// The key in the tracker.
+        key: String,
+        /// The web page.
+        url: String,
+    },
     /// Evidence gathered from the cluster (readiness, deploys, log errors, warning events).
     Evidence {
         /// What was found, one finding a line.

@@ -70,6 +70,10 @@ pub struct ActionItem {
     pub by: String,
     /// Whether it was ticked.
     pub done: bool,
+    /// Its issue in the tracker (key, web page), once filed.
+    pub issue: Option<(String, String)>,
+    /// Whether it is to be filed in a tracker and is not yet.
+    pub unfiled: bool,
 }
 
 /// The team's response times, from detection.
@@ -267,6 +271,11 @@ impl Walk {
             }
             TimelineEvent::FollowupAdded { text } => self.action_item(text, who),
             TimelineEvent::FollowupDone { n } => self.action_item_done(*n),
+            TimelineEvent::FollowupFiled { n, key, url } => {
+                if let Some(item) = self.trail.action_items.iter_mut().find(|i| i.n == *n) {
+                    item.issue = Some((key.clone(), url.clone()));
+                }
+            }
             TimelineEvent::Acknowledged { .. } => self.moment(at, who, "Acknowledged".into()),
             TimelineEvent::RoleAssigned {
                 role,
@@ -286,7 +295,8 @@ impl Walk {
             }
             TimelineEvent::UpdateOverdue { .. }
             | TimelineEvent::Closed { .. }
-            | TimelineEvent::PublicUpdate { .. } => {}
+            | TimelineEvent::PublicUpdate { .. }
+            | TimelineEvent::ReportPublished { .. } => {}
         }
     }
 
@@ -408,6 +418,8 @@ impl Walk {
             text: text.to_owned(),
             by: by.to_owned(),
             done: false,
+            issue: None,
+            unfiled: false,
         });
     }
 }
