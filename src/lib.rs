@@ -49,6 +49,7 @@ pub mod message;
 pub mod metrics;
 pub mod notify;
 pub mod ops;
+pub mod paging;
 pub mod scheduler;
 pub mod store;
 pub mod text;

@@ -23,6 +23,7 @@ use crate::metrics::Metrics;
 use crate::notify::{self, Templates};
 use crate::ops::jobs::Verification;
 use crate::ops::{self, Cluster};
+use crate::paging::{self, opsgenie::OpsgenieCourier, pagerduty::PagerDutyCourier};
 use crate::store::{self, Access, Store};
 
 /// Why firewatch could not start.
@@ -159,6 +160,15 @@ pub async fn build(
             Arc::new(DiscordCourier::new(Arc::clone(api))),
         );
     }
+    let paging = paging::Plan::new(&settings);
+    let notices = paging::Notices::new(Arc::clone(&store), Arc::clone(&clock));
+    if paging.any() {
+        let shared = Arc::new(settings.clone());
+        let pagerduty = PagerDutyCourier::new(Arc::clone(&shared), notices.clone());
+        sender.carry(paging::pagerduty::KIND, Arc::new(pagerduty));
+        let opsgenie = OpsgenieCourier::new(shared, notices.clone());
+        sender.carry(paging::opsgenie::KIND, Arc::new(opsgenie));
+    }
     let posts = Arc::new(sender);
     if slack_api.is_some() {
         let outbox = SlackOutbox::new(Arc::clone(&posts), Arc::clone(&roles));
@@ -173,6 +183,7 @@ pub async fn build(
         }
     }
     let outbox = Arc::new(router);
+    notices.tell_through(outbox.clone());
     let cluster = match ops::connect(&settings).await {
         Ok(cluster) => Ok(Arc::new(cluster) as Arc<dyn Cluster>),
         Err(e) => {
@@ -185,7 +196,7 @@ pub async fn build(
         }
     };
     let cluster = Arc::new(ops::metered::Metered::new(cluster, Arc::clone(&metrics)));
-    let engine = Engine::new(Parts {
+    let mut engine = Engine::new(Parts {
         store: Arc::clone(&store),
         policy: Arc::new(policy),
         catalog: Arc::new(Catalog::new(&settings)),
@@ -209,6 +220,15 @@ pub async fn build(
         metrics: Arc::clone(&metrics),
         alerts: Arc::new(alerts),
     });
+    if paging.any() {
+        let pages = paging::Paging::new(
+            Arc::clone(&posts),
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            paging,
+        );
+        engine.page_through(Arc::new(pages));
+    }
     Ok(App {
         engine: Arc::new(engine),
         store,

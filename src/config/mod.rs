@@ -9,6 +9,7 @@ mod approvals;
 mod files;
 mod jobs;
 mod ops;
+mod paging;
 mod people;
 mod secret;
 mod sections;
@@ -27,6 +28,7 @@ pub use jobs::{JobKind, JobSettings, MAX_JOB_NAME, VerificationSettings, secret_
 pub use ops::{
     ActionSettings, AssessSettings, DiagnoseSettings, PrometheusSettings, ScaleSettings,
 };
+pub use paging::{OpsgenieSettings, PagerDutySettings};
 pub use people::PersonSettings;
 pub use secret::{Secret, StoreUrl, without_password};
 pub use sections::{
@@ -95,6 +97,10 @@ pub struct Settings {
     pub alerts: AlertSettings,
     /// `[log]`
     pub log: LogSettings,
+    /// `[pagerduty]`: paging through PagerDuty.
+    pub pagerduty: PagerDutySettings,
+    /// `[opsgenie]`: paging through Opsgenie.
+    pub opsgenie: OpsgenieSettings,
 }
 
 impl Default for Settings {
@@ -126,6 +132,8 @@ impl Default for Settings {
             verification: VerificationSettings::default(),
             alerts: AlertSettings::default(),
             log: LogSettings::default(),
+            pagerduty: PagerDutySettings::default(),
+            opsgenie: OpsgenieSettings::default(),
         }
     }
 }
@@ -352,6 +360,7 @@ impl Settings {
         self.check_approvals()?;
         self.check_jobs()?;
         self.check_alerts()?;
+        self.check_paging()?;
         check_url(&self.store.url).map_err(|reason| ("store.url".to_owned(), reason))?;
         self.server.listen.parse::<SocketAddr>().map_err(|_| {
             (

@@ -21,6 +21,7 @@ mod messages;
 mod mitigate;
 mod opening;
 pub mod outbox;
+pub mod paging;
 mod read;
 mod report;
 mod roles;
@@ -39,6 +40,7 @@ use tokio_util::task::TaskTracker;
 
 pub use cluster::Limits;
 pub use outbox::Outbox;
+pub use paging::{NewsKind, PageNews, Pages};
 
 use crate::approval;
 use crate::catalog::Catalog;
@@ -213,6 +215,8 @@ pub struct Engine {
     /// When requests a gone process left running are looked for next (`None`: on the next
     /// scheduler pass).
     next_recovery: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Where pages go ([`Engine::page_through`]); none: nothing is paged.
+    pages: Option<Arc<dyn Pages>>,
 }
 
 impl Engine {
@@ -240,6 +244,7 @@ impl Engine {
             jobs_resumed: AtomicBool::new(false),
             background: TaskTracker::new(),
             next_recovery: std::sync::Mutex::new(None),
+            pages: None,
         }
     }
 

@@ -42,6 +42,7 @@ impl TimelineEvent {
             | E::ApprovalClosed { .. }
             | E::ApprovalRefused { .. }
             | E::ApprovalExecuting { .. } => self.describe_approval(),
+            E::Paged { pager, what } => format!("📟 {pager}: {what}"),
         }
     }
 

@@ -250,6 +250,7 @@ impl Walk {
             | TimelineEvent::ApprovalExecuting { .. }
             | TimelineEvent::Diagnosed { .. }
             | TimelineEvent::PostUndelivered { .. }
+            | TimelineEvent::Paged { .. }
             | TimelineEvent::JobStarted { .. } => {
                 self.moment(at, who, capitalise(&entry.event.describe()));
             }

@@ -1,0 +1,253 @@
+//! Where the engine tells the pagers (PagerDuty, Opsgenie) what became of an incident: the
+//! [`Pages`] trait [`crate::paging`] implements, and the news pagers send back (an
+//! acknowledgement or a resolution there, an escalation) run as changes to the incident. The
+//! engine knows incidents and page lines only, never a pager's API.
+//!
+//! # Guarantees
+//! - Every change the engine commits (an opening, by command or by alert; an acknowledgement,
+//!   also by acting; a raise into a paged severity; a resolution) is shown to the pagers after
+//!   its commit, and the message about it says what was paged ("📟 PagerDuty: triggering
+//!   (freightliner)"): queued, not yet taken, so it never claims a call that did not happen.
+//! - News from a pager about a page firewatch made acknowledges the incident once (a second
+//!   acknowledgement, here or there, only adds its timeline entry), and is not sent back to
+//!   the pager it came from.
+
+use async_trait::async_trait;
+
+use super::{Answer, Caller, Engine, Error, Failure, Reply, Result, error_reference, to_channel};
+use crate::error_chain;
+use crate::incident::lifecycle::{Event, Step};
+use crate::incident::page::{Page, PageState, Pager};
+use crate::incident::{Incident, IncidentId, TimelineEvent};
+use crate::message::{Block, Message};
+use crate::store;
+use crate::store::Updated;
+
+/// Sends pages for incidents: stores the events a change calls for in the outbox.
+#[async_trait]
+pub trait Pages: Send + Sync {
+    /// Stores the page events the change of an incident from `before` (`None`: just opened)
+    /// to `after` calls for, for every pager but `from` (the pager whose news made the change);
+    /// returns a line for each page it queued (`📟 PagerDuty: triggering (freightliner)`).
+    /// Failures are logged here: the change is committed, its message must go out.
+    async fn follow(
+        &self,
+        before: Option<&Incident>,
+        after: &Incident,
+        from: Option<Pager>,
+    ) -> Vec<String>;
+}
+
+/// News from a pager about one of firewatch's pages, parsed at its webhook.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PageNews {
+    /// The pager.
+    pub pager: Pager,
+    /// The pager's id for this delivery (PagerDuty's event id, Opsgenie's alert id and
+    /// action), for the inbox.
+    pub id: String,
+    /// The incident the page is for (from its dedup key or alias).
+    pub incident: IncidentId,
+    /// What happened.
+    pub what: NewsKind,
+    /// Who did it there, as the pager names them.
+    pub by: String,
+    /// Who is paged now (after an escalation or a reassignment).
+    #[serde(default)]
+    pub now_paged: Vec<String>,
+}
+
+/// What a pager says happened to a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NewsKind {
+    /// Someone acknowledged it there.
+    Acknowledged,
+    /// Someone resolved (closed) it there.
+    Resolved,
+    /// It escalated to the next level.
+    Escalated,
+    /// Someone reassigned it.
+    Reassigned,
+}
+
+impl Engine {
+    /// Pages through `pages` from now on (unset: nothing is paged).
+    pub fn page_through(&mut self, pages: std::sync::Arc<dyn Pages>) {
+        self.pages = Some(pages);
+    }
+
+    /// Shows a committed change to the pagers (all but `from`) and adds what was paged to
+    /// `message`.
+    pub(super) async fn follow_pages(
+        &self,
+        before: Option<&Incident>,
+        after: &Incident,
+        from: Option<Pager>,
+        message: &mut Message,
+    ) {
+        let Some(pages) = &self.pages else { return };
+        let lines = pages.follow(before, after, from).await;
+        if !lines.is_empty() {
+            message.blocks.push(Block::Text(String::new()));
+            message.blocks.extend(lines.into_iter().map(Block::Text));
+        }
+    }
+
+    /// Adds where incident `id`'s pages stand to `message` (`/incident-status`).
+    pub(super) async fn show_pages(&self, id: IncidentId, message: &mut Message) -> Result<()> {
+        let pages = self.store.pages_of(id).await?;
+        if !pages.is_empty() {
+            message.blocks.push(Block::Text(String::new()));
+            message
+                .blocks
+                .extend(pages.iter().map(|p| Block::Text(p.line())));
+        }
+        Ok(())
+    }
+
+    /// Takes news from a pager once ([`Engine::page_news`]): the messages for the channel,
+    /// [`Answer::Replayed`] when an earlier run took it, or [`Answer::Failed`] for an internal
+    /// failure (logged), after which running it again is safe.
+    pub async fn take_page_news(&self, caller: &Caller, news: &PageNews) -> Answer {
+        match self.page_news(caller, news).await {
+            Ok(replies) => {
+                self.mirror(&replies);
+                Answer::Final(replies)
+            }
+            Err(Error::Store(store::Error::Replayed(key))) => {
+                tracing::info!(request = %key, "a pager's news was already taken; no effect");
+                Answer::Replayed
+            }
+            Err(e) => {
+                let reference = error_reference();
+                tracing::error!(error = %error_chain(&e), reference = %reference, "a pager's news failed");
+                Answer::Failed(Failure { reference })
+            }
+        }
+    }
+
+    /// Runs news from a pager about incident `news.incident`'s page, from `caller` (the pager's
+    /// receiver, `caller.request` its inbox key): an acknowledgement acknowledges the incident
+    /// if nobody had (and tells the other pagers); every kind goes on the timeline and into
+    /// the channel. News of an incident firewatch does not know changes nothing.
+    ///
+    /// # Errors
+    /// Store failures; [`crate::store::Error::Replayed`] for news taken before.
+    pub async fn page_news(&self, caller: &Caller, news: &PageNews) -> Result<Vec<Reply>> {
+        let Some(incident) = self.store.incident(news.incident).await? else {
+            tracing::info!(incident = %news.incident, pager = %news.pager, "news of a page for no known incident; ignored");
+            return Ok(Vec::new());
+        };
+        let now = self.clock.now();
+        let pager = news.pager;
+        let id = incident.id;
+        let (what, step, state) = match news.what {
+            NewsKind::Acknowledged => (
+                format!("acknowledged in {pager} by {}", news.by),
+                Step::Acknowledge,
+                Some(PageState::Acknowledged),
+            ),
+            NewsKind::Resolved => (
+                format!("resolved in {pager} by {}", news.by),
+                Step::Read,
+                Some(PageState::Resolved),
+            ),
+            NewsKind::Escalated => (escalated("escalated", news), Step::Read, None),
+            NewsKind::Reassigned => (escalated("reassigned", news), Step::Read, None),
+        };
+        let entry = TimelineEvent::Paged {
+            pager: pager.to_string(),
+            what: what.clone(),
+        };
+        // An acknowledgement takes the incident only while it is active and nobody has.
+        let step = match step {
+            Step::Acknowledge if incident.status.is_active() => Step::Acknowledge,
+            _ => Step::Read,
+        };
+        let event = Event::Record {
+            step,
+            entries: vec![entry],
+            raise: None,
+        };
+        let decide = |current: &Incident| {
+            crate::incident::lifecycle::apply(
+                current,
+                event.clone(),
+                &caller.actor,
+                now,
+                &self.policy,
+            )
+        };
+        let updated = self
+            .store
+            .update(id, &caller.actor, now, caller.request.as_deref(), &decide)
+            .await?;
+        let Updated::Changed { before, after } = updated else {
+            return Ok(Vec::new());
+        };
+        if let Some(state) = state {
+            let target = self
+                .store
+                .pages_of(id)
+                .await?
+                .into_iter()
+                .find(|p| p.pager == pager)
+                .map_or_else(|| after.service.clone(), |p| p.target);
+            let page = Page {
+                incident: id,
+                pager,
+                state,
+                target,
+                detail: Some(format!("by {}", news.by)),
+                at: now,
+            };
+            self.store.record_page(&page).await?;
+        }
+        let headline = match news.what {
+            NewsKind::Acknowledged => format!("📟 {id} ACKNOWLEDGED IN {}", upper(pager)),
+            NewsKind::Resolved => format!("📟 {id} RESOLVED IN {}", upper(pager)),
+            NewsKind::Escalated | NewsKind::Reassigned => {
+                format!("📟 {id} PAGE {}", upper_kind(news.what))
+            }
+        };
+        let mut body = crate::message::capitalise(&what);
+        body.push('.');
+        if news.what == NewsKind::Resolved && after.status.is_active() {
+            body.push_str(&format!(
+                " Resolving it here needs its root cause: /incident-resolve {id} <root cause> | \
+                 <resolution>"
+            ));
+        }
+        let mut message = Message::notice(headline, &body).about(id);
+        self.metrics.incident_changed(&before, &after, now);
+        self.follow_pages(Some(&before), &after, Some(pager), &mut message)
+            .await;
+        Ok(vec![to_channel(&after.channel, message)])
+    }
+}
+
+fn escalated(verb: &str, news: &PageNews) -> String {
+    match news.now_paged.as_slice() {
+        [] => format!("{verb} in {} by {}", news.pager, news.by),
+        paged => format!(
+            "{verb} in {} by {}; now paged: {}",
+            news.pager,
+            news.by,
+            paged.join(", ")
+        ),
+    }
+}
+
+fn upper(pager: Pager) -> String {
+    pager.to_string().to_uppercase()
+}
+
+fn upper_kind(kind: NewsKind) -> &'static str {
+    match kind {
+        NewsKind::Escalated => "ESCALATED",
+        NewsKind::Reassigned => "REASSIGNED",
+        NewsKind::Acknowledged => "ACKNOWLEDGED",
+        NewsKind::Resolved => "RESOLVED",
+    }
+}

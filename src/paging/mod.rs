@@ -1,0 +1,401 @@
+//! Paging through PagerDuty (Events API v2) and Opsgenie (Alert API): what a change to an
+//! incident sends ([`Paging`], the engine's [`Pages`]), the couriers that send it from the
+//! outbox ([`pagerduty`], [`opsgenie`]), and the webhooks that bring news back ([`news`]).
+//!
+//! Page events are posts in the store's outbox ([`crate::delivery`]), of kind `pagerduty` or
+//! `opsgenie`, one lane per incident and pager (`pagerduty:firewatch-12`): stored before they
+//! are sent, retried with backoff on 429, 5xx and network errors (also across restarts), sent
+//! in order per incident, by one replica. A refusal (PagerDuty's 400, Opsgenie's failed
+//! request) ends the page: it is put on the incident's timeline with the pager's message, and
+//! said once in the incident's channel. Where each page stands is kept in the store
+//! ([`crate::incident::page::Page`]) for `/incident-status`.
+//!
+//! # Caveats
+//! A page is queued after the change that calls for it is committed: a process that dies in
+//! between (milliseconds) leaves that change unpaged. Pagers dedupe on the page key, so a page
+//! sent twice (an answer lost in a timeout) calls nobody twice.
+
+pub mod news;
+pub mod opsgenie;
+pub mod pagerduty;
+
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::delivery::Sender;
+use crate::engine::{Outbox, Pages};
+use crate::error_chain;
+use crate::incident::page::{self, Action, Page, PageState, Pager};
+use crate::incident::{Incident, IncidentId, Severity, TimelineEvent};
+use crate::message::Message;
+use crate::store::{Post, Store};
+
+/// The [`Pages`] firewatch runs: PagerDuty and Opsgenie as configured.
+pub struct Paging {
+    sender: Arc<Sender>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    plan: Plan,
+}
+
+/// What the settings page, and who.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// PagerDuty's paged severities, when it is configured.
+    pagerduty: Option<Vec<Severity>>,
+    /// Opsgenie's paged severities, when it is configured.
+    opsgenie: Option<Vec<Severity>>,
+    settings: Settings,
+}
+
+impl Plan {
+    /// What `settings` page: PagerDuty with a routing key, Opsgenie with an API key.
+    pub fn new(settings: &Settings) -> Self {
+        Self {
+            pagerduty: settings
+                .pages_pagerduty()
+                .then(|| settings.pagerduty.paged()),
+            opsgenie: settings
+                .opsgenie
+                .api_key
+                .is_some()
+                .then(|| settings.opsgenie.paged()),
+            settings: settings.clone(),
+        }
+    }
+
+    /// Whether anything is paged at all.
+    pub fn any(&self) -> bool {
+        self.pagerduty.is_some() || self.opsgenie.is_some()
+    }
+
+    fn paged(&self, pager: Pager) -> Option<&[Severity]> {
+        match pager {
+            Pager::PagerDuty => self.pagerduty.as_deref(),
+            Pager::Opsgenie => self.opsgenie.as_deref(),
+        }
+    }
+
+    /// The roles an incident of `severity` on `service` pages: the severity's, then the
+    /// service's owners, each once.
+    fn roles(&self, severity: Severity, service: &str) -> Vec<String> {
+        let settings = &self.settings;
+        let level = settings.severity.levels().into_iter().nth(severity.index());
+        let owners = settings
+            .services
+            .iter()
+            .find(|s| s.name == service)
+            .map(|s| s.owners.clone())
+            .unwrap_or_default();
+        let mut roles: Vec<String> = Vec::new();
+        let level_roles = level.map(|(_, l)| l.roles.clone()).unwrap_or_default();
+        for role in level_roles.into_iter().chain(owners) {
+            if !roles.contains(&role) {
+                roles.push(role);
+            }
+        }
+        roles
+    }
+
+    /// The Opsgenie teams of `roles`, each once.
+    fn teams(&self, roles: &[String]) -> Vec<String> {
+        let mut teams: Vec<String> = Vec::new();
+        for role in roles {
+            if let Some(settings) = self.settings.roles.get(role) {
+                for team in &settings.opsgenie_teams {
+                    if !teams.contains(team) {
+                        teams.push(team.clone());
+                    }
+                }
+            }
+        }
+        teams
+    }
+}
+
+impl Paging {
+    /// Pages as `plan` says, through `sender`'s outbox.
+    pub fn new(
+        sender: Arc<Sender>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        plan: Plan,
+    ) -> Self {
+        Self {
+            sender,
+            store,
+            clock,
+            plan,
+        }
+    }
+
+    /// The post for `action` on `incident` through `pager`, and who it pages.
+    fn post(&self, pager: Pager, action: Action, incident: &Incident) -> (Post, String) {
+        let key = page::page_key(incident.id);
+        let summary = format!("{pager} {}: {}", verb(action), key);
+        match pager {
+            Pager::PagerDuty => {
+                let order = pagerduty::order(action, incident, &self.plan.settings);
+                let target = order.service.clone();
+                let post = self
+                    .sender
+                    .post(pager.key(), &key, &order, &summary, Some(incident.id));
+                (post, target)
+            }
+            Pager::Opsgenie => {
+                let roles = self.plan.roles(incident.severity, &incident.service);
+                let teams = self.plan.teams(&roles);
+                let order = opsgenie::order(action, incident, &teams, &self.plan.settings);
+                let target = order.target.clone();
+                let post = self
+                    .sender
+                    .post(pager.key(), &key, &order, &summary, Some(incident.id));
+                (post, target)
+            }
+        }
+    }
+}
+
+/// The action as the log and the channel say it.
+pub fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Trigger => "trigger",
+        Action::Acknowledge => "acknowledge",
+        Action::Resolve => "resolve",
+    }
+}
+
+fn pending(action: Action) -> &'static str {
+    match action {
+        Action::Trigger => "triggering",
+        Action::Acknowledge => "acknowledging",
+        Action::Resolve => "resolving",
+    }
+}
+
+#[async_trait]
+impl Pages for Paging {
+    async fn follow(
+        &self,
+        before: Option<&Incident>,
+        after: &Incident,
+        from: Option<Pager>,
+    ) -> Vec<String> {
+        let known = match self.store.pages_of(after.id).await {
+            Ok(pages) => pages,
+            Err(e) => {
+                tracing::error!(incident = %after.id, error = %error_chain(&e), "cannot read the incident's pages; paging as if it had none");
+                Vec::new()
+            }
+        };
+        let mut posts = Vec::new();
+        let mut lines = Vec::new();
+        for pager in Pager::ALL {
+            let Some(paged) = self.plan.paged(pager) else {
+                continue;
+            };
+            if Some(pager) == from {
+                continue;
+            }
+            let page = known.iter().find(|p| p.pager == pager);
+            let has_page = page.is_some_and(|p| p.state != PageState::Failed);
+            for action in page::actions(before, after, paged, has_page) {
+                let (post, target) = self.post(pager, action, after);
+                if action == Action::Trigger {
+                    let page = Page {
+                        incident: after.id,
+                        pager,
+                        state: PageState::Triggering,
+                        target: target.clone(),
+                        detail: None,
+                        at: self.clock.now(),
+                    };
+                    if let Err(e) = self.store.record_page(&page).await {
+                        tracing::error!(incident = %after.id, error = %error_chain(&e), "cannot record a page");
+                    }
+                }
+                lines.push(format!("📟 {pager}: {} ({target})", pending(action)));
+                posts.push(post);
+            }
+        }
+        if !posts.is_empty() {
+            tracing::info!(incident = %after.id, pages = posts.len(), "page events queued");
+        }
+        self.sender.send(posts).await;
+        lines
+    }
+}
+
+/// What couriers share: the store (page states, follow-up posts) and the channel a failed
+/// page is told in (set once the chat outboxes exist: [`Notices::tell_through`]).
+#[derive(Clone)]
+pub struct Notices {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    outbox: Arc<OnceLock<Arc<dyn Outbox>>>,
+}
+
+impl Notices {
+    /// Notices over `store`, timed by `clock`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            clock,
+            outbox: Arc::default(),
+        }
+    }
+
+    /// Failed pages are told in their incident's channel through `outbox`.
+    pub fn tell_through(&self, outbox: Arc<dyn Outbox>) {
+        let _ = self.outbox.set(outbox);
+    }
+
+    /// Records that incident `id`'s page through `pager` is now `state`.
+    async fn record(
+        &self,
+        id: IncidentId,
+        pager: Pager,
+        state: PageState,
+        target: &str,
+        detail: Option<String>,
+    ) {
+        let page = Page {
+            incident: id,
+            pager,
+            state,
+            target: target.to_owned(),
+            detail,
+            at: self.clock.now(),
+        };
+        if let Err(e) = self.store.record_page(&page).await {
+            tracing::error!(incident = %id, error = %error_chain(&e), "cannot record a page's state");
+        }
+        if state == PageState::Triggered {
+            self.note(id, pager, format!("triggered ({target})")).await;
+        }
+    }
+
+    /// A page event was given up (`why`): its page is failed, and its incident's channel
+    /// hears it (the timeline has it from the outbox).
+    async fn failed(&self, post: &Post, pager: Pager, action: Action, target: &str, why: &str) {
+        let Some(id) = post.incident else { return };
+        self.record(id, pager, PageState::Failed, target, Some(why.to_owned()))
+            .await;
+        let incident = match self.store.incident(id).await {
+            Ok(Some(incident)) => incident,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(incident = %id, error = %error_chain(&e), "cannot read the incident of a failed page");
+                return;
+            }
+        };
+        let consequence = match action {
+            Action::Trigger => format!(
+                "Nobody was called through {pager} for {id}: page the on-call people another way."
+            ),
+            Action::Acknowledge | Action::Resolve => format!(
+                "{pager} may still be calling people for {id}: {} it there.",
+                verb(action)
+            ),
+        };
+        let message = Message::notice(
+            format!("📟 {pager} PAGE FAILED — {id}"),
+            &format!(
+                "📟 {pager}: failed ({target}) — {} was not taken: {why}\n{consequence}",
+                verb(action)
+            ),
+        )
+        .about(id);
+        match self.outbox.get() {
+            Some(outbox) => {
+                if let Err(e) = outbox.post(&incident.channel, &message).await {
+                    tracing::error!(incident = %id, error = %e, "cannot tell the channel that a page failed");
+                }
+            }
+            None => tracing::error!(incident = %id, "no channel outbox to tell that a page failed"),
+        }
+    }
+
+    /// Stores a follow-up of `post` (the same lane, right behind it): Opsgenie's request
+    /// check. Returns whether it was stored.
+    async fn follow_up(&self, post: &Post, payload: &impl Serialize, summary: &str) -> bool {
+        let next = Post {
+            payload: serde_json::to_string(payload).expect("a page order serialises to JSON"),
+            summary: summary.to_owned(),
+            stored: self.clock.now(),
+            ..post.clone()
+        };
+        match self.store.store_posts(std::slice::from_ref(&next)).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %error_chain(&e), "cannot store a page's follow-up");
+                false
+            }
+        }
+    }
+
+    /// Appends a note about a page to its incident's timeline (by firewatch).
+    async fn note(&self, id: IncidentId, pager: Pager, what: String) {
+        let entry = TimelineEvent::Paged {
+            pager: pager.to_string(),
+            what,
+        };
+        let by = crate::incident::Actor {
+            platform: crate::incident::Platform::Console,
+            id: crate::incident::timers::BOT_NAME.into(),
+            name: crate::incident::timers::BOT_NAME.into(),
+        };
+        if let Err(e) = self
+            .store
+            .append(id, &by, self.clock.now(), None, &[entry])
+            .await
+        {
+            tracing::warn!(incident = %id, error = %error_chain(&e), "cannot note a page on the timeline");
+        }
+    }
+}
+
+/// `text` in at most `limit` characters (pagers cut or refuse longer fields).
+fn cut(text: &str, limit: usize) -> String {
+    crate::message::shorten(text, limit)
+}
+
+/// An HTTP client for a pager.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("firewatch/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("a TLS client builds (the same configuration as the chat clients)")
+}
+
+/// A response's `Retry-After` in seconds, if given.
+fn retry_after(response: &reqwest::Response) -> Option<std::time::Duration> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(std::time::Duration::from_secs)
+}
+
+/// `request` with `body` as its JSON body.
+fn with_json(
+    request: reqwest::RequestBuilder,
+    body: &serde_json::Value,
+) -> reqwest::RequestBuilder {
+    request
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string())
+}
+
+/// A response's JSON body, or the type's default when it has none or it is not that JSON.
+async fn read_json<T: serde::de::DeserializeOwned + Default>(response: reqwest::Response) -> T {
+    match response.bytes().await {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+        Err(_) => T::default(),
+    }
+}
