@@ -186,21 +186,13 @@ impl Engine {
         let Updated::Changed { before, after } = updated else {
             return Ok(Vec::new());
         };
-        if let Some(state) = state {
-            let target = self
-                .store
-                .pages_of(id)
-                .await?
-                .into_iter()
-                .find(|p| p.pager == pager)
-                .map_or_else(|| after.service.clone(), |p| p.target);
+        let known = self.store.pages_of(id).await?;
+        if let (Some(state), Some(page)) = (state, known.into_iter().find(|p| p.pager == pager)) {
             let page = Page {
-                incident: id,
-                pager,
                 state,
-                target,
                 detail: Some(format!("by {}", news.by)),
                 at: now,
+                ..page
             };
             self.store.record_page(&page).await?;
         }

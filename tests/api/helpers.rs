@@ -186,6 +186,14 @@ impl TestApp {
         Self::start(dir, Arc::new(ManualClock::new(test_start())), env).await
     }
 
+    /// A firewatch with `toml` appended to the example config and these overrides.
+    pub async fn spawn_with_toml(toml: &str, env: Vec<(String, String)>) -> Self {
+        capture_logs();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let clock = Arc::new(ManualClock::new(test_start()));
+        Self::start_with(dir, clock, env, None, Some(toml.to_owned())).await
+    }
+
     async fn start(dir: TempDir, clock: Arc<ManualClock>, env: Vec<(String, String)>) -> Self {
         Self::start_with(dir, clock, env, None, None).await
     }

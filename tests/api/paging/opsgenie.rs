@@ -1,0 +1,91 @@
+//! Opsgenie out: an alert per paged incident, its acknowledgement and close by alias, and the
+//! check of each accepted request's outcome.
+
+use super::*;
+use crate::helpers::assert_has;
+
+fn opsgenie_env(fake: &FakeOpsgenie) -> Vec<(String, String)> {
+    vec![
+        ("FIREWATCH__OPSGENIE__API_URL".into(), fake.url.clone()),
+        ("FIREWATCH__OPSGENIE__API_KEY".into(), API_KEY.into()),
+    ]
+}
+
+/// The performance-engineer role (paged at P0 and P1) is Opsgenie's team `sre-core`.
+const TEAMS: &str = "[roles.performance-engineer]\nopsgenie_teams = [\"sre-core\"]\n";
+
+async fn spawn(fake: &FakeOpsgenie) -> TestApp {
+    TestApp::spawn_with_toml(TEAMS, opsgenie_env(fake)).await
+}
+
+#[tokio::test]
+async fn an_incident_opens_acknowledges_and_closes_one_opsgenie_alert() {
+    let fake = FakeOpsgenie::start().await;
+    let t = spawn(&fake).await;
+    let said = t.say("/incident-assess checkout down --sev P0").await;
+    assert_has(&said, &["📟 Opsgenie: triggering (sre-core)"]);
+    fake.slow_processing(1);
+    t.app.posts.deliver_due().await;
+    let calls = fake.calls();
+    assert_eq!(calls[0].method, "POST /v2/alerts");
+    assert_eq!(
+        calls[0].auth.as_deref(),
+        Some(&*format!("GenieKey {API_KEY}"))
+    );
+    let alert = &calls[0].body;
+    assert_eq!(alert["alias"], "firewatch-1");
+    assert_eq!(alert["priority"], "P1");
+    assert_eq!(alert["responders"][0]["type"], "team");
+    assert_eq!(alert["responders"][0]["name"], "sre-core");
+    assert_eq!(alert["message"], "#1 P0 on freightliner: checkout down");
+    assert_eq!(alert["description"], "checkout down");
+    // Accepted, not yet processed: still triggering, checked again with backoff.
+    assert_eq!(fake.paths()[1], "GET /v2/alerts/requests/req-1");
+    let status = t.say("/incident-status #1").await;
+    assert_has(&status, &["📟 Opsgenie: triggering (sre-core)"]);
+    later(&t, 1).await;
+    let status = t.say("/incident-status #1").await;
+    assert_has(&status, &["📟 Opsgenie: triggered (sre-core)"]);
+
+    fake.slow_processing(0);
+    t.say("/incident-ack").await;
+    t.app.posts.deliver_due().await;
+    t.say("/incident-resolve bad deploy | rolled back").await;
+    t.app.posts.deliver_due().await;
+    let paths = fake.paths();
+    assert_eq!(
+        paths[3..],
+        [
+            "POST /v2/alerts/firewatch-1/acknowledge?identifierType=alias",
+            "GET /v2/alerts/requests/req-2",
+            "POST /v2/alerts/firewatch-1/close?identifierType=alias",
+            "GET /v2/alerts/requests/req-3",
+        ]
+    );
+    let status = t.say("/incident-status #1").await;
+    assert_has(&status, &["📟 Opsgenie: resolved (sre-core)"]);
+}
+
+#[tokio::test]
+async fn an_opsgenie_request_that_fails_after_its_202_is_told_in_the_channel() {
+    let fake = FakeOpsgenie::start().await;
+    let t = spawn(&fake).await;
+    let channel = t.record_posts();
+    fake.fail_next("Team sre-core does not exist");
+    t.say("/incident-assess checkout down --sev P1").await;
+    t.app.posts.deliver_due().await;
+    later(&t, 60).await;
+    let told: Vec<String> = channel
+        .take()
+        .iter()
+        .map(|m| format!("{}\n{:?}", m.headline, m.blocks))
+        .collect();
+    assert_eq!(told.len(), 1, "{told:#?}");
+    assert_has(
+        &told[0],
+        &["Opsgenie PAGE FAILED", "Team sre-core does not exist"],
+    );
+    assert_eq!(fake.calls()[0].body["priority"], "P2");
+    let status = t.say("/incident-status #1").await;
+    assert_has(&status, &["📟 Opsgenie: failed (sre-core)"]);
+}
