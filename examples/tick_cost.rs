@@ -51,6 +51,7 @@ async fn main() {
         health_urls: Vec::new(),
         owners: Vec::new(),
         alerts_channel: None,
+        pagerduty_routing_key: None,
     }];
     let start = Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap();
     let clock = Arc::new(ManualClock::new(start));

@@ -26,6 +26,7 @@
 //! | posts that survive a platform outage: the outbox, retries, order per channel, giving up | [`delivery`]; each platform's courier in [`chat::slack`] `outbox`, [`chat::discord`] `outbox` |
 //! | the inbox: dedupe, replay after a restart, runs again after a failure, bounded runs | [`chat::pipeline`], [`chat::work`], [`chat::replay`] |
 //! | alerts from Alertmanager and Grafana: the webhook, grouping, storms, their messages | [`alerts`] (`payload`, `group`, `rules`, `messages`, `setup`); `POST /alerts/alertmanager` in [`app::alerts`]; [`engine`] `alerts` |
+//! | paging through PagerDuty and Opsgenie: what a change pages, the couriers, the webhooks back | [`paging`] (`pagerduty`, `opsgenie`, `news`); what a change asks of a pager in [`incident::page`]; [`engine`] `paging`; the routes in [`app::pagers`] |
 //! | persistence (SQLite and Postgres, one implementation), whether it takes writes | [`store`] |
 //! | Kubernetes and Helm | [`ops`] (`kube`, `helm`, `jobs`, `probe`) |
 //! | message templates | [`notify`], `messages/`; neutral messages in [`message`] |

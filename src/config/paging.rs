@@ -219,3 +219,82 @@ fn join_severities(severities: &[Severity]) -> String {
     let names: Vec<&str> = severities.iter().map(|s| s.as_str()).collect();
     names.join("/")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SERVICES: &str = "[[services]]\nname = \"freightliner\"\nnamespace = \"freightliner-production\"\n\n[[services]]\nname = \"billing\"\nnamespace = \"billing\"\n";
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Settings, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bot.toml");
+        std::fs::write(&path, text).unwrap();
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        Settings::load_with_env(&path, env).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn paging_is_off_by_default_and_pages_p0_and_p1_once_a_routing_key_is_set() {
+        let settings = load(SERVICES, &[]).unwrap();
+        assert!(!settings.pages_pagerduty());
+        let key = ("FIREWATCH__PAGERDUTY__ROUTING_KEY", "R0UT1NG");
+        let settings = load(SERVICES, &[key]).unwrap();
+        assert!(settings.pages_pagerduty());
+        assert_eq!(settings.pagerduty.paged(), [Severity::P0, Severity::P1]);
+        assert_eq!(settings.routing_key("billing").unwrap().expose(), "R0UT1NG");
+        assert!(
+            !format!("{settings:?}").contains("R0UT1NG"),
+            "the key stays secret"
+        );
+    }
+
+    #[test]
+    fn check_config_refuses_a_paged_severity_without_a_routing_key() {
+        let text = format!("{SERVICES}\n[pagerduty]\nseverities = [\"P0\"]\n");
+        let refused = load(&text, &[]).unwrap_err();
+        assert!(
+            refused.contains("services[0].pagerduty_routing_key"),
+            "{refused}"
+        );
+        assert!(
+            refused.contains("P0 incidents would page nobody"),
+            "{refused}"
+        );
+        // One service with its own key, the other with none: the other is named.
+        let text = SERVICES.replacen(
+            "namespace = \"freightliner-production\"\n",
+            "namespace = \"freightliner-production\"\npagerduty_routing_key = \"K1\"\n",
+            1,
+        );
+        let refused = load(&text, &[]).unwrap_err();
+        assert!(
+            refused.contains("service 'billing' has no PagerDuty routing key"),
+            "{refused}"
+        );
+        let settings = load(&text, &[("FIREWATCH__PAGERDUTY__ROUTING_KEY", "K2")]).unwrap();
+        assert_eq!(settings.routing_key("freightliner").unwrap().expose(), "K1");
+        assert_eq!(settings.routing_key("billing").unwrap().expose(), "K2");
+        let text = format!("{SERVICES}\n[opsgenie]\nseverities = [\"P1\"]\n");
+        let refused = load(&text, &[]).unwrap_err();
+        assert!(refused.contains("opsgenie.api_key"), "{refused}");
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_urls_must_be_http() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key");
+        std::fs::write(&file, "FROMFILE\n").unwrap();
+        let text = format!(
+            "{SERVICES}\n[pagerduty]\nrouting_key_file = \"{}\"\n",
+            file.display()
+        );
+        let settings = load(&text, &[]).unwrap();
+        assert_eq!(
+            settings.routing_key("billing").unwrap().expose(),
+            "FROMFILE"
+        );
+        let text = format!("{SERVICES}\n[opsgenie]\napi_url = \"ftp://x\"\n");
+        assert!(load(&text, &[]).unwrap_err().contains("opsgenie.api_url"));
+    }
+}
