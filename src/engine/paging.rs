@@ -14,7 +14,10 @@
 
 use async_trait::async_trait;
 
-use super::{Answer, Caller, Engine, Error, Failure, Reply, Result, error_reference, to_channel};
+use super::{
+    Answer, Caller, Engine, Error, Failure, Reply, Result, error_reference, refuse, to_channel,
+};
+use crate::command::{Mention, PageTarget};
 use crate::error_chain;
 use crate::incident::lifecycle::{Event, Step};
 use crate::incident::page::{Page, PageState, Pager};
@@ -36,6 +39,11 @@ pub trait Pages: Send + Sync {
         after: &Incident,
         from: Option<Pager>,
     ) -> Vec<String>;
+
+    /// Pages more people on active `incident`: the `role`'s pager teams (Opsgenie responders,
+    /// added to its alert or on a new one), and the incident's own page where it has none yet
+    /// (a PagerDuty trigger); `note` says why. Returns a line for each page event queued.
+    async fn page_more(&self, incident: &Incident, role: Option<&str>, note: &str) -> Vec<String>;
 }
 
 /// News from a pager about one of firewatch's pages, parsed at its webhook.
@@ -216,6 +224,86 @@ impl Engine {
         self.follow_pages(Some(&before), &after, Some(pager), &mut message)
             .await;
         Ok(vec![to_channel(&after.channel, message)])
+    }
+}
+
+impl Engine {
+    /// `/incident-page ROLE|@person [message]`: mentions them in the incident's channel, pages
+    /// them through the pagers ([`Pages::page_more`]) and puts it on the timeline. It takes
+    /// nothing: paging someone does not acknowledge the incident.
+    pub(super) async fn page_people(
+        &self,
+        caller: &Caller,
+        explicit: Option<IncidentId>,
+        target: PageTarget,
+        message: Option<String>,
+    ) -> Result<Vec<Reply>> {
+        let incident = self.target(caller, explicit).await?;
+        let id = incident.id;
+        if !incident.status.is_active() {
+            return Err(refuse(
+                format!("{id} is {}", incident.status),
+                "Only an active incident pages people.",
+            ));
+        }
+        let platform = caller.actor.platform;
+        let people = self.approvals.people();
+        let (who, role) = match target {
+            PageTarget::Name(name) if self.approvals.is_role(&name) => (name.clone(), Some(name)),
+            PageTarget::Name(name) => {
+                let person = super::roles::resolve(people, platform, &Mention::Name(name.clone()))
+                    .map_err(|_| {
+                        refuse(
+                            "Who is that?",
+                            format!("'{name}' is neither a role ([roles.{name}]) nor a person ([people.{name}]), nor a mention (@bob)"),
+                        )
+                    })?;
+                (person.name, None)
+            }
+            PageTarget::Person(mention) => {
+                let person = super::roles::resolve(people, platform, &mention)
+                    .map_err(|why| refuse("Who is that?", why))?;
+                (person.name, None)
+            }
+        };
+        let by = &caller.actor;
+        let note = message
+            .clone()
+            .unwrap_or_else(|| format!("{id}: {}", incident.summary));
+        let mut what = format!("{who} paged by {by}");
+        if let Some(message) = &message {
+            what.push_str(&format!(": {message}"));
+        }
+        let entry = TimelineEvent::Paged {
+            pager: "firewatch".into(),
+            what: what.clone(),
+        };
+        let now = self.clock.now();
+        self.store
+            .append(id, by, now, caller.request.as_deref(), &[entry])
+            .await?;
+        let lines = match &self.pages {
+            Some(pages) => pages.page_more(&incident, role.as_deref(), &note).await,
+            None => Vec::new(),
+        };
+        let mut body = format!("{} pages {who}", by);
+        match &message {
+            Some(message) => body.push_str(&format!(": {message}")),
+            None => body.push('.'),
+        }
+        if lines.is_empty() {
+            body.push_str("\nNo pager pages them: this message is their page.");
+        }
+        let mut notice =
+            Message::notice(format!("📟 {id}: PAGING {}", who.to_uppercase()), &body).about(id);
+        if !lines.is_empty() {
+            notice.blocks.push(Block::Text(String::new()));
+            notice.blocks.extend(lines.into_iter().map(Block::Text));
+        }
+        if let Some(role) = role {
+            notice.paged_roles = vec![role];
+        }
+        Ok(vec![to_channel(&incident.channel, notice)])
     }
 }
 

@@ -160,6 +160,32 @@ impl Paging {
     }
 }
 
+impl Paging {
+    /// A new Opsgenie alert for `incident`, paging the teams of its severity's roles and
+    /// `more`.
+    fn post_with_teams(&self, incident: &Incident, more: &[String]) -> (Post, String) {
+        let roles = self.plan.roles(incident.severity, &incident.service);
+        let mut teams = self.plan.teams(&roles);
+        for team in more {
+            if !teams.contains(team) {
+                teams.push(team.clone());
+            }
+        }
+        let order = opsgenie::order(Action::Trigger, incident, &teams, &self.plan.settings);
+        let key = page::page_key(incident.id);
+        let summary = format!("Opsgenie trigger: {key}");
+        let target = order.target.clone();
+        let post = self.sender.post(
+            Pager::Opsgenie.key(),
+            &key,
+            &order,
+            &summary,
+            Some(incident.id),
+        );
+        (post, target)
+    }
+}
+
 /// The action as the log and the channel say it.
 pub fn verb(action: Action) -> &'static str {
     match action {
@@ -224,6 +250,76 @@ impl Pages for Paging {
         }
         if !posts.is_empty() {
             tracing::info!(incident = %after.id, pages = posts.len(), "page events queued");
+        }
+        self.sender.send(posts).await;
+        lines
+    }
+
+    async fn page_more(&self, incident: &Incident, role: Option<&str>, note: &str) -> Vec<String> {
+        let known = self.store.pages_of(incident.id).await.unwrap_or_else(|e| {
+            tracing::error!(incident = %incident.id, error = %error_chain(&e), "cannot read the incident's pages");
+            Vec::new()
+        });
+        let live = |pager: Pager| {
+            known
+                .iter()
+                .find(|p| p.pager == pager && p.state != PageState::Failed)
+        };
+        let mut posts = Vec::new();
+        let mut lines = Vec::new();
+        let mut started = Vec::new();
+        if self.plan.pagerduty.is_some() && live(Pager::PagerDuty).is_none() {
+            let (post, target) = self.post(Pager::PagerDuty, Action::Trigger, incident);
+            lines.push(format!("📟 PagerDuty: triggering ({target})"));
+            started.push((Pager::PagerDuty, target));
+            posts.push(post);
+        }
+        if self.plan.opsgenie.is_some() {
+            let teams = self
+                .plan
+                .teams(&role.map(|r| vec![r.to_owned()]).unwrap_or_default());
+            match live(Pager::Opsgenie) {
+                None => {
+                    let (post, target) = self.post_with_teams(incident, &teams);
+                    lines.push(format!("📟 Opsgenie: triggering ({target})"));
+                    started.push((Pager::Opsgenie, target));
+                    posts.push(post);
+                }
+                Some(page) => {
+                    let key = page::page_key(incident.id);
+                    for team in teams {
+                        let target = if page.target.split(", ").any(|t| t == team) {
+                            page.target.clone()
+                        } else {
+                            format!("{}, {team}", page.target)
+                        };
+                        let order = opsgenie::add_responder(&team, note, target);
+                        let summary = format!("Opsgenie add responder {team}: {key}");
+                        let post = self.sender.post(
+                            Pager::Opsgenie.key(),
+                            &key,
+                            &order,
+                            &summary,
+                            Some(incident.id),
+                        );
+                        lines.push(format!("📟 Opsgenie: paging {team}"));
+                        posts.push(post);
+                    }
+                }
+            }
+        }
+        for (pager, target) in started {
+            let page = Page {
+                incident: incident.id,
+                pager,
+                state: PageState::Triggering,
+                target,
+                detail: None,
+                at: self.clock.now(),
+            };
+            if let Err(e) = self.store.record_page(&page).await {
+                tracing::error!(incident = %incident.id, error = %error_chain(&e), "cannot record a page");
+            }
         }
         self.sender.send(posts).await;
         lines

@@ -56,6 +56,11 @@ pub enum Request {
         /// Who and why.
         body: Value,
     },
+    /// `POST /v2/alerts/{alias}/responders?identifierType=alias`: one more team paged.
+    AddResponder {
+        /// The team, who adds it and why.
+        body: Value,
+    },
     /// `GET /v2/alerts/requests/{request_id}`: whether an accepted request worked.
     Check {
         /// Opsgenie's request id.
@@ -136,6 +141,23 @@ pub fn order(action: Action, incident: &Incident, teams: &[String], settings: &S
     }
 }
 
+/// The request that adds `team` to `incident`'s alert, with `note`; `target` is who the
+/// page pages once it is added.
+pub fn add_responder(team: &str, note: &str, target: String) -> Order {
+    Order {
+        action: Action::Trigger,
+        target,
+        request: Request::AddResponder {
+            body: json!({
+                "responder": {"type": "team", "name": team},
+                "user": crate::incident::timers::BOT_NAME,
+                "source": "firewatch",
+                "note": cut(note, 25_000),
+            }),
+        },
+    }
+}
+
 /// Sends Opsgenie's requests from the outbox.
 pub struct OpsgenieCourier {
     http: reqwest::Client,
@@ -209,6 +231,12 @@ impl Courier for OpsgenieCourier {
             Request::Close { body } => with_json(
                 self.http
                     .post(self.url(&format!("/v2/alerts/{alias}/close")))
+                    .query(&[("identifierType", "alias")]),
+                body,
+            ),
+            Request::AddResponder { body } => with_json(
+                self.http
+                    .post(self.url(&format!("/v2/alerts/{alias}/responders")))
                     .query(&[("identifierType", "alias")]),
                 body,
             ),

@@ -12,7 +12,9 @@ fn opsgenie_env(fake: &FakeOpsgenie) -> Vec<(String, String)> {
 }
 
 /// The performance-engineer role (paged at P0 and P1) is Opsgenie's team `sre-core`.
-const TEAMS: &str = "[roles.performance-engineer]\nopsgenie_teams = [\"sre-core\"]\n";
+/// The security-auditor role is the team `security`, paged with `/incident-page`.
+const TEAMS: &str = "[roles.performance-engineer]\nopsgenie_teams = [\"sre-core\"]\n\n\
+                     [roles.cloud-architect]\nopsgenie_teams = [\"platform\"]\n";
 
 async fn spawn(fake: &FakeOpsgenie) -> TestApp {
     TestApp::spawn_with_toml(TEAMS, opsgenie_env(fake)).await
@@ -88,4 +90,64 @@ async fn an_opsgenie_request_that_fails_after_its_202_is_told_in_the_channel() {
     assert_eq!(fake.calls()[0].body["priority"], "P2");
     let status = t.say("/incident-status #1").await;
     assert_has(&status, &["📟 Opsgenie: failed (sre-core)"]);
+}
+
+#[tokio::test]
+async fn incident_page_adds_a_roles_team_to_the_alert_or_opens_one_and_acknowledges_nothing() {
+    let fake = FakeOpsgenie::start().await;
+    let t = spawn(&fake).await;
+    t.say("/incident-assess checkout down --sev P1").await;
+    t.app.posts.deliver_due().await;
+    let said = t
+        .say("/incident-page cloud-architect nodes are draining")
+        .await;
+    assert_has(
+        &said,
+        &["PAGING CLOUD-ARCHITECT", "📟 Opsgenie: paging platform"],
+    );
+    t.app.posts.deliver_due().await;
+    let add = fake
+        .calls()
+        .into_iter()
+        .find(|c| c.method.contains("/responders"))
+        .expect("a responder added");
+    assert_eq!(
+        add.method,
+        "POST /v2/alerts/firewatch-1/responders?identifierType=alias"
+    );
+    assert_eq!(
+        add.body["responder"],
+        serde_json::json!({"type": "team", "name": "platform"})
+    );
+    assert_eq!(add.body["note"], "nodes are draining");
+    assert_has(
+        &page_entries(&t, 1).await.join("\n"),
+        &["📟 firewatch: cloud-architect paged by alice: nodes are draining"],
+    );
+    let status = t.say("/incident-status #1").await;
+    assert_has(&status, &["📟 Opsgenie: triggered (sre-core, platform)"]);
+    let incident = t
+        .app
+        .store
+        .incident(firewatch::incident::IncidentId::new(1).unwrap());
+    assert!(incident.await.unwrap().unwrap().acknowledged.is_none());
+
+    // An incident below the paged severities: /incident-page opens its alert.
+    t.say("/incident-assess a report is slow --sev P3").await;
+    t.app.posts.deliver_due().await;
+    let before = fake.calls().len();
+    let said = t.say("/incident-page #2 cloud-architect").await;
+    assert_has(&said, &["📟 Opsgenie: triggering (platform)"]);
+    t.app.posts.deliver_due().await;
+    let created = &fake.calls()[before];
+    assert_eq!(created.method, "POST /v2/alerts");
+    assert_eq!(created.body["alias"], "firewatch-2");
+    assert_eq!(created.body["priority"], "P4");
+
+    t.say("/incident-resolve #2 slow query | index added").await;
+    let refused = t.say("/incident-page #2 cloud-architect").await;
+    assert_has(
+        &refused,
+        &["#2 is Resolved", "Only an active incident pages people."],
+    );
 }
