@@ -375,12 +375,57 @@ impl Notices {
         }
     }
 
-    /// A page event was given up (`why`): its page is failed, and its incident's channel
-    /// hears it (the timeline has it from the outbox).
-    async fn failed(&self, post: &Post, pager: Pager, action: Action, target: &str, why: &str) {
+    /// A page event was given up (`why`): a trigger's page is failed (an acknowledgement's or
+    /// a resolution's keeps its state, with why), and the incident's channel hears it once
+    /// (the timeline has it from the outbox). `adds` names the team an Opsgenie request was
+    /// adding to a live page, which stays as it is.
+    async fn failed(
+        &self,
+        post: &Post,
+        pager: Pager,
+        action: Action,
+        target: &str,
+        why: &str,
+        adds: Option<&str>,
+    ) {
         let Some(id) = post.incident else { return };
-        self.record(id, pager, PageState::Failed, target, Some(why.to_owned()))
-            .await;
+        let (headline, body) = match (adds, action) {
+            (Some(team), _) => (
+                format!("📟 {pager} DID NOT PAGE {} — {id}", team.to_uppercase()),
+                format!(
+                    "{pager} did not add {team} to {id}'s page: {why}\nPage {team} another way."
+                ),
+            ),
+            (None, Action::Trigger) => {
+                self.record(id, pager, PageState::Failed, target, Some(why.to_owned()))
+                    .await;
+                (
+                    format!("📟 {pager} PAGE FAILED — {id}"),
+                    format!(
+                        "📟 {pager}: failed ({target}) — the trigger was not taken: {why}\n\
+                         Nobody was called through {pager} for {id}: page the on-call people \
+                         another way."
+                    ),
+                )
+            }
+            (None, _) => {
+                let known = self.store.pages_of(id).await.unwrap_or_default();
+                if let Some(page) = known.into_iter().find(|p| p.pager == pager) {
+                    let detail = format!("{} failed: {why}", verb(action));
+                    self.record(id, pager, page.state, target, Some(detail))
+                        .await;
+                }
+                (
+                    format!("📟 {pager} {} FAILED — {id}", verb(action).to_uppercase()),
+                    format!(
+                        "{pager} did not take the {}: {why}\n{pager} may still be calling \
+                         people for {id}: {} it there.",
+                        verb(action),
+                        verb(action)
+                    ),
+                )
+            }
+        };
         let incident = match self.store.incident(id).await {
             Ok(Some(incident)) => incident,
             Ok(None) => return,
@@ -389,23 +434,7 @@ impl Notices {
                 return;
             }
         };
-        let consequence = match action {
-            Action::Trigger => format!(
-                "Nobody was called through {pager} for {id}: page the on-call people another way."
-            ),
-            Action::Acknowledge | Action::Resolve => format!(
-                "{pager} may still be calling people for {id}: {} it there.",
-                verb(action)
-            ),
-        };
-        let message = Message::notice(
-            format!("📟 {pager} PAGE FAILED — {id}"),
-            &format!(
-                "📟 {pager}: failed ({target}) — {} was not taken: {why}\n{consequence}",
-                verb(action)
-            ),
-        )
-        .about(id);
+        let message = Message::notice(headline, &body).about(id);
         match self.outbox.get() {
             Some(outbox) => {
                 if let Err(e) = outbox.post(&incident.channel, &message).await {

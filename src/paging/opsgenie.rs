@@ -35,6 +35,9 @@ pub struct Order {
     pub target: String,
     /// The request itself.
     pub request: Request,
+    /// The team an add-responder request (and its check) adds to a live page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adds: Option<String>,
 }
 
 /// One call to the Alert API.
@@ -119,7 +122,7 @@ pub fn order(action: Action, incident: &Incident, teams: &[String], settings: &S
                     "details": {
                         "incident": incident.id.to_string(),
                         "service": incident.service,
-                        "namespace": namespace,
+                        "namespace": namespace.unwrap_or_default(),
                         "why this severity": incident.severity_reason,
                         "opened by": incident.opened.by.to_string(),
                         "channel": format!("{} channel {}", incident.channel.platform, incident.channel.id),
@@ -138,6 +141,7 @@ pub fn order(action: Action, incident: &Incident, teams: &[String], settings: &S
         action,
         target,
         request,
+        adds: None,
     }
 }
 
@@ -147,6 +151,7 @@ pub fn add_responder(team: &str, note: &str, target: String) -> Order {
     Order {
         action: Action::Trigger,
         target,
+        adds: Some(team.to_owned()),
         request: Request::AddResponder {
             body: json!({
                 "responder": {"type": "team", "name": team},
@@ -286,7 +291,14 @@ impl Courier for OpsgenieCourier {
             return;
         };
         self.notices
-            .failed(post, Pager::Opsgenie, order.action, &order.target, why)
+            .failed(
+                post,
+                Pager::Opsgenie,
+                order.action,
+                &order.target,
+                why,
+                order.adds.as_deref(),
+            )
             .await;
     }
 }

@@ -79,7 +79,7 @@ pub fn order(action: Action, incident: &Incident, settings: &Settings) -> Order 
                     "severity": severity(incident.severity),
                     "timestamp": incident.opened.at.to_rfc3339(),
                     "component": component,
-                    "group": service.map(|s| s.namespace.clone()),
+                    "group": service.map_or_else(|| incident.service.clone(), |s| s.namespace.clone()),
                     "class": "incident",
                     "custom_details": {
                         "incident": incident.id.to_string(),
@@ -191,7 +191,14 @@ impl Courier for PagerDutyCourier {
             return;
         };
         self.notices
-            .failed(post, Pager::PagerDuty, order.action, &order.service, why)
+            .failed(
+                post,
+                Pager::PagerDuty,
+                order.action,
+                &order.service,
+                why,
+                None,
+            )
             .await;
     }
 }

@@ -151,3 +151,27 @@ async fn incident_page_adds_a_roles_team_to_the_alert_or_opens_one_and_acknowled
         &["#2 is Resolved", "Only an active incident pages people."],
     );
 }
+
+#[tokio::test]
+async fn a_team_opsgenie_could_not_add_is_told_and_the_page_stays_as_it_was() {
+    let fake = FakeOpsgenie::start().await;
+    let t = spawn(&fake).await;
+    let channel = t.record_posts();
+    t.say("/incident-assess checkout down --sev P1").await;
+    t.app.posts.deliver_due().await;
+    fake.fail_next("Team platform does not exist");
+    t.say("/incident-page cloud-architect").await;
+    t.app.posts.deliver_due().await;
+    let told: Vec<String> = channel
+        .take()
+        .iter()
+        .map(|m| format!("{}\n{:?}", m.headline, m.blocks))
+        .collect();
+    assert_eq!(told.len(), 1, "{told:#?}");
+    assert_has(
+        &told[0],
+        &["DID NOT PAGE PLATFORM", "Team platform does not exist"],
+    );
+    let status = t.say("/incident-status #1").await;
+    assert_has(&status, &["📟 Opsgenie: triggered (sre-core)"]);
+}
