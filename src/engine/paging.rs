@@ -44,6 +44,12 @@ pub trait Pages: Send + Sync {
     /// added to its alert or on a new one), and the incident's own page where it has none yet
     /// (a PagerDuty trigger); `note` says why. Returns a line for each page event queued.
     async fn page_more(&self, incident: &Incident, role: Option<&str>, note: &str) -> Vec<String>;
+
+    /// Pages the active incidents at a paged severity that have no page through a configured
+    /// pager (their change was committed, its page never queued: a crash in between), at most
+    /// once a minute unless `force`; opened within the last minute they are left to the change
+    /// still queuing. Returns how many page events it queued.
+    async fn catch_up(&self, force: bool) -> usize;
 }
 
 /// News from a pager about one of firewatch's pages, parsed at its webhook.
@@ -83,6 +89,22 @@ impl Engine {
     /// Pages through `pages` from now on (unset: nothing is paged).
     pub fn page_through(&mut self, pages: std::sync::Arc<dyn Pages>) {
         self.pages = Some(pages);
+    }
+
+    /// Pages what a crash left unpaged ([`Pages::catch_up`]) now; how many page events were
+    /// queued. The scheduler does it once a minute.
+    pub async fn catch_up_pages(&self) -> usize {
+        match &self.pages {
+            Some(pages) => pages.catch_up(true).await,
+            None => 0,
+        }
+    }
+
+    /// The scheduler's look for pages a crash left unqueued, at most once a minute.
+    pub(super) async fn catch_up_pages_due(&self) {
+        if let Some(pages) = &self.pages {
+            pages.catch_up(false).await;
+        }
     }
 
     /// Shows a committed change to the pagers (all but `from`) and adds what was paged to

@@ -11,9 +11,13 @@
 //! ([`crate::incident::page::Page`]) for `/incident-status`.
 //!
 //! # Caveats
-//! A page is queued after the change that calls for it is committed: a process that dies in
-//! between (milliseconds) leaves that change unpaged. Pagers dedupe on the page key, so a page
-//! sent twice (an answer lost in a timeout) calls nobody twice.
+//! A page event is queued right after the change that calls for it is committed. A process
+//! that dies in between (milliseconds) leaves that change unpaged until the scheduler's next
+//! look ([`Pages::catch_up`], every minute, in any replica): an active incident at a paged
+//! severity with no page at all through a pager is triggered then (acknowledged too, if it
+//! was). An acknowledgement or resolution lost that way is not caught up: the pager keeps
+//! calling until someone acknowledges there. Pagers dedupe on the page key, so a page sent
+//! twice (an answer lost in a timeout, a catch-up racing the change) calls nobody twice.
 
 pub mod news;
 pub mod opsgenie;
@@ -40,7 +44,12 @@ pub struct Paging {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     plan: Plan,
+    /// When [`Pages::catch_up`] looks next (`None`: at its first call).
+    next_catch_up: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// How often the scheduler looks for incidents whose page was never queued.
+const CATCH_UP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What the settings page, and who.
 #[derive(Debug, Clone)]
@@ -130,6 +139,7 @@ impl Paging {
             store,
             clock,
             plan,
+            next_catch_up: std::sync::Mutex::new(None),
         }
     }
 
@@ -218,41 +228,8 @@ impl Pages for Paging {
                 Vec::new()
             }
         };
-        let mut posts = Vec::new();
-        let mut lines = Vec::new();
-        for pager in Pager::ALL {
-            let Some(paged) = self.plan.paged(pager) else {
-                continue;
-            };
-            if Some(pager) == from {
-                continue;
-            }
-            let page = known.iter().find(|p| p.pager == pager);
-            let has_page = page.is_some_and(|p| p.state != PageState::Failed);
-            for action in page::actions(before, after, paged, has_page) {
-                let (post, target) = self.post(pager, action, after);
-                if action == Action::Trigger {
-                    let page = Page {
-                        incident: after.id,
-                        pager,
-                        state: PageState::Triggering,
-                        target: target.clone(),
-                        detail: None,
-                        at: self.clock.now(),
-                    };
-                    if let Err(e) = self.store.record_page(&page).await {
-                        tracing::error!(incident = %after.id, error = %error_chain(&e), "cannot record a page");
-                    }
-                }
-                lines.push(format!("📟 {pager}: {} ({target})", pending(action)));
-                posts.push(post);
-            }
-        }
-        if !posts.is_empty() {
-            tracing::info!(incident = %after.id, pages = posts.len(), "page events queued");
-        }
-        self.sender.send(posts).await;
-        lines
+        self.queue(before, after, &known, |pager| Some(pager) != from)
+            .await
     }
 
     async fn page_more(&self, incident: &Incident, role: Option<&str>, note: &str) -> Vec<String> {
@@ -308,9 +285,94 @@ impl Pages for Paging {
                 }
             }
         }
+        self.sender.send(posts).await;
+        self.triggering(incident.id, started).await;
+        lines
+    }
+
+    async fn catch_up(&self, force: bool) -> usize {
+        {
+            let mut next = self
+                .next_catch_up
+                .lock()
+                .expect("never poisoned: no panics inside");
+            let now = std::time::Instant::now();
+            if !force && next.is_some_and(|at| now < at) {
+                return 0;
+            }
+            *next = Some(now + CATCH_UP_EVERY);
+        }
+        let active = match self.store.active_incidents().await {
+            Ok(active) => active,
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "cannot look for incidents left unpaged");
+                return 0;
+            }
+        };
+        let settled = self.clock.now() - chrono::TimeDelta::minutes(1);
+        let mut queued = 0;
+        for incident in active.iter().filter(|i| i.opened.at < settled) {
+            let known = match self.store.pages_of(incident.id).await {
+                Ok(known) => known,
+                Err(_) => continue,
+            };
+            // A pager with no page at all for an incident at its severity: the change that
+            // called for it was committed, its page never queued.
+            let lines = self
+                .queue(None, incident, &known, |pager| {
+                    !known.iter().any(|p| p.pager == pager)
+                })
+                .await;
+            if !lines.is_empty() {
+                tracing::warn!(incident = %incident.id, "paging an incident whose page was never queued");
+                queued += lines.len();
+            }
+        }
+        queued
+    }
+}
+
+impl Paging {
+    /// Queues what the change from `before` to `after` asks of each configured pager that
+    /// `pagers` lets through, the incident's `known` pages considered; a line per event.
+    async fn queue(
+        &self,
+        before: Option<&Incident>,
+        after: &Incident,
+        known: &[Page],
+        pagers: impl Fn(Pager) -> bool,
+    ) -> Vec<String> {
+        let mut posts = Vec::new();
+        let mut lines = Vec::new();
+        let mut started = Vec::new();
+        for pager in Pager::ALL.into_iter().filter(|p| pagers(*p)) {
+            let Some(paged) = self.plan.paged(pager) else {
+                continue;
+            };
+            let page = known.iter().find(|p| p.pager == pager);
+            let has_page = page.is_some_and(|p| p.state != PageState::Failed);
+            for action in page::actions(before, after, paged, has_page) {
+                let (post, target) = self.post(pager, action, after);
+                lines.push(format!("📟 {pager}: {} ({target})", pending(action)));
+                if action == Action::Trigger {
+                    started.push((pager, target));
+                }
+                posts.push(post);
+            }
+        }
+        if !posts.is_empty() {
+            tracing::info!(incident = %after.id, pages = posts.len(), "page events queued");
+        }
+        self.sender.send(posts).await;
+        self.triggering(after.id, started).await;
+        lines
+    }
+
+    /// Records the pages just queued as triggering (unless their pager took them already).
+    async fn triggering(&self, id: IncidentId, started: Vec<(Pager, String)>) {
         for (pager, target) in started {
             let page = Page {
-                incident: incident.id,
+                incident: id,
                 pager,
                 state: PageState::Triggering,
                 target,
@@ -318,11 +380,9 @@ impl Pages for Paging {
                 at: self.clock.now(),
             };
             if let Err(e) = self.store.record_page(&page).await {
-                tracing::error!(incident = %incident.id, error = %error_chain(&e), "cannot record a page");
+                tracing::error!(incident = %id, error = %error_chain(&e), "cannot record a page");
             }
         }
-        self.sender.send(posts).await;
-        lines
     }
 }
 

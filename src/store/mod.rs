@@ -529,7 +529,11 @@ pub trait Store: Send + Sync {
     async fn remove_post(&self, id: i64, undelivered: Option<Undelivered<'_>>) -> Result<()>;
 
     /// Stores where incident `page.incident`'s page through `page.pager` stands, replacing
-    /// what was stored for that incident and pager.
+    /// what was stored for that incident and pager — except that [`PageState::Triggering`]
+    /// (recorded once the trigger is queued, when the pager may have taken it already) only
+    /// replaces a failed page.
+    ///
+    /// [`PageState::Triggering`]: crate::incident::page::PageState::Triggering
     async fn record_page(&self, page: &crate::incident::page::Page) -> Result<()>;
 
     /// Where incident `id`'s pages stand, one per pager that paged it, PagerDuty first.

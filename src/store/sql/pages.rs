@@ -1,5 +1,7 @@
 //! Each incident's page per pager: one row, replaced as the page moves
-//! (`INSERT … ON CONFLICT … DO UPDATE`, which SQLite and Postgres both speak).
+//! (`INSERT … ON CONFLICT … DO UPDATE`, which SQLite and Postgres both speak). A page is
+//! recorded as triggering after its event is queued, when its pager may have taken it already:
+//! triggering replaces only a failed page.
 
 use sqlx::Row;
 
@@ -14,7 +16,8 @@ pub(super) async fn record(store: &SqlStore, page: &Page) -> Result<()> {
         "INSERT INTO pages (incident_id, pager, state, target, detail, at) \
          VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (incident_id, pager) DO UPDATE SET state = excluded.state, \
-         target = excluded.target, detail = excluded.detail, at = excluded.at",
+         target = excluded.target, detail = excluded.detail, at = excluded.at \
+         WHERE excluded.state <> 'triggering' OR pages.state = 'failed'",
     )
     .bind(page.incident.get())
     .bind(page.pager.key())

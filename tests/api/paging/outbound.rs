@@ -229,3 +229,28 @@ async fn an_incident_opened_by_a_critical_alert_pages_and_its_message_says_so() 
     assert_eq!(fake.actions(), ["trigger"]);
     assert_eq!(fake.events()[0]["payload"]["severity"], "critical");
 }
+
+#[tokio::test]
+async fn an_incident_whose_page_was_never_queued_is_paged_by_the_catch_up() {
+    // A process that committed the incident and died before queuing its page: here, one that
+    // did not page at all, beside one that does, on one Postgres schema.
+    let fake = FakePagerDuty::start().await;
+    let pg = PgSchema::create().await;
+    let store = vec![("FIREWATCH__STORE__URL".to_owned(), pg.url.clone())];
+    let unpaged = TestApp::spawn_with(store.clone()).await;
+    let mut env = pagerduty_env(&fake, &[]);
+    env.extend(store);
+    let paging = TestApp::spawn_with(env).await;
+    unpaged.say("/incident-assess checkout down --sev P1").await;
+    unpaged.say("/incident-ack #1").await;
+    // Left to the change that is still queuing it for a minute.
+    assert_eq!(paging.app.engine.catch_up_pages().await, 0);
+    paging.clock.advance(chrono::TimeDelta::minutes(2));
+    assert_eq!(paging.app.engine.catch_up_pages().await, 2);
+    paging.app.posts.deliver_due().await;
+    assert_eq!(fake.actions(), ["trigger", "acknowledge"]);
+    assert_eq!(fake.events()[0]["dedup_key"], "firewatch-1");
+    assert_eq!(paging.app.engine.catch_up_pages().await, 0, "once");
+    let status = paging.say("/incident-status #1").await;
+    assert_has(&status, &["📟 PagerDuty: acknowledged (freightliner)"]);
+}
