@@ -303,3 +303,28 @@ async fn an_acknowledgement_in_opsgenie_takes_the_incident_with_the_shared_heade
     assert_eq!(p.pagerduty.actions(), ["trigger", "acknowledge"]);
     p.running.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_webhook_body_over_the_limit_is_refused_unread_and_unstored() {
+    let p = Paged::start().await;
+    let huge = vec![b' '; firewatch::app::pagers::MAX_BODY + 1];
+    let signed = sign(&huge, SECRET);
+    let (status, _) = post(
+        p.addr(),
+        "/pagerduty/webhooks",
+        &[("X-PagerDuty-Signature", &signed)],
+        &huge,
+    )
+    .await;
+    assert_eq!(status, 413);
+    let (status, _) = post(
+        p.addr(),
+        "/opsgenie/webhooks",
+        &[("X-Firewatch-Token", TOKEN)],
+        &huge,
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert!(!p.acknowledged().await);
+    p.running.stop().await.unwrap();
+}

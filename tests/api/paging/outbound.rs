@@ -185,7 +185,7 @@ async fn two_replicas_on_postgres_send_a_page_once() {
 }
 
 #[tokio::test]
-async fn serve_sends_pages_on_its_own() {
+async fn serve_sends_pages_on_its_own_and_its_webhooks_are_off_without_secrets() {
     let fake = FakePagerDuty::start().await;
     let slack = crate::fake_slack::FakeSlack::start().await;
     let mut env = crate::slack::slack_env(&slack, &[]);
@@ -206,6 +206,16 @@ async fn serve_sends_pages_on_its_own() {
     assert_eq!(calls[0].body["dedup_key"], "firewatch-1");
     let link = &calls[0].body["links"][0]["href"];
     assert_eq!(link, "https://slack.com/app_redirect?channel=C0INC");
+    // No webhook secret or token: the routes back are off.
+    for path in ["/pagerduty/webhooks", "/opsgenie/webhooks"] {
+        let response = reqwest::Client::new()
+            .post(format!("http://{}{path}", running.addr))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 404, "{path}");
+    }
     running.stop().await.unwrap();
 }
 
