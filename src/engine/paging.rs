@@ -190,24 +190,19 @@ impl Engine {
             pager: pager.to_string(),
             what: what.clone(),
         };
-        // An acknowledgement takes the incident only while it is active and nobody has.
-        let step = match step {
-            Step::Acknowledge if incident.status.is_active() => Step::Acknowledge,
-            _ => Step::Read,
-        };
-        let event = Event::Record {
-            step,
-            entries: vec![entry],
-            raise: None,
-        };
         let decide = |current: &Incident| {
-            crate::incident::lifecycle::apply(
-                current,
-                event.clone(),
-                &caller.actor,
-                now,
-                &self.policy,
-            )
+            // An acknowledgement takes the incident only while it is active (and only when
+            // nobody has: the state machine's rule for any responder step).
+            let step = match step {
+                Step::Acknowledge if current.status.is_active() => Step::Acknowledge,
+                _ => Step::Read,
+            };
+            let event = Event::Record {
+                step,
+                entries: vec![entry.clone()],
+                raise: None,
+            };
+            crate::incident::lifecycle::apply(current, event, &caller.actor, now, &self.policy)
         };
         let updated = self
             .store
