@@ -203,6 +203,18 @@ impl Settings {
                 format!("'{}' is not a header name", og.webhook_header),
             ));
         }
+        for (name, person) in &self.people {
+            if person
+                .opsgenie_user
+                .as_ref()
+                .is_some_and(|u| u.trim().is_empty())
+            {
+                return Err((
+                    format!("people.{name}.opsgenie_user"),
+                    "is empty: give the Opsgenie username (their e-mail) or leave it out".into(),
+                ));
+            }
+        }
         for (name, role) in &self.roles {
             if let Some(bad) = role.opsgenie_teams.iter().find(|t| t.trim().is_empty()) {
                 return Err((

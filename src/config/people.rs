@@ -26,6 +26,9 @@ pub struct PersonSettings {
     /// Terminal user names (`firewatch console --as NAME`).
     #[serde(deserialize_with = "super::string_list")]
     pub console: Vec<String>,
+    /// Their Opsgenie username (the e-mail they log in with): `/incident-page @NAME` adds them
+    /// to the incident's Opsgenie alert as a responder.
+    pub opsgenie_user: Option<String>,
 }
 
 impl PersonSettings {

@@ -40,10 +40,17 @@ pub trait Pages: Send + Sync {
         from: Option<Pager>,
     ) -> Vec<String>;
 
-    /// Pages more people on active `incident`: the `role`'s pager teams (Opsgenie responders,
-    /// added to its alert or on a new one), and the incident's own page where it has none yet
-    /// (a PagerDuty trigger); `note` says why. Returns a line for each page event queued.
-    async fn page_more(&self, incident: &Incident, role: Option<&str>, note: &str) -> Vec<String>;
+    /// Pages more people on active `incident`: the `role`'s pager teams or the `person`'s
+    /// (`[people.NAME]`) Opsgenie user, as responders added to its alert or on a new one, and
+    /// the incident's own page where it has none yet (a PagerDuty trigger); `note` says why.
+    /// Returns a line for each page event queued.
+    async fn page_more(
+        &self,
+        incident: &Incident,
+        role: Option<&str>,
+        person: Option<&str>,
+        note: &str,
+    ) -> Vec<String>;
 
     /// Pages the active incidents at a paged severity that have no page through a configured
     /// pager (their change was committed, its page never queued: a crash in between), at most
@@ -265,22 +272,25 @@ impl Engine {
         }
         let platform = caller.actor.platform;
         let people = self.approvals.people();
-        let (who, role) = match target {
-            PageTarget::Name(name) if self.approvals.is_role(&name) => (name.clone(), Some(name)),
+        let person = |mention: &Mention| super::roles::resolve(people, platform, mention);
+        let (who, role, known) = match target {
+            PageTarget::Name(name) if self.approvals.is_role(&name) => {
+                (name.clone(), Some(name), None)
+            }
             PageTarget::Name(name) => {
-                let person = super::roles::resolve(people, platform, &Mention::Name(name.clone()))
-                    .map_err(|_| {
-                        refuse(
-                            "Who is that?",
-                            format!("'{name}' is neither a role ([roles.{name}]) nor a person ([people.{name}]), nor a mention (@bob)"),
-                        )
-                    })?;
-                (person.name, None)
+                let actor = person(&Mention::Name(name.clone())).map_err(|_| {
+                    refuse(
+                        "Who is that?",
+                        format!("'{name}' is neither a role ([roles.{name}]) nor a person ([people.{name}]), nor a mention (@bob)"),
+                    )
+                })?;
+                let known = people.who(&actor).map(str::to_owned);
+                (actor.name, None, known)
             }
             PageTarget::Person(mention) => {
-                let person = super::roles::resolve(people, platform, &mention)
-                    .map_err(|why| refuse("Who is that?", why))?;
-                (person.name, None)
+                let actor = person(&mention).map_err(|why| refuse("Who is that?", why))?;
+                let known = people.who(&actor).map(str::to_owned);
+                (actor.name, None, known)
             }
         };
         let by = &caller.actor;
@@ -300,7 +310,11 @@ impl Engine {
             .append(id, by, now, caller.request.as_deref(), &[entry])
             .await?;
         let lines = match &self.pages {
-            Some(pages) => pages.page_more(&incident, role.as_deref(), &note).await,
+            Some(pages) => {
+                pages
+                    .page_more(&incident, role.as_deref(), known.as_deref(), &note)
+                    .await
+            }
             None => Vec::new(),
         };
         let mut body = format!("{} pages {who}", by);

@@ -37,6 +37,7 @@ use crate::incident::page::{self, Action, Page, PageState, Pager};
 use crate::incident::{Incident, IncidentId, Severity, TimelineEvent};
 use crate::message::Message;
 use crate::store::{Post, Store};
+use opsgenie::Responder;
 
 /// The [`Pages`] firewatch runs: PagerDuty and Opsgenie as configured.
 pub struct Paging {
@@ -110,6 +111,11 @@ impl Plan {
         roles
     }
 
+    /// The Opsgenie username of person `name` (`[people.NAME] opsgenie_user`).
+    fn opsgenie_user(&self, name: &str) -> Option<String> {
+        self.settings.people.get(name)?.opsgenie_user.clone()
+    }
+
     /// The Opsgenie teams of `roles`, each once.
     fn teams(&self, roles: &[String]) -> Vec<String> {
         let mut teams: Vec<String> = Vec::new();
@@ -158,7 +164,12 @@ impl Paging {
             }
             Pager::Opsgenie => {
                 let roles = self.plan.roles(incident.severity, &incident.service);
-                let teams = self.plan.teams(&roles);
+                let teams: Vec<Responder> = self
+                    .plan
+                    .teams(&roles)
+                    .into_iter()
+                    .map(Responder::Team)
+                    .collect();
                 let order = opsgenie::order(action, incident, &teams, &self.plan.settings);
                 let target = order.target.clone();
                 let post = self
@@ -173,15 +184,20 @@ impl Paging {
 impl Paging {
     /// A new Opsgenie alert for `incident`, paging the teams of its severity's roles and
     /// `more`.
-    fn post_with_teams(&self, incident: &Incident, more: &[String]) -> (Post, String) {
+    fn post_with(&self, incident: &Incident, more: &[Responder]) -> (Post, String) {
         let roles = self.plan.roles(incident.severity, &incident.service);
-        let mut teams = self.plan.teams(&roles);
-        for team in more {
-            if !teams.contains(team) {
-                teams.push(team.clone());
+        let mut responders: Vec<Responder> = self
+            .plan
+            .teams(&roles)
+            .into_iter()
+            .map(Responder::Team)
+            .collect();
+        for one in more {
+            if !responders.contains(one) {
+                responders.push(one.clone());
             }
         }
-        let order = opsgenie::order(Action::Trigger, incident, &teams, &self.plan.settings);
+        let order = opsgenie::order(Action::Trigger, incident, &responders, &self.plan.settings);
         let key = page::page_key(incident.id);
         let summary = format!("Opsgenie trigger: {key}");
         let target = order.target.clone();
@@ -232,7 +248,13 @@ impl Pages for Paging {
             .await
     }
 
-    async fn page_more(&self, incident: &Incident, role: Option<&str>, note: &str) -> Vec<String> {
+    async fn page_more(
+        &self,
+        incident: &Incident,
+        role: Option<&str>,
+        person: Option<&str>,
+        note: &str,
+    ) -> Vec<String> {
         let known = self.store.pages_of(incident.id).await.unwrap_or_else(|e| {
             tracing::error!(incident = %incident.id, error = %error_chain(&e), "cannot read the incident's pages");
             Vec::new()
@@ -252,26 +274,33 @@ impl Pages for Paging {
             posts.push(post);
         }
         if self.plan.opsgenie.is_some() {
-            let teams = self
+            let mut responders: Vec<Responder> = self
                 .plan
-                .teams(&role.map(|r| vec![r.to_owned()]).unwrap_or_default());
+                .teams(&role.map(|r| vec![r.to_owned()]).unwrap_or_default())
+                .into_iter()
+                .map(Responder::Team)
+                .collect();
+            if let Some(user) = person.and_then(|p| self.plan.opsgenie_user(p)) {
+                responders.push(Responder::User(user));
+            }
             match live(Pager::Opsgenie) {
                 None => {
-                    let (post, target) = self.post_with_teams(incident, &teams);
+                    let (post, target) = self.post_with(incident, &responders);
                     lines.push(format!("📟 Opsgenie: triggering ({target})"));
                     started.push((Pager::Opsgenie, target));
                     posts.push(post);
                 }
                 Some(page) => {
                     let key = page::page_key(incident.id);
-                    for team in teams {
-                        let target = if page.target.split(", ").any(|t| t == team) {
+                    for responder in responders {
+                        let name = responder.name().to_owned();
+                        let target = if page.target.split(", ").any(|t| t == name) {
                             page.target.clone()
                         } else {
-                            format!("{}, {team}", page.target)
+                            format!("{}, {name}", page.target)
                         };
-                        let order = opsgenie::add_responder(&team, note, target);
-                        let summary = format!("Opsgenie add responder {team}: {key}");
+                        let order = opsgenie::add_responder(&responder, note, target);
+                        let summary = format!("Opsgenie add responder {name}: {key}");
                         let post = self.sender.post(
                             Pager::Opsgenie.key(),
                             &key,
@@ -279,7 +308,7 @@ impl Pages for Paging {
                             &summary,
                             Some(incident.id),
                         );
-                        lines.push(format!("📟 Opsgenie: paging {team}"));
+                        lines.push(format!("📟 Opsgenie: paging {name}"));
                         posts.push(post);
                     }
                 }

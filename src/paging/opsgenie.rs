@@ -71,6 +71,32 @@ pub enum Request {
     },
 }
 
+/// Someone Opsgenie pages: a team, or a user by username.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Responder {
+    /// A team, by name.
+    Team(String),
+    /// A user, by username (their e-mail).
+    User(String),
+}
+
+impl Responder {
+    /// Its name as the page's target lists it.
+    pub fn name(&self) -> &str {
+        match self {
+            Responder::Team(name) | Responder::User(name) => name,
+        }
+    }
+
+    /// As the Alert API takes it.
+    fn json(&self) -> Value {
+        match self {
+            Responder::Team(name) => json!({"type": "team", "name": name}),
+            Responder::User(username) => json!({"type": "user", "username": username}),
+        }
+    }
+}
+
 /// Opsgenie's priority for a firewatch severity.
 pub fn priority(severity: Severity) -> &'static str {
     match severity {
@@ -81,12 +107,19 @@ pub fn priority(severity: Severity) -> &'static str {
     }
 }
 
-/// The request for `action` on `incident`, paging `teams` (the paged roles' teams).
-pub fn order(action: Action, incident: &Incident, teams: &[String], settings: &Settings) -> Order {
-    let target = if teams.is_empty() {
+/// The request for `action` on `incident`, paging `responders` (the paged roles' teams, and
+/// whom `/incident-page` adds).
+pub fn order(
+    action: Action,
+    incident: &Incident,
+    responders: &[Responder],
+    settings: &Settings,
+) -> Order {
+    let target = if responders.is_empty() {
         incident.service.clone()
     } else {
-        teams.join(", ")
+        let names: Vec<&str> = responders.iter().map(Responder::name).collect();
+        names.join(", ")
     };
     let note = |what: &str| {
         json!({
@@ -102,10 +135,7 @@ pub fn order(action: Action, incident: &Incident, teams: &[String], settings: &S
                 .iter()
                 .find(|s| s.name == incident.service)
                 .map(|s| s.namespace.clone());
-            let responders: Vec<Value> = teams
-                .iter()
-                .map(|t| json!({"type": "team", "name": t}))
-                .collect();
+            let responders: Vec<Value> = responders.iter().map(Responder::json).collect();
             Request::Create {
                 body: json!({
                     "message": cut(
@@ -145,16 +175,16 @@ pub fn order(action: Action, incident: &Incident, teams: &[String], settings: &S
     }
 }
 
-/// The request that adds `team` to `incident`'s alert, with `note`; `target` is who the
+/// The request that adds `responder` to an incident's alert, with `note`; `target` is who the
 /// page pages once it is added.
-pub fn add_responder(team: &str, note: &str, target: String) -> Order {
+pub fn add_responder(responder: &Responder, note: &str, target: String) -> Order {
     Order {
         action: Action::Trigger,
         target,
-        adds: Some(team.to_owned()),
+        adds: Some(responder.name().to_owned()),
         request: Request::AddResponder {
             body: json!({
-                "responder": {"type": "team", "name": team},
+                "responder": responder.json(),
                 "user": crate::incident::timers::BOT_NAME,
                 "source": "firewatch",
                 "note": cut(note, 25_000),

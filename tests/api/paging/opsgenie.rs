@@ -14,7 +14,8 @@ fn opsgenie_env(fake: &FakeOpsgenie) -> Vec<(String, String)> {
 /// The performance-engineer role (paged at P0 and P1) is Opsgenie's team `sre-core`.
 /// The security-auditor role is the team `security`, paged with `/incident-page`.
 const TEAMS: &str = "[roles.performance-engineer]\nopsgenie_teams = [\"sre-core\"]\n\n\
-                     [roles.cloud-architect]\nopsgenie_teams = [\"platform\"]\n";
+                     [roles.cloud-architect]\nopsgenie_teams = [\"platform\"]\n\n\
+                     [people.jane]\nconsole = \"jane\"\nopsgenie_user = \"jane@example.com\"\n";
 
 async fn spawn(fake: &FakeOpsgenie) -> TestApp {
     TestApp::spawn_with_toml(TEAMS, opsgenie_env(fake)).await
@@ -174,4 +175,32 @@ async fn a_team_opsgenie_could_not_add_is_told_and_the_page_stays_as_it_was() {
     );
     let status = t.say("/incident-status #1").await;
     assert_has(&status, &["📟 Opsgenie: triggered (sre-core)"]);
+}
+
+#[tokio::test]
+async fn incident_page_adds_a_person_by_their_opsgenie_user() {
+    let fake = FakeOpsgenie::start().await;
+    let t = spawn(&fake).await;
+    t.say("/incident-assess checkout down --sev P1").await;
+    t.app.posts.deliver_due().await;
+    let said = t
+        .say("/incident-page @jane you know the payment client")
+        .await;
+    assert_has(
+        &said,
+        &["PAGING JANE", "📟 Opsgenie: paging jane@example.com"],
+    );
+    t.app.posts.deliver_due().await;
+    let add = fake
+        .calls()
+        .into_iter()
+        .find(|c| c.method.contains("/responders"))
+        .expect("a responder added");
+    assert_eq!(
+        add.body["responder"],
+        serde_json::json!({"type": "user", "username": "jane@example.com"})
+    );
+    // Someone with no Opsgenie user is told in the channel only.
+    let said = t.say("/incident-page @bob").await;
+    assert_has(&said, &["PAGING BOB", "No pager pages them"]);
 }
