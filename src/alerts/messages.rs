@@ -113,12 +113,18 @@ impl Shown {
 
     /// Their lines: the first [`LISTED`], then how many more.
     pub fn lines(&self) -> Vec<String> {
-        let mut lines: Vec<String> = self.first.iter().map(line).collect();
-        if self.count > self.first.len() {
-            lines.push(format!("… and {} more", self.count - self.first.len()));
-        }
-        lines
+        listed(self.first.iter().map(line), self.count)
     }
+}
+
+/// `lines` as a message or the timeline lists them: the first [`LISTED`], then how many more of
+/// all `count` there are.
+pub fn listed(lines: impl IntoIterator<Item = String>, count: usize) -> Vec<String> {
+    let mut listed: Vec<String> = lines.into_iter().take(LISTED).collect();
+    if count > listed.len() {
+        listed.push(format!("… and {} more", count - listed.len()));
+    }
+    listed
 }
 
 /// The links a message about `n`'s alerts offers: where to silence them (Grafana's

@@ -169,9 +169,15 @@ impl Notification {
         format!("{}/{}", self.source.as_str(), self.receiver)
     }
 
-    /// The earliest start among its firing alerts: when the problem began.
-    pub fn began(&self) -> Option<DateTime<Utc>> {
-        self.firing().map(|a| a.starts_at).min()
+    /// When an incident about it was detected: the earliest start among its firing alerts, when
+    /// the problem began, but never after `now` (a clock ahead of ours), and `now` when none
+    /// fires.
+    pub fn detected(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.firing()
+            .map(|a| a.starts_at)
+            .min()
+            .unwrap_or(now)
+            .min(now)
     }
 
     /// Its firing alerts.

@@ -75,7 +75,10 @@ enum Command {
     },
     /// Talk to firewatch from the terminal: one command per line on stdin, replies on stdout.
     ///
-    /// Interactive with a prompt on a terminal; when stdin is piped it handles every line,
+    /// On a terminal: a prompt with line editing and history (kept in
+    /// $XDG_DATA_HOME/firewatch/console_history, else ~/.local/share/firewatch/console_history;
+    /// a line typed with a leading space is not kept), reminders printed above the line being
+    /// typed, Ctrl-C drops the line, Ctrl-D or :quit ends. When stdin is piped it handles every line,
     /// echoing it (`> LINE`) before its answer, and exits at the end, e.g.
     /// printf '/incident-assess checkout down\n' | firewatch console
     /// The exit status is the number of lines refused or failed (at most 100), 0 when none.
@@ -292,18 +295,23 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let options = console::Options {
                 user,
                 channel: channel.trim_start_matches('#').to_owned(),
-                interactive: std::io::stdin().is_terminal(),
                 colour: colour(&std::io::stdout()),
             };
-            let input = tokio::io::BufReader::new(tokio::io::stdin());
-            let result = console::run(
-                &app.engine,
-                input,
-                &mut std::io::stdout(),
-                options,
-                Some(posts),
-            )
-            .await;
+            let result = if std::io::stdin().is_terminal() {
+                console::run_interactive(&app.engine, options, Some(posts), console::history_file())
+                    .await
+                    .map(|()| 0)
+            } else {
+                let input = tokio::io::BufReader::new(tokio::io::stdin());
+                console::run(
+                    &app.engine,
+                    input,
+                    &mut std::io::stdout(),
+                    options,
+                    Some(posts),
+                )
+                .await
+            };
             scheduler.stop().await;
             sending.stop().await;
             app.store.close().await;

@@ -206,22 +206,38 @@ impl Policy {
 
 /// The rules of `settings` whose approvals anyone but the requester may give (approvals needed,
 /// no approvers listed), with the severities at which they do: `("approvals.rollback", [P0,
-/// P1, P2, P3])` by default.
+/// P1, P2, P3])` by default. A scale to 0 replicas always needs an approval ([`Policy::rule`]),
+/// so where `[approvals.scale]` needs none it is named on its own: `approvals.scale (to 0
+/// replicas)`.
 pub fn open_to_anyone(settings: &ApprovalSettings) -> Vec<(String, Vec<Severity>)> {
-    settings
-        .rules()
-        .into_iter()
-        .filter_map(|(key, rule)| {
-            let open: Vec<Severity> = Severity::ALL
+    let open = |rule: &ApprovalRule, least: u32| -> Vec<Severity> {
+        Severity::ALL
+            .into_iter()
+            .filter(|&severity| {
+                let r = resolve(rule, severity, settings.ttl);
+                r.required.max(least) > 0 && r.approvers.is_empty() && r.approver_ids.is_empty()
+            })
+            .collect()
+    };
+    let mut found = Vec::new();
+    for (key, rule) in settings.rules() {
+        let as_configured = open(rule, 0);
+        let to_zero: Vec<Severity> = if std::ptr::eq(rule, &settings.scale) {
+            open(rule, 1)
                 .into_iter()
-                .filter(|&severity| {
-                    let r = resolve(rule, severity, settings.ttl);
-                    r.required > 0 && r.approvers.is_empty() && r.approver_ids.is_empty()
-                })
-                .collect();
-            (!open.is_empty()).then_some((key, open))
-        })
-        .collect()
+                .filter(|s| !as_configured.contains(s))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if !to_zero.is_empty() {
+            found.push((format!("{key} (to 0 replicas)"), to_zero));
+        }
+        if !as_configured.is_empty() {
+            found.push((key, as_configured));
+        }
+    }
+    found
 }
 
 /// `base` at `severity`: what its `[…pN]` table changes, with `ttl` when neither sets one.

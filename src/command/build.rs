@@ -199,7 +199,7 @@ fn action(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
     })
 }
 
-/// `/incident-deny [REQ] [reason]`: a first word that is not a request number starts the reason.
+/// `/incident-deny [#ID] [REQ] [reason]`: a first word that is not a request number starts the reason.
 fn deny(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
     let (request, rest) = match pos.split_first() {
         Some((first, rest)) if !first.quoted => match RequestId::parse(&first.text) {

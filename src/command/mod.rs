@@ -120,12 +120,12 @@ pub enum Command {
         /// The runbook action's name in the config.
         name: String,
     },
-    /// `/incident-approve [REQ]`
+    /// `/incident-approve [#ID] [REQ]`
     Approve {
         /// The request; the channel's only pending one when absent.
         request: Option<RequestId>,
     },
-    /// `/incident-deny [REQ] [reason]`
+    /// `/incident-deny [#ID] [REQ] [reason]`
     Deny {
         /// The request; the channel's only pending one when absent.
         request: Option<RequestId>,

@@ -116,8 +116,8 @@ impl CommandName {
             CommandName::Rollback => "/incident-rollback [#ID] [REVISION]",
             CommandName::Scale => "/incident-scale [#ID] REPLICAS [DEPLOYMENT]",
             CommandName::Action => "/incident-action [#ID] NAME",
-            CommandName::Approve => "/incident-approve [REQ]",
-            CommandName::Deny => "/incident-deny [REQ] [reason]",
+            CommandName::Approve => "/incident-approve [#ID] [REQ]",
+            CommandName::Deny => "/incident-deny [#ID] [REQ] [reason]",
             CommandName::Diagnose => "/incident-diagnose [#ID] app|perf|security|infra",
             CommandName::Verify => "/incident-verify [#ID] [--smoke-only]",
             CommandName::PerformanceTest => "/performance-test [#ID] [baseline]",
@@ -159,10 +159,7 @@ impl CommandName {
 
     /// Whether the command acts on one incident (and so accepts `#ID`).
     pub fn takes_incident(self) -> bool {
-        !matches!(
-            self,
-            CommandName::Assess | CommandName::Help | CommandName::Approve | CommandName::Deny
-        )
+        !matches!(self, CommandName::Assess | CommandName::Help)
     }
 
     /// Finds a command by its word, accepting `assess`, `incident-assess` and `/incident-assess`

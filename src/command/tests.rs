@@ -81,6 +81,28 @@ fn a_leading_hash_id_names_the_incident() {
         (inv.incident, inv.command),
         (IncidentId::new(3), Command::Status)
     );
+    // A vote names the incident as every other command does, never as the start of a reason.
+    let inv = ok("/incident-deny #12 too risky");
+    assert_eq!(
+        (inv.incident, inv.command),
+        (
+            IncidentId::new(12),
+            Command::Deny {
+                request: None,
+                reason: Some("too risky".into())
+            }
+        )
+    );
+    let inv = ok("/incident-approve #12 R5");
+    assert_eq!(
+        (inv.incident, inv.command),
+        (
+            IncidentId::new(12),
+            Command::Approve {
+                request: Some(RequestId(5))
+            }
+        )
+    );
     let inv = ok("/incident-note see #4 for the same symptom");
     assert_eq!(inv.incident, None, "only a leading #ID counts");
     let inv = ok("/incident-note #general was paged");

@@ -400,7 +400,7 @@ impl Settings {
 
     /// Role members are mentioned verbatim (`<@U…>`, `<@&…>`), so they must be ids, not names.
     fn check_chat_ids(&self) -> std::result::Result<(), (String, String)> {
-        let slack_id = |id: &str| people::is_slack_user(id) || is_slack_group(id);
+        let slack_id = |id: &str| people::is_slack_id(id, &['U', 'W', 'S']);
         let snowflake = people::is_snowflake;
         for (name, role) in &self.roles {
             if let Some(bad) = role.slack.iter().find(|id| !slack_id(id)) {
@@ -444,15 +444,6 @@ impl Settings {
             )),
         }
     }
-}
-
-/// A Slack user-group id (`S…`).
-fn is_slack_group(id: &str) -> bool {
-    id.len() >= 3
-        && id.starts_with('S')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 const SECOND: Interval = Interval::from_secs(1);

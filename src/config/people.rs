@@ -140,14 +140,12 @@ impl Settings {
 
     /// `slack.team_ids` are team ids, `discord.guild_ids` snowflakes.
     fn check_places(&self) -> Result<(), Invalid> {
-        let team = |id: &str| {
-            id.len() >= 3
-                && id.starts_with('T')
-                && id
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-        };
-        if let Some(bad) = self.slack.team_ids.iter().find(|id| !team(id)) {
+        if let Some(bad) = self
+            .slack
+            .team_ids
+            .iter()
+            .find(|id| !is_slack_id(id, &['T']))
+        {
             return Err((
                 "slack.team_ids".into(),
                 format!("'{bad}' is not a Slack workspace id (T…, the team_id of its requests)"),
@@ -163,13 +161,19 @@ impl Settings {
     }
 }
 
-/// A Slack user id: `U…` or `W…` (Enterprise Grid), uppercase letters and digits.
-pub(super) fn is_slack_user(id: &str) -> bool {
+/// A Slack id of a kind `kinds` names by its first letter (`T` a workspace, `U`/`W` a user, `S`
+/// a user group): that letter, then uppercase letters and digits, three characters at least.
+pub(super) fn is_slack_id(id: &str, kinds: &[char]) -> bool {
     id.len() >= 3
-        && id.starts_with(['U', 'W'])
+        && id.starts_with(kinds)
         && id
             .chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// A Slack user id: `U…` or `W…` (Enterprise Grid).
+pub(super) fn is_slack_user(id: &str) -> bool {
+    is_slack_id(id, &['U', 'W'])
 }
 
 /// A Discord id: 15 to 21 digits.

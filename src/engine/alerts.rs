@@ -139,7 +139,7 @@ impl Engine {
             Err(_) => self.catalog.pick(None).expect("the catalog has a service"),
         };
         let classification = rules.classify(n.firing());
-        let detected = n.began().unwrap_or(now).min(now);
+        let detected = n.detected(now);
         let channel = rules.channel(&service.name);
         let summary = rules::summary(n);
         self.prepare_opening(
@@ -176,7 +176,7 @@ impl Engine {
                 Some(draft) => {
                     let previous = state.latest.as_ref().map(|p| previously(p, now));
                     let mut draft = draft.clone();
-                    draft.entries.push(fired(n, &plan, previous));
+                    draft.entries.push(self.fired(n, &plan, previous));
                     Change::Open {
                         draft: Box::new(draft),
                         storm: false,
@@ -212,7 +212,7 @@ impl Engine {
     ) -> Change {
         let mut entries = Vec::new();
         if plan.merge.fires() {
-            entries.push(fired(n, plan, None));
+            entries.push(self.fired(n, plan, None));
         }
         if let Some((count, at)) = plan.all_resolved {
             entries.push(TimelineEvent::AlertsResolved { count, at });
@@ -250,7 +250,27 @@ impl Engine {
                 id: incident.id,
                 outcome: Box::new(outcome),
             },
-            Err(_) => Change::Keep,
+            Err(refusal) => {
+                tracing::warn!(incident = %incident.id, %refusal, "the incident's state refused its alerts' timeline entries");
+                Change::Keep
+            }
+        }
+    }
+
+    /// The timeline entry of the alerts of `n`'s group that started firing (`previous`: the
+    /// group's incident before, in words, when a new one opens): at most [`messages::LISTED`]
+    /// of them, then how many more, and the service they are about.
+    fn fired(&self, n: &Notification, plan: &Plan, previous: Option<String>) -> TimelineEvent {
+        let total = plan.merge.newly_firing().count();
+        let firing = plan.merge.newly_firing().map(|m| timeline_line(&m.alert));
+        let alerts = messages::listed(firing, total);
+        TimelineEvent::AlertsFired {
+            group: n.group_key.clone(),
+            count: count(total),
+            alerts,
+            refired: count(plan.merge.refired.len()),
+            previous,
+            service: Some(self.alerts.service(n).to_owned()),
         }
     }
 
@@ -273,9 +293,9 @@ impl Engine {
             classification,
             channel: rules.default_channel(),
         };
-        let detected = n.began().unwrap_or(now).min(now);
+        let detected = n.detected(now);
         let mut draft = lifecycle::open_at(report, by, detected, now, &self.policy);
-        draft.entries.push(fired(n, plan, None));
+        draft.entries.push(self.fired(n, plan, None));
         draft
     }
 
@@ -444,29 +464,6 @@ impl Engine {
             posted += 1;
         }
         Ok(posted)
-    }
-}
-
-/// The timeline entry of the alerts of `n`'s group that started firing (`previous`: the
-/// group's incident before, in words, when a new one opens): at most [`messages::LISTED`]
-/// of them, then how many more.
-fn fired(n: &Notification, plan: &Plan, previous: Option<String>) -> TimelineEvent {
-    let firing: Vec<String> = plan
-        .merge
-        .newly_firing()
-        .map(|m| timeline_line(&m.alert))
-        .collect();
-    let total = firing.len();
-    let mut alerts: Vec<String> = firing.into_iter().take(messages::LISTED).collect();
-    if total > alerts.len() {
-        alerts.push(format!("… and {} more", total - alerts.len()));
-    }
-    TimelineEvent::AlertsFired {
-        group: n.group_key.clone(),
-        count: count(total),
-        alerts,
-        refired: count(plan.merge.refired.len()),
-        previous,
     }
 }
 

@@ -525,4 +525,4 @@ fn promise_update(incident: &mut Incident, now: DateTime<Utc>, policy: &Policy) 
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

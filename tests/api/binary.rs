@@ -14,8 +14,14 @@ fn firewatch(args: &[&str], store: &Path, stdin: &str) -> Output {
 /// colour, its output piped.
 fn command(args: &[&str], store: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_firewatch"));
+    command.args(args);
+    on_store(command, store)
+}
+
+/// `command` run from the repository on the store at `store`, with neither `RUST_LOG` nor
+/// colour, its input and output piped.
+fn on_store(mut command: Command, store: &Path) -> Command {
     command
-        .args(args)
         .current_dir(repo())
         .env(
             "FIREWATCH__STORE__URL",
@@ -220,6 +226,8 @@ fn check_config_warns_that_anyone_may_approve_production_changes_until_approvers
              changes (at P0, P1, P2, P3): no approvers or approver_ids are listed",
             "warning: approvals.scale: anyone but the requester may approve these production \
              changes (at P2, P3)",
+            "warning: approvals.scale (to 0 replicas): anyone but the requester may approve \
+             these production changes (at P0, P1)",
             "warning: approvals.action: ",
         ],
     );
@@ -553,4 +561,110 @@ fn a_piped_console_exits_with_the_number_of_refused_lines() {
         &text(&bad.stdout),
         &["> /incident-note fine\n📝 NOTE on #1"],
     );
+}
+
+/// What a console on a terminal has printed so far, read as it comes.
+struct Screen(std::sync::Arc<std::sync::Mutex<String>>);
+
+impl Screen {
+    fn of(mut output: impl std::io::Read + Send + 'static) -> Self {
+        let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let shown = std::sync::Arc::clone(&screen);
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(read @ 1..) = output.read(&mut chunk) {
+                shown
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&chunk[..read]));
+            }
+        });
+        Self(screen)
+    }
+
+    /// Waits (at most a minute) until `text` has been shown `times` times.
+    fn wait_for(&self, text: &str, times: usize) {
+        for _ in 0..600 {
+            if self.0.lock().unwrap().matches(text).count() >= times {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("{text:?} not shown {times} times in:\n{}", self.text());
+    }
+
+    fn text(&self) -> String {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn a_console_on_a_terminal_edits_lines_and_keeps_their_history() {
+    // `script` (util-linux) runs the console on a pseudo-terminal, as a person would.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux's `script` is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fw.db");
+    let data = dir.path().join("data");
+    let console = format!(
+        "{} console -c bot.toml.example --as alice --channel ops",
+        env!("CARGO_BIN_EXE_firewatch")
+    );
+    let mut script = Command::new("script");
+    script
+        .args(["-qefc", &console, "/dev/null"])
+        .env("XDG_DATA_HOME", &data)
+        .env("TERM", "xterm");
+    let mut command = on_store(script, &db);
+    let mut child = command.spawn().expect("script starts");
+    let mut keys = child.stdin.take().unwrap();
+    let screen = Screen::of(child.stdout.take().unwrap());
+    let prompt = "alice@#ops> ";
+    let mut typed = 0;
+    for line in [
+        "/incident-assess checkout down\r",
+        // A line that starts with a space stays out of the history.
+        " /incident-note private\r",
+        // Backspace mends a typo; Ctrl-A moves to the start of the line.
+        "incident-statux\x7fs\x01/\r",
+        ":quit\r",
+    ] {
+        typed += 1;
+        screen.wait_for(prompt, typed);
+        keys.write_all(line.as_bytes()).unwrap();
+        keys.flush().unwrap();
+    }
+    let status = child.wait().expect("the console ends");
+    let shown = screen.text();
+    assert!(status.success(), "{shown}");
+    assert_has(
+        &shown,
+        &[
+            "firewatch console — you are alice in #ops",
+            "🚨 INCIDENT DETECTED - P0",
+            "📝 NOTE on #1",
+            "ℹ️ INCIDENT #1 - P0 Critical - Investigating",
+        ],
+    );
+    let history = std::fs::read_to_string(data.join("firewatch/console_history")).unwrap();
+    assert_eq!(
+        history.lines().skip(1).collect::<Vec<_>>(),
+        [
+            "/incident-assess checkout down",
+            "/incident-status",
+            ":quit"
+        ],
+        "{history}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("firewatch/console_history"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 }

@@ -348,7 +348,7 @@ async fn help_lists_every_command_and_explains_one() {
         &[
             "/incident-rollback [#ID] [REVISION] — roll the service's Helm release back\n",
             "/incident-report [#ID] — write the post-incident report and close the incident\n",
-            "/incident-approve [REQ] — approve a pending production change\n",
+            "/incident-approve [#ID] [REQ] — approve a pending production change\n",
         ],
     );
     let one = t.say("/incident help resolve").await;
@@ -417,7 +417,6 @@ async fn what_the_bot_posts_on_its_own_prints_between_commands() {
         let options = console::Options {
             user: "alice".into(),
             channel: "ops".into(),
-            interactive: false,
             colour: false,
         };
         console::run(
@@ -495,7 +494,6 @@ async fn piped(t: &TestApp, input: &[u8]) -> (String, usize) {
     let options = firewatch::chat::console::Options {
         user: "alice".into(),
         channel: "ops".into(),
-        interactive: false,
         colour: false,
     };
     let refused = firewatch::chat::console::run(&t.app.engine, input, &mut out, options, None)

@@ -293,13 +293,27 @@ async fn reads_are_private_and_mistakes_are_answered_plainly() {
     // Discord's retry_after (at least a second) by its clock.
     s.t.app.posts.deliver_due().await;
     s.t.clock.advance(chrono::TimeDelta::seconds(1));
-    let edits = s.fake.wait_calls(&edit, 2).await;
-    let texts: Vec<String> = edits.iter().map(|e| e.body.to_string()).collect();
+    // The refusal of a command that changes something is for its author alone: the public
+    // "thinking…" is deleted and the refusal follows privately, never edited in for everyone.
+    let withdraw = format!("DELETE /webhooks/{APPLICATION}/{{token}}/messages/@original");
+    s.fake.wait_calls(&withdraw, 1).await;
+    let follow_up = format!("POST /webhooks/{APPLICATION}/{{token}}");
+    let follow_ups = s.fake.wait_calls(&follow_up, 1).await;
+    let refusal = &follow_ups[0].body;
     assert!(
-        texts
-            .iter()
-            .any(|t| t.contains("No incident is open in this channel")),
-        "{texts:?}"
+        refusal
+            .to_string()
+            .contains("No incident is open in this channel"),
+        "{refusal}"
+    );
+    assert_eq!(refusal["flags"], 64, "{refusal}");
+    let edits = s.fake.calls_to(&edit);
+    assert!(
+        edits.iter().all(|e| !e
+            .body
+            .to_string()
+            .contains("No incident is open in this channel")),
+        "{edits:?}"
     );
 }
 

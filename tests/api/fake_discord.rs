@@ -150,6 +150,9 @@ async fn any(
             axum::Json(message("1160000000000000000", &request)).into_response()
         }
         ("POST", ["", "interactions", ..]) => StatusCode::NO_CONTENT.into_response(),
+        ("DELETE", ["", "webhooks", .., "messages", "@original"]) => {
+            StatusCode::NO_CONTENT.into_response()
+        }
         ("GET", ["", "gateway"]) => {
             let url = inner.gateway_url.lock().unwrap().clone();
             axum::Json(json!({"url": url})).into_response()

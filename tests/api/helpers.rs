@@ -267,7 +267,6 @@ impl TestApp {
         let options = console::Options {
             user: user.into(),
             channel: channel.into(),
-            interactive: false,
             colour: false,
         };
         console::run(&self.app.engine, lines.as_bytes(), &mut out, options, None)

@@ -156,7 +156,11 @@ fn grafanas_documented_body_is_read_with_its_links_and_values() {
     assert_eq!(first.links.dashboard, None, "an empty URL is no link");
     assert_eq!(first.values, ["B=44.23943737541908", "C=1"]);
     assert_eq!(first.summary, "This alert was triggered for zone us-1");
-    assert_eq!(n.began(), Some(first.starts_at));
+    let later = first.starts_at + chrono::TimeDelta::hours(1);
+    assert_eq!(n.detected(later), first.starts_at);
+    // A sender's clock ahead of ours: detected now, not in the future.
+    let earlier = first.starts_at - chrono::TimeDelta::hours(1);
+    assert_eq!(n.detected(earlier), earlier);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The terminal channel (`firewatch console`): one command per line on stdin, every message the
-//! bot posts on stdout. Interactive with a prompt on a terminal; plain when piped, exiting at the
-//! end of input once every command has been handled.
+//! bot posts on stdout. On a terminal, a prompt with line editing and history ([`editor`]); plain
+//! when piped, exiting at the end of input once every command has been handled.
 
+mod editor;
 mod render;
 
 use std::io::Write;
@@ -10,6 +11,8 @@ use async_trait::async_trait;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 use tokio::sync::mpsc;
 
+use editor::LineEditor;
+pub use editor::history_file;
 pub use render::render;
 
 use crate::engine::outbox::{self, Outbox};
@@ -68,8 +71,6 @@ pub struct Options {
     pub user: String,
     /// The channel commands are typed in.
     pub channel: String,
-    /// Show a prompt and the welcome line (stdin is a terminal).
-    pub interactive: bool,
     /// Colour headlines with ANSI escapes (stdout is a terminal and `NO_COLOR` is unset).
     pub colour: bool,
 }
@@ -133,10 +134,61 @@ fn named(name: String, what: &str) -> Result<String, String> {
     }
 }
 
+/// Where the console reads lines and shows what happens: a pipe ([`run`]) or a person at a
+/// terminal ([`run_interactive`]).
+trait Terminal {
+    /// A person types here: the console shows a welcome line and a prompt, and does not echo
+    /// lines back.
+    fn interactive(&self) -> bool;
+
+    /// The next line, typed after `prompt`; `None` at the end of input. Dropping the future
+    /// loses nothing: a line being read then is what the next call returns.
+    async fn line(&mut self, prompt: &str) -> std::io::Result<Option<Vec<u8>>>;
+
+    /// Prints the answer to a line.
+    fn print(&mut self, text: &str) -> std::io::Result<()>;
+
+    /// Prints what the bot posted on its own while a line is being read.
+    fn post(&mut self, text: &str) -> std::io::Result<()>;
+}
+
+/// Lines piped in, answers written out.
+struct Piped<'a, R, W> {
+    input: R,
+    output: &'a mut W,
+    /// What was read of the next line so far.
+    bytes: Vec<u8>,
+}
+
+impl<R: AsyncBufRead + Unpin, W: Write> Terminal for Piped<'_, R, W> {
+    fn interactive(&self) -> bool {
+        false
+    }
+
+    async fn line(&mut self, _prompt: &str) -> std::io::Result<Option<Vec<u8>>> {
+        // `read_until` keeps what it read in `bytes` when a post interrupts it, so the line
+        // continues where it stopped.
+        let read = self.input.read_until(b'\n', &mut self.bytes).await?;
+        if read == 0 && self.bytes.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(std::mem::take(&mut self.bytes)))
+    }
+
+    fn print(&mut self, text: &str) -> std::io::Result<()> {
+        self.output.write_all(text.as_bytes())?;
+        self.output.flush()
+    }
+
+    fn post(&mut self, text: &str) -> std::io::Result<()> {
+        self.print(text)
+    }
+}
+
 /// Reads commands from `input` until it ends (or `:quit`), writing every reply to `output`, and
 /// what the bot posts on its own (from a [`ConsoleOutbox`]'s `posts`) as it comes, while
-/// waiting for the next line. When not interactive, each line is echoed (`> /incident-ack`)
-/// before its replies, so an answer can be matched to its line.
+/// waiting for the next line. Each line is echoed (`> /incident-ack`) before its replies, so an
+/// answer can be matched to its line.
 ///
 /// Returns how many lines were refused (a command the bot refused, a bad `:` line, a line that
 /// is not UTF-8) or failed.
@@ -154,65 +206,80 @@ where
     R: AsyncBufRead + Unpin,
     W: Write,
 {
+    let piped = Piped {
+        input,
+        output,
+        bytes: Vec::new(),
+    };
+    session(engine, piped, options, posts).await
+}
+
+/// The console for a person at a terminal: a prompt with line editing and a history kept in
+/// `history` (see [`history_file`]), what the bot posts on its own printed above the line being
+/// typed. Ctrl-C drops the line being typed; Ctrl-D or `:quit` ends the console. A refused line
+/// was answered on the screen, so unlike [`run`] this does not count them.
+///
+/// # Errors
+/// When the terminal cannot be read or written.
+pub async fn run_interactive(
+    engine: &Engine,
+    options: Options,
+    posts: Option<mpsc::UnboundedReceiver<Post>>,
+    history: Option<std::path::PathBuf>,
+) -> std::io::Result<()> {
+    let editor = LineEditor::start(history)?;
+    session(engine, editor, options, posts).await.map(drop)
+}
+
+/// The console's loop over any [`Terminal`].
+async fn session<T: Terminal>(
+    engine: &Engine,
+    mut terminal: T,
+    options: Options,
+    posts: Option<mpsc::UnboundedReceiver<Post>>,
+) -> std::io::Result<usize> {
     let mut posts = posts;
     let mut user = options.user;
     let mut channel = options.channel;
-    if options.interactive {
-        writeln!(
-            output,
-            "firewatch console — you are {user} in #{channel}. {CONSOLE_HELP}"
-        )?;
+    let interactive = terminal.interactive();
+    if interactive {
+        terminal.print(&format!(
+            "firewatch console — you are {user} in #{channel}. {CONSOLE_HELP}\n"
+        ))?;
     }
-    let mut input = input;
-    let mut bytes = Vec::new();
     let mut refused = 0;
     loop {
-        if options.interactive {
-            write!(output, "{user}@#{channel}> ")?;
-            output.flush()?;
-        }
-        bytes.clear();
-        // `read_until` keeps what it read in `bytes` when a post interrupts it, so the line
-        // continues where it stopped.
+        let prompt = if interactive {
+            format!("{user}@#{channel}> ")
+        } else {
+            String::new()
+        };
         let read = loop {
             tokio::select! {
                 biased;
                 Some((to, message)) = next_post(&mut posts) => {
                     let here = caller(&user, &channel).channel;
                     let reply = Reply { audience: Audience::Channel(to), message };
-                    if options.interactive {
-                        writeln!(output)?;
-                    }
-                    writeln!(output, "{}", render(&reply, &here, options.colour))?;
-                    if options.interactive {
-                        write!(output, "{user}@#{channel}> ")?;
-                    }
-                    output.flush()?;
+                    terminal.post(&format!("{}\n", render(&reply, &here, options.colour)))?;
                 }
-                read = input.read_until(b'\n', &mut bytes) => break read?,
+                read = terminal.line(&prompt) => break read?,
             }
         };
-        if read == 0 {
-            if options.interactive {
-                writeln!(output)?;
-            }
+        let Some(bytes) = read else {
             break;
-        }
+        };
         let Ok(line) = std::str::from_utf8(&bytes) else {
             refused += 1;
-            writeln!(
-                output,
-                "⚠️ That line is not valid UTF-8 text; it was skipped.\n"
-            )?;
+            terminal.print("⚠️ That line is not valid UTF-8 text; it was skipped.\n\n")?;
             continue;
         };
         let line = line.trim();
         if line.is_empty() || line.starts_with("//") {
             continue;
         }
-        if !options.interactive {
+        if !interactive {
             // Shown as the answers show typed text: what would act on the terminal as escapes.
-            writeln!(output, "> {}", crate::text::escape_hidden(line))?;
+            terminal.print(&format!("> {}\n", crate::text::escape_hidden(line)))?;
         }
         if let Some(asked) = line.strip_prefix(':') {
             match meta(asked) {
@@ -222,7 +289,7 @@ where
                 Err(problem) => {
                     refused += 1;
                     let problem = crate::text::escape_hidden(&problem);
-                    writeln!(output, "⚠️ {problem}\n{CONSOLE_HELP}\n")?;
+                    terminal.print(&format!("⚠️ {problem}\n{CONSOLE_HELP}\n\n"))?;
                 }
             }
             continue;
@@ -232,10 +299,12 @@ where
         if !matches!(answer, Answer::Final(_) | Answer::Replayed) {
             refused += 1;
         }
+        let mut text = String::new();
         for reply in answer.replies() {
-            writeln!(output, "{}", render(&reply, &from.channel, options.colour))?;
+            text.push_str(&render(&reply, &from.channel, options.colour));
+            text.push('\n');
         }
-        output.flush()?;
+        terminal.print(&text)?;
     }
     Ok(refused)
 }

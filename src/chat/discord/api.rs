@@ -60,6 +60,9 @@ pub enum Target {
     Original(String),
     /// A follow-up message of the interaction with this token.
     FollowUp(String),
+    /// The deferred answer of the interaction with this token, deleted (a public "thinking…"
+    /// whose only answer turned out to be for its author).
+    Withdrawn(String),
 }
 
 /// What a call sends.
@@ -134,6 +137,10 @@ impl DiscordApi {
                 false,
             ),
             Target::FollowUp(token) => (Method::POST, format!("/webhooks/{app}/{token}"), false),
+            Target::Withdrawn(token) => {
+                let path = format!("/webhooks/{app}/{token}/messages/@original");
+                return self.calling(Method::DELETE, &path, None, false, 0).await;
+            }
         };
         let body = match file {
             Some(file) => Body::WithFile(body, file),

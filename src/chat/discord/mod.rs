@@ -201,9 +201,24 @@ impl Adapter for Discord {
                     Answering::Original
                 }
                 Audience::Channel(_) => Answering::FollowUp,
-                Audience::Caller if original_pending => {
+                Audience::Caller if original_pending && private_defer => {
                     original_pending = false;
                     Answering::Original
+                }
+                Audience::Caller if original_pending => {
+                    // The deferral was public (a command that changes something): an answer for
+                    // the caller alone (a refusal) must not replace it for the whole channel.
+                    original_pending = false;
+                    let withdraw = Answering::Withdraw;
+                    let done = Message::notice("", "");
+                    posts.push(outbox::answer(
+                        &self.posts,
+                        call,
+                        withdraw,
+                        &done,
+                        &self.roles,
+                    ));
+                    Answering::Private
                 }
                 Audience::Caller => Answering::Private,
             };

@@ -60,6 +60,8 @@ pub enum Answering {
     FollowUp,
     /// A follow-up only the interaction's author sees.
     Private,
+    /// The deferred answer deleted: a public "thinking…" whose answers are all private.
+    Withdraw,
 }
 
 /// A post answering interaction `call` with `message`, as `how` says; given up when the
@@ -75,6 +77,7 @@ pub fn answer(
     let target = match how {
         Answering::Original => Target::Original(token),
         Answering::FollowUp | Answering::Private => Target::FollowUp(token),
+        Answering::Withdraw => Target::Withdrawn(token),
     };
     let private = how == Answering::Private;
     let mut post = post(sender, &call.channel_id, target, message, roles, private);

@@ -12,7 +12,7 @@ use slack_morphism::prelude::SlackMessageContent;
 
 use super::payload::ACTION_PREFIX;
 use crate::approval::Roles;
-use crate::message::{Block, ButtonStyle, Message, shorten};
+use crate::message::{Block, ButtonStyle, Message, WebLink, shorten};
 use crate::text;
 
 /// Longest message body posted as is (Slack caps a section's text near 3 000 characters);
@@ -171,7 +171,7 @@ pub fn to_json(message: &Message, roles: &Roles) -> Value {
             }
             element
         })
-        .chain(message.links.iter().enumerate().take(BUTTONS).map(|(i, link)| {
+        .chain(links(message).take(BUTTONS).map(|(i, link)| {
             // A link button's press reaches the app too; its action id is not one of firewatch's
             // commands, so it is acknowledged and ignored.
             json!({
@@ -197,6 +197,19 @@ pub fn to_json(message: &Message, roles: &Roles) -> Value {
     json!({"text": shorten(&text, LONGEST_SECTION), "blocks": blocks})
 }
 
+/// The longest URL a Slack button takes; a longer one would make Slack refuse the whole message.
+const LONGEST_URL: usize = 3_000;
+
+/// `message`'s links that a Slack button can carry, numbered as the message lists them (an
+/// Alertmanager silence link over many labels can be longer than Slack takes).
+fn links(message: &Message) -> impl Iterator<Item = (usize, &WebLink)> {
+    message
+        .links
+        .iter()
+        .enumerate()
+        .filter(|(_, link)| link.url.len() <= LONGEST_URL)
+}
+
 /// A mrkdwn text object that Slack takes as written: `verbatim` stops it from turning a typed
 /// `@channel` or `#channel` into a mention or link.
 fn mrkdwn(text: &str) -> Value {
@@ -208,7 +221,7 @@ pub fn with_channel_link(text: &str, channel_id: &str) -> SlackMessageContent {
     let line = format!("{} <#{}>", escape(text), escape(channel_id));
     content(json!({
         "text": line,
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": line}}]
+        "blocks": [{"type": "section", "text": mrkdwn(&line)}]
     }))
 }
 
@@ -307,6 +320,37 @@ mod tests {
         // The typed model accepts it.
         let content = render(&message, &roles());
         assert_eq!(content.blocks.unwrap().len(), 6);
+    }
+
+    #[test]
+    fn a_link_longer_than_slack_takes_is_left_out() {
+        let mut message = Message::from_rendered("🚨 INCIDENT DETECTED - P1");
+        message.links = vec![
+            WebLink {
+                label: "Silence".into(),
+                url: format!(
+                    "https://alertmanager.example.org/#/silences/new?{}",
+                    "a".repeat(3_000)
+                ),
+            },
+            WebLink {
+                label: "Dashboard".into(),
+                url: "https://grafana.example.org/d/1".into(),
+            },
+        ];
+        let json = to_json(&message, &roles());
+        let buttons = json["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["type"] == "actions")
+            .unwrap()["elements"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(buttons.len(), 1);
+        assert_eq!(buttons[0]["url"], "https://grafana.example.org/d/1");
+        assert_eq!(buttons[0]["action_id"], format!("{LINK_ACTION_PREFIX}1"));
     }
 
     #[test]

@@ -47,10 +47,20 @@ impl SlashCommand {
         serde_urlencoded::from_bytes(body).map_err(|e| Error::Command(e.to_string()))
     }
 
-    /// The command line the engine reads: `/incident-assess API down`.
+    /// The command line the engine reads: `/incident-assess API down`. Slack sends `&`, `<` and
+    /// `>` in the text as `&amp;`, `&lt;` and `&gt;` (its escaping of all text, which keeps its
+    /// own `<@U…>` mentions apart from typed ones); they are read back as typed.
     pub fn line(&self) -> String {
-        format!("{} {}", self.command.trim(), self.text.trim())
+        format!("{} {}", self.command.trim(), unescape(self.text.trim()))
     }
+}
+
+/// Text as typed, from Slack's escaped text: `&lt;` `<`, `&gt;` `>`, `&amp;` `&` (last, so a typed
+/// `&lt;`, sent as `&amp;lt;`, stays `&lt;`).
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// What Slack posts to the slash-command URL.
@@ -222,6 +232,18 @@ mod tests {
         );
         let missing = SlashCommand::from_form(b"team_id=T1&channel_id=C1").unwrap_err();
         assert!(missing.to_string().contains("missing field"), "{missing}");
+    }
+
+    #[test]
+    fn slacks_escapes_in_the_text_are_read_as_typed() {
+        let body = "team_id=T1&channel_id=C1&user_id=U1&command=%2Fincident-assess\
+            &text=latency+%26gt%3B+2s+%26amp%3B+5xx+%26lt%3B%40U0BOB%7Cbob%26gt%3B+%26amp%3Blt%3B\
+            &response_url=u&trigger_id=t.1";
+        let command = SlashCommand::from_form(body.as_bytes()).unwrap();
+        assert_eq!(
+            command.line(),
+            "/incident-assess latency > 2s & 5xx <@U0BOB|bob> &lt;"
+        );
     }
 
     #[test]

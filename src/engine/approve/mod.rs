@@ -1,4 +1,4 @@
-//! `/incident-approve [REQ]`, `/incident-deny [REQ] [reason]` (typed, or the buttons of a
+//! `/incident-approve [#ID] [REQ]`, `/incident-deny [#ID] [REQ] [reason]` (typed, or the buttons of a
 //! request message, which run the same command lines): who may vote, the vote, and its message.
 //! Running an approved request is [`run`]'s; expiry, recovery and cancellation are [`ledger`]'s.
 //!
@@ -231,12 +231,22 @@ impl Engine {
         id: Option<RequestId>,
     ) -> Result<Request> {
         if let Some(RequestId(n)) = id {
-            return self.store.approval(n).await?.ok_or_else(|| {
+            let request = self.store.approval(n).await?.ok_or_else(|| {
                 refuse(
                     format!("There is no request R{n}"),
                     "The request message names its number (R3); /incident-status shows the incident's timeline.",
                 )
-            });
+            })?;
+            return match explicit {
+                Some(named) if named != request.new.incident => Err(refuse(
+                    format!("R{n} is not a request of {named}"),
+                    format!(
+                        "R{n} asks for a change to {}; name the request alone, or with its own incident.",
+                        request.new.incident
+                    ),
+                )),
+                _ => Ok(request),
+            };
         }
         let incident = self.target(caller, explicit).await?;
         let mut pending = self.store.approvals_of(incident.id, State::Pending).await?;

@@ -7,11 +7,11 @@ fn policy() -> Policy {
     Policy::runbook()
 }
 
-fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap()
 }
 
-fn person(name: &str) -> Actor {
+pub(crate) fn person(name: &str) -> Actor {
     Actor {
         platform: Platform::Console,
         id: name.into(),
@@ -19,7 +19,7 @@ fn person(name: &str) -> Actor {
     }
 }
 
-fn incident(status: Status, acknowledged: bool) -> Incident {
+pub(crate) fn incident(status: Status, acknowledged: bool) -> Incident {
     let draft = open(
         Report {
             summary: "API returning 500s".into(),

@@ -294,6 +294,9 @@ pub enum TimelineEvent {
         /// (`#12 resolved 2h 05m ago`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         previous: Option<String>,
+        /// The service the alerts are about (the report's Services affected).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
     },
     /// Every alert of the incident resolved.
     AlertsResolved {

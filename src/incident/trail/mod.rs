@@ -257,7 +257,13 @@ impl Walk {
             TimelineEvent::Verified { .. } | TimelineEvent::JobFinished { .. } => {
                 self.verification(at, who, &entry.event);
             }
-            TimelineEvent::AlertsFired { .. } | TimelineEvent::AlertsResolved { .. } => {
+            TimelineEvent::AlertsFired { service, .. } => {
+                if let Some(service) = service {
+                    self.touched(service);
+                }
+                self.moment(at, who, alert_moment(&entry.event));
+            }
+            TimelineEvent::AlertsResolved { .. } => {
                 self.moment(at, who, alert_moment(&entry.event));
             }
             TimelineEvent::FollowupAdded { text } => self.action_item(text, who),
@@ -444,5 +450,41 @@ fn response_times(incident: &Incident, moments: &[Moment]) -> Metrics {
         acknowledge: incident.acknowledged.as_ref().map(|a| a.at - opened),
         mitigate: since_detection(Milestone::MitigationImplemented),
         resolve: incident.resolved.as_ref().map(|r| r.at - opened),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::Status;
+    use crate::incident::lifecycle::tests::{incident, person, t0};
+
+    #[test]
+    fn services_affected_include_those_alerts_brought() {
+        let incident = incident(Status::Investigating, false);
+        let fired = |seq, service: Option<&str>| TimelineEntry {
+            seq,
+            at: t0(),
+            actor: person("alertmanager"),
+            event: TimelineEvent::AlertsFired {
+                group: format!("group-{seq}"),
+                count: 1,
+                alerts: vec!["ApiDown".into()],
+                refired: 0,
+                previous: None,
+                service: service.map(Into::into),
+            },
+        };
+        let timeline = [
+            fired(1, Some("payments")),
+            fired(2, Some("freightliner")),
+            fired(3, None),
+            fired(4, Some("payments")),
+        ];
+        // Once each, in the order the timeline touched them.
+        assert_eq!(
+            derive(&incident, &timeline).services,
+            ["payments", "freightliner"]
+        );
     }
 }

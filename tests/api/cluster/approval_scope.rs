@@ -51,6 +51,34 @@ async fn a_vote_from_another_channel_is_refused_with_where_to_vote_and_changes_n
     assert_eq!(c.helm.calls().len(), 1);
 }
 
+#[tokio::test]
+async fn a_vote_naming_an_incident_acts_on_that_incidents_request_only() {
+    let c = broken_with_incident_on(ClusterApp::spawn(&[]).await).await;
+    c.t.console("bob", "ops", "/incident-rollback").await;
+    let before = kinds(&c).await;
+    // #2 has no request: R1 of #1, the channel's incident, is not the one meant.
+    for line in ["/incident-deny #2 too risky", "/incident-approve #2 R1"] {
+        let out = c.t.console("carol", "ops", line).await;
+        assert!(
+            !out.contains("denied") && !out.contains("approved by"),
+            "{out}"
+        );
+        assert_eq!(state(&c).await, State::Pending, "{line}: {out}");
+    }
+    let out = c.t.console("carol", "ops", "/incident-approve #2 R1").await;
+    assert_has(
+        &out,
+        &["R1 is not a request of #2", "R1 asks for a change to #1"],
+    );
+    assert_eq!(kinds(&c).await, before, "nothing is written");
+    let out =
+        c.t.console("carol", "ops", "/incident-deny #1 not now")
+            .await;
+    assert_has(&out, &["R1 denied by carol"]);
+    assert_eq!(state(&c).await, State::Denied);
+    assert!(c.helm.calls().is_empty());
+}
+
 /// firewatch serving Slack and Discord (against fakes) on a broken Freightliner, with `toml`
 /// appended to the config and `env` overrides.
 pub(super) struct Both {

@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use crate::helpers::repo;
 
+mod grafana;
 mod pod;
 mod production;
 mod rbac;
