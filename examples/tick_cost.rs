@@ -53,6 +53,7 @@ async fn main() {
         alerts_channel: None,
         github_repo: None,
         jira_project: None,
+        pagerduty_routing_key: None,
     }];
     let start = Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap();
     let clock = Arc::new(ManualClock::new(start));

@@ -27,6 +27,7 @@
 //! | action items filed, closed, assigned and read back as GitHub or Jira issues (`[followups] tracker`); the report as a pull request (`[reports] github`) | [`tracker`], [`tracker::report`]; the engine's side in `engine/tracked.rs` |
 //! | the inbox: dedupe, replay after a restart, runs again after a failure, bounded runs | [`chat::pipeline`], [`chat::work`], [`chat::replay`] |
 //! | alerts from Alertmanager and Grafana: the webhook, grouping, storms, their messages | [`alerts`] (`payload`, `group`, `rules`, `messages`, `setup`); `POST /alerts/alertmanager` in [`app::alerts`]; [`engine`] `alerts` |
+//! | paging through PagerDuty and Opsgenie: what a change pages, the couriers, the webhooks back | [`paging`] (`pagerduty`, `opsgenie`, `news`); what a change asks of a pager in [`incident::page`]; [`engine`] `paging`; the routes in [`app::pagers`] |
 //! | persistence (SQLite and Postgres, one implementation), whether it takes writes | [`store`] |
 //! | Kubernetes and Helm | [`ops`] (`kube`, `helm`, `jobs`, `probe`) |
 //! | message templates | [`notify`], `messages/`; neutral messages in [`message`] |
@@ -51,6 +52,7 @@ pub mod message;
 pub mod metrics;
 pub mod notify;
 pub mod ops;
+pub mod paging;
 pub mod scheduler;
 pub mod store;
 pub mod text;

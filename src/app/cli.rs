@@ -54,8 +54,10 @@ enum Command {
     /// Serve Slack and Discord: POST /slack/commands, /slack/interactions and
     /// /discord/interactions on server.listen (Slack Socket Mode when slack.app_token is set, the
     /// Discord gateway when discord.mode = "gateway"), POST /alerts/alertmanager when
-    /// alerts.token is set, with GET /healthz, /readyz and /metrics, and the web pages (/status,
-    /// /incidents, …) when web.enabled = true.
+    /// alerts.token is set, POST /pagerduty/webhooks and /opsgenie/webhooks when
+    /// pagerduty.webhook_secret and opsgenie.webhook_token are set, with GET /healthz, /readyz
+    /// and /metrics, and the web pages (/status, /incidents, …) when web.enabled = true; pages go
+    /// out through PagerDuty and Opsgenie when their keys are set.
     /// On Ctrl-C or SIGTERM it stops accepting, lets commands in flight finish within
     /// server.shutdown_grace, closes the store and exits 0.
     Serve,

@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod cli;
 pub mod health;
 pub mod http;
+pub mod pagers;
 pub mod serve;
 pub mod startup;
 pub mod warnings;

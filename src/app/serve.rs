@@ -17,6 +17,7 @@ use super::App;
 use super::alerts::{Alerts, Endpoint};
 use super::health::Health;
 use super::http::{self, AppState};
+use super::pagers::{self, PagerNews};
 use crate::approval;
 use crate::chat::discord::{self, Discord};
 use crate::chat::slack::signature::Verifier;
@@ -71,6 +72,7 @@ pub struct Running {
     discord: Option<Arc<Pipeline<Discord>>>,
     sending: Sending,
     alerts: Option<Arc<Pipeline<Alerts>>>,
+    pagers: Option<Arc<Pipeline<PagerNews>>>,
 }
 
 impl Running {
@@ -91,6 +93,9 @@ impl Running {
         }
         if let Some(alerts) = &self.alerts {
             alerts.close();
+        }
+        if let Some(pagers) = &self.pagers {
+            pagers.close();
         }
         let _ = self.stop.send(());
         if let Some(socket) = &self.socket {
@@ -219,6 +224,29 @@ fn alerts_pipeline(app: &App, tasks: &TaskTracker) -> Option<(Arc<Pipeline<Alert
     Some((pipeline, endpoint))
 }
 
+/// The pagers' webhooks pipeline and endpoint, when a webhook secret is set.
+fn pagers_pipeline(
+    app: &App,
+    tasks: &TaskTracker,
+) -> Option<(Arc<Pipeline<PagerNews>>, pagers::Endpoint)> {
+    let pagerduty = app.settings.pagerduty.webhook_secret.clone();
+    let opsgenie = &app.settings.opsgenie;
+    let opsgenie = opsgenie
+        .webhook_token
+        .clone()
+        .map(|token| (opsgenie.webhook_header.to_ascii_lowercase(), token));
+    if pagerduty.is_none() && opsgenie.is_none() {
+        return None;
+    }
+    let adapter = PagerNews::new(
+        Arc::clone(&app.engine),
+        Arc::clone(&app.outbox) as Arc<dyn Outbox>,
+    );
+    let pipeline = pipeline(app, adapter, tasks);
+    let endpoint = pagers::Endpoint::new(Arc::clone(&pipeline), pagerduty, opsgenie);
+    Some((pipeline, endpoint))
+}
+
 fn pipeline<A: Adapter>(app: &App, adapter: A, tasks: &TaskTracker) -> Arc<Pipeline<A>> {
     Pipeline::new(
         adapter,
@@ -280,6 +308,8 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
     let slack_pending = pending(slack.as_ref()).await?;
     let discord_pending = pending(discord.as_ref().map(|(d, _)| d)).await?;
     let alerts_pending = pending(alerts.as_ref()).await?;
+    let (pagers, pagers_endpoint) = pagers_pipeline(app, &tasks).unzip();
+    let pagers_pending = pending(pagers.as_ref()).await?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| Error::Bind {
@@ -313,6 +343,7 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
         slack: None,
         discord: None,
         alerts: endpoint,
+        pagers: pagers_endpoint,
         health,
         bodies: http::body::Bodies::new(limits.body_timeout, http::body::BODY_BUDGET),
         web: crate::web::Web::new(
@@ -355,6 +386,9 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
     if let Some(alerts) = &alerts {
         background.push(resume(alerts, alerts_pending, &tasks));
     }
+    if let Some(pagers) = &pagers {
+        background.push(resume(pagers, pagers_pending, &tasks));
+    }
     tracing::info!(%addr, "serving");
     Ok(Running {
         addr,
@@ -366,6 +400,7 @@ pub async fn start(app: &App, listen: &str) -> Result<Running, Error> {
         discord: discord.map(|(pipeline, _)| pipeline),
         sending,
         alerts,
+        pagers,
     })
 }
 

@@ -23,6 +23,7 @@ use crate::metrics::Metrics;
 use crate::notify::{self, Templates};
 use crate::ops::jobs::Verification;
 use crate::ops::{self, Cluster};
+use crate::paging::{self, opsgenie::OpsgenieCourier, pagerduty::PagerDutyCourier};
 use crate::store::{self, Access, Store};
 use crate::tracker::report::ReportCourier;
 use crate::tracker::{self, TrackerCourier};
@@ -188,6 +189,15 @@ pub async fn build(
     if let Some(courier) = &report_courier {
         sender.carry(tracker::report::KIND, Arc::clone(courier) as _);
     }
+    let paging = paging::Plan::new(&settings);
+    let notices = paging::Notices::new(Arc::clone(&store), Arc::clone(&clock));
+    if paging.any() {
+        let shared = Arc::new(settings.clone());
+        let pagerduty = PagerDutyCourier::new(Arc::clone(&shared), notices.clone());
+        sender.carry(paging::pagerduty::KIND, Arc::new(pagerduty));
+        let opsgenie = OpsgenieCourier::new(shared, notices.clone());
+        sender.carry(paging::opsgenie::KIND, Arc::new(opsgenie));
+    }
     let posts = Arc::new(sender);
     if slack_api.is_some() {
         let outbox = SlackOutbox::new(Arc::clone(&posts), Arc::clone(&roles));
@@ -208,6 +218,7 @@ pub async fn build(
     if let Some(courier) = &report_courier {
         courier.tell_channels_with(Arc::clone(&outbox) as _);
     }
+    notices.tell_through(outbox.clone());
     let cluster = match ops::connect(&settings).await {
         Ok(cluster) => Ok(Arc::new(cluster) as Arc<dyn Cluster>),
         Err(e) => {
@@ -252,10 +263,19 @@ pub async fn build(
         ))),
         None => engine,
     };
-    let engine = match tracker::report::Reports::from_settings(&settings, Arc::clone(&posts)) {
+    let mut engine = match tracker::report::Reports::from_settings(&settings, Arc::clone(&posts)) {
         Some(reports) => engine.with_report_publishing(Arc::new(reports)),
         None => engine,
     };
+    if paging.any() {
+        let pages = paging::Paging::new(
+            Arc::clone(&posts),
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            paging,
+        );
+        engine.page_through(Arc::new(pages));
+    }
     Ok(App {
         engine: Arc::new(engine),
         store,

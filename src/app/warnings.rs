@@ -1,5 +1,6 @@
 //! What `check-config` and `serve` warn about: settings that load and work, but leave production
-//! changes approvable by anyone, or take chat requests from any workspace or server. They stay
+//! changes approvable by anyone, take chat requests from any workspace or server, or page
+//! without hearing back from the pager. They stay
 //! the defaults so that existing setups keep working; the warnings say what to set instead.
 
 use crate::approval;
@@ -32,6 +33,22 @@ pub fn warnings(settings: &Settings) -> Vec<String> {
         said.push(
             "discord.guild_ids is empty: interactions from every Discord server the application \
              is in, and from direct messages, are taken. Set it to your server's id"
+                .into(),
+        );
+    }
+    if settings.pages_pagerduty() && settings.pagerduty.webhook_secret.is_none() {
+        said.push(
+            "pagerduty.webhook_secret is not set: pages go out to PagerDuty, but an \
+             acknowledgement or resolution made there does not reach firewatch. Subscribe a \
+             webhook to POST /pagerduty/webhooks and set FIREWATCH__PAGERDUTY__WEBHOOK_SECRET"
+                .into(),
+        );
+    }
+    if settings.opsgenie.api_key.is_some() && settings.opsgenie.webhook_token.is_none() {
+        said.push(
+            "opsgenie.webhook_token is not set: pages go out to Opsgenie, but an acknowledgement \
+             or close made there does not reach firewatch. Add a Webhook integration posting to \
+             POST /opsgenie/webhooks and set FIREWATCH__OPSGENIE__WEBHOOK_TOKEN"
                 .into(),
         );
     }
@@ -84,5 +101,26 @@ mod tests {
         settings.slack.team_ids = vec!["T0001".into()];
         settings.discord.guild_ids = vec!["112233445566778899".into()];
         assert_eq!(warnings(&settings), Vec::<String>::new());
+    }
+
+    #[test]
+    fn paging_without_the_webhook_back_is_warned_about() {
+        let mut settings = Settings::default();
+        let quiet = warnings(&settings).len();
+        settings.pagerduty.routing_key = Some(Secret::new("R0UT1NG"));
+        settings.opsgenie.api_key = Some(Secret::new("genie"));
+        let said = warnings(&settings);
+        assert_eq!(said.len(), quiet + 2, "{said:?}");
+        assert!(
+            said.iter()
+                .any(|w| w.starts_with("pagerduty.webhook_secret is not set"))
+        );
+        assert!(
+            said.iter()
+                .any(|w| w.starts_with("opsgenie.webhook_token is not set"))
+        );
+        settings.pagerduty.webhook_secret = Some(Secret::new("s"));
+        settings.opsgenie.webhook_token = Some(Secret::new("t"));
+        assert_eq!(warnings(&settings).len(), quiet);
     }
 }

@@ -181,8 +181,7 @@ pub(super) mod tests {
                 slack: vec!["U0ALICE".into(), "W0ALICE".into()],
                 discord: vec!["111111111111111111".into()],
                 console: vec!["alice".into()],
-                github: None,
-                jira: None,
+                ..PersonSettings::default()
             },
         );
         people.insert(

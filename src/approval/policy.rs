@@ -89,6 +89,11 @@ impl Policy {
         }
     }
 
+    /// Whether `name` is a role (`[roles.NAME]`).
+    pub fn is_role(&self, name: &str) -> bool {
+        self.roles.contains_key(name)
+    }
+
     /// The rule for `change` on an incident of `severity`.
     ///
     /// # Guarantees

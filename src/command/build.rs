@@ -3,7 +3,7 @@
 
 use super::args::Args;
 use super::lexer::Token;
-use super::{Area, Command, CommandName, Followup, Mention, ParseError, RequestId};
+use super::{Area, Command, CommandName, Followup, Mention, PageTarget, ParseError, RequestId};
 use crate::incident::{IncidentId, Role, Severity, Status, UsersAffected};
 
 /// The typed command from split arguments.
@@ -21,6 +21,7 @@ pub(super) fn build(args: &Args) -> Result<Command, ParseError> {
             Ok(Command::Ack)
         }
         CommandName::Role => role(args, pos),
+        CommandName::Page => page(args, pos),
         CommandName::Resolve => resolve(args, pos),
         CommandName::Status => {
             if let Some(t) = pos.first().filter(|t| t.text.starts_with('#')) {
@@ -131,6 +132,38 @@ fn role(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
     Ok(Command::Role {
         role,
         person: Some(person),
+    })
+}
+
+/// `/incident-page ROLE|@person [message]`. A mention Slack sent as `<@U123|bob>` arrives
+/// split at its `|`, and is joined again.
+fn page(args: &Args, pos: &[Token]) -> Result<Command, ParseError> {
+    let (first, mut rest) = pos
+        .split_first()
+        .ok_or_else(|| args.fail("missing who to page (a role, or @person)"))?;
+    let mut who = first.text.clone();
+    if who.starts_with("<@") && !who.ends_with('>') {
+        while let Some((token, more)) = rest.split_first() {
+            who.push_str(&token.text);
+            rest = more;
+            if token.text.ends_with('>') {
+                break;
+            }
+        }
+    }
+    let target = if who.starts_with('@') || who.starts_with("<@") {
+        let person = Mention::parse(&who).ok_or_else(|| {
+            args.fail(format!(
+                "'{who}' is not a person (a mention like @bob or <@U123>)"
+            ))
+        })?;
+        PageTarget::Person(person)
+    } else {
+        PageTarget::Name(who)
+    };
+    Ok(Command::Page {
+        target,
+        message: args.optional_text(rest, "[message]")?,
     })
 }
 

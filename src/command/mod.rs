@@ -84,6 +84,13 @@ pub enum Command {
         /// Who takes it; the caller when absent.
         person: Option<Mention>,
     },
+    /// `/incident-page ROLE|@person [message]`
+    Page {
+        /// Who: a role, or a person.
+        target: PageTarget,
+        /// What they are told, if anything.
+        message: Option<String>,
+    },
     /// `/incident-resolve [--public TEXT] <root cause> | <resolution>`
     Resolve {
         /// What caused it.
@@ -167,6 +174,7 @@ impl Command {
             Command::Note { .. } => CommandName::Note,
             Command::Ack => CommandName::Ack,
             Command::Role { .. } => CommandName::Role,
+            Command::Page { .. } => CommandName::Page,
             Command::Resolve { .. } => CommandName::Resolve,
             Command::Status => CommandName::Status,
             Command::Help { .. } => CommandName::Help,
@@ -182,6 +190,16 @@ impl Command {
             Command::Followup(_) => CommandName::Followup,
         }
     }
+}
+
+/// Who `/incident-page` pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageTarget {
+    /// A role (`[roles.NAME]`), or a bare name that may be a person (`[people.NAME]`): the
+    /// engine tells them apart by the configuration.
+    Name(String),
+    /// A person, mentioned (`@bob`, `<@U123>`).
+    Person(Mention),
 }
 
 /// An approval request's number, typed as `R12` or `12`.

@@ -44,14 +44,17 @@ pub enum CommandName {
     Report,
     /// Add or tick follow-up actions.
     Followup,
+    /// Page more people: a role or a person.
+    Page,
 }
 
 impl CommandName {
     /// Every command, in the order help lists them.
-    pub const ALL: [CommandName; 19] = [
+    pub const ALL: [CommandName; 20] = [
         CommandName::Assess,
         CommandName::Ack,
         CommandName::Role,
+        CommandName::Page,
         CommandName::Update,
         CommandName::Severity,
         CommandName::Note,
@@ -92,6 +95,7 @@ impl CommandName {
             CommandName::PerformanceTest => "performance-test",
             CommandName::Report => "report",
             CommandName::Followup => "followup",
+            CommandName::Page => "page",
         }
     }
 
@@ -121,6 +125,7 @@ impl CommandName {
             CommandName::PerformanceTest => "/performance-test [#ID] [baseline]",
             CommandName::Report => "/incident-report [#ID]",
             CommandName::Followup => "/incident-followup [#ID] <text> | done N | N @person",
+            CommandName::Page => "/incident-page [#ID] ROLE|@person [message]",
         }
     }
 
@@ -150,6 +155,7 @@ impl CommandName {
             }
             CommandName::Report => "write the post-incident report and close the incident",
             CommandName::Followup => "add an action item, or tick one off",
+            CommandName::Page => "page more people: a role (its pager teams) or @person",
         }
     }
 

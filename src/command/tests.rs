@@ -712,3 +712,36 @@ fn empty_public_text_is_refused() {
         err.problem
     );
 }
+
+#[test]
+fn incident_page_takes_a_role_or_a_person_and_an_optional_message() {
+    use crate::command::PageTarget;
+    let page = |line: &str| parse(line).map(|i| i.command);
+    assert_eq!(
+        page("/incident-page performance-engineer p99 at 4s").unwrap(),
+        Command::Page {
+            target: PageTarget::Name("performance-engineer".into()),
+            message: Some("p99 at 4s".into()),
+        }
+    );
+    assert_eq!(
+        page("/incident-page #3 @bob").unwrap(),
+        Command::Page {
+            target: PageTarget::Person(Mention::Name("bob".into())),
+            message: None,
+        }
+    );
+    // Slack's escaped mention arrives split at its `|`.
+    assert_eq!(
+        page("/incident-page <@U123|bob> come look").unwrap(),
+        Command::Page {
+            target: PageTarget::Person(Mention::Account {
+                id: "U123".into(),
+                label: Some("bob".into()),
+            }),
+            message: Some("come look".into()),
+        }
+    );
+    let missing = page("/incident-page").unwrap_err().to_string();
+    assert!(missing.contains("missing who to page"), "{missing}");
+}

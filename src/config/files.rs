@@ -63,6 +63,7 @@ impl Settings {
             &self.jira.token_file,
             base,
         )?;
+        self.read_paging_files(base)?;
         if let Some(file) = &self.store.url_file {
             // `url` always has a value (its default): "both" means it was changed.
             if *self.store.url != *DEFAULT_STORE_URL {
@@ -74,7 +75,7 @@ impl Settings {
     }
 }
 
-fn secret_from_file(
+pub(super) fn secret_from_file(
     key: &str,
     value: &mut Option<Secret>,
     file: &Option<PathBuf>,

@@ -9,6 +9,7 @@ mod approvals;
 mod files;
 mod jobs;
 mod ops;
+mod paging;
 mod people;
 mod secret;
 mod sections;
@@ -29,6 +30,7 @@ pub use jobs::{JobKind, JobSettings, MAX_JOB_NAME, VerificationSettings, secret_
 pub use ops::{
     ActionSettings, AssessSettings, DiagnoseSettings, PrometheusSettings, ScaleSettings,
 };
+pub use paging::{OpsgenieSettings, PagerDutySettings};
 pub use people::PersonSettings;
 pub use secret::{Secret, StoreUrl, without_password};
 pub use sections::{
@@ -109,6 +111,10 @@ pub struct Settings {
     pub jira: JiraSettings,
     /// `[web]`: the web pages and the status page.
     pub web: WebSettings,
+    /// `[pagerduty]`: paging through PagerDuty.
+    pub pagerduty: PagerDutySettings,
+    /// `[opsgenie]`: paging through Opsgenie.
+    pub opsgenie: OpsgenieSettings,
 }
 
 impl Default for Settings {
@@ -144,6 +150,8 @@ impl Default for Settings {
             followups: FollowupSettings::default(),
             jira: JiraSettings::default(),
             web: WebSettings::default(),
+            pagerduty: PagerDutySettings::default(),
+            opsgenie: OpsgenieSettings::default(),
         }
     }
 }
@@ -372,6 +380,7 @@ impl Settings {
         self.check_alerts()?;
         self.check_tracker()?;
         self.check_web()?;
+        self.check_paging()?;
         check_url(&self.store.url).map_err(|reason| ("store.url".to_owned(), reason))?;
         self.server.listen.parse::<SocketAddr>().map_err(|_| {
             (

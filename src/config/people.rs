@@ -30,6 +30,9 @@ pub struct PersonSettings {
     pub github: Option<String>,
     /// Their Jira account: the account id (Cloud) or user name (Data Center).
     pub jira: Option<String>,
+    /// Their Opsgenie username (the e-mail they log in with): `/incident-page @NAME` adds them
+    /// to the incident's Opsgenie alert as a responder.
+    pub opsgenie_user: Option<String>,
 }
 
 impl PersonSettings {

@@ -158,6 +158,10 @@ pub struct ServiceSettings {
     /// applies when unset).
     #[serde(default)]
     pub jira_project: Option<String>,
+    /// The PagerDuty routing key this service's pages go to, instead of
+    /// `pagerduty.routing_key`.
+    #[serde(default)]
+    pub pagerduty_routing_key: Option<Secret>,
 }
 
 /// `[roles.NAME]`: who a role is on each platform.
@@ -177,6 +181,8 @@ pub struct RoleSettings {
     pub console: Vec<String>,
     /// People (`[people.NAME]`) in the role: all their accounts are members, on every platform.
     pub people: Vec<String>,
+    /// Opsgenie teams paged as responders when the role is paged.
+    pub opsgenie_teams: Vec<String>,
 }
 
 /// The roles of the runbook, with empty platform mappings.

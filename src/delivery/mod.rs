@@ -14,7 +14,8 @@
 //! - A stored post is tried until its destination takes it, refuses it, or its time is up
 //!   (`[outbox] give_up_after` after it was stored, or the post's own earlier limit), also
 //!   across restarts. A refused post, or one whose time is up, is logged and, when it is about
-//!   an incident, put on the incident's timeline (in the transaction that removes it).
+//!   an incident, put on the incident's timeline (in the transaction that removes it); then
+//!   its courier hears of it once ([`Courier::given_up`]).
 //! - A failed try ([`Sent::Retry`]: a 5xx answer, a timeout, a lost connection) is tried again
 //!   after 1 s, 2 s, 4 s … (at most 1 min apart), a rate-limited one after the platform's wait.
 //!   A refusal ([`Sent::Refused`]: a 4xx other than 429) is not tried again.
@@ -103,6 +104,11 @@ pub trait Courier: Send + Sync {
     /// Sends `post` (its `destination` and `payload`, as this kind wrote them) once, without
     /// retrying: the [`Sender`] retries.
     async fn send(&self, post: &Post) -> Sent;
+
+    /// Hears that `post` will never be delivered (`why`), once it is out of the outbox and on
+    /// its incident's timeline: what this kind tells people beyond that (a failed page says
+    /// so in the incident's channel). Called once per post, by the process that gave it up.
+    async fn given_up(&self, _post: &Post, _why: &str) {}
 }
 
 /// Stores posts in the outbox and sends them from there.
@@ -294,9 +300,17 @@ impl Sender {
                 self.store.remove_post(claimed.id, Some(undelivered)).await
             }
         };
-        if let Err(e) = recorded {
-            // The post stays claimed by this process, so its next pass tries it again.
-            tracing::error!(error = %error_chain(&e), post = claimed.id, "could not record what became of a post");
+        match (recorded, &step) {
+            (Err(e), _) => {
+                // The post stays claimed by this process, so its next pass tries it again.
+                tracing::error!(error = %error_chain(&e), post = claimed.id, "could not record what became of a post");
+            }
+            (Ok(()), Step::GiveUp(why)) => {
+                if let Some(courier) = self.couriers.get(&post.kind) {
+                    courier.given_up(post, why).await;
+                }
+            }
+            (Ok(()), _) => {}
         }
         step == Step::Remove
     }

@@ -77,7 +77,54 @@ impl Engine {
                 _ => break taken,
             }
         };
-        Ok(self.said(taken, n, opening, caller, now))
+        let changed = match &taken.taken {
+            Taken::Opened { incident, .. } => Some((None, (**incident).clone())),
+            Taken::Updated { before, after, .. } => {
+                Some((Some((**before).clone()), (**after).clone()))
+            }
+            _ => None,
+        };
+        let mut replies = self.said(taken, n, opening, caller, now);
+        if let Some((before, after)) = changed {
+            self.page_from_alerts(before.as_ref(), &after, &mut replies)
+                .await;
+        }
+        Ok(replies)
+    }
+
+    /// Shows a change alerts made to the pagers, in the first message about the incident (or
+    /// one of its own when the change had none).
+    async fn page_from_alerts(
+        &self,
+        before: Option<&Incident>,
+        after: &Incident,
+        replies: &mut Vec<Reply>,
+    ) {
+        let Some(pages) = &self.pages else { return };
+        let lines: Vec<Block> = pages
+            .follow(before, after, None)
+            .await
+            .into_iter()
+            .map(Block::Text)
+            .collect();
+        if lines.is_empty() {
+            return;
+        }
+        match replies
+            .iter_mut()
+            .find(|r| r.message.incident == Some(after.id))
+        {
+            Some(reply) => {
+                reply.message.blocks.push(Block::Text(String::new()));
+                reply.message.blocks.extend(lines);
+            }
+            None => {
+                let mut message =
+                    Message::notice(format!("📟 {} paged", after.id), "").about(after.id);
+                message.blocks = lines;
+                replies.push(to_channel(&after.channel, message));
+            }
+        }
     }
 
     fn plan(&self, state: &AlertState, n: &Notification) -> Plan {

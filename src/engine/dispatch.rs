@@ -33,6 +33,9 @@ impl Engine {
             Command::Role { role, person } => {
                 self.assign_role(caller, incident, role, person).await
             }
+            Command::Page { target, message } => {
+                self.page_people(caller, incident, target, message).await
+            }
             Command::Update {
                 status,
                 eta,

@@ -46,7 +46,8 @@ impl Engine {
             .open_incident(&opening.draft, caller.request.as_deref())
             .await?;
         tracing::info!(incident = %incident.id, severity = %incident.severity, "incident opened");
-        let message = self.opened(&incident, opening, &caller.actor);
+        let mut message = self.opened(&incident, opening, &caller.actor);
+        self.follow_pages(None, &incident, None, &mut message).await;
         Ok(vec![to_channel(&caller.channel, message)])
     }
 
@@ -113,7 +114,9 @@ impl Engine {
             Updated::Changed { before, after } => {
                 tracing::info!(incident = %after.id, command = %name, "incident changed");
                 self.metrics.incident_changed(&before, &after, now);
-                let message = self.announce(&before, &after, &event, caller, now).await;
+                let mut message = self.announce(&before, &after, &event, caller, now).await;
+                self.follow_pages(Some(&before), &after, None, &mut message)
+                    .await;
                 Ok(vec![to_channel(&after.channel, message)])
             }
             Updated::Refused(r) => Err(refusal(name, r)),

@@ -22,6 +22,7 @@ mod mitigate;
 mod opening;
 pub mod outbox;
 mod page;
+pub mod paging;
 mod read;
 mod report;
 mod roles;
@@ -41,6 +42,7 @@ use tokio_util::task::TaskTracker;
 
 pub use cluster::Limits;
 pub use outbox::Outbox;
+pub use paging::{NewsKind, PageNews, Pages};
 
 use crate::approval;
 use crate::catalog::Catalog;
@@ -219,6 +221,8 @@ pub struct Engine {
     tracker: Option<Arc<crate::tracker::Tracker>>,
     /// Where reports are committed (`[reports] github`), when anywhere.
     published: Option<Arc<crate::tracker::report::Reports>>,
+    /// Where pages go ([`Engine::page_through`]); none: nothing is paged.
+    pages: Option<Arc<dyn Pages>>,
 }
 
 impl Engine {
@@ -248,6 +252,7 @@ impl Engine {
             next_recovery: std::sync::Mutex::new(None),
             tracker: None,
             published: None,
+            pages: None,
         }
     }
 

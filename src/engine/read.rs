@@ -47,7 +47,9 @@ impl Engine {
                 let timeline = self.store.timeline(incident.id).await?;
                 let alerts = self.store.alerts_of(incident.id).await?;
                 let data = context::status(&incident, &self.policy, &timeline, &alerts, now);
-                self.render(Template::Status, &data, &incident)
+                let mut message = self.render(Template::Status, &data, &incident);
+                self.show_pages(incident.id, &mut message).await?;
+                message
             }
             Choice::Nothing => {
                 let open = self.store.active_incidents().await?;

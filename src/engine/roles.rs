@@ -94,8 +94,7 @@ mod tests {
                 slack: vec!["U0BOB".into()],
                 discord: vec!["4242".into()],
                 console: vec!["robert".into()],
-                github: None,
-                jira: None,
+                ..PersonSettings::default()
             },
         );
         People::new(&settings)

@@ -138,7 +138,7 @@ pub(super) fn allowed_now(id: IncidentId, status: Status) -> String {
 pub(super) fn step_of(name: CommandName) -> Option<Step> {
     Some(match name {
         CommandName::Ack => Step::Acknowledge,
-        CommandName::Update => Step::Update,
+        CommandName::Update | CommandName::Page => Step::Update,
         CommandName::Severity => Step::ChangeSeverity,
         CommandName::Note => Step::Note,
         CommandName::Role => Step::AssignRole,

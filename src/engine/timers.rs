@@ -41,6 +41,7 @@ impl Engine {
         if let Err(e) = self.announce_due().await {
             tracing::error!(error = %crate::error_chain(&e), "alerts waiting to be shown could not be posted; retrying next tick");
         }
+        self.catch_up_pages_due().await;
         if let Err(e) = self.resume_jobs().await {
             tracing::error!(error = %crate::error_chain(&e), "verification Jobs of an earlier process could not be resumed; retrying next tick");
         }

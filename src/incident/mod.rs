@@ -6,6 +6,7 @@
 
 pub mod impact;
 pub mod lifecycle;
+pub mod page;
 pub mod roles;
 pub mod severity;
 pub mod timeline;

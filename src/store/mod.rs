@@ -529,6 +529,17 @@ pub trait Store: Send + Sync {
     /// Nothing happens when this process no longer holds it.
     async fn remove_post(&self, id: i64, undelivered: Option<Undelivered<'_>>) -> Result<()>;
 
+    /// Stores where incident `page.incident`'s page through `page.pager` stands, replacing
+    /// what was stored for that incident and pager — except that [`PageState::Triggering`]
+    /// (recorded once the trigger is queued, when the pager may have taken it already) only
+    /// replaces a failed page.
+    ///
+    /// [`PageState::Triggering`]: crate::incident::page::PageState::Triggering
+    async fn record_page(&self, page: &crate::incident::page::Page) -> Result<()>;
+
+    /// Where incident `id`'s pages stand, one per pager that paged it, PagerDuty first.
+    async fn pages_of(&self, id: IncidentId) -> Result<Vec<crate::incident::page::Page>>;
+
     /// What a notification of alert group `group` finds, read without taking turns: what the
     /// engine prepares for before [`Store::take_alerts`] (a new incident's evidence).
     /// `opened_recently` counts the openings after `at` minus a minute.

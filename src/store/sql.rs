@@ -30,6 +30,7 @@ mod incidents;
 mod lease;
 mod marks;
 mod outbox;
+mod pages;
 mod timers;
 mod web;
 
@@ -449,6 +450,14 @@ impl Store for SqlStore {
 
     async fn remove_post(&self, id: i64, undelivered: Option<Undelivered<'_>>) -> Result<()> {
         outbox::remove(self, id, undelivered).await
+    }
+
+    async fn record_page(&self, page: &crate::incident::page::Page) -> Result<()> {
+        pages::record(self, page).await
+    }
+
+    async fn pages_of(&self, id: IncidentId) -> Result<Vec<crate::incident::page::Page>> {
+        pages::of(self, id).await
     }
 
     async fn alert_state(&self, group: &str, at: DateTime<Utc>) -> Result<AlertState> {

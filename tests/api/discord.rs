@@ -431,8 +431,8 @@ fn discord_register_overwrites_the_commands_and_says_what_it_did() {
         &stdout,
         &[
             "registered /incident",
-            "19 subcommands",
-            "assess, ack, role, update",
+            "20 subcommands",
+            "assess, ack, role, page, update",
             "scope: guild 1170000000000000000",
         ],
     );

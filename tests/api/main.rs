@@ -14,6 +14,7 @@ mod fuzz;
 mod health;
 mod helpers;
 mod outsiders;
+mod paging;
 mod posts;
 mod recorder;
 mod replicas;

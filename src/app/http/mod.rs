@@ -44,6 +44,8 @@ pub struct AppState {
     pub discord: Option<(Arc<Pipeline<Discord>>, discord::signature::Verifier)>,
     /// The alert notifications' endpoint (`None`: off, 404).
     pub alerts: Option<alerts::Endpoint>,
+    /// The pagers' webhooks (`None`: off, 404).
+    pub pagers: Option<super::pagers::Endpoint>,
     /// `/healthz`, `/readyz` and `/metrics`.
     pub health: Health,
     /// How signed requests' bodies are read: within `server.body_timeout` and one budget.
@@ -82,12 +84,14 @@ pub fn router(mut state: AppState) -> Router {
     let health = state.health.clone();
     let alerts = alerts::router(state.alerts.take(), state.bodies.clone());
     let web = state.web.take().unwrap_or_default();
+    let pagers = super::pagers::router(state.pagers.take(), state.bodies.clone());
     Router::new()
         .route("/slack/commands", post(slack_command))
         .route("/slack/interactions", post(slack_interaction))
         .route("/discord/interactions", post(discord_interaction))
         .with_state(Arc::new(state))
         .merge(alerts)
+        .merge(pagers)
         .merge(health::router(health))
         .merge(web)
 }

@@ -87,6 +87,10 @@ fn options(name: CommandName, max_replicas: u32) -> Vec<Value> {
             choices("role", "the role", true, &["commander", "comms", "scribe"]),
             json!({"type": USER, "name": "person", "description": "who takes it (default: you)", "required": false}),
         ],
+        CommandName::Page => vec![
+            string("who", "a role, or @person", true),
+            string("message", "what they are told", false),
+        ],
         CommandName::Resolve => vec![
             string("root_cause", "what caused it", true),
             string("resolution", "what fixed it", true),

@@ -82,9 +82,9 @@ pub fn manifest(base_url: Option<&str>, socket_mode: bool) -> Result<String, Str
         if !hint.is_empty() {
             yaml.push_str(&format!("      usage_hint: {}\n", quoted(hint)));
         }
-        // Escaping turns a typed @bob into `<@U…|bob>`, which only /incident-role reads; the
-        // other commands take text as typed.
-        let escape = name == CommandName::Role;
+        // Escaping turns a typed @bob into `<@U…|bob>`, which only /incident-role and
+        // /incident-page read; the other commands take text as typed.
+        let escape = matches!(name, CommandName::Role | CommandName::Page);
         yaml.push_str(&format!("      should_escape: {escape}\n"));
     }
     yaml.push_str("oauth_config:\n  scopes:\n    bot:\n");
@@ -163,9 +163,12 @@ mod tests {
         assert!(yaml.contains("socket_mode_enabled: false"));
         assert_eq!(
             yaml.matches("should_escape: true").count(),
-            1,
-            "only /incident-role has Slack turn @names into <@U…> mentions"
+            2,
+            "only /incident-role and /incident-page have Slack turn @names into <@U…> mentions"
         );
+        let page = yaml.split("- command: /incident-page\n").nth(1).unwrap();
+        let page = page.split("- command:").next().unwrap();
+        assert!(page.contains("should_escape: true"), "{page}");
         let role = yaml.split("- command: /incident-role\n").nth(1).unwrap();
         let role = role.split("- command:").next().unwrap();
         assert!(role.contains("should_escape: true"), "{role}");

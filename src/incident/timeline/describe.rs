@@ -45,6 +45,7 @@ impl TimelineEvent {
             | E::ApprovalClosed { .. }
             | E::ApprovalRefused { .. }
             | E::ApprovalExecuting { .. } => self.describe_approval(),
+            E::Paged { pager, what } => format!("📟 {pager}: {what}"),
         }
     }
 

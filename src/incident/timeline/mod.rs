@@ -117,6 +117,14 @@ pub enum TimelineEvent {
         /// Why it was not delivered.
         why: String,
     },
+    /// News of the incident's page: what a pager was asked or said (triggered, refused,
+    /// acknowledged there by someone, escalated to someone).
+    Paged {
+        /// The pager: `PagerDuty`, `Opsgenie`.
+        pager: String,
+        /// What happened, in words.
+        what: String,
+    },
     /// A follow-up action item was added; items are numbered 1, 2, … in the order added.
     FollowupAdded {
         /// What is to be done.

@@ -254,6 +254,7 @@ impl Walk {
             | TimelineEvent::ApprovalExecuting { .. }
             | TimelineEvent::Diagnosed { .. }
             | TimelineEvent::PostUndelivered { .. }
+            | TimelineEvent::Paged { .. }
             | TimelineEvent::JobStarted { .. } => {
                 self.moment(at, who, capitalise(&entry.event.describe()));
             }

@@ -173,6 +173,12 @@ impl Store for Flaky {
     async fn remove_post(&self, id: i64, undelivered: Option<Undelivered<'_>>) -> Result<()> {
         self.inner.remove_post(id, undelivered).await
     }
+    async fn record_page(&self, page: &firewatch::incident::page::Page) -> Result<()> {
+        self.inner.record_page(page).await
+    }
+    async fn pages_of(&self, id: IncidentId) -> Result<Vec<firewatch::incident::page::Page>> {
+        self.inner.pages_of(id).await
+    }
     async fn alert_state(
         &self,
         group: &str,

@@ -10,6 +10,7 @@ async fn serve_health(health: Health) -> SocketAddr {
         slack: None,
         discord: None,
         alerts: None,
+        pagers: None,
         health,
         bodies: http::body::Bodies::new(std::time::Duration::from_secs(10), 1 << 20),
         web: None,

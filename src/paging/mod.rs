@@ -1,0 +1,615 @@
+//! Paging through PagerDuty (Events API v2) and Opsgenie (Alert API): what a change to an
+//! incident sends ([`Paging`], the engine's [`Pages`]), the couriers that send it from the
+//! outbox ([`pagerduty`], [`opsgenie`]), and the webhooks that bring news back ([`news`]).
+//!
+//! Page events are posts in the store's outbox ([`crate::delivery`]), of kind `pagerduty` or
+//! `opsgenie`, one lane per incident and pager (`pagerduty:firewatch-12`): stored before they
+//! are sent, retried with backoff on 429, 5xx and network errors (also across restarts), sent
+//! in order per incident, by one replica. A refusal (PagerDuty's 400, Opsgenie's failed
+//! request) ends the page: it is put on the incident's timeline with the pager's message, and
+//! said once in the incident's channel. Where each page stands is kept in the store
+//! ([`crate::incident::page::Page`]) for `/incident-status`.
+//!
+//! # Caveats
+//! A page event is queued right after the change that calls for it is committed. A process
+//! that dies in between (milliseconds) leaves that change unpaged until the scheduler's next
+//! look ([`Pages::catch_up`], every minute, in any replica): an active incident at a paged
+//! severity with no page at all through a pager is triggered then (acknowledged too, if it
+//! was). An acknowledgement or resolution lost that way is not caught up: the pager keeps
+//! calling until someone acknowledges there. Pagers dedupe on the page key, so a page sent
+//! twice (an answer lost in a timeout, a catch-up racing the change) calls nobody twice.
+
+pub mod news;
+pub mod opsgenie;
+pub mod pagerduty;
+
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::delivery::Sender;
+use crate::engine::{Outbox, Pages};
+use crate::error_chain;
+use crate::incident::page::{self, Action, Page, PageState, Pager};
+use crate::incident::{Incident, IncidentId, Severity, TimelineEvent};
+use crate::message::Message;
+use crate::store::{Post, Store};
+use opsgenie::Responder;
+
+/// The [`Pages`] firewatch runs: PagerDuty and Opsgenie as configured.
+pub struct Paging {
+    sender: Arc<Sender>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    plan: Plan,
+    /// When [`Pages::catch_up`] looks next (`None`: at its first call).
+    next_catch_up: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// How often the scheduler looks for incidents whose page was never queued.
+const CATCH_UP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What the settings page, and who.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// PagerDuty's paged severities, when it is configured.
+    pagerduty: Option<Vec<Severity>>,
+    /// Opsgenie's paged severities, when it is configured.
+    opsgenie: Option<Vec<Severity>>,
+    settings: Settings,
+}
+
+impl Plan {
+    /// What `settings` page: PagerDuty with a routing key, Opsgenie with an API key.
+    pub fn new(settings: &Settings) -> Self {
+        Self {
+            pagerduty: settings
+                .pages_pagerduty()
+                .then(|| settings.pagerduty.paged()),
+            opsgenie: settings
+                .opsgenie
+                .api_key
+                .is_some()
+                .then(|| settings.opsgenie.paged()),
+            settings: settings.clone(),
+        }
+    }
+
+    /// Whether anything is paged at all.
+    pub fn any(&self) -> bool {
+        self.pagerduty.is_some() || self.opsgenie.is_some()
+    }
+
+    fn paged(&self, pager: Pager) -> Option<&[Severity]> {
+        match pager {
+            Pager::PagerDuty => self.pagerduty.as_deref(),
+            Pager::Opsgenie => self.opsgenie.as_deref(),
+        }
+    }
+
+    /// The roles an incident of `severity` on `service` pages: the severity's, then the
+    /// service's owners, each once.
+    fn roles(&self, severity: Severity, service: &str) -> Vec<String> {
+        let settings = &self.settings;
+        let level = settings.severity.levels().into_iter().nth(severity.index());
+        let owners = settings
+            .services
+            .iter()
+            .find(|s| s.name == service)
+            .map(|s| s.owners.clone())
+            .unwrap_or_default();
+        let mut roles: Vec<String> = Vec::new();
+        let level_roles = level.map(|(_, l)| l.roles.clone()).unwrap_or_default();
+        for role in level_roles.into_iter().chain(owners) {
+            if !roles.contains(&role) {
+                roles.push(role);
+            }
+        }
+        roles
+    }
+
+    /// The Opsgenie username of person `name` (`[people.NAME] opsgenie_user`).
+    fn opsgenie_user(&self, name: &str) -> Option<String> {
+        self.settings.people.get(name)?.opsgenie_user.clone()
+    }
+
+    /// The Opsgenie teams of `roles`, each once.
+    fn teams(&self, roles: &[String]) -> Vec<String> {
+        let mut teams: Vec<String> = Vec::new();
+        for role in roles {
+            if let Some(settings) = self.settings.roles.get(role) {
+                for team in &settings.opsgenie_teams {
+                    if !teams.contains(team) {
+                        teams.push(team.clone());
+                    }
+                }
+            }
+        }
+        teams
+    }
+}
+
+impl Paging {
+    /// Pages as `plan` says, through `sender`'s outbox.
+    pub fn new(
+        sender: Arc<Sender>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        plan: Plan,
+    ) -> Self {
+        Self {
+            sender,
+            store,
+            clock,
+            plan,
+            next_catch_up: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The post for `action` on `incident` through `pager`, and who it pages.
+    fn post(&self, pager: Pager, action: Action, incident: &Incident) -> (Post, String) {
+        let key = page::page_key(incident.id);
+        let summary = format!("{pager} {}: {}", verb(action), key);
+        match pager {
+            Pager::PagerDuty => {
+                let order = pagerduty::order(action, incident, &self.plan.settings);
+                let target = order.service.clone();
+                let post = self
+                    .sender
+                    .post(pager.key(), &key, &order, &summary, Some(incident.id));
+                (post, target)
+            }
+            Pager::Opsgenie => {
+                let roles = self.plan.roles(incident.severity, &incident.service);
+                let teams: Vec<Responder> = self
+                    .plan
+                    .teams(&roles)
+                    .into_iter()
+                    .map(Responder::Team)
+                    .collect();
+                let order = opsgenie::order(action, incident, &teams, &self.plan.settings);
+                let target = order.target.clone();
+                let post = self
+                    .sender
+                    .post(pager.key(), &key, &order, &summary, Some(incident.id));
+                (post, target)
+            }
+        }
+    }
+}
+
+impl Paging {
+    /// A new Opsgenie alert for `incident`, paging the teams of its severity's roles and
+    /// `more`.
+    fn post_with(&self, incident: &Incident, more: &[Responder]) -> (Post, String) {
+        let roles = self.plan.roles(incident.severity, &incident.service);
+        let mut responders: Vec<Responder> = self
+            .plan
+            .teams(&roles)
+            .into_iter()
+            .map(Responder::Team)
+            .collect();
+        for one in more {
+            if !responders.contains(one) {
+                responders.push(one.clone());
+            }
+        }
+        let order = opsgenie::order(Action::Trigger, incident, &responders, &self.plan.settings);
+        let key = page::page_key(incident.id);
+        let summary = format!("Opsgenie trigger: {key}");
+        let target = order.target.clone();
+        let post = self.sender.post(
+            Pager::Opsgenie.key(),
+            &key,
+            &order,
+            &summary,
+            Some(incident.id),
+        );
+        (post, target)
+    }
+}
+
+/// The action as the log and the channel say it.
+pub fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Trigger => "trigger",
+        Action::Acknowledge => "acknowledge",
+        Action::Resolve => "resolve",
+    }
+}
+
+fn pending(action: Action) -> &'static str {
+    match action {
+        Action::Trigger => "triggering",
+        Action::Acknowledge => "acknowledging",
+        Action::Resolve => "resolving",
+    }
+}
+
+#[async_trait]
+impl Pages for Paging {
+    async fn follow(
+        &self,
+        before: Option<&Incident>,
+        after: &Incident,
+        from: Option<Pager>,
+    ) -> Vec<String> {
+        let known = match self.store.pages_of(after.id).await {
+            Ok(pages) => pages,
+            Err(e) => {
+                tracing::error!(incident = %after.id, error = %error_chain(&e), "cannot read the incident's pages; paging as if it had none");
+                Vec::new()
+            }
+        };
+        self.queue(before, after, &known, |pager| Some(pager) != from)
+            .await
+    }
+
+    async fn page_more(
+        &self,
+        incident: &Incident,
+        role: Option<&str>,
+        person: Option<&str>,
+        note: &str,
+    ) -> Vec<String> {
+        let known = self.store.pages_of(incident.id).await.unwrap_or_else(|e| {
+            tracing::error!(incident = %incident.id, error = %error_chain(&e), "cannot read the incident's pages");
+            Vec::new()
+        });
+        let live = |pager: Pager| {
+            known
+                .iter()
+                .find(|p| p.pager == pager && p.state != PageState::Failed)
+        };
+        let mut posts = Vec::new();
+        let mut lines = Vec::new();
+        let mut started = Vec::new();
+        if self.plan.pagerduty.is_some() && live(Pager::PagerDuty).is_none() {
+            let (post, target) = self.post(Pager::PagerDuty, Action::Trigger, incident);
+            lines.push(format!("📟 PagerDuty: triggering ({target})"));
+            started.push((Pager::PagerDuty, target));
+            posts.push(post);
+        }
+        if self.plan.opsgenie.is_some() {
+            let mut responders: Vec<Responder> = self
+                .plan
+                .teams(&role.map(|r| vec![r.to_owned()]).unwrap_or_default())
+                .into_iter()
+                .map(Responder::Team)
+                .collect();
+            if let Some(user) = person.and_then(|p| self.plan.opsgenie_user(p)) {
+                responders.push(Responder::User(user));
+            }
+            match live(Pager::Opsgenie) {
+                None => {
+                    let (post, target) = self.post_with(incident, &responders);
+                    lines.push(format!("📟 Opsgenie: triggering ({target})"));
+                    started.push((Pager::Opsgenie, target));
+                    posts.push(post);
+                }
+                Some(page) => {
+                    let key = page::page_key(incident.id);
+                    for responder in responders {
+                        let name = responder.name().to_owned();
+                        let target = if page.target.split(", ").any(|t| t == name) {
+                            page.target.clone()
+                        } else {
+                            format!("{}, {name}", page.target)
+                        };
+                        let order = opsgenie::add_responder(&responder, note, target);
+                        let summary = format!("Opsgenie add responder {name}: {key}");
+                        let post = self.sender.post(
+                            Pager::Opsgenie.key(),
+                            &key,
+                            &order,
+                            &summary,
+                            Some(incident.id),
+                        );
+                        lines.push(format!("📟 Opsgenie: paging {name}"));
+                        posts.push(post);
+                    }
+                }
+            }
+        }
+        self.sender.send(posts).await;
+        self.triggering(incident.id, started).await;
+        lines
+    }
+
+    async fn catch_up(&self, force: bool) -> usize {
+        {
+            let mut next = self
+                .next_catch_up
+                .lock()
+                .expect("never poisoned: no panics inside");
+            let now = std::time::Instant::now();
+            if !force && next.is_some_and(|at| now < at) {
+                return 0;
+            }
+            *next = Some(now + CATCH_UP_EVERY);
+        }
+        let active = match self.store.active_incidents().await {
+            Ok(active) => active,
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "cannot look for incidents left unpaged");
+                return 0;
+            }
+        };
+        let settled = self.clock.now() - chrono::TimeDelta::minutes(1);
+        let mut queued = 0;
+        for incident in active.iter().filter(|i| i.opened.at < settled) {
+            let known = match self.store.pages_of(incident.id).await {
+                Ok(known) => known,
+                Err(_) => continue,
+            };
+            // A pager with no page at all for an incident at its severity: the change that
+            // called for it was committed, its page never queued.
+            let lines = self
+                .queue(None, incident, &known, |pager| {
+                    !known.iter().any(|p| p.pager == pager)
+                })
+                .await;
+            if !lines.is_empty() {
+                tracing::warn!(incident = %incident.id, "paging an incident whose page was never queued");
+                queued += lines.len();
+            }
+        }
+        queued
+    }
+}
+
+impl Paging {
+    /// Queues what the change from `before` to `after` asks of each configured pager that
+    /// `pagers` lets through, the incident's `known` pages considered; a line per event.
+    async fn queue(
+        &self,
+        before: Option<&Incident>,
+        after: &Incident,
+        known: &[Page],
+        pagers: impl Fn(Pager) -> bool,
+    ) -> Vec<String> {
+        let mut posts = Vec::new();
+        let mut lines = Vec::new();
+        let mut started = Vec::new();
+        for pager in Pager::ALL.into_iter().filter(|p| pagers(*p)) {
+            let Some(paged) = self.plan.paged(pager) else {
+                continue;
+            };
+            let page = known.iter().find(|p| p.pager == pager);
+            let has_page = page.is_some_and(|p| p.state != PageState::Failed);
+            for action in page::actions(before, after, paged, has_page) {
+                let (post, target) = self.post(pager, action, after);
+                lines.push(format!("📟 {pager}: {} ({target})", pending(action)));
+                if action == Action::Trigger {
+                    started.push((pager, target));
+                }
+                posts.push(post);
+            }
+        }
+        if !posts.is_empty() {
+            tracing::info!(incident = %after.id, pages = posts.len(), "page events queued");
+        }
+        self.sender.send(posts).await;
+        self.triggering(after.id, started).await;
+        lines
+    }
+
+    /// Records the pages just queued as triggering (unless their pager took them already).
+    async fn triggering(&self, id: IncidentId, started: Vec<(Pager, String)>) {
+        for (pager, target) in started {
+            let page = Page {
+                incident: id,
+                pager,
+                state: PageState::Triggering,
+                target,
+                detail: None,
+                at: self.clock.now(),
+            };
+            if let Err(e) = self.store.record_page(&page).await {
+                tracing::error!(incident = %id, error = %error_chain(&e), "cannot record a page");
+            }
+        }
+    }
+}
+
+/// What couriers share: the store (page states, follow-up posts) and the channel a failed
+/// page is told in (set once the chat outboxes exist: [`Notices::tell_through`]).
+#[derive(Clone)]
+pub struct Notices {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    outbox: Arc<OnceLock<Arc<dyn Outbox>>>,
+}
+
+impl Notices {
+    /// Notices over `store`, timed by `clock`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            clock,
+            outbox: Arc::default(),
+        }
+    }
+
+    /// Failed pages are told in their incident's channel through `outbox`.
+    pub fn tell_through(&self, outbox: Arc<dyn Outbox>) {
+        let _ = self.outbox.set(outbox);
+    }
+
+    /// Records that incident `id`'s page through `pager` is now `state`.
+    async fn record(
+        &self,
+        id: IncidentId,
+        pager: Pager,
+        state: PageState,
+        target: &str,
+        detail: Option<String>,
+    ) {
+        let page = Page {
+            incident: id,
+            pager,
+            state,
+            target: target.to_owned(),
+            detail,
+            at: self.clock.now(),
+        };
+        if let Err(e) = self.store.record_page(&page).await {
+            tracing::error!(incident = %id, error = %error_chain(&e), "cannot record a page's state");
+        }
+        if state == PageState::Triggered {
+            self.note(id, pager, format!("triggered ({target})")).await;
+        }
+    }
+
+    /// A page event was given up (`why`): a trigger's page is failed (an acknowledgement's or
+    /// a resolution's keeps its state, with why), and the incident's channel hears it once
+    /// (the timeline has it from the outbox). `adds` names the team an Opsgenie request was
+    /// adding to a live page, which stays as it is.
+    async fn failed(
+        &self,
+        post: &Post,
+        pager: Pager,
+        action: Action,
+        target: &str,
+        why: &str,
+        adds: Option<&str>,
+    ) {
+        let Some(id) = post.incident else { return };
+        let (headline, body) = match (adds, action) {
+            (Some(team), _) => (
+                format!("📟 {pager} DID NOT PAGE {} — {id}", team.to_uppercase()),
+                format!(
+                    "{pager} did not add {team} to {id}'s page: {why}\nPage {team} another way."
+                ),
+            ),
+            (None, Action::Trigger) => {
+                self.record(id, pager, PageState::Failed, target, Some(why.to_owned()))
+                    .await;
+                (
+                    format!("📟 {pager} PAGE FAILED — {id}"),
+                    format!(
+                        "📟 {pager}: failed ({target}) — the trigger was not taken: {why}\n\
+                         Nobody was called through {pager} for {id}: page the on-call people \
+                         another way."
+                    ),
+                )
+            }
+            (None, _) => {
+                let known = self.store.pages_of(id).await.unwrap_or_default();
+                if let Some(page) = known.into_iter().find(|p| p.pager == pager) {
+                    let detail = format!("{} failed: {why}", verb(action));
+                    self.record(id, pager, page.state, target, Some(detail))
+                        .await;
+                }
+                (
+                    format!("📟 {pager} {} FAILED — {id}", verb(action).to_uppercase()),
+                    format!(
+                        "{pager} did not take the {}: {why}\n{pager} may still be calling \
+                         people for {id}: {} it there.",
+                        verb(action),
+                        verb(action)
+                    ),
+                )
+            }
+        };
+        let incident = match self.store.incident(id).await {
+            Ok(Some(incident)) => incident,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(incident = %id, error = %error_chain(&e), "cannot read the incident of a failed page");
+                return;
+            }
+        };
+        let message = Message::notice(headline, &body).about(id);
+        match self.outbox.get() {
+            Some(outbox) => {
+                if let Err(e) = outbox.post(&incident.channel, &message).await {
+                    tracing::error!(incident = %id, error = %e, "cannot tell the channel that a page failed");
+                }
+            }
+            None => tracing::error!(incident = %id, "no channel outbox to tell that a page failed"),
+        }
+    }
+
+    /// Stores a follow-up of `post` (the same lane, right behind it): Opsgenie's request
+    /// check. Returns whether it was stored.
+    async fn follow_up(&self, post: &Post, payload: &impl Serialize, summary: &str) -> bool {
+        let next = Post {
+            payload: serde_json::to_string(payload).expect("a page order serialises to JSON"),
+            summary: summary.to_owned(),
+            stored: self.clock.now(),
+            ..post.clone()
+        };
+        match self.store.store_posts(std::slice::from_ref(&next)).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %error_chain(&e), "cannot store a page's follow-up");
+                false
+            }
+        }
+    }
+
+    /// Appends a note about a page to its incident's timeline (by firewatch).
+    async fn note(&self, id: IncidentId, pager: Pager, what: String) {
+        let entry = TimelineEvent::Paged {
+            pager: pager.to_string(),
+            what,
+        };
+        let by = crate::incident::Actor {
+            platform: crate::incident::Platform::Console,
+            id: crate::incident::timers::BOT_NAME.into(),
+            name: crate::incident::timers::BOT_NAME.into(),
+        };
+        if let Err(e) = self
+            .store
+            .append(id, &by, self.clock.now(), None, &[entry])
+            .await
+        {
+            tracing::warn!(incident = %id, error = %error_chain(&e), "cannot note a page on the timeline");
+        }
+    }
+}
+
+/// `text` in at most `limit` characters (pagers cut or refuse longer fields).
+fn cut(text: &str, limit: usize) -> String {
+    crate::message::shorten(text, limit)
+}
+
+/// An HTTP client for a pager.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("firewatch/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("a TLS client builds (the same configuration as the chat clients)")
+}
+
+/// A response's `Retry-After` in seconds, if given.
+fn retry_after(response: &reqwest::Response) -> Option<std::time::Duration> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(std::time::Duration::from_secs)
+}
+
+/// `request` with `body` as its JSON body.
+fn with_json(
+    request: reqwest::RequestBuilder,
+    body: &serde_json::Value,
+) -> reqwest::RequestBuilder {
+    request
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string())
+}
+
+/// A response's JSON body, or the type's default when it has none or it is not that JSON.
+async fn read_json<T: serde::de::DeserializeOwned + Default>(response: reqwest::Response) -> T {
+    match response.bytes().await {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+        Err(_) => T::default(),
+    }
+}
