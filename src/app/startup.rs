@@ -16,6 +16,7 @@ use crate::chat::slack::outbox::{self as slack_outbox, SlackCourier, SlackOutbox
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::delivery::Sender;
+use crate::engine::outbox::LateOutbox;
 use crate::engine::{Engine, Limits, Parts};
 use crate::incident::Platform;
 use crate::incident::severity::{Policy, PolicyError};
@@ -165,32 +166,32 @@ pub async fn build(
             Arc::new(DiscordCourier::new(Arc::clone(api))),
         );
     }
+    // Pagers and trackers tell incidents' channels what became of their posts, through the
+    // chat outboxes made below.
+    let channels = LateOutbox::default();
     let issues = tracker::from_settings(&settings)?;
-    let tracker_courier = issues.as_ref().map(|issues| {
-        Arc::new(TrackerCourier::new(
+    if let Some(issues) = &issues {
+        let courier = TrackerCourier::new(
             Arc::clone(issues),
             Arc::clone(&store),
             Arc::clone(&clock),
-        ))
-    });
-    if let (Some(issues), Some(courier)) = (&issues, &tracker_courier) {
-        sender.carry(issues.kind(), Arc::clone(courier) as _);
+            channels.clone(),
+        );
+        sender.carry(issues.kind(), Arc::new(courier));
     }
-    let report_courier = match settings.reports.github {
-        crate::config::ReportMode::Off => None,
-        _ => tracker::Github::new(&settings)?.map(|github| {
-            Arc::new(ReportCourier::new(
-                github,
-                Arc::clone(&store),
-                Arc::clone(&clock),
-            ))
-        }),
-    };
-    if let Some(courier) = &report_courier {
-        sender.carry(tracker::report::KIND, Arc::clone(courier) as _);
+    if settings.reports.github != crate::config::ReportMode::Off
+        && let Some(github) = tracker::Github::new(&settings)?
+    {
+        let courier = ReportCourier::new(
+            github,
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            channels.clone(),
+        );
+        sender.carry(tracker::report::KIND, Arc::new(courier));
     }
     let paging = paging::Plan::new(&settings);
-    let notices = paging::Notices::new(Arc::clone(&store), Arc::clone(&clock));
+    let notices = paging::Notices::new(Arc::clone(&store), Arc::clone(&clock), channels.clone());
     if paging.any() {
         let shared = Arc::new(settings.clone());
         let pagerduty = PagerDutyCourier::new(Arc::clone(&shared), notices.clone());
@@ -212,13 +213,7 @@ pub async fn build(
         }
     }
     let outbox = Arc::new(router);
-    if let Some(courier) = &tracker_courier {
-        courier.tell_channels_with(Arc::clone(&outbox) as _);
-    }
-    if let Some(courier) = &report_courier {
-        courier.tell_channels_with(Arc::clone(&outbox) as _);
-    }
-    notices.tell_through(outbox.clone());
+    channels.connect(Arc::clone(&outbox) as _);
     let cluster = match ops::connect(&settings).await {
         Ok(cluster) => Ok(Arc::new(cluster) as Arc<dyn Cluster>),
         Err(e) => {

@@ -42,3 +42,29 @@ pub trait Outbox: Send + Sync {
     /// (the Discord status channel). Best effort: failures are logged, never returned.
     async fn mirror(&self, _from: &ChannelRef, _message: &Message) {}
 }
+
+/// The channels' outbox for those built before it (the couriers of pages and tickets, which
+/// tell an incident's channel what became of their posts): a handle made first and connected
+/// once the chat platforms are wired ([`LateOutbox::connect`]). Posting through it is best
+/// effort: a failure, or a post before it is connected, is logged.
+#[derive(Clone, Default)]
+pub struct LateOutbox(std::sync::Arc<std::sync::OnceLock<std::sync::Arc<dyn Outbox>>>);
+
+impl LateOutbox {
+    /// Posts through `outbox` from now on (the first call counts).
+    pub fn connect(&self, outbox: std::sync::Arc<dyn Outbox>) {
+        let _ = self.0.set(outbox);
+    }
+
+    /// Posts `message` into `channel`; `what` names it in the log when that fails.
+    pub async fn post(&self, channel: &ChannelRef, message: &Message, what: &str) {
+        match self.0.get() {
+            Some(outbox) => {
+                if let Err(e) = outbox.post(channel, message).await {
+                    tracing::warn!(channel = %channel.id, error = %e, "cannot post {what}");
+                }
+            }
+            None => tracing::warn!(channel = %channel.id, "no channel outbox yet to post {what}"),
+        }
+    }
+}

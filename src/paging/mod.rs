@@ -23,7 +23,7 @@ pub mod news;
 pub mod opsgenie;
 pub mod pagerduty;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -31,7 +31,8 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::delivery::Sender;
-use crate::engine::{Outbox, Pages};
+use crate::engine::Pages;
+use crate::engine::outbox::LateOutbox;
 use crate::error_chain;
 use crate::incident::page::{self, Action, Page, PageState, Pager};
 use crate::incident::{Incident, IncidentId, Severity, TimelineEvent};
@@ -415,28 +416,24 @@ impl Paging {
     }
 }
 
-/// What couriers share: the store (page states, follow-up posts) and the channel a failed
-/// page is told in (set once the chat outboxes exist: [`Notices::tell_through`]).
+/// What couriers share: the store (page states, follow-up posts) and the channels a failed
+/// page is told in.
 #[derive(Clone)]
 pub struct Notices {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    outbox: Arc<OnceLock<Arc<dyn Outbox>>>,
+    outbox: LateOutbox,
 }
 
 impl Notices {
-    /// Notices over `store`, timed by `clock`.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    /// Notices over `store`, timed by `clock`, telling failed pages in their incident's channel
+    /// through `outbox`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, outbox: LateOutbox) -> Self {
         Self {
             store,
             clock,
-            outbox: Arc::default(),
+            outbox,
         }
-    }
-
-    /// Failed pages are told in their incident's channel through `outbox`.
-    pub fn tell_through(&self, outbox: Arc<dyn Outbox>) {
-        let _ = self.outbox.set(outbox);
     }
 
     /// Records that incident `id`'s page through `pager` is now `state`.
@@ -524,14 +521,9 @@ impl Notices {
             }
         };
         let message = Message::notice(headline, &body).about(id);
-        match self.outbox.get() {
-            Some(outbox) => {
-                if let Err(e) = outbox.post(&incident.channel, &message).await {
-                    tracing::error!(incident = %id, error = %e, "cannot tell the channel that a page failed");
-                }
-            }
-            None => tracing::error!(incident = %id, "no channel outbox to tell that a page failed"),
-        }
+        (self.outbox)
+            .post(&incident.channel, &message, "that a page failed")
+            .await;
     }
 
     /// Stores a follow-up of `post` (the same lane, right behind it): Opsgenie's request

@@ -21,7 +21,7 @@ pub mod jira;
 pub mod report;
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,7 +31,7 @@ use crate::clock::Clock;
 use crate::command::Mention;
 use crate::config::{PersonSettings, Settings, Tracker as Which};
 use crate::delivery::{Courier, Sender, Sent};
-use crate::engine::outbox::Outbox;
+use crate::engine::outbox::LateOutbox;
 use crate::incident::lifecycle::Outcome;
 use crate::incident::timers::BOT_NAME;
 use crate::incident::{Actor, Incident, IncidentId, Platform, TimelineEvent};
@@ -249,27 +249,28 @@ pub struct TrackerCourier {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     /// Where an incident's channel is told that the tracker did not take an item.
-    channels: OnceLock<Arc<dyn Outbox>>,
+    channels: LateOutbox,
     /// The incidents whose channel was told of a failure since their last post went through:
     /// a channel hears of an outage once, not at every retry.
     told: Mutex<HashSet<IncidentId>>,
 }
 
 impl TrackerCourier {
-    /// A courier calling `issues` that records created issues in `store`, at `clock`'s time.
-    pub fn new(issues: Arc<dyn Issues>, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    /// A courier calling `issues` that records created issues in `store`, at `clock`'s time,
+    /// and tells incidents' channels through `channels` when the tracker does not take an item.
+    pub fn new(
+        issues: Arc<dyn Issues>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        channels: LateOutbox,
+    ) -> Self {
         Self {
             issues,
             store,
             clock,
-            channels: OnceLock::new(),
+            channels,
             told: Mutex::new(HashSet::new()),
         }
-    }
-
-    /// Tells incidents' channels through `channels` when the tracker does not take an item.
-    pub fn tell_channels_with(&self, channels: Arc<dyn Outbox>) {
-        let _ = self.channels.set(channels);
     }
 
     /// Tells `incident`'s channel, once until a post of it goes through, that `what` was not
@@ -298,9 +299,6 @@ impl TrackerCourier {
         if !self.told.lock().expect("not poisoned").insert(incident) {
             return;
         }
-        let Some(channels) = self.channels.get() else {
-            return;
-        };
         let Ok(Some(found)) = self.store.incident(incident).await else {
             return;
         };
@@ -309,9 +307,8 @@ impl TrackerCourier {
             &format!("{why}.\n{then}"),
         )
         .about(incident);
-        if let Err(e) = channels.post(&found.channel, &message).await {
-            tracing::warn!(incident = %incident, error = %e, "cannot tell the channel that the tracker did not take an item");
-        }
+        let what = "that the tracker did not take an item";
+        self.channels.post(&found.channel, &message, what).await;
     }
 
     /// The key recorded for item `n` of `incident`, if it was filed.

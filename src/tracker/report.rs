@@ -8,7 +8,7 @@
 //! 409 is reported. The pull request's (or commit's) link goes on the timeline and into the
 //! incident's channel.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -20,7 +20,7 @@ use super::github::{Github, sent};
 use crate::clock::Clock;
 use crate::config::{ReportMode, Settings};
 use crate::delivery::{Courier, Sender, Sent};
-use crate::engine::outbox::Outbox;
+use crate::engine::outbox::LateOutbox;
 use crate::incident::lifecycle::Outcome;
 use crate::incident::timers::BOT_NAME;
 use crate::incident::{Actor, Incident, IncidentId, Platform, TimelineEvent};
@@ -92,23 +92,24 @@ pub struct ReportCourier {
     github: Github,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    channels: OnceLock<Arc<dyn Outbox>>,
+    channels: LateOutbox,
 }
 
 impl ReportCourier {
-    /// A courier committing with `github`, recording in `store` at `clock`'s time.
-    pub fn new(github: Github, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    /// A courier committing with `github`, recording in `store` at `clock`'s time and posting
+    /// the link to incidents' channels through `channels`.
+    pub fn new(
+        github: Github,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        channels: LateOutbox,
+    ) -> Self {
         Self {
             github,
             store,
             clock,
-            channels: OnceLock::new(),
+            channels,
         }
-    }
-
-    /// Posts the link to incidents' channels through `channels`.
-    pub fn tell_channels_with(&self, channels: Arc<dyn Outbox>) {
-        let _ = self.channels.set(channels);
     }
 
     async fn get(&self, path: &str, repo: &str) -> Result<Option<Value>, Sent> {
@@ -245,16 +246,14 @@ impl ReportCourier {
                 return Sent::retry(format!("the report was committed but not recorded: {e}"));
             }
         };
-        if let Some(channels) = self.channels.get() {
-            let message = Message::notice(
-                format!("📄 REPORT OF {incident} IN GITHUB"),
-                &format!("The post-incident report is up for review: {url}"),
-            )
-            .about(incident);
-            if let Err(e) = channels.post(&after.channel, &message).await {
-                tracing::warn!(incident = %incident, error = %e, "cannot post the report's link");
-            }
-        }
+        let message = Message::notice(
+            format!("📄 REPORT OF {incident} IN GITHUB"),
+            &format!("The post-incident report is up for review: {url}"),
+        )
+        .about(incident);
+        (self.channels)
+            .post(&after.channel, &message, "the report's link")
+            .await;
         Sent::Delivered
     }
 }
