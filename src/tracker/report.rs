@@ -277,4 +277,31 @@ impl Courier for ReportCourier {
             Err(sent) => sent,
         }
     }
+
+    /// A report GitHub refused for good (a conflict, a repository the token cannot see) is told
+    /// in the incident's channel, besides the timeline.
+    async fn given_up(&self, post: &Post, why: &str) {
+        let Ok(publish) = serde_json::from_str::<Publish>(&post.payload) else {
+            return;
+        };
+        let Ok(Some(incident)) = self.store.incident(publish.incident).await else {
+            return;
+        };
+        let message = Message::notice(
+            format!("⚠️ THE REPORT OF {} DID NOT REACH GITHUB", incident.id),
+            &format!(
+                "{why}.\nThe local file is written. Once that is mended, /incident-report {} \
+                 commits it again.",
+                incident.id
+            ),
+        )
+        .about(incident.id);
+        (self.channels)
+            .post(
+                &incident.channel,
+                &message,
+                "that the report did not reach GitHub",
+            )
+            .await;
+    }
 }

@@ -163,8 +163,19 @@ async fn an_edit_made_meanwhile_is_never_overwritten() {
     t.say("/incident-report").await;
     t.app.posts.deliver_due().await;
     github.edit_meanwhile();
+    let posted = t.record_posts();
     t.say("/incident-report #1").await;
     assert_eq!(t.app.posts.deliver_due().await, 0);
+    let told: Vec<String> = posted.take().iter().map(|m| m.plain_text()).collect();
+    assert_eq!(told.len(), 1, "the channel hears it once: {told:?}");
+    assert_has(
+        &told[0],
+        &[
+            "THE REPORT OF #1 DID NOT REACH GITHUB",
+            "changed meanwhile",
+            "/incident-report #1 commits it again",
+        ],
+    );
     let why: Vec<String> = t
         .timeline(1)
         .await
