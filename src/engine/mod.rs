@@ -219,6 +219,9 @@ pub struct Engine {
     next_recovery: std::sync::Mutex<Option<std::time::Instant>>,
     /// Where action items are filed as issues (`[followups] tracker`), when anywhere.
     tracker: Option<Arc<crate::tracker::Tracker>>,
+    /// Whether this process looked for action items a crash left unfiled
+    /// ([`Engine::file_what_a_crash_lost`]).
+    refiled: AtomicBool,
     /// Where reports are committed (`[reports] github`), when anywhere.
     published: Option<Arc<crate::tracker::report::Reports>>,
     /// Where pages go ([`Engine::page_through`]); none: nothing is paged.
@@ -251,6 +254,7 @@ impl Engine {
             background: TaskTracker::new(),
             next_recovery: std::sync::Mutex::new(None),
             tracker: None,
+            refiled: AtomicBool::new(false),
             published: None,
             pages: None,
         }

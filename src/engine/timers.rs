@@ -42,6 +42,7 @@ impl Engine {
             tracing::error!(error = %crate::error_chain(&e), "alerts waiting to be shown could not be posted; retrying next tick");
         }
         self.catch_up_pages_due().await;
+        self.file_what_a_crash_lost().await;
         if let Err(e) = self.resume_jobs().await {
             tracing::error!(error = %crate::error_chain(&e), "verification Jobs of an earlier process could not be resumed; retrying next tick");
         }

@@ -25,6 +25,38 @@ impl Engine {
         }
     }
 
+    /// Files what a crash lost: an action item of an active incident that was committed while
+    /// its filing post never was (the process stopped between the two). Once per process, at
+    /// the scheduler's first tick; a filing still waiting in the outbox goes first, and this one
+    /// then finds the item filed and calls nobody. Closed incidents' items are filed again when
+    /// their report is written.
+    pub(super) async fn file_what_a_crash_lost(&self) {
+        let Some(tracker) = &self.tracker else {
+            return;
+        };
+        if self.refiled.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let active = match self.store.active_incidents().await {
+            Ok(active) => active,
+            Err(e) => {
+                tracing::warn!(error = %crate::error_chain(&e), "cannot look for action items left unfiled; looking again next tick");
+                self.refiled
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
+                return;
+            }
+        };
+        for incident in active {
+            let Ok(timeline) = self.store.timeline(incident.id).await else {
+                continue;
+            };
+            let items = trail::derive(&incident, &timeline).action_items;
+            for item in items.iter().filter(|i| i.issue.is_none()) {
+                tracker.file(&incident, item.n, &item.text).await;
+            }
+        }
+    }
+
     /// Closes the issue of action item `n` of `id` (just ticked) in the tracker.
     pub(super) async fn close_item(&self, id: IncidentId, n: u32) {
         let Some(tracker) = &self.tracker else {

@@ -1,6 +1,7 @@
 //! `[followups] tracker = "github"`: action items become GitHub issues through the outbox, are
 //! closed there, and the report ticks what was closed on GitHub.
 
+use firewatch::clock::Clock;
 use firewatch::incident::TimelineEvent;
 use serde_json::json;
 
@@ -167,6 +168,42 @@ async fn an_item_github_cannot_take_now_is_filed_after_a_restart() {
     );
     assert_eq!(filed(&t).await.len(), 1);
     assert_eq!(github.issue(REPO, 1).unwrap()["state"], "closed");
+}
+
+#[tokio::test]
+async fn an_item_a_crash_left_unfiled_is_filed_at_the_first_tick() {
+    let (t, github) = spawn(Backend::Sqlite).await;
+    t.say("/incident-assess API returning 500s").await;
+    // The item committed, then the process stopped before it stored the post that files it.
+    let id = firewatch::incident::IncidentId::new(1).unwrap();
+    let incident = t.app.store.incident(id).await.unwrap().unwrap();
+    let lost = TimelineEvent::FollowupAdded {
+        text: "alert on the 5xx rate".into(),
+    };
+    let by = firewatch::incident::timers::bot(&incident);
+    t.app
+        .store
+        .append(id, &by, t.clock.now(), None, &[lost])
+        .await
+        .unwrap();
+    let t = t.restart().await;
+    assert_eq!(
+        t.app.posts.deliver_due().await,
+        0,
+        "nothing waits in the outbox"
+    );
+    t.tick().await;
+    assert_eq!(t.app.posts.deliver_due().await, 1);
+    assert_eq!(github.lines(), ["POST /repos/acme/freightliner/issues"]);
+    assert_eq!(
+        github.issue(REPO, 1).unwrap()["title"],
+        "alert on the 5xx rate"
+    );
+    assert_eq!(filed(&t).await.len(), 1);
+    // Once a process: later ticks look no more.
+    t.tick().await;
+    assert_eq!(t.app.posts.deliver_due().await, 0);
+    assert_eq!(github.lines().len(), 1);
 }
 
 #[tokio::test]
