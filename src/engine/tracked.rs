@@ -5,8 +5,9 @@
 
 use super::{Caller, Engine, Reply, Result, refuse, to_channel};
 use crate::command::Mention;
+use crate::incident::roles::{self, Role};
 use crate::incident::trail::{self, Trail};
-use crate::incident::{Incident, IncidentId};
+use crate::incident::{Incident, IncidentId, Platform};
 use crate::message::Message;
 
 impl Engine {
@@ -92,12 +93,40 @@ impl Engine {
                 format!("/incident-status {id} lists its action items."),
             ));
         }
-        let shown = match person {
+        // `@commander`, `@comms`, `@scribe`: whoever holds that role of the incident now.
+        let role = match person {
+            Mention::Name(word) => Role::parse(word).ok(),
+            Mention::Account { .. } => None,
+        };
+        let (person, platform) = match role {
+            Some(role) => {
+                let Some(holder) = roles::holder(&incident.roles, role) else {
+                    return Err(refuse(
+                        format!("Nobody is {role} of {id}"),
+                        format!(
+                            "/incident-role {id} {} @person names one; or name the person.",
+                            role.as_str()
+                        ),
+                    ));
+                };
+                let held = &holder.person;
+                let mention = match held.platform {
+                    Platform::Console => Mention::Name(held.id.clone()),
+                    _ => Mention::Account {
+                        id: held.id.clone(),
+                        label: Some(held.name.clone()),
+                    },
+                };
+                (mention, held.platform)
+            }
+            None => (person.clone(), caller.actor.platform),
+        };
+        let shown = match &person {
             Mention::Name(name) => name.clone(),
             Mention::Account { id, label } => label.clone().unwrap_or_else(|| id.clone()),
         };
         let (name, key) = (tracker.name(), tracker.person_key());
-        let Some(login) = tracker.account(person, caller.actor.platform) else {
+        let Some(login) = tracker.account(&person, platform) else {
             return Err(refuse(
                 format!("{shown} has no {name} account"),
                 format!("Add {key} = \"ACCOUNT\" to their [people.NAME] in bot.toml."),

@@ -356,6 +356,22 @@ async fn an_item_is_assigned_to_the_github_login_of_the_person_named() {
         &["There is no action item 7 on #1"],
     );
     assert_eq!(t.app.posts.deliver_due().await, 0);
+
+    // A role names whoever holds it on the incident.
+    assert_has(
+        &t.say("/incident-followup 1 @scribe").await,
+        &["Nobody is scribe of #1", "/incident-role #1 scribe @person"],
+    );
+    t.console("bob", "ops", "/incident-role scribe").await;
+    assert_has(
+        &t.say("/incident-followup 1 @scribe").await,
+        &["assigned to bob-gh on GitHub"],
+    );
+    assert_eq!(t.app.posts.deliver_due().await, 1);
+    assert_eq!(
+        github.calls().pop().unwrap().body,
+        json!({"assignees": ["bob-gh"]})
+    );
 }
 
 #[tokio::test]
