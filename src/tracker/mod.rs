@@ -327,19 +327,7 @@ impl TrackerCourier {
     /// Records that item `n` of `incident` is filed as `key` at `url`.
     async fn record(&self, incident: IncidentId, n: u32, key: String, url: String) -> Sent {
         let entry = TimelineEvent::FollowupFiled { n, key, url };
-        let decide = |before: &Incident| {
-            Ok(Outcome {
-                incident: before.clone(),
-                entries: vec![entry.clone()],
-            })
-        };
-        let bot = Actor {
-            platform: Platform::Console,
-            id: BOT_NAME.into(),
-            name: BOT_NAME.into(),
-        };
-        let at = self.clock.now();
-        match self.store.update(incident, &bot, at, None, &decide).await {
+        match note(&*self.store, self.clock.now(), incident, entry).await {
             Ok(Updated::Changed { .. } | Updated::Refused(_)) => Sent::Delivered,
             Err(e) => Sent::retry(format!("the issue was filed but not recorded: {e}")),
         }
@@ -429,6 +417,28 @@ pub(crate) fn without_url(e: &reqwest::Error) -> String {
         e.truncate(at);
     }
     e
+}
+
+/// Puts `entry` on `incident`'s timeline as firewatch, at `at`: what a tracker's answer adds
+/// (an issue's key, a report's link).
+async fn note(
+    store: &dyn Store,
+    at: chrono::DateTime<chrono::Utc>,
+    incident: IncidentId,
+    entry: TimelineEvent,
+) -> crate::store::Result<Updated> {
+    let decide = |before: &Incident| {
+        Ok(Outcome {
+            incident: before.clone(),
+            entries: vec![entry.clone()],
+        })
+    };
+    let bot = Actor {
+        platform: Platform::Console,
+        id: BOT_NAME.into(),
+        name: BOT_NAME.into(),
+    };
+    store.update(incident, &bot, at, None, &decide).await
 }
 
 /// Sends `request` and reads its answer: the JSON of a 2xx (`null` when empty), else what went

@@ -21,9 +21,7 @@ use crate::clock::Clock;
 use crate::config::{ReportMode, Settings};
 use crate::delivery::{Courier, Sender, Sent};
 use crate::engine::outbox::LateOutbox;
-use crate::incident::lifecycle::Outcome;
-use crate::incident::timers::BOT_NAME;
-use crate::incident::{Actor, Incident, IncidentId, Platform, TimelineEvent};
+use crate::incident::{Incident, IncidentId, TimelineEvent};
 use crate::message::Message;
 use crate::store::{Post, Store, Updated};
 
@@ -227,19 +225,7 @@ impl ReportCourier {
     /// Records the link on the timeline and posts it into the incident's channel.
     async fn record(&self, incident: IncidentId, url: String) -> Sent {
         let entry = TimelineEvent::ReportPublished { url: url.clone() };
-        let decide = |before: &Incident| {
-            Ok(Outcome {
-                incident: before.clone(),
-                entries: vec![entry.clone()],
-            })
-        };
-        let bot = Actor {
-            platform: Platform::Console,
-            id: BOT_NAME.into(),
-            name: BOT_NAME.into(),
-        };
-        let at = self.clock.now();
-        let after = match self.store.update(incident, &bot, at, None, &decide).await {
+        let after = match super::note(&*self.store, self.clock.now(), incident, entry).await {
             Ok(Updated::Changed { after, .. }) => after,
             Ok(Updated::Refused(_)) => return Sent::Delivered,
             Err(e) => {

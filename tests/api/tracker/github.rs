@@ -12,7 +12,12 @@ const REPO: &str = "acme/freightliner";
 
 async fn spawn(backend: Backend) -> (TestApp, FakeGithub) {
     let github = FakeGithub::start().await;
-    let env = vec![
+    (TestApp::spawn_on_with(backend, env(&github)).await, github)
+}
+
+/// Action items filed in `github`'s REPO.
+fn env(github: &FakeGithub) -> Vec<(String, String)> {
+    vec![
         (
             "FIREWATCH__FOLLOWUPS__TRACKER".to_owned(),
             "github".to_owned(),
@@ -23,8 +28,7 @@ async fn spawn(backend: Backend) -> (TestApp, FakeGithub) {
             "ghp-test-token".to_owned(),
         ),
         ("FIREWATCH__GITHUB__REPO".to_owned(), REPO.to_owned()),
-    ];
-    (TestApp::spawn_on_with(backend, env).await, github)
+    ]
 }
 
 /// The issues recorded on incident #1's timeline: (item, key, url).
@@ -299,21 +303,9 @@ async fn the_channel_is_told_once_while_github_is_down() {
 #[tokio::test]
 async fn an_item_is_assigned_to_the_github_login_of_the_person_named() {
     let github = FakeGithub::start().await;
-    let env = vec![
-        (
-            "FIREWATCH__FOLLOWUPS__TRACKER".to_owned(),
-            "github".to_owned(),
-        ),
-        ("FIREWATCH__GITHUB__API_URL".to_owned(), github.url.clone()),
-        (
-            "FIREWATCH__GITHUB__TOKEN".to_owned(),
-            "ghp-test-token".to_owned(),
-        ),
-        ("FIREWATCH__GITHUB__REPO".to_owned(), REPO.to_owned()),
-    ];
     let people = "[people.bob]\nconsole = \"bob\"\ngithub = \"bob-gh\"\n\n\
                   [people.carol]\nconsole = \"carol\"\ngithub = \"carol\"\n";
-    let t = TestApp::spawn_with_toml(people, env).await;
+    let t = TestApp::spawn_with_toml(people, env(&github)).await;
     t.say("/incident-assess API returning 500s").await;
     t.say("/incident-followup alert on the 5xx rate").await;
     let assigned = t.say("/incident-followup 1 @bob").await;
