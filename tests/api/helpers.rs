@@ -314,10 +314,15 @@ impl Outbox for Recorder {
 }
 
 impl Recorder {
-    /// Every message posted so far, as plain text, in order; forgets them.
+    /// Every message posted so far, in order; forgets them.
     pub fn take(&self) -> Vec<Message> {
         let mut posted = self.0.lock().expect("not poisoned");
         posted.drain(..).map(|(_, m)| m).collect()
+    }
+
+    /// Every message posted so far as plain text (headline and body), in order; forgets them.
+    pub fn take_text(&self) -> Vec<String> {
+        self.take().iter().map(Message::plain_text).collect()
     }
 }
 

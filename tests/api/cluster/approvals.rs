@@ -343,7 +343,7 @@ async fn an_expired_request_never_runs() {
     c.t.advance_minutes(2);
     c.t.tick().await;
     assert_eq!(state(&c, 1).await, State::Expired);
-    let said: Vec<String> = posts.take().iter().map(|m| m.plain_text()).collect();
+    let said: Vec<String> = posts.take_text();
     assert!(
         said.iter()
             .any(|m| m.contains("⌛ R1 expired") && m.contains("nothing ran")),
@@ -435,7 +435,7 @@ async fn an_approval_committed_before_a_restart_runs_once_after_it() {
     c.t.tick().await;
     assert_eq!(c.helm.calls().len(), 1);
     assert_eq!(state(&c, 1).await, State::Succeeded);
-    let said: Vec<String> = posts.take().iter().map(|m| m.plain_text()).collect();
+    let said: Vec<String> = posts.take_text();
     assert!(
         said.iter()
             .any(|m| m.contains("🔧 R1 #1: done") && m.contains("approved by carol")),
@@ -486,7 +486,7 @@ async fn a_run_interrupted_by_a_restart_is_marked_failed_and_never_run_again() {
     c.t.tick().await;
     assert!(c.helm.calls().is_empty());
     assert_eq!(state(&c, 1).await, State::Failed);
-    let said: Vec<String> = posts.take().iter().map(|m| m.plain_text()).collect();
+    let said: Vec<String> = posts.take_text();
     assert!(
         said.iter().any(|m| m.contains("❌ R1 failed: interrupted")),
         "{said:?}"

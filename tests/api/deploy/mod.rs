@@ -162,6 +162,20 @@ fn container(d: &Deployment) -> &Container {
 }
 
 /// A port reference (number or name) resolved against the container's ports.
+/// The labels of the pods `d` makes.
+fn pod_labels(d: &Deployment) -> BTreeMap<String, String> {
+    d.spec
+        .as_ref()
+        .unwrap()
+        .template
+        .metadata
+        .as_ref()
+        .unwrap()
+        .labels
+        .clone()
+        .unwrap()
+}
+
 fn resolve(port: &IntOrString, c: &Container) -> i32 {
     let ports = c.ports.as_deref().unwrap_or_default();
     match port {

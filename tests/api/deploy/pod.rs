@@ -43,22 +43,9 @@ fn the_deployment_probes_serves_and_reads_its_config_where_firewatch_expects() {
             i32::from(listen.port())
         );
     }
-    let labels = d
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .metadata
-        .as_ref()
-        .unwrap()
-        .labels
-        .clone();
+    let labels = pod_labels(d);
     for (k, v) in spec.selector.as_ref().unwrap() {
-        assert_eq!(
-            labels.as_ref().unwrap().get(k),
-            Some(v),
-            "service selector {k}"
-        );
+        assert_eq!(labels.get(k), Some(v), "service selector {k}");
     }
     // The pod's grace period outlasts firewatch's own shutdown grace.
     let pod = d.spec.as_ref().unwrap().template.spec.as_ref().unwrap();

@@ -23,17 +23,7 @@ fn production_runs_two_spread_replicas_on_postgres_with_a_disruption_budget() {
     let anti = &patch["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"];
     let term = &anti["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"];
     assert_eq!(term["topologyKey"], "kubernetes.io/hostname");
-    let pod_labels = m.deployments[0]
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .metadata
-        .as_ref()
-        .unwrap()
-        .labels
-        .clone()
-        .unwrap();
+    let pod_labels = pod_labels(&m.deployments[0]);
     for (k, v) in term["labelSelector"]["matchLabels"].as_object().unwrap() {
         assert_eq!(pod_labels.get(k).map(String::as_str), v.as_str());
     }

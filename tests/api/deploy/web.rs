@@ -79,36 +79,16 @@ fn oauth2_proxy_signs_people_in_and_names_them_to_firewatch_which_only_it_can_re
     // Only oauth2-proxy and monitoring reach firewatch's pods.
     assert_eq!(m.network_policies.len(), 1);
     let policy = m.network_policies[0].spec.as_ref().unwrap();
-    let pod_labels = firewatch
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .metadata
-        .as_ref()
-        .unwrap()
-        .labels
-        .clone()
-        .unwrap();
+    let firewatch_labels = pod_labels(firewatch);
     for (k, v) in policy
         .pod_selector
         .as_ref()
         .and_then(|s| s.match_labels.as_ref())
         .unwrap()
     {
-        assert_eq!(pod_labels.get(k), Some(v));
+        assert_eq!(firewatch_labels.get(k), Some(v));
     }
-    let proxy_labels = proxy
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .metadata
-        .as_ref()
-        .unwrap()
-        .labels
-        .clone()
-        .unwrap();
+    let proxy_labels = pod_labels(proxy);
     let from = policy.ingress.as_ref().unwrap()[0].from.as_ref().unwrap();
     let allowed_pods = from[0]
         .pod_selector

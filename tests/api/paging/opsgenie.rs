@@ -78,11 +78,7 @@ async fn an_opsgenie_request_that_fails_after_its_202_is_told_in_the_channel() {
     t.say("/incident-assess checkout down --sev P1").await;
     t.app.posts.deliver_due().await;
     later(&t, 60).await;
-    let told: Vec<String> = channel
-        .take()
-        .iter()
-        .map(|m| format!("{}\n{:?}", m.headline, m.blocks))
-        .collect();
+    let told: Vec<String> = channel.take_text();
     assert_eq!(told.len(), 1, "{told:#?}");
     assert_has(
         &told[0],
@@ -163,11 +159,7 @@ async fn a_team_opsgenie_could_not_add_is_told_and_the_page_stays_as_it_was() {
     fake.fail_next("Team platform does not exist");
     t.say("/incident-page cloud-architect").await;
     t.app.posts.deliver_due().await;
-    let told: Vec<String> = channel
-        .take()
-        .iter()
-        .map(|m| format!("{}\n{:?}", m.headline, m.blocks))
-        .collect();
+    let told: Vec<String> = channel.take_text();
     assert_eq!(told.len(), 1, "{told:#?}");
     assert_has(
         &told[0],

@@ -77,7 +77,7 @@ async fn pr_flow_on(backend: Backend) {
     assert_eq!(committed, &text);
     let url = format!("https://github.example/{REPO}/pull/1");
     assert_eq!(published(&t).await, std::slice::from_ref(&url));
-    let told: Vec<String> = posted.take().iter().map(|m| m.plain_text()).collect();
+    let told: Vec<String> = posted.take_text();
     assert!(told.iter().any(|m| m.contains(&url)), "{told:?}");
     assert_eq!(
         github.issue(REPO, 1).unwrap()["labels"],
@@ -166,7 +166,7 @@ async fn an_edit_made_meanwhile_is_never_overwritten() {
     let posted = t.record_posts();
     t.say("/incident-report #1").await;
     assert_eq!(t.app.posts.deliver_due().await, 0);
-    let told: Vec<String> = posted.take().iter().map(|m| m.plain_text()).collect();
+    let told: Vec<String> = posted.take_text();
     assert_eq!(told.len(), 1, "the channel hears it once: {told:?}");
     assert_has(
         &told[0],
