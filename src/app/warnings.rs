@@ -36,7 +36,7 @@ pub fn warnings(settings: &Settings) -> Vec<String> {
                 .into(),
         );
     }
-    if settings.pages_pagerduty() && settings.pagerduty.webhook_secret.is_none() {
+    if settings.uses_pagerduty() && settings.pagerduty.webhook_secret.is_none() {
         said.push(
             "pagerduty.webhook_secret is not set: pages go out to PagerDuty, but an \
              acknowledgement or resolution made there does not reach firewatch. Subscribe a \

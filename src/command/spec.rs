@@ -155,7 +155,9 @@ impl CommandName {
             }
             CommandName::Report => "write the post-incident report and close the incident",
             CommandName::Followup => "add an action item, or tick one off",
-            CommandName::Page => "page more people: a role (its pager teams) or @person",
+            CommandName::Page => {
+                "page more people: a role (its PagerDuty service, Opsgenie teams) or @person"
+            }
         }
     }
 

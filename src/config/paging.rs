@@ -1,7 +1,7 @@
 //! `[pagerduty]` and `[opsgenie]`: paging through PagerDuty's Events API v2 and Opsgenie's
 //! Alert API, and their webhooks back (`POST /pagerduty/webhooks`, `POST /opsgenie/webhooks`).
 //! `bot.toml.example` documents each key. Per service, `[[services]] pagerduty_routing_key`;
-//! per role, `[roles.NAME] opsgenie_teams`.
+//! per role, `[roles.NAME] opsgenie_teams` and `pagerduty_routing_key`.
 
 use std::path::{Path, PathBuf};
 
@@ -109,13 +109,32 @@ impl OpsgenieSettings {
 }
 
 impl Settings {
-    /// Whether anything pages through PagerDuty: a routing key, global or a service's.
+    /// Whether incidents get pages of their own through PagerDuty: a routing key, global or a
+    /// service's.
     pub fn pages_pagerduty(&self) -> bool {
         self.pagerduty.routing_key.is_some()
             || self
                 .services
                 .iter()
                 .any(|s| s.pagerduty_routing_key.is_some())
+    }
+
+    /// The roles with a PagerDuty service of their own (`[roles.NAME] pagerduty_routing_key`).
+    pub fn pagerduty_roles(&self) -> impl Iterator<Item = &str> {
+        self.roles
+            .iter()
+            .filter(|(_, role)| role.pagerduty_routing_key.is_some())
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// Whether anything goes to PagerDuty: an incident's own page or a role's.
+    pub fn uses_pagerduty(&self) -> bool {
+        self.pages_pagerduty() || self.pagerduty_roles().next().is_some()
+    }
+
+    /// The routing key of role `role`'s own PagerDuty service.
+    pub fn role_routing_key(&self, role: &str) -> Option<&Secret> {
+        self.roles.get(role)?.pagerduty_routing_key.as_ref()
     }
 
     /// The routing key of `service`'s pages: its own, else `pagerduty.routing_key`.
@@ -141,6 +160,14 @@ impl Settings {
             &pd.webhook_secret_file,
             base,
         )?;
+        for (name, role) in &mut self.roles {
+            secret_from_file(
+                &format!("roles.{name}.pagerduty_routing_key"),
+                &mut role.pagerduty_routing_key,
+                &role.pagerduty_routing_key_file,
+                base,
+            )?;
+        }
         let og = &mut self.opsgenie;
         secret_from_file("opsgenie.api_key", &mut og.api_key, &og.api_key_file, base)?;
         secret_from_file(
@@ -212,6 +239,21 @@ impl Settings {
                 return Err((
                     format!("people.{name}.opsgenie_user"),
                     "is empty: give the Opsgenie username (their e-mail) or leave it out".into(),
+                ));
+            }
+        }
+        for name in self.pagerduty_roles() {
+            // The role's name goes into its page's key (`firewatch-12-dba`).
+            let usable = name.len() <= 200
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if !usable {
+                return Err((
+                    format!("roles.{name}.pagerduty_routing_key"),
+                    "a role paged through PagerDuty needs a name of letters, digits, '-', '_' \
+                     and '.' (it goes into the page's key)"
+                        .into(),
                 ));
             }
         }
@@ -306,6 +348,20 @@ mod tests {
             settings.routing_key("billing").unwrap().expose(),
             "FROMFILE"
         );
+        // A role's own PagerDuty service: its key from a file, and PagerDuty in use with no
+        // service key at all.
+        let text = format!(
+            "{SERVICES}\n[roles.dba]\npagerduty_routing_key_file = \"{}\"\n",
+            file.display()
+        );
+        let settings = load(&text, &[]).unwrap();
+        assert_eq!(
+            settings.role_routing_key("dba").unwrap().expose(),
+            "FROMFILE"
+        );
+        assert!(settings.uses_pagerduty() && !settings.pages_pagerduty());
+        assert_eq!(settings.pagerduty_roles().collect::<Vec<_>>(), ["dba"]);
+        assert!(!format!("{settings:?}").contains("FROMFILE"));
         let text = format!("{SERVICES}\n[opsgenie]\napi_url = \"ftp://x\"\n");
         assert!(load(&text, &[]).unwrap_err().contains("opsgenie.api_url"));
     }

@@ -183,6 +183,11 @@ pub struct RoleSettings {
     pub people: Vec<String>,
     /// Opsgenie teams paged as responders when the role is paged.
     pub opsgenie_teams: Vec<String>,
+    /// The routing key of the role's own PagerDuty service: when the role is paged, it gets
+    /// a page of its own there (`FIREWATCH__ROLES__NAME__PAGERDUTY_ROUTING_KEY`).
+    pub pagerduty_routing_key: Option<Secret>,
+    /// A file holding `pagerduty_routing_key`.
+    pub pagerduty_routing_key_file: Option<PathBuf>,
 }
 
 /// The roles of the runbook, with empty platform mappings.

@@ -30,20 +30,22 @@ use crate::store::Updated;
 #[async_trait]
 pub trait Pages: Send + Sync {
     /// Stores the page events the change of an incident from `before` (`None`: just opened)
-    /// to `after` calls for, for every pager but `from` (the pager whose news made the change);
-    /// returns a line for each page it queued (`📟 PagerDuty: triggering (freightliner)`).
-    /// Failures are logged here: the change is committed, its message must go out.
+    /// to `after` calls for, for every page but `from` (the pager and page key whose news made
+    /// the change); returns a line for each event it queued (`📟 PagerDuty: triggering
+    /// (freightliner)`). Failures are logged here: the change is committed, its message must
+    /// go out.
     async fn follow(
         &self,
         before: Option<&Incident>,
         after: &Incident,
-        from: Option<Pager>,
+        from: Option<(Pager, &str)>,
     ) -> Vec<String>;
 
-    /// Pages more people on active `incident`: the `role`'s pager teams or the `person`'s
-    /// (`[people.NAME]`) Opsgenie user, as responders added to its alert or on a new one, and
-    /// the incident's own page where it has none yet (a PagerDuty trigger); `note` says why.
-    /// Returns a line for each page event queued.
+    /// Pages more people on active `incident`: the `role`'s own PagerDuty service (a page of
+    /// its own), the role's Opsgenie teams or the `person`'s (`[people.NAME]`) Opsgenie user
+    /// as responders added to its alert or on a new one, and otherwise the incident's own
+    /// PagerDuty page where it has none yet; `note` says why. Returns a line for each page
+    /// event queued, or page already calling.
     async fn page_more(
         &self,
         incident: &Incident,
@@ -52,10 +54,11 @@ pub trait Pages: Send + Sync {
         note: &str,
     ) -> Vec<String>;
 
-    /// Pages the active incidents at a paged severity that have no page through a configured
-    /// pager (their change was committed, its page never queued: a crash in between), at most
-    /// once a minute unless `force`; opened within the last minute they are left to the change
-    /// still queuing. Returns how many page events it queued.
+    /// Queues what a crash between a change's commit and its page events left unqueued, at
+    /// most once a minute unless `force`: the pages of active incidents at a paged severity
+    /// with no page through a configured pager, and the acknowledgement or resolution a page
+    /// is owed. Changes made within the last minute are left to the change still queuing.
+    /// Returns how many page events it queued.
     async fn catch_up(&self, force: bool) -> usize;
 }
 
@@ -69,6 +72,9 @@ pub struct PageNews {
     pub id: String,
     /// The incident the page is for (from its dedup key or alias).
     pub incident: IncidentId,
+    /// The page's key (its dedup key or alias): the incident's own page or a role's.
+    #[serde(default)]
+    pub key: String,
     /// What happened.
     pub what: NewsKind,
     /// Who did it there, as the pager names them.
@@ -76,6 +82,17 @@ pub struct PageNews {
     /// Who is paged now (after an escalation or a reassignment).
     #[serde(default)]
     pub now_paged: Vec<String>,
+}
+
+impl PageNews {
+    /// The key of the page it is about (news stored without one is about the incident's own).
+    pub fn page_key(&self) -> String {
+        if self.key.is_empty() {
+            crate::incident::page::page_key(self.incident)
+        } else {
+            self.key.clone()
+        }
+    }
 }
 
 /// What a pager says happened to a page.
@@ -114,13 +131,13 @@ impl Engine {
         }
     }
 
-    /// Shows a committed change to the pagers (all but `from`) and adds what was paged to
-    /// `message`.
+    /// Shows a committed change to the pagers (every page but `from`) and adds what was paged
+    /// to `message`.
     pub(super) async fn follow_pages(
         &self,
         before: Option<&Incident>,
         after: &Incident,
-        from: Option<Pager>,
+        from: Option<(Pager, &str)>,
         message: &mut Message,
     ) {
         let Some(pages) = &self.pages else { return };
@@ -179,6 +196,7 @@ impl Engine {
         let now = self.clock.now();
         let pager = news.pager;
         let id = incident.id;
+        let key = news.page_key();
         let (what, step, state) = match news.what {
             NewsKind::Acknowledged => (
                 format!("acknowledged in {pager} by {}", news.by),
@@ -219,7 +237,8 @@ impl Engine {
             return Ok(Vec::new());
         };
         let known = self.store.pages_of(id).await?;
-        if let (Some(state), Some(page)) = (state, known.into_iter().find(|p| p.pager == pager)) {
+        let page = known.into_iter().find(|p| p.pager == pager && p.key == key);
+        if let (Some(state), Some(page)) = (state, page) {
             let page = Page {
                 state,
                 detail: Some(format!("by {}", news.by)),
@@ -245,7 +264,7 @@ impl Engine {
         }
         let mut message = Message::notice(headline, &body).about(id);
         self.metrics.incident_changed(&before, &after, now);
-        self.follow_pages(Some(&before), &after, Some(pager), &mut message)
+        self.follow_pages(Some(&before), &after, Some((pager, &key)), &mut message)
             .await;
         Ok(vec![to_channel(&after.channel, message)])
     }

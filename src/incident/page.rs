@@ -52,17 +52,39 @@ pub fn page_key(id: IncidentId) -> String {
     format!("firewatch-{}", id.get())
 }
 
-/// The incident a page key names, for keys firewatch made.
+/// The key of the page that wakes role `role` for incident `id` through its own PagerDuty
+/// service (`[roles.NAME] pagerduty_routing_key`): `firewatch-12-dba`.
+pub fn role_page_key(id: IncidentId, role: &str) -> String {
+    format!("{}-{role}", page_key(id))
+}
+
+/// The role whose own page of incident `id` `key` is (`firewatch-12-dba` → `dba`); none for
+/// the incident's own page.
+pub fn role_of(id: IncidentId, key: &str) -> Option<&str> {
+    key.strip_prefix(&page_key(id))?
+        .strip_prefix('-')
+        .filter(|role| !role.is_empty())
+}
+
+/// The incident a page key names, for keys firewatch made: an incident's own page
+/// (`firewatch-12`) or a role's (`firewatch-12-dba`).
 pub fn incident_of(key: &str) -> Option<IncidentId> {
-    let digits = key.strip_prefix("firewatch-")?;
+    let rest = key.strip_prefix("firewatch-")?;
+    let (digits, role) = match rest.split_once('-') {
+        Some((digits, role)) => (digits, Some(role)),
+        None => (rest, None),
+    };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if role.is_some_and(|r| r.is_empty() || r.chars().any(char::is_whitespace)) {
         return None;
     }
     digits.parse().ok().and_then(IncidentId::new)
 }
 
-/// What a pager is asked to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a pager is asked to do, in the order a page asks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Page: wake the on-call person.
@@ -81,6 +103,22 @@ impl Action {
             Action::Acknowledge => PageState::Acknowledged,
             Action::Resolve => PageState::Resolved,
         }
+    }
+
+    /// Its word in the store and the log: `trigger`, `acknowledge`, `resolve`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Trigger => "trigger",
+            Action::Acknowledge => "acknowledge",
+            Action::Resolve => "resolve",
+        }
+    }
+
+    /// The action a stored word names.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Action::Trigger, Action::Acknowledge, Action::Resolve]
+            .into_iter()
+            .find(|a| a.as_str() == text)
     }
 }
 
@@ -126,16 +164,24 @@ impl PageState {
     }
 }
 
-/// One incident's page through one pager.
+/// One page of an incident through one pager: the incident's own ([`page_key`]), or, through
+/// PagerDuty, a role's ([`role_page_key`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
     /// The incident.
     pub incident: IncidentId,
     /// Through what.
     pub pager: Pager,
+    /// The pager's key for it (PagerDuty's `dedup_key`, Opsgenie's `alias`).
+    pub key: String,
+    /// How far firewatch took it along its incident's course: its trigger, the incident's
+    /// acknowledgement (queued for it, or made before it was triggered), its resolution. What
+    /// the incident did beyond that is owed ([`owed`]). Kept by the store apart from `state`:
+    /// recording a state leaves it.
+    pub asked: Action,
     /// Where it stands.
     pub state: PageState,
-    /// Who it pages, in words: the service (PagerDuty), the teams (Opsgenie).
+    /// Who it pages, in words: the service or the role (PagerDuty), the teams (Opsgenie).
     pub target: String,
     /// What the pager said when it failed, or who acted in it.
     pub detail: Option<String>,
@@ -144,6 +190,33 @@ pub struct Page {
 }
 
 impl Page {
+    /// A page of incident `incident` through `pager` under `key`, in `state` now, firewatch
+    /// having asked `asked` of it last.
+    pub fn new(
+        incident: IncidentId,
+        pager: Pager,
+        key: &str,
+        state: PageState,
+        target: &str,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            incident,
+            pager,
+            key: key.to_owned(),
+            asked: Action::Trigger,
+            state,
+            target: target.to_owned(),
+            detail: None,
+            at,
+        }
+    }
+
+    /// Whether the page stands: its pager took it or may yet (a failed page called nobody).
+    pub fn stands(&self) -> bool {
+        self.state != PageState::Failed
+    }
+
     /// The page in one line: `📟 PagerDuty: triggered (freightliner)`.
     pub fn line(&self) -> String {
         let mut line = format!(
@@ -196,6 +269,25 @@ pub fn actions(
         actions.push(Action::Resolve);
     }
     actions
+}
+
+/// What `page` is still owed of `incident`'s course, counting only changes made before
+/// `settled` (a change made since may still be queuing its own event): its resolution once the
+/// incident is resolved, its acknowledgement once it is acknowledged — unless firewatch
+/// queued that already or the pager is there already. A failed or resolved page is owed
+/// nothing.
+pub fn owed(incident: &Incident, page: &Page, settled: DateTime<Utc>) -> Option<Action> {
+    if matches!(page.state, PageState::Failed | PageState::Resolved) {
+        return None;
+    }
+    if let Some(resolved) = &incident.resolved {
+        return (page.asked < Action::Resolve && resolved.at < settled).then_some(Action::Resolve);
+    }
+    let acknowledged = incident.acknowledged.as_ref()?;
+    (page.asked < Action::Acknowledge
+        && page.state != PageState::Acknowledged
+        && acknowledged.at < settled)
+        .then_some(Action::Acknowledge)
 }
 
 #[cfg(test)]
@@ -287,5 +379,51 @@ mod tests {
         assert_eq!(incident_of("firewatch-1x"), None);
         assert_eq!(incident_of("other-12"), None);
         assert_eq!(incident_of("firewatch-0"), None);
+        let dba = role_page_key(id, "dba");
+        assert_eq!(dba, "firewatch-12-dba");
+        assert_eq!(incident_of(&dba), Some(id));
+        assert_eq!(role_of(id, &dba), Some("dba"));
+        assert_eq!(role_of(id, "firewatch-12"), None);
+        assert_eq!(role_of(id, "firewatch-123"), None);
+        assert_eq!(incident_of("firewatch-12-"), None);
+        assert_eq!(incident_of("firewatch-12-a b"), None);
+    }
+
+    #[test]
+    fn a_page_is_owed_what_the_incident_did_and_nobody_queued() {
+        let opened = incident(Severity::P1);
+        let at = opened.opened.at;
+        let later = at + chrono::TimeDelta::minutes(5);
+        let mut page = Page::new(
+            opened.id,
+            Pager::PagerDuty,
+            "firewatch-3",
+            PageState::Triggered,
+            "freightliner",
+            at,
+        );
+        assert_eq!(owed(&opened, &page, later), None, "nothing happened");
+        let mut acked = opened.clone();
+        acked.acknowledged = Some(opened.opened.clone());
+        assert_eq!(owed(&acked, &page, later), Some(Action::Acknowledge));
+        assert_eq!(owed(&acked, &page, at), None, "a change still queuing");
+        page.asked = Action::Acknowledge;
+        assert_eq!(owed(&acked, &page, later), None, "queued already");
+        let mut resolved = acked.clone();
+        resolved.status = Status::Resolved;
+        resolved.resolved = Some(opened.opened.clone());
+        assert_eq!(owed(&resolved, &page, later), Some(Action::Resolve));
+        page.asked = Action::Trigger;
+        page.state = PageState::Acknowledged;
+        assert_eq!(
+            owed(&acked, &page, later),
+            None,
+            "acknowledged in the pager"
+        );
+        assert_eq!(owed(&resolved, &page, later), Some(Action::Resolve));
+        for done in [PageState::Failed, PageState::Resolved] {
+            page.state = done;
+            assert_eq!(owed(&resolved, &page, later), None);
+        }
     }
 }

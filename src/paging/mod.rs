@@ -2,22 +2,30 @@
 //! incident sends ([`Paging`], the engine's [`Pages`]), the couriers that send it from the
 //! outbox ([`pagerduty`], [`opsgenie`]), and the webhooks that bring news back ([`news`]).
 //!
+//! An incident has its own page through each pager (`firewatch-12`, paging its service's
+//! PagerDuty service and its roles' Opsgenie teams). Through PagerDuty, a role with a service
+//! of its own (`[roles.NAME] pagerduty_routing_key`) gets a page of its own
+//! (`firewatch-12-dba`): when the incident pages that role (its severity's roles, the
+//! service's owners) and on `/incident-page ROLE`. Every page is acknowledged and resolved
+//! with its incident.
+//!
 //! Page events are posts in the store's outbox ([`crate::delivery`]), of kind `pagerduty` or
 //! `opsgenie`, one lane per incident and pager (`pagerduty:firewatch-12`): stored before they
 //! are sent, retried with backoff on 429, 5xx and network errors (also across restarts), sent
 //! in order per incident, by one replica. A refusal (PagerDuty's 400, Opsgenie's failed
 //! request) ends the page: it is put on the incident's timeline with the pager's message, and
-//! said once in the incident's channel. Where each page stands is kept in the store
-//! ([`crate::incident::page::Page`]) for `/incident-status`.
+//! said once in the incident's channel. Where each page stands, and the last event queued for
+//! it, is kept in the store ([`crate::incident::page::Page`]) for `/incident-status`.
 //!
 //! # Caveats
 //! A page event is queued right after the change that calls for it is committed. A process
 //! that dies in between (milliseconds) leaves that change unpaged until the scheduler's next
 //! look ([`Pages::catch_up`], every minute, in any replica): an active incident at a paged
 //! severity with no page at all through a pager is triggered then (acknowledged too, if it
-//! was). An acknowledgement or resolution lost that way is not caught up: the pager keeps
-//! calling until someone acknowledges there. Pagers dedupe on the page key, so a page sent
-//! twice (an answer lost in a timeout, a catch-up racing the change) calls nobody twice.
+//! was), and a page whose incident was acknowledged or resolved more than a minute ago with
+//! no such event queued for it ([`crate::incident::page::owed`]) is sent it then. Pagers
+//! dedupe on the page key, so an event sent twice (an answer lost in a timeout, a catch-up
+//! racing the change) calls nobody twice.
 
 pub mod news;
 pub mod opsgenie;
@@ -50,26 +58,41 @@ pub struct Paging {
     next_catch_up: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
-/// How often the scheduler looks for incidents whose page was never queued.
+/// How often the scheduler looks for incidents whose page events were never queued.
 const CATCH_UP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// The most pages one look reads that may still be owed an event.
+const CATCH_UP_PAGES: u32 = 500;
+
+/// A page event queued: for which page, asking what.
+struct Queued {
+    pager: Pager,
+    key: String,
+    target: String,
+    action: Action,
+}
 
 /// What the settings page, and who.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// PagerDuty's paged severities, when it is configured.
+    /// PagerDuty's paged severities, when it is configured (for incidents or roles).
     pagerduty: Option<Vec<Severity>>,
+    /// Whether incidents get pages of their own through PagerDuty (a routing key for
+    /// services), besides their roles'.
+    service_pages: bool,
     /// Opsgenie's paged severities, when it is configured.
     opsgenie: Option<Vec<Severity>>,
     settings: Settings,
 }
 
 impl Plan {
-    /// What `settings` page: PagerDuty with a routing key, Opsgenie with an API key.
+    /// What `settings` page: PagerDuty with a routing key (a service's or a role's),
+    /// Opsgenie with an API key.
     pub fn new(settings: &Settings) -> Self {
         Self {
             pagerduty: settings
-                .pages_pagerduty()
+                .uses_pagerduty()
                 .then(|| settings.pagerduty.paged()),
+            service_pages: settings.pages_pagerduty(),
             opsgenie: settings
                 .opsgenie
                 .api_key
@@ -112,6 +135,24 @@ impl Plan {
         roles
     }
 
+    /// The pages a trigger through `pager` makes for `incident`, as the roles they are for:
+    /// the incident's own (`None`; through PagerDuty, when services have routing keys) and,
+    /// through PagerDuty, each paged role's with a service of its own.
+    fn pages_made(&self, pager: Pager, incident: &Incident) -> Vec<Option<String>> {
+        match pager {
+            Pager::Opsgenie => vec![None],
+            Pager::PagerDuty => {
+                let own = self.service_pages.then_some(None);
+                let roles = self
+                    .roles(incident.severity, &incident.service)
+                    .into_iter()
+                    .filter(|role| self.settings.role_routing_key(role).is_some())
+                    .map(Some);
+                own.into_iter().chain(roles).collect()
+            }
+        }
+    }
+
     /// The Opsgenie username of person `name` (`[people.NAME] opsgenie_user`).
     fn opsgenie_user(&self, name: &str) -> Option<String> {
         self.settings.people.get(name)?.opsgenie_user.clone()
@@ -150,14 +191,22 @@ impl Paging {
         }
     }
 
-    /// The post for `action` on `incident` through `pager`, and who it pages.
-    fn post(&self, pager: Pager, action: Action, incident: &Incident) -> (Post, String) {
+    /// The post for `action` on `incident`'s page through `pager` (with `role`, that role's
+    /// own PagerDuty page), and who it pages.
+    fn post(
+        &self,
+        pager: Pager,
+        action: Action,
+        incident: &Incident,
+        role: Option<&str>,
+    ) -> (Post, String) {
+        // One lane per incident and pager: every page of the incident, in order.
         let key = page::page_key(incident.id);
-        let summary = format!("{pager} {}: {}", verb(action), key);
         match pager {
             Pager::PagerDuty => {
-                let order = pagerduty::order(action, incident, &self.plan.settings);
-                let target = order.service.clone();
+                let order = pagerduty::order(action, incident, role, &self.plan.settings);
+                let summary = format!("{pager} {}: {}", verb(action), order.key());
+                let target = order.target().to_owned();
                 let post = self
                     .sender
                     .post(pager.key(), &key, &order, &summary, Some(incident.id));
@@ -172,6 +221,7 @@ impl Paging {
                     .map(Responder::Team)
                     .collect();
                 let order = opsgenie::order(action, incident, &teams, &self.plan.settings);
+                let summary = format!("{pager} {}: {}", verb(action), key);
                 let target = order.target.clone();
                 let post = self
                     .sender
@@ -236,7 +286,7 @@ impl Pages for Paging {
         &self,
         before: Option<&Incident>,
         after: &Incident,
-        from: Option<Pager>,
+        from: Option<(Pager, &str)>,
     ) -> Vec<String> {
         let known = match self.store.pages_of(after.id).await {
             Ok(pages) => pages,
@@ -245,8 +295,7 @@ impl Pages for Paging {
                 Vec::new()
             }
         };
-        self.queue(before, after, &known, |pager| Some(pager) != from)
-            .await
+        self.queue(before, after, &known, from, |_| true).await
     }
 
     async fn page_more(
@@ -260,19 +309,52 @@ impl Pages for Paging {
             tracing::error!(incident = %incident.id, error = %error_chain(&e), "cannot read the incident's pages");
             Vec::new()
         });
-        let live = |pager: Pager| {
+        let standing = |pager: Pager, key: &str| {
             known
                 .iter()
-                .find(|p| p.pager == pager && p.state != PageState::Failed)
+                .find(|p| p.pager == pager && p.key == key && p.stands())
         };
+        let main_key = page::page_key(incident.id);
         let mut posts = Vec::new();
         let mut lines = Vec::new();
-        let mut started = Vec::new();
-        if self.plan.pagerduty.is_some() && live(Pager::PagerDuty).is_none() {
-            let (post, target) = self.post(Pager::PagerDuty, Action::Trigger, incident);
-            lines.push(format!("📟 PagerDuty: triggering ({target})"));
-            started.push((Pager::PagerDuty, target));
+        let mut queued = Vec::new();
+        let mut trigger = |pager: Pager, role: Option<&str>, posts: &mut Vec<Post>| {
+            let (post, target) = self.post(pager, Action::Trigger, incident, role);
+            lines.push(format!("📟 {pager}: triggering ({target})"));
+            let key =
+                role.map_or_else(|| main_key.clone(), |r| page::role_page_key(incident.id, r));
+            queued.push(Queued {
+                pager,
+                key,
+                target,
+                action: Action::Trigger,
+            });
             posts.push(post);
+        };
+        if self.plan.pagerduty.is_some() {
+            let own_service = role.filter(|r| self.plan.settings.role_routing_key(r).is_some());
+            match own_service {
+                // The role's own PagerDuty service: its page, unless one is calling already
+                // (PagerDuty would only add to it). One resolved there may be paged anew.
+                Some(role) => {
+                    let key = page::role_page_key(incident.id, role);
+                    match standing(Pager::PagerDuty, &key)
+                        .filter(|p| p.state != PageState::Resolved)
+                    {
+                        Some(page) => lines.push(format!(
+                            "📟 PagerDuty: {role} already paged ({})",
+                            page.state.as_str()
+                        )),
+                        None => trigger(Pager::PagerDuty, Some(role), &mut posts),
+                    }
+                }
+                None if self.plan.service_pages
+                    && standing(Pager::PagerDuty, &main_key).is_none() =>
+                {
+                    trigger(Pager::PagerDuty, None, &mut posts);
+                }
+                None => {}
+            }
         }
         if self.plan.opsgenie.is_some() {
             let mut responders: Vec<Responder> = self
@@ -284,15 +366,19 @@ impl Pages for Paging {
             if let Some(user) = person.and_then(|p| self.plan.opsgenie_user(p)) {
                 responders.push(Responder::User(user));
             }
-            match live(Pager::Opsgenie) {
+            match standing(Pager::Opsgenie, &main_key) {
                 None => {
                     let (post, target) = self.post_with(incident, &responders);
                     lines.push(format!("📟 Opsgenie: triggering ({target})"));
-                    started.push((Pager::Opsgenie, target));
+                    queued.push(Queued {
+                        pager: Pager::Opsgenie,
+                        key: main_key.clone(),
+                        target,
+                        action: Action::Trigger,
+                    });
                     posts.push(post);
                 }
                 Some(page) => {
-                    let key = page::page_key(incident.id);
                     for responder in responders {
                         let name = responder.name().to_owned();
                         let target = if page.target.split(", ").any(|t| t == name) {
@@ -301,10 +387,10 @@ impl Pages for Paging {
                             format!("{}, {name}", page.target)
                         };
                         let order = opsgenie::add_responder(&responder, note, target);
-                        let summary = format!("Opsgenie add responder {name}: {key}");
+                        let summary = format!("Opsgenie add responder {name}: {main_key}");
                         let post = self.sender.post(
                             Pager::Opsgenie.key(),
-                            &key,
+                            &main_key,
                             &order,
                             &summary,
                             Some(incident.id),
@@ -316,7 +402,7 @@ impl Pages for Paging {
             }
         }
         self.sender.send(posts).await;
-        self.triggering(incident.id, started).await;
+        self.queued(incident, queued).await;
         lines
     }
 
@@ -332,6 +418,16 @@ impl Pages for Paging {
             }
             *next = Some(now + CATCH_UP_EVERY);
         }
+        let settled = self.clock.now() - chrono::TimeDelta::minutes(1);
+        self.catch_up_triggers(settled).await + self.catch_up_owed(settled).await
+    }
+}
+
+impl Paging {
+    /// Triggers the pages of active incidents opened before `settled` that have no page at
+    /// all through a pager that pages their severity: the change that called for it was
+    /// committed, its page never queued. Returns how many events it queued.
+    async fn catch_up_triggers(&self, settled: chrono::DateTime<chrono::Utc>) -> usize {
         let active = match self.store.active_incidents().await {
             Ok(active) => active,
             Err(e) => {
@@ -339,17 +435,14 @@ impl Pages for Paging {
                 return 0;
             }
         };
-        let settled = self.clock.now() - chrono::TimeDelta::minutes(1);
         let mut queued = 0;
         for incident in active.iter().filter(|i| i.opened.at < settled) {
             let known = match self.store.pages_of(incident.id).await {
                 Ok(known) => known,
                 Err(_) => continue,
             };
-            // A pager with no page at all for an incident at its severity: the change that
-            // called for it was committed, its page never queued.
             let lines = self
-                .queue(None, incident, &known, |pager| {
+                .queue(None, incident, &known, None, |pager| {
                     !known.iter().any(|p| p.pager == pager)
                 })
                 .await;
@@ -360,60 +453,181 @@ impl Pages for Paging {
         }
         queued
     }
-}
 
-impl Paging {
+    /// Sends each page what its incident's acknowledgement or resolution before `settled`
+    /// still owes it ([`page::owed`]): the change was committed, its event never queued.
+    /// Returns how many events it queued.
+    async fn catch_up_owed(&self, settled: chrono::DateTime<chrono::Utc>) -> usize {
+        let pages = match self.store.unsettled_pages(CATCH_UP_PAGES).await {
+            Ok(pages) => pages,
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "cannot look for pages owed an event");
+                return 0;
+            }
+        };
+        let mut queued = 0;
+        for pages in pages.chunk_by(|a, b| a.incident == b.incident) {
+            let id = pages[0].incident;
+            let incident = match self.store.incident(id).await {
+                Ok(Some(incident)) => incident,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(incident = %id, error = %error_chain(&e), "cannot read the incident of a page");
+                    continue;
+                }
+            };
+            let mut posts = Vec::new();
+            let mut events = Vec::new();
+            for page in pages {
+                if self.plan.paged(page.pager).is_none() {
+                    continue;
+                }
+                let Some(action) = page::owed(&incident, page, settled) else {
+                    continue;
+                };
+                let role = page::role_of(id, &page.key);
+                let (post, target) = self.post(page.pager, action, &incident, role);
+                posts.push(post);
+                events.push(Queued {
+                    pager: page.pager,
+                    key: page.key.clone(),
+                    target,
+                    action,
+                });
+            }
+            if posts.is_empty() {
+                continue;
+            }
+            tracing::warn!(incident = %id, events = posts.len(), "sending page events a crash left unqueued");
+            queued += posts.len();
+            self.sender.send(posts).await;
+            self.queued(&incident, events).await;
+        }
+        queued
+    }
+
     /// Queues what the change from `before` to `after` asks of each configured pager that
-    /// `pagers` lets through, the incident's `known` pages considered; a line per event.
+    /// `pagers` lets through, the incident's `known` pages considered, but for page `from`
+    /// (whose news made the change); a line per event.
+    ///
+    /// A trigger makes the pages [`Plan::pages_made`] names where none stands; every page the
+    /// incident has there follows its acknowledgement and resolution.
     async fn queue(
         &self,
         before: Option<&Incident>,
         after: &Incident,
         known: &[Page],
+        from: Option<(Pager, &str)>,
         pagers: impl Fn(Pager) -> bool,
     ) -> Vec<String> {
         let mut posts = Vec::new();
         let mut lines = Vec::new();
-        let mut started = Vec::new();
+        let mut queued = Vec::new();
         for pager in Pager::ALL.into_iter().filter(|p| pagers(*p)) {
             let Some(paged) = self.plan.paged(pager) else {
                 continue;
             };
-            let page = known.iter().find(|p| p.pager == pager);
-            let has_page = page.is_some_and(|p| p.state != PageState::Failed);
-            for action in page::actions(before, after, paged, has_page) {
-                let (post, target) = self.post(pager, action, after);
-                lines.push(format!("📟 {pager}: {} ({target})", pending(action)));
-                if action == Action::Trigger {
-                    started.push((pager, target));
+            // The pages a trigger makes, paged at the pager's severities; then every other
+            // page the incident has there, which only follows it.
+            let mut pages: Vec<(Option<String>, &[Severity])> = self
+                .plan
+                .pages_made(pager, after)
+                .into_iter()
+                .map(|role| (role, paged))
+                .collect();
+            for page in known.iter().filter(|p| p.pager == pager) {
+                let role = page::role_of(after.id, &page.key).map(str::to_owned);
+                if !pages.iter().any(|(r, _)| *r == role) {
+                    pages.push((role, &[]));
                 }
-                posts.push(post);
+            }
+            for (role, paged) in pages {
+                let key = match &role {
+                    Some(role) => page::role_page_key(after.id, role),
+                    None => page::page_key(after.id),
+                };
+                if from == Some((pager, key.as_str())) {
+                    continue;
+                }
+                let stands = known
+                    .iter()
+                    .any(|p| p.pager == pager && p.key == key && p.stands());
+                for action in page::actions(before, after, paged, stands) {
+                    let (post, target) = self.post(pager, action, after, role.as_deref());
+                    lines.push(format!("📟 {pager}: {} ({target})", pending(action)));
+                    queued.push(Queued {
+                        pager,
+                        key: key.clone(),
+                        target,
+                        action,
+                    });
+                    posts.push(post);
+                }
             }
         }
         if !posts.is_empty() {
             tracing::info!(incident = %after.id, pages = posts.len(), "page events queued");
         }
         self.sender.send(posts).await;
-        self.triggering(after.id, started).await;
+        self.queued(after, queued).await;
         lines
     }
 
-    /// Records the pages just queued as triggering (unless their pager took them already).
-    async fn triggering(&self, id: IncidentId, started: Vec<(Pager, String)>) {
-        for (pager, target) in started {
-            let page = Page {
-                incident: id,
-                pager,
-                state: PageState::Triggering,
-                target,
-                detail: None,
-                at: self.clock.now(),
+    /// Records the page events just queued for `incident`: a page triggered is triggering
+    /// (unless its pager took it already), and each page has been asked its last event — or
+    /// the incident's acknowledgement, when that came before the page.
+    async fn queued(&self, incident: &Incident, queued: Vec<Queued>) {
+        let id = incident.id;
+        let mut recorded: Vec<(Pager, &str)> = Vec::new();
+        for first in &queued {
+            let page = (first.pager, first.key.as_str());
+            if recorded.contains(&page) {
+                continue;
+            }
+            recorded.push(page);
+            let last = queued
+                .iter()
+                .filter(|e| (e.pager, e.key.as_str()) == page)
+                .map(|e| e.action)
+                .max()
+                .unwrap_or(first.action);
+            // A page made after the incident was acknowledged is not owed that acknowledgement:
+            // it calls until someone takes it in the pager.
+            let before_it = if first.action == Action::Trigger && incident.acknowledged.is_some() {
+                Action::Acknowledge
+            } else {
+                Action::Trigger
             };
-            if let Err(e) = self.store.record_page(&page).await {
-                tracing::error!(incident = %id, error = %error_chain(&e), "cannot record a page");
+            let last = last.max(before_it);
+            // A page's events are queued in order: a trigger comes first.
+            let triggering = Page::new(
+                id,
+                first.pager,
+                &first.key,
+                PageState::Triggering,
+                &first.target,
+                self.clock.now(),
+            );
+            let mut stored = Ok(());
+            if first.action == Action::Trigger {
+                stored = self.store.record_page(&triggering).await;
+            }
+            if stored.is_ok() {
+                stored = self.store.ask_page(id, first.pager, &first.key, last).await;
+            }
+            if let Err(e) = stored {
+                tracing::error!(incident = %id, error = %error_chain(&e), "cannot record a page event queued");
             }
         }
     }
+}
+
+/// The page a courier's event is for: through what, its key, and who it pages in words.
+#[derive(Debug, Clone, Copy)]
+struct PageOf<'a> {
+    pager: Pager,
+    key: &'a str,
+    target: &'a str,
 }
 
 /// What couriers share: the store (page states, follow-up posts) and the channels a failed
@@ -436,22 +650,18 @@ impl Notices {
         }
     }
 
-    /// Records that incident `id`'s page through `pager` is now `state`.
+    /// Records that incident `id`'s page `of` is now `state`.
     async fn record(
         &self,
         id: IncidentId,
-        pager: Pager,
+        of: PageOf<'_>,
         state: PageState,
-        target: &str,
         detail: Option<String>,
     ) {
+        let PageOf { pager, key, target } = of;
         let page = Page {
-            incident: id,
-            pager,
-            state,
-            target: target.to_owned(),
             detail,
-            at: self.clock.now(),
+            ..Page::new(id, pager, key, state, target, self.clock.now())
         };
         if let Err(e) = self.store.record_page(&page).await {
             tracing::error!(incident = %id, error = %error_chain(&e), "cannot record a page's state");
@@ -468,13 +678,13 @@ impl Notices {
     async fn failed(
         &self,
         post: &Post,
-        pager: Pager,
+        of: PageOf<'_>,
         action: Action,
-        target: &str,
         why: &str,
         adds: Option<&str>,
     ) {
         let Some(id) = post.incident else { return };
+        let PageOf { pager, key, target } = of;
         let (headline, body) = match (adds, action) {
             (Some(team), _) => (
                 format!("📟 {pager} DID NOT PAGE {} — {id}", team.to_uppercase()),
@@ -483,7 +693,7 @@ impl Notices {
                 ),
             ),
             (None, Action::Trigger) => {
-                self.record(id, pager, PageState::Failed, target, Some(why.to_owned()))
+                self.record(id, of, PageState::Failed, Some(why.to_owned()))
                     .await;
                 (
                     format!("📟 {pager} PAGE FAILED — {id}"),
@@ -496,10 +706,9 @@ impl Notices {
             }
             (None, _) => {
                 let known = self.store.pages_of(id).await.unwrap_or_default();
-                if let Some(page) = known.into_iter().find(|p| p.pager == pager) {
+                if let Some(page) = known.into_iter().find(|p| p.pager == pager && p.key == key) {
                     let detail = format!("{} failed: {why}", verb(action));
-                    self.record(id, pager, page.state, target, Some(detail))
-                        .await;
+                    self.record(id, of, page.state, Some(detail)).await;
                 }
                 (
                     format!("📟 {pager} {} FAILED — {id}", verb(action).to_uppercase()),

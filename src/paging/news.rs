@@ -69,7 +69,8 @@ pub fn pagerduty(body: &[u8]) -> Result<Option<PageNews>, Unreadable> {
         _ => return Ok(None),
     };
     let data = &event["data"];
-    let Some(incident) = data["incident_key"].as_str().and_then(incident_of) else {
+    let key = text(&data["incident_key"]);
+    let Some(incident) = incident_of(&key) else {
         return Ok(None);
     };
     let agent = &event["agent"];
@@ -96,6 +97,7 @@ pub fn pagerduty(body: &[u8]) -> Result<Option<PageNews>, Unreadable> {
         pager: Pager::PagerDuty,
         id: text(&event["id"]),
         incident,
+        key,
         what,
         by,
         now_paged,
@@ -122,10 +124,11 @@ pub fn opsgenie(body: &[u8]) -> Result<Option<PageNews>, Unreadable> {
         "AssignOwnership" => NewsKind::Reassigned,
         _ => return Ok(None),
     };
-    let Some(incident) = alert["alias"].as_str().and_then(incident_of) else {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let key = text(&alert["alias"]);
+    let Some(incident) = incident_of(&key) else {
         return Ok(None);
     };
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     let by = text(&alert["username"]);
     // Firewatch's own acknowledge and close are made as user "firewatch" from source
     // "firewatch": their echo is nothing new.
@@ -154,6 +157,7 @@ pub fn opsgenie(body: &[u8]) -> Result<Option<PageNews>, Unreadable> {
         pager: Pager::Opsgenie,
         id,
         incident,
+        key,
         what,
         by,
         now_paged,
@@ -201,6 +205,14 @@ mod tests {
         assert_eq!(news.what, NewsKind::Acknowledged);
         assert_eq!(news.by, "Jane Doe");
         assert_eq!(news.incident.get(), 3);
+        assert_eq!(news.page_key(), "firewatch-3");
+        // A role's own page names its incident too.
+        let role = by("user_reference").replace("firewatch-3", "firewatch-3-dba");
+        let news = pagerduty(role.as_bytes()).unwrap().unwrap();
+        assert_eq!(
+            (news.incident.get(), news.key.as_str()),
+            (3, "firewatch-3-dba")
+        );
         assert_eq!(pagerduty(by("service_reference").as_bytes()).unwrap(), None);
         let theirs = r#"{"event":{"event_type":"incident.acknowledged","agent":{"type":"user_reference"},"data":{"incident_key":"abc"}}}"#;
         assert_eq!(pagerduty(theirs.as_bytes()).unwrap(), None);

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Notices, client, cut, read_json, retry_after, verb, with_json};
+use super::{Notices, PageOf, client, cut, read_json, retry_after, verb, with_json};
 use crate::config::Settings;
 use crate::delivery::{Courier, Sent};
 use crate::incident::page::{self, Action, Pager};
@@ -38,6 +38,17 @@ pub struct Order {
     /// The team an add-responder request (and its check) adds to a live page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adds: Option<String>,
+}
+
+impl Order {
+    /// The page `post` (this order's) is for: the alert its lane names.
+    fn page<'a>(&'a self, post: &'a Post) -> PageOf<'a> {
+        PageOf {
+            pager: Pager::Opsgenie,
+            key: &post.destination,
+            target: &self.target,
+        }
+    }
 }
 
 /// One call to the Alert API.
@@ -323,9 +334,8 @@ impl Courier for OpsgenieCourier {
         self.notices
             .failed(
                 post,
-                Pager::Opsgenie,
+                order.page(post),
                 order.action,
-                &order.target,
                 why,
                 order.adds.as_deref(),
             )
@@ -368,13 +378,7 @@ impl OpsgenieCourier {
     async fn done(&self, post: &Post, order: &Order) -> Sent {
         if let Some(id) = post.incident {
             self.notices
-                .record(
-                    id,
-                    Pager::Opsgenie,
-                    order.action.done(),
-                    &order.target,
-                    None,
-                )
+                .record(id, order.page(post), order.action.done(), None)
                 .await;
         }
         Sent::Delivered

@@ -1,7 +1,8 @@
 //! PagerDuty's Events API v2, out: `trigger`, `acknowledge` and `resolve` events with the
-//! incident's page key as `dedup_key`, sent from the outbox by [`PagerDutyCourier`]. The
-//! routing key is added when the event is sent (the service's, else `pagerduty.routing_key`):
-//! it is never stored in the outbox.
+//! page's key as `dedup_key`, sent from the outbox by [`PagerDutyCourier`]. An incident's own
+//! page goes to its service's routing key (else `pagerduty.routing_key`); a role's page
+//! (`firewatch-12-dba`) to the role's own (`[roles.NAME] pagerduty_routing_key`). The
+//! routing key is added when the event is sent: it is never stored in the outbox.
 //!
 //! Answers: 202 is taken; 400 (an invalid event, a bad routing key) is a refusal, reported
 //! with PagerDuty's message and errors; 429, 5xx and network errors are tried again.
@@ -12,7 +13,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Notices, client, cut, read_json, retry_after, verb, with_json};
+use super::{Notices, PageOf, client, cut, read_json, retry_after, verb, with_json};
 use crate::config::Settings;
 use crate::delivery::{Courier, Sent};
 use crate::incident::page::{self, Action, Pager};
@@ -25,15 +26,39 @@ pub const KIND: &str = "pagerduty";
 pub const SUMMARY_LIMIT: usize = 1024;
 
 /// A PagerDuty event as the outbox keeps it: the event without its routing key, and the
-/// service whose key it goes with.
+/// service or role whose key it goes with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Order {
     /// What it asks.
     pub action: Action,
-    /// The service (its routing key is looked up when sent).
+    /// The incident's service (its routing key is looked up when sent).
     pub service: String,
+    /// The role whose own page this is (its routing key is looked up when sent); none for the
+    /// incident's own page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// The Events API v2 body, without `routing_key`.
     pub event: Value,
+}
+
+impl Order {
+    /// The page's key (the event's `dedup_key`).
+    pub fn key(&self) -> &str {
+        self.event["dedup_key"].as_str().unwrap_or_default()
+    }
+
+    /// Who the page pages, in words: the role, else the service.
+    pub fn target(&self) -> &str {
+        self.role.as_deref().unwrap_or(&self.service)
+    }
+
+    fn page(&self) -> PageOf<'_> {
+        PageOf {
+            pager: Pager::PagerDuty,
+            key: self.key(),
+            target: self.target(),
+        }
+    }
 }
 
 /// PagerDuty's severity for a firewatch severity.
@@ -46,9 +71,17 @@ pub fn severity(severity: Severity) -> &'static str {
     }
 }
 
-/// The event for `action` on `incident`.
-pub fn order(action: Action, incident: &Incident, settings: &Settings) -> Order {
-    let dedup_key = page::page_key(incident.id);
+/// The event for `action` on `incident`'s own page, or (with `role`) on that role's page.
+pub fn order(
+    action: Action,
+    incident: &Incident,
+    role: Option<&str>,
+    settings: &Settings,
+) -> Order {
+    let dedup_key = match role {
+        Some(role) => page::role_page_key(incident.id, role),
+        None => page::page_key(incident.id),
+    };
     let event = match action {
         Action::Trigger => {
             let service = settings
@@ -87,6 +120,7 @@ pub fn order(action: Action, incident: &Incident, settings: &Settings) -> Order 
                         "severity": incident.severity.as_str(),
                         "why this severity": incident.severity_reason,
                         "opened by": incident.opened.by.to_string(),
+                        "paged role": role,
                         "channel": channel,
                         "channel link": link,
                     },
@@ -106,6 +140,7 @@ pub fn order(action: Action, incident: &Incident, settings: &Settings) -> Order 
     Order {
         action,
         service: incident.service.clone(),
+        role: role.map(str::to_owned),
         event,
     }
 }
@@ -144,11 +179,15 @@ impl Courier for PagerDutyCourier {
             Ok(order) => order,
             Err(e) => return Sent::Refused(format!("unreadable page event: {e}")),
         };
-        let Some(key) = self.settings.routing_key(&order.service) else {
-            return Sent::Refused(format!(
-                "no PagerDuty routing key for service '{}'",
-                order.service
-            ));
+        let key = match &order.role {
+            Some(role) => self.settings.role_routing_key(role),
+            None => self.settings.routing_key(&order.service),
+        };
+        let Some(key) = key else {
+            return Sent::Refused(match &order.role {
+                Some(role) => format!("no PagerDuty routing key for role '{role}'"),
+                None => format!("no PagerDuty routing key for service '{}'", order.service),
+            });
         };
         let mut body = order.event.clone();
         body["routing_key"] = Value::String(key.expose().to_owned());
@@ -164,13 +203,7 @@ impl Courier for PagerDutyCourier {
         if (200..300).contains(&status) {
             if let Some(id) = post.incident {
                 self.notices
-                    .record(
-                        id,
-                        Pager::PagerDuty,
-                        order.action.done(),
-                        &order.service,
-                        None,
-                    )
+                    .record(id, order.page(), order.action.done(), None)
                     .await;
             }
             return Sent::Delivered;
@@ -191,14 +224,7 @@ impl Courier for PagerDutyCourier {
             return;
         };
         self.notices
-            .failed(
-                post,
-                Pager::PagerDuty,
-                order.action,
-                &order.service,
-                why,
-                None,
-            )
+            .failed(post, order.page(), order.action, why, None)
             .await;
     }
 }

@@ -529,16 +529,34 @@ pub trait Store: Send + Sync {
     /// Nothing happens when this process no longer holds it.
     async fn remove_post(&self, id: i64, undelivered: Option<Undelivered<'_>>) -> Result<()>;
 
-    /// Stores where incident `page.incident`'s page through `page.pager` stands, replacing
-    /// what was stored for that incident and pager — except that [`PageState::Triggering`]
-    /// (recorded once the trigger is queued, when the pager may have taken it already) only
-    /// replaces a failed page.
+    /// Stores where page `page.key` of incident `page.incident` through `page.pager` stands,
+    /// replacing what was stored for it — except that [`PageState::Triggering`] (recorded once
+    /// the trigger is queued, when the pager may have taken it already) only replaces a page
+    /// that is not calling: failed, or resolved in the pager without firewatch asking it.
+    /// `page.asked` is stored with a new page only; [`Store::ask_page`] changes it.
     ///
     /// [`PageState::Triggering`]: crate::incident::page::PageState::Triggering
     async fn record_page(&self, page: &crate::incident::page::Page) -> Result<()>;
 
-    /// Where incident `id`'s pages stand, one per pager that paged it, PagerDuty first.
+    /// Notes how far page `key` of incident `id` through `pager` was taken along its
+    /// incident's course ([`Page::asked`]; nothing when there is no such page).
+    ///
+    /// [`Page::asked`]: crate::incident::page::Page::asked
+    async fn ask_page(
+        &self,
+        id: IncidentId,
+        pager: crate::incident::page::Pager,
+        key: &str,
+        asked: crate::incident::page::Action,
+    ) -> Result<()>;
+
+    /// Where incident `id`'s pages stand, PagerDuty first, each pager's own page before the
+    /// roles'.
     async fn pages_of(&self, id: IncidentId) -> Result<Vec<crate::incident::page::Page>>;
+
+    /// At most `limit` pages that may still be owed an event: not asked to resolve, neither
+    /// failed nor resolved, by incident.
+    async fn unsettled_pages(&self, limit: u32) -> Result<Vec<crate::incident::page::Page>>;
 
     /// What a notification of alert group `group` finds, read without taking turns: what the
     /// engine prepares for before [`Store::take_alerts`] (a new incident's evidence).

@@ -456,8 +456,22 @@ impl Store for SqlStore {
         pages::record(self, page).await
     }
 
+    async fn ask_page(
+        &self,
+        id: IncidentId,
+        pager: crate::incident::page::Pager,
+        key: &str,
+        asked: crate::incident::page::Action,
+    ) -> Result<()> {
+        pages::ask(self, id, pager, key, asked).await
+    }
+
     async fn pages_of(&self, id: IncidentId) -> Result<Vec<crate::incident::page::Page>> {
         pages::of(self, id).await
+    }
+
+    async fn unsettled_pages(&self, limit: u32) -> Result<Vec<crate::incident::page::Page>> {
+        pages::unsettled(self, limit).await
     }
 
     async fn alert_state(&self, group: &str, at: DateTime<Utc>) -> Result<AlertState> {

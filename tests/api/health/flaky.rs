@@ -176,8 +176,20 @@ impl Store for Flaky {
     async fn record_page(&self, page: &firewatch::incident::page::Page) -> Result<()> {
         self.inner.record_page(page).await
     }
+    async fn ask_page(
+        &self,
+        id: IncidentId,
+        pager: firewatch::incident::page::Pager,
+        key: &str,
+        asked: firewatch::incident::page::Action,
+    ) -> Result<()> {
+        self.inner.ask_page(id, pager, key, asked).await
+    }
     async fn pages_of(&self, id: IncidentId) -> Result<Vec<firewatch::incident::page::Page>> {
         self.inner.pages_of(id).await
+    }
+    async fn unsettled_pages(&self, limit: u32) -> Result<Vec<firewatch::incident::page::Page>> {
+        self.inner.unsettled_pages(limit).await
     }
     async fn alert_state(
         &self,

@@ -16,7 +16,7 @@ use crate::fake_slack::FakeSlack;
 use crate::helpers::assert_has;
 use crate::slack::{send_command, slack_env};
 
-const SECRET: &str = "pd-webhook-secret-0123";
+pub(super) const SECRET: &str = "pd-webhook-secret-0123";
 const TOKEN: &str = "opsgenie-webhook-token-4567";
 
 struct Paged {
@@ -68,28 +68,29 @@ impl Paged {
         let incident = self.t.app.store.incident(IncidentId::new(1).unwrap()).await;
         incident.unwrap().unwrap().acknowledged.is_some()
     }
+}
 
-    /// Waits (up to 10 s) until incident #1's timeline has an entry saying `what`.
-    async fn wait_entry(&self, what: &str) {
-        for _ in 0..500 {
-            if page_entries(&self.t, 1)
-                .await
-                .iter()
-                .any(|e| e.contains(what))
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+/// Waits (up to 10 s) until incident #1's timeline has an entry saying `what`.
+pub(super) async fn wait_entry(t: &TestApp, what: &str) {
+    for _ in 0..500 {
+        if page_entries(t, 1).await.iter().any(|e| e.contains(what)) {
+            return;
         }
-        panic!(
-            "no timeline entry '{what}': {:#?}",
-            page_entries(&self.t, 1).await
-        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    panic!(
+        "no timeline entry '{what}': {:#?}",
+        page_entries(t, 1).await
+    );
 }
 
 /// A PagerDuty webhook v3 body: `event_type` on `incident_key`, by `agent`.
-fn pagerduty_event(id: &str, event_type: &str, incident_key: &str, agent: &str) -> Vec<u8> {
+pub(super) fn pagerduty_event(
+    id: &str,
+    event_type: &str,
+    incident_key: &str,
+    agent: &str,
+) -> Vec<u8> {
     json!({
         "event": {
             "id": id,
@@ -114,13 +115,18 @@ fn pagerduty_event(id: &str, event_type: &str, incident_key: &str, agent: &str) 
     .into_bytes()
 }
 
-fn sign(body: &[u8], secret: &str) -> String {
+pub(super) fn sign(body: &[u8], secret: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
     format!("v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-async fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value) {
+pub(super) async fn post(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Value) {
     let mut request = reqwest::Client::new()
         .post(format!("http://{addr}{path}"))
         .header("content-type", "application/json")
@@ -162,7 +168,7 @@ async fn pagerduty_news_is_taken_only_with_a_matching_signature_and_acknowledges
     let both = format!("{wrong},{}", sign(&body, SECRET));
     let (status, answer) = post(p.addr(), path, &[("X-PagerDuty-Signature", &both)], &body).await;
     assert_eq!((status, answer["status"].as_str()), (200, Some("accepted")));
-    p.wait_entry("acknowledged in PagerDuty by Jane Doe").await;
+    wait_entry(&p.t, "acknowledged in PagerDuty by Jane Doe").await;
     assert!(p.acknowledged().await);
     let (status, answer) = post(p.addr(), path, &[("X-PagerDuty-Signature", &both)], &body).await;
     assert_eq!(
@@ -208,8 +214,11 @@ async fn a_resolution_and_an_escalation_in_pagerduty_go_on_the_timeline() {
     let signed = sign(&body, SECRET);
     let (status, _) = post(p.addr(), path, &[("X-PagerDuty-Signature", &signed)], &body).await;
     assert_eq!(status, 200);
-    p.wait_entry("escalated in PagerDuty by PagerDuty; now paged: Bob Oncall")
-        .await;
+    wait_entry(
+        &p.t,
+        "escalated in PagerDuty by PagerDuty; now paged: Bob Oncall",
+    )
+    .await;
     assert!(
         !p.acknowledged().await,
         "an escalation acknowledges nothing"
@@ -219,7 +228,7 @@ async fn a_resolution_and_an_escalation_in_pagerduty_go_on_the_timeline() {
     let signed = sign(&body, SECRET);
     let (status, _) = post(p.addr(), path, &[("X-PagerDuty-Signature", &signed)], &body).await;
     assert_eq!(status, 200);
-    p.wait_entry("resolved in PagerDuty by Jane Doe").await;
+    wait_entry(&p.t, "resolved in PagerDuty by Jane Doe").await;
     let posted = p.slack.wait_posted(3).await;
     let text = posted
         .iter()
@@ -295,11 +304,12 @@ async fn an_acknowledgement_in_opsgenie_takes_the_incident_with_the_shared_heade
     assert!(!p.acknowledged().await);
     let (status, _) = post(p.addr(), path, &[("X-Firewatch-Token", TOKEN)], &body).await;
     assert_eq!(status, 200);
-    p.wait_entry("acknowledged in Opsgenie by jane@example.com")
-        .await;
+    wait_entry(&p.t, "acknowledged in Opsgenie by jane@example.com").await;
     assert!(p.acknowledged().await);
-    // PagerDuty hears of it: the page there stops escalating.
+    // PagerDuty hears of it: the page there stops escalating (sent by the server's delivery
+    // or this one, whichever claims it).
     p.t.app.posts.deliver_due().await;
+    p.pagerduty.wait_events(2).await;
     assert_eq!(p.pagerduty.actions(), ["trigger", "acknowledge"]);
     p.running.stop().await.unwrap();
 }

@@ -9,6 +9,7 @@ mod fake_pagerduty;
 mod inbound;
 mod opsgenie;
 mod outbound;
+mod roles;
 
 use chrono::TimeDelta;
 use firewatch::incident::TimelineEvent;

@@ -260,3 +260,48 @@ async fn an_incident_whose_page_was_never_queued_is_paged_by_the_catch_up() {
     let status = paging.say("/incident-status #1").await;
     assert_has(&status, &["📟 PagerDuty: acknowledged (freightliner)"]);
 }
+
+#[tokio::test]
+async fn an_acknowledgement_and_a_resolution_left_unqueued_are_sent_by_the_catch_up() {
+    // Another process acknowledged and resolved the incident and died before queuing either
+    // event: here, one that does not page at all, on the paging process's Postgres schema.
+    let fake = FakePagerDuty::start().await;
+    let pg = PgSchema::create().await;
+    let store = vec![("FIREWATCH__STORE__URL".to_owned(), pg.url.clone())];
+    let mut env = pagerduty_env(&fake, &[]);
+    env.extend(store.clone());
+    let paging = TestApp::spawn_with(env).await;
+    let unpaged = TestApp::spawn_with(store).await;
+    paging.say("/incident-assess checkout down --sev P1").await;
+    paging.app.posts.deliver_due().await;
+    assert_eq!(fake.actions(), ["trigger"]);
+
+    unpaged.say("/incident-ack #1").await;
+    assert_eq!(
+        paging.app.engine.catch_up_pages().await,
+        0,
+        "left to the change still queuing for a minute"
+    );
+    paging.clock.advance(chrono::TimeDelta::minutes(2));
+    assert_eq!(paging.app.engine.catch_up_pages().await, 1);
+    paging.app.posts.deliver_due().await;
+    assert_eq!(fake.actions(), ["trigger", "acknowledge"]);
+    assert_eq!(paging.app.engine.catch_up_pages().await, 0, "once");
+
+    // A resolution PagerDuty refuses is told, and not sent again and again.
+    unpaged
+        .say("/incident-resolve #1 bad deploy | rolled back")
+        .await;
+    paging.clock.advance(chrono::TimeDelta::minutes(2));
+    fake.fail(&[Failure::Invalid("Invalid routing key")]);
+    assert_eq!(paging.app.engine.catch_up_pages().await, 1);
+    paging.app.posts.deliver_due().await;
+    assert_eq!(fake.actions(), ["trigger", "acknowledge", "resolve"]);
+    paging.clock.advance(chrono::TimeDelta::minutes(2));
+    assert_eq!(paging.app.engine.catch_up_pages().await, 0);
+    let status = paging.say("/incident-status #1").await;
+    assert_has(
+        &status,
+        &["📟 PagerDuty: acknowledged (freightliner) — resolve failed"],
+    );
+}

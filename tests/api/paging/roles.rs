@@ -1,0 +1,197 @@
+//! Roles woken through PagerDuty services of their own (`[roles.NAME] pagerduty_routing_key`):
+//! `/incident-page ROLE` and a severity that pages the role each start the role's own page
+//! (`firewatch-<id>-<role>`, the role's routing key), which follows the incident's
+//! acknowledgement and resolution; news of it comes back like news of the incident's page.
+
+use firewatch::app::serve;
+
+use super::inbound::{SECRET, pagerduty_event, post, sign, wait_entry};
+use super::*;
+use crate::fake_slack::FakeSlack;
+use crate::helpers::assert_has;
+use crate::slack::slack_env;
+
+/// The database administrators' own PagerDuty service.
+const DBA_KEY: &str = "DBAR0UT1NGKEY0123456789ABCDEFGHI";
+
+fn dba_role() -> String {
+    format!("[roles.dba]\ndescription = \"the databases\"\npagerduty_routing_key = \"{DBA_KEY}\"\n")
+}
+
+#[tokio::test]
+async fn incident_page_wakes_a_role_through_its_own_pagerduty_service() {
+    let fake = FakePagerDuty::start().await;
+    let t = TestApp::spawn_with_toml(&dba_role(), pagerduty_env(&fake, &[])).await;
+    let quiet = t
+        .say("/incident-assess replica lag on orders --sev P2")
+        .await;
+    assert!(!quiet.contains("📟"), "P2 pages nobody: {quiet}");
+
+    let paged = t.say("/incident-page dba locks piling up").await;
+    assert_has(&paged, &["📟 PagerDuty: triggering (dba)"]);
+    assert!(!paged.contains("(freightliner)"), "only the role: {paged}");
+    t.app.posts.deliver_due().await;
+    let events = fake.events();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["event_action"], "trigger");
+    assert_eq!(events[0]["routing_key"], DBA_KEY);
+    assert_eq!(events[0]["dedup_key"], "firewatch-1-dba");
+    assert_eq!(events[0]["payload"]["custom_details"]["paged role"], "dba");
+    assert_has(
+        &t.say("/incident-status").await,
+        &["📟 PagerDuty: triggered (dba)"],
+    );
+
+    // Paged again while the page calls: PagerDuty would only add to it.
+    let again = t.say("/incident-page dba").await;
+    assert_has(&again, &["📟 PagerDuty: dba already paged (triggered)"]);
+    t.app.posts.deliver_due().await;
+    assert_eq!(fake.events().len(), 1);
+
+    // The role's page follows the incident.
+    assert_has(
+        &t.say("/incident-ack").await,
+        &["📟 PagerDuty: acknowledging (dba)"],
+    );
+    t.app.posts.deliver_due().await;
+    t.say("/incident-resolve vacuum stuck | killed it").await;
+    t.app.posts.deliver_due().await;
+    assert_eq!(fake.actions(), ["trigger", "acknowledge", "resolve"]);
+    for event in fake.events() {
+        assert_eq!(event["dedup_key"], "firewatch-1-dba");
+        assert_eq!(event["routing_key"], DBA_KEY);
+    }
+    assert_has(
+        &t.say("/incident-status #1").await,
+        &["📟 PagerDuty: resolved (dba)"],
+    );
+    // Everything was queued as it happened: nothing is owed.
+    t.clock.advance(chrono::TimeDelta::minutes(5));
+    assert_eq!(t.app.engine.catch_up_pages().await, 0);
+}
+
+#[tokio::test]
+async fn a_severity_paging_a_role_with_its_own_service_pages_it_beside_the_incident() {
+    let fake = FakePagerDuty::start().await;
+    let slack = FakeSlack::start().await;
+    let mut env = slack_env(&slack, &[]);
+    env.extend(pagerduty_env(
+        &fake,
+        &[
+            (
+                "FIREWATCH__SEVERITY__P1__ROLES",
+                "devops-troubleshooter,dba",
+            ),
+            ("FIREWATCH__PAGERDUTY__WEBHOOK_SECRET", SECRET),
+        ],
+    ));
+    let t = TestApp::spawn_with_toml(&dba_role(), env).await;
+    let running = serve::start(&t.app, "127.0.0.1:0").await.unwrap();
+    let opened = t.say("/incident-assess orders time out --sev P1").await;
+    assert_has(
+        &opened,
+        &[
+            "📟 PagerDuty: triggering (freightliner)",
+            "📟 PagerDuty: triggering (dba)",
+        ],
+    );
+    t.app.posts.deliver_due().await;
+    let triggers = fake.wait_events(2).await;
+    assert_eq!(triggers.len(), 2);
+    let keys: Vec<(String, String)> = fake
+        .events()
+        .iter()
+        .map(|e| {
+            let text = |v: &serde_json::Value| v.as_str().unwrap().to_owned();
+            (text(&e["dedup_key"]), text(&e["routing_key"]))
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("firewatch-1".to_owned(), ROUTING_KEY.to_owned()),
+            ("firewatch-1-dba".to_owned(), DBA_KEY.to_owned()),
+        ]
+    );
+
+    // The DBA acknowledges their page in PagerDuty: the incident is taken, and the incident's
+    // own page stops escalating; the DBA's page is not told what it said.
+    let body = pagerduty_event(
+        "01DBA1",
+        "incident.acknowledged",
+        "firewatch-1-dba",
+        "Dana Dba",
+    );
+    let signature = sign(&body, SECRET);
+    let (status, _) = post(
+        running.addr,
+        "/pagerduty/webhooks",
+        &[("X-PagerDuty-Signature", &signature)],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200);
+    wait_entry(&t, "acknowledged in PagerDuty by Dana Dba").await;
+    t.app.posts.deliver_due().await;
+    fake.wait_events(3).await;
+    assert_eq!(fake.actions(), ["trigger", "trigger", "acknowledge"]);
+    assert_eq!(fake.events()[2]["dedup_key"], "firewatch-1");
+    let status = t.say("/incident-status #1").await;
+    assert_has(
+        &status,
+        &[
+            "📟 PagerDuty: acknowledged (freightliner)",
+            "📟 PagerDuty: acknowledged (dba) — by Dana Dba",
+        ],
+    );
+
+    // Resolving resolves both.
+    t.say("/incident-resolve #1 slow query | index added").await;
+    t.app.posts.deliver_due().await;
+    fake.wait_events(5).await;
+    let events = fake.events();
+    let resolves: Vec<&str> = events[3..]
+        .iter()
+        .inspect(|e| assert_eq!(e["event_action"], "resolve"))
+        .map(|e| e["dedup_key"].as_str().unwrap())
+        .collect();
+    assert_eq!(resolves, ["firewatch-1", "firewatch-1-dba"]);
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_role_without_a_service_of_its_own_pages_through_the_incidents_page() {
+    let fake = FakePagerDuty::start().await;
+    let t = TestApp::spawn_with_toml(&dba_role(), pagerduty_env(&fake, &[])).await;
+    t.say("/incident-assess replica lag on orders --sev P2")
+        .await;
+    let paged = t.say("/incident-page golang-pro").await;
+    assert_has(&paged, &["📟 PagerDuty: triggering (freightliner)"]);
+    t.app.posts.deliver_due().await;
+    assert_eq!(fake.events()[0]["dedup_key"], "firewatch-1");
+}
+
+#[tokio::test]
+async fn a_role_paged_after_the_incident_was_taken_is_called_until_taken_there() {
+    let fake = FakePagerDuty::start().await;
+    let t = TestApp::spawn_with_toml(&dba_role(), pagerduty_env(&fake, &[])).await;
+    t.say("/incident-assess replica lag on orders --sev P2")
+        .await;
+    t.say("/incident-ack").await;
+    t.say("/incident-page dba the primary is read-only").await;
+    t.app.posts.deliver_due().await;
+    // Its incident's acknowledgement came before it: nothing acknowledges it later.
+    t.clock.advance(chrono::TimeDelta::minutes(5));
+    assert_eq!(t.app.engine.catch_up_pages().await, 0);
+    t.app.posts.deliver_due().await;
+    assert_eq!(fake.actions(), ["trigger"]);
+    assert_has(
+        &t.say("/incident-status").await,
+        &["📟 PagerDuty: triggered (dba)"],
+    );
+    // Resolving the incident still resolves it.
+    t.say("/incident-resolve failover stuck | promoted the replica")
+        .await;
+    t.app.posts.deliver_due().await;
+    assert_eq!(fake.actions(), ["trigger", "resolve"]);
+}
