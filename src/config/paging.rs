@@ -30,6 +30,7 @@ pub struct PagerDutySettings {
     /// A file holding `routing_key`.
     pub routing_key_file: Option<PathBuf>,
     /// The severities that page (default P0 and P1).
+    #[serde(deserialize_with = "severity_list")]
     pub severities: Option<Vec<Severity>>,
     /// The webhook subscription's signing secret (`FIREWATCH__PAGERDUTY__WEBHOOK_SECRET`);
     /// unset, `POST /pagerduty/webhooks` is off (404).
@@ -63,6 +64,7 @@ pub struct OpsgenieSettings {
     /// A file holding `api_key`.
     pub api_key_file: Option<PathBuf>,
     /// The severities that page (default P0 and P1).
+    #[serde(deserialize_with = "severity_list")]
     pub severities: Option<Vec<Severity>>,
     /// The header the outgoing webhook carries `webhook_token` in.
     pub webhook_header: String,
@@ -85,6 +87,34 @@ impl Default for OpsgenieSettings {
             webhook_token_file: None,
         }
     }
+}
+
+/// A list of severities, also accepted as one comma-separated string (as environment
+/// variables give it): `"P0, P1"`. Unset (none, unit) is `None`.
+fn severity_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<Severity>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Text(String),
+        List(Vec<String>),
+    }
+    let names = match Option::<Given>::deserialize(deserializer)? {
+        None => return Ok(None),
+        Some(Given::Text(text)) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Some(Given::List(names)) => names,
+    };
+    names
+        .iter()
+        .map(|name| Severity::parse(name).map_err(serde::de::Error::custom))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// The severities that page when none are configured.
@@ -178,12 +208,15 @@ impl Settings {
         )
     }
 
-    /// A paged severity needs somewhere to page: with PagerDuty in use (or its severities
-    /// set), every service needs a routing key, its own or the global one; Opsgenie's
+    /// A paged severity needs somewhere to page: with incidents paged through PagerDuty (or
+    /// its severities set and no role's service to page), every service needs a routing key,
+    /// its own or the global one; Opsgenie's
     /// severities need its API key. URLs must be http(s).
     pub(super) fn check_paging(&self) -> Result<(), (String, String)> {
         let pd = &self.pagerduty;
-        if self.pages_pagerduty() || pd.severities.is_some() {
+        // Severities set with only roles' services to page through need no service keys.
+        let roles_only = !self.pages_pagerduty() && self.pagerduty_roles().next().is_some();
+        if self.pages_pagerduty() || (pd.severities.is_some() && !roles_only) {
             let severities = join_severities(&pd.paged());
             for (i, service) in self.services.iter().enumerate() {
                 if !pd.paged().is_empty() && self.routing_key(&service.name).is_none() {
@@ -332,6 +365,17 @@ mod tests {
         let text = format!("{SERVICES}\n[opsgenie]\nseverities = [\"P1\"]\n");
         let refused = load(&text, &[]).unwrap_err();
         assert!(refused.contains("opsgenie.api_key"), "{refused}");
+        // Severities from the environment, as comma-separated text; with only a role's own
+        // service to page through, services need no key.
+        let roles_only = format!("{SERVICES}\n[roles.dba]\npagerduty_routing_key = \"K3\"\n");
+        let env = [("FIREWATCH__PAGERDUTY__SEVERITIES", "P0, P2")];
+        let settings = load(&roles_only, &env).unwrap();
+        assert_eq!(settings.pagerduty.paged(), [Severity::P0, Severity::P2]);
+        let bad = load(
+            &roles_only,
+            &[("FIREWATCH__PAGERDUTY__SEVERITIES", "P0,P9")],
+        );
+        assert!(bad.unwrap_err().contains("pagerduty.severities"));
     }
 
     #[test]

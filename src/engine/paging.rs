@@ -20,7 +20,7 @@ use super::{
 use crate::command::{Mention, PageTarget};
 use crate::error_chain;
 use crate::incident::lifecycle::{Event, Step};
-use crate::incident::page::{Page, PageState, Pager};
+use crate::incident::page::{self, Page, PageState, Pager};
 use crate::incident::{Incident, IncidentId, TimelineEvent};
 use crate::message::{Block, Message};
 use crate::store;
@@ -197,19 +197,28 @@ impl Engine {
         let pager = news.pager;
         let id = incident.id;
         let key = news.page_key();
+        let known = self.store.pages_of(id).await?;
+        let page = known.into_iter().find(|p| p.pager == pager && p.key == key);
+        let role = page::role_of(id, &key);
+        if role.is_some() && page.is_none() {
+            tracing::info!(incident = %id, %pager, page = %key, "news of a page firewatch did not make; ignored");
+            return Ok(Vec::new());
+        }
+        // A role's page is named: its news is about the role, not the whole incident.
+        let of = role.map(|r| format!(" ({r}'s page)")).unwrap_or_default();
         let (what, step, state) = match news.what {
             NewsKind::Acknowledged => (
-                format!("acknowledged in {pager} by {}", news.by),
+                format!("acknowledged in {pager} by {}{of}", news.by),
                 Step::Acknowledge,
                 Some(PageState::Acknowledged),
             ),
             NewsKind::Resolved => (
-                format!("resolved in {pager} by {}", news.by),
+                format!("resolved in {pager} by {}{of}", news.by),
                 Step::Read,
                 Some(PageState::Resolved),
             ),
-            NewsKind::Escalated => (escalated("escalated", news), Step::Read, None),
-            NewsKind::Reassigned => (escalated("reassigned", news), Step::Read, None),
+            NewsKind::Escalated => (escalated("escalated", news, &of), Step::Read, None),
+            NewsKind::Reassigned => (escalated("reassigned", news, &of), Step::Read, None),
         };
         let entry = TimelineEvent::Paged {
             pager: pager.to_string(),
@@ -236,8 +245,6 @@ impl Engine {
         let Updated::Changed { before, after } = updated else {
             return Ok(Vec::new());
         };
-        let known = self.store.pages_of(id).await?;
-        let page = known.into_iter().find(|p| p.pager == pager && p.key == key);
         if let (Some(state), Some(page)) = (state, page) {
             let page = Page {
                 state,
@@ -247,16 +254,21 @@ impl Engine {
             };
             self.store.record_page(&page).await?;
         }
-        let headline = match news.what {
-            NewsKind::Acknowledged => format!("📟 {id} ACKNOWLEDGED IN {}", upper(pager)),
-            NewsKind::Resolved => format!("📟 {id} RESOLVED IN {}", upper(pager)),
-            NewsKind::Escalated | NewsKind::Reassigned => {
-                format!("📟 {id} PAGE {}", upper_kind(news.what))
-            }
+        let headline = match (news.what, role) {
+            (NewsKind::Acknowledged, _) => format!("📟 {id} ACKNOWLEDGED IN {}", upper(pager)),
+            (NewsKind::Resolved, None) => format!("📟 {id} RESOLVED IN {}", upper(pager)),
+            (what, Some(role)) => format!(
+                "📟 {id}: {} PAGE {} IN {}",
+                role.to_uppercase(),
+                upper_kind(what),
+                upper(pager)
+            ),
+            (what, None) => format!("📟 {id} PAGE {}", upper_kind(what)),
         };
         let mut body = crate::message::capitalise(&what);
         body.push('.');
-        if news.what == NewsKind::Resolved && after.status.is_active() {
+        // The incident's own page resolved there: the incident may be over.
+        if news.what == NewsKind::Resolved && role.is_none() && after.status.is_active() {
             body.push_str(&format!(
                 " Resolving it here needs its root cause: /incident-resolve {id} <root cause> | \
                  <resolution>"
@@ -357,11 +369,11 @@ impl Engine {
     }
 }
 
-fn escalated(verb: &str, news: &PageNews) -> String {
+fn escalated(verb: &str, news: &PageNews, of: &str) -> String {
     match news.now_paged.as_slice() {
-        [] => format!("{verb} in {} by {}", news.pager, news.by),
+        [] => format!("{verb} in {} by {}{of}", news.pager, news.by),
         paged => format!(
-            "{verb} in {} by {}; now paged: {}",
+            "{verb} in {} by {}{of}; now paged: {}",
             news.pager,
             news.by,
             paged.join(", ")

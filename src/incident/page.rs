@@ -7,7 +7,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Incident, IncidentId, Severity};
+use super::{Incident, IncidentId};
 
 /// A paging service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -190,8 +190,8 @@ pub struct Page {
 }
 
 impl Page {
-    /// A page of incident `incident` through `pager` under `key`, in `state` now, firewatch
-    /// having asked `asked` of it last.
+    /// A page of incident `incident` through `pager` under `key`, in `state` since `at`, asked
+    /// its trigger.
     pub fn new(
         incident: IncidentId,
         pager: Pager,
@@ -233,26 +233,28 @@ impl Page {
     }
 }
 
-/// What a change of an incident from `before` (`None`: it was just opened) to `after` asks of a
-/// pager that pages severities `paged`, when the incident `has_page` there already (a page that
-/// was triggered and not failed).
+/// What a change of an incident from `before` (`None`: it was just opened) to `after` asks of
+/// one page, which the incident calls for in the states `pages` holds for (the incident's own
+/// page: at a paged severity; a role's: also while that severity or service pages the role),
+/// when the page exists already (`has_page`: triggered and not failed).
 ///
-/// - Opened at a paged severity, or raised into one while active with no page yet: trigger.
+/// - Opened into a state that pages it, or changed into one while active with no page yet:
+///   trigger.
 /// - Acknowledged (by `/incident-ack` or by acting on it) with a page: acknowledge.
 /// - Resolved with a page: resolve.
 ///
-/// A severity lowered out of the paged ones leaves the page as it is: the person called is
+/// A change out of the states that page it leaves the page as it is: the person called is
 /// already on it, and resolving tells the pager when it is over.
 pub fn actions(
     before: Option<&Incident>,
     after: &Incident,
-    paged: &[Severity],
+    pages: impl Fn(&Incident) -> bool,
     has_page: bool,
 ) -> Vec<Action> {
     let mut actions = Vec::new();
     let mut paging = has_page;
-    let was_paged = before.is_some_and(|b| paged.contains(&b.severity));
-    if !paging && after.status.is_active() && paged.contains(&after.severity) && !was_paged {
+    let was_paged = before.is_some_and(&pages);
+    if !paging && after.status.is_active() && pages(after) && !was_paged {
         actions.push(Action::Trigger);
         paging = true;
     }
@@ -269,6 +271,17 @@ pub fn actions(
         actions.push(Action::Resolve);
     }
     actions
+}
+
+/// How far along `incident`'s course a page made at `made` already is: past its
+/// acknowledgement when that came first (the page then calls until someone takes it in the
+/// pager), else at its trigger.
+pub fn asked_when_made(incident: &Incident, made: DateTime<Utc>) -> Action {
+    if incident.acknowledged.as_ref().is_some_and(|a| a.at <= made) {
+        Action::Acknowledge
+    } else {
+        Action::Trigger
+    }
 }
 
 /// What `page` is still owed of `incident`'s course, counting only changes made before
@@ -293,7 +306,7 @@ pub fn owed(incident: &Incident, page: &Page, settled: DateTime<Utc>) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::{Actor, ChannelRef, Platform, Stamp, Status};
+    use crate::incident::{Actor, ChannelRef, Platform, Severity, Stamp, Status};
 
     fn incident(severity: Severity) -> Incident {
         let at = chrono::DateTime::parse_from_rfc3339("2026-11-29T03:00:00Z")
@@ -330,6 +343,16 @@ mod tests {
 
     const PAGED: [Severity; 2] = [Severity::P0, Severity::P1];
 
+    /// What a page of an incident paged at P0 and P1 is asked.
+    fn actions(
+        before: Option<&Incident>,
+        after: &Incident,
+        paged: &[Severity],
+        has_page: bool,
+    ) -> Vec<Action> {
+        super::actions(before, after, |i| paged.contains(&i.severity), has_page)
+    }
+
     #[test]
     fn opening_at_a_paged_severity_triggers_and_below_it_does_not() {
         assert_eq!(
@@ -361,6 +384,13 @@ mod tests {
             [Action::Acknowledge]
         );
         assert!(actions(Some(&before), &acked, &PAGED, false).is_empty());
+        // A page the incident calls for only from P0 on (a P0 role's): a raise from P1 wakes it.
+        let p0 = incident(Severity::P0);
+        let p0_role = |i: &Incident| i.severity == Severity::P0;
+        assert_eq!(
+            super::actions(Some(&before), &p0, p0_role, false),
+            [Action::Trigger]
+        );
         let mut resolved = acked.clone();
         resolved.status = Status::Resolved;
         resolved.resolved = Some(before.opened.clone());

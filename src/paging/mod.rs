@@ -5,9 +5,11 @@
 //! An incident has its own page through each pager (`firewatch-12`, paging its service's
 //! PagerDuty service and its roles' Opsgenie teams). Through PagerDuty, a role with a service
 //! of its own (`[roles.NAME] pagerduty_routing_key`) gets a page of its own
-//! (`firewatch-12-dba`): when the incident pages that role (its severity's roles, the
-//! service's owners) and on `/incident-page ROLE`. Every page is acknowledged and resolved
-//! with its incident.
+//! (`firewatch-12-dba`): when the incident at a paged severity pages that role (its
+//! severity's roles, the service's owners) and on `/incident-page ROLE`. Every page is
+//! resolved with its incident, and acknowledged with it unless made after its acknowledgement
+//! (it then calls until someone takes it in the pager); a page resolved in its pager is left
+//! alone.
 //!
 //! Page events are posts in the store's outbox ([`crate::delivery`]), of kind `pagerduty` or
 //! `opsgenie`, one lane per incident and pager (`pagerduty:firewatch-12`): stored before they
@@ -20,9 +22,9 @@
 //! # Caveats
 //! A page event is queued right after the change that calls for it is committed. A process
 //! that dies in between (milliseconds) leaves that change unpaged until the scheduler's next
-//! look ([`Pages::catch_up`], every minute, in any replica): an active incident at a paged
-//! severity with no page at all through a pager is triggered then (acknowledged too, if it
-//! was), and a page whose incident was acknowledged or resolved more than a minute ago with
+//! look ([`Pages::catch_up`], every minute, in any replica): each page an active incident
+//! at a paged severity calls for and has none of is triggered then (acknowledged too, if the
+//! incident was), and a page whose incident was acknowledged or resolved more than a minute ago with
 //! no such event queued for it ([`crate::incident::page::owed`]) is sent it then. Pagers
 //! dedupe on the page key, so an event sent twice (an answer lost in a timeout, a catch-up
 //! racing the change) calls nobody twice.
@@ -34,6 +36,7 @@ pub mod pagerduty;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::clock::Clock;
@@ -60,7 +63,7 @@ pub struct Paging {
 
 /// How often the scheduler looks for incidents whose page events were never queued.
 const CATCH_UP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
-/// The most pages one look reads that may still be owed an event.
+/// The most pages owed an event one look reads.
 const CATCH_UP_PAGES: u32 = 500;
 
 /// A page event queued: for which page, asking what.
@@ -135,22 +138,30 @@ impl Plan {
         roles
     }
 
-    /// The pages a trigger through `pager` makes for `incident`, as the roles they are for:
-    /// the incident's own (`None`; through PagerDuty, when services have routing keys) and,
-    /// through PagerDuty, each paged role's with a service of its own.
-    fn pages_made(&self, pager: Pager, incident: &Incident) -> Vec<Option<String>> {
+    /// The pages an incident may have through `pager`, as the roles they are for: its own
+    /// (`None`; through PagerDuty, when services have routing keys) and, through PagerDuty,
+    /// each role's with a service of its own.
+    fn pages(&self, pager: Pager) -> Vec<Option<String>> {
         match pager {
             Pager::Opsgenie => vec![None],
             Pager::PagerDuty => {
                 let own = self.service_pages.then_some(None);
-                let roles = self
-                    .roles(incident.severity, &incident.service)
-                    .into_iter()
-                    .filter(|role| self.settings.role_routing_key(role).is_some())
-                    .map(Some);
+                let roles = self.settings.pagerduty_roles().map(|r| Some(r.to_owned()));
                 own.into_iter().chain(roles).collect()
             }
         }
+    }
+
+    /// Whether `incident`, as it stands, calls for its page (with `role`, that role's) through
+    /// a pager paging severities `paged`: at a paged severity that (for a role) pages the
+    /// role, as one of the severity's roles or the service's owners.
+    fn calls_for(&self, paged: &[Severity], role: Option<&str>, incident: &Incident) -> bool {
+        paged.contains(&incident.severity)
+            && role.is_none_or(|role| {
+                self.roles(incident.severity, &incident.service)
+                    .iter()
+                    .any(|r| r == role)
+            })
     }
 
     /// The Opsgenie username of person `name` (`[people.NAME] opsgenie_user`).
@@ -192,19 +203,20 @@ impl Paging {
     }
 
     /// The post for `action` on `incident`'s page through `pager` (with `role`, that role's
-    /// own PagerDuty page), and who it pages.
+    /// own PagerDuty page), and who it pages; `why` is what a person paging it said.
     fn post(
         &self,
         pager: Pager,
         action: Action,
         incident: &Incident,
         role: Option<&str>,
+        why: Option<&str>,
     ) -> (Post, String) {
         // One lane per incident and pager: every page of the incident, in order.
         let key = page::page_key(incident.id);
         match pager {
             Pager::PagerDuty => {
-                let order = pagerduty::order(action, incident, role, &self.plan.settings);
+                let order = pagerduty::order(action, incident, role, why, &self.plan.settings);
                 let summary = format!("{pager} {}: {}", verb(action), order.key());
                 let target = order.target().to_owned();
                 let post = self
@@ -295,7 +307,10 @@ impl Pages for Paging {
                 Vec::new()
             }
         };
-        self.queue(before, after, &known, from, |_| true).await
+        self.queue(before, after, &known, |pager, key| {
+            from != Some((pager, key))
+        })
+        .await
     }
 
     async fn page_more(
@@ -319,7 +334,7 @@ impl Pages for Paging {
         let mut lines = Vec::new();
         let mut queued = Vec::new();
         let mut trigger = |pager: Pager, role: Option<&str>, posts: &mut Vec<Post>| {
-            let (post, target) = self.post(pager, Action::Trigger, incident, role);
+            let (post, target) = self.post(pager, Action::Trigger, incident, role, Some(note));
             lines.push(format!("📟 {pager}: triggering ({target})"));
             let key =
                 role.map_or_else(|| main_key.clone(), |r| page::role_page_key(incident.id, r));
@@ -401,8 +416,9 @@ impl Pages for Paging {
                 }
             }
         }
+        let at = self.clock.now();
         self.sender.send(posts).await;
-        self.queued(incident, queued).await;
+        self.queued(incident, queued, at).await;
         lines
     }
 
@@ -424,10 +440,10 @@ impl Pages for Paging {
 }
 
 impl Paging {
-    /// Triggers the pages of active incidents opened before `settled` that have no page at
-    /// all through a pager that pages their severity: the change that called for it was
-    /// committed, its page never queued. Returns how many events it queued.
-    async fn catch_up_triggers(&self, settled: chrono::DateTime<chrono::Utc>) -> usize {
+    /// Triggers the pages that active incidents opened before `settled` call for and have no
+    /// row of at all: the change that called for it was committed, its page never queued.
+    /// Returns how many events it queued.
+    async fn catch_up_triggers(&self, settled: DateTime<Utc>) -> usize {
         let active = match self.store.active_incidents().await {
             Ok(active) => active,
             Err(e) => {
@@ -441,9 +457,10 @@ impl Paging {
                 Ok(known) => known,
                 Err(_) => continue,
             };
+            // Pages it has none of at all: a failed one stays failed.
             let lines = self
-                .queue(None, incident, &known, None, |pager| {
-                    !known.iter().any(|p| p.pager == pager)
+                .queue(None, incident, &known, |pager, key| {
+                    !known.iter().any(|p| p.pager == pager && p.key == key)
                 })
                 .await;
             if !lines.is_empty() {
@@ -457,8 +474,13 @@ impl Paging {
     /// Sends each page what its incident's acknowledgement or resolution before `settled`
     /// still owes it ([`page::owed`]): the change was committed, its event never queued.
     /// Returns how many events it queued.
-    async fn catch_up_owed(&self, settled: chrono::DateTime<chrono::Utc>) -> usize {
-        let pages = match self.store.unsettled_pages(CATCH_UP_PAGES).await {
+    async fn catch_up_owed(&self, settled: DateTime<Utc>) -> usize {
+        let pagers: Vec<Pager> = Pager::ALL
+            .into_iter()
+            .filter(|p| self.plan.paged(*p).is_some())
+            .collect();
+        let owed = self.store.owed_pages(settled, &pagers, CATCH_UP_PAGES);
+        let pages = match owed.await {
             Ok(pages) => pages,
             Err(e) => {
                 tracing::warn!(error = %error_chain(&e), "cannot look for pages owed an event");
@@ -479,14 +501,11 @@ impl Paging {
             let mut posts = Vec::new();
             let mut events = Vec::new();
             for page in pages {
-                if self.plan.paged(page.pager).is_none() {
-                    continue;
-                }
                 let Some(action) = page::owed(&incident, page, settled) else {
                     continue;
                 };
                 let role = page::role_of(id, &page.key);
-                let (post, target) = self.post(page.pager, action, &incident, role);
+                let (post, target) = self.post(page.pager, action, &incident, role, None);
                 posts.push(post);
                 events.push(Queued {
                     pager: page.pager,
@@ -500,60 +519,69 @@ impl Paging {
             }
             tracing::warn!(incident = %id, events = posts.len(), "sending page events a crash left unqueued");
             queued += posts.len();
+            let at = self.clock.now();
             self.sender.send(posts).await;
-            self.queued(&incident, events).await;
+            self.queued(&incident, events, at).await;
         }
         queued
     }
 
-    /// Queues what the change from `before` to `after` asks of each configured pager that
-    /// `pagers` lets through, the incident's `known` pages considered, but for page `from`
-    /// (whose news made the change); a line per event.
+    /// Queues what the change from `before` to `after` asks of the incident's pages that
+    /// `admit` lets through (by pager and key), its `known` pages considered; a line per event.
     ///
-    /// A trigger makes the pages [`Plan::pages_made`] names where none stands; every page the
-    /// incident has there follows its acknowledgement and resolution.
+    /// A page the incident calls for now and did not before ([`Plan::calls_for`]) is
+    /// triggered where none stands; every page it has follows its acknowledgement and
+    /// resolution — but one resolved in its pager, which is over there, and a role's page
+    /// triggered by the change that acknowledges, which is to wake the role.
     async fn queue(
         &self,
         before: Option<&Incident>,
         after: &Incident,
         known: &[Page],
-        from: Option<(Pager, &str)>,
-        pagers: impl Fn(Pager) -> bool,
+        admit: impl Fn(Pager, &str) -> bool,
     ) -> Vec<String> {
         let mut posts = Vec::new();
         let mut lines = Vec::new();
         let mut queued = Vec::new();
-        for pager in Pager::ALL.into_iter().filter(|p| pagers(*p)) {
+        for pager in Pager::ALL {
             let Some(paged) = self.plan.paged(pager) else {
                 continue;
             };
-            // The pages a trigger makes, paged at the pager's severities; then every other
-            // page the incident has there, which only follows it.
-            let mut pages: Vec<(Option<String>, &[Severity])> = self
+            // The pages the incident may have there, then any other it has, which only follow.
+            let mut pages: Vec<(Option<String>, bool)> = self
                 .plan
-                .pages_made(pager, after)
+                .pages(pager)
                 .into_iter()
-                .map(|role| (role, paged))
+                .map(|role| (role, true))
                 .collect();
             for page in known.iter().filter(|p| p.pager == pager) {
                 let role = page::role_of(after.id, &page.key).map(str::to_owned);
                 if !pages.iter().any(|(r, _)| *r == role) {
-                    pages.push((role, &[]));
+                    pages.push((role, false));
                 }
             }
-            for (role, paged) in pages {
+            for (role, may_call) in pages {
                 let key = match &role {
                     Some(role) => page::role_page_key(after.id, role),
                     None => page::page_key(after.id),
                 };
-                if from == Some((pager, key.as_str())) {
+                if !admit(pager, &key) {
                     continue;
                 }
-                let stands = known
-                    .iter()
-                    .any(|p| p.pager == pager && p.key == key && p.stands());
-                for action in page::actions(before, after, paged, stands) {
-                    let (post, target) = self.post(pager, action, after, role.as_deref());
+                let page = known.iter().find(|p| p.pager == pager && p.key == key);
+                let stands = page.is_some_and(Page::stands);
+                let over = page.is_some_and(|p| p.state == PageState::Resolved);
+                let calls =
+                    |i: &Incident| may_call && self.plan.calls_for(paged, role.as_deref(), i);
+                let mut actions = page::actions(before, after, calls, stands);
+                actions.retain(|a| *a == Action::Trigger || !over);
+                // A role is paged to wake it: an acknowledgement made with its trigger (the
+                // raise that added it) took the incident, not the role's page.
+                if role.is_some() && actions.contains(&Action::Trigger) {
+                    actions.retain(|a| *a != Action::Acknowledge);
+                }
+                for action in actions {
+                    let (post, target) = self.post(pager, action, after, role.as_deref(), None);
                     lines.push(format!("📟 {pager}: {} ({target})", pending(action)));
                     queued.push(Queued {
                         pager,
@@ -568,15 +596,16 @@ impl Paging {
         if !posts.is_empty() {
             tracing::info!(incident = %after.id, pages = posts.len(), "page events queued");
         }
+        let at = self.clock.now();
         self.sender.send(posts).await;
-        self.queued(after, queued).await;
+        self.queued(after, queued, at).await;
         lines
     }
 
-    /// Records the page events just queued for `incident`: a page triggered is triggering
-    /// (unless its pager took it already), and each page has been asked its last event — or
-    /// the incident's acknowledgement, when that came before the page.
-    async fn queued(&self, incident: &Incident, queued: Vec<Queued>) {
+    /// Records the page events queued at `at` for `incident`: a page triggered is triggering
+    /// (unless its pager took it already, or refused it), and each page was asked its last
+    /// event — or, made after the incident's acknowledgement, that ([`page::asked_when_made`]).
+    async fn queued(&self, incident: &Incident, queued: Vec<Queued>, at: DateTime<Utc>) {
         let id = incident.id;
         let mut recorded: Vec<(Pager, &str)> = Vec::new();
         for first in &queued {
@@ -585,37 +614,32 @@ impl Paging {
                 continue;
             }
             recorded.push(page);
-            let last = queued
+            let mut last = queued
                 .iter()
                 .filter(|e| (e.pager, e.key.as_str()) == page)
                 .map(|e| e.action)
                 .max()
                 .unwrap_or(first.action);
-            // A page made after the incident was acknowledged is not owed that acknowledgement:
-            // it calls until someone takes it in the pager.
-            let before_it = if first.action == Action::Trigger && incident.acknowledged.is_some() {
-                Action::Acknowledge
-            } else {
-                Action::Trigger
-            };
-            let last = last.max(before_it);
             // A page's events are queued in order: a trigger comes first.
-            let triggering = Page::new(
-                id,
-                first.pager,
-                &first.key,
-                PageState::Triggering,
-                &first.target,
-                self.clock.now(),
-            );
-            let mut stored = Ok(());
             if first.action == Action::Trigger {
-                stored = self.store.record_page(&triggering).await;
+                last = last.max(page::asked_when_made(incident, at));
+                let triggering = Page {
+                    asked: last,
+                    ..Page::new(
+                        id,
+                        first.pager,
+                        &first.key,
+                        PageState::Triggering,
+                        &first.target,
+                        at,
+                    )
+                };
+                if let Err(e) = self.store.record_page(&triggering).await {
+                    tracing::error!(incident = %id, error = %error_chain(&e), "cannot record a page triggered");
+                }
             }
-            if stored.is_ok() {
-                stored = self.store.ask_page(id, first.pager, &first.key, last).await;
-            }
-            if let Err(e) = stored {
+            let asked = self.store.ask_page(id, first.pager, &first.key, last);
+            if let Err(e) = asked.await {
                 tracing::error!(incident = %id, error = %error_chain(&e), "cannot record a page event queued");
             }
         }
@@ -651,18 +675,20 @@ impl Notices {
     }
 
     /// Records that incident `id`'s page `of` is now `state`.
-    async fn record(
-        &self,
-        id: IncidentId,
-        of: PageOf<'_>,
-        state: PageState,
-        detail: Option<String>,
-    ) {
+    async fn record(&self, post: &Post, of: PageOf<'_>, state: PageState, detail: Option<String>) {
+        let Some(id) = post.incident else { return };
         let PageOf { pager, key, target } = of;
-        let page = Page {
+        let mut page = Page {
             detail,
             ..Page::new(id, pager, key, state, target, self.clock.now())
         };
+        if state == PageState::Triggered {
+            // Should the pager take it before the queuing code records the page (or a crash
+            // keep that from happening), the page is stored as far along as it was made.
+            if let Ok(Some(incident)) = self.store.incident(id).await {
+                page.asked = page::asked_when_made(&incident, post.stored);
+            }
+        }
         if let Err(e) = self.store.record_page(&page).await {
             tracing::error!(incident = %id, error = %error_chain(&e), "cannot record a page's state");
         }
@@ -693,14 +719,22 @@ impl Notices {
                 ),
             ),
             (None, Action::Trigger) => {
-                self.record(id, of, PageState::Failed, Some(why.to_owned()))
+                self.record(post, of, PageState::Failed, Some(why.to_owned()))
                     .await;
+                let nobody = match page::role_of(id, key) {
+                    Some(role) => format!(
+                        "{role} was not called through {pager} for {id}: page them another way."
+                    ),
+                    None => format!(
+                        "Nobody was called through {pager} for {id}: page the on-call people \
+                         another way."
+                    ),
+                };
                 (
                     format!("📟 {pager} PAGE FAILED — {id}"),
                     format!(
                         "📟 {pager}: failed ({target}) — the trigger was not taken: {why}\n\
-                         Nobody was called through {pager} for {id}: page the on-call people \
-                         another way."
+                         {nobody}"
                     ),
                 )
             }
@@ -708,7 +742,7 @@ impl Notices {
                 let known = self.store.pages_of(id).await.unwrap_or_default();
                 if let Some(page) = known.into_iter().find(|p| p.pager == pager && p.key == key) {
                     let detail = format!("{} failed: {why}", verb(action));
-                    self.record(id, of, page.state, Some(detail)).await;
+                    self.record(post, of, page.state, Some(detail)).await;
                 }
                 (
                     format!("📟 {pager} {} FAILED — {id}", verb(action).to_uppercase()),

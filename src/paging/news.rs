@@ -8,7 +8,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::engine::{NewsKind, PageNews};
-use crate::incident::page::{Pager, incident_of};
+use crate::incident::page::{Pager, incident_of, page_key};
 
 /// Whether `header` (`v1=abc…,v1=def…`) holds a signature of `body` with `secret`: any of its
 /// `v1=` signatures may match; each is compared in constant time.
@@ -126,7 +126,8 @@ pub fn opsgenie(body: &[u8]) -> Result<Option<PageNews>, Unreadable> {
     };
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     let key = text(&alert["alias"]);
-    let Some(incident) = incident_of(&key) else {
+    // Opsgenie has one alert per incident: its own page's alias, nothing else.
+    let Some(incident) = incident_of(&key).filter(|id| key == page_key(*id)) else {
         return Ok(None);
     };
     let by = text(&alert["username"]);

@@ -376,11 +376,9 @@ impl OpsgenieCourier {
 
     /// The request worked: the page moves on.
     async fn done(&self, post: &Post, order: &Order) -> Sent {
-        if let Some(id) = post.incident {
-            self.notices
-                .record(id, order.page(post), order.action.done(), None)
-                .await;
-        }
+        self.notices
+            .record(post, order.page(post), order.action.done(), None)
+            .await;
         Sent::Delivered
     }
 }

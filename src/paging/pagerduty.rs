@@ -71,18 +71,20 @@ pub fn severity(severity: Severity) -> &'static str {
     }
 }
 
-/// The event for `action` on `incident`'s own page, or (with `role`) on that role's page.
+/// The event for `action` on `incident`'s own page, or (with `role`) on that role's page;
+/// `why` is what the person paging it said.
 pub fn order(
     action: Action,
     incident: &Incident,
     role: Option<&str>,
+    why: Option<&str>,
     settings: &Settings,
 ) -> Order {
     let dedup_key = match role {
         Some(role) => page::role_page_key(incident.id, role),
         None => page::page_key(incident.id),
     };
-    let event = match action {
+    let mut event = match action {
         Action::Trigger => {
             let service = settings
                 .services
@@ -121,6 +123,7 @@ pub fn order(
                         "why this severity": incident.severity_reason,
                         "opened by": incident.opened.by.to_string(),
                         "paged role": role,
+                        "why paged": why,
                         "channel": channel,
                         "channel link": link,
                     },
@@ -137,6 +140,10 @@ pub fn order(
             "dedup_key": dedup_key,
         }),
     };
+    // Details firewatch has no value for are left out, not sent as nulls.
+    if let Some(details) = event["payload"]["custom_details"].as_object_mut() {
+        details.retain(|_, value| !value.is_null());
+    }
     Order {
         action,
         service: incident.service.clone(),
@@ -201,11 +208,9 @@ impl Courier for PagerDutyCourier {
         let after = retry_after(&response);
         let answer: Answer = read_json(response).await;
         if (200..300).contains(&status) {
-            if let Some(id) = post.incident {
-                self.notices
-                    .record(id, order.page(), order.action.done(), None)
-                    .await;
-            }
+            self.notices
+                .record(post, order.page(), order.action.done(), None)
+                .await;
             return Sent::Delivered;
         }
         let mut said = answer.message;

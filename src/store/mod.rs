@@ -554,9 +554,18 @@ pub trait Store: Send + Sync {
     /// roles'.
     async fn pages_of(&self, id: IncidentId) -> Result<Vec<crate::incident::page::Page>>;
 
-    /// At most `limit` pages that may still be owed an event: not asked to resolve, neither
-    /// failed nor resolved, by incident.
-    async fn unsettled_pages(&self, limit: u32) -> Result<Vec<crate::incident::page::Page>>;
+    /// At most `limit` pages through `pagers`, by incident, owed an event by a change to their
+    /// incident made before `settled` ([`owed`]): neither failed nor resolved, their incident
+    /// resolved and they not asked to resolve, or acknowledged and they asked nothing since
+    /// their trigger (nor acknowledged in the pager).
+    ///
+    /// [`owed`]: crate::incident::page::owed
+    async fn owed_pages(
+        &self,
+        settled: DateTime<Utc>,
+        pagers: &[crate::incident::page::Pager],
+        limit: u32,
+    ) -> Result<Vec<crate::incident::page::Page>>;
 
     /// What a notification of alert group `group` finds, read without taking turns: what the
     /// engine prepares for before [`Store::take_alerts`] (a new incident's evidence).

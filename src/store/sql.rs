@@ -470,8 +470,13 @@ impl Store for SqlStore {
         pages::of(self, id).await
     }
 
-    async fn unsettled_pages(&self, limit: u32) -> Result<Vec<crate::incident::page::Page>> {
-        pages::unsettled(self, limit).await
+    async fn owed_pages(
+        &self,
+        settled: DateTime<Utc>,
+        pagers: &[crate::incident::page::Pager],
+        limit: u32,
+    ) -> Result<Vec<crate::incident::page::Page>> {
+        pages::owed(self, settled, pagers, limit).await
     }
 
     async fn alert_state(&self, group: &str, at: DateTime<Utc>) -> Result<AlertState> {

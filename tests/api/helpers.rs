@@ -166,7 +166,16 @@ impl TestApp {
     }
 
     /// [`TestApp::spawn_on`] with these `FIREWATCH__…` overrides too.
-    pub async fn spawn_on_with(backend: Backend, mut env: Vec<(String, String)>) -> Self {
+    pub async fn spawn_on_with(backend: Backend, env: Vec<(String, String)>) -> Self {
+        Self::spawn_on_with_toml(backend, "", env).await
+    }
+
+    /// [`TestApp::spawn_on_with`] with `toml` appended to its config too.
+    pub async fn spawn_on_with_toml(
+        backend: Backend,
+        toml: &str,
+        mut env: Vec<(String, String)>,
+    ) -> Self {
         let pg = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(PgSchema::create().await),
@@ -174,7 +183,7 @@ impl TestApp {
         if let Some(pg) = &pg {
             env.push(("FIREWATCH__STORE__URL".into(), pg.url.clone()));
         }
-        let mut t = Self::spawn_with(env).await;
+        let mut t = Self::spawn_with_toml(toml, env).await;
         t.pg = pg;
         t
     }

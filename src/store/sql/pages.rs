@@ -2,9 +2,12 @@
 //! as the page moves (`INSERT … ON CONFLICT … DO UPDATE`, which SQLite and Postgres both
 //! speak). A page is recorded as triggering after its event is queued, when its pager may have
 //! taken it already: triggering replaces only a page that is not calling (failed, or resolved
-//! in the pager while firewatch had not asked that). What firewatch last queued for a
-//! page (`asked`) is written on its own ([`ask`]): recording a state leaves it.
+//! in the pager while firewatch had not asked that) and was recorded so before the trigger was
+//! queued (a refusal of this very trigger stays); a page resolved there is never moved back to
+//! acknowledged. What firewatch last queued for a page (`asked`) is stored with a new page and
+//! then only moved forward ([`ask`]): recording a state leaves it.
 
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -17,7 +20,7 @@ use crate::store::{Error, Result};
 /// The columns [`page`] reads.
 macro_rules! columns {
     () => {
-        "incident_id, pager, page_key, state, asked, target, detail, at"
+        "p.incident_id, p.pager, p.page_key, p.state, p.asked, p.target, p.detail, p.at"
     };
 }
 
@@ -27,8 +30,11 @@ pub(super) async fn record(store: &SqlStore, page: &Page) -> Result<()> {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (incident_id, pager, page_key) DO UPDATE SET state = excluded.state, \
          target = excluded.target, detail = excluded.detail, at = excluded.at \
-         WHERE excluded.state <> 'triggering' OR pages.state = 'failed' \
-         OR (pages.state = 'resolved' AND pages.asked <> 'resolve')",
+         WHERE (excluded.state <> 'triggering' \
+                OR ((pages.state = 'failed' \
+                     OR (pages.state = 'resolved' AND pages.asked <> 'resolve')) \
+                    AND pages.at < excluded.at)) \
+         AND NOT (pages.state = 'resolved' AND excluded.state = 'acknowledged')",
     )
     .bind(page.incident.get())
     .bind(page.pager.key())
@@ -50,13 +56,16 @@ pub(super) async fn ask(
     key: &str,
     asked: Action,
 ) -> Result<()> {
+    // Only forward: two changes queued by two replicas may record theirs in either order.
     sqlx::query(
-        "UPDATE pages SET asked = $1 WHERE incident_id = $2 AND pager = $3 AND page_key = $4",
+        "UPDATE pages SET asked = $1 WHERE incident_id = $2 AND pager = $3 AND page_key = $4 \
+         AND CASE asked WHEN 'trigger' THEN 0 WHEN 'acknowledge' THEN 1 ELSE 2 END < $5",
     )
     .bind(asked.as_str())
     .bind(id.get())
     .bind(pager.key())
     .bind(key)
+    .bind(rank(asked))
     .execute(&store.writes)
     .await?;
     Ok(())
@@ -66,7 +75,7 @@ pub(super) async fn of(store: &SqlStore, id: IncidentId) -> Result<Vec<Page>> {
     let rows = sqlx::query(concat!(
         "SELECT ",
         columns!(),
-        " FROM pages WHERE incident_id = $1 ORDER BY pager, page_key"
+        " FROM pages p WHERE p.incident_id = $1 ORDER BY p.pager, p.page_key"
     ))
     .bind(id.get())
     .fetch_all(&store.reads)
@@ -77,17 +86,43 @@ pub(super) async fn of(store: &SqlStore, id: IncidentId) -> Result<Vec<Page>> {
     Ok(pages)
 }
 
-pub(super) async fn unsettled(store: &SqlStore, limit: u32) -> Result<Vec<Page>> {
+pub(super) async fn owed(
+    store: &SqlStore,
+    settled: DateTime<Utc>,
+    pagers: &[Pager],
+    limit: u32,
+) -> Result<Vec<Page>> {
+    let (Some(first), Some(last)) = (pagers.first(), pagers.last()) else {
+        return Ok(Vec::new());
+    };
     let rows = sqlx::query(concat!(
         "SELECT ",
         columns!(),
-        " FROM pages WHERE asked <> 'resolve' AND state NOT IN ('failed', 'resolved') \
-         ORDER BY incident_id, pager, page_key LIMIT $1"
+        " FROM pages p JOIN incidents i ON i.id = p.incident_id \
+         WHERE p.asked <> 'resolve' AND p.state NOT IN ('failed', 'resolved') \
+         AND p.pager IN ($2, $3) \
+         AND ((i.resolved_at IS NOT NULL AND i.resolved_at < $1) \
+              OR (i.resolved_at IS NULL AND i.acknowledged_at IS NOT NULL \
+                  AND i.acknowledged_at < $1 AND p.asked = 'trigger' \
+                  AND p.state <> 'acknowledged')) \
+         ORDER BY p.incident_id, p.pager, p.page_key LIMIT $4"
     ))
+    .bind(millis(settled))
+    .bind(first.key())
+    .bind(last.key())
     .bind(i64::from(limit))
     .fetch_all(&store.reads)
     .await?;
     rows.iter().map(page).collect()
+}
+
+/// How far along an incident's course `asked` is, for comparing in SQL.
+fn rank(asked: Action) -> i64 {
+    match asked {
+        Action::Trigger => 0,
+        Action::Acknowledge => 1,
+        Action::Resolve => 2,
+    }
 }
 
 fn page(row: &AnyRow) -> Result<Page> {

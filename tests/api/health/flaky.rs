@@ -188,8 +188,13 @@ impl Store for Flaky {
     async fn pages_of(&self, id: IncidentId) -> Result<Vec<firewatch::incident::page::Page>> {
         self.inner.pages_of(id).await
     }
-    async fn unsettled_pages(&self, limit: u32) -> Result<Vec<firewatch::incident::page::Page>> {
-        self.inner.unsettled_pages(limit).await
+    async fn owed_pages(
+        &self,
+        settled: DateTime<Utc>,
+        pagers: &[firewatch::incident::page::Pager],
+        limit: u32,
+    ) -> Result<Vec<firewatch::incident::page::Page>> {
+        self.inner.owed_pages(settled, pagers, limit).await
     }
     async fn alert_state(
         &self,

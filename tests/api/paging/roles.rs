@@ -8,8 +8,9 @@ use firewatch::app::serve;
 use super::inbound::{SECRET, pagerduty_event, post, sign, wait_entry};
 use super::*;
 use crate::fake_slack::FakeSlack;
-use crate::helpers::assert_has;
+use crate::helpers::{Backend, assert_has, on_both_backends};
 use crate::slack::slack_env;
+use crate::support::pg::PgSchema;
 
 /// The database administrators' own PagerDuty service.
 const DBA_KEY: &str = "DBAR0UT1NGKEY0123456789ABCDEFGHI";
@@ -194,4 +195,159 @@ async fn a_role_paged_after_the_incident_was_taken_is_called_until_taken_there()
         .await;
     t.app.posts.deliver_due().await;
     assert_eq!(fake.actions(), ["trigger", "resolve"]);
+}
+
+on_both_backends!(a_raise_that_adds_a_role_wakes_it_and_roles_alone_need_no_service_key);
+
+async fn a_raise_that_adds_a_role_wakes_it_and_roles_alone_need_no_service_key(backend: Backend) {
+    // PagerDuty pages roles only: no key for incidents, and check-config takes that.
+    let fake = FakePagerDuty::start().await;
+    let env = vec![
+        (
+            "FIREWATCH__PAGERDUTY__EVENTS_URL".to_owned(),
+            fake.events_url.clone(),
+        ),
+        (
+            "FIREWATCH__PAGERDUTY__SEVERITIES".to_owned(),
+            "P0,P1".to_owned(),
+        ),
+        (
+            "FIREWATCH__SEVERITY__P0__ROLES".to_owned(),
+            "devops-troubleshooter,dba".to_owned(),
+        ),
+    ];
+    let t = TestApp::spawn_on_with_toml(backend, &dba_role(), env).await;
+    let opened = t.say("/incident-assess orders slow --sev P1").await;
+    assert!(!opened.contains("📟"), "no page for P1: {opened}");
+
+    // Raised to P0, whose roles include dba: its page is triggered, and the raise's own
+    // acknowledgement (raising takes the incident) does not stop it calling.
+    let raised = t.say("/incident-severity P0 orders failing").await;
+    assert_has(&raised, &["📟 PagerDuty: triggering (dba)"]);
+    assert!(!raised.contains("acknowledging"), "{raised}");
+    t.app.posts.deliver_due().await;
+    assert_eq!(fake.actions(), ["trigger"]);
+    assert_eq!(fake.events()[0]["dedup_key"], "firewatch-1-dba");
+    t.clock.advance(chrono::TimeDelta::minutes(5));
+    assert_eq!(t.app.engine.catch_up_pages().await, 0, "nothing owed");
+    t.say("/incident-resolve lock contention | killed the batch job")
+        .await;
+    t.app.posts.deliver_due().await;
+    assert_eq!(fake.actions(), ["trigger", "resolve"]);
+}
+
+#[tokio::test]
+async fn a_role_page_resolved_in_pagerduty_is_left_alone_and_can_be_paged_anew() {
+    let fake = FakePagerDuty::start().await;
+    let slack = FakeSlack::start().await;
+    let mut env = slack_env(&slack, &[]);
+    env.extend(pagerduty_env(
+        &fake,
+        &[
+            (
+                "FIREWATCH__SEVERITY__P1__ROLES",
+                "devops-troubleshooter,dba",
+            ),
+            ("FIREWATCH__PAGERDUTY__WEBHOOK_SECRET", SECRET),
+        ],
+    ));
+    let t = TestApp::spawn_with_toml(&dba_role(), env).await;
+    let running = serve::start(&t.app, "127.0.0.1:0").await.unwrap();
+    t.say("/incident-assess orders time out --sev P1").await;
+    t.app.posts.deliver_due().await;
+    fake.wait_events(2).await;
+
+    // The DBA finds it is not the database and resolves their page.
+    let body = pagerduty_event("01DBA2", "incident.resolved", "firewatch-1-dba", "Dana Dba");
+    let signature = sign(&body, SECRET);
+    let headers = [("X-PagerDuty-Signature", signature.as_str())];
+    let (status, _) = post(running.addr, "/pagerduty/webhooks", &headers, &body).await;
+    assert_eq!(status, 200);
+    wait_entry(&t, "resolved in PagerDuty by Dana Dba (dba's page)").await;
+    let incident = t
+        .app
+        .store
+        .incident(firewatch::incident::IncidentId::new(1).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        incident.status.is_active(),
+        "a role's page is not the incident"
+    );
+
+    // The incident's acknowledgement goes to its own page only.
+    t.say("/incident-ack #1").await;
+    t.app.posts.deliver_due().await;
+    fake.wait_events(3).await;
+    assert_eq!(fake.events()[2]["dedup_key"], "firewatch-1");
+    assert_has(
+        &t.say("/incident-status #1").await,
+        &["📟 PagerDuty: resolved (dba) — by Dana Dba"],
+    );
+
+    // It is the database after all.
+    t.clock.advance(chrono::TimeDelta::minutes(1));
+    let again = t.say("/incident-page #1 dba it is the database").await;
+    assert_has(&again, &["📟 PagerDuty: triggering (dba)"]);
+    t.app.posts.deliver_due().await;
+    let events = fake.wait_events(4).await;
+    assert_eq!(events.len(), 4);
+    let trigger = &fake.events()[3];
+    assert_eq!(
+        (
+            trigger["event_action"].as_str(),
+            trigger["dedup_key"].as_str()
+        ),
+        (Some("trigger"), Some("firewatch-1-dba"))
+    );
+    assert_eq!(
+        trigger["payload"]["custom_details"]["why paged"],
+        "it is the database"
+    );
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_catch_up_triggers_each_page_never_queued_and_acknowledges_role_pages() {
+    // Another process raised the incident into P1 (which acknowledges it) and died before
+    // queuing the pages: here, one that does not page, on the paging process's schema.
+    let fake = FakePagerDuty::start().await;
+    let pg = PgSchema::create().await;
+    let store = vec![("FIREWATCH__STORE__URL".to_owned(), pg.url.clone())];
+    let mut env = pagerduty_env(&fake, &[]);
+    env.extend(store.clone());
+    let paging = TestApp::spawn_with_toml(&dba_role(), env).await;
+    let unpaged =
+        TestApp::spawn_with_toml("[roles.dba]\ndescription = \"the databases\"\n", store).await;
+    paging.say("/incident-assess orders slow --sev P2").await;
+    paging.say("/incident-page dba replica lag").await;
+    paging.app.posts.deliver_due().await;
+    assert_eq!(fake.actions(), ["trigger"]);
+
+    unpaged
+        .say("/incident-severity #1 P1 checkout failing")
+        .await;
+    paging.clock.advance(chrono::TimeDelta::minutes(2));
+    assert_eq!(paging.app.engine.catch_up_pages().await, 3);
+    paging.app.posts.deliver_due().await;
+    let sent: Vec<(String, String)> = fake
+        .events()
+        .iter()
+        .map(|e| {
+            let text = |v: &serde_json::Value| v.as_str().unwrap().to_owned();
+            (text(&e["event_action"]), text(&e["dedup_key"]))
+        })
+        .collect();
+    let sent: Vec<(&str, &str)> = sent.iter().map(|(a, k)| (a.as_str(), k.as_str())).collect();
+    assert_eq!(
+        sent,
+        [
+            ("trigger", "firewatch-1-dba"),
+            ("trigger", "firewatch-1"),
+            ("acknowledge", "firewatch-1"),
+            ("acknowledge", "firewatch-1-dba"),
+        ]
+    );
+    assert_eq!(paging.app.engine.catch_up_pages().await, 0, "once");
 }

@@ -12,6 +12,7 @@ use firewatch::store::{self, Access, Error, Inbound, SqlStore, Store, Updated};
 use crate::helpers::{Backend, TestApp, on_both_backends};
 
 mod outbox;
+mod upgrade;
 
 on_both_backends!(
     a_refused_update_writes_nothing_and_a_missing_incident_is_named,
