@@ -9,10 +9,10 @@ use crate::approval::{Request, State};
 use crate::engine::gate::{Effect, Mitigation, previewed};
 use crate::engine::jobs::JobRun;
 use crate::engine::messages::{card, done_or_failed, names, outcome_message};
-use crate::engine::{Engine, Result};
+use crate::engine::{Engine, Result, error_reference};
 use crate::incident::timers::bot;
-use crate::incident::{ChannelRef, Incident, TimelineEvent};
-use crate::message::Message;
+use crate::incident::{Actor, ChannelRef, Incident, TimelineEvent};
+use crate::message::{Block, Message};
 use crate::ops::{Change, Mutation, Plan};
 use crate::store::Close;
 
@@ -149,8 +149,9 @@ impl Engine {
             not_runner: None,
         };
         let requester = &request.new.requested_by;
-        self.settle(request.id, close, &entries, requester, self.clock.now())
-            .await?;
+        let recorded = self
+            .record_outcome(request.id, close, &entries, requester)
+            .await;
         let (mark, done) = done_or_failed(&outcome);
         let headline = format!(
             "{mark} {} {}: {done} — {what}",
@@ -161,10 +162,57 @@ impl Engine {
             "Requested by {requester}; approved by {}.",
             names(&request.approvers)
         );
-        let message = outcome_message(headline, &body, plan, &outcome);
+        let mut message = outcome_message(headline, &body, plan, &outcome);
+        if let Err(e) = recorded {
+            // The change ran: the channel hears what it did even though the store has no
+            // record of it (the request shows as running until this process restarts).
+            let reference = error_reference();
+            tracing::error!(request = request.id, reference = %reference, error = %crate::error_chain(&e), "a change ran but its outcome could not be recorded");
+            message.blocks.push(Block::Text(format!(
+                "⚠️ firewatch could not record this outcome (error {reference}): its records \
+                 show {} as running until firewatch restarts, and the timeline lacks it.",
+                request.label()
+            )));
+        }
         Ok(card(self.about(incident, message), request.id, true))
     }
+
+    /// Closes request `id` with what its run did (`close`, `entries` on the timeline, as
+    /// `actor`), trying again while the store refuses: the change ran, only its record is
+    /// missing. A try whose commit went through unanswered leaves the next one nothing to move.
+    async fn record_outcome(
+        &self,
+        id: i64,
+        close: Close<'_>,
+        entries: &[TimelineEvent],
+        actor: &Actor,
+    ) -> std::result::Result<(), crate::store::Error> {
+        let mut waits = RECORD_RETRIES.iter();
+        loop {
+            let settled = self
+                .settle(id, close, entries, actor, self.clock.now())
+                .await;
+            match (settled, waits.next()) {
+                (Ok(_), _) => return Ok(()),
+                (Err(e), Some(wait)) => {
+                    tracing::warn!(request = id, error = %crate::error_chain(&e), "the outcome of a change could not be recorded; trying again");
+                    tokio::time::sleep(*wait).await;
+                }
+                (Err(e), None) => return Err(e),
+            }
+        }
+    }
 }
+
+/// How long to wait before each new try of recording a change's outcome (about 8 s in all).
+const RECORD_RETRIES: [std::time::Duration; 6] = [
+    std::time::Duration::from_millis(100),
+    std::time::Duration::from_millis(250),
+    std::time::Duration::from_millis(500),
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(2),
+    std::time::Duration::from_secs(4),
+];
 
 /// The gate's effect for a stored change.
 fn effect_of(change: &Change) -> Box<dyn Effect + '_> {

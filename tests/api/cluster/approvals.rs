@@ -802,3 +802,63 @@ async fn card_kept(c: &ClusterApp, key: &str) {
     }
     panic!("card {key} was never stored");
 }
+
+/// Makes the next `failures` closes of a running request on `pg` fail in the database (a
+/// sequence counts them: a failed transaction does not roll it back).
+async fn refuse_closing_a_run(pg: &crate::support::pg::PgSchema, failures: i64) {
+    let pool = pg.pool().await;
+    for sql in [
+        "CREATE SEQUENCE close_faults",
+        "CREATE TABLE close_fault_budget (n BIGINT NOT NULL)",
+        "CREATE FUNCTION refuse_close() RETURNS trigger AS $$ BEGIN \
+         IF nextval('close_faults') <= (SELECT n FROM close_fault_budget) THEN \
+         RAISE EXCEPTION 'injected: the store refuses'; END IF; RETURN NEW; END $$ \
+         LANGUAGE plpgsql",
+        "CREATE TRIGGER refuse_close BEFORE UPDATE ON approvals FOR EACH ROW \
+         WHEN (OLD.state = 'running' AND NEW.state <> 'running') EXECUTE FUNCTION refuse_close()",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    sqlx::query("INSERT INTO close_fault_budget (n) VALUES ($1)")
+        .bind(failures)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn a_run_whose_outcome_the_store_refuses_for_a_moment_is_recorded_on_a_later_try() {
+    let pg = crate::support::pg::PgSchema::create().await;
+    let c = with_policy(&[("FIREWATCH__STORE__URL", &pg.url)]).await;
+    bob_asks(&c).await;
+    refuse_closing_a_run(&pg, 2).await;
+    let out = c.t.console("carol", "ops", "/incident-approve R1").await;
+    assert_has(
+        &out,
+        &["🔧 R1 #1: done — rollback freightliner to the previous revision"],
+    );
+    assert!(!out.contains("could not record"), "{out}");
+    assert_eq!(state(&c, 1).await, State::Succeeded);
+    assert_eq!(c.helm.calls().len(), 1);
+    assert!(kinds(&c).await.contains(&"mutation_applied".to_owned()));
+}
+
+#[tokio::test]
+async fn a_run_whose_outcome_cannot_be_recorded_still_tells_the_channel_what_it_did() {
+    let pg = crate::support::pg::PgSchema::create().await;
+    let c = with_policy(&[("FIREWATCH__STORE__URL", &pg.url)]).await;
+    bob_asks(&c).await;
+    refuse_closing_a_run(&pg, 1_000).await;
+    let out = c.t.console("carol", "ops", "/incident-approve R1").await;
+    assert_has(
+        &out,
+        &[
+            "🔧 R1 #1: done — rollback freightliner to the previous revision",
+            "firewatch could not record this outcome",
+            "R1 as running until firewatch restarts",
+        ],
+    );
+    assert_eq!(state(&c, 1).await, State::Running);
+    assert_eq!(c.helm.calls().len(), 1, "run once, not again");
+}
