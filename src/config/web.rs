@@ -22,6 +22,9 @@ pub struct WebSettings {
     pub user_header: Option<String>,
     /// `[[web.users]]`: people who sign in with HTTP Basic authentication.
     pub users: Vec<WebUser>,
+    /// Where people reach the web pages (`https://firewatch.example.com`): links from pages
+    /// and from the Atom feed, made absolute with it.
+    pub public_url: Option<String>,
 }
 
 impl Default for WebSettings {
@@ -31,6 +34,7 @@ impl Default for WebSettings {
             title: "Service status".into(),
             user_header: None,
             users: Vec::new(),
+            public_url: None,
         }
     }
 }
@@ -47,6 +51,17 @@ pub struct WebUser {
 }
 
 impl Settings {
+    /// The absolute address of web page `path` (`/incidents/12`), when the pages are served
+    /// and `web.public_url` says where.
+    pub fn web_url(&self, path: &str) -> Option<String> {
+        let base = self
+            .web
+            .public_url
+            .as_deref()
+            .filter(|_| self.web.enabled)?;
+        Some(format!("{}{path}", base.trim_end_matches('/')))
+    }
+
     /// Checks `[web]`: one way to identify people, a header name that is one, users with
     /// distinct names and hashes that parse.
     pub(super) fn check_web(&self) -> Result<(), (String, String)> {
@@ -70,6 +85,18 @@ impl Settings {
                 ));
             }
         }
+        if let Some(url) = &web.public_url {
+            let plain = url.starts_with("https://") || url.starts_with("http://");
+            if !plain || url.contains(['?', '#', ' ']) {
+                return Err((
+                    "web.public_url".into(),
+                    format!(
+                        "'{url}' is not the address of the pages (write it like \
+                         https://firewatch.example.com)"
+                    ),
+                ));
+            }
+        }
         let mut names = std::collections::BTreeSet::new();
         for (i, user) in web.users.iter().enumerate() {
             let key = format!("web.users[{i}]");
@@ -90,5 +117,33 @@ impl Settings {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Settings, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bot.toml");
+        let services = "[[services]]\nname = \"freightliner\"\nnamespace = \"freightliner\"\n";
+        std::fs::write(&path, format!("{services}\n{text}")).unwrap();
+        Settings::load_with_env(&path, std::iter::empty()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_public_address_makes_page_links_absolute_once_the_pages_are_on() {
+        let on = load("[web]\nenabled = true\npublic_url = \"https://fw.example.com/\"\n").unwrap();
+        assert_eq!(
+            on.web_url("/incidents/3").as_deref(),
+            Some("https://fw.example.com/incidents/3")
+        );
+        let off = load("[web]\npublic_url = \"https://fw.example.com\"\n").unwrap();
+        assert_eq!(off.web_url("/incidents/3"), None, "no pages, no links");
+        for bad in ["fw.example.com", "https://fw.example.com/?x=1", "ftp://fw"] {
+            let refused = load(&format!("[web]\npublic_url = \"{bad}\"\n")).unwrap_err();
+            assert!(refused.contains("web.public_url"), "{refused}");
+        }
     }
 }

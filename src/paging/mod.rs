@@ -203,20 +203,21 @@ impl Paging {
     }
 
     /// The post for `action` on `incident`'s page through `pager` (with `role`, that role's
-    /// own PagerDuty page), and who it pages; `why` is what a person paging it said.
+    /// own PagerDuty page), telling `brief` when it triggers, and who it pages.
     fn post(
         &self,
         pager: Pager,
         action: Action,
         incident: &Incident,
         role: Option<&str>,
-        why: Option<&str>,
+        brief: &Brief,
     ) -> (Post, String) {
         // One lane per incident and pager: every page of the incident, in order.
         let key = page::page_key(incident.id);
-        match pager {
+        let settings = &self.plan.settings;
+        let (post, target) = match pager {
             Pager::PagerDuty => {
-                let order = pagerduty::order(action, incident, role, why, &self.plan.settings);
+                let order = pagerduty::order(action, incident, role, brief, settings);
                 let summary = format!("{pager} {}: {}", verb(action), order.key());
                 let target = order.target().to_owned();
                 let post = self
@@ -226,13 +227,18 @@ impl Paging {
             }
             Pager::Opsgenie => {
                 let roles = self.plan.roles(incident.severity, &incident.service);
-                let teams: Vec<Responder> = self
+                let mut responders: Vec<Responder> = self
                     .plan
                     .teams(&roles)
                     .into_iter()
                     .map(Responder::Team)
                     .collect();
-                let order = opsgenie::order(action, incident, &teams, &self.plan.settings);
+                for one in &brief.more {
+                    if !responders.contains(one) {
+                        responders.push(one.clone());
+                    }
+                }
+                let order = opsgenie::order(action, incident, &responders, brief, settings);
                 let summary = format!("{pager} {}: {}", verb(action), key);
                 let target = order.target.clone();
                 let post = self
@@ -240,40 +246,57 @@ impl Paging {
                     .post(pager.key(), &key, &order, &summary, Some(incident.id));
                 (post, target)
             }
+        };
+        (post, target)
+    }
+
+    /// What a trigger of `incident` tells beyond it: `why` someone paged, the evidence on its
+    /// timeline, and its web page.
+    async fn brief(&self, incident: &Incident, why: Option<&str>) -> Brief {
+        let evidence = match self.store.timeline(incident.id).await {
+            Ok(timeline) => timeline
+                .into_iter()
+                .filter_map(|entry| match entry.event {
+                    TimelineEvent::Evidence { findings, .. } => Some(findings),
+                    _ => None,
+                })
+                .flatten()
+                .take(EVIDENCE_LINES)
+                .map(|line| cut(&line, 300))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(incident = %incident.id, error = %error_chain(&e), "cannot read the evidence for a page");
+                Vec::new()
+            }
+        };
+        Brief {
+            why: why.map(str::to_owned),
+            evidence,
+            link: self
+                .plan
+                .settings
+                .web_url(&format!("/incidents/{}", incident.id.get())),
+            more: Vec::new(),
         }
     }
 }
 
-impl Paging {
-    /// A new Opsgenie alert for `incident`, paging the teams of its severity's roles and
-    /// `more`.
-    fn post_with(&self, incident: &Incident, more: &[Responder]) -> (Post, String) {
-        let roles = self.plan.roles(incident.severity, &incident.service);
-        let mut responders: Vec<Responder> = self
-            .plan
-            .teams(&roles)
-            .into_iter()
-            .map(Responder::Team)
-            .collect();
-        for one in more {
-            if !responders.contains(one) {
-                responders.push(one.clone());
-            }
-        }
-        let order = opsgenie::order(Action::Trigger, incident, &responders, &self.plan.settings);
-        let key = page::page_key(incident.id);
-        let summary = format!("Opsgenie trigger: {key}");
-        let target = order.target.clone();
-        let post = self.sender.post(
-            Pager::Opsgenie.key(),
-            &key,
-            &order,
-            &summary,
-            Some(incident.id),
-        );
-        (post, target)
-    }
+/// What a page event carries beyond the incident: for a trigger, why someone paged, what the
+/// cluster showed, where to read the incident, and whom else Opsgenie pages.
+#[derive(Debug, Clone, Default)]
+pub struct Brief {
+    /// What the person paging said (`/incident-page dba <why>`).
+    pub why: Option<String>,
+    /// The evidence gathered, a finding a line (at most [`EVIDENCE_LINES`]).
+    pub evidence: Vec<String>,
+    /// The incident's web page (`web.public_url`).
+    pub link: Option<String>,
+    /// Opsgenie responders besides its roles' teams (`/incident-page @alice`).
+    pub more: Vec<Responder>,
 }
+
+/// The most findings of evidence a trigger carries.
+pub const EVIDENCE_LINES: usize = 20;
 
 /// The action as the log and the channel say it.
 pub fn verb(action: Action) -> &'static str {
@@ -333,8 +356,9 @@ impl Pages for Paging {
         let mut posts = Vec::new();
         let mut lines = Vec::new();
         let mut queued = Vec::new();
+        let brief = self.brief(incident, Some(note)).await;
         let mut trigger = |pager: Pager, role: Option<&str>, posts: &mut Vec<Post>| {
-            let (post, target) = self.post(pager, Action::Trigger, incident, role, Some(note));
+            let (post, target) = self.post(pager, Action::Trigger, incident, role, &brief);
             lines.push(format!("📟 {pager}: triggering ({target})"));
             let key =
                 role.map_or_else(|| main_key.clone(), |r| page::role_page_key(incident.id, r));
@@ -383,7 +407,12 @@ impl Pages for Paging {
             }
             match standing(Pager::Opsgenie, &main_key) {
                 None => {
-                    let (post, target) = self.post_with(incident, &responders);
+                    let brief = Brief {
+                        more: responders,
+                        ..brief.clone()
+                    };
+                    let (post, target) =
+                        self.post(Pager::Opsgenie, Action::Trigger, incident, None, &brief);
                     lines.push(format!("📟 Opsgenie: triggering ({target})"));
                     queued.push(Queued {
                         pager: Pager::Opsgenie,
@@ -505,7 +534,8 @@ impl Paging {
                     continue;
                 };
                 let role = page::role_of(id, &page.key);
-                let (post, target) = self.post(page.pager, action, &incident, role, None);
+                let (post, target) =
+                    self.post(page.pager, action, &incident, role, &Brief::default());
                 posts.push(post);
                 events.push(Queued {
                     pager: page.pager,
@@ -543,6 +573,9 @@ impl Paging {
         let mut posts = Vec::new();
         let mut lines = Vec::new();
         let mut queued = Vec::new();
+        // What a trigger tells, read once and only when something triggers.
+        let mut brief: Option<Brief> = None;
+        let nothing = Brief::default();
         for pager in Pager::ALL {
             let Some(paged) = self.plan.paged(pager) else {
                 continue;
@@ -581,7 +614,14 @@ impl Paging {
                     actions.retain(|a| *a != Action::Acknowledge);
                 }
                 for action in actions {
-                    let (post, target) = self.post(pager, action, after, role.as_deref(), None);
+                    if action == Action::Trigger && brief.is_none() {
+                        brief = Some(self.brief(after, None).await);
+                    }
+                    let told = brief
+                        .as_ref()
+                        .filter(|_| action == Action::Trigger)
+                        .unwrap_or(&nothing);
+                    let (post, target) = self.post(pager, action, after, role.as_deref(), told);
                     lines.push(format!("📟 {pager}: {} ({target})", pending(action)));
                     queued.push(Queued {
                         pager,

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Notices, PageOf, client, cut, read_json, retry_after, verb, with_json};
+use super::{Brief, Notices, PageOf, client, cut, read_json, retry_after, verb, with_json};
 use crate::config::Settings;
 use crate::delivery::{Courier, Sent};
 use crate::incident::page::{self, Action, Pager};
@@ -119,11 +119,12 @@ pub fn priority(severity: Severity) -> &'static str {
 }
 
 /// The request for `action` on `incident`, paging `responders` (the paged roles' teams, and
-/// whom `/incident-page` adds).
+/// whom `/incident-page` adds); a new alert tells `brief` too.
 pub fn order(
     action: Action,
     incident: &Incident,
     responders: &[Responder],
+    brief: &Brief,
     settings: &Settings,
 ) -> Order {
     let target = if responders.is_empty() {
@@ -147,29 +148,34 @@ pub fn order(
                 .find(|s| s.name == incident.service)
                 .map(|s| s.namespace.clone());
             let responders: Vec<Value> = responders.iter().map(Responder::json).collect();
-            Request::Create {
-                body: json!({
-                    "message": cut(
-                        &format!("{} {} on {}: {}", incident.id, incident.severity, incident.service, incident.summary),
-                        MESSAGE_LIMIT,
-                    ),
-                    "alias": page::page_key(incident.id),
-                    "description": cut(&incident.summary, 15_000),
-                    "responders": responders,
-                    "priority": priority(incident.severity),
-                    "source": "firewatch",
-                    "entity": incident.service,
-                    "tags": ["firewatch", incident.severity.as_str(), incident.service.as_str()],
-                    "details": {
-                        "incident": incident.id.to_string(),
-                        "service": incident.service,
-                        "namespace": namespace.unwrap_or_default(),
-                        "why this severity": incident.severity_reason,
-                        "opened by": incident.opened.by.to_string(),
-                        "channel": format!("{} channel {}", incident.channel.platform, incident.channel.id),
-                    },
-                }),
+            let mut body = json!({
+                "message": cut(
+                    &format!("{} {} on {}: {}", incident.id, incident.severity, incident.service, incident.summary),
+                    MESSAGE_LIMIT,
+                ),
+                "alias": page::page_key(incident.id),
+                "description": cut(&description(incident, brief), 15_000),
+                "responders": responders,
+                "priority": priority(incident.severity),
+                "source": "firewatch",
+                "entity": incident.service,
+                "tags": ["firewatch", incident.severity.as_str(), incident.service.as_str()],
+                "details": {
+                    "incident": incident.id.to_string(),
+                    "service": incident.service,
+                    "namespace": namespace.unwrap_or_default(),
+                    "why this severity": incident.severity_reason,
+                    "opened by": incident.opened.by.to_string(),
+                    "channel": format!("{} channel {}", incident.channel.platform, incident.channel.id),
+                    "incident page": brief.link.clone().unwrap_or_default(),
+                    "why paged": brief.why.clone().unwrap_or_default(),
+                },
+            });
+            // Details firewatch has no value for are left out.
+            if let Some(details) = body["details"].as_object_mut() {
+                details.retain(|_, value| value.as_str().is_none_or(|v| !v.is_empty()));
             }
+            Request::Create { body }
         }
         Action::Acknowledge => Request::Acknowledge {
             body: note("acknowledged"),
@@ -184,6 +190,24 @@ pub fn order(
         request,
         adds: None,
     }
+}
+
+/// An alert's description: what is wrong, why it was paged, and the evidence gathered.
+fn description(incident: &Incident, brief: &Brief) -> String {
+    let mut text = incident.summary.clone();
+    if let Some(why) = &brief.why {
+        text.push_str(&format!("\n\nPaged: {why}"));
+    }
+    if !brief.evidence.is_empty() {
+        text.push_str("\n\nEvidence:");
+        for line in &brief.evidence {
+            text.push_str(&format!("\n- {line}"));
+        }
+    }
+    if let Some(link) = &brief.link {
+        text.push_str(&format!("\n\n{link}"));
+    }
+    text
 }
 
 /// The request that adds `responder` to an incident's alert, with `note`; `target` is who the

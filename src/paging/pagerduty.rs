@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Notices, PageOf, client, cut, read_json, retry_after, verb, with_json};
+use super::{Brief, Notices, PageOf, client, cut, read_json, retry_after, verb, with_json};
 use crate::config::Settings;
 use crate::delivery::{Courier, Sent};
 use crate::incident::page::{self, Action, Pager};
@@ -71,13 +71,13 @@ pub fn severity(severity: Severity) -> &'static str {
     }
 }
 
-/// The event for `action` on `incident`'s own page, or (with `role`) on that role's page;
-/// `why` is what the person paging it said.
+/// The event for `action` on `incident`'s own page, or (with `role`) on that role's page; a
+/// trigger tells `brief` too.
 pub fn order(
     action: Action,
     incident: &Incident,
     role: Option<&str>,
-    why: Option<&str>,
+    brief: &Brief,
     settings: &Settings,
 ) -> Order {
     let dedup_key = match role {
@@ -123,16 +123,21 @@ pub fn order(
                         "why this severity": incident.severity_reason,
                         "opened by": incident.opened.by.to_string(),
                         "paged role": role,
-                        "why paged": why,
+                        "why paged": brief.why,
+                        "evidence": (!brief.evidence.is_empty()).then_some(&brief.evidence),
+                        "incident page": brief.link,
                         "channel": channel,
                         "channel link": link,
                     },
                 },
                 "client": "firewatch",
-                "links": link.map(|href| vec![json!({
+                "links": brief.link.iter().map(|href| json!({
+                    "href": href,
+                    "text": format!("{} in firewatch", incident.id),
+                })).chain(link.map(|href| json!({
                     "href": href,
                     "text": format!("{} in chat", incident.id),
-                })]).unwrap_or_default(),
+                }))).collect::<Vec<_>>(),
             })
         }
         Action::Acknowledge | Action::Resolve => json!({

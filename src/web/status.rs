@@ -346,12 +346,21 @@ pub async fn atom(State(web): State<Arc<Web>>) -> Response {
         Err(failure) => return failure.into_response(),
     };
     let updated = feed.first().map_or(status.updated_at, |(u, _)| u.at);
+    // Absolute where `web.public_url` says where the pages are; else relative to the feed.
+    let page = xml(&web
+        .settings
+        .web_url("/status")
+        .unwrap_or_else(|| "/status".into()));
+    let own = xml(&web
+        .settings
+        .web_url("/status.atom")
+        .unwrap_or_else(|| "/status.atom".into()));
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
          <feed xmlns=\"http://www.w3.org/2005/Atom\">\n\
          <title>{}</title>\n<id>urn:firewatch:status</id>\n<updated>{}</updated>\n\
-         <link rel=\"alternate\" type=\"text/html\" href=\"/status\"/>\n\
-         <link rel=\"self\" href=\"/status.atom\"/>\n",
+         <link rel=\"alternate\" type=\"text/html\" href=\"{page}\"/>\n\
+         <link rel=\"self\" href=\"{own}\"/>\n",
         xml(&status.title),
         updated.to_rfc3339()
     );
@@ -364,7 +373,7 @@ pub async fn atom(State(web): State<Arc<Web>>) -> Response {
         out.push_str(&format!(
             "<entry>\n<title>{}</title>\n<id>urn:firewatch:update:{}</id>\n<updated>{}</updated>\n\
              <author><name>{}</name></author>\n\
-             <link rel=\"alternate\" type=\"text/html\" href=\"/status\"/>\n\
+             <link rel=\"alternate\" type=\"text/html\" href=\"{page}\"/>\n\
              <content type=\"text\">{}</content>\n</entry>\n",
             xml(&title),
             update.seq,

@@ -305,3 +305,54 @@ async fn an_acknowledgement_and_a_resolution_left_unqueued_are_sent_by_the_catch
         &["📟 PagerDuty: acknowledged (freightliner) — resolve failed"],
     );
 }
+
+#[tokio::test]
+async fn a_trigger_carries_the_evidence_and_the_incidents_web_page() {
+    let fake = FakePagerDuty::start().await;
+    let opsgenie = FakeOpsgenie::start().await;
+    let env = [
+        ("FIREWATCH__PAGERDUTY__EVENTS_URL", fake.events_url.as_str()),
+        ("FIREWATCH__PAGERDUTY__ROUTING_KEY", ROUTING_KEY),
+        ("FIREWATCH__OPSGENIE__API_URL", opsgenie.url.as_str()),
+        ("FIREWATCH__OPSGENIE__API_KEY", API_KEY),
+        ("FIREWATCH__WEB__ENABLED", "true"),
+        (
+            "FIREWATCH__WEB__PUBLIC_URL",
+            "https://firewatch.example.com/",
+        ),
+    ];
+    let c = crate::helpers::ClusterApp::spawn(&env).await;
+    crate::support::objects::broken(&c.kube);
+    c.t.say("/incident-assess checkout down for everyone --sev P1")
+        .await;
+    c.t.app.posts.deliver_due().await;
+    let page = "https://firewatch.example.com/incidents/1";
+
+    let trigger = &fake.events()[0];
+    let details = &trigger["payload"]["custom_details"];
+    assert_eq!(details["incident page"], page);
+    let evidence: Vec<&str> = details["evidence"]
+        .as_array()
+        .expect("the evidence, a finding each")
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(
+        evidence.iter().any(|f| f.contains("0/3")),
+        "the readiness finding: {evidence:#?}"
+    );
+    assert_eq!(trigger["links"][0]["href"], page);
+    assert!(details.get("why paged").is_none(), "no nulls: {details}");
+
+    let alert = opsgenie
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "POST /v2/alerts")
+        .expect("an alert");
+    let description = alert.body["description"].as_str().unwrap();
+    assert_has(
+        description,
+        &["checkout down for everyone", "Evidence:\n- ", "0/3", page],
+    );
+    assert_eq!(alert.body["details"]["incident page"], page);
+}

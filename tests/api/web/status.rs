@@ -81,6 +81,28 @@ async fn nothing_but_public_text_reaches_the_status_page(backend: Backend) {
 }
 
 #[tokio::test]
+async fn the_atom_feed_links_to_the_public_address_when_it_is_set() {
+    let t = super::app_with(
+        Backend::Sqlite,
+        &[("FIREWATCH__WEB__PUBLIC_URL", "https://status.example.com")],
+    )
+    .await;
+    t.say("/incident-assess checkout down --sev P1").await;
+    t.say("/incident-update --public \"Checkout is slow\" looking")
+        .await;
+    let addr = serve(&t).await;
+    let atom = get(addr, "/status.atom", &[]).await.body;
+    assert_has(
+        &atom,
+        &[
+            "<link rel=\"self\" href=\"https://status.example.com/status.atom\"/>",
+            "<link rel=\"alternate\" type=\"text/html\" href=\"https://status.example.com/status\"/>",
+        ],
+    );
+    assert!(!atom.contains("href=\"/status"), "{atom}");
+}
+
+#[tokio::test]
 async fn each_service_shows_the_worst_state_of_its_active_incidents() {
     let mut t = app(Backend::Sqlite).await;
     add_services(&mut t, &["payments", "search", "docs"]);
