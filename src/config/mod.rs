@@ -525,11 +525,7 @@ pub fn string_list<'de, D: serde::Deserializer<'de>>(
             f.write_str("a list of names, or a comma-separated string")
         }
         fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Vec<String>, E> {
-            Ok(v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect())
+            Ok(names(v))
         }
         fn visit_seq<A: serde::de::SeqAccess<'de>>(
             self,
@@ -540,6 +536,55 @@ pub fn string_list<'de, D: serde::Deserializer<'de>>(
                 out.push(item);
             }
             Ok(out)
+        }
+    }
+    deserializer.deserialize_any(Visitor)
+}
+
+/// The names in comma-separated `text`, trimmed, empty ones left out.
+fn names(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// [`string_list`] for a list that may be unset: none, and text without a name (an
+/// environment variable set to ""), are `None`; an empty list is an empty list.
+///
+/// # Errors
+/// When the value is neither a list of strings nor a string.
+pub fn optional_string_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<Vec<String>>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Option<Vec<String>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of names, or a comma-separated string")
+        }
+        fn visit_none<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> std::result::Result<Self::Value, D::Error> {
+            optional_string_list(deserializer)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+            let names = names(v);
+            Ok((!names.is_empty()).then_some(names))
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            seq: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            string_list(serde::de::value::SeqAccessDeserializer::new(seq)).map(Some)
         }
     }
     deserializer.deserialize_any(Visitor)

@@ -90,25 +90,12 @@ impl Default for OpsgenieSettings {
 }
 
 /// A list of severities, also accepted as one comma-separated string (as environment
-/// variables give it): `"P0, P1"`. Unset (none, unit) is `None`.
+/// variables give it): `"P0, P1"`. Unset, or text naming none, is `None` (the default).
 fn severity_list<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Vec<Severity>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Given {
-        Text(String),
-        List(Vec<String>),
-    }
-    let names = match Option::<Given>::deserialize(deserializer)? {
-        None => return Ok(None),
-        Some(Given::Text(text)) => text
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        Some(Given::List(names)) => names,
+    let Some(names) = super::optional_string_list(deserializer)? else {
+        return Ok(None);
     };
     names
         .iter()

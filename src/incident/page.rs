@@ -273,14 +273,14 @@ pub fn actions(
     actions
 }
 
-/// How far along `incident`'s course a page made at `made` already is: past its
-/// acknowledgement when that came first (the page then calls until someone takes it in the
-/// pager), else at its trigger.
-pub fn asked_when_made(incident: &Incident, made: DateTime<Utc>) -> Action {
-    if incident.acknowledged.as_ref().is_some_and(|a| a.at <= made) {
-        Action::Acknowledge
-    } else {
-        Action::Trigger
+/// How far along its incident's course a page is once its pager took `action`, queued while
+/// the incident was `acknowledged` (or not): a trigger queued after the acknowledgement is past
+/// it — the page is owed none: one queued with the trigger is on its way, and one left out (a
+/// role's page, to wake the role) leaves the page calling until someone takes it there.
+pub fn asked_by(action: Action, acknowledged: bool) -> Action {
+    match action {
+        Action::Trigger if acknowledged => Action::Acknowledge,
+        other => other,
     }
 }
 

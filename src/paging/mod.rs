@@ -22,12 +22,14 @@
 //! # Caveats
 //! A page event is queued right after the change that calls for it is committed. A process
 //! that dies in between (milliseconds) leaves that change unpaged until the scheduler's next
-//! look ([`Pages::catch_up`], every minute, in any replica): each page an active incident
-//! at a paged severity calls for and has none of is triggered then (acknowledged too, if the
-//! incident was), and a page whose incident was acknowledged or resolved more than a minute ago with
-//! no such event queued for it ([`crate::incident::page::owed`]) is sent it then. Pagers
-//! dedupe on the page key, so an event sent twice (an answer lost in a timeout, a catch-up
-//! racing the change) calls nobody twice.
+//! look ([`Pages::catch_up`], every minute, in any replica): an active incident at a paged
+//! severity with no page of its own through a pager gets it then (and its roles' pages, when
+//! it has no page at all there), acknowledged too if the incident was; and a page whose
+//! incident was acknowledged or resolved more than a minute ago with no such event queued for
+//! it ([`crate::incident::page::owed`]) is sent it then. Pagers dedupe on the page key, so an
+//! event sent twice (an answer lost in a timeout, a catch-up racing the change) calls nobody
+//! twice. A role given a service of its own, or added to a severity, pages only incidents
+//! paged from then on.
 
 pub mod news;
 pub mod opsgenie;
@@ -469,9 +471,10 @@ impl Pages for Paging {
 }
 
 impl Paging {
-    /// Triggers the pages that active incidents opened before `settled` call for and have no
-    /// row of at all: the change that called for it was committed, its page never queued.
-    /// Returns how many events it queued.
+    /// Triggers the pages that active incidents opened before `settled` call for and were
+    /// never queued (the change that called for them was committed, the process died): their
+    /// own page where they have none, and their roles' where they have no page at all through
+    /// that pager. Returns how many events it queued.
     async fn catch_up_triggers(&self, settled: DateTime<Utc>) -> usize {
         let active = match self.store.active_incidents().await {
             Ok(active) => active,
@@ -486,10 +489,15 @@ impl Paging {
                 Ok(known) => known,
                 Err(_) => continue,
             };
-            // Pages it has none of at all: a failed one stays failed.
+            // Its own page where it has none (a failed one stays failed); its roles' only where
+            // it has no page at all there — the trigger that made them was lost —, so that a
+            // role given a service, or added to a severity, does not page open incidents.
+            let own = page::page_key(incident.id);
             let lines = self
                 .queue(None, incident, &known, |pager, key| {
-                    !known.iter().any(|p| p.pager == pager && p.key == key)
+                    let none_there = !known.iter().any(|p| p.pager == pager);
+                    let this = known.iter().any(|p| p.pager == pager && p.key == key);
+                    !this && (key == own || none_there)
                 })
                 .await;
             if !lines.is_empty() {
@@ -608,9 +616,10 @@ impl Paging {
                     |i: &Incident| may_call && self.plan.calls_for(paged, role.as_deref(), i);
                 let mut actions = page::actions(before, after, calls, stands);
                 actions.retain(|a| *a == Action::Trigger || !over);
-                // A role is paged to wake it: an acknowledgement made with its trigger (the
-                // raise that added it) took the incident, not the role's page.
-                if role.is_some() && actions.contains(&Action::Trigger) {
+                // A role is paged to wake it: an acknowledgement made by the change that
+                // triggers it (the raise that added it) took the incident, not the role's page.
+                // Caught up (no `before`), pages follow the incident as they would have.
+                if role.is_some() && before.is_some() && actions.contains(&Action::Trigger) {
                     actions.retain(|a| *a != Action::Acknowledge);
                 }
                 for action in actions {
@@ -644,7 +653,7 @@ impl Paging {
 
     /// Records the page events queued at `at` for `incident`: a page triggered is triggering
     /// (unless its pager took it already, or refused it), and each page was asked its last
-    /// event — or, made after the incident's acknowledgement, that ([`page::asked_when_made`]).
+    /// event — or, triggered after the incident's acknowledgement, that ([`page::asked_by`]).
     async fn queued(&self, incident: &Incident, queued: Vec<Queued>, at: DateTime<Utc>) {
         let id = incident.id;
         let mut recorded: Vec<(Pager, &str)> = Vec::new();
@@ -662,7 +671,10 @@ impl Paging {
                 .unwrap_or(first.action);
             // A page's events are queued in order: a trigger comes first.
             if first.action == Action::Trigger {
-                last = last.max(page::asked_when_made(incident, at));
+                last = last.max(page::asked_by(
+                    first.action,
+                    incident.acknowledged.is_some(),
+                ));
                 let triggering = Page {
                     asked: last,
                     ..Page::new(
@@ -686,12 +698,14 @@ impl Paging {
     }
 }
 
-/// The page a courier's event is for: through what, its key, and who it pages in words.
+/// The page a courier's event is for: through what, its key, who it pages in words, and how
+/// far along its incident's course the event takes it ([`page::asked_by`]).
 #[derive(Debug, Clone, Copy)]
 struct PageOf<'a> {
     pager: Pager,
     key: &'a str,
     target: &'a str,
+    asked: Action,
 }
 
 /// What couriers share: the store (page states, follow-up posts) and the channels a failed
@@ -717,18 +731,19 @@ impl Notices {
     /// Records that incident `id`'s page `of` is now `state`.
     async fn record(&self, post: &Post, of: PageOf<'_>, state: PageState, detail: Option<String>) {
         let Some(id) = post.incident else { return };
-        let PageOf { pager, key, target } = of;
-        let mut page = Page {
+        let PageOf {
+            pager,
+            key,
+            target,
+            asked,
+        } = of;
+        // Should the pager take it before the queuing code records the page (or a crash keep
+        // that from happening), a new page is stored as far along as its event took it.
+        let page = Page {
             detail,
+            asked,
             ..Page::new(id, pager, key, state, target, self.clock.now())
         };
-        if state == PageState::Triggered {
-            // Should the pager take it before the queuing code records the page (or a crash
-            // keep that from happening), the page is stored as far along as it was made.
-            if let Ok(Some(incident)) = self.store.incident(id).await {
-                page.asked = page::asked_when_made(&incident, post.stored);
-            }
-        }
         if let Err(e) = self.store.record_page(&page).await {
             tracing::error!(incident = %id, error = %error_chain(&e), "cannot record a page's state");
         }
@@ -750,7 +765,9 @@ impl Notices {
         adds: Option<&str>,
     ) {
         let Some(id) = post.incident else { return };
-        let PageOf { pager, key, target } = of;
+        let PageOf {
+            pager, key, target, ..
+        } = of;
         let (headline, body) = match (adds, action) {
             (Some(team), _) => (
                 format!("📟 {pager} DID NOT PAGE {} — {id}", team.to_uppercase()),

@@ -215,6 +215,10 @@ mod tests {
             (3, "firewatch-3-dba")
         );
         assert_eq!(pagerduty(by("service_reference").as_bytes()).unwrap(), None);
+        // News stored in the inbox before pages had keys is about the incident's own page.
+        let stored = r#"{"pager":"pagerduty","id":"01ABC","incident":3,"what":"acknowledged","by":"Jane Doe"}"#;
+        let old: PageNews = serde_json::from_str(stored).unwrap();
+        assert_eq!(old.page_key(), "firewatch-3");
         let theirs = r#"{"event":{"event_type":"incident.acknowledged","agent":{"type":"user_reference"},"data":{"incident_key":"abc"}}}"#;
         assert_eq!(pagerduty(theirs.as_bytes()).unwrap(), None);
         assert!(pagerduty(b"[]").is_err());

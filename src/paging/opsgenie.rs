@@ -38,6 +38,9 @@ pub struct Order {
     /// The team an add-responder request (and its check) adds to a live page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adds: Option<String>,
+    /// Whether the incident was acknowledged when this request was queued.
+    #[serde(default)]
+    pub acknowledged: bool,
 }
 
 impl Order {
@@ -47,6 +50,7 @@ impl Order {
             pager: Pager::Opsgenie,
             key: &post.destination,
             target: &self.target,
+            asked: page::asked_by(self.action, self.acknowledged),
         }
     }
 }
@@ -189,6 +193,7 @@ pub fn order(
         target,
         request,
         adds: None,
+        acknowledged: incident.acknowledged.is_some(),
     }
 }
 
@@ -217,6 +222,7 @@ pub fn add_responder(responder: &Responder, note: &str, target: String) -> Order
         action: Action::Trigger,
         target,
         adds: Some(responder.name().to_owned()),
+        acknowledged: false,
         request: Request::AddResponder {
             body: json!({
                 "responder": responder.json(),

@@ -39,6 +39,9 @@ pub struct Order {
     pub role: Option<String>,
     /// The Events API v2 body, without `routing_key`.
     pub event: Value,
+    /// Whether the incident was acknowledged when this event was queued.
+    #[serde(default)]
+    pub acknowledged: bool,
 }
 
 impl Order {
@@ -57,6 +60,7 @@ impl Order {
             pager: Pager::PagerDuty,
             key: self.key(),
             target: self.target(),
+            asked: page::asked_by(self.action, self.acknowledged),
         }
     }
 }
@@ -145,8 +149,13 @@ pub fn order(
             "dedup_key": dedup_key,
         }),
     };
-    // Details firewatch has no value for are left out, not sent as nulls.
-    if let Some(details) = event["payload"]["custom_details"].as_object_mut() {
+    // Details firewatch has no value for are left out, not sent as nulls (looked up without
+    // indexing, which would add a payload to an acknowledgement).
+    let details = event
+        .get_mut("payload")
+        .and_then(|payload| payload.get_mut("custom_details"))
+        .and_then(Value::as_object_mut);
+    if let Some(details) = details {
         details.retain(|_, value| !value.is_null());
     }
     Order {
@@ -154,6 +163,7 @@ pub fn order(
         service: incident.service.clone(),
         role: role.map(str::to_owned),
         event,
+        acknowledged: incident.acknowledged.is_some(),
     }
 }
 

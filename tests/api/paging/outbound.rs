@@ -56,6 +56,21 @@ async fn a_p1_incident_triggers_acknowledges_and_resolves_one_pagerduty_page(bac
         assert_eq!(event["dedup_key"], "firewatch-1");
         assert_eq!(event["routing_key"], ROUTING_KEY);
     }
+    // An acknowledgement and a resolution are the key and the action, nothing more.
+    for event in &fake.events()[1..] {
+        let mut keys: Vec<&str> = event
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["dedup_key", "event_action", "routing_key"],
+            "{event}"
+        );
+    }
     let status = t.say("/incident-status #1").await;
     assert_has(&status, &["📟 PagerDuty: resolved (freightliner)"]);
     assert_has(

@@ -351,3 +351,56 @@ async fn the_catch_up_triggers_each_page_never_queued_and_acknowledges_role_page
     );
     assert_eq!(paging.app.engine.catch_up_pages().await, 0, "once");
 }
+
+#[tokio::test]
+async fn the_catch_up_pages_the_roles_of_an_incident_it_pages_and_not_of_one_paged_before() {
+    let fake = FakePagerDuty::start().await;
+    let pg = PgSchema::create().await;
+    let store = ("FIREWATCH__STORE__URL", pg.url.as_str());
+    let roles = (
+        "FIREWATCH__SEVERITY__P1__ROLES",
+        "devops-troubleshooter,dba",
+    );
+    let keyless = "[roles.dba]\ndescription = \"the databases\"\n";
+    let env = |extra: &[(&str, &str)]| {
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>()
+    };
+    // #1 was paged before dba had a PagerDuty service; #2 by a process that died before
+    // queuing any page (here, one that does not page).
+    let before = TestApp::spawn_with_toml(keyless, pagerduty_env(&fake, &[roles, store])).await;
+    let unpaged = TestApp::spawn_with_toml(keyless, env(&[roles, store])).await;
+    let paging = TestApp::spawn_with_toml(&dba_role(), pagerduty_env(&fake, &[roles, store])).await;
+    before.say("/incident-assess orders slow --sev P1").await;
+    before.app.posts.deliver_due().await;
+    unpaged.say("/incident-assess checkout down --sev P1").await;
+    unpaged.say("/incident-ack #2").await;
+
+    paging.clock.advance(chrono::TimeDelta::minutes(2));
+    assert_eq!(paging.app.engine.catch_up_pages().await, 4);
+    paging.app.posts.deliver_due().await;
+    let sent: Vec<String> = fake
+        .events()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["event_action"].as_str().unwrap(),
+                e["dedup_key"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "trigger firewatch-1",
+            "trigger firewatch-2",
+            "acknowledge firewatch-2",
+            "trigger firewatch-2-dba",
+            "acknowledge firewatch-2-dba",
+        ]
+    );
+    assert_eq!(paging.app.engine.catch_up_pages().await, 0, "once");
+}

@@ -19,8 +19,8 @@ fn migrations_before(folder: &str, version: u32, into: &Path) {
     for entry in std::fs::read_dir(repo().join("migrations").join(folder)).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        let number: u32 = name.split('_').next().unwrap().parse().unwrap();
-        if number < version {
+        let number = name.split('_').next().and_then(|n| n.parse::<u32>().ok());
+        if number.is_some_and(|n| n < version) {
             std::fs::copy(&path, into.join(&name)).unwrap();
         }
     }
