@@ -359,9 +359,10 @@ impl Pages for Paging {
         let mut lines = Vec::new();
         let mut queued = Vec::new();
         let brief = self.brief(incident, Some(note)).await;
-        let mut trigger = |pager: Pager, role: Option<&str>, posts: &mut Vec<Post>| {
-            let (post, target) = self.post(pager, Action::Trigger, incident, role, &brief);
-            lines.push(format!("📟 {pager}: triggering ({target})"));
+        // A trigger queued: its post, and its line for the channel.
+        let mut trigger = |pager: Pager, role: Option<&str>, brief: &Brief| {
+            let (post, target) = self.post(pager, Action::Trigger, incident, role, brief);
+            let line = format!("📟 {pager}: triggering ({target})");
             let key =
                 role.map_or_else(|| main_key.clone(), |r| page::role_page_key(incident.id, r));
             queued.push(Queued {
@@ -370,7 +371,7 @@ impl Pages for Paging {
                 target,
                 action: Action::Trigger,
             });
-            posts.push(post);
+            (post, line)
         };
         if self.plan.pagerduty.is_some() {
             let own_service = role.filter(|r| self.plan.settings.role_routing_key(r).is_some());
@@ -386,13 +387,19 @@ impl Pages for Paging {
                             "📟 PagerDuty: {role} already paged ({})",
                             page.state.as_str()
                         )),
-                        None => trigger(Pager::PagerDuty, Some(role), &mut posts),
+                        None => {
+                            let (post, line) = trigger(Pager::PagerDuty, Some(role), &brief);
+                            posts.push(post);
+                            lines.push(line);
+                        }
                     }
                 }
                 None if self.plan.service_pages
                     && standing(Pager::PagerDuty, &main_key).is_none() =>
                 {
-                    trigger(Pager::PagerDuty, None, &mut posts);
+                    let (post, line) = trigger(Pager::PagerDuty, None, &brief);
+                    posts.push(post);
+                    lines.push(line);
                 }
                 None => {}
             }
@@ -409,20 +416,13 @@ impl Pages for Paging {
             }
             match standing(Pager::Opsgenie, &main_key) {
                 None => {
-                    let brief = Brief {
+                    let more = Brief {
                         more: responders,
                         ..brief.clone()
                     };
-                    let (post, target) =
-                        self.post(Pager::Opsgenie, Action::Trigger, incident, None, &brief);
-                    lines.push(format!("📟 Opsgenie: triggering ({target})"));
-                    queued.push(Queued {
-                        pager: Pager::Opsgenie,
-                        key: main_key.clone(),
-                        target,
-                        action: Action::Trigger,
-                    });
+                    let (post, line) = trigger(Pager::Opsgenie, None, &more);
                     posts.push(post);
+                    lines.push(line);
                 }
                 Some(page) => {
                     for responder in responders {

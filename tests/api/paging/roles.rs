@@ -3,7 +3,7 @@
 //! (`firewatch-<id>-<role>`, the role's routing key), which follows the incident's
 //! acknowledgement and resolution; news of it comes back like news of the incident's page.
 
-use firewatch::app::serve;
+use firewatch::app::serve::{self, Running};
 
 use super::inbound::{SECRET, pagerduty_event, post, sign, wait_entry};
 use super::*;
@@ -17,6 +17,37 @@ const DBA_KEY: &str = "DBAR0UT1NGKEY0123456789ABCDEFGHI";
 
 fn dba_role() -> String {
     format!("[roles.dba]\ndescription = \"the databases\"\npagerduty_routing_key = \"{DBA_KEY}\"\n")
+}
+
+/// `firewatch serve` paging through `fake`, with dba one of P1's roles, taking PagerDuty's
+/// webhooks.
+async fn serving_dba_on_p1(fake: &FakePagerDuty) -> (TestApp, Running) {
+    let slack = FakeSlack::start().await;
+    let mut env = slack_env(&slack, &[]);
+    env.extend(pagerduty_env(
+        fake,
+        &[
+            (
+                "FIREWATCH__SEVERITY__P1__ROLES",
+                "devops-troubleshooter,dba",
+            ),
+            ("FIREWATCH__PAGERDUTY__WEBHOOK_SECRET", SECRET),
+        ],
+    ));
+    let t = TestApp::spawn_with_toml(&dba_role(), env).await;
+    let running = serve::start(&t.app, "127.0.0.1:0").await.unwrap();
+    (t, running)
+}
+
+/// PagerDuty's signed webhook: event `id` of `event_type` on incident #1's dba page, by
+/// `agent`; the status answered.
+async fn pagerduty_says(running: &Running, id: &str, event_type: &str, agent: &str) -> u16 {
+    let body = pagerduty_event(id, event_type, "firewatch-1-dba", agent);
+    let signature = sign(&body, SECRET);
+    let headers = [("X-PagerDuty-Signature", signature.as_str())];
+    post(running.addr, "/pagerduty/webhooks", &headers, &body)
+        .await
+        .0
 }
 
 #[tokio::test]
@@ -74,20 +105,7 @@ async fn incident_page_wakes_a_role_through_its_own_pagerduty_service() {
 #[tokio::test]
 async fn a_severity_paging_a_role_with_its_own_service_pages_it_beside_the_incident() {
     let fake = FakePagerDuty::start().await;
-    let slack = FakeSlack::start().await;
-    let mut env = slack_env(&slack, &[]);
-    env.extend(pagerduty_env(
-        &fake,
-        &[
-            (
-                "FIREWATCH__SEVERITY__P1__ROLES",
-                "devops-troubleshooter,dba",
-            ),
-            ("FIREWATCH__PAGERDUTY__WEBHOOK_SECRET", SECRET),
-        ],
-    ));
-    let t = TestApp::spawn_with_toml(&dba_role(), env).await;
-    let running = serve::start(&t.app, "127.0.0.1:0").await.unwrap();
+    let (t, running) = serving_dba_on_p1(&fake).await;
     let opened = t.say("/incident-assess orders time out --sev P1").await;
     assert_has(
         &opened,
@@ -117,21 +135,8 @@ async fn a_severity_paging_a_role_with_its_own_service_pages_it_beside_the_incid
 
     // The DBA acknowledges their page in PagerDuty: the incident is taken, and the incident's
     // own page stops escalating; the DBA's page is not told what it said.
-    let body = pagerduty_event(
-        "01DBA1",
-        "incident.acknowledged",
-        "firewatch-1-dba",
-        "Dana Dba",
-    );
-    let signature = sign(&body, SECRET);
-    let (status, _) = post(
-        running.addr,
-        "/pagerduty/webhooks",
-        &[("X-PagerDuty-Signature", &signature)],
-        &body,
-    )
-    .await;
-    assert_eq!(status, 200);
+    let said = pagerduty_says(&running, "01DBA1", "incident.acknowledged", "Dana Dba").await;
+    assert_eq!(said, 200);
     wait_entry(&t, "acknowledged in PagerDuty by Dana Dba").await;
     t.app.posts.deliver_due().await;
     fake.wait_events(3).await;
@@ -239,30 +244,14 @@ async fn a_raise_that_adds_a_role_wakes_it_and_roles_alone_need_no_service_key(b
 #[tokio::test]
 async fn a_role_page_resolved_in_pagerduty_is_left_alone_and_can_be_paged_anew() {
     let fake = FakePagerDuty::start().await;
-    let slack = FakeSlack::start().await;
-    let mut env = slack_env(&slack, &[]);
-    env.extend(pagerduty_env(
-        &fake,
-        &[
-            (
-                "FIREWATCH__SEVERITY__P1__ROLES",
-                "devops-troubleshooter,dba",
-            ),
-            ("FIREWATCH__PAGERDUTY__WEBHOOK_SECRET", SECRET),
-        ],
-    ));
-    let t = TestApp::spawn_with_toml(&dba_role(), env).await;
-    let running = serve::start(&t.app, "127.0.0.1:0").await.unwrap();
+    let (t, running) = serving_dba_on_p1(&fake).await;
     t.say("/incident-assess orders time out --sev P1").await;
     t.app.posts.deliver_due().await;
     fake.wait_events(2).await;
 
     // The DBA finds it is not the database and resolves their page.
-    let body = pagerduty_event("01DBA2", "incident.resolved", "firewatch-1-dba", "Dana Dba");
-    let signature = sign(&body, SECRET);
-    let headers = [("X-PagerDuty-Signature", signature.as_str())];
-    let (status, _) = post(running.addr, "/pagerduty/webhooks", &headers, &body).await;
-    assert_eq!(status, 200);
+    let said = pagerduty_says(&running, "01DBA2", "incident.resolved", "Dana Dba").await;
+    assert_eq!(said, 200);
     wait_entry(&t, "resolved in PagerDuty by Dana Dba (dba's page)").await;
     let incident = t
         .app
