@@ -245,6 +245,47 @@ pub struct Incident {
     pub version: i64,
 }
 
+#[cfg(test)]
+impl Incident {
+    /// An investigating incident for tests: `id`, at `severity`, on `service`, opened by the
+    /// console user `by` at `at` in console channel `ops`, nothing else set.
+    pub(crate) fn example(
+        id: i64,
+        severity: Severity,
+        service: &str,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let by = Actor {
+            platform: Platform::Console,
+            id: by.into(),
+            name: by.into(),
+        };
+        Incident {
+            id: IncidentId::new(id).expect("a positive id"),
+            summary: "checkout down".into(),
+            service: service.into(),
+            severity,
+            severity_reason: "set".into(),
+            status: Status::Investigating,
+            channel: ChannelRef {
+                platform: Platform::Console,
+                id: "ops".into(),
+            },
+            opened: Stamp { by, at },
+            acknowledged: None,
+            roles: Vec::new(),
+            resolved: None,
+            root_cause: None,
+            resolution: None,
+            closed_at: None,
+            next_update_due: None,
+            ack_due: None,
+            version: 1,
+        }
+    }
+}
+
 impl Incident {
     /// The holder of `role`, if anyone holds it.
     pub fn holder(&self, role: Role) -> Option<&Actor> {

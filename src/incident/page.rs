@@ -306,39 +306,13 @@ pub fn owed(incident: &Incident, page: &Page, settled: DateTime<Utc>) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::{Actor, ChannelRef, Platform, Severity, Stamp, Status};
+    use crate::incident::{Severity, Status};
 
     fn incident(severity: Severity) -> Incident {
         let at = chrono::DateTime::parse_from_rfc3339("2026-11-29T03:00:00Z")
             .unwrap()
             .to_utc();
-        let by = Actor {
-            platform: Platform::Console,
-            id: "alice".into(),
-            name: "alice".into(),
-        };
-        Incident {
-            id: IncidentId::new(3).unwrap(),
-            summary: "checkout down".into(),
-            service: "freightliner".into(),
-            severity,
-            severity_reason: "set".into(),
-            status: Status::Investigating,
-            channel: ChannelRef {
-                platform: Platform::Console,
-                id: "ops".into(),
-            },
-            opened: Stamp { by, at },
-            acknowledged: None,
-            roles: Vec::new(),
-            resolved: None,
-            root_cause: None,
-            resolution: None,
-            closed_at: None,
-            next_update_due: None,
-            ack_due: None,
-            version: 1,
-        }
+        Incident::example(3, severity, "freightliner", "alice", at)
     }
 
     const PAGED: [Severity; 2] = [Severity::P0, Severity::P1];

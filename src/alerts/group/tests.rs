@@ -3,7 +3,7 @@ use chrono::{TimeDelta, TimeZone};
 use super::*;
 use crate::alerts::payload::Links;
 use crate::config::tests::{WEB, load};
-use crate::incident::{ChannelRef, Platform, Severity, Stamp, Status};
+use crate::incident::{ChannelRef, Platform, Severity, Status};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).unwrap()
@@ -45,32 +45,15 @@ fn member(a: Alert) -> Member {
 }
 
 fn incident(status: Status) -> Incident {
-    let by = crate::incident::Actor {
-        platform: Platform::Console,
-        id: "alertmanager/am".into(),
-        name: "alertmanager/am".into(),
-    };
     Incident {
-        id: IncidentId::new(4).unwrap(),
         summary: "errors".into(),
-        service: "web".into(),
-        severity: Severity::P2,
         severity_reason: "alert severity 'warning'".into(),
         status,
         channel: ChannelRef {
             platform: Platform::Console,
             id: "alerts".into(),
         },
-        opened: Stamp { by, at: t0() },
-        acknowledged: None,
-        roles: Vec::new(),
-        resolved: None,
-        root_cause: None,
-        resolution: None,
-        closed_at: None,
-        next_update_due: None,
-        ack_due: None,
-        version: 1,
+        ..Incident::example(4, Severity::P2, "web", "alertmanager/am", t0())
     }
 }
 
